@@ -1,0 +1,24 @@
+//! # kairos-core
+//!
+//! The data structures of the [kairos](https://docs.rs/kairos) runtime, with no threads
+//! of their own:
+//!
+//! - [`Priority`] and [`LevelMask`]: 64 priority levels and the occupancy masks that
+//!   find the most urgent non-empty level in one bit scan;
+//! - [`task`]: the task cell (one allocation holding header, closure or future, and
+//!   output) and its state word, whose transitions decide run-vs-cancel,
+//!   complete-vs-join and wake-while-running each in one atomic operation;
+//! - [`queue`]: per-worker priority run queues over work-stealing deques, and the
+//!   shared per-level injectors for submission from any thread;
+//! - [`wheel`]: a hierarchical timing wheel with O(1) insert and cancel;
+//! - [`sync`]: the facade that swaps `std` for `loom` under `--cfg loom`.
+//!
+//! Most users want the `kairos` crate, which builds a runtime out of these pieces.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod priority;
+pub mod sync;
+pub mod wheel;
+
+pub use priority::{InvalidPriority, LevelMask, Priority};

@@ -1,0 +1,1 @@
+//! loom models (built with `--cfg loom`).
