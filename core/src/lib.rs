@@ -22,3 +22,6 @@ pub mod sync;
 pub mod wheel;
 
 pub use priority::{InvalidPriority, LevelMask, Priority};
+pub mod park;
+pub mod task;
+pub mod queue;

@@ -1,1 +1,123 @@
-//! runtime
+//! # kairos
+//!
+//! A multi-threaded, lock-free, work-stealing task runtime that runs very many small
+//! jobs **in priority order, now or at a given time, on all cores**.
+//!
+//! - Every task has a [`Priority`] (64 levels); workers always run the most urgent work
+//!   they can see, and urgent work submitted from outside never waits behind local bulk.
+//! - Any task may have a due time ([`Runtime::spawn_after`], [`Runtime::spawn_at`]):
+//!   it waits in a per-worker hierarchical timing wheel with ~1 µs resolution and O(1)
+//!   insert and cancel, and costs no allocation beyond the task itself.
+//! - Closures and futures alike; [`JoinHandle`]s can be joined, awaited or cancelled.
+//! - Shutdown accounts for every task ([`ShutdownReport`]).
+//!
+//! # Quick start
+//!
+//! ```
+//! use kairos::{Priority, Runtime};
+//! use std::time::Duration;
+//!
+//! let rt = Runtime::builder().workers(2).build()?;
+//!
+//! // Closures: now, later, at a priority.
+//! let sum = rt.spawn(Priority::NORMAL, || (1..=10).sum::<u32>());
+//! let retry = rt.spawn_after(Duration::from_millis(10), Priority::HIGH, || "retried");
+//!
+//! // Futures, with kairos's own timers and spawning inside tasks.
+//! let job = rt.spawn_future(Priority::LOW, async {
+//!     kairos::sleep(Duration::from_millis(1)).await;
+//!     let child = kairos::spawn(Priority::HIGHEST, || 2);
+//!     child.await.unwrap() * 21
+//! });
+//!
+//! assert_eq!(sum.join().unwrap(), 55);
+//! assert_eq!(retry.join().unwrap(), "retried");
+//! assert_eq!(job.join().unwrap(), 42);
+//!
+//! let report = rt.shutdown();
+//! // sum, retry, job, child, and the sleep's timer (a sleep is a tiny timed task).
+//! assert_eq!(report.completed, 5);
+//! assert!(report.is_balanced());
+//! # Ok::<(), kairos::BuildError>(())
+//! ```
+//!
+//! # Inside tasks
+//!
+//! [`spawn`], [`spawn_future`], [`sleep`], [`sleep_until`], [`timeout`] and [`yield_now`]
+//! find the runtime of the task (or `block_on`) they are called from, and panic with a
+//! message that says what to use instead when called elsewhere.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod builder;
+mod clock;
+mod context;
+mod counters;
+mod error;
+mod idle;
+mod registry;
+mod report;
+mod runtime;
+mod shared;
+mod time;
+mod timers;
+mod worker;
+
+pub(crate) use builder::BuilderConfig;
+pub use builder::Builder;
+pub use error::{BuildError, Elapsed, SpawnError};
+pub use kairos_core::task::{JoinError, JoinHandle, TaskId};
+pub use kairos_core::{InvalidPriority, Priority};
+pub use report::ShutdownReport;
+pub use runtime::{Handle, Runtime};
+pub use time::{sleep, sleep_until, timeout, yield_now, Sleep, Timeout, YieldNow};
+
+use std::future::Future;
+
+fn current_handle(what: &str) -> Handle {
+    match context::current_shared() {
+        Some(shared) => Handle { shared },
+        None => panic!(
+            "kairos::{what} must be called from inside a kairos task or Runtime::block_on; \
+             outside a runtime, use Runtime::{what} or Handle::{what} instead"
+        ),
+    }
+}
+
+/// Spawns a closure onto the runtime running the current task.
+///
+/// # Panics
+///
+/// Outside a kairos task or `Runtime::block_on`; use [`Handle::spawn`] there.
+///
+/// ```
+/// # use kairos::{Priority, Runtime};
+/// let rt = Runtime::builder().workers(2).build().unwrap();
+/// let parent = rt.spawn(Priority::NORMAL, || kairos::spawn(Priority::HIGH, || 7));
+/// assert_eq!(parent.join().unwrap().join().unwrap(), 7);
+/// ```
+pub fn spawn<F, T>(priority: Priority, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    current_handle("spawn").spawn(priority, f)
+}
+
+/// Spawns a future onto the runtime running the current task.
+///
+/// # Panics
+///
+/// Outside a kairos task or `Runtime::block_on`; use [`Handle::spawn_future`] there.
+pub fn spawn_future<Fut>(priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    current_handle("spawn_future").spawn_future(priority, fut)
+}
+
+/// A handle to the runtime running the current task, if any.
+pub fn try_current() -> Option<Handle> {
+    context::current_shared().map(|shared| Handle { shared })
+}

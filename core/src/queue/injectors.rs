@@ -1,0 +1,137 @@
+//! Lock-free submission from any thread: one crossbeam `Injector` per level and a
+//! global occupancy mask.
+//!
+//! ## Mask protocol (never under-reports a pushed task)
+//!
+//! - push: `injector[l].push(t)`; then, if bit `l` looks clear, `fetch_or` it. The
+//!   caller follows every push with a `SeqCst` fence before it reads any sleep state
+//!   (see the runtime's idle protocol), which also orders the mask read here.
+//! - clear: a worker that found level `l` empty does `fetch_and(!bit)` (SeqCst), then a
+//!   `SeqCst` fence, then re-checks `injector[l].is_empty()`, and sets the bit again if
+//!   the level refilled.
+//!
+//! If a push's mask read saw the bit set, that read precedes the clearing `fetch_and` in
+//! the mask's modification order, so by the fences the clearer's re-check sees the push;
+//! otherwise the pusher sets the bit itself. Either way the bit is set while the task
+//! waits.
+
+use crate::sync::atomic::{fence, AtomicU64, Ordering::*};
+use crate::sync::deque::{Injector, Steal};
+use crate::task::TaskRef;
+use crate::{LevelMask, Priority};
+
+use super::RunQueue;
+
+/// Per-level injectors plus the global occupancy mask.
+pub struct Injectors {
+    levels: Box<[Injector<TaskRef>]>,
+    mask: crossbeam_utils::CachePadded<AtomicU64>,
+}
+
+impl Default for Injectors {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Injectors {
+    /// Empty injectors.
+    pub fn new() -> Injectors {
+        Injectors {
+            levels: (0..Priority::LEVELS).map(|_| Injector::new()).collect(),
+            mask: crossbeam_utils::CachePadded::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Pushes `task` at its priority. The caller must issue a `SeqCst` fence before
+    /// reading sleep state (see the module docs).
+    pub fn push(&self, task: TaskRef) {
+        let level = task.priority();
+        self.levels[level.index()].push(task);
+        let bit = LevelMask::bit(level);
+        fence(SeqCst);
+        if self.mask.load(SeqCst) & bit == 0 {
+            self.mask.fetch_or(bit, SeqCst);
+        }
+    }
+
+    /// The levels that may hold tasks.
+    pub fn mask(&self) -> LevelMask {
+        LevelMask(self.mask.load(SeqCst))
+    }
+
+    /// Whether any level may hold tasks.
+    pub fn maybe_has_work(&self) -> bool {
+        !self.mask().is_empty()
+    }
+
+    /// Steals a batch from the most urgent level at or above `min` into `dest` and
+    /// returns one task of it.
+    pub fn steal_into(&self, dest: &RunQueue, min: Priority) -> Option<TaskRef> {
+        let mut mask = self.mask().0 & !((1u64 << min.index()) - 1);
+        while mask != 0 {
+            let index = 63 - mask.leading_zeros() as usize;
+            let level = Priority::from_index(index);
+            loop {
+                match self.levels[index].steal_batch_and_pop(dest.deque(level)) {
+                    Steal::Success(t) => {
+                        dest.note_filled(level);
+                        return Some(t);
+                    }
+                    Steal::Retry => continue,
+                    Steal::Empty => {
+                        self.clear_if_empty(index);
+                        break;
+                    }
+                }
+            }
+            mask &= !(1u64 << index);
+        }
+        None
+    }
+
+    /// Steals one task from the most urgent non-empty level (no batch).
+    pub fn steal_one(&self) -> Option<TaskRef> {
+        let mut mask = self.mask().0;
+        while mask != 0 {
+            let index = 63 - mask.leading_zeros() as usize;
+            loop {
+                match self.levels[index].steal() {
+                    Steal::Success(t) => return Some(t),
+                    Steal::Retry => continue,
+                    Steal::Empty => {
+                        self.clear_if_empty(index);
+                        break;
+                    }
+                }
+            }
+            mask &= !(1u64 << index);
+        }
+        None
+    }
+
+    fn clear_if_empty(&self, index: usize) {
+        let bit = 1u64 << index;
+        self.mask.fetch_and(!bit, SeqCst);
+        fence(SeqCst);
+        if !self.levels[index].is_empty() {
+            self.mask.fetch_or(bit, SeqCst);
+        }
+    }
+
+    /// Number of queued tasks (approximate under concurrency).
+    pub fn len(&self) -> usize {
+        self.levels.iter().map(|i| i.len()).sum()
+    }
+
+    /// Whether every injector is empty right now.
+    pub fn is_empty(&self) -> bool {
+        self.levels.iter().all(|i| i.is_empty())
+    }
+}
+
+impl core::fmt::Debug for Injectors {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Injectors").field("mask", &self.mask()).field("len", &self.len()).finish()
+    }
+}

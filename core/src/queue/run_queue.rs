@@ -1,0 +1,220 @@
+//! One worker's priority run queue and the thief-side handle to it.
+//!
+//! The owner pushes and pops; any thread may steal through [`Stealers`]. Each level is a
+//! crossbeam FIFO deque (`Worker`/`Stealer`). Two masks track occupancy:
+//!
+//! - `local`, read and written only by the owner: exact up to concurrent steals (a bit
+//!   may stay set after thieves emptied the level; the next pop clears it);
+//! - `advertised`, an atomic copy for thieves: set (Release) after the push that made a
+//!   level non-empty, cleared by the owner when it finds the level empty. Thieves use it
+//!   to pick victims and levels; a stale bit costs one failed steal.
+//!
+//! A task pushed by the owner is always found by the owner itself (it checks `local`
+//! first), so a worker never sleeps on its own work; other workers see it through
+//! `advertised`, which is set before the owner's next wake-up check.
+
+use crate::sync::atomic::{AtomicU64, Ordering::*};
+use crate::sync::deque::{Steal, Stealer, Worker};
+use crate::sync::Arc;
+use crate::task::TaskRef;
+use crate::{LevelMask, Priority};
+use core::cell::Cell;
+
+/// The owner side of one worker's priority run queue.
+pub struct RunQueue {
+    levels: Box<[Worker<TaskRef>]>,
+    local: Cell<u64>,
+    advertised: Arc<AtomicU64>,
+}
+
+/// The thief side of a [`RunQueue`]: cloneable, `Send + Sync`.
+#[derive(Clone)]
+pub struct Stealers {
+    levels: Arc<Vec<Stealer<TaskRef>>>,
+    advertised: Arc<AtomicU64>,
+}
+
+impl Default for RunQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunQueue {
+    /// An empty run queue with one FIFO deque per level.
+    pub fn new() -> RunQueue {
+        RunQueue {
+            levels: (0..Priority::LEVELS).map(|_| Worker::new_fifo()).collect(),
+            local: Cell::new(0),
+            advertised: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// A thief handle to this queue.
+    pub fn stealers(&self) -> Stealers {
+        Stealers {
+            levels: Arc::new(self.levels.iter().map(|w| w.stealer()).collect()),
+            advertised: self.advertised.clone(),
+        }
+    }
+
+    /// Pushes `task` at its own priority.
+    pub fn push(&self, task: TaskRef) {
+        let level = task.priority();
+        self.push_at(level, task);
+    }
+
+    /// Pushes `task` at `level`.
+    pub fn push_at(&self, level: Priority, task: TaskRef) {
+        self.levels[level.index()].push(task);
+        self.mark(level);
+    }
+
+    fn mark(&self, level: Priority) {
+        let bit = LevelMask::bit(level);
+        let local = self.local.get();
+        if local & bit == 0 {
+            self.local.set(local | bit);
+            self.advertised.fetch_or(bit, Release);
+        }
+    }
+
+    fn unmark(&self, index: usize) {
+        let bit = 1u64 << index;
+        self.local.set(self.local.get() & !bit);
+        self.advertised.fetch_and(!bit, Relaxed);
+    }
+
+    /// The levels this worker may hold tasks at (owner's view).
+    pub fn mask(&self) -> LevelMask {
+        LevelMask(self.local.get())
+    }
+
+    /// The most urgent level that may be non-empty.
+    pub fn highest(&self) -> Option<Priority> {
+        self.mask().highest()
+    }
+
+    /// Pops the oldest task of the most urgent non-empty level.
+    pub fn pop(&self) -> Option<TaskRef> {
+        loop {
+            let level = self.highest()?;
+            if let Some(t) = self.levels[level.index()].pop() {
+                return Some(t);
+            }
+            self.unmark(level.index());
+        }
+    }
+
+    /// Pops the oldest task at exactly `level`, if any.
+    pub fn pop_at(&self, level: Priority) -> Option<TaskRef> {
+        if !self.mask().contains(level) {
+            return None;
+        }
+        let t = self.levels[level.index()].pop();
+        if t.is_none() {
+            self.unmark(level.index());
+        }
+        t
+    }
+
+    /// Whether every level is empty (owner's view; thieves may have taken more).
+    pub fn is_empty(&self) -> bool {
+        let mut m = self.local.get();
+        while m != 0 {
+            let i = 63 - m.leading_zeros() as usize;
+            if !self.levels[i].is_empty() {
+                return false;
+            }
+            m &= !(1u64 << i);
+        }
+        true
+    }
+
+    /// Number of tasks queued (approximate while thieves steal).
+    pub fn len(&self) -> usize {
+        self.levels.iter().map(|w| w.len()).sum()
+    }
+
+    /// The deque for `level`, for batch steals into it.
+    pub(crate) fn deque(&self, level: Priority) -> &Worker<TaskRef> {
+        &self.levels[level.index()]
+    }
+
+    /// Records that a batch steal may have put tasks at `level`.
+    pub(crate) fn note_filled(&self, level: Priority) {
+        self.mark(level);
+    }
+}
+
+impl Stealers {
+    /// The levels the owner advertises as possibly non-empty.
+    pub fn advertised(&self) -> LevelMask {
+        LevelMask(self.advertised.load(Acquire))
+    }
+
+    /// Steals a batch from the most urgent advertised level at or above `min` into
+    /// `dest` (at the same level) and returns one task of it.
+    pub fn steal_into(&self, dest: &RunQueue, min: Priority) -> Option<TaskRef> {
+        let mut mask = self.advertised().0 & !((1u64 << min.index()) - 1);
+        while mask != 0 {
+            let index = 63 - mask.leading_zeros() as usize;
+            let level = Priority::from_index(index);
+            loop {
+                match self.levels[index].steal_batch_and_pop(dest.deque(level)) {
+                    Steal::Success(t) => {
+                        dest.note_filled(level);
+                        return Some(t);
+                    }
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+            mask &= !(1u64 << index);
+        }
+        None
+    }
+
+    /// Whether the victim advertises any level at all.
+    pub fn maybe_has_work(&self) -> bool {
+        !self.advertised().is_empty()
+    }
+
+    /// Whether an advertised level really holds a task right now (checks the deques).
+    pub fn has_work(&self) -> bool {
+        let mut m = self.advertised().0;
+        while m != 0 {
+            let i = 63 - m.leading_zeros() as usize;
+            if !self.levels[i].is_empty() {
+                return true;
+            }
+            m &= !(1u64 << i);
+        }
+        false
+    }
+
+    /// Takes every task the victim still holds (used at shutdown, after its owner exited).
+    pub fn drain(&self, mut f: impl FnMut(TaskRef)) {
+        for s in self.levels.iter() {
+            loop {
+                match s.steal() {
+                    Steal::Success(t) => f(t),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+    }
+}
+
+impl core::fmt::Debug for RunQueue {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RunQueue").field("levels", &self.mask()).field("len", &self.len()).finish()
+    }
+}
+
+impl core::fmt::Debug for Stealers {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stealers").field("advertised", &self.advertised()).finish()
+    }
+}

@@ -1,0 +1,81 @@
+//! What a task runs: a closure (runs once) or a future (polled until ready).
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+/// The work inside a task.
+///
+/// # Safety
+/// Implementations must follow the contract of [`Body::run`] exactly: the harness relies
+/// on it to know whether the body is still in the cell.
+pub unsafe trait Body: Send + 'static {
+    /// What the body produces.
+    type Output: Send + 'static;
+    /// `true` for futures: the body can return `Pending`, stays in place after `run`
+    /// until the harness drops it, and can be cancelled at a poll point.
+    const IS_FUTURE: bool;
+
+    /// Runs or polls the body.
+    ///
+    /// # Safety
+    /// `this` points to an initialised body that the caller owns exclusively. Closures
+    /// move themselves out (the body is gone after the call, also if it panics). Futures
+    /// stay in place whatever the result; the caller drops them.
+    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Self::Output>;
+}
+
+/// A closure body: runs once.
+pub struct Closure<F>(pub F);
+
+impl<F> core::fmt::Debug for Closure<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Closure(..)")
+    }
+}
+
+// SAFETY: `run` moves the closure out of `this` before calling it, as the contract for
+// `IS_FUTURE == false` requires.
+unsafe impl<F, T> Body for Closure<F>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    type Output = T;
+    const IS_FUTURE: bool = false;
+
+    #[inline]
+    unsafe fn run(this: *mut Self, _cx: &mut Context<'_>) -> Poll<T> {
+        // SAFETY: the caller owns an initialised body and gives it up to this call.
+        let Closure(f) = unsafe { this.read() };
+        Poll::Ready(f())
+    }
+}
+
+/// A future body: polled in place until ready.
+pub struct FutureBody<F>(pub F);
+
+impl<F> core::fmt::Debug for FutureBody<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FutureBody(..)")
+    }
+}
+
+// SAFETY: `run` polls the future in place and never moves or drops it, as the contract
+// for `IS_FUTURE == true` requires.
+unsafe impl<F> Body for FutureBody<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    type Output = F::Output;
+    const IS_FUTURE: bool = true;
+
+    #[inline]
+    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: the cell never moves (it is heap-allocated and freed only at the last
+        // reference), so pinning the future in place is sound.
+        let fut = unsafe { Pin::new_unchecked(&mut (*this).0) };
+        fut.poll(cx)
+    }
+}

@@ -1,0 +1,357 @@
+//! The task cell: header, scheduler and stage in one allocation, and the harness that
+//! runs, cancels, completes and frees it.
+//!
+//! ## Layout
+//!
+//! ```text
+//! #[repr(C)] Cell<B, S> { header: Header /* state, vtable, wheel links */,
+//!                         scheduler: Option<S>,
+//!                         stage: union { body: B, output: B::Output, panic: PanicPayload } }
+//! ```
+//!
+//! The stage is a union whose live field is named by the state word: the body while not
+//! `COMPLETE`; once `COMPLETE`, the output (outcome `Output`) or the panic payload
+//! (outcome `Panicked`) unless `OUTPUT_TAKEN`; nothing for `Cancelled` and `Shutdown`.
+//! With an 8-byte closure and a unit output the cell is 56 bytes.
+//!
+//! ## Ownership of the stage
+//!
+//! Only the holder of `RUNNING` touches the stage before completion (the worker that won
+//! [`State::transition_to_running`](super::state::State::transition_to_running) or the
+//! canceller that won [`State::claim_for_cancel`](super::state::State::claim_for_cancel)).
+//! After completion only the join handle touches it (to read or drop the outcome),
+//! or, if no handle exists, the last reference's `dealloc`.
+
+use super::body::Body;
+use super::header::{Header, Vtable};
+use super::schedule::Schedule;
+use super::state::{CancelClaim, Outcome, State, ToIdle, ToRunning};
+use super::task_ref::TaskRef;
+use super::waker::borrowed_waker;
+use super::{join, JoinError, RunResult};
+use crate::sync::cell::UnsafeCell;
+use crate::wheel::TimerLinks;
+use crate::Priority;
+use core::any::Any;
+use core::mem::ManuallyDrop;
+use core::panic::AssertUnwindSafe;
+use core::ptr::NonNull;
+use core::task::{Context, Poll};
+use std::panic::catch_unwind;
+
+/// A panic payload behind a thin pointer, so the stage stays one word wide.
+pub(crate) type PanicPayload = Box<Box<dyn Any + Send + 'static>>;
+
+union Stage<B: Body> {
+    body: ManuallyDrop<B>,
+    output: ManuallyDrop<B::Output>,
+    panic: ManuallyDrop<PanicPayload>,
+}
+
+#[repr(C)]
+struct Cell<B: Body, S: Schedule> {
+    header: Header,
+    scheduler: Option<S>,
+    stage: UnsafeCell<Stage<B>>,
+}
+
+/// What a new task looks like.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskOptions {
+    /// Its priority.
+    pub priority: Priority,
+    /// `Some(due)` for a timed task: it starts in a wheel with this due tick.
+    pub due: Option<u64>,
+    /// Whether a join handle is made.
+    pub join: bool,
+}
+
+/// Allocates a task. Returns the scheduler-side reference (for a run queue, or a wheel if
+/// `opts.due` is set) and, if `opts.join`, the handle's raw reference.
+pub fn allocate<B: Body, S: Schedule>(
+    body: B,
+    scheduler: Option<S>,
+    opts: TaskOptions,
+) -> (TaskRef, Option<NonNull<Header>>) {
+    let refs = 1 + usize::from(opts.join);
+    let timer = TimerLinks::new();
+    let cell = Box::new(Cell::<B, S> {
+        header: Header {
+            state: State::new(opts.priority, refs, opts.due.is_none(), opts.due.is_some(), opts.join),
+            vtable: vtable::<B, S>(),
+            timer,
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage { body: ManuallyDrop::new(body) }),
+    });
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    if let Some(due) = opts.due {
+        // SAFETY: the cell is not shared yet, so we have exclusive access to its links.
+        unsafe { TimerLinks::set_due(Header::timer_links(ptr), due) };
+    }
+    // SAFETY: `State::new` counted one reference for the scheduler side...
+    let task = unsafe { TaskRef::from_raw(ptr) };
+    // ...and one for the handle if `opts.join`.
+    (task, opts.join.then_some(ptr))
+}
+
+fn vtable<B: Body, S: Schedule>() -> &'static Vtable {
+    trait HasVtable {
+        const VTABLE: Vtable;
+    }
+    impl<B: Body, S: Schedule> HasVtable for (B, S) {
+        const VTABLE: Vtable = Vtable {
+            run: run::<B, S>,
+            dealloc: dealloc::<B, S>,
+            cancel: cancel::<B, S>,
+            read_outcome: read_outcome::<B, S>,
+            drop_outcome: drop_outcome::<B, S>,
+            schedule: schedule::<B, S>,
+            is_future: B::IS_FUTURE,
+        };
+    }
+    &<(B, S) as HasVtable>::VTABLE
+}
+
+/// # Safety
+/// `ptr` points to a live `Cell<B, S>`.
+unsafe fn cell<'a, B: Body, S: Schedule>(ptr: NonNull<Header>) -> &'a Cell<B, S> {
+    // SAFETY: the header is the first field of a `#[repr(C)]` cell of this type.
+    unsafe { ptr.cast::<Cell<B, S>>().as_ref() }
+}
+
+/// Runs `f` and swallows a panic from it: used for user `Drop` impls inside workers.
+fn drop_quietly(f: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(f));
+}
+
+unsafe fn run<B: Body, S: Schedule>(ptr: NonNull<Header>) -> RunResult {
+    // SAFETY: the queue reference we were given keeps the cell alive.
+    let cell = unsafe { cell::<B, S>(ptr) };
+    match cell.header.state.transition_to_running() {
+        ToRunning::Run => {}
+        ToRunning::Skip(snapshot) => {
+            // SAFETY: we give up the queue's reference.
+            unsafe { super::task_ref::release(ptr) };
+            return RunResult::Skipped(snapshot);
+        }
+    }
+    // SAFETY: we hold the queue's reference for as long as the borrowed waker lives.
+    let waker = unsafe { borrowed_waker(ptr) };
+    let mut cx = Context::from_waker(&waker);
+    let polled = cell.stage.with_mut(|stage| {
+        // SAFETY: `RUNNING` gives us the stage; before completion it holds the body.
+        let body: *mut B = unsafe { core::ptr::addr_of_mut!((*stage).body).cast::<B>() };
+        // SAFETY: as above; `Body::run` takes the body per its contract.
+        catch_unwind(AssertUnwindSafe(|| unsafe { B::run(body, &mut cx) }))
+    });
+    match polled {
+        Ok(Poll::Ready(output)) => {
+            if B::IS_FUTURE {
+                // SAFETY: futures stay in place after `run`; we own the stage.
+                let dropped = unsafe { drop_body::<B, S>(cell) };
+                if !dropped {
+                    drop_quietly(move || drop(output));
+                    let payload: Box<dyn Any + Send> =
+                        Box::new("the task's future panicked while being dropped after it completed");
+                    // SAFETY: we own the stage and hold the queue's reference.
+                    return unsafe {
+                        finish::<B, S>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true)
+                    };
+                }
+            }
+            // SAFETY: we own the stage and hold the queue's reference.
+            unsafe { finish::<B, S>(ptr, Outcome::Output, Some(Ok(output)), true) }
+        }
+        Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
+            ToIdle::Idle { last_ref } => {
+                if last_ref {
+                    // SAFETY: our reference was the last one.
+                    unsafe { dealloc::<B, S>(ptr) };
+                }
+                RunResult::Idle
+            }
+            // SAFETY: the queue reference is handed on to the next queue.
+            ToIdle::Reschedule => RunResult::Yielded(unsafe { TaskRef::from_raw(ptr) }),
+            ToIdle::Cancel => {
+                // SAFETY: still `RUNNING`: we own the stage, which holds the future.
+                unsafe { drop_body::<B, S>(cell) };
+                // SAFETY: we own the stage and hold the queue's reference.
+                unsafe { finish::<B, S>(ptr, Outcome::Cancelled, None, true) }
+            }
+        },
+        Err(payload) => {
+            if B::IS_FUTURE {
+                // SAFETY: a panicking poll leaves the future in place; we own the stage.
+                unsafe { drop_body::<B, S>(cell) };
+            }
+            // SAFETY: we own the stage and hold the queue's reference.
+            unsafe { finish::<B, S>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true) }
+        }
+    }
+}
+
+/// Drops the body in place; false if its destructor panicked (the panic is swallowed).
+///
+/// # Safety
+/// The caller owns the stage and it holds the body.
+unsafe fn drop_body<B: Body, S: Schedule>(cell: &Cell<B, S>) -> bool {
+    cell.stage.with_mut(|stage| {
+        // SAFETY: per the caller's contract the stage holds an initialised body.
+        catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut (*stage).body) })).is_ok()
+    })
+}
+
+/// Stores the outcome (or drops it if no handle will read it), publishes completion,
+/// wakes the joiner, and, if `release`, gives up the caller's reference.
+///
+/// # Safety
+/// The caller owns the stage (`RUNNING`), the body is already gone, and the caller holds
+/// one reference.
+unsafe fn finish<B: Body, S: Schedule>(
+    ptr: NonNull<Header>,
+    outcome: Outcome,
+    value: Option<Result<B::Output, PanicPayload>>,
+    release: bool,
+) -> RunResult {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { cell::<B, S>(ptr) };
+    let state = &cell.header.state;
+    // `JOIN_INTEREST` is never set again once cleared, so a handle seen absent now stays absent.
+    let keep = state.load().has_join_interest();
+    let discarded = value.is_some() && !keep;
+    match value {
+        Some(Ok(output)) if keep => cell.stage.with_mut(|stage| {
+            // SAFETY: we own the stage; the body is gone, so the slot is free.
+            unsafe { (*stage).output = ManuallyDrop::new(output) }
+        }),
+        Some(Err(payload)) if keep => cell.stage.with_mut(|stage| {
+            // SAFETY: as above.
+            unsafe { (*stage).panic = ManuallyDrop::new(payload) }
+        }),
+        Some(Ok(output)) => drop_quietly(move || drop(output)),
+        Some(Err(payload)) => drop_quietly(move || drop(payload)),
+        None => {}
+    }
+    if B::IS_FUTURE {
+        if let Some(s) = &cell.scheduler {
+            // SAFETY: the caller's reference keeps the cell alive for this borrowed view.
+            let me = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(ptr) });
+            s.future_completed(&me, outcome);
+        }
+    }
+    let done = state.transition_to_complete(outcome, release, discarded);
+    if done.wake_joiner {
+        join::wake_joiner(ptr);
+        if release {
+            // SAFETY: the completion kept our reference because a joiner had to be woken.
+            unsafe { super::task_ref::release(ptr) };
+        }
+    } else if done.last_ref {
+        // SAFETY: our reference was released in the completion and was the last one.
+        unsafe { dealloc::<B, S>(ptr) };
+    }
+    RunResult::Finished(outcome)
+}
+
+unsafe fn cancel<B: Body, S: Schedule>(ptr: NonNull<Header>, outcome: Outcome) -> bool {
+    // SAFETY: the caller holds a reference.
+    let cell = unsafe { cell::<B, S>(ptr) };
+    match cell.header.state.claim_for_cancel(B::IS_FUTURE, outcome) {
+        CancelClaim::Claimed { was_timed } => {
+            // SAFETY: the claim gives us the stage, which still holds the body.
+            unsafe { drop_body::<B, S>(cell) };
+            if was_timed {
+                if let Some(s) = &cell.scheduler {
+                    // SAFETY: the caller's reference keeps the cell alive; the clone is the message's.
+                    let me = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(ptr) });
+                    s.timer_cancelled(TaskRef::clone(&me));
+                }
+            }
+            // SAFETY: we own the stage, the body is gone, and the caller holds a reference
+            // that `finish` must not release (`release == false`).
+            let _ = unsafe { finish::<B, S>(ptr, outcome, None, false) };
+            true
+        }
+        CancelClaim::Requested | CancelClaim::TooLate => false,
+    }
+}
+
+unsafe fn read_outcome<B: Body, S: Schedule>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: the handle holds a reference and the task is complete.
+    let cell = unsafe { cell::<B, S>(ptr) };
+    let snap = cell.header.state.load();
+    debug_assert!(snap.is_complete() && !snap.is_output_taken());
+    let id = super::TaskId::of(ptr);
+    let result: Result<B::Output, JoinError> = match snap.outcome() {
+        Outcome::Output => cell.stage.with_mut(|stage| {
+            // SAFETY: outcome `Output` and not taken: the stage holds the output, which we move out.
+            Ok(unsafe { ManuallyDrop::take(&mut (*stage).output) })
+        }),
+        Outcome::Panicked => cell.stage.with_mut(|stage| {
+            // SAFETY: outcome `Panicked` and not taken: the stage holds the payload.
+            let payload = unsafe { ManuallyDrop::take(&mut (*stage).panic) };
+            Err(JoinError::panicked(id, *payload))
+        }),
+        Outcome::Cancelled => Err(JoinError::cancelled(id)),
+        Outcome::Shutdown => Err(JoinError::shutdown(id)),
+    };
+    cell.header.state.set_output_taken();
+    // SAFETY: the caller passes a valid, writable `*mut Result<B::Output, JoinError>`.
+    unsafe { dst.cast::<Result<B::Output, JoinError>>().write(result) };
+}
+
+unsafe fn drop_outcome<B: Body, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the handle holds a reference and the task is complete.
+    let cell = unsafe { cell::<B, S>(ptr) };
+    let snap = cell.header.state.load();
+    if snap.is_output_taken() {
+        return;
+    }
+    cell.header.state.set_output_taken();
+    // SAFETY: complete and not taken: the stage holds what the outcome names.
+    unsafe { drop_stage_outcome::<B, S>(cell, snap.outcome()) };
+}
+
+/// # Safety
+/// The stage holds the value that `outcome` names and nobody else will touch it.
+unsafe fn drop_stage_outcome<B: Body, S: Schedule>(cell: &Cell<B, S>, outcome: Outcome) {
+    cell.stage.with_mut(|stage| match outcome {
+        // SAFETY: per the caller's contract.
+        Outcome::Output => drop_quietly(|| unsafe { ManuallyDrop::drop(&mut (*stage).output) }),
+        // SAFETY: per the caller's contract.
+        Outcome::Panicked => drop_quietly(|| unsafe { ManuallyDrop::drop(&mut (*stage).panic) }),
+        Outcome::Cancelled | Outcome::Shutdown => {}
+    })
+}
+
+unsafe fn dealloc<B: Body, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the last reference is gone: we have exclusive access.
+    let cell = unsafe { cell::<B, S>(ptr) };
+    let snap = cell.header.state.load();
+    if !snap.is_complete() {
+        // An idle future nobody can wake any more, or a task dropped unrun by a queue
+        // that was torn down: the body is still there.
+        // SAFETY: not complete and not running: the stage holds the body.
+        unsafe { drop_body::<B, S>(cell) };
+    } else if !snap.is_output_taken() {
+        // SAFETY: complete and not taken: the stage holds what the outcome names.
+        unsafe { drop_stage_outcome::<B, S>(cell, snap.outcome()) };
+    }
+    // SAFETY: the cell was allocated by `Box` in `allocate` with this exact type.
+    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, S>>().as_ptr()) };
+    drop_quietly(move || drop(boxed));
+}
+
+unsafe fn schedule<B: Body, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller passes the run queue's reference.
+    let task = unsafe { TaskRef::from_raw(ptr) };
+    // SAFETY: the reference keeps the cell alive.
+    let cell = unsafe { cell::<B, S>(ptr) };
+    match &cell.scheduler {
+        Some(s) => s.schedule(task),
+        // A future always has a scheduler; a closure is never woken. Dropping the
+        // reference is the only safe thing left to do.
+        None => drop(task),
+    }
+}

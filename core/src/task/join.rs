@@ -1,0 +1,343 @@
+//! Join handles, join errors, and the table of join wakers.
+//!
+//! ## Why a side table
+//!
+//! A task cell has no slot for the waker of a task awaiting it: that would cost every
+//! task 8-16 bytes for a feature most fire-and-forget jobs never use. Instead a joiner
+//! that must wait stores its waker in one of [`SHARDS`] mutex-protected shards keyed by
+//! the cell's address, then sets `JOIN_WAITING` in the state word.
+//!
+//! Protocol (no lost wake-up, no stale entry):
+//! - joiner: lock shard → insert or replace its entry → `set_join_waiting` (fetch-or)
+//!   → if that reports `COMPLETE`, remove the entry and read the outcome → unlock;
+//! - completer: `transition_to_complete` (CAS) → if it saw `JOIN_WAITING`, lock the shard,
+//!   remove the entry, unlock, wake it. The completer keeps its task reference until
+//!   then, so the address cannot be reused by another task meanwhile;
+//! - a handle dropped while `JOIN_WAITING` removes its own entry before releasing its
+//!   reference.
+//!
+//! The shard lock is taken only by a joiner that has to wait and by the completer of a
+//! task with such a joiner; spawning and running tasks never touch it.
+
+use super::header::Header;
+use super::state::{JoinWait, Outcome};
+use super::TaskId;
+use crate::park::{ParkWaker, Parker};
+use crate::sync::{lock, Arc, Mutex};
+use core::any::Any;
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::ptr::NonNull;
+use core::task::{Context, Poll, Waker};
+
+/// Number of join-waker table shards.
+pub const SHARDS: usize = 64;
+
+struct Table {
+    shards: [crossbeam_utils::CachePadded<Mutex<Vec<(usize, Waker)>>>; SHARDS],
+}
+
+impl Table {
+    fn new() -> Table {
+        Table { shards: core::array::from_fn(|_| crossbeam_utils::CachePadded::new(Mutex::new(Vec::new()))) }
+    }
+    fn shard(&self, ptr: NonNull<Header>) -> &Mutex<Vec<(usize, Waker)>> {
+        let addr = ptr.as_ptr() as usize;
+        &self.shards[(addr >> 6) % SHARDS]
+    }
+}
+
+#[cfg(not(loom))]
+fn table() -> &'static Table {
+    static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    TABLE.get_or_init(Table::new)
+}
+
+#[cfg(loom)]
+fn table() -> &'static Table {
+    loom::lazy_static! {
+        static ref TABLE: Table = Table::new();
+    }
+    &TABLE
+}
+
+/// Wakes (and forgets) the joiner of the task at `ptr`. Called by the completer, which
+/// still holds a reference.
+pub(crate) fn wake_joiner(ptr: NonNull<Header>) {
+    let key = ptr.as_ptr() as usize;
+    let waker = {
+        let mut shard = lock(table().shard(ptr));
+        let pos = shard.iter().position(|(k, _)| *k == key);
+        pos.map(|i| shard.swap_remove(i).1)
+    };
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+fn remove_entry(ptr: NonNull<Header>) {
+    let key = ptr.as_ptr() as usize;
+    let mut shard = lock(table().shard(ptr));
+    if let Some(i) = shard.iter().position(|(k, _)| *k == key) {
+        let (_, w) = shard.swap_remove(i);
+        drop(shard);
+        drop(w);
+    }
+}
+
+/// Why a task did not produce its output.
+pub struct JoinError {
+    id: TaskId,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Shutdown,
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled(id: TaskId) -> JoinError {
+        JoinError { id, repr: Repr::Cancelled }
+    }
+    /// The error of a task refused or dropped because its runtime shut down.
+    pub fn shutdown(id: TaskId) -> JoinError {
+        JoinError { id, repr: Repr::Shutdown }
+    }
+    pub(crate) fn panicked(id: TaskId, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError { id, repr: Repr::Panic(payload) }
+    }
+
+    /// The task was cancelled through its handle before it ran.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+    /// The task panicked; the payload is in [`into_panic`](Self::into_panic).
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+    /// The runtime shut down before the task ran (or refused it because it was shut down).
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self.repr, Repr::Shutdown)
+    }
+    /// The id of the task.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+    /// The panic payload, or the error back if it is not a panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p),
+            _ => Err(self),
+        }
+    }
+    /// The panic payload. Panics if the error is not a panic; check
+    /// [`is_panic`](Self::is_panic) first, or use [`try_into_panic`](Self::try_into_panic).
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        match self.try_into_panic() {
+            Ok(p) => p,
+            Err(e) => panic!("JoinError::into_panic called on an error that is not a panic: {e}"),
+        }
+    }
+    fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => p.downcast_ref::<&str>().copied().or_else(|| p.downcast_ref::<String>().map(|s| s.as_str())),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "task {} was cancelled before it ran", self.id),
+            Repr::Shutdown => write!(f, "task {} did not run: its runtime was shut down", self.id),
+            Repr::Panic(_) => match self.panic_message() {
+                Some(m) => write!(f, "task {} panicked: {m}", self.id),
+                None => write!(f, "task {} panicked", self.id),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.repr {
+            Repr::Cancelled => "Cancelled",
+            Repr::Shutdown => "Shutdown",
+            Repr::Panic(_) => "Panic",
+        };
+        let mut d = f.debug_struct("JoinError");
+        d.field("id", &self.id).field("kind", &kind);
+        if let Some(m) = self.panic_message() {
+            d.field("message", &m);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// An owned permission to wait for a task's result or to cancel it.
+///
+/// A `JoinHandle<T>` is a [`Future`] of `Result<T, JoinError>`, and
+/// [`join`](JoinHandle::join) blocks the calling thread for it. Dropping the handle
+/// detaches the task: it still runs, and its output is dropped.
+pub struct JoinHandle<T> {
+    raw: Option<NonNull<Header>>,
+    id: TaskId,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves a `T: Send` out of the cell, through the state protocol.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only reads the state word and cancels through atomic claims.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    /// Wraps a handle reference made by [`allocate`](super::allocate).
+    ///
+    /// # Safety
+    /// `ptr` carries the handle's counted reference (`JOIN_INTEREST` set) to a cell whose
+    /// output type is `T`.
+    pub unsafe fn from_raw(ptr: NonNull<Header>) -> JoinHandle<T> {
+        JoinHandle { raw: Some(ptr), id: TaskId::of(ptr), _output: PhantomData }
+    }
+
+    /// A handle for a task that never existed because its runtime refused it: its
+    /// result is a shutdown error.
+    pub fn refused(id: TaskId) -> JoinHandle<T> {
+        JoinHandle { raw: None, id, _output: PhantomData }
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// Whether the task has reached its final outcome (output, panic, cancellation).
+    pub fn is_finished(&self) -> bool {
+        match self.raw {
+            // SAFETY: the handle's reference keeps the cell alive.
+            Some(p) => unsafe { p.as_ref() }.state.load().is_complete(),
+            None => true,
+        }
+    }
+
+    /// Cancels the task if it has not started: its closure or future is dropped at once
+    /// and the handle's result becomes a cancellation error. Returns `true` if this call
+    /// cancelled it, so the body will never run.
+    ///
+    /// A running closure cannot be interrupted (`false`). A future that is being polled
+    /// right now is dropped at its next `.await` point, unless this poll completes it
+    /// (`false` either way: it did start).
+    pub fn cancel(&self) -> bool {
+        match self.raw {
+            // SAFETY: the handle's reference keeps the cell alive during the call.
+            Some(p) => unsafe { (p.as_ref().vtable.cancel)(p, Outcome::Cancelled) },
+            None => false,
+        }
+    }
+
+    /// The raw header pointer, if the task exists.
+    pub fn as_raw(&self) -> Option<NonNull<Header>> {
+        self.raw
+    }
+
+    /// Blocks the current thread until the task finishes and returns its result.
+    ///
+    /// Do not call this from inside a task of the same runtime with all workers busy
+    /// waiting on each other: like any blocking wait, it can deadlock. Prefer `.await`
+    /// inside futures.
+    pub fn join(mut self) -> Result<T, JoinError> {
+        let parker = Arc::new(Parker::new());
+        let waker = ParkWaker::waker(parker.clone());
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(r) = Pin::new(&mut self).poll(&mut cx) {
+                return r;
+            }
+            parker.park();
+        }
+    }
+
+    fn read(&mut self, ptr: NonNull<Header>) -> Result<T, JoinError> {
+        let mut out = core::mem::MaybeUninit::<Result<T, JoinError>>::uninit();
+        // SAFETY: the task is complete and its outcome not taken (checked by the caller);
+        // `out` is a valid destination of the cell's output type `T`.
+        unsafe { (ptr.as_ref().vtable.read_outcome)(ptr, out.as_mut_ptr().cast()) };
+        // SAFETY: `read_outcome` initialised `out`.
+        unsafe { out.assume_init() }
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(ptr) = self.raw else {
+            return Poll::Ready(Err(JoinError::shutdown(self.id)));
+        };
+        // SAFETY: the handle's reference keeps the cell alive.
+        let header = unsafe { ptr.as_ref() };
+        let snap = header.state.load();
+        if snap.is_complete() {
+            assert!(!snap.is_output_taken(), "JoinHandle polled after it returned its result");
+            return Poll::Ready(self.read(ptr));
+        }
+        let key = ptr.as_ptr() as usize;
+        let mut shard = lock(table().shard(ptr));
+        match shard.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, w)) if w.will_wake(cx.waker()) => {}
+            Some((_, w)) => *w = cx.waker().clone(),
+            None => shard.push((key, cx.waker().clone())),
+        }
+        match header.state.set_join_waiting() {
+            JoinWait::Registered => Poll::Pending,
+            JoinWait::AlreadyComplete => {
+                if let Some(i) = shard.iter().position(|(k, _)| *k == key) {
+                    let (_, w) = shard.swap_remove(i);
+                    drop(shard);
+                    drop(w);
+                } else {
+                    drop(shard);
+                }
+                Poll::Ready(self.read(ptr))
+            }
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let Some(ptr) = self.raw.take() else { return };
+        // SAFETY: the handle's reference keeps the cell alive until `drop_join_handle`.
+        let header = unsafe { ptr.as_ref() };
+        let snap = header.state.load();
+        if snap.is_join_waiting() {
+            remove_entry(ptr);
+        }
+        if snap.is_complete() && !snap.is_output_taken() {
+            // SAFETY: complete with join interest: the handle owns the outcome.
+            unsafe { (header.vtable.drop_outcome)(ptr) };
+        }
+        let (_, last) = header.state.drop_join_handle();
+        if last {
+            // SAFETY: the handle's reference was the last one.
+            unsafe { (header.vtable.dealloc)(ptr) };
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

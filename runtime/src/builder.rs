@@ -1,0 +1,168 @@
+//! [`Builder`]: how a [`Runtime`] is configured.
+
+use crate::shared::Shared;
+use crate::worker::WorkerCtx;
+use crate::{BuildError, Handle, Runtime};
+use kairos_core::queue::RunQueue;
+use kairos_core::sync::Arc;
+use kairos_core::task::state::MAX_OWNERS;
+use std::fmt;
+use std::time::Duration;
+
+type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Configuration the workers read.
+pub(crate) struct BuilderConfig {
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) spin_before_park: Duration,
+}
+
+impl fmt::Debug for BuilderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuilderConfig")
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("on_thread_stop", &self.on_thread_stop.is_some())
+            .field("spin_before_park", &self.spin_before_park)
+            .finish()
+    }
+}
+
+/// Builds a [`Runtime`] with custom settings.
+///
+/// Defaults: one worker per available CPU, threads named `kairos-worker-N`, the standard
+/// library's default stack size, and a 50 µs spin before an idle worker parks.
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+/// use std::time::Duration;
+///
+/// let rt = Runtime::builder()
+///     .workers(2)
+///     .thread_name("jobs")
+///     .spin_before_park(Duration::from_micros(20))
+///     .on_thread_start(|| println!("worker up"))
+///     .build()?;
+/// assert_eq!(rt.spawn(Priority::NORMAL, || 1 + 1).join().unwrap(), 2);
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
+pub struct Builder {
+    workers: Option<usize>,
+    thread_name: String,
+    stack_size: Option<usize>,
+    on_thread_start: Option<Hook>,
+    on_thread_stop: Option<Hook>,
+    spin_before_park: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("thread_name", &self.thread_name)
+            .field("stack_size", &self.stack_size)
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("on_thread_stop", &self.on_thread_stop.is_some())
+            .field("spin_before_park", &self.spin_before_park)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults.
+    pub fn new() -> Builder {
+        Builder {
+            workers: None,
+            thread_name: "kairos-worker".to_string(),
+            stack_size: None,
+            on_thread_start: None,
+            on_thread_stop: None,
+            spin_before_park: Duration::from_micros(50),
+        }
+    }
+
+    /// Number of worker threads (default: [`std::thread::available_parallelism`]).
+    /// `0` is rejected by [`build`](Self::build), as is more than 1,024.
+    pub fn workers(mut self, n: usize) -> Builder {
+        self.workers = Some(n);
+        self
+    }
+
+    /// Prefix of worker thread names; worker `i` is named `"{prefix}-{i}"`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Stack size of each worker thread, in bytes.
+    pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Runs `f` on each worker thread when it starts, before it runs any task.
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each worker thread just before it exits.
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// How long an idle worker keeps looking for work (spinning, then yielding) before it
+    /// parks. Longer lowers wake-up latency under bursty load and costs idle CPU right
+    /// after a burst; `Duration::ZERO` parks at once.
+    pub fn spin_before_park(mut self, budget: Duration) -> Builder {
+        self.spin_before_park = budget;
+        self
+    }
+
+    /// Starts the workers.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if the worker count is 0 or above 1,024, or a thread cannot be
+    /// spawned (the workers already started are stopped again).
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        let workers = match self.workers {
+            Some(0) => return Err(BuildError::zero_workers()),
+            Some(n) if n > MAX_OWNERS => return Err(BuildError::too_many_workers(n, MAX_OWNERS)),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(MAX_OWNERS),
+        };
+        let queues: Vec<RunQueue> = (0..workers).map(|_| RunQueue::new()).collect();
+        let config = BuilderConfig {
+            on_thread_start: self.on_thread_start,
+            on_thread_stop: self.on_thread_stop,
+            spin_before_park: self.spin_before_park,
+        };
+        let shared = Arc::new(Shared::new(config, queues.iter().map(|q| q.stealers()).collect()));
+        let mut rt = Runtime::from_parts(Handle { shared: shared.clone() });
+        for (index, queue) in queues.into_iter().enumerate() {
+            let ctx = WorkerCtx::new(shared.clone(), index, queue);
+            let mut b = std::thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            if let Some(size) = self.stack_size {
+                b = b.stack_size(size);
+            }
+            match b.spawn(move || ctx.run()) {
+                Ok(t) => rt.threads.push(t),
+                Err(e) => {
+                    drop(rt.shutdown());
+                    return Err(BuildError::spawn(e));
+                }
+            }
+        }
+        Ok(rt)
+    }
+}

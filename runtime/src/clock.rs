@@ -1,0 +1,81 @@
+//! The runtime's clock: `Instant`s as `u64` ticks of 1,024 ns since the runtime started.
+//!
+//! A tick of 2^10 ns keeps conversions to shifts and gives the timing wheels a
+//! resolution of about a microsecond. Due ticks round *up* and the current tick rounds
+//! *down*, so a timer never fires before its instant. An instant more than 2^64 ns
+//! (about 584 years) after the start maps to `u64::MAX`, which the wheels treat as
+//! "never": such a task waits until it is cancelled or the runtime shuts down.
+
+use std::time::{Duration, Instant};
+
+const TICK_SHIFT: u32 = 10;
+const TICK_NANOS: u64 = 1 << TICK_SHIFT;
+
+/// Converts between `Instant`s and wheel ticks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Clock {
+        Clock { start: Instant::now() }
+    }
+
+    /// The current tick (rounded down).
+    pub(crate) fn now_tick(&self) -> u64 {
+        self.floor_tick(Instant::now())
+    }
+
+    fn floor_tick(&self, t: Instant) -> u64 {
+        let nanos = t.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(nanos >> TICK_SHIFT).unwrap_or(u64::MAX)
+    }
+
+    /// The first tick at or after `t` (rounded up); `u64::MAX` beyond the horizon.
+    pub(crate) fn due_tick(&self, t: Instant) -> u64 {
+        let nanos = t.saturating_duration_since(self.start).as_nanos();
+        let ticks = nanos.div_ceil(u128::from(TICK_NANOS));
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+
+    /// The due tick of `delay` from now; `u64::MAX` if it overflows.
+    pub(crate) fn due_after(&self, delay: Duration) -> u64 {
+        match Instant::now().checked_add(delay) {
+            Some(t) => self.due_tick(t),
+            None => u64::MAX,
+        }
+    }
+
+    /// How long from now until `tick` begins; `None` for `u64::MAX` (never).
+    pub(crate) fn until(&self, tick: u64) -> Option<Duration> {
+        if tick == u64::MAX {
+            return None;
+        }
+        let at = self.start.checked_add(Duration::from_nanos(tick.saturating_mul(TICK_NANOS)))?;
+        Some(at.saturating_duration_since(Instant::now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_ticks_round_up_and_now_rounds_down() {
+        let clock = Clock::new();
+        let t = clock.start + Duration::from_nanos(1025);
+        assert_eq!(clock.due_tick(t), 2);
+        assert_eq!(clock.floor_tick(t), 1);
+        assert_eq!(clock.due_tick(clock.start + Duration::from_nanos(1024)), 1);
+        assert_eq!(clock.due_tick(clock.start), 0);
+    }
+
+    #[test]
+    fn far_future_is_never_and_past_is_zero() {
+        let clock = Clock::new();
+        assert_eq!(clock.due_after(Duration::MAX), u64::MAX);
+        assert_eq!(clock.until(u64::MAX), None);
+        assert_eq!(clock.due_tick(clock.start - Duration::from_secs(1)), 0);
+    }
+}

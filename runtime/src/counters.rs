@@ -1,0 +1,59 @@
+//! Task accounting: how many tasks were submitted and how each one ended.
+//!
+//! Every submitted task is counted once as submitted and once by outcome, at the single
+//! place where the runtime lets go of the task's scheduler-side lineage (the reference
+//! that travels inbox → wheel → run queue → worker), or, for futures, when the future
+//! leaves the registry. Workers count into their own cache-padded counters with plain
+//! load+store (no read-modify-write, no contention); other threads use `fetch_add` on a
+//! shared set. A snapshot sums both.
+
+use crossbeam_utils::CachePadded;
+use kairos_core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// What is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Count {
+    Submitted = 0,
+    Completed,
+    Panicked,
+    Cancelled,
+    TimerDropped,
+    FutureDropped,
+    Rejected,
+}
+
+pub(crate) const KINDS: usize = 7;
+
+/// One set of counters.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    slots: CachePadded<[AtomicU64; KINDS]>,
+}
+
+impl Counters {
+    /// Adds one from the single thread that owns this set (no read-modify-write).
+    pub(crate) fn bump_owned(&self, kind: Count) {
+        let slot = &self.slots[kind as usize];
+        slot.store(slot.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Adds `n` from any thread.
+    pub(crate) fn add_shared(&self, kind: Count, n: u64) {
+        self.slots[kind as usize].fetch_add(n, Relaxed);
+    }
+}
+
+/// Sums of every counter set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Totals(pub [u64; KINDS]);
+
+impl Totals {
+    pub(crate) fn add(&mut self, c: &Counters) {
+        for (i, t) in self.0.iter_mut().enumerate() {
+            *t += c.slots[i].load(Relaxed);
+        }
+    }
+    pub(crate) fn get(&self, kind: Count) -> u64 {
+        self.0[kind as usize]
+    }
+}

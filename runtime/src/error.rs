@@ -1,0 +1,111 @@
+//! Errors: building a runtime, spawning on one, and timeouts.
+
+use std::fmt;
+
+/// Why [`Builder::build`](crate::Builder::build) failed.
+#[derive(Debug)]
+pub struct BuildError {
+    kind: BuildErrorKind,
+}
+
+#[derive(Debug)]
+enum BuildErrorKind {
+    ZeroWorkers,
+    TooManyWorkers { requested: usize, max: usize },
+    Spawn(std::io::Error),
+}
+
+impl BuildError {
+    pub(crate) fn zero_workers() -> BuildError {
+        BuildError { kind: BuildErrorKind::ZeroWorkers }
+    }
+    pub(crate) fn too_many_workers(requested: usize, max: usize) -> BuildError {
+        BuildError { kind: BuildErrorKind::TooManyWorkers { requested, max } }
+    }
+    pub(crate) fn spawn(e: std::io::Error) -> BuildError {
+        BuildError { kind: BuildErrorKind::Spawn(e) }
+    }
+    /// The worker count was zero.
+    pub fn is_zero_workers(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ZeroWorkers)
+    }
+    /// The worker count was above the maximum.
+    pub fn is_too_many_workers(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::TooManyWorkers { .. })
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BuildErrorKind::ZeroWorkers => {
+                f.write_str("a runtime needs at least one worker: Builder::workers(0) is not allowed")
+            }
+            BuildErrorKind::TooManyWorkers { requested, max } => {
+                write!(f, "Builder::workers({requested}) is above the maximum of {max} workers")
+            }
+            BuildErrorKind::Spawn(e) => write!(f, "could not spawn a worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            BuildErrorKind::Spawn(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A task that [`Handle::try_spawn`](crate::Handle::try_spawn) refused, with the task
+/// handed back so nothing is lost.
+pub struct SpawnError<F> {
+    task: F,
+}
+
+impl<F> SpawnError<F> {
+    pub(crate) fn shutdown(task: F) -> SpawnError<F> {
+        SpawnError { task }
+    }
+    /// The runtime is shut down (or shutting down) and takes no new tasks.
+    pub fn is_shutdown(&self) -> bool {
+        true
+    }
+    /// The refused closure or future, back to the caller.
+    pub fn into_inner(self) -> F {
+        self.task
+    }
+}
+
+impl<F> fmt::Debug for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnError").field("kind", &"Shutdown").finish_non_exhaustive()
+    }
+}
+
+impl<F> fmt::Display for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the runtime is shut down and takes no new tasks; the task is handed back")
+    }
+}
+
+impl<F> std::error::Error for SpawnError<F> {}
+
+/// The error of [`timeout`](crate::timeout) when the time ran out first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl Elapsed {
+    pub(crate) fn new() -> Elapsed {
+        Elapsed(())
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline elapsed before the future completed")
+    }
+}
+
+impl std::error::Error for Elapsed {}

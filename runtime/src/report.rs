@@ -1,0 +1,73 @@
+//! [`ShutdownReport`]: how every task submitted to a runtime ended.
+
+use std::time::Duration;
+
+/// What shutdown found: every task ever submitted, by how it ended.
+///
+/// Every [`sleep`](crate::sleep) (and [`timeout`](crate::timeout)) is a small timed task
+/// of its own and is counted like any other.
+///
+/// The counts always balance: `submitted` equals the sum of all the other counts
+/// ([`is_balanced`](Self::is_balanced)). A task counted in `unfinished` was still
+/// queued or running when [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)
+/// gave up waiting.
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+/// use std::time::Duration;
+///
+/// let rt = Runtime::builder().workers(2).build()?;
+/// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+/// let timer = rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ());
+/// let report = rt.shutdown();
+/// assert_eq!(report.submitted, 2);
+/// assert_eq!(report.completed, 1);
+/// assert_eq!(report.timers_dropped, 1);
+/// assert!(report.is_balanced());
+/// assert!(timer.join().unwrap_err().is_shutdown());
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Tasks handed to `spawn*` (including those refused).
+    pub submitted: u64,
+    /// Tasks whose body returned.
+    pub completed: u64,
+    /// Tasks whose body panicked (the panic was caught and handed to the join handle).
+    pub panicked: u64,
+    /// Tasks cancelled through their handle.
+    pub cancelled: u64,
+    /// Timed tasks still waiting for their due time at shutdown, dropped unrun.
+    pub timers_dropped: u64,
+    /// Futures not finished at shutdown, dropped at their last poll point.
+    pub futures_dropped: u64,
+    /// Tasks refused because the runtime was shutting down.
+    pub rejected: u64,
+    /// Tasks still queued or running when `shutdown_timeout` stopped waiting.
+    pub unfinished: u64,
+    /// Whether `shutdown_timeout` stopped waiting before all workers exited.
+    pub timed_out: bool,
+    /// How long the shutdown took.
+    pub elapsed: Duration,
+}
+
+impl ShutdownReport {
+    /// The sum of every outcome count.
+    pub fn accounted(&self) -> u64 {
+        self.completed
+            + self.panicked
+            + self.cancelled
+            + self.timers_dropped
+            + self.futures_dropped
+            + self.rejected
+            + self.unfinished
+    }
+
+    /// Whether every submitted task is accounted for.
+    pub fn is_balanced(&self) -> bool {
+        self.accounted() == self.submitted
+    }
+}

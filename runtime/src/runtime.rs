@@ -1,0 +1,473 @@
+//! [`Runtime`] (owns the workers) and [`Handle`] (spawns onto them from anywhere).
+//!
+//! ## Submission paths
+//!
+//! - From one of this runtime's workers: the task goes onto that worker's own queue (or
+//!   its own wheel, if timed): no shared atomics beyond the task's own.
+//! - From any other thread: through the intake counter (see `shared`), then onto the
+//!   per-level injectors with a wake-up if a worker sleeps, or, if timed, into a random
+//!   worker's timer inbox (that worker is woken if it sleeps past the new due time).
+
+use crate::context;
+use crate::counters::Count;
+use crate::error::SpawnError;
+use crate::report::ShutdownReport;
+use crate::shared::{Sched, Shared, CLOSED};
+use crate::timers::cancel_for_shutdown;
+use crate::worker::WorkerCtx;
+use crate::Builder;
+use kairos_core::park::{ParkWaker, Parker};
+use kairos_core::sync::atomic::Ordering::SeqCst;
+use kairos_core::sync::Arc;
+use kairos_core::task::{allocate, Body, Closure, FutureBody, JoinHandle, Outcome, TaskId, TaskOptions};
+use kairos_core::Priority;
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A kairos runtime: worker threads running closures and futures in priority order,
+/// now or at a given time.
+///
+/// Create one with [`Runtime::new`] or [`Runtime::builder`]. Dropping it shuts it down
+/// like [`shutdown`](Runtime::shutdown) and discards the report.
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+/// use std::time::Duration;
+///
+/// let rt = Runtime::builder().workers(2).build()?;
+/// let answer = rt.spawn(Priority::NORMAL, || 6 * 7);
+/// let later = rt.spawn_after(Duration::from_millis(5), Priority::HIGH, || "later");
+/// let fut = rt.spawn_future(Priority::LOW, async {
+///     kairos::sleep(Duration::from_millis(1)).await;
+///     7
+/// });
+/// assert_eq!(answer.join().unwrap(), 42);
+/// assert_eq!(later.join().unwrap(), "later");
+/// assert_eq!(rt.block_on(fut).unwrap(), 7);
+/// let report = rt.shutdown();
+/// assert!(report.is_balanced());
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
+    shut_down: bool,
+}
+
+/// A cheap, cloneable reference to a [`Runtime`] for spawning from any thread.
+///
+/// A handle keeps working after its runtime shut down: every spawn is then refused
+/// (`spawn*` return handles whose result is a shutdown error; `try_spawn` hands the
+/// closure back).
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("workers", &self.handle.shared.num_workers())
+            .field("shut_down", &self.shut_down)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("workers", &self.shared.num_workers())
+            .field("closed", &self.shared.is_closed())
+            .finish()
+    }
+}
+
+enum Due {
+    Now,
+    At(u64),
+}
+
+impl Handle {
+    fn due_at(&self, when: Instant) -> Due {
+        let tick = self.shared.clock.due_tick(when);
+        if tick <= self.shared.clock.now_tick() {
+            Due::Now
+        } else {
+            Due::At(tick)
+        }
+    }
+
+    fn due_after(&self, delay: Duration) -> Due {
+        if delay.is_zero() {
+            return Due::Now;
+        }
+        let tick = self.shared.clock.due_after(delay);
+        if tick <= self.shared.clock.now_tick() {
+            Due::Now
+        } else {
+            Due::At(tick)
+        }
+    }
+
+    fn refused<T>(&self) -> JoinHandle<T> {
+        JoinHandle::refused(TaskId::refused(self.shared.refused_seq.fetch_add(1, SeqCst)))
+    }
+
+    /// Submits `body`; hands it back if intake is closed.
+    fn submit<B: Body>(&self, body: B, priority: Priority, due: Due) -> Result<JoinHandle<B::Output>, B> {
+        context::with_worker(|w| {
+            let local = w.filter(|w| Arc::ptr_eq(w.shared(), &self.shared));
+            self.submit_from(local, body, priority, due)
+        })
+    }
+
+    fn submit_from<B: Body>(
+        &self,
+        local: Option<&WorkerCtx>,
+        body: B,
+        priority: Priority,
+        due: Due,
+    ) -> Result<JoinHandle<B::Output>, B> {
+        let shared = &self.shared;
+        let count = |kind| match local {
+            Some(w) => w.remote().counters.bump_owned(kind),
+            None => shared.counters.add_shared(kind, 1),
+        };
+        count(Count::Submitted);
+        let admitted = match local {
+            Some(_) => !shared.is_closed(),
+            None => shared.begin_outside_submit(),
+        };
+        if !admitted {
+            count(Count::Rejected);
+            return Err(body);
+        }
+        let due = match due {
+            Due::At(t) => Some(t),
+            Due::Now => None,
+        };
+        let sched = (B::IS_FUTURE || due.is_some()).then(|| Sched(shared.clone()));
+        let (task, join) = allocate(body, sched, TaskOptions { priority, due, join: true });
+        if B::IS_FUTURE {
+            shared.registry.insert(task.clone());
+        }
+        match (due, local) {
+            (Some(_), Some(w)) => {
+                task.header().state().set_owner(w.index());
+                w.insert_timer(task);
+            }
+            (Some(due), None) => {
+                let owner = fastrand::usize(..shared.num_workers());
+                task.header().state().set_owner(owner);
+                shared.push_timer_remote(owner, task, due);
+            }
+            (None, Some(w)) => w.push_local(task),
+            (None, None) => shared.push_remote(task),
+        }
+        if local.is_none() {
+            shared.end_outside_submit();
+        }
+        Ok(self.wrap(join))
+    }
+
+    fn wrap<T>(&self, join: Option<std::ptr::NonNull<kairos_core::task::Header>>) -> JoinHandle<T> {
+        match join {
+            // SAFETY: `allocate` with `join: true` returns the handle's counted reference
+            // to a cell whose output type is `T` (the body's output).
+            Some(ptr) => unsafe { JoinHandle::from_raw(ptr) },
+            None => self.refused(),
+        }
+    }
+
+    /// Runs `f` as soon as a worker is free, in priority order.
+    ///
+    /// On a runtime that is shut down, the task is refused and the returned handle's
+    /// result is an error whose [`is_shutdown`](crate::JoinError::is_shutdown) is true;
+    /// use [`try_spawn`](Self::try_spawn) to get the closure back instead.
+    ///
+    /// ```
+    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// # let handle = rt.handle();
+    /// let h = handle.spawn(kairos::Priority::HIGH, || "urgent");
+    /// assert_eq!(h.join().unwrap(), "urgent");
+    /// ```
+    pub fn spawn<F, T>(&self, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit(Closure(f), priority, Due::Now).unwrap_or_else(|_| self.refused())
+    }
+
+    /// Like [`spawn`](Self::spawn), but a refused closure comes back inside the error.
+    ///
+    /// ```
+    /// # use kairos::{Priority, Runtime};
+    /// let rt = Runtime::builder().workers(1).build().unwrap();
+    /// let handle = rt.handle();
+    /// drop(rt.shutdown());
+    /// let err = handle.try_spawn(Priority::NORMAL, || 5).unwrap_err();
+    /// assert!(err.is_shutdown());
+    /// assert_eq!((err.into_inner())(), 5);
+    /// ```
+    pub fn try_spawn<F, T>(&self, priority: Priority, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit(Closure(f), priority, Due::Now).map_err(|Closure(f)| SpawnError::shutdown(f))
+    }
+
+    /// Runs `f` once `delay` has passed, at `priority`.
+    ///
+    /// The timer resolution is about a microsecond. A delay so long that the due time
+    /// would be more than ~584 years after the runtime started (such as
+    /// `Duration::MAX`) never comes due: the task waits until it is cancelled or the
+    /// runtime shuts down (then its result is a shutdown error). It never panics or
+    /// overflows.
+    pub fn spawn_after<F, T>(&self, delay: Duration, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let due = self.due_after(delay);
+        self.submit(Closure(f), priority, due).unwrap_or_else(|_| self.refused())
+    }
+
+    /// Runs `f` at `when` (or now, if `when` has passed), at `priority`.
+    pub fn spawn_at<F, T>(&self, when: Instant, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let due = self.due_at(when);
+        self.submit(Closure(f), priority, due).unwrap_or_else(|_| self.refused())
+    }
+
+    /// Polls `fut` on the workers at `priority` until it completes. Every time it is
+    /// woken, it is queued again at its priority.
+    pub fn spawn_future<Fut>(&self, priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.submit(FutureBody(fut), priority, Due::Now).unwrap_or_else(|_| self.refused())
+    }
+
+    /// Runs `fut` to completion on the calling thread, blocking it; inside, `kairos::spawn`,
+    /// `kairos::sleep` and friends use this runtime.
+    ///
+    /// # Panics
+    ///
+    /// When called from a worker thread of any kairos runtime: blocking a worker would
+    /// stall every task queued behind it. Inside a task, `.await` the future, or spawn it
+    /// with [`spawn_future`](Self::spawn_future) and keep the handle.
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        if context::on_worker_thread() {
+            panic!(
+                "kairos: block_on was called from inside a kairos task; blocking a worker thread \
+                 would stall the runtime. Use `.await` on the future instead, or spawn it with \
+                 `spawn_future` and await its JoinHandle."
+            );
+        }
+        let _enter = context::enter(self.shared.clone());
+        let parker = Arc::new(Parker::new());
+        let waker = ParkWaker::waker(parker.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut fut = pin!(fut);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            parker.park();
+        }
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.num_workers()
+    }
+
+    /// Whether the runtime has begun shutting down (every spawn is refused).
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings (one worker per CPU).
+    ///
+    /// # Errors
+    ///
+    /// If a worker thread cannot be spawned.
+    pub fn new() -> Result<Runtime, crate::BuildError> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_parts(handle: Handle) -> Runtime {
+        Runtime { handle, threads: Vec::new(), shut_down: false }
+    }
+
+    /// A handle for spawning from other threads (`Clone + Send + Sync`).
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// See [`Handle::spawn`].
+    pub fn spawn<F, T>(&self, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.spawn(priority, f)
+    }
+
+    /// See [`Handle::try_spawn`].
+    pub fn try_spawn<F, T>(&self, priority: Priority, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.try_spawn(priority, f)
+    }
+
+    /// See [`Handle::spawn_after`].
+    pub fn spawn_after<F, T>(&self, delay: Duration, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.spawn_after(delay, priority, f)
+    }
+
+    /// See [`Handle::spawn_at`].
+    pub fn spawn_at<F, T>(&self, when: Instant, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.handle.spawn_at(when, priority, f)
+    }
+
+    /// See [`Handle::spawn_future`].
+    pub fn spawn_future<Fut>(&self, priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
+    where
+        Fut: Future + Send + 'static,
+        Fut::Output: Send + 'static,
+    {
+        self.handle.spawn_future(priority, fut)
+    }
+
+    /// See [`Handle::block_on`].
+    pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.handle.block_on(fut)
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.handle.workers()
+    }
+
+    /// Stops intake, lets every queued ready closure run, cancels pending timed tasks
+    /// and unfinished futures (their handles report
+    /// [`is_shutdown`](crate::JoinError::is_shutdown)), joins the workers, and reports
+    /// how every submitted task ended.
+    ///
+    /// A task that never returns keeps this waiting forever; use
+    /// [`shutdown_timeout`](Self::shutdown_timeout) to bound the wait.
+    pub fn shutdown(mut self) -> ShutdownReport {
+        self.shutdown_inner(None)
+    }
+
+    /// Like [`shutdown`](Self::shutdown), but stops waiting for the workers after
+    /// `timeout`. Tasks still queued or running then are counted as `unfinished`
+    /// (`timed_out` is set); the workers finish them in the background and exit.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> ShutdownReport {
+        self.shutdown_inner(Some(timeout))
+    }
+
+    fn shutdown_inner(&mut self, timeout: Option<Duration>) -> ShutdownReport {
+        let start = Instant::now();
+        self.shut_down = true;
+        let shared = self.handle.shared.clone();
+        shared.intake.fetch_or(CLOSED, SeqCst);
+        while shared.intake.load(SeqCst) & !CLOSED != 0 {
+            std::thread::yield_now();
+        }
+        shared.stopping.store(true, SeqCst);
+        let _ = shared.idle.notify_all();
+        for r in shared.remotes.iter() {
+            r.parker.unpark();
+        }
+        let deadline = timeout.map(|d| start + d);
+        let mut timed_out = false;
+        let me = std::thread::current().id();
+        for t in std::mem::take(&mut self.threads) {
+            if t.thread().id() == me {
+                // Dropped from inside one of its own tasks: that worker exits by itself.
+                timed_out = true;
+                continue;
+            }
+            match deadline {
+                None => {
+                    let _ = t.join();
+                }
+                Some(dl) => {
+                    while !t.is_finished() && Instant::now() < dl {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    if t.is_finished() {
+                        let _ = t.join();
+                    } else {
+                        timed_out = true;
+                    }
+                }
+            }
+        }
+        if !timed_out {
+            for task in shared.registry.drain() {
+                let outcome = if task.cancel(Outcome::Shutdown) { Outcome::Shutdown } else { task.snapshot().outcome() };
+                shared.count_outcome(outcome, false);
+            }
+            shared.drain_injectors();
+            for r in shared.remotes.iter() {
+                Shared::drain_queue(&r.timer_inbox, |t| cancel_for_shutdown(t, &shared));
+                Shared::drain_queue(&r.timer_cancels, drop);
+            }
+            shared.closed.store(true, SeqCst);
+        }
+        let totals = shared.totals();
+        let mut report = ShutdownReport {
+            submitted: totals.get(Count::Submitted),
+            completed: totals.get(Count::Completed),
+            panicked: totals.get(Count::Panicked),
+            cancelled: totals.get(Count::Cancelled),
+            timers_dropped: totals.get(Count::TimerDropped),
+            futures_dropped: totals.get(Count::FutureDropped),
+            rejected: totals.get(Count::Rejected),
+            unfinished: 0,
+            timed_out,
+            elapsed: start.elapsed(),
+        };
+        report.unfinished = report.submitted.saturating_sub(report.accounted());
+        report
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.shut_down {
+            let _ = self.shutdown_inner(None);
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! State shared by all workers and handles of one runtime.
+//!
+//! ## Intake and shutdown
+//!
+//! `intake` packs a `CLOSED` bit and the number of submissions from non-worker threads
+//! in flight. Such a submission increments it, and if `CLOSED` was already set backs
+//! out and refuses the task; otherwise it pushes and decrements. Shutdown sets `CLOSED`
+//! and waits for the count to reach zero, after which no outside submission can land in
+//! a queue. Workers check `CLOSED` with a plain load before they spawn: a worker that
+//! misses it pushes onto its own queue, which it empties before it exits.
+
+use crate::clock::Clock;
+use crate::counters::{Count, Counters, Totals};
+use crate::idle::Idle;
+use crate::registry::Registry;
+use crate::{context, BuilderConfig};
+use kairos_core::park::Parker;
+use kairos_core::queue::{Injectors, Stealers};
+use kairos_core::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use kairos_core::sync::deque::{Injector, Steal};
+use kairos_core::sync::Arc;
+use kairos_core::task::{Outcome, Schedule, TaskRef};
+
+pub(crate) const CLOSED: usize = 1 << 63;
+
+/// The parts of one worker that other threads reach.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    pub(crate) stealers: Stealers,
+    /// Timed tasks registered from other threads, for the owner to put in its wheel.
+    pub(crate) timer_inbox: Injector<TaskRef>,
+    /// Timed tasks cancelled from other threads, for the owner to unlink.
+    pub(crate) timer_cancels: Injector<TaskRef>,
+    pub(crate) parker: Parker,
+    /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
+    pub(crate) parked_until: AtomicU64,
+    pub(crate) counters: Counters,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) injectors: Injectors,
+    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) idle: Idle,
+    pub(crate) registry: Registry,
+    pub(crate) clock: Clock,
+    pub(crate) intake: AtomicUsize,
+    /// Workers exit once they find no ready work.
+    pub(crate) stopping: AtomicBool,
+    /// Shutdown finished its final drain; late pushes must drain themselves.
+    pub(crate) closed: AtomicBool,
+    /// Counts made by non-worker threads.
+    pub(crate) counters: Counters,
+    pub(crate) refused_seq: AtomicU64,
+    pub(crate) config: BuilderConfig,
+}
+
+impl Shared {
+    pub(crate) fn new(config: BuilderConfig, stealers: Vec<Stealers>) -> Shared {
+        let workers = stealers.len();
+        Shared {
+            injectors: Injectors::new(),
+            remotes: stealers
+                .into_iter()
+                .map(|stealers| Remote {
+                    stealers,
+                    timer_inbox: Injector::new(),
+                    timer_cancels: Injector::new(),
+                    parker: Parker::new(),
+                    parked_until: AtomicU64::new(0),
+                    counters: Counters::default(),
+                })
+                .collect(),
+            idle: Idle::new(workers),
+            registry: Registry::new(),
+            clock: Clock::new(),
+            intake: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            counters: Counters::default(),
+            refused_seq: AtomicU64::new(0),
+            config,
+        }
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    /// Whether intake is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.intake.load(Acquire) & CLOSED != 0
+    }
+
+    /// Starts an outside submission; false (and nothing to undo) if intake is closed.
+    pub(crate) fn begin_outside_submit(&self) -> bool {
+        let prev = self.intake.fetch_add(1, AcqRel);
+        if prev & CLOSED != 0 {
+            self.intake.fetch_sub(1, AcqRel);
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn end_outside_submit(&self) {
+        self.intake.fetch_sub(1, AcqRel);
+    }
+
+    /// Counts `kind` from whatever thread we are on.
+    pub(crate) fn count(&self, kind: Count) {
+        context::with_worker(|w| match w {
+            Some(w) if std::ptr::eq(Arc::as_ptr(w.shared()), self) => w.remote().counters.bump_owned(kind),
+            _ => self.counters.add_shared(kind, 1),
+        })
+    }
+
+    /// Counts the final outcome of a task whose lineage the caller releases.
+    pub(crate) fn count_outcome(&self, outcome: Outcome, timed: bool) {
+        self.count(match outcome {
+            Outcome::Output => Count::Completed,
+            Outcome::Panicked => Count::Panicked,
+            Outcome::Cancelled => Count::Cancelled,
+            Outcome::Shutdown if timed => Count::TimerDropped,
+            Outcome::Shutdown => Count::FutureDropped,
+        });
+    }
+
+    pub(crate) fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        t.add(&self.counters);
+        for r in self.remotes.iter() {
+            t.add(&r.counters);
+        }
+        t
+    }
+
+    /// Pushes a ready task from a thread that is not one of our workers, and wakes a
+    /// sleeper if needed.
+    pub(crate) fn push_remote(&self, task: TaskRef) {
+        if self.closed.load(Acquire) {
+            drop(task);
+            return;
+        }
+        // `Injectors::push` ends with a SeqCst fence, as the idle protocol requires.
+        self.injectors.push(task);
+        self.notify_one();
+        if self.closed.load(SeqCst) {
+            self.drain_injectors();
+        }
+    }
+
+    /// Wakes one sleeping worker if nobody searches.
+    pub(crate) fn notify_one(&self) {
+        if let Some(i) = self.idle.notify_one() {
+            self.remotes[i].parker.unpark();
+        }
+    }
+
+    /// Registers a timed task with worker `owner`'s wheel from another thread.
+    pub(crate) fn push_timer_remote(&self, owner: usize, task: TaskRef, due: u64) {
+        let remote = &self.remotes[owner];
+        remote.timer_inbox.push(task);
+        fence(SeqCst);
+        let parked_until = remote.parked_until.load(SeqCst);
+        if parked_until != 0 && due < parked_until {
+            remote.parker.unpark();
+        }
+    }
+
+    /// Drops every task left in the injectors (after shutdown; futures among them were
+    /// already cancelled through the registry).
+    pub(crate) fn drain_injectors(&self) {
+        while let Some(t) = self.injectors.steal_one() {
+            drop(t);
+        }
+    }
+
+    pub(crate) fn drain_queue(q: &Injector<TaskRef>, mut f: impl FnMut(TaskRef)) {
+        loop {
+            match q.steal() {
+                Steal::Success(t) => f(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+}
+
+/// The scheduler stored in futures and timed tasks: the runtime's shared state.
+pub(crate) struct Sched(pub(crate) Arc<Shared>);
+
+impl Schedule for Sched {
+    fn schedule(&self, task: TaskRef) {
+        let shared = &self.0;
+        let handled = context::with_worker(|w| match w {
+            Some(w) if Arc::ptr_eq(w.shared(), shared) && !shared.stopping.load(Relaxed) => {
+                w.push_local(task);
+                None
+            }
+            _ => Some(task),
+        });
+        if let Some(task) = handled {
+            shared.push_remote(task);
+        }
+    }
+
+    fn timer_cancelled(&self, task: TaskRef) {
+        let shared = &self.0;
+        let owner = task.snapshot().owner();
+        let task = context::with_worker(|w| match w {
+            Some(w) if Arc::ptr_eq(w.shared(), shared) && w.index() == owner => w.unlink_timer(task),
+            _ => Some(task),
+        });
+        let Some(task) = task else { return };
+        let remote = &shared.remotes[owner];
+        remote.timer_cancels.push(task);
+        fence(SeqCst);
+        if remote.parked_until.load(SeqCst) != 0 {
+            remote.parker.unpark();
+        }
+        if shared.closed.load(SeqCst) {
+            Shared::drain_queue(&remote.timer_cancels, drop);
+        }
+    }
+
+    fn future_completed(&self, task: &TaskRef, outcome: Outcome) {
+        if self.0.registry.remove(task) {
+            self.0.count_outcome(outcome, false);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Futures that wait: [`sleep`], [`sleep_until`], [`timeout`], [`yield_now`].
+//!
+//! A sleep is a timed no-op task at [`Priority::HIGHEST`] in the runtime's timing wheels,
+//! awaited through its join handle: it costs one small allocation, inherits the wheels'
+//! ~1 µs resolution and O(1) cancellation, and dropping the `Sleep` cancels the timer at
+//! once. The sleeping future itself is re-queued at its own priority when woken.
+
+use crate::error::Elapsed;
+use crate::current_handle;
+use kairos_core::task::JoinHandle;
+use kairos_core::Priority;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A future that completes at a given instant. Made by [`sleep`] and [`sleep_until`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    timer: JoinHandle<()>,
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
+    }
+}
+
+impl Sleep {
+    /// The instant this sleep completes at.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+/// Waits until `duration` has passed.
+///
+/// # Panics
+///
+/// Outside a kairos task or `Runtime::block_on`.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// use std::time::{Duration, Instant};
+/// let start = Instant::now();
+/// rt.block_on(async { kairos::sleep(Duration::from_millis(2)).await });
+/// assert!(start.elapsed() >= Duration::from_millis(2));
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    let handle = current_handle("sleep");
+    let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
+    let timer = handle.spawn_after(duration, Priority::HIGHEST, || ());
+    Sleep { deadline, timer }
+}
+
+/// Waits until `deadline` (completes at once if it has passed).
+///
+/// # Panics
+///
+/// Outside a kairos task or `Runtime::block_on`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    let handle = current_handle("sleep_until");
+    let timer = handle.spawn_at(deadline, Priority::HIGHEST, || ());
+    Sleep { deadline, timer }
+}
+
+fn far_future() -> Instant {
+    // About 30 years: only used for `Sleep::deadline` reporting of an overflowing sleep.
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // A shutdown error also ends the sleep: the runtime is gone.
+        Pin::new(&mut self.timer).poll(cx).map(|_| ())
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        let _ = self.timer.cancel();
+    }
+}
+
+/// Runs `fut`, giving up after `duration` with [`Elapsed`].
+///
+/// # Panics
+///
+/// Outside a kairos task or `Runtime::block_on`.
+///
+/// ```
+/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// use std::time::Duration;
+/// let r = rt.block_on(async {
+///     kairos::timeout(Duration::from_millis(1), kairos::sleep(Duration::from_secs(60))).await
+/// });
+/// assert!(r.is_err());
+/// ```
+pub fn timeout<F: Future>(duration: Duration, fut: F) -> Timeout<F> {
+    Timeout { fut: Box::pin(fut), sleep: sleep(duration) }
+}
+
+/// The future of [`timeout`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<F: Future> {
+    fut: Pin<Box<F>>,
+    sleep: Sleep,
+}
+
+impl<F: Future> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout").field("deadline", &self.sleep.deadline).finish()
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(v) = self.fut.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match Pin::new(&mut self.sleep).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed::new())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Yields once to the scheduler: the task goes to the back of its priority level's
+/// queue, so other tasks of that level run first.
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

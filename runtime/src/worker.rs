@@ -1,0 +1,380 @@
+//! A worker: one OS thread that runs tasks in priority order.
+//!
+//! ## Finding work (`main_loop`)
+//!
+//! 1. Timers: drain the inbox and cancel messages from other threads, then move due
+//!    tasks from the wheel into the local run queue (the clock is read only while the
+//!    wheel holds something).
+//! 2. Local queue and injectors, in priority order: if the injectors' global mask shows a
+//!    level above the local queue's highest, take from the injectors first, so urgent work
+//!    submitted from outside never waits behind local bulk. At equal levels the local queue
+//!    goes first, except every 61st pick, so the injectors are never starved.
+//! 3. Search: steal a batch from the worker advertising the most urgent level. At most
+//!    half of the workers search at once (see [`idle`](crate::idle)); the last searcher to
+//!    find work wakes another sleeper, so parallelism ramps up with load.
+//! 4. Park: spin for the configured budget, then register as a sleeper, re-check, and
+//!    park until woken or until the wheel's next deadline. A deadline closer than
+//!    [`NEAR_DEADLINE`] is waited out by yielding instead, for precision.
+//!
+//! ## Shutdown
+//!
+//! Once `stopping` is set, a worker keeps running ready closures (futures it pops are
+//! cancelled instead of polled) until it finds no ready work anywhere, then cancels
+//! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
+
+use crate::context;
+use crate::counters::Count;
+use crate::shared::{Remote, Shared};
+use crate::timers::{cancel_for_shutdown, Timers};
+use kairos_core::queue::RunQueue;
+use kairos_core::sync::atomic::{fence, Ordering::*};
+use kairos_core::sync::Arc;
+use kairos_core::task::{Outcome, RunResult, TaskRef};
+use kairos_core::Priority;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+/// A deadline closer than this is waited for by yielding rather than parking.
+pub(crate) const NEAR_DEADLINE: Duration = Duration::from_micros(60);
+
+/// How often (in picks) the injectors get a turn at the local queue's own level.
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// One worker's private state, reachable from its thread through `context`.
+pub(crate) struct WorkerCtx {
+    shared: Arc<Shared>,
+    index: usize,
+    queue: RunQueue,
+    timers: RefCell<Timers>,
+    tick: Cell<u32>,
+    searching: Cell<bool>,
+    rng: Cell<u64>,
+}
+
+impl core::fmt::Debug for WorkerCtx {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WorkerCtx").field("index", &self.index).field("queue", &self.queue).finish()
+    }
+}
+
+impl WorkerCtx {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: RunQueue) -> WorkerCtx {
+        WorkerCtx {
+            shared,
+            index,
+            queue,
+            timers: RefCell::new(Timers::default()),
+            tick: Cell::new(0),
+            searching: Cell::new(false),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn remote(&self) -> &Remote {
+        &self.shared.remotes[self.index]
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*: only picks a starting victim.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Pushes a ready task onto this worker's queue and wakes a sleeper if that helps.
+    pub(crate) fn push_local(&self, task: TaskRef) {
+        self.queue.push(task);
+        if self.shared.idle.wants_notify() {
+            self.shared.notify_one();
+        }
+    }
+
+    /// Puts a timed task (owned by this worker) in the wheel, or runs it now if due.
+    pub(crate) fn insert_timer(&self, task: TaskRef) {
+        match self.timers.try_borrow_mut() {
+            Ok(mut timers) => {
+                if let Some(ready) = timers.insert(task, &self.shared) {
+                    drop(timers);
+                    self.push_local(ready);
+                }
+            }
+            Err(_) => self.remote().timer_inbox.push(task),
+        }
+    }
+
+    /// Unlinks a timed task cancelled on this thread. Returns it back if the wheel is
+    /// busy (the caller then sends it as a cancel message).
+    pub(crate) fn unlink_timer(&self, task: TaskRef) -> Option<TaskRef> {
+        match self.timers.try_borrow_mut() {
+            Ok(mut timers) => {
+                timers.remove(&task, &self.shared);
+                None
+            }
+            Err(_) => Some(task),
+        }
+    }
+
+    /// Number of timed tasks this worker's wheel holds.
+    #[allow(dead_code)]
+    pub(crate) fn timers_len(&self) -> usize {
+        self.timers.try_borrow().map(|t| t.len()).unwrap_or(0)
+    }
+
+    fn count(&self, kind: Count) {
+        self.remote().counters.bump_owned(kind);
+    }
+
+    fn count_outcome(&self, outcome: Outcome) {
+        self.count(match outcome {
+            Outcome::Output => Count::Completed,
+            Outcome::Panicked => Count::Panicked,
+            Outcome::Cancelled => Count::Cancelled,
+            Outcome::Shutdown => Count::TimerDropped,
+        });
+    }
+
+    /// The worker thread's body.
+    pub(crate) fn run(self) {
+        let _guard = context::enter_worker(&self);
+        reduce_timer_slack();
+        if let Some(hook) = &self.shared.config.on_thread_start {
+            hook();
+        }
+        self.main_loop();
+        self.exit();
+        if let Some(hook) = &self.shared.config.on_thread_stop {
+            hook();
+        }
+    }
+
+    fn main_loop(&self) {
+        loop {
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            self.maintain_timers();
+            if let Some(task) = self.next_task(tick) {
+                self.stop_searching();
+                self.run_task(task);
+                continue;
+            }
+            if let Some(task) = self.search() {
+                self.run_task(task);
+                continue;
+            }
+            if self.shared.stopping.load(Acquire) {
+                if self.ready_work_visible() {
+                    continue;
+                }
+                return;
+            }
+            self.park();
+        }
+    }
+
+    fn run_task(&self, task: TaskRef) {
+        let is_future = task.header().is_future();
+        if is_future && self.shared.stopping.load(Relaxed) {
+            // Futures are cancelled, not polled, once shutdown begins (counted through
+            // the registry when the cancel completes them).
+            let _ = task.cancel(Outcome::Shutdown);
+            return;
+        }
+        match task.run() {
+            RunResult::Finished(outcome) if !is_future => self.count_outcome(outcome),
+            RunResult::Skipped(snap) if !is_future => self.count_outcome(snap.outcome()),
+            RunResult::Yielded(t) => self.queue.push(t),
+            RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle => {}
+        }
+    }
+
+    fn next_task(&self, tick: u32) -> Option<TaskRef> {
+        let injectors = &self.shared.injectors;
+        let global = injectors.mask().highest();
+        let Some(local) = self.queue.highest() else {
+            return global.and_then(|_| injectors.steal_into(&self.queue, Priority::LOWEST));
+        };
+        let global_first = match global {
+            Some(g) => g > local || (g == local && tick % GLOBAL_QUEUE_INTERVAL == 0),
+            None => false,
+        };
+        if global_first {
+            if let Some(t) = injectors.steal_into(&self.queue, local) {
+                return Some(t);
+            }
+        }
+        self.queue.pop().or_else(|| injectors.steal_into(&self.queue, Priority::LOWEST))
+    }
+
+    fn stop_searching(&self) {
+        if self.searching.replace(false) && self.shared.idle.stop_searching() {
+            // The last searcher found work: there may be more, wake a helper.
+            self.shared.notify_one();
+        }
+    }
+
+    fn search(&self) -> Option<TaskRef> {
+        if !self.searching.get() {
+            if !self.shared.idle.try_start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let found = self.steal_from_peers().or_else(|| self.shared.injectors.steal_into(&self.queue, Priority::LOWEST));
+        if found.is_some() {
+            self.stop_searching();
+        }
+        found
+    }
+
+    fn steal_from_peers(&self) -> Option<TaskRef> {
+        let remotes = &self.shared.remotes;
+        let n = remotes.len();
+        if n <= 1 {
+            return None;
+        }
+        let start = (self.next_random() % n as u64) as usize;
+        let mut best: Option<(Priority, usize)> = None;
+        for k in 0..n {
+            let v = (start + k) % n;
+            if v == self.index {
+                continue;
+            }
+            if let Some(level) = remotes[v].stealers.advertised().highest() {
+                if best.is_none_or(|(b, _)| level > b) {
+                    best = Some((level, v));
+                }
+            }
+        }
+        let (_, first) = best?;
+        if let Some(t) = remotes[first].stealers.steal_into(&self.queue, Priority::LOWEST) {
+            return Some(t);
+        }
+        (0..n)
+            .map(|k| (start + k) % n)
+            .filter(|&v| v != self.index && v != first)
+            .find_map(|v| remotes[v].stealers.steal_into(&self.queue, Priority::LOWEST))
+    }
+
+    /// Whether any ready work or timer message is visible (cheap; used before parking).
+    fn work_hint(&self) -> bool {
+        let remote = self.remote();
+        self.ready_work_visible() || !remote.timer_inbox.is_empty() || !remote.timer_cancels.is_empty()
+    }
+
+    fn ready_work_visible(&self) -> bool {
+        if !self.queue.is_empty() || self.shared.injectors.maybe_has_work() {
+            return true;
+        }
+        self.shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != self.index && r.stealers.maybe_has_work() && r.stealers.has_work())
+    }
+
+    fn maintain_timers(&self) {
+        let remote = self.remote();
+        let inbox = !remote.timer_inbox.is_empty();
+        let cancels = !remote.timer_cancels.is_empty();
+        let Ok(mut timers) = self.timers.try_borrow_mut() else { return };
+        if !inbox && !cancels && timers.is_empty() {
+            return;
+        }
+        if inbox {
+            Shared::drain_queue(&remote.timer_inbox, |t| {
+                if let Some(ready) = timers.insert(t, &self.shared) {
+                    self.queue.push(ready);
+                }
+            });
+        }
+        if cancels {
+            Shared::drain_queue(&remote.timer_cancels, |t| timers.remove(&t, &self.shared));
+        }
+        if let Some(next) = timers.next_expiration() {
+            let now = self.shared.clock.now_tick();
+            if next <= now {
+                let moved = timers.fire(now, &self.queue, &self.shared);
+                drop(timers);
+                if moved > 1 && self.shared.idle.wants_notify() {
+                    self.shared.notify_one();
+                }
+            }
+        }
+    }
+
+    fn park(&self) {
+        let spin_until = Instant::now() + self.shared.config.spin_before_park;
+        loop {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            if self.work_hint() || self.shared.stopping.load(Relaxed) {
+                return;
+            }
+            if Instant::now() >= spin_until {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
+        let wait = next.map(|tick| self.shared.clock.until(tick));
+        if let Some(Some(d)) = wait {
+            if d < NEAR_DEADLINE {
+                std::thread::yield_now();
+                return;
+            }
+        }
+        let remote = self.remote();
+        let was_searching = self.searching.replace(false);
+        self.shared.idle.register_sleeper(self.index, was_searching);
+        remote.parked_until.store(next.unwrap_or(u64::MAX).max(1), SeqCst);
+        fence(SeqCst);
+        if !self.work_hint() && !self.shared.stopping.load(SeqCst) {
+            match wait {
+                Some(Some(d)) => {
+                    // Wake a little early and yield out the rest for precision.
+                    let _ = remote.parker.park_timeout(d.saturating_sub(NEAR_DEADLINE / 2));
+                }
+                _ => remote.parker.park(),
+            }
+        }
+        remote.parked_until.store(0, SeqCst);
+        if self.shared.idle.unregister_sleeper(self.index) {
+            self.searching.set(true);
+        }
+    }
+
+    fn exit(&self) {
+        self.stop_searching();
+        let remote = self.remote();
+        let mut timers = std::mem::take(&mut *self.timers.borrow_mut());
+        Shared::drain_queue(&remote.timer_inbox, |t| cancel_for_shutdown(t, &self.shared));
+        timers.cancel_all(&self.shared);
+        Shared::drain_queue(&remote.timer_cancels, drop);
+        // Anything still local (a race with a last-moment push) is run, not lost.
+        while let Some(t) = self.queue.pop() {
+            self.run_task(t);
+        }
+    }
+}
+
+/// Asks Linux to wake this thread's timed sleeps on time rather than batching them with
+/// the default 50 µs timer slack.
+fn reduce_timer_slack() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only affects this thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
