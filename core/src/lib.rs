@@ -23,5 +23,5 @@ pub mod wheel;
 
 pub use priority::{InvalidPriority, LevelMask, Priority};
 pub mod park;
-pub mod task;
 pub mod queue;
+pub mod task;

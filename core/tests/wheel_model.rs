@@ -95,8 +95,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn offset(base: u64, k: u32, off: i64) -> u64 {
-    base.saturating_add(1u64 << (6 * k))
-        .saturating_add_signed(off)
+    base.saturating_add(1u64 << (6 * k)).saturating_add_signed(off)
 }
 
 /// The wheel, the nodes it may hold, and the reference model.
@@ -185,11 +184,7 @@ impl Harness {
         if self.model.is_empty() {
             return;
         }
-        let (&key, &index) = self
-            .model
-            .iter()
-            .nth(which.index(self.model.len()))
-            .unwrap();
+        let (&key, &index) = self.model.iter().nth(which.index(self.model.len())).unwrap();
         // SAFETY: the model says the node is linked in this wheel.
         unsafe { self.wheel.remove(self.ptr(index)) };
         self.model.remove(&key);
@@ -224,8 +219,7 @@ impl Harness {
                     now,
                     self.elapsed,
                     // SAFETY: a returned node is unlinked and ours.
-                    got.map(|n| unsafe { TimerLinks::due(n) })
-                        .unwrap_or_default(),
+                    got.map(|n| unsafe { TimerLinks::due(n) }).unwrap_or_default(),
                     first.map(|(k, _)| k)
                 );
                 self.elapsed = effective;
@@ -243,21 +237,13 @@ impl Harness {
         if polled.is_none() {
             // Progress without a node means a cascade: the bound must have risen.
             let after = self.wheel.next_expiration();
-            prop_assert!(
-                after > Some(bound),
-                "no progress at {}: now {:?}",
-                bound,
-                after
-            );
+            prop_assert!(after > Some(bound), "no progress at {}: now {:?}", bound, after);
         }
         Ok(())
     }
 
     fn drain(&mut self, now: u64) -> Result<(), TestCaseError> {
-        let expected = self
-            .model
-            .range(..=(now.max(self.elapsed), u64::MAX))
-            .count();
+        let expected = self.model.range(..=(now.max(self.elapsed), u64::MAX)).count();
         let mut popped = 0;
         while self.poll(now)?.is_some() {
             popped += 1;
@@ -294,12 +280,7 @@ impl Harness {
         match (self.wheel.next_expiration(), self.model.first_key_value()) {
             (None, None) => {}
             (Some(bound), Some((&(due, _), _))) => {
-                prop_assert!(
-                    bound >= self.elapsed && bound <= due,
-                    "bound {} due {}",
-                    bound,
-                    due
-                );
+                prop_assert!(bound >= self.elapsed && bound <= due, "bound {} due {}", bound, due);
             }
             (bound, first) => prop_assert!(false, "next_expiration {:?}, model {:?}", bound, first),
         }
@@ -362,8 +343,7 @@ fn equal_dues_keep_insertion_order_through_cascades() {
         // Dues on a handful of ticks ahead; the clock creeps so nodes of one due are
         // inserted at several levels.
         let target = (round / 500 + 1) * 70_000 + (x % 4) * 4096;
-        h.insert(&Due::Ahead(target.saturating_sub(h.elapsed)))
-            .unwrap();
+        h.insert(&Due::Ahead(target.saturating_sub(h.elapsed))).unwrap();
         if round % 16 == 0 {
             h.poll(h.elapsed + (x % 300)).unwrap();
         }

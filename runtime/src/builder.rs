@@ -9,7 +9,8 @@ use kairos_core::task::state::MAX_OWNERS;
 use std::fmt;
 use std::time::Duration;
 
-type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
+/// A thread start/stop hook (plain `std` Arc: hooks are not part of any lock-free protocol).
+type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
 
 /// Configuration the workers read.
 pub(crate) struct BuilderConfig {
@@ -110,13 +111,13 @@ impl Builder {
 
     /// Runs `f` on each worker thread when it starts, before it runs any task.
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
-        self.on_thread_start = Some(Arc::new(f));
+        self.on_thread_start = Some(std::sync::Arc::new(f));
         self
     }
 
     /// Runs `f` on each worker thread just before it exits.
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
-        self.on_thread_stop = Some(Arc::new(f));
+        self.on_thread_stop = Some(std::sync::Arc::new(f));
         self
     }
 
@@ -158,7 +159,7 @@ impl Builder {
             match b.spawn(move || ctx.run()) {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => {
-                    drop(rt.shutdown());
+                    let _ = rt.shutdown();
                     return Err(BuildError::spawn(e));
                 }
             }

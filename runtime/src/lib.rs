@@ -63,8 +63,8 @@ mod time;
 mod timers;
 mod worker;
 
-pub(crate) use builder::BuilderConfig;
 pub use builder::Builder;
+pub(crate) use builder::BuilderConfig;
 pub use error::{BuildError, Elapsed, SpawnError};
 pub use kairos_core::task::{JoinError, JoinHandle, TaskId};
 pub use kairos_core::{InvalidPriority, Priority};

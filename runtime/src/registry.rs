@@ -12,15 +12,20 @@ use std::collections::HashMap;
 
 const SHARDS: usize = 32;
 
+/// One shard: live futures keyed by cell address.
+type Shard = crossbeam_utils::CachePadded<Mutex<HashMap<usize, TaskRef>>>;
+
 #[derive(Debug)]
 pub(crate) struct Registry {
-    shards: Box<[crossbeam_utils::CachePadded<Mutex<HashMap<usize, TaskRef>>>]>,
+    shards: Box<[Shard]>,
 }
 
 impl Registry {
     pub(crate) fn new() -> Registry {
         Registry {
-            shards: (0..SHARDS).map(|_| crossbeam_utils::CachePadded::new(Mutex::new(HashMap::new()))).collect(),
+            shards: (0..SHARDS)
+                .map(|_| crossbeam_utils::CachePadded::new(Mutex::new(HashMap::new())))
+                .collect(),
         }
     }
 

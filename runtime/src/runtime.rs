@@ -436,7 +436,11 @@ impl Runtime {
         }
         if !timed_out {
             for task in shared.registry.drain() {
-                let outcome = if task.cancel(Outcome::Shutdown) { Outcome::Shutdown } else { task.snapshot().outcome() };
+                let outcome = if task.cancel(Outcome::Shutdown) {
+                    Outcome::Shutdown
+                } else {
+                    task.snapshot().outcome()
+                };
                 shared.count_outcome(outcome, false);
             }
             shared.drain_injectors();

@@ -5,8 +5,8 @@
 //! ~1 µs resolution and O(1) cancellation, and dropping the `Sleep` cancels the timer at
 //! once. The sleeping future itself is re-queued at its own priority when woken.
 
-use crate::error::Elapsed;
 use crate::current_handle;
+use crate::error::Elapsed;
 use kairos_core::task::JoinHandle;
 use kairos_core::Priority;
 use std::fmt;

@@ -230,7 +230,9 @@ impl WorkerCtx {
             }
             self.searching.set(true);
         }
-        let found = self.steal_from_peers().or_else(|| self.shared.injectors.steal_into(&self.queue, Priority::LOWEST));
+        let found = self
+            .steal_from_peers()
+            .or_else(|| self.shared.injectors.steal_into(&self.queue, Priority::LOWEST));
         if found.is_some() {
             self.stop_searching();
         }

@@ -35,8 +35,11 @@ use core::task::{Context, Poll, Waker};
 /// Number of join-waker table shards.
 pub const SHARDS: usize = 64;
 
+/// One shard: the waiting joiners' wakers, keyed by cell address.
+type Shard = crossbeam_utils::CachePadded<Mutex<Vec<(usize, Waker)>>>;
+
 struct Table {
-    shards: [crossbeam_utils::CachePadded<Mutex<Vec<(usize, Waker)>>>; SHARDS],
+    shards: [Shard; SHARDS],
 }
 
 impl Table {
@@ -144,7 +147,9 @@ impl JoinError {
     }
     fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panic(p) => p.downcast_ref::<&str>().copied().or_else(|| p.downcast_ref::<String>().map(|s| s.as_str())),
+            Repr::Panic(p) => {
+                p.downcast_ref::<&str>().copied().or_else(|| p.downcast_ref::<String>().map(|s| s.as_str()))
+            }
             _ => None,
         }
     }
@@ -335,9 +340,6 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("id", &self.id)
-            .field("finished", &self.is_finished())
-            .finish()
+        f.debug_struct("JoinHandle").field("id", &self.id).field("finished", &self.is_finished()).finish()
     }
 }

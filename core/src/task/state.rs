@@ -275,7 +275,7 @@ impl State {
     /// A state for a new task: `refs` references, `SCHEDULED` if it will be pushed to a
     /// run queue, `TIMED` if it goes to a wheel, `JOIN_INTEREST` if a handle is made.
     pub fn new(priority: Priority, refs: usize, scheduled: bool, timed: bool, join: bool) -> State {
-        let mut word = refs * REF_ONE | (priority.index() << PRIORITY_SHIFT);
+        let mut word = (refs * REF_ONE) | (priority.index() << PRIORITY_SHIFT);
         if scheduled {
             word |= SCHEDULED;
         }
@@ -351,9 +351,8 @@ impl State {
         let mut released = false;
         let prev = match self.update(|s| {
             debug_assert!(s & RUNNING != 0 && s & COMPLETE == 0);
-            let mut next = (s & !(RUNNING | SCHEDULED | NOTIFIED | TIMED | OUTCOME_MASK))
-                | COMPLETE
-                | outcome.bits();
+            let mut next =
+                (s & !(RUNNING | SCHEDULED | NOTIFIED | TIMED | OUTCOME_MASK)) | COMPLETE | outcome.bits();
             if discarded {
                 next |= OUTPUT_TAKEN;
             }

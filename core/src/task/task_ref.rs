@@ -87,10 +87,7 @@ impl Drop for TaskRef {
 
 impl core::fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TaskRef")
-            .field("ptr", &self.ptr)
-            .field("state", &self.snapshot())
-            .finish()
+        f.debug_struct("TaskRef").field("ptr", &self.ptr).field("state", &self.snapshot()).finish()
     }
 }
 

@@ -42,11 +42,7 @@ pub(super) fn slot_start(elapsed: u64, level: usize, slot: usize) -> u64 {
     let slot_shift = SLOT_BITS as usize * level;
     let block_shift = slot_shift + SLOT_BITS as usize;
     // The top level's block is the whole tick space (a shift by >= 64 would overflow).
-    let block_base = if block_shift >= 64 {
-        0
-    } else {
-        (elapsed >> block_shift) << block_shift
-    };
+    let block_base = if block_shift >= 64 { 0 } else { (elapsed >> block_shift) << block_shift };
     block_base | ((slot as u64) << slot_shift)
 }
 
@@ -72,10 +68,7 @@ pub(super) struct Level {
 
 impl Level {
     /// A level with every slot empty.
-    pub(super) const EMPTY: Level = Level {
-        occupied: 0,
-        slots: [List::EMPTY; SLOTS],
-    };
+    pub(super) const EMPTY: Level = Level { occupied: 0, slots: [List::EMPTY; SLOTS] };
 
     /// The occupancy bitmap.
     #[inline]
@@ -99,12 +92,7 @@ impl Level {
     ///
     /// As for [`List::push_back`]: `node` is live, unlinked, and now owned by the wheel.
     #[inline]
-    pub(super) unsafe fn push_back(
-        &mut self,
-        level: usize,
-        slot: usize,
-        node: NonNull<TimerLinks>,
-    ) {
+    pub(super) unsafe fn push_back(&mut self, level: usize, slot: usize, node: NonNull<TimerLinks>) {
         // SAFETY: forwarded contract; the list id names exactly this slot.
         unsafe { self.slots[slot].push_back(list_id(level, slot), node) };
         self.occupied |= 1 << slot;
@@ -116,11 +104,7 @@ impl Level {
     ///
     /// The slot's nodes are live (the wheel's insert contract).
     #[inline]
-    pub(super) unsafe fn pop_front(
-        &mut self,
-        level: usize,
-        slot: usize,
-    ) -> Option<NonNull<TimerLinks>> {
+    pub(super) unsafe fn pop_front(&mut self, level: usize, slot: usize) -> Option<NonNull<TimerLinks>> {
         let list = &mut self.slots[slot];
         // SAFETY: forwarded contract; the list id names exactly this slot.
         let node = unsafe { list.pop_front(list_id(level, slot)) };

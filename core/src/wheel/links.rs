@@ -61,9 +61,7 @@ impl Link {
             Link::Node(node) => node.as_ptr(),
             // An odd address is never that of a `TimerLinks` (alignment 8 on 64-bit,
             // at least 4 elsewhere): provenance-free, never dereferenced.
-            Link::End(list) => ptr::null_mut::<u8>()
-                .wrapping_add((list << 1) | 1)
-                .cast::<TimerLinks>(),
+            Link::End(list) => ptr::null_mut::<u8>().wrapping_add((list << 1) | 1).cast::<TimerLinks>(),
         }
     }
 
@@ -216,9 +214,6 @@ impl fmt::Debug for TimerLinks {
             // SAFETY: as above.
             unsafe { *p }
         });
-        f.debug_struct("TimerLinks")
-            .field("due", &due)
-            .field("linked", &linked)
-            .finish()
+        f.debug_struct("TimerLinks").field("due", &due).field("linked", &linked).finish()
     }
 }

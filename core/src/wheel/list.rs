@@ -24,10 +24,7 @@ pub(super) struct List {
 
 impl List {
     /// The empty list.
-    pub(super) const EMPTY: List = List {
-        head: None,
-        tail: None,
-    };
+    pub(super) const EMPTY: List = List { head: None, tail: None };
 
     /// True if no node is in the list.
     #[inline]

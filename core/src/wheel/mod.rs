@@ -127,11 +127,7 @@ unsafe impl Send for TimingWheel {}
 impl TimingWheel {
     /// An empty wheel with `elapsed() == 0`.
     pub fn new() -> TimingWheel {
-        TimingWheel {
-            elapsed: 0,
-            len: 0,
-            levels: Box::new([Level::EMPTY; LEVELS]),
-        }
+        TimingWheel { elapsed: 0, len: 0, levels: Box::new([Level::EMPTY; LEVELS]) }
     }
 
     /// The wheel's current tick. It never decreases.
@@ -280,10 +276,7 @@ impl TimingWheel {
 
     /// The lowest occupied slot of the lowest non-empty level, as `(level, slot)`.
     fn first_occupied(&self) -> Option<(usize, usize)> {
-        self.levels
-            .iter()
-            .enumerate()
-            .find_map(|(level, l)| l.first_occupied().map(|slot| (level, slot)))
+        self.levels.iter().enumerate().find_map(|(level, l)| l.first_occupied().map(|slot| (level, slot)))
     }
 
     /// The slot with the smallest start, as `(level, slot, start)` (invariant, point 2).
@@ -314,9 +307,7 @@ impl fmt::Debug for TimingWheel {
         struct Occupancy<'a>(&'a [Level; LEVELS]);
         impl fmt::Debug for Occupancy<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_list()
-                    .entries(self.0.iter().map(|level| Bitmap(level.occupied())))
-                    .finish()
+                f.debug_list().entries(self.0.iter().map(|level| Bitmap(level.occupied()))).finish()
             }
         }
         f.debug_struct("TimingWheel")

@@ -91,31 +91,16 @@ fn single_node_expires_exactly_at_its_due_tick_across_level_boundaries() {
             let mut arena = Arena::new();
             let mut wheel = wheel_at(base);
             let node = arena.node(due_tick);
-            assert_eq!(
-                insert(&mut wheel, node),
-                Ok(()),
-                "base {base} delta {delta}"
-            );
+            assert_eq!(insert(&mut wheel, node), Ok(()), "base {base} delta {delta}");
             assert!(linked(node));
             assert_eq!(wheel.len(), 1);
             let bound = wheel.next_expiration().unwrap();
-            assert!(
-                bound > base && bound <= due_tick,
-                "base {base} delta {delta}"
-            );
+            assert!(bound > base && bound <= due_tick, "base {base} delta {delta}");
             assert_eq!(wheel.poll(due_tick - 1), None, "base {base} delta {delta}");
             assert_eq!(wheel.elapsed(), due_tick - 1);
             assert!(linked(node), "base {base} delta {delta}");
-            assert_eq!(
-                wheel.next_expiration(),
-                Some(due_tick),
-                "cascaded all the way"
-            );
-            assert_eq!(
-                wheel.poll(due_tick),
-                Some(node),
-                "base {base} delta {delta}"
-            );
+            assert_eq!(wheel.next_expiration(), Some(due_tick), "cascaded all the way");
+            assert_eq!(wheel.poll(due_tick), Some(node), "base {base} delta {delta}");
             assert_eq!(wheel.elapsed(), due_tick);
             assert!(!linked(node));
             assert!(wheel.is_empty());
@@ -132,11 +117,7 @@ fn a_poll_far_past_the_due_tick_returns_the_node_and_stops_at_its_due() {
         let node = arena.node(7 + delta);
         insert(&mut wheel, node).unwrap();
         assert_eq!(wheel.poll(u64::MAX - 1), Some(node), "delta {delta}");
-        assert_eq!(
-            wheel.elapsed(),
-            7 + delta,
-            "clock stops at the returned due"
-        );
+        assert_eq!(wheel.elapsed(), 7 + delta, "clock stops at the returned due");
         assert_eq!(wheel.poll(u64::MAX - 1), None);
         assert_eq!(wheel.elapsed(), u64::MAX - 1);
     }
@@ -183,11 +164,7 @@ fn next_expiration_is_a_lower_bound_and_polling_at_it_makes_progress() {
         steps += 1;
         assert!(steps < 10_000, "no progress");
         assert!(bound >= wheel.elapsed());
-        assert!(
-            bound <= remaining[0],
-            "bound {bound} above min due {}",
-            remaining[0]
-        );
+        assert!(bound <= remaining[0], "bound {bound} above min due {}", remaining[0]);
         match wheel.poll(bound) {
             Some(node) => {
                 assert_eq!(due(node), remaining.remove(0));
@@ -276,11 +253,7 @@ fn remove_from_one_slot(start: u64, dues: [u64; 3], victim: usize) {
     assert_eq!(wheel.len(), 3);
     remove(&mut wheel, nodes[victim]);
     assert!(!linked(nodes[victim]));
-    assert_eq!(
-        due(nodes[victim]),
-        dues[victim],
-        "remove keeps the due tick"
-    );
+    assert_eq!(due(nodes[victim]), dues[victim], "remove keeps the due tick");
     assert_eq!(wheel.len(), 2);
     let mut got = Vec::new();
     while let Some(node) = wheel.poll(u64::MAX - 1) {
@@ -306,14 +279,7 @@ fn remove_first_middle_or_last_of_a_slot() {
 
 #[test]
 fn remove_in_every_order_leaves_a_usable_empty_wheel() {
-    let orders = [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ];
+    let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
     for order in orders {
         let mut arena = Arena::new();
         let mut wheel = TimingWheel::new();
@@ -363,12 +329,7 @@ fn equal_dues_come_back_fifo_even_when_inserted_at_different_levels() {
     let mut wheel = TimingWheel::new();
     // `a` goes in at level 2 (from clock 0), `b` at level 1 after the clock has moved into
     // the same 4096-block, `c` at level 0 once in the same 64-block.
-    let [a, b, c, d] = [
-        arena.node(5000),
-        arena.node(5000),
-        arena.node(5000),
-        arena.node(5000),
-    ];
+    let [a, b, c, d] = [arena.node(5000), arena.node(5000), arena.node(5000), arena.node(5000)];
     insert(&mut wheel, a).unwrap();
     assert_eq!(wheel.poll(4100), None);
     insert(&mut wheel, b).unwrap();
@@ -428,17 +389,12 @@ fn pop_any_drains_everything_exactly_once() {
     }
     // Cascade some of them first so that nodes sit at many levels.
     while wheel.poll(5000).is_some() {}
-    let mut expected: std::collections::BTreeSet<usize> = expected
-        .into_iter()
-        .filter(|&addr| linked(NonNull::new(addr as *mut TimerLinks).unwrap()))
-        .collect();
+    let mut expected: std::collections::BTreeSet<usize> =
+        expected.into_iter().filter(|&addr| linked(NonNull::new(addr as *mut TimerLinks).unwrap())).collect();
     assert_eq!(wheel.len(), expected.len());
     while let Some(node) = wheel.pop_any() {
         assert!(!linked(node));
-        assert!(
-            expected.remove(&(node.as_ptr() as usize)),
-            "popped twice or never inserted"
-        );
+        assert!(expected.remove(&(node.as_ptr() as usize)), "popped twice or never inserted");
     }
     assert!(expected.is_empty(), "{} nodes never popped", expected.len());
     assert!(wheel.is_empty());
@@ -459,10 +415,7 @@ fn wheel_is_send_and_debug_shows_occupancy() {
     assert!(text.contains("elapsed: 0"), "{text}");
     assert!(text.contains("len: 2"), "{text}");
     // Level 0 slot 3, level 1 slot 1.
-    assert!(
-        text.contains("[0x0000000000000008, 0x0000000000000002, 0x0000000000000000"),
-        "{text}"
-    );
+    assert!(text.contains("[0x0000000000000008, 0x0000000000000002, 0x0000000000000000"), "{text}");
     let links = format!("{:?}", arena.0[0]);
     assert_eq!(links, "TimerLinks { due: 3, linked: true }");
 }
