@@ -10,18 +10,24 @@
 //!   complete-vs-join and wake-while-running each in one atomic operation;
 //! - [`queue`]: per-worker priority run queues over work-stealing deques, and the
 //!   shared per-level injectors for submission from any thread;
-//! - [`wheel`]: a hierarchical timing wheel with O(1) insert and cancel;
+//! - [`wheel`]: a hierarchical timing wheel with O(1) insert and cancel, and [`timer`],
+//!   one worker's driver of timed tasks over it;
+//! - [`idle`], [`intake`], [`park`]: the sleep/wake protocol, the shutdown gate for
+//!   outside submissions, and the parker workers sleep on;
 //! - [`sync`]: the facade that swaps `std` for `loom` under `--cfg loom`.
 //!
 //! Most users want the `kairos` crate, which builds a runtime out of these pieces.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod idle;
+pub mod intake;
+pub mod park;
 mod priority;
+pub mod queue;
 pub mod sync;
+pub mod task;
+pub mod timer;
 pub mod wheel;
 
 pub use priority::{InvalidPriority, LevelMask, Priority};
-pub mod park;
-pub mod queue;
-pub mod task;

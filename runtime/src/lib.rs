@@ -54,13 +54,11 @@ mod clock;
 mod context;
 mod counters;
 mod error;
-mod idle;
 mod registry;
 mod report;
 mod runtime;
 mod shared;
 mod time;
-mod timers;
 mod worker;
 
 pub use builder::Builder;

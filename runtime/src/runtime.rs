@@ -12,14 +12,14 @@ use crate::context;
 use crate::counters::Count;
 use crate::error::SpawnError;
 use crate::report::ShutdownReport;
-use crate::shared::{Sched, Shared, CLOSED};
-use crate::timers::cancel_for_shutdown;
+use crate::shared::{Sched, Shared};
 use crate::worker::WorkerCtx;
 use crate::Builder;
 use kairos_core::park::{ParkWaker, Parker};
 use kairos_core::sync::atomic::Ordering::SeqCst;
 use kairos_core::sync::Arc;
 use kairos_core::task::{allocate, Body, Closure, FutureBody, JoinHandle, Outcome, TaskId, TaskOptions};
+use kairos_core::timer::cancel_for_shutdown;
 use kairos_core::Priority;
 use std::fmt;
 use std::future::Future;
@@ -141,7 +141,7 @@ impl Handle {
         count(Count::Submitted);
         let admitted = match local {
             Some(_) => !shared.is_closed(),
-            None => shared.begin_outside_submit(),
+            None => shared.intake.begin(),
         };
         if !admitted {
             count(Count::Rejected);
@@ -170,7 +170,7 @@ impl Handle {
             (None, None) => shared.push_remote(task),
         }
         if local.is_none() {
-            shared.end_outside_submit();
+            shared.intake.end();
         }
         Ok(self.wrap(join))
     }
@@ -400,10 +400,7 @@ impl Runtime {
         let start = Instant::now();
         self.shut_down = true;
         let shared = self.handle.shared.clone();
-        shared.intake.fetch_or(CLOSED, SeqCst);
-        while shared.intake.load(SeqCst) & !CLOSED != 0 {
-            std::thread::yield_now();
-        }
+        shared.intake.close();
         shared.stopping.store(true, SeqCst);
         let _ = shared.idle.notify_all();
         for r in shared.remotes.iter() {
@@ -445,7 +442,7 @@ impl Runtime {
             }
             shared.drain_injectors();
             for r in shared.remotes.iter() {
-                Shared::drain_queue(&r.timer_inbox, |t| cancel_for_shutdown(t, &shared));
+                Shared::drain_queue(&r.timer_inbox, |t| shared.count_outcome(cancel_for_shutdown(t), true));
                 Shared::drain_queue(&r.timer_cancels, drop);
             }
             shared.closed.store(true, SeqCst);

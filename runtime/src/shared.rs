@@ -2,26 +2,23 @@
 //!
 //! ## Intake and shutdown
 //!
-//! `intake` packs a `CLOSED` bit and the number of submissions from non-worker threads
-//! in flight. Such a submission increments it, and if `CLOSED` was already set backs
-//! out and refuses the task; otherwise it pushes and decrements. Shutdown sets `CLOSED`
-//! and waits for the count to reach zero, after which no outside submission can land in
-//! a queue. Workers check `CLOSED` with a plain load before they spawn: a worker that
-//! misses it pushes onto its own queue, which it empties before it exits.
+//! Submissions from non-worker threads pass the [`Intake`] gate, which shutdown closes
+//! and drains before it stops the workers: after that no outside submission can land
+//! in a queue. Workers check the gate with a plain load before they spawn: a worker that
+//! misses the close pushes onto its own queue, which it empties before it exits.
 
 use crate::clock::Clock;
 use crate::counters::{Count, Counters, Totals};
-use crate::idle::Idle;
 use crate::registry::Registry;
 use crate::{context, BuilderConfig};
+use kairos_core::idle::Idle;
+use kairos_core::intake::Intake;
 use kairos_core::park::Parker;
 use kairos_core::queue::{Injectors, Stealers};
-use kairos_core::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use kairos_core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
 use kairos_core::sync::deque::{Injector, Steal};
 use kairos_core::sync::Arc;
 use kairos_core::task::{Outcome, Schedule, TaskRef};
-
-pub(crate) const CLOSED: usize = 1 << 63;
 
 /// The parts of one worker that other threads reach.
 #[derive(Debug)]
@@ -44,7 +41,7 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) clock: Clock,
-    pub(crate) intake: AtomicUsize,
+    pub(crate) intake: Intake,
     /// Workers exit once they find no ready work.
     pub(crate) stopping: AtomicBool,
     /// Shutdown finished its final drain; late pushes must drain themselves.
@@ -74,7 +71,7 @@ impl Shared {
             idle: Idle::new(workers),
             registry: Registry::new(),
             clock: Clock::new(),
-            intake: AtomicUsize::new(0),
+            intake: Intake::new(),
             stopping: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
@@ -89,21 +86,7 @@ impl Shared {
 
     /// Whether intake is closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.intake.load(Acquire) & CLOSED != 0
-    }
-
-    /// Starts an outside submission; false (and nothing to undo) if intake is closed.
-    pub(crate) fn begin_outside_submit(&self) -> bool {
-        let prev = self.intake.fetch_add(1, AcqRel);
-        if prev & CLOSED != 0 {
-            self.intake.fetch_sub(1, AcqRel);
-            return false;
-        }
-        true
-    }
-
-    pub(crate) fn end_outside_submit(&self) {
-        self.intake.fetch_sub(1, AcqRel);
+        self.intake.is_closed()
     }
 
     /// Counts `kind` from whatever thread we are on.

@@ -25,11 +25,11 @@
 use crate::context;
 use crate::counters::Count;
 use crate::shared::{Remote, Shared};
-use crate::timers::{cancel_for_shutdown, Timers};
 use kairos_core::queue::RunQueue;
 use kairos_core::sync::atomic::{fence, Ordering::*};
 use kairos_core::sync::Arc;
 use kairos_core::task::{Outcome, RunResult, TaskRef};
+use kairos_core::timer::{cancel_for_shutdown, Inserted, TimerDriver};
 use kairos_core::Priority;
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -45,7 +45,7 @@ pub(crate) struct WorkerCtx {
     shared: Arc<Shared>,
     index: usize,
     queue: RunQueue,
-    timers: RefCell<Timers>,
+    timers: RefCell<TimerDriver>,
     tick: Cell<u32>,
     searching: Cell<bool>,
     rng: Cell<u64>,
@@ -63,7 +63,7 @@ impl WorkerCtx {
             shared,
             index,
             queue,
-            timers: RefCell::new(Timers::default()),
+            timers: RefCell::new(TimerDriver::new()),
             tick: Cell::new(0),
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
@@ -103,12 +103,14 @@ impl WorkerCtx {
     /// Puts a timed task (owned by this worker) in the wheel, or runs it now if due.
     pub(crate) fn insert_timer(&self, task: TaskRef) {
         match self.timers.try_borrow_mut() {
-            Ok(mut timers) => {
-                if let Some(ready) = timers.insert(task, &self.shared) {
+            Ok(mut timers) => match timers.insert(task) {
+                Inserted::Linked => {}
+                Inserted::Due(ready) => {
                     drop(timers);
                     self.push_local(ready);
                 }
-            }
+                Inserted::Finished(outcome) => self.count_timed_outcome(outcome),
+            },
             Err(_) => self.remote().timer_inbox.push(task),
         }
     }
@@ -118,7 +120,9 @@ impl WorkerCtx {
     pub(crate) fn unlink_timer(&self, task: TaskRef) -> Option<TaskRef> {
         match self.timers.try_borrow_mut() {
             Ok(mut timers) => {
-                timers.remove(&task, &self.shared);
+                if let Some(outcome) = timers.remove(&task) {
+                    self.count_timed_outcome(outcome);
+                }
                 None
             }
             Err(_) => Some(task),
@@ -135,6 +139,7 @@ impl WorkerCtx {
         self.remote().counters.bump_owned(kind);
     }
 
+    /// Counts the outcome of a closure whose lineage this worker released.
     fn count_outcome(&self, outcome: Outcome) {
         self.count(match outcome {
             Outcome::Output => Count::Completed,
@@ -142,6 +147,11 @@ impl WorkerCtx {
             Outcome::Cancelled => Count::Cancelled,
             Outcome::Shutdown => Count::TimerDropped,
         });
+    }
+
+    /// Counts the outcome of a timed task whose lineage this worker's wheel released.
+    fn count_timed_outcome(&self, outcome: Outcome) {
+        self.count_outcome(outcome);
     }
 
     /// The worker thread's body.
@@ -294,19 +304,24 @@ impl WorkerCtx {
             return;
         }
         if inbox {
-            Shared::drain_queue(&remote.timer_inbox, |t| {
-                if let Some(ready) = timers.insert(t, &self.shared) {
-                    self.queue.push(ready);
-                }
+            Shared::drain_queue(&remote.timer_inbox, |t| match timers.insert(t) {
+                Inserted::Linked => {}
+                Inserted::Due(ready) => self.queue.push(ready),
+                Inserted::Finished(outcome) => self.count_timed_outcome(outcome),
             });
         }
         if cancels {
-            Shared::drain_queue(&remote.timer_cancels, |t| timers.remove(&t, &self.shared));
+            Shared::drain_queue(&remote.timer_cancels, |t| {
+                if let Some(outcome) = timers.remove(&t) {
+                    self.count_timed_outcome(outcome);
+                }
+            });
         }
         if let Some(next) = timers.next_expiration() {
             let now = self.shared.clock.now_tick();
             if next <= now {
-                let moved = timers.fire(now, &self.queue, &self.shared);
+                let moved =
+                    timers.fire(now, |t| self.queue.push(t), |outcome| self.count_timed_outcome(outcome));
                 drop(timers);
                 if moved > 1 && self.shared.idle.wants_notify() {
                     self.shared.notify_one();
@@ -361,8 +376,8 @@ impl WorkerCtx {
         self.stop_searching();
         let remote = self.remote();
         let mut timers = std::mem::take(&mut *self.timers.borrow_mut());
-        Shared::drain_queue(&remote.timer_inbox, |t| cancel_for_shutdown(t, &self.shared));
-        timers.cancel_all(&self.shared);
+        Shared::drain_queue(&remote.timer_inbox, |t| self.count_timed_outcome(cancel_for_shutdown(t)));
+        timers.cancel_all(|outcome| self.count_timed_outcome(outcome));
         Shared::drain_queue(&remote.timer_cancels, drop);
         // Anything still local (a race with a last-moment push) is run, not lost.
         while let Some(t) = self.queue.pop() {

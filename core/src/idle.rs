@@ -20,25 +20,27 @@
 //! sleeper's re-check sees the task. A submitter that sees a *searching* worker skips the
 //! wake-up: that searcher re-checks the queues before it can go to sleep (it leaves the
 //! searching count first, with the same fence discipline), so it finds the task.
-//! The [`Parker`](kairos_core::park::Parker) keeps a permit given before `park`, so an
+//! The [`Parker`](crate::park::Parker) keeps a permit given before `park`, so an
 //! unpark racing with the decision to park is not lost either.
 
-use kairos_core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use kairos_core::sync::{lock, Mutex};
+use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::sync::{lock, Mutex};
 
 const SEARCHING_ONE: usize = 1;
 const SLEEPING_ONE: usize = 1 << 32;
 const COUNT_MASK: usize = (1 << 32) - 1;
 
+/// Sleeping and searching workers (see the module docs).
 #[derive(Debug)]
-pub(crate) struct Idle {
+pub struct Idle {
     state: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
     workers: usize,
 }
 
 impl Idle {
-    pub(crate) fn new(workers: usize) -> Idle {
+    /// Bookkeeping for `workers` workers, all awake and none searching.
+    pub fn new(workers: usize) -> Idle {
         Idle { state: AtomicUsize::new(0), sleepers: Mutex::new(Vec::with_capacity(workers)), workers }
     }
 
@@ -52,14 +54,14 @@ impl Idle {
 
     /// Whether a wake-up looks useful: nobody searches and somebody sleeps. A cheap
     /// pre-check; [`notify_one`](Self::notify_one) decides under the lock.
-    pub(crate) fn wants_notify(&self) -> bool {
+    pub fn wants_notify(&self) -> bool {
         let s = self.state.load(SeqCst);
         Self::searching(s) == 0 && Self::sleeping(s) > 0
     }
 
     /// Wakes one sleeping worker if nobody is searching. Returns the index to unpark.
     /// The caller has pushed its work and issued a `SeqCst` fence.
-    pub(crate) fn notify_one(&self) -> Option<usize> {
+    pub fn notify_one(&self) -> Option<usize> {
         if !self.wants_notify() {
             return None;
         }
@@ -74,7 +76,7 @@ impl Idle {
     }
 
     /// Wakes every sleeping worker (shutdown). Returns their indices.
-    pub(crate) fn notify_all(&self) -> Vec<usize> {
+    pub fn notify_all(&self) -> Vec<usize> {
         let mut sleepers = lock(&self.sleepers);
         let all: Vec<usize> = sleepers.drain(..).collect();
         self.state.fetch_add(SEARCHING_ONE * all.len(), SeqCst);
@@ -83,7 +85,7 @@ impl Idle {
     }
 
     /// A worker with nothing local wants to search; refused when half already do.
-    pub(crate) fn try_start_searching(&self) -> bool {
+    pub fn try_start_searching(&self) -> bool {
         let s = self.state.load(SeqCst);
         if 2 * Self::searching(s) >= self.workers.max(2) {
             return false;
@@ -93,14 +95,14 @@ impl Idle {
     }
 
     /// A searcher stops searching. Returns true if it was the last searcher.
-    pub(crate) fn stop_searching(&self) -> bool {
+    pub fn stop_searching(&self) -> bool {
         let prev = self.state.fetch_sub(SEARCHING_ONE, SeqCst);
         Self::searching(prev) == 1
     }
 
     /// A worker registers as sleeping (leaving the searchers if it was one).
     /// The caller must then fence and re-check for work before parking.
-    pub(crate) fn register_sleeper(&self, index: usize, was_searching: bool) {
+    pub fn register_sleeper(&self, index: usize, was_searching: bool) {
         let mut sleepers = lock(&self.sleepers);
         sleepers.push(index);
         self.state.fetch_add(SLEEPING_ONE, SeqCst);
@@ -111,7 +113,7 @@ impl Idle {
 
     /// A worker that registered as sleeping is awake again. Returns true if a notifier
     /// had already taken it off the list (it is then counted as searching).
-    pub(crate) fn unregister_sleeper(&self, index: usize) -> bool {
+    pub fn unregister_sleeper(&self, index: usize) -> bool {
         let mut sleepers = lock(&self.sleepers);
         match sleepers.iter().position(|&i| i == index) {
             Some(pos) => {
@@ -124,8 +126,7 @@ impl Idle {
     }
 
     /// Number of workers searching right now.
-    #[allow(dead_code)]
-    pub(crate) fn num_searching(&self) -> usize {
+    pub fn num_searching(&self) -> usize {
         Self::searching(self.state.load(SeqCst))
     }
 }
