@@ -36,6 +36,8 @@ static MODE: AtomicU8 = AtomicU8::new(UNINIT);
 static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 static LIVE_BLOCKS: AtomicI64 = AtomicI64::new(0);
 static TOTAL_BLOCKS: AtomicU64 = AtomicU64::new(0);
+static TOTAL_BYTES: AtomicU64 = AtomicU64::new(0);
+static PEAK_BYTES: AtomicI64 = AtomicI64::new(0);
 
 /// Which allocator a process uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -135,6 +137,8 @@ pub struct HeapStats {
     pub live_blocks: i64,
     /// Blocks ever allocated.
     pub total_blocks: u64,
+    /// Bytes ever allocated.
+    pub total_bytes: u64,
 }
 
 /// The current [`HeapStats`].
@@ -143,14 +147,27 @@ pub fn heap_stats() -> HeapStats {
         live_bytes: LIVE_BYTES.load(Relaxed),
         live_blocks: LIVE_BLOCKS.load(Relaxed),
         total_blocks: TOTAL_BLOCKS.load(Relaxed),
+        total_bytes: TOTAL_BYTES.load(Relaxed),
     }
+}
+
+/// Peak of live bytes since the last [`reset_peak`] (counting mode only).
+pub fn peak_bytes() -> i64 {
+    PEAK_BYTES.load(Relaxed)
+}
+
+/// Starts a new peak measurement at the current live bytes.
+pub fn reset_peak() {
+    PEAK_BYTES.store(LIVE_BYTES.load(Relaxed), Relaxed);
 }
 
 #[inline(always)]
 fn count_alloc(size: usize) {
-    LIVE_BYTES.fetch_add(size as i64, Relaxed);
+    let live = LIVE_BYTES.fetch_add(size as i64, Relaxed) + size as i64;
+    PEAK_BYTES.fetch_max(live, Relaxed);
     LIVE_BLOCKS.fetch_add(1, Relaxed);
     TOTAL_BLOCKS.fetch_add(1, Relaxed);
+    TOTAL_BYTES.fetch_add(size as u64, Relaxed);
 }
 
 #[inline(always)]
@@ -159,72 +176,121 @@ fn count_free(size: usize) {
     LIVE_BLOCKS.fetch_sub(1, Relaxed);
 }
 
+#[inline(always)]
+unsafe fn alloc_with(m: u8, layout: Layout, zeroed: bool) -> *mut u8 {
+    let p = if m & SYSTEM != 0 {
+        if zeroed {
+            // SAFETY: forwarded with the caller's GlobalAlloc guarantees (non-zero size).
+            unsafe { System.alloc_zeroed(layout) }
+        } else {
+            // SAFETY: as above.
+            unsafe { System.alloc(layout) }
+        }
+    } else if zeroed {
+        // SAFETY: as above.
+        unsafe { MiMalloc.alloc_zeroed(layout) }
+    } else {
+        // SAFETY: as above.
+        unsafe { MiMalloc.alloc(layout) }
+    };
+    if m & COUNTING != 0 && !p.is_null() {
+        count_alloc(layout.size());
+    }
+    p
+}
+
+#[inline(always)]
+unsafe fn dealloc_with(m: u8, ptr: *mut u8, layout: Layout) {
+    if m & COUNTING != 0 {
+        count_free(layout.size());
+    }
+    if m & SYSTEM != 0 {
+        // SAFETY: `ptr` was allocated by System (the mode never changes) with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    } else {
+        // SAFETY: `ptr` was allocated by MiMalloc with `layout`.
+        unsafe { MiMalloc.dealloc(ptr, layout) }
+    }
+}
+
+#[inline(always)]
+unsafe fn realloc_with(m: u8, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    let p = if m & SYSTEM != 0 {
+        // SAFETY: `ptr` came from System with `layout`; caller upholds realloc's contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    } else {
+        // SAFETY: `ptr` came from MiMalloc with `layout`; caller upholds the contract.
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
+    };
+    if m & COUNTING != 0 && !p.is_null() {
+        let live = LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Relaxed)
+            + (new_size as i64 - layout.size() as i64);
+        PEAK_BYTES.fetch_max(live, Relaxed);
+        TOTAL_BLOCKS.fetch_add(1, Relaxed);
+        TOTAL_BYTES.fetch_add(new_size as u64, Relaxed);
+    }
+    p
+}
+
 // SAFETY: every method forwards to one of two sound allocators, and the choice between
 // them is fixed for the life of the process (MODE is written once, before any block is
 // handed out), so a block is always freed or resized by the allocator that allocated it.
 unsafe impl GlobalAlloc for BenchAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let m = mode();
-        let p = if m & SYSTEM != 0 {
-            // SAFETY: forwarded with the caller's guarantees (non-zero size layout).
-            unsafe { System.alloc(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { MiMalloc.alloc(layout) }
-        };
-        if m & COUNTING != 0 && !p.is_null() {
-            count_alloc(layout.size());
-        }
-        p
+        // SAFETY: forwarded contract.
+        unsafe { alloc_with(mode(), layout, false) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let m = mode();
-        let p = if m & SYSTEM != 0 {
-            // SAFETY: forwarded with the caller's guarantees.
-            unsafe { System.alloc_zeroed(layout) }
-        } else {
-            // SAFETY: as above.
-            unsafe { MiMalloc.alloc_zeroed(layout) }
-        };
-        if m & COUNTING != 0 && !p.is_null() {
-            count_alloc(layout.size());
-        }
-        p
+        // SAFETY: forwarded contract.
+        unsafe { alloc_with(mode(), layout, true) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let m = mode();
-        if m & COUNTING != 0 {
-            count_free(layout.size());
-        }
-        if m & SYSTEM != 0 {
-            // SAFETY: `ptr` was allocated by System (the mode never changes) with `layout`.
-            unsafe { System.dealloc(ptr, layout) }
-        } else {
-            // SAFETY: `ptr` was allocated by MiMalloc with `layout`.
-            unsafe { MiMalloc.dealloc(ptr, layout) }
-        }
+        // SAFETY: forwarded contract.
+        unsafe { dealloc_with(mode(), ptr, layout) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let m = mode();
-        let p = if m & SYSTEM != 0 {
-            // SAFETY: `ptr` came from System with `layout`; caller upholds realloc's contract.
-            unsafe { System.realloc(ptr, layout, new_size) }
-        } else {
-            // SAFETY: `ptr` came from MiMalloc with `layout`; caller upholds the contract.
-            unsafe { MiMalloc.realloc(ptr, layout, new_size) }
-        };
-        if m & COUNTING != 0 && !p.is_null() {
-            LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
-            TOTAL_BLOCKS.fetch_add(1, Relaxed);
-        }
-        p
+        // SAFETY: forwarded contract.
+        unsafe { realloc_with(mode(), ptr, layout, new_size) }
+    }
+}
+
+/// [`BenchAlloc`] with counting always on (whatever `KAIROS_BENCH_COUNT_HEAP` says): the
+/// allocator of the `kairos-profiles` binary when it is built without `dhat-heap`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountingAlloc;
+
+// SAFETY: as for BenchAlloc; the COUNTING bit only adds bookkeeping and is the same for
+// every call, so blocks are still freed by the allocator that made them.
+unsafe impl GlobalAlloc for CountingAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { alloc_with(mode() | COUNTING, layout, false) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { alloc_with(mode() | COUNTING, layout, true) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { dealloc_with(mode() | COUNTING, ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { realloc_with(mode() | COUNTING, ptr, layout, new_size) }
     }
 }
 

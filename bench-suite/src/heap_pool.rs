@@ -82,11 +82,7 @@ impl<F: FnOnce() + Send + 'static> Job for Cell<F> {
     }
 
     fn run(&self) {
-        if self
-            .header
-            .state
-            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
+        if self.header.state.compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err()
         {
             return;
         }
@@ -151,9 +147,7 @@ impl PartialOrd for ReadyEntry {
 impl Ord for ReadyEntry {
     /// Greatest = most urgent: higher priority, then older (smaller sequence number).
     fn cmp(&self, other: &Self) -> CmpOrdering {
-        self.prio
-            .cmp(&other.prio)
-            .then_with(|| other.seq.cmp(&self.seq))
+        self.prio.cmp(&other.prio).then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -177,10 +171,7 @@ impl PartialOrd for TimedEntry {
 impl Ord for TimedEntry {
     /// Greatest = earliest due, then older.
     fn cmp(&self, other: &Self) -> CmpOrdering {
-        other
-            .due
-            .cmp(&self.due)
-            .then_with(|| other.seq.cmp(&self.seq))
+        other.due.cmp(&self.due).then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -264,8 +255,7 @@ impl Queues {
     fn note_cancelled_timed(&mut self) {
         self.stale_timed += 1;
         if self.stale_timed * 2 > self.timed.len() && self.timed.len() >= 64 {
-            self.timed
-                .retain(|e| e.task.header().state.load(Ordering::Acquire) == PENDING);
+            self.timed.retain(|e| e.task.header().state.load(Ordering::Acquire) == PENDING);
             self.stale_timed = 0;
             if self.timed.capacity() > 4 * self.timed.len().max(16) {
                 self.timed.shrink_to_fit();
@@ -333,11 +323,7 @@ impl Shared {
     fn worker_loop(self: &Arc<Shared>) {
         let mut q = self.lock();
         loop {
-            let now = if q.timed.is_empty() {
-                None
-            } else {
-                Some(Instant::now())
-            };
+            let now = if q.timed.is_empty() { None } else { Some(Instant::now()) };
             if let Some(task) = q.pop(now) {
                 drop(q);
                 task.run();
@@ -357,10 +343,7 @@ impl Shared {
             q = match q.next_due() {
                 Some(due) => {
                     let wait = due.saturating_duration_since(now.unwrap_or_else(Instant::now));
-                    self.work
-                        .wait_timeout(q, wait)
-                        .expect("heap pool lock poisoned")
-                        .0
+                    self.work.wait_timeout(q, wait).expect("heap pool lock poisoned").0
                 }
                 None => self.work.wait(q).expect("heap pool lock poisoned"),
             };
@@ -453,11 +436,7 @@ impl TaskHandle {
         self.shared.joiners.fetch_add(1, Ordering::SeqCst);
         let mut q = self.shared.lock();
         while !self.is_finished() {
-            q = self
-                .shared
-                .finished
-                .wait(q)
-                .expect("heap pool lock poisoned");
+            q = self.shared.finished.wait(q).expect("heap pool lock poisoned");
         }
         drop(q);
         self.shared.joiners.fetch_sub(1, Ordering::SeqCst);
@@ -509,25 +488,14 @@ impl HeapPool {
     pub fn spawn_handle<F: FnOnce() + Send + 'static>(&self, prio: u8, f: F) -> TaskHandle {
         let task = new_task(prio, f);
         let _ = self.shared.submit(task.clone(), false);
-        TaskHandle {
-            task,
-            shared: self.shared.clone(),
-        }
+        TaskHandle { task, shared: self.shared.clone() }
     }
 
     /// Submits a task that becomes ready at `due`, at priority `prio`.
-    pub fn spawn_at<F: FnOnce() + Send + 'static>(
-        &self,
-        due: Instant,
-        prio: u8,
-        f: F,
-    ) -> TaskHandle {
+    pub fn spawn_at<F: FnOnce() + Send + 'static>(&self, due: Instant, prio: u8, f: F) -> TaskHandle {
         let task = new_task(prio, f);
         self.shared.submit_at(due, task.clone());
-        TaskHandle {
-            task,
-            shared: self.shared.clone(),
-        }
+        TaskHandle { task, shared: self.shared.clone() }
     }
 
     /// Submits a detached task unless `max_pending` tasks are waiting; `false` when
@@ -562,20 +530,14 @@ impl HeapPool {
         let mut q = self.shared.lock();
         q.shutdown = true;
         let timed = std::mem::take(&mut q.timed);
-        let dropped_timed = timed
-            .iter()
-            .filter(|e| e.task.cancel())
-            .count();
+        let dropped_timed = timed.iter().filter(|e| e.task.cancel()).count();
         drop(q);
         drop(timed);
         self.shared.work.notify_all();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        ShutdownSummary {
-            completed: self.shared.lock().completed,
-            dropped_timed,
-        }
+        ShutdownSummary { completed: self.shared.lock().completed, dropped_timed }
     }
 }
 
@@ -682,10 +644,7 @@ mod tests {
         let b = new_task(20, tagged(&order, 2));
         pool_shared.lock().push_ready(a.clone());
         pool_shared.lock().push_ready(b);
-        let h = TaskHandle {
-            task: a,
-            shared: pool_shared.clone(),
-        };
+        let h = TaskHandle { task: a, shared: pool_shared.clone() };
         assert!(h.set_priority(30));
         let mut q = pool_shared.lock();
         while let Some(t) = q.pop(None) {
@@ -733,9 +692,8 @@ mod tests {
         assert!(pool.try_spawn(1, || {}));
         assert!(!pool.try_spawn(1, || {}), "third pending task is rejected");
         gate_tx.send(()).unwrap();
-        let far = pool.spawn_at(Instant::now() + Duration::from_secs(3600), 1, || {
-            panic!("cancelled task ran")
-        });
+        let far =
+            pool.spawn_at(Instant::now() + Duration::from_secs(3600), 1, || panic!("cancelled task ran"));
         assert!(far.cancel());
         assert!(far.is_finished());
         let later = pool.spawn_at(Instant::now() + Duration::from_secs(3600), 1, || {});

@@ -58,9 +58,7 @@ pub struct Completion {
 
 impl Default for Completion {
     fn default() -> Self {
-        Completion {
-            slots: std::array::from_fn(|_| Slot::default()),
-        }
+        Completion { slots: std::array::from_fn(|_| Slot::default()) }
     }
 }
 
@@ -164,11 +162,7 @@ impl Samples {
 
     /// The recorded values (slots never written are skipped).
     pub fn values(&self) -> Vec<u64> {
-        self.vals
-            .iter()
-            .map(|v| v.load(Ordering::Relaxed))
-            .filter(|&v| v != u64::MAX)
-            .collect()
+        self.vals.iter().map(|v| v.load(Ordering::Relaxed)).filter(|&v| v != u64::MAX).collect()
     }
 
     /// The recorded values of slots `range`, as a histogram.
@@ -216,11 +210,7 @@ pub fn cdf_points(h: &Histogram<u64>, scale: f64) -> Vec<(f64, f64)> {
 /// Bytes of resident memory of this process (`/proc/self/statm`, field 2).
 pub fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = s
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let pages: u64 = s.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
     pages * page_size()
 }
 
@@ -292,11 +282,7 @@ pub fn median(v: &[f64]) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 #[cfg(test)]

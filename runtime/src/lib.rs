@@ -72,9 +72,19 @@ pub use time::{sleep, sleep_until, timeout, yield_now, Sleep, Timeout, YieldNow}
 
 use std::future::Future;
 
-fn current_handle(what: &str) -> Handle {
+/// Runs `f` with a handle to the current thread's runtime: borrowed on a worker (no
+/// reference-count traffic on the spawn path), cloned inside `block_on`.
+///
+/// # Panics
+///
+/// Outside a kairos task or `block_on`, with a message naming `what` to use instead.
+fn with_current<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
+    let mut f = Some(f);
+    if let Some(r) = context::with_worker(|w| w.map(|w| (f.take().expect("called once"))(w.handle()))) {
+        return r;
+    }
     match context::current_shared() {
-        Some(shared) => Handle { shared },
+        Some(shared) => (f.take().expect("called once"))(&Handle { shared }),
         None => panic!(
             "kairos::{what} must be called from inside a kairos task or Runtime::block_on; \
              outside a runtime, use Runtime::{what} or Handle::{what} instead"
@@ -99,7 +109,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    current_handle("spawn").spawn(priority, f)
+    with_current("spawn", |h| h.spawn(priority, f))
 }
 
 /// Spawns a future onto the runtime running the current task.
@@ -112,7 +122,7 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
-    current_handle("spawn_future").spawn_future(priority, fut)
+    with_current("spawn_future", |h| h.spawn_future(priority, fut))
 }
 
 /// A handle to the runtime running the current task, if any.

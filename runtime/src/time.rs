@@ -5,7 +5,7 @@
 //! ~1 µs resolution and O(1) cancellation, and dropping the `Sleep` cancels the timer at
 //! once. The sleeping future itself is re-queued at its own priority when woken.
 
-use crate::current_handle;
+use crate::with_current;
 use crate::error::Elapsed;
 use kairos_core::task::JoinHandle;
 use kairos_core::Priority;
@@ -51,9 +51,8 @@ impl Sleep {
 /// assert!(start.elapsed() >= Duration::from_millis(2));
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let handle = current_handle("sleep");
     let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
-    let timer = handle.spawn_after(duration, Priority::HIGHEST, || ());
+    let timer = with_current("sleep", |h| h.spawn_after(duration, Priority::HIGHEST, || ()));
     Sleep { deadline, timer }
 }
 
@@ -63,8 +62,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// Outside a kairos task or `Runtime::block_on`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let handle = current_handle("sleep_until");
-    let timer = handle.spawn_at(deadline, Priority::HIGHEST, || ());
+    let timer = with_current("sleep_until", |h| h.spawn_at(deadline, Priority::HIGHEST, || ()));
     Sleep { deadline, timer }
 }
 

@@ -23,6 +23,7 @@
 //! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
 
 use crate::context;
+use crate::Handle;
 use crate::counters::Count;
 use crate::shared::{Remote, Shared};
 use kairos_core::queue::RunQueue;
@@ -42,7 +43,7 @@ const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
 /// One worker's private state, reachable from its thread through `context`.
 pub(crate) struct WorkerCtx {
-    shared: Arc<Shared>,
+    handle: Handle,
     index: usize,
     queue: RunQueue,
     timers: RefCell<TimerDriver>,
@@ -60,7 +61,7 @@ impl core::fmt::Debug for WorkerCtx {
 impl WorkerCtx {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: RunQueue) -> WorkerCtx {
         WorkerCtx {
-            shared,
+            handle: Handle { shared },
             index,
             queue,
             timers: RefCell::new(TimerDriver::new()),
@@ -71,7 +72,12 @@ impl WorkerCtx {
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+        &self.handle.shared
+    }
+
+    /// A borrowed handle to this worker's runtime (no reference-count traffic).
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     pub(crate) fn index(&self) -> usize {
@@ -79,7 +85,7 @@ impl WorkerCtx {
     }
 
     pub(crate) fn remote(&self) -> &Remote {
-        &self.shared.remotes[self.index]
+        &self.handle.shared.remotes[self.index]
     }
 
     fn next_random(&self) -> u64 {
@@ -95,8 +101,8 @@ impl WorkerCtx {
     /// Pushes a ready task onto this worker's queue and wakes a sleeper if that helps.
     pub(crate) fn push_local(&self, task: TaskRef) {
         self.queue.push(task);
-        if self.shared.idle.wants_notify() {
-            self.shared.notify_one();
+        if self.handle.shared.idle.wants_notify() {
+            self.handle.shared.notify_one();
         }
     }
 
@@ -158,12 +164,12 @@ impl WorkerCtx {
     pub(crate) fn run(self) {
         let _guard = context::enter_worker(&self);
         reduce_timer_slack();
-        if let Some(hook) = &self.shared.config.on_thread_start {
+        if let Some(hook) = &self.handle.shared.config.on_thread_start {
             hook();
         }
         self.main_loop();
         self.exit();
-        if let Some(hook) = &self.shared.config.on_thread_stop {
+        if let Some(hook) = &self.handle.shared.config.on_thread_stop {
             hook();
         }
     }
@@ -182,7 +188,7 @@ impl WorkerCtx {
                 self.run_task(task);
                 continue;
             }
-            if self.shared.stopping.load(Acquire) {
+            if self.handle.shared.stopping.load(Acquire) {
                 if self.ready_work_visible() {
                     continue;
                 }
@@ -194,7 +200,7 @@ impl WorkerCtx {
 
     fn run_task(&self, task: TaskRef) {
         let is_future = task.header().is_future();
-        if is_future && self.shared.stopping.load(Relaxed) {
+        if is_future && self.handle.shared.stopping.load(Relaxed) {
             // Futures are cancelled, not polled, once shutdown begins (counted through
             // the registry when the cancel completes them).
             let _ = task.cancel(Outcome::Shutdown);
@@ -209,7 +215,7 @@ impl WorkerCtx {
     }
 
     fn next_task(&self, tick: u32) -> Option<TaskRef> {
-        let injectors = &self.shared.injectors;
+        let injectors = &self.handle.shared.injectors;
         let global = injectors.mask().highest();
         let Some(local) = self.queue.highest() else {
             return global.and_then(|_| injectors.steal_into(&self.queue, Priority::LOWEST));
@@ -227,22 +233,22 @@ impl WorkerCtx {
     }
 
     fn stop_searching(&self) {
-        if self.searching.replace(false) && self.shared.idle.stop_searching() {
+        if self.searching.replace(false) && self.handle.shared.idle.stop_searching() {
             // The last searcher found work: there may be more, wake a helper.
-            self.shared.notify_one();
+            self.handle.shared.notify_one();
         }
     }
 
     fn search(&self) -> Option<TaskRef> {
         if !self.searching.get() {
-            if !self.shared.idle.try_start_searching() {
+            if !self.handle.shared.idle.try_start_searching() {
                 return None;
             }
             self.searching.set(true);
         }
         let found = self
             .steal_from_peers()
-            .or_else(|| self.shared.injectors.steal_into(&self.queue, Priority::LOWEST));
+            .or_else(|| self.handle.shared.injectors.steal_into(&self.queue, Priority::LOWEST));
         if found.is_some() {
             self.stop_searching();
         }
@@ -250,7 +256,7 @@ impl WorkerCtx {
     }
 
     fn steal_from_peers(&self) -> Option<TaskRef> {
-        let remotes = &self.shared.remotes;
+        let remotes = &self.handle.shared.remotes;
         let n = remotes.len();
         if n <= 1 {
             return None;
@@ -285,10 +291,10 @@ impl WorkerCtx {
     }
 
     fn ready_work_visible(&self) -> bool {
-        if !self.queue.is_empty() || self.shared.injectors.maybe_has_work() {
+        if !self.queue.is_empty() || self.handle.shared.injectors.maybe_has_work() {
             return true;
         }
-        self.shared
+        self.handle.shared
             .remotes
             .iter()
             .enumerate()
@@ -318,25 +324,25 @@ impl WorkerCtx {
             });
         }
         if let Some(next) = timers.next_expiration() {
-            let now = self.shared.clock.now_tick();
+            let now = self.handle.shared.clock.now_tick();
             if next <= now {
                 let moved =
                     timers.fire(now, |t| self.queue.push(t), |outcome| self.count_timed_outcome(outcome));
                 drop(timers);
-                if moved > 1 && self.shared.idle.wants_notify() {
-                    self.shared.notify_one();
+                if moved > 1 && self.handle.shared.idle.wants_notify() {
+                    self.handle.shared.notify_one();
                 }
             }
         }
     }
 
     fn park(&self) {
-        let spin_until = Instant::now() + self.shared.config.spin_before_park;
+        let spin_until = Instant::now() + self.handle.shared.config.spin_before_park;
         loop {
             for _ in 0..32 {
                 std::hint::spin_loop();
             }
-            if self.work_hint() || self.shared.stopping.load(Relaxed) {
+            if self.work_hint() || self.handle.shared.stopping.load(Relaxed) {
                 return;
             }
             if Instant::now() >= spin_until {
@@ -345,7 +351,7 @@ impl WorkerCtx {
             std::thread::yield_now();
         }
         let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
-        let wait = next.map(|tick| self.shared.clock.until(tick));
+        let wait = next.map(|tick| self.handle.shared.clock.until(tick));
         if let Some(Some(d)) = wait {
             if d < NEAR_DEADLINE {
                 std::thread::yield_now();
@@ -354,10 +360,10 @@ impl WorkerCtx {
         }
         let remote = self.remote();
         let was_searching = self.searching.replace(false);
-        self.shared.idle.register_sleeper(self.index, was_searching);
+        self.handle.shared.idle.register_sleeper(self.index, was_searching);
         remote.parked_until.store(next.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
-        if !self.work_hint() && !self.shared.stopping.load(SeqCst) {
+        if !self.work_hint() && !self.handle.shared.stopping.load(SeqCst) {
             match wait {
                 Some(Some(d)) => {
                     // Wake a little early and yield out the rest for precision.
@@ -367,7 +373,7 @@ impl WorkerCtx {
             }
         }
         remote.parked_until.store(0, SeqCst);
-        if self.shared.idle.unregister_sleeper(self.index) {
+        if self.handle.shared.idle.unregister_sleeper(self.index) {
             self.searching.set(true);
         }
     }

@@ -17,9 +17,7 @@ impl Peer for HeapPoolPeer {
     type Handle = TaskHandle;
 
     fn build(cfg: &PeerConfig) -> Result<Self, String> {
-        Ok(HeapPoolPeer {
-            pool: HeapPool::new(cfg.workers, cfg.max_pending),
-        })
+        Ok(HeapPoolPeer { pool: HeapPool::new(cfg.workers, cfg.max_pending) })
     }
 
     fn supports(_feature: Feature) -> bool {
@@ -35,12 +33,7 @@ impl Peer for HeapPoolPeer {
         self.pool.spawn_handle(prio.0, f)
     }
 
-    fn spawn_at<F: FnOnce() + Send + 'static>(
-        &self,
-        due: Instant,
-        prio: Prio,
-        f: F,
-    ) -> TaskHandle {
+    fn spawn_at<F: FnOnce() + Send + 'static>(&self, due: Instant, prio: Prio, f: F) -> TaskHandle {
         self.pool.spawn_at(due, prio.0, f)
     }
 
@@ -77,9 +70,6 @@ impl Peer for HeapPoolPeer {
 
     fn shutdown(self) -> String {
         let s = self.pool.shutdown();
-        format!(
-            "heap-pool: {} completed, {} timed tasks dropped at shutdown",
-            s.completed, s.dropped_timed
-        )
+        format!("shutdown: {} completed, {} timed tasks dropped", s.completed, s.dropped_timed)
     }
 }

@@ -19,9 +19,8 @@
 use std::fmt;
 use std::time::Instant;
 
-#[cfg(feature = "kairos-peer")]
-pub mod kairos;
 pub mod heap;
+pub mod kairos;
 pub mod rayon;
 pub mod tokio;
 
@@ -86,10 +85,7 @@ pub struct PeerConfig {
 impl PeerConfig {
     /// `workers` threads, unbounded.
     pub fn new(workers: usize) -> Self {
-        PeerConfig {
-            workers,
-            max_pending: None,
-        }
+        PeerConfig { workers, max_pending: None }
     }
 }
 
@@ -108,12 +104,7 @@ pub enum PeerKind {
 
 impl PeerKind {
     /// All peers, in report order.
-    pub const ALL: [PeerKind; 4] = [
-        PeerKind::Kairos,
-        PeerKind::Tokio,
-        PeerKind::Rayon,
-        PeerKind::HeapPool,
-    ];
+    pub const ALL: [PeerKind; 4] = [PeerKind::Kairos, PeerKind::Tokio, PeerKind::Rayon, PeerKind::HeapPool];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -133,14 +124,6 @@ impl PeerKind {
             "rayon" | "rayon-core" | "rayon_core" => Some(PeerKind::Rayon),
             "heap" | "heap-pool" | "heap_pool" | "heappool" => Some(PeerKind::HeapPool),
             _ => None,
-        }
-    }
-
-    /// Whether this build of the runner contains the peer.
-    pub fn available(self) -> bool {
-        match self {
-            PeerKind::Kairos => cfg!(feature = "kairos-peer"),
-            _ => true,
         }
     }
 }
@@ -174,8 +157,7 @@ pub trait Peer: Sized + Sync + 'static {
 
     /// Submits a task that runs at `due` (at once if `due` has passed). Needs
     /// [`Feature::Timers`].
-    fn spawn_at<F: FnOnce() + Send + 'static>(&self, due: Instant, prio: Prio, f: F)
-        -> Self::Handle;
+    fn spawn_at<F: FnOnce() + Send + 'static>(&self, due: Instant, prio: Prio, f: F) -> Self::Handle;
 
     /// Submits a detached task unless the bound on pending tasks is reached; `false` when it
     /// was rejected (the closure is dropped). Needs [`Feature::Bounded`].
@@ -210,40 +192,31 @@ pub trait Peer: Sized + Sync + 'static {
 /// Panics for a method of a feature the peer lacks.
 #[track_caller]
 pub(crate) fn unsupported(peer: PeerKind, feature: Feature) -> ! {
-    panic!(
-        "{peer} has no {}: the scenario should have checked Peer::supports",
-        feature.name()
-    )
+    panic!("{peer} has no {}: the scenario should have checked Peer::supports", feature.name())
 }
 
 /// Runs `body` with the concrete peer type named by `kind`:
-/// `with_peer!(kind, P => expr)` evaluates `expr` with `P` bound to the peer's type, or
-/// evaluates to `Err(..)` text when the peer is not compiled in.
+/// `with_peer!(kind, P => expr)` evaluates `expr` with `P` bound to the peer's type.
 #[macro_export]
 macro_rules! with_peer {
     ($kind:expr, $p:ident => $body:expr) => {{
         match $kind {
+            $crate::peers::PeerKind::Kairos => {
+                type $p = $crate::peers::kairos::KairosPeer;
+                $body
+            }
             $crate::peers::PeerKind::Tokio => {
                 type $p = $crate::peers::tokio::TokioPeer;
-                Ok($body)
+                $body
             }
             $crate::peers::PeerKind::Rayon => {
                 type $p = $crate::peers::rayon::RayonPeer;
-                Ok($body)
+                $body
             }
             $crate::peers::PeerKind::HeapPool => {
                 type $p = $crate::peers::heap::HeapPoolPeer;
-                Ok($body)
+                $body
             }
-            #[cfg(feature = "kairos-peer")]
-            $crate::peers::PeerKind::Kairos => {
-                type $p = $crate::peers::kairos::KairosPeer;
-                Ok($body)
-            }
-            #[cfg(not(feature = "kairos-peer"))]
-            $crate::peers::PeerKind::Kairos => Err(String::from(
-                "the kairos peer is not compiled in (feature `kairos-peer`)",
-            )),
         }
     }};
 }

@@ -80,6 +80,6 @@ impl Peer for RayonPeer {
     fn shutdown(self) -> String {
         // Dropping the pool lets queued jobs finish; threads exit on their own.
         drop(self.pool);
-        "rayon-core: pool dropped".into()
+        "shutdown: pool dropped".into()
     }
 }

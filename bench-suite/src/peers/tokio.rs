@@ -45,12 +45,7 @@ impl Peer for TokioPeer {
         self.rt.spawn(async move { f() })
     }
 
-    fn spawn_at<F: FnOnce() + Send + 'static>(
-        &self,
-        due: Instant,
-        _prio: Prio,
-        f: F,
-    ) -> Self::Handle {
+    fn spawn_at<F: FnOnce() + Send + 'static>(&self, due: Instant, _prio: Prio, f: F) -> Self::Handle {
         self.rt.spawn(async move {
             tokio::time::sleep_until(due.into()).await;
             f()
@@ -92,6 +87,6 @@ impl Peer for TokioPeer {
         let m = self.rt.metrics();
         let alive = m.num_alive_tasks();
         self.rt.shutdown_timeout(Duration::from_secs(30));
-        format!("tokio: {alive} tasks alive at shutdown")
+        format!("shutdown: {alive} tasks alive")
     }
 }

@@ -29,20 +29,8 @@ pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
     let end = wait_done(done, n, Duration::from_secs(120), "add-1m")?;
 
     let mut r = CaseResult::default();
-    r.metric(
-        "add_ns",
-        "ns per add",
-        "ns",
-        submitted.as_nanos() as f64 / n as f64,
-        Better::Lower,
-    );
-    r.metric(
-        "adds_per_s",
-        "adds/s",
-        "tasks/s",
-        n as f64 / submitted.as_secs_f64(),
-        Better::Higher,
-    );
+    r.metric("add_ns", "ns per add", "ns", submitted.as_nanos() as f64 / n as f64, Better::Lower);
+    r.metric("adds_per_s", "adds/s", "tasks/s", n as f64 / submitted.as_secs_f64(), Better::Higher);
     r.metric(
         "tasks_per_s",
         "tasks/s, first add to all ran",

@@ -22,11 +22,7 @@ pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
     warm_up(&peer, 1_000)?;
     if P::supports(Feature::Timers) {
         let done = Completion::leak();
-        let h = peer.spawn_at(
-            Instant::now() + Duration::from_millis(1),
-            Prio::NORMAL,
-            move || done.hit(),
-        );
+        let h = peer.spawn_at(Instant::now() + Duration::from_millis(1), Prio::NORMAL, move || done.hit());
         wait_done(done, 1, Duration::from_secs(10), "idle warm-up timer")?;
         drop(h);
     }
@@ -63,13 +59,7 @@ pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
         rss.saturating_sub(rss_before) as f64 / 1024.0,
         Better::Lower,
     );
-    r.metric(
-        "process_rss_kb",
-        "process RSS",
-        "KiB",
-        rss as f64 / 1024.0,
-        Better::Lower,
-    );
+    r.metric("process_rss_kb", "process RSS", "KiB", rss as f64 / 1024.0, Better::Lower);
     r.note(peer.shutdown());
     Ok(r)
 }

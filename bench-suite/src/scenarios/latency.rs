@@ -55,19 +55,8 @@ pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
     wait_done(done, n as u64, Duration::from_secs(60), "latency")?;
 
     let mut r = CaseResult::default();
-    r.latency(
-        "latency",
-        "submit-to-start",
-        &samples.histogram(),
-        &[0.5, 0.95, 0.99, 0.999, 1.0],
-    );
-    r.metric(
-        "offered_per_s",
-        "rate offered",
-        "tasks/s",
-        n as f64 / offered.as_secs_f64(),
-        Better::Neither,
-    );
+    r.latency("latency", "submit-to-start", &samples.histogram(), &[0.5, 0.95, 0.99, 0.999, 1.0]);
+    r.metric("offered_per_s", "rate offered", "tasks/s", n as f64 / offered.as_secs_f64(), Better::Neither);
     r.note(peer.shutdown());
     Ok(r)
 }

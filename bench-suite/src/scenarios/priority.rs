@@ -66,19 +66,8 @@ fn probes<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
     let flood_end = wait_done(low_done, n_low, timeout, "priority flood")?;
 
     let mut r = CaseResult::default();
-    r.latency(
-        "probe_wait",
-        "probe wait",
-        &samples.histogram(),
-        &[0.5, 0.99, 1.0],
-    );
-    r.metric(
-        "flood_s",
-        "time to run the LOWEST flood",
-        "s",
-        (flood_end - t0).as_secs_f64(),
-        Better::Lower,
-    );
+    r.latency("probe_wait", "probe wait", &samples.histogram(), &[0.5, 0.99, 1.0]);
+    r.metric("flood_s", "time to run the LOWEST flood", "s", (flood_end - t0).as_secs_f64(), Better::Lower);
     r.note(peer.shutdown());
     Ok(r)
 }
@@ -129,13 +118,7 @@ fn starvation<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
         100.0 * lows as f64 / capacity,
         Better::Neither,
     );
-    r.metric(
-        "high_share_pct",
-        "HIGHEST share of CPU",
-        "%",
-        100.0 * highs as f64 / capacity,
-        Better::Neither,
-    );
+    r.metric("high_share_pct", "HIGHEST share of CPU", "%", 100.0 * highs as f64 / capacity, Better::Neither);
     if lows == 0 {
         r.note("starvation: no LOWEST task ran during the window");
     }

@@ -43,12 +43,7 @@ pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
     wait_done(done, n as u64, span + Duration::from_secs(30), "timer-precision")?;
 
     let mut r = CaseResult::default();
-    r.latency(
-        "lateness",
-        "timer lateness",
-        &samples.histogram(),
-        &[0.5, 0.9, 0.99, 0.999, 1.0],
-    );
+    r.latency("lateness", "timer lateness", &samples.histogram(), &[0.5, 0.9, 0.99, 0.999, 1.0]);
     r.metric(
         "early",
         "timers run before their due time",

@@ -76,20 +76,8 @@ pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
 
     let nf = n as f64;
     let mut r = CaseResult::default();
-    r.metric(
-        "insert_per_s",
-        "inserts/s (submit loop)",
-        "tasks/s",
-        nf / insert.as_secs_f64(),
-        Better::Higher,
-    );
-    r.metric(
-        "insert_s",
-        "insert time (submit loop)",
-        "s",
-        insert.as_secs_f64(),
-        Better::Lower,
-    );
+    r.metric("insert_per_s", "inserts/s (submit loop)", "tasks/s", nf / insert.as_secs_f64(), Better::Higher);
+    r.metric("insert_s", "insert time (submit loop)", "s", insert.as_secs_f64(), Better::Lower);
     r.metric(
         "insert_quiet_s",
         "insert until the runtime is quiet",
@@ -141,13 +129,7 @@ pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
             Better::Lower,
         );
     }
-    r.metric(
-        "cancel_ns",
-        "ns per cancel",
-        "ns",
-        cancel.as_nanos() as f64 / nf,
-        Better::Lower,
-    );
+    r.metric("cancel_ns", "ns per cancel", "ns", cancel.as_nanos() as f64 / nf, Better::Lower);
     r.metric(
         "rss_kept_after_cancel_per_task",
         "RSS still held per task after cancel-all",

@@ -1,0 +1,108 @@
+//! kairos as a peer: the runtime under test, through its public API only.
+//!
+//! A task is `Runtime::spawn(priority, f)` (the `JoinHandle` is dropped for detached
+//! tasks); a timed task is `Runtime::spawn_at(due, priority, f)`; from inside a task,
+//! `kairos::spawn`. Cancel, `is_finished` and `join` go through the `JoinHandle`.
+//!
+//! Bounded submission (`Builder::max_pending`, `SpawnError::is_full`) and priority change
+//! of a pending task (`JoinHandle::set_priority`) arrive with issue 5; until then
+//! [`KairosPeer::supports`] says no and the scenarios that need them report "not supported".
+//! Turning them on is the three marked lines below.
+
+use std::time::Instant;
+
+use super::{unsupported, Feature, Peer, PeerConfig, PeerKind, Prio};
+
+/// A `kairos::Runtime` with `cfg.workers` workers and default settings otherwise.
+pub struct KairosPeer {
+    rt: kairos::Runtime,
+}
+
+#[inline]
+fn priority(p: Prio) -> kairos::Priority {
+    kairos::Priority::new(p.0).expect("bench priorities are 0..=63")
+}
+
+impl Peer for KairosPeer {
+    const KIND: PeerKind = PeerKind::Kairos;
+    type Handle = kairos::JoinHandle<()>;
+
+    fn build(cfg: &PeerConfig) -> Result<Self, String> {
+        let builder = kairos::Runtime::builder().workers(cfg.workers);
+        if let Some(_n) = cfg.max_pending {
+            // Issue 5: `builder = builder.max_pending(_n);` (and `Feature::Bounded` below).
+            return Err("kairos has no bounded submission queue yet (issue 5)".into());
+        }
+        let rt = builder.build().map_err(|e| e.to_string())?;
+        Ok(KairosPeer { rt })
+    }
+
+    fn supports(feature: Feature) -> bool {
+        match feature {
+            Feature::Priorities | Feature::Timers | Feature::Handles | Feature::Cancel => true,
+            // Issue 5: `Feature::SetPriority | Feature::Bounded => true`.
+            Feature::SetPriority | Feature::Bounded => false,
+        }
+    }
+
+    #[inline]
+    fn spawn<F: FnOnce() + Send + 'static>(&self, prio: Prio, f: F) {
+        drop(self.rt.spawn(priority(prio), f));
+    }
+
+    fn spawn_handle<F: FnOnce() + Send + 'static>(&self, prio: Prio, f: F) -> Self::Handle {
+        self.rt.spawn(priority(prio), f)
+    }
+
+    fn spawn_at<F: FnOnce() + Send + 'static>(&self, due: Instant, prio: Prio, f: F) -> Self::Handle {
+        self.rt.spawn_at(due, priority(prio), f)
+    }
+
+    fn try_spawn<F: FnOnce() + Send + 'static>(&self, prio: Prio, f: F) -> bool {
+        // Issue 5: `match self.rt.handle().try_spawn(priority(prio), f) { Ok(_) => true,
+        // Err(e) if e.is_full() => false, Err(e) => panic!("{e}") }`.
+        let _ = (prio, f);
+        unsupported(Self::KIND, Feature::Bounded)
+    }
+
+    #[inline]
+    fn spawn_inside<F: FnOnce() + Send + 'static>(prio: Prio, f: F) {
+        drop(kairos::spawn(priority(prio), f));
+    }
+
+    fn cancel(h: &Self::Handle) -> bool {
+        h.cancel()
+    }
+
+    fn is_finished(h: &Self::Handle) -> bool {
+        h.is_finished()
+    }
+
+    fn set_priority(_h: &Self::Handle, _prio: Prio) -> bool {
+        // Issue 5: `_h.set_priority(priority(_prio))`.
+        unsupported(Self::KIND, Feature::SetPriority)
+    }
+
+    fn join(&self, h: Self::Handle) {
+        let _ = h.join();
+    }
+
+    fn run_and_wait<F: FnOnce() + Send + 'static>(&self, f: F) {
+        let _ = self.rt.spawn(kairos::Priority::NORMAL, f).join();
+    }
+
+    fn shutdown(self) -> String {
+        let r = self.rt.shutdown();
+        format!(
+            "shutdown: {} submitted, {} completed, {} cancelled, {} timers dropped, {} panicked, \
+             {} rejected; balanced: {}",
+            r.submitted,
+            r.completed,
+            r.cancelled,
+            r.timers_dropped,
+            r.panicked,
+            r.rejected,
+            r.is_balanced()
+        )
+    }
+}

@@ -1,0 +1,234 @@
+//! The published figures the report quotes beside each measured one, and the headline
+//! rows of the summary with kairos's bar, all from `shared/ANCHORS.md` (measured on the
+//! same kind of 2-core VM) and the reference documents it cites.
+
+use crate::peers::PeerKind;
+
+/// Published figures for a (scenario, metric key), as one short text.
+pub fn lookup(scenario: &str, key: &str) -> Option<&'static str> {
+    Some(match (scenario, key) {
+        ("spawn", "tasks_per_s") => {
+            "tokio 1.30-1.45M, rayon 3.8-4.2M, heap 0.85-1.06M (1M tasks); tokio 732 ns/spawn (6 cores, 2019)"
+        }
+        ("fanout", "tasks_per_s") => "tokio 1.40-1.49M, rayon 4.3-5.0M; tokio ~169 ns/chained spawn",
+        ("timers", "rss_bytes_per_task") => "glibc: tokio 448, heap 80; mimalloc: tokio 258, heap 97 (1M)",
+        ("timers", "insert_per_s") => "tokio 0.45-1.46M, heap 0.6-1.7M (1M)",
+        ("timers", "rss_mb") => "10M: tokio 4.27 GB, heap 765 MB",
+        ("timers", "insert_s") => "10M: tokio 22 s, heap 14.5 s; aioscheduler: 10M with 20 schedulers",
+        ("timers", "cancel_ns") => "tokio sleep register+cancel ~115 ns; wheels: cancel ~25 ns (glommio)",
+        ("timer-precision", "lateness_p50") => "tokio 1075 us, heap 67 us (10k over 2 s)",
+        ("timer-precision", "lateness_p99") => "tokio 2433 us, heap 329 us",
+        ("latency", "latency_p50") => "50k/s: tokio 12, rayon 8, heap 9 us; 200k/s: 5 / 0.7 / 3 us",
+        ("latency", "latency_p99") => "50k/s: tokio 2513, rayon 48, heap 96 us; 200k/s: 959 / 9.7 / 16 us",
+        ("latency", "latency_p99.9") => {
+            "50k/s: tokio 6992, rayon 1486, heap 2798 us; 200k/s: 5923 / 93 / 593 us"
+        }
+        ("priority", "probe_wait_p50") => "tokio 1.8 s, rayon 1.77 s, heap 8.5 us",
+        ("priority", "probe_wait_p99") => "heap 2.3 ms",
+        ("iot", "burst_sched_ms") => "asyncio+heapq: 10,000 tasks in ~1.8 s",
+        ("iot", "burst_tasks_per_s") => "asyncio+heapq: ~5,555 tasks/s",
+        ("iot", "mem_5000_kb") => "asyncio+heapq: ~125 MB peak for 5,000 tasks",
+        ("iot", "heap_5000_kb") => "asyncio+heapq: ~125 MB peak for 5,000 tasks",
+        ("iot", "peak_rss_mb") => "asyncio+heapq: ~125 MB peak for 5,000 tasks",
+        ("iot", "avg_latency_us") => "asyncio+heapq: 15-30 ms average",
+        ("iot", "runtime_cpu_pct") => "asyncio+heapq: 8-12% CPU at peak",
+        ("queue-ops", "add_ns") => "Go+Redis: 1,047 ns/op",
+        ("queue-ops", "remove_ns") => "Go+Redis: 1,156 ns/op",
+        ("queue-ops", "get_ns") => "Go+Redis: 234 ns/op",
+        ("queue-ops", "update_ns") => "Go+Redis: 2,456 ns/op",
+        ("queue-ops", "concurrent_add_ns") => "Go+Redis: 3,123 ns/op",
+        ("queue-ops", "concurrent_remove_ns") => "Go+Redis: 4,567 ns/op",
+        ("queue-ops", "mixed_ns") => "Go+Redis: 7,890 ns/op",
+        ("queue-ops", "submit_p50_us") => "Go+Redis: < 5 ms",
+        ("queue-ops", "submit_p95_us") => "Go+Redis: < 15 ms",
+        ("queue-ops", "submit_p99_us") => "Go+Redis: < 50 ms",
+        ("queue-ops", "submit_p99.9_us") => "Go+Redis: < 100 ms",
+        ("queue-ops", "kb_per_1000") => "Go+Redis: 2 MB per 1,000 tasks (+50 MB base)",
+        ("queue-ops", "heap_kb_per_1000") => "Go+Redis: 2 MB per 1,000 tasks (+50 MB base)",
+        ("queue-ops", "burst_offer_per_s") => "Go+Redis: burst 5,200 tasks/s",
+        ("queue-ops", "burst_first_reject_pending") => "Go+Redis: backpressure at 10,000 pending",
+        ("add-1m", "add_ns") => "heapq tutorial: O(log n) add",
+        ("idle", "cpu_pct") => "kairos bar: < 1% of one core",
+        ("idle", "runtime_rss_kb") => "kairos bar: < 4 MB",
+        _ => return None,
+    })
+}
+
+/// A bar kairos must meet.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bar {
+    /// No bar: informational.
+    None,
+    /// At least `f` times as good as `peer` (rate >= f x, or time/bytes <= 1/f).
+    Times(PeerKind, f64),
+    /// The value is at most this.
+    AtMost(f64),
+    /// The value is more than this.
+    Above(f64),
+}
+
+/// One row of the summary table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Headline {
+    /// Scenario name.
+    pub scenario: &'static str,
+    /// Case name, or `None` for the scenario's first case.
+    pub case: Option<&'static str>,
+    /// Metric key.
+    pub key: &'static str,
+    /// Row label.
+    pub label: &'static str,
+    /// kairos's bar.
+    pub bar: Bar,
+    /// The bar as text (from ANCHORS).
+    pub bar_text: &'static str,
+    /// A second bar that must also hold (e.g. "<= rayon and <= tokio/10").
+    pub bar2: Bar,
+}
+
+const fn h(
+    scenario: &'static str,
+    case: Option<&'static str>,
+    key: &'static str,
+    label: &'static str,
+    bar: Bar,
+    bar_text: &'static str,
+) -> Headline {
+    Headline { scenario, case, key, label, bar, bar_text, bar2: Bar::None }
+}
+
+/// The summary's rows, in order.
+pub const HEADLINES: &[Headline] = &[
+    h(
+        "spawn",
+        None,
+        "tasks_per_s",
+        "spawn from outside, tasks/s",
+        Bar::Times(PeerKind::Rayon, 2.0),
+        ">= 2x rayon-core",
+    ),
+    h(
+        "fanout",
+        None,
+        "tasks_per_s",
+        "fan-out from inside, tasks/s",
+        Bar::Times(PeerKind::Rayon, 2.5),
+        ">= 2.5x rayon-core",
+    ),
+    h(
+        "timers",
+        None,
+        "rss_bytes_per_task",
+        "timed task pending, RSS bytes each",
+        Bar::AtMost(64.0),
+        "<= 64 B (mimalloc)",
+    ),
+    h("timers", None, "heap_bytes_per_task", "timed task pending, heap bytes each", Bar::None, ""),
+    h(
+        "timers",
+        None,
+        "insert_per_s",
+        "timed task insert rate",
+        Bar::Times(PeerKind::Tokio, 10.0),
+        ">= 10x tokio",
+    ),
+    h("timers", Some("10M"), "rss_mb", "10M timed tasks: RSS", Bar::AtMost(700.0), "< 700 MB"),
+    h("timers", Some("10M"), "insert_s", "10M timed tasks: insert time", Bar::AtMost(2.0), "< 2 s"),
+    h(
+        "timers",
+        None,
+        "heap_kept_after_cancel_per_task",
+        "heap kept per task after cancel-all",
+        Bar::None,
+        "given back",
+    ),
+    h("timer-precision", None, "lateness_p50", "timer lateness p50", Bar::AtMost(50.0), "<= 50 us"),
+    h("timer-precision", None, "lateness_p99", "timer lateness p99", Bar::AtMost(200.0), "<= 200 us"),
+    Headline {
+        scenario: "latency",
+        case: Some("50k/s"),
+        key: "latency_p99",
+        label: "open loop 50k/s, submit-to-start p99",
+        bar: Bar::Times(PeerKind::Rayon, 1.0),
+        bar_text: "<= rayon-core and <= tokio/10",
+        bar2: Bar::Times(PeerKind::Tokio, 10.0),
+    },
+    h("latency", Some("200k/s"), "latency_p99", "open loop 200k/s, p99", Bar::None, ""),
+    h(
+        "priority",
+        Some("probes"),
+        "probe_wait_p99",
+        "HIGHEST probe wait behind LOWEST flood, p99",
+        Bar::AtMost(100.0),
+        "<= 100 us",
+    ),
+    h(
+        "priority",
+        Some("starvation"),
+        "low_share_pct",
+        "LOWEST CPU share under HIGHEST flood",
+        Bar::Above(0.0),
+        "> 0 (no starvation)",
+    ),
+    h("iot", None, "burst_tasks_per_s", "IoT: 10,000 messages, tasks/s", Bar::None, ""),
+    h("iot", None, "avg_latency_us", "IoT: average message latency", Bar::None, ""),
+    h("queue-ops", None, "add_ns", "queue add (timed spawn), per op", Bar::None, ""),
+    h("queue-ops", None, "remove_ns", "queue remove (cancel), per op", Bar::None, ""),
+    h("add-1m", None, "adds_per_s", "add with random priority, adds/s", Bar::None, ""),
+    h("idle", None, "cpu_pct", "idle CPU, % of one core", Bar::AtMost(1.0), "< 1%"),
+    h("idle", None, "runtime_rss_kb", "idle runtime RSS", Bar::AtMost(4096.0), "< 4 MB"),
+];
+
+/// Whether `kairos` meets `bar`, given the peers' values and which way is better
+/// (`higher_better`). `None` when it cannot be judged (no bar, or a value is missing).
+pub fn meets(
+    bar: Bar,
+    kairos: Option<f64>,
+    peer: impl Fn(PeerKind) -> Option<f64>,
+    higher_better: bool,
+) -> Option<bool> {
+    let k = kairos?;
+    match bar {
+        Bar::None => None,
+        Bar::AtMost(v) => Some(k <= v),
+        Bar::Above(v) => Some(k > v),
+        Bar::Times(p, f) => {
+            let other = peer(p)?;
+            Some(if higher_better { k >= f * other } else { k * f <= other })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_are_judged_both_ways() {
+        let peers = |p: PeerKind| match p {
+            PeerKind::Rayon => Some(4.0e6),
+            PeerKind::Tokio => Some(2000.0),
+            _ => None,
+        };
+        let twice_rayon = Bar::Times(PeerKind::Rayon, 2.0);
+        assert_eq!(meets(twice_rayon, Some(9.0e6), peers, true), Some(true));
+        assert_eq!(meets(twice_rayon, Some(7.0e6), peers, true), Some(false));
+        let tenth_tokio = Bar::Times(PeerKind::Tokio, 10.0);
+        assert_eq!(meets(tenth_tokio, Some(150.0), peers, false), Some(true));
+        assert_eq!(meets(tenth_tokio, Some(250.0), peers, false), Some(false));
+        assert_eq!(meets(Bar::AtMost(64.0), Some(64.0), peers, false), Some(true));
+        assert_eq!(meets(Bar::Above(0.0), Some(0.0), peers, false), Some(false));
+        assert_eq!(meets(Bar::None, Some(1.0), peers, true), None);
+        assert_eq!(meets(Bar::AtMost(1.0), None, peers, true), None);
+        assert_eq!(meets(Bar::Times(PeerKind::HeapPool, 1.0), Some(1.0), peers, true), None);
+    }
+
+    #[test]
+    fn every_headline_has_a_known_scenario() {
+        for h in HEADLINES {
+            assert!(crate::scenarios::Scenario::parse(h.scenario).is_some(), "{}", h.scenario);
+        }
+        assert!(lookup("spawn", "tasks_per_s").is_some());
+        assert!(lookup("spawn", "nope").is_none());
+    }
+}

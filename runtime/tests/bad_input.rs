@@ -1,0 +1,98 @@
+//! Bad input gets a clear error, never a silent clamp.
+
+mod common;
+
+use common::*;
+use kairos::{BuildError, InvalidPriority, Priority, Runtime};
+use std::time::{Duration, Instant};
+
+#[test]
+fn priority_out_of_range_is_an_error_naming_the_range() {
+    for level in [64u8, 65, 100, 200, 255] {
+        let err: InvalidPriority = Priority::new(level).unwrap_err();
+        assert_eq!(err.level(), level);
+        let msg = err.to_string();
+        assert!(msg.contains(&level.to_string()), "names the bad level: {msg}");
+        assert!(msg.contains('0') && msg.contains("63"), "names the valid range: {msg}");
+        assert!(Priority::try_from(level).is_err());
+    }
+}
+
+#[test]
+fn every_valid_priority_level_round_trips() {
+    for level in 0u8..64 {
+        let p = Priority::new(level).unwrap();
+        assert_eq!(p.level(), level);
+        assert_eq!(u8::from(p), level);
+        assert_eq!(Priority::try_from(level).unwrap(), p);
+    }
+    assert_eq!(Priority::LEVELS, 64);
+}
+
+#[test]
+fn zero_workers_is_a_clear_error() {
+    let err: BuildError = Runtime::builder().workers(0).build().unwrap_err();
+    assert!(err.is_zero_workers() && !err.is_too_many_workers());
+    let msg = err.to_string();
+    assert!(msg.contains("at least one worker") && msg.contains("workers(0)"), "{msg}");
+}
+
+#[test]
+fn too_many_workers_is_a_clear_error() {
+    for n in [1025usize, 100_000, usize::MAX] {
+        let err = Runtime::builder().workers(n).build().unwrap_err();
+        assert!(err.is_too_many_workers() && !err.is_zero_workers(), "{n}");
+        let msg = err.to_string();
+        assert!(msg.contains(&n.to_string()), "names the request: {msg}");
+        assert!(msg.contains("1024"), "names the maximum: {msg}");
+        assert!(std::error::Error::source(&err).is_none());
+    }
+}
+
+/// The boundary itself is allowed: 1,024 workers (small stacks, no spinning), shut
+/// down at once.
+#[test]
+fn exactly_the_maximum_worker_count_builds() {
+    let rt = Runtime::builder()
+        .workers(1024)
+        .thread_stack_size(64 * 1024)
+        .spin_before_park(Duration::ZERO)
+        .build()
+        .expect("1024 workers is the documented maximum");
+    assert_eq!(rt.workers(), 1024);
+    assert_eq!(join(rt.spawn(Priority::NORMAL, || 1)).unwrap(), 1);
+    assert!(rt.shutdown().is_balanced());
+}
+
+#[test]
+fn extreme_delays_and_instants_do_not_panic() {
+    let rt = runtime(1);
+    let hs = vec![
+        rt.spawn_after(Duration::MAX, Priority::NORMAL, || 0),
+        rt.spawn_after(Duration::from_secs(u64::MAX), Priority::NORMAL, || 1),
+        rt.spawn_after(Duration::new(u64::MAX / 2, 999_999_999), Priority::NORMAL, || 2),
+        rt.spawn_after(Duration::from_nanos(1), Priority::NORMAL, || 3),
+        rt.spawn_at(Instant::now(), Priority::NORMAL, || 4),
+    ];
+    let mut results = Vec::new();
+    for h in hs.into_iter().rev().take(2) {
+        results.push(join(h).unwrap());
+    }
+    assert_eq!(results, vec![4, 3]);
+    let report = rt.shutdown();
+    assert_eq!(report.timers_dropped, 3, "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+#[test]
+fn zero_spin_and_tiny_stack_are_accepted() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .spin_before_park(Duration::ZERO)
+        .thread_stack_size(64 * 1024)
+        .thread_name("")
+        .build()
+        .unwrap();
+    assert_eq!(join(rt.spawn(Priority::NORMAL, || 1)).unwrap(), 1);
+    drop(rt);
+}
