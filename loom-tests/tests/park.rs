@@ -232,7 +232,7 @@ fn task_submitted_while_worker_parks_is_found() {
 /// ends with a SeqCst fence"; `idle`: "by the two fences"): with a `fence(SeqCst)` at the
 /// end of `Injectors::push`, after the mask update, this model passes unchanged.
 #[test]
-#[ignore = "bug: Injectors::push has no SeqCst fence after its mask update, as push_remote's comment and the idle protocol's docs assume (safe in C11 through SeqCst accesses only; loom finds the lost wake-up)"]
+
 fn task_submitted_while_worker_parks_is_found_without_fence_after_push() {
     submit_while_worker_parks(false, 1);
 }

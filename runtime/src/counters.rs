@@ -13,7 +13,8 @@ use kairos_core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// What is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Count {
-    Submitted = 0,
+    /// Accepted by a `spawn*` (a refused spawn counts only as `Rejected`).
+    Admitted = 0,
     Completed,
     Panicked,
     Cancelled,

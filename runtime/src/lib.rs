@@ -78,7 +78,7 @@ use std::future::Future;
 /// # Panics
 ///
 /// Outside a kairos task or `block_on`, with a message naming `what` to use instead.
-fn with_current<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
+fn with_current<R>(what: &str, instead: &str, f: impl FnOnce(&Handle) -> R) -> R {
     let mut f = Some(f);
     if let Some(r) = context::with_worker(|w| w.map(|w| (f.take().expect("called once"))(w.handle()))) {
         return r;
@@ -87,7 +87,7 @@ fn with_current<R>(what: &str, f: impl FnOnce(&Handle) -> R) -> R {
         Some(shared) => (f.take().expect("called once"))(&Handle { shared }),
         None => panic!(
             "kairos::{what} must be called from inside a kairos task or Runtime::block_on; \
-             outside a runtime, use Runtime::{what} or Handle::{what} instead"
+             outside a runtime, use {instead} instead"
         ),
     }
 }
@@ -109,7 +109,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    with_current("spawn", |h| h.spawn(priority, f))
+    with_current("spawn", "Runtime::spawn or Handle::spawn", |h| h.spawn(priority, f))
 }
 
 /// Spawns a future onto the runtime running the current task.
@@ -122,7 +122,9 @@ where
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
-    with_current("spawn_future", |h| h.spawn_future(priority, fut))
+    with_current("spawn_future", "Runtime::spawn_future or Handle::spawn_future", |h| {
+        h.spawn_future(priority, fut)
+    })
 }
 
 /// A handle to the runtime running the current task, if any.

@@ -138,15 +138,16 @@ impl Handle {
             Some(w) => w.remote().counters.bump_owned(kind),
             None => shared.counters.add_shared(kind, 1),
         };
-        count(Count::Submitted);
         let admitted = match local {
             Some(_) => !shared.is_closed(),
             None => shared.intake.begin(),
         };
+        // One counter per spawn, so a report taken mid-race still balances.
         if !admitted {
             count(Count::Rejected);
             return Err(body);
         }
+        count(Count::Admitted);
         let due = match due {
             Due::At(t) => Some(t),
             Due::Now => None,
@@ -162,7 +163,7 @@ impl Handle {
                 w.insert_timer(task);
             }
             (Some(due), None) => {
-                let owner = fastrand::usize(..shared.num_workers());
+                let owner = shared.timer_owner();
                 task.header().state().set_owner(owner);
                 shared.push_timer_remote(owner, task, due);
             }
@@ -449,7 +450,7 @@ impl Runtime {
         }
         let totals = shared.totals();
         let mut report = ShutdownReport {
-            submitted: totals.get(Count::Submitted),
+            submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
             completed: totals.get(Count::Completed),
             panicked: totals.get(Count::Panicked),
             cancelled: totals.get(Count::Cancelled),

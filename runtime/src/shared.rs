@@ -139,6 +139,18 @@ impl Shared {
         }
     }
 
+    /// Which worker's wheel a timed task from another thread goes to: a sleeping worker
+    /// if one is found (a busy one may be stuck in a long task and only drains its inbox
+    /// between tasks), else a random one.
+    pub(crate) fn timer_owner(&self) -> usize {
+        let n = self.num_workers();
+        let start = fastrand::usize(..n);
+        (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| self.remotes[i].parked_until.load(Relaxed) != 0)
+            .unwrap_or(start)
+    }
+
     /// Registers a timed task with worker `owner`'s wheel from another thread.
     pub(crate) fn push_timer_remote(&self, owner: usize, task: TaskRef, due: u64) {
         let remote = &self.remotes[owner];

@@ -5,8 +5,8 @@
 //! ~1 µs resolution and O(1) cancellation, and dropping the `Sleep` cancels the timer at
 //! once. The sleeping future itself is re-queued at its own priority when woken.
 
-use crate::with_current;
 use crate::error::Elapsed;
+use crate::with_current;
 use kairos_core::task::JoinHandle;
 use kairos_core::Priority;
 use std::fmt;
@@ -52,7 +52,10 @@ impl Sleep {
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
     let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
-    let timer = with_current("sleep", |h| h.spawn_after(duration, Priority::HIGHEST, || ()));
+    let timer =
+        with_current("sleep", "Handle::spawn_after (or run the future inside Runtime::block_on)", |h| {
+            h.spawn_after(duration, Priority::HIGHEST, || ())
+        });
     Sleep { deadline, timer }
 }
 
@@ -62,7 +65,10 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///
 /// Outside a kairos task or `Runtime::block_on`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let timer = with_current("sleep_until", |h| h.spawn_at(deadline, Priority::HIGHEST, || ()));
+    let timer =
+        with_current("sleep_until", "Handle::spawn_at (or run the future inside Runtime::block_on)", |h| {
+            h.spawn_at(deadline, Priority::HIGHEST, || ())
+        });
     Sleep { deadline, timer }
 }
 
@@ -100,7 +106,11 @@ impl Drop for Sleep {
 /// assert!(r.is_err());
 /// ```
 pub fn timeout<F: Future>(duration: Duration, fut: F) -> Timeout<F> {
-    Timeout { fut: Box::pin(fut), sleep: sleep(duration) }
+    let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
+    let timer = with_current("timeout", "Runtime::block_on around the timed future", |h| {
+        h.spawn_after(duration, Priority::HIGHEST, || ())
+    });
+    Timeout { fut: Box::pin(fut), sleep: Sleep { deadline, timer } }
 }
 
 /// The future of [`timeout`].

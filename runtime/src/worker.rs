@@ -8,7 +8,8 @@
 //! 2. Local queue and injectors, in priority order: if the injectors' global mask shows a
 //!    level above the local queue's highest, take from the injectors first, so urgent work
 //!    submitted from outside never waits behind local bulk. At equal levels the local queue
-//!    goes first, except every 61st pick, so the injectors are never starved.
+//!    goes first, except every 61st pick, when a batch of the injectors' tasks is moved
+//!    *behind* the local ones (FIFO within a level holds), so the injectors never starve.
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
 //!    half of the workers search at once (see [`idle`](crate::idle)); the last searcher to
 //!    find work wakes another sleeper, so parallelism ramps up with load.
@@ -23,9 +24,9 @@
 //! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
 
 use crate::context;
-use crate::Handle;
 use crate::counters::Count;
 use crate::shared::{Remote, Shared};
+use crate::Handle;
 use kairos_core::queue::RunQueue;
 use kairos_core::sync::atomic::{fence, Ordering::*};
 use kairos_core::sync::Arc;
@@ -209,7 +210,9 @@ impl WorkerCtx {
         match task.run() {
             RunResult::Finished(outcome) if !is_future => self.count_outcome(outcome),
             RunResult::Skipped(snap) if !is_future => self.count_outcome(snap.outcome()),
-            RunResult::Yielded(t) => self.queue.push(t),
+            // A yielding future goes behind everything queued at its level, including
+            // work submitted from outside (the injectors), not just this worker's queue.
+            RunResult::Yielded(t) => self.handle.shared.injectors.push(t),
             RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle => {}
         }
     }
@@ -224,9 +227,17 @@ impl WorkerCtx {
             Some(g) => g > local || (g == local && tick % GLOBAL_QUEUE_INTERVAL == 0),
             None => false,
         };
-        if global_first {
-            if let Some(t) = injectors.steal_into(&self.queue, local) {
-                return Some(t);
+        if let Some(g) = global.filter(|_| global_first) {
+            let t = if g > local {
+                // Every level above the local one, not just the advertised top: a bit can
+                // outlive its level's last task until a steal finds the level empty.
+                let above = Priority::new(local.level() + 1).unwrap_or(Priority::HIGHEST);
+                injectors.steal_into(&self.queue, above)
+            } else {
+                injectors.refill_and_pop(&self.queue, local)
+            };
+            if t.is_some() {
+                return t;
             }
         }
         self.queue.pop().or_else(|| injectors.steal_into(&self.queue, Priority::LOWEST))
@@ -294,7 +305,8 @@ impl WorkerCtx {
         if !self.queue.is_empty() || self.handle.shared.injectors.maybe_has_work() {
             return true;
         }
-        self.handle.shared
+        self.handle
+            .shared
             .remotes
             .iter()
             .enumerate()

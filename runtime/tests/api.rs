@@ -363,7 +363,6 @@ fn sleep_and_timeout_outside_a_runtime_panic() {
 /// `Runtime::sleep`, `Handle::sleep_until` or `Runtime::sleep_until`, and `timeout` should
 /// name itself rather than `sleep`.
 #[test]
-#[ignore = "bug: sleep/sleep_until/timeout outside a runtime advise Runtime::sleep / Handle::sleep, which do not exist"]
 fn sleep_outside_a_runtime_advises_something_that_exists() {
     for (what, msg) in [
         ("sleep", outside_panic_message(|| drop(kairos::sleep(Duration::from_millis(1))))),

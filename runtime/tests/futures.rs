@@ -261,7 +261,6 @@ fn yield_now_lets_same_level_tasks_run_local() {
 }
 
 #[test]
-#[ignore = "bug: a yielding future is pushed onto the local queue and re-run before same-level tasks waiting in the injectors"]
 fn yield_now_lets_same_level_tasks_from_outside_run() {
     let rt = runtime(1);
     let order = log();

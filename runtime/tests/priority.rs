@@ -65,7 +65,6 @@ fn all_64_levels_in_reverse_submission_order() {
 /// Many tasks per level: more than one batch moves from the injectors into the worker's
 /// queue, and the order must still be strict priority, FIFO within a level.
 #[test]
-#[ignore = "bug: every 61st pick takes an injector task ahead of older same-level tasks already moved to the local queue (FIFO broken)"]
 fn long_levels_stay_fifo_across_batches() {
     let rt = runtime(1);
     let levels = [5, 40, 20];
@@ -241,7 +240,6 @@ fn due_timers_run_at_their_priority() {
 /// Due timers (local queue) and a task from outside (injectors) compete: the outside
 /// task's level sits between the timers' levels.
 #[test]
-#[ignore = "bug: stale local occupancy bit hides a higher injector level; a lower local task runs first"]
 fn due_timers_and_outside_tasks_interleave_by_priority() {
     let rt = runtime(1);
     let order = log();
@@ -269,7 +267,6 @@ fn due_timers_and_outside_tasks_interleave_by_priority() {
 /// HIGH runs, NORMAL must run before LOW ("a worker never runs local work of a lower level
 /// while the global mask shows a higher one").
 #[test]
-#[ignore = "bug: stale local occupancy bit hides a higher injector level; a lower local task runs first"]
 fn global_work_beats_lower_local_work_after_the_local_level_empties() {
     let rt = runtime(1);
     let order = log();

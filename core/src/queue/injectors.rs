@@ -53,6 +53,11 @@ impl Injectors {
         if self.mask.load(SeqCst) & bit == 0 {
             self.mask.fetch_or(bit, SeqCst);
         }
+        // Orders the mask update before the caller's read of sleep state (the idle
+        // protocol's "push, fence, read"). In C11 the SeqCst accesses already order it;
+        // the fence makes that explicit, and visible to loom, which models SeqCst
+        // accesses as AcqRel.
+        fence(SeqCst);
     }
 
     /// The levels that may hold tasks.
@@ -88,6 +93,29 @@ impl Injectors {
             mask &= !(1u64 << index);
         }
         None
+    }
+
+    /// Moves a batch of `level`'s injector tasks *behind* the tasks `dest` already holds
+    /// at that level, then pops `dest`'s oldest task at that level. Used for the
+    /// periodic fairness pick at equal levels: the injectors get a turn without a newer
+    /// task overtaking older ones of the same level (FIFO within a level holds for tasks
+    /// from one submitter).
+    pub fn refill_and_pop(&self, dest: &RunQueue, level: Priority) -> Option<TaskRef> {
+        let index = level.index();
+        loop {
+            match self.levels[index].steal_batch(dest.deque(level)) {
+                Steal::Success(()) => {
+                    dest.note_filled(level);
+                    break;
+                }
+                Steal::Retry => continue,
+                Steal::Empty => {
+                    self.clear_if_empty(index);
+                    break;
+                }
+            }
+        }
+        dest.pop_level(level)
     }
 
     /// Steals one task from the most urgent non-empty level (no batch).

@@ -96,10 +96,18 @@ impl RunQueue {
     }
 
     /// Pops the oldest task of the most urgent non-empty level.
+    ///
+    /// A pop that empties its level clears the level's bit at once, so the mask never
+    /// shows a level above the real highest one to the owner (which compares it with
+    /// the injectors' levels before every pick).
     pub fn pop(&self) -> Option<TaskRef> {
         loop {
             let level = self.highest()?;
-            if let Some(t) = self.levels[level.index()].pop() {
+            let deque = &self.levels[level.index()];
+            if let Some(t) = deque.pop() {
+                if deque.is_empty() {
+                    self.unmark(level.index());
+                }
                 return Some(t);
             }
             self.unmark(level.index());
@@ -139,6 +147,17 @@ impl RunQueue {
     /// The deque for `level`, for batch steals into it.
     pub(crate) fn deque(&self, level: Priority) -> &Worker<TaskRef> {
         &self.levels[level.index()]
+    }
+
+    /// Pops the oldest task at exactly `level`, clearing the level's bit if that
+    /// empties it.
+    pub(crate) fn pop_level(&self, level: Priority) -> Option<TaskRef> {
+        let deque = &self.levels[level.index()];
+        let t = deque.pop();
+        if deque.is_empty() {
+            self.unmark(level.index());
+        }
+        t
     }
 
     /// Records that a batch steal may have put tasks at `level`.

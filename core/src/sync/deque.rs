@@ -162,6 +162,21 @@ mod loom_queue {
             let mut src = lock(&self.inner);
             move_batch(&mut src, dest)
         }
+        /// Steals a batch (oldest first) into the back of `dest`.
+        pub fn steal_batch(&self, dest: &Worker<T>) -> Steal<()> {
+            let mut src = lock(&self.inner);
+            if src.is_empty() {
+                return Steal::Empty;
+            }
+            let n = src.len().div_ceil(2).min(LOOM_BATCH);
+            let mut d = lock(&dest.inner);
+            for _ in 0..n {
+                if let Some(item) = src.pop_front() {
+                    d.push_back(item);
+                }
+            }
+            Steal::Success(())
+        }
         /// Whether the queue is empty.
         pub fn is_empty(&self) -> bool {
             lock(&self.inner).is_empty()
