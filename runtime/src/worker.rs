@@ -136,12 +136,6 @@ impl WorkerCtx {
         }
     }
 
-    /// Number of timed tasks this worker's wheel holds.
-    #[allow(dead_code)]
-    pub(crate) fn timers_len(&self) -> usize {
-        self.timers.try_borrow().map(|t| t.len()).unwrap_or(0)
-    }
-
     fn count(&self, kind: Count) {
         self.remote().counters.bump_owned(kind);
     }

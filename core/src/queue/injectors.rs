@@ -20,7 +20,7 @@ use crate::sync::deque::{Injector, Steal};
 use crate::task::TaskRef;
 use crate::{LevelMask, Priority};
 
-use super::RunQueue;
+use super::{at_or_above, steal_highest, RunQueue};
 
 /// Per-level injectors plus the global occupancy mask.
 pub struct Injectors {
@@ -73,26 +73,17 @@ impl Injectors {
     /// Steals a batch from the most urgent level at or above `min` into `dest` and
     /// returns one task of it.
     pub fn steal_into(&self, dest: &RunQueue, min: Priority) -> Option<TaskRef> {
-        let mut mask = self.mask().0 & !((1u64 << min.index()) - 1);
-        while mask != 0 {
-            let index = 63 - mask.leading_zeros() as usize;
-            let level = Priority::from_index(index);
-            loop {
-                match self.levels[index].steal_batch_and_pop(dest.deque(level)) {
-                    Steal::Success(t) => {
-                        dest.note_filled(level);
-                        return Some(t);
-                    }
-                    Steal::Retry => continue,
-                    Steal::Empty => {
-                        self.clear_if_empty(index);
-                        break;
-                    }
+        steal_highest(
+            self.mask().0 & at_or_above(min),
+            |level| match self.levels[level.index()].steal_batch_and_pop(dest.deque(level)) {
+                Steal::Success(t) => {
+                    dest.note_filled(level);
+                    Steal::Success(t)
                 }
-            }
-            mask &= !(1u64 << index);
-        }
-        None
+                other => other,
+            },
+            |index| self.clear_if_empty(index),
+        )
     }
 
     /// Moves a batch of `level`'s injector tasks *behind* the tasks `dest` already holds
@@ -120,22 +111,11 @@ impl Injectors {
 
     /// Steals one task from the most urgent non-empty level (no batch).
     pub fn steal_one(&self) -> Option<TaskRef> {
-        let mut mask = self.mask().0;
-        while mask != 0 {
-            let index = 63 - mask.leading_zeros() as usize;
-            loop {
-                match self.levels[index].steal() {
-                    Steal::Success(t) => return Some(t),
-                    Steal::Retry => continue,
-                    Steal::Empty => {
-                        self.clear_if_empty(index);
-                        break;
-                    }
-                }
-            }
-            mask &= !(1u64 << index);
-        }
-        None
+        steal_highest(
+            self.mask().0,
+            |level| self.levels[level.index()].steal(),
+            |index| self.clear_if_empty(index),
+        )
     }
 
     fn clear_if_empty(&self, index: usize) {

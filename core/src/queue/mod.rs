@@ -18,3 +18,36 @@ mod run_queue;
 
 pub use injectors::Injectors;
 pub use run_queue::{RunQueue, Stealers};
+
+use crate::sync::deque::Steal;
+use crate::Priority;
+
+/// Tries `attempt` on each level of `mask` from the most urgent down, retrying a level
+/// while it answers `Retry`, until one succeeds. `on_empty` hears of each level found
+/// empty (so a mask owner can clear its bit).
+fn steal_highest<T>(
+    mut mask: u64,
+    mut attempt: impl FnMut(Priority) -> Steal<T>,
+    mut on_empty: impl FnMut(usize),
+) -> Option<T> {
+    while mask != 0 {
+        let index = 63 - mask.leading_zeros() as usize;
+        loop {
+            match attempt(Priority::from_index(index)) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => {
+                    on_empty(index);
+                    break;
+                }
+            }
+        }
+        mask &= !(1u64 << index);
+    }
+    None
+}
+
+/// The bits of levels at or above `min`.
+fn at_or_above(min: Priority) -> u64 {
+    !((1u64 << min.index()) - 1)
+}

@@ -13,6 +13,7 @@
 //! first), so a worker never sleeps on its own work; other workers see it through
 //! `advertised`, which is set before the owner's next wake-up check.
 
+use super::{at_or_above, steal_highest};
 use crate::sync::atomic::{AtomicU64, Ordering::*};
 use crate::sync::deque::{Steal, Stealer, Worker};
 use crate::sync::Arc;
@@ -175,23 +176,18 @@ impl Stealers {
     /// Steals a batch from the most urgent advertised level at or above `min` into
     /// `dest` (at the same level) and returns one task of it.
     pub fn steal_into(&self, dest: &RunQueue, min: Priority) -> Option<TaskRef> {
-        let mut mask = self.advertised().0 & !((1u64 << min.index()) - 1);
-        while mask != 0 {
-            let index = 63 - mask.leading_zeros() as usize;
-            let level = Priority::from_index(index);
-            loop {
-                match self.levels[index].steal_batch_and_pop(dest.deque(level)) {
-                    Steal::Success(t) => {
-                        dest.note_filled(level);
-                        return Some(t);
-                    }
-                    Steal::Retry => continue,
-                    Steal::Empty => break,
+        steal_highest(
+            self.advertised().0 & at_or_above(min),
+            |level| match self.levels[level.index()].steal_batch_and_pop(dest.deque(level)) {
+                Steal::Success(t) => {
+                    dest.note_filled(level);
+                    Steal::Success(t)
                 }
-            }
-            mask &= !(1u64 << index);
-        }
-        None
+                other => other,
+            },
+            // Only the owner clears its advertised bits.
+            |_| {},
+        )
     }
 
     /// Whether the victim advertises any level at all.
