@@ -31,7 +31,7 @@
 //! lock (two cores fight over one cache line), and both heaps are O(log n).
 
 use std::cell::{OnceCell, UnsafeCell};
-use std::cmp::Ordering as CmpOrdering;
+use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::BinaryHeap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -127,53 +127,33 @@ fn new_task<F: FnOnce() + Send + 'static>(prio: u8, f: F) -> TaskRef {
     })
 }
 
-struct ReadyEntry {
-    prio: u8,
-    seq: u64,
+/// A heap entry ordered by its key alone: the greatest key is popped first.
+struct Keyed<K> {
+    key: K,
     task: TaskRef,
 }
 
-impl PartialEq for ReadyEntry {
+impl<K: Ord> PartialEq for Keyed<K> {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
+        self.key == other.key
     }
 }
-impl Eq for ReadyEntry {}
-impl PartialOrd for ReadyEntry {
+impl<K: Ord> Eq for Keyed<K> {}
+impl<K: Ord> PartialOrd for Keyed<K> {
     fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for ReadyEntry {
-    /// Greatest = most urgent: higher priority, then older (smaller sequence number).
+impl<K: Ord> Ord for Keyed<K> {
     fn cmp(&self, other: &Self) -> CmpOrdering {
-        self.prio.cmp(&other.prio).then_with(|| other.seq.cmp(&self.seq))
+        self.key.cmp(&other.key)
     }
 }
 
-struct TimedEntry {
-    due: Instant,
-    seq: u64,
-    task: TaskRef,
-}
-
-impl PartialEq for TimedEntry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-impl Eq for TimedEntry {}
-impl PartialOrd for TimedEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for TimedEntry {
-    /// Greatest = earliest due, then older.
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        other.due.cmp(&self.due).then_with(|| other.seq.cmp(&self.seq))
-    }
-}
+/// Ready tasks: higher priority first, then older (smaller sequence number).
+type ReadyEntry = Keyed<(u8, Reverse<u64>)>;
+/// Delayed tasks: earliest due first, then older.
+type TimedEntry = Keyed<(Reverse<Instant>, Reverse<u64>)>;
 
 /// The two heaps and the bookkeeping that the lock protects. No threads, no clock: the
 /// caller passes `now`, so the ordering rules are unit-tested directly.
@@ -201,19 +181,19 @@ impl Queues {
         h.in_ready.store(true, Ordering::Relaxed);
         let prio = h.prio.load(Ordering::Relaxed);
         let seq = self.next_seq();
-        self.ready.push(ReadyEntry { prio, seq, task });
+        self.ready.push(Keyed { key: (prio, Reverse(seq)), task });
     }
 
     /// Queues a timed task; `true` when it is now the earliest.
     fn push_timed(&mut self, due: Instant, task: TaskRef) -> bool {
         let seq = self.next_seq();
-        self.timed.push(TimedEntry { due, seq, task });
-        self.timed.peek().is_some_and(|e| e.seq == seq)
+        self.timed.push(Keyed { key: (Reverse(due), Reverse(seq)), task });
+        self.timed.peek().is_some_and(|e| e.key.1 .0 == seq)
     }
 
     /// Moves the timed tasks due at `now` to the ready heap.
     fn promote(&mut self, now: Instant) {
-        while self.timed.peek().is_some_and(|e| e.due <= now) {
+        while self.timed.peek().is_some_and(|e| e.key.0 .0 <= now) {
             let e = self.timed.pop().expect("peeked");
             if e.task.header().state.load(Ordering::Acquire) == CANCELLED {
                 self.stale_timed = self.stale_timed.saturating_sub(1);
@@ -234,7 +214,7 @@ impl Queues {
             if h.state.load(Ordering::Acquire) != PENDING {
                 continue; // cancelled, or already run through a newer entry
             }
-            if h.prio.load(Ordering::Relaxed) != e.prio {
+            if h.prio.load(Ordering::Relaxed) != e.key.0 {
                 continue; // re-prioritised: a newer entry carries the right priority
             }
             return Some(e.task);
@@ -243,7 +223,7 @@ impl Queues {
     }
 
     fn next_due(&self) -> Option<Instant> {
-        self.timed.peek().map(|e| e.due)
+        self.timed.peek().map(|e| e.key.0 .0)
     }
 
     /// Tasks waiting (ready or timed), not counting the cancelled ones known to be stale.

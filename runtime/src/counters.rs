@@ -25,6 +25,21 @@ pub(crate) enum Count {
 
 pub(crate) const KINDS: usize = 7;
 
+impl Count {
+    /// The counter for a task that ended with `outcome`; `timed` tells a timed task
+    /// dropped at shutdown from a future dropped at shutdown.
+    pub(crate) fn of(outcome: kairos_core::task::Outcome, timed: bool) -> Count {
+        use kairos_core::task::Outcome;
+        match outcome {
+            Outcome::Output => Count::Completed,
+            Outcome::Panicked => Count::Panicked,
+            Outcome::Cancelled => Count::Cancelled,
+            Outcome::Shutdown if timed => Count::TimerDropped,
+            Outcome::Shutdown => Count::FutureDropped,
+        }
+    }
+}
+
 /// One set of counters.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

@@ -93,8 +93,8 @@ enum Due {
 }
 
 impl Handle {
-    fn due_at(&self, when: Instant) -> Due {
-        let tick = self.shared.clock.due_tick(when);
+    /// `Due::Now` for a tick that has already begun, else `Due::At(tick)`.
+    fn due(&self, tick: u64) -> Due {
         if tick <= self.shared.clock.now_tick() {
             Due::Now
         } else {
@@ -102,16 +102,15 @@ impl Handle {
         }
     }
 
+    fn due_at(&self, when: Instant) -> Due {
+        self.due(self.shared.clock.due_tick(when))
+    }
+
     fn due_after(&self, delay: Duration) -> Due {
         if delay.is_zero() {
             return Due::Now;
         }
-        let tick = self.shared.clock.due_after(delay);
-        if tick <= self.shared.clock.now_tick() {
-            Due::Now
-        } else {
-            Due::At(tick)
-        }
+        self.due(self.shared.clock.due_after(delay))
     }
 
     fn refused<T>(&self) -> JoinHandle<T> {

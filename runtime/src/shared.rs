@@ -99,13 +99,7 @@ impl Shared {
 
     /// Counts the final outcome of a task whose lineage the caller releases.
     pub(crate) fn count_outcome(&self, outcome: Outcome, timed: bool) {
-        self.count(match outcome {
-            Outcome::Output => Count::Completed,
-            Outcome::Panicked => Count::Panicked,
-            Outcome::Cancelled => Count::Cancelled,
-            Outcome::Shutdown if timed => Count::TimerDropped,
-            Outcome::Shutdown => Count::FutureDropped,
-        });
+        self.count(Count::of(outcome, timed));
     }
 
     pub(crate) fn totals(&self) -> Totals {

@@ -51,11 +51,14 @@ impl Sleep {
 /// assert!(start.elapsed() >= Duration::from_millis(2));
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
+    sleep_for("sleep", "Handle::spawn_after (or run the future inside Runtime::block_on)", duration)
+}
+
+/// A `Sleep` of `duration` on the current runtime; `what` and `instead` name the caller
+/// and its alternative in the panic message outside a runtime.
+fn sleep_for(what: &str, instead: &str, duration: Duration) -> Sleep {
     let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
-    let timer =
-        with_current("sleep", "Handle::spawn_after (or run the future inside Runtime::block_on)", |h| {
-            h.spawn_after(duration, Priority::HIGHEST, || ())
-        });
+    let timer = with_current(what, instead, |h| h.spawn_after(duration, Priority::HIGHEST, || ()));
     Sleep { deadline, timer }
 }
 
@@ -106,11 +109,8 @@ impl Drop for Sleep {
 /// assert!(r.is_err());
 /// ```
 pub fn timeout<F: Future>(duration: Duration, fut: F) -> Timeout<F> {
-    let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
-    let timer = with_current("timeout", "Runtime::block_on around the timed future", |h| {
-        h.spawn_after(duration, Priority::HIGHEST, || ())
-    });
-    Timeout { fut: Box::pin(fut), sleep: Sleep { deadline, timer } }
+    let sleep = sleep_for("timeout", "Runtime::block_on around the timed future", duration);
+    Timeout { fut: Box::pin(fut), sleep }
 }
 
 /// The future of [`timeout`].

@@ -116,7 +116,7 @@ impl WorkerCtx {
                     drop(timers);
                     self.push_local(ready);
                 }
-                Inserted::Finished(outcome) => self.count_timed_outcome(outcome),
+                Inserted::Finished(outcome) => self.count_outcome(outcome),
             },
             Err(_) => self.remote().timer_inbox.push(task),
         }
@@ -128,7 +128,7 @@ impl WorkerCtx {
         match self.timers.try_borrow_mut() {
             Ok(mut timers) => {
                 if let Some(outcome) = timers.remove(&task) {
-                    self.count_timed_outcome(outcome);
+                    self.count_outcome(outcome);
                 }
                 None
             }
@@ -140,19 +140,10 @@ impl WorkerCtx {
         self.remote().counters.bump_owned(kind);
     }
 
-    /// Counts the outcome of a closure whose lineage this worker released.
+    /// Counts the outcome of a closure or timed task whose lineage this worker released
+    /// (a closure never ends with `Shutdown`; a timed task does when its wheel is dropped).
     fn count_outcome(&self, outcome: Outcome) {
-        self.count(match outcome {
-            Outcome::Output => Count::Completed,
-            Outcome::Panicked => Count::Panicked,
-            Outcome::Cancelled => Count::Cancelled,
-            Outcome::Shutdown => Count::TimerDropped,
-        });
-    }
-
-    /// Counts the outcome of a timed task whose lineage this worker's wheel released.
-    fn count_timed_outcome(&self, outcome: Outcome) {
-        self.count_outcome(outcome);
+        self.count(Count::of(outcome, true));
     }
 
     /// The worker thread's body.
@@ -319,21 +310,20 @@ impl WorkerCtx {
             Shared::drain_queue(&remote.timer_inbox, |t| match timers.insert(t) {
                 Inserted::Linked => {}
                 Inserted::Due(ready) => self.queue.push(ready),
-                Inserted::Finished(outcome) => self.count_timed_outcome(outcome),
+                Inserted::Finished(outcome) => self.count_outcome(outcome),
             });
         }
         if cancels {
             Shared::drain_queue(&remote.timer_cancels, |t| {
                 if let Some(outcome) = timers.remove(&t) {
-                    self.count_timed_outcome(outcome);
+                    self.count_outcome(outcome);
                 }
             });
         }
         if let Some(next) = timers.next_expiration() {
             let now = self.handle.shared.clock.now_tick();
             if next <= now {
-                let moved =
-                    timers.fire(now, |t| self.queue.push(t), |outcome| self.count_timed_outcome(outcome));
+                let moved = timers.fire(now, |t| self.queue.push(t), |outcome| self.count_outcome(outcome));
                 drop(timers);
                 if moved > 1 && self.handle.shared.idle.wants_notify() {
                     self.handle.shared.notify_one();
@@ -388,8 +378,8 @@ impl WorkerCtx {
         self.stop_searching();
         let remote = self.remote();
         let mut timers = std::mem::take(&mut *self.timers.borrow_mut());
-        Shared::drain_queue(&remote.timer_inbox, |t| self.count_timed_outcome(cancel_for_shutdown(t)));
-        timers.cancel_all(|outcome| self.count_timed_outcome(outcome));
+        Shared::drain_queue(&remote.timer_inbox, |t| self.count_outcome(cancel_for_shutdown(t)));
+        timers.cancel_all(|outcome| self.count_outcome(outcome));
         Shared::drain_queue(&remote.timer_cancels, drop);
         // Anything still local (a race with a last-moment push) is run, not lost.
         while let Some(t) = self.queue.pop() {

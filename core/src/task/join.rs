@@ -192,8 +192,10 @@ impl std::error::Error for JoinError {}
 /// [`join`](JoinHandle::join) blocks the calling thread for it. Dropping the handle
 /// detaches the task: it still runs, and its output is dropped.
 pub struct JoinHandle<T> {
-    raw: Option<NonNull<Header>>,
-    id: TaskId,
+    /// The task's header, or, for a refused task, its (odd, never dereferenced) id: a
+    /// header address is aligned, a refused id is odd, so one word tells them apart and
+    /// the handle stays pointer-sized.
+    tagged: NonNull<Header>,
     _output: PhantomData<T>,
 }
 
@@ -210,23 +212,30 @@ impl<T> JoinHandle<T> {
     /// `ptr` carries the handle's counted reference (`JOIN_INTEREST` set) to a cell whose
     /// output type is `T`.
     pub unsafe fn from_raw(ptr: NonNull<Header>) -> JoinHandle<T> {
-        JoinHandle { raw: Some(ptr), id: TaskId::of(ptr), _output: PhantomData }
+        JoinHandle { tagged: ptr, _output: PhantomData }
     }
 
     /// A handle for a task that never existed because its runtime refused it: its
     /// result is a shutdown error.
     pub fn refused(id: TaskId) -> JoinHandle<T> {
-        JoinHandle { raw: None, id, _output: PhantomData }
+        debug_assert!(id.0 & 1 == 1, "refused ids are odd");
+        let tagged = NonNull::new(id.0 as usize as *mut Header).expect("refused ids are odd, so never zero");
+        JoinHandle { tagged, _output: PhantomData }
+    }
+
+    /// The task's header, or `None` for a refused task.
+    fn task(&self) -> Option<NonNull<Header>> {
+        (self.tagged.as_ptr() as usize & 1 == 0).then_some(self.tagged)
     }
 
     /// The task's id.
     pub fn id(&self) -> TaskId {
-        self.id
+        TaskId(self.tagged.as_ptr() as usize as u64)
     }
 
     /// Whether the task has reached its final outcome (output, panic, cancellation).
     pub fn is_finished(&self) -> bool {
-        match self.raw {
+        match self.task() {
             // SAFETY: the handle's reference keeps the cell alive.
             Some(p) => unsafe { p.as_ref() }.state.load().is_complete(),
             None => true,
@@ -241,7 +250,7 @@ impl<T> JoinHandle<T> {
     /// right now is dropped at its next `.await` point, unless this poll completes it
     /// (`false` either way: it did start).
     pub fn cancel(&self) -> bool {
-        match self.raw {
+        match self.task() {
             // SAFETY: the handle's reference keeps the cell alive during the call.
             Some(p) => unsafe { (p.as_ref().vtable.cancel)(p, Outcome::Cancelled) },
             None => false,
@@ -250,7 +259,7 @@ impl<T> JoinHandle<T> {
 
     /// The raw header pointer, if the task exists.
     pub fn as_raw(&self) -> Option<NonNull<Header>> {
-        self.raw
+        self.task()
     }
 
     /// Blocks the current thread until the task finishes and returns its result.
@@ -284,8 +293,8 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(ptr) = self.raw else {
-            return Poll::Ready(Err(JoinError::shutdown(self.id)));
+        let Some(ptr) = self.task() else {
+            return Poll::Ready(Err(JoinError::shutdown(self.id())));
         };
         // SAFETY: the handle's reference keeps the cell alive.
         let header = unsafe { ptr.as_ref() };
@@ -319,7 +328,7 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let Some(ptr) = self.raw.take() else { return };
+        let Some(ptr) = self.task() else { return };
         // SAFETY: the handle's reference keeps the cell alive until `drop_join_handle`.
         let header = unsafe { ptr.as_ref() };
         let snap = header.state.load();
@@ -340,6 +349,29 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id).field("finished", &self.is_finished()).finish()
+        f.debug_struct("JoinHandle").field("id", &self.id()).field("finished", &self.is_finished()).finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_join_handle_is_one_pointer_wide() {
+        assert_eq!(core::mem::size_of::<JoinHandle<u64>>(), core::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn a_refused_handle_keeps_its_id_and_reports_shutdown() {
+        let id = TaskId::refused(41);
+        let h = JoinHandle::<()>::refused(id);
+        assert_eq!(h.id(), id);
+        assert!(h.is_finished());
+        assert!(!h.cancel());
+        assert!(h.as_raw().is_none());
+        let err = h.join().unwrap_err();
+        assert!(err.is_shutdown());
+        assert_eq!(err.id(), id);
     }
 }
