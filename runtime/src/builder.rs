@@ -17,6 +17,7 @@ pub(crate) struct BuilderConfig {
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
     pub(crate) spin_before_park: Duration,
+    pub(crate) max_processes: usize,
 }
 
 impl fmt::Debug for BuilderConfig {
@@ -25,6 +26,7 @@ impl fmt::Debug for BuilderConfig {
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("on_thread_stop", &self.on_thread_stop.is_some())
             .field("spin_before_park", &self.spin_before_park)
+            .field("max_processes", &self.max_processes)
             .finish()
     }
 }
@@ -56,6 +58,7 @@ pub struct Builder {
     on_thread_start: Option<Hook>,
     on_thread_stop: Option<Hook>,
     spin_before_park: Duration,
+    max_processes: Option<usize>,
 }
 
 impl Default for Builder {
@@ -73,6 +76,7 @@ impl fmt::Debug for Builder {
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("on_thread_stop", &self.on_thread_stop.is_some())
             .field("spin_before_park", &self.spin_before_park)
+            .field("max_processes", &self.max_processes)
             .finish()
     }
 }
@@ -87,6 +91,7 @@ impl Builder {
             on_thread_start: None,
             on_thread_stop: None,
             spin_before_park: Duration::from_micros(50),
+            max_processes: None,
         }
     }
 
@@ -129,6 +134,15 @@ impl Builder {
         self
     }
 
+    /// How many child processes started by
+    /// [`spawn_process`](crate::Handle::spawn_process) run at once (default: the number
+    /// of workers). Further processes wait, without holding a worker, in priority order.
+    /// `0` is rejected by [`build`](Self::build).
+    pub fn max_processes(mut self, n: usize) -> Builder {
+        self.max_processes = Some(n);
+        self
+    }
+
     /// Starts the workers.
     ///
     /// # Errors
@@ -142,11 +156,17 @@ impl Builder {
             Some(n) => n,
             None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(MAX_OWNERS),
         };
+        let max_processes = match self.max_processes {
+            Some(0) => return Err(BuildError::zero_limit("max_processes")),
+            Some(n) => n,
+            None => workers,
+        };
         let queues: Vec<RunQueue> = (0..workers).map(|_| RunQueue::new()).collect();
         let config = BuilderConfig {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
             spin_before_park: self.spin_before_park,
+            max_processes,
         };
         let shared = Arc::new(Shared::new(config, queues.iter().map(|q| q.stealers()).collect()));
         let mut rt = Runtime::from_parts(Handle { shared: shared.clone() });

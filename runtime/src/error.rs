@@ -13,6 +13,7 @@ enum BuildErrorKind {
     ZeroWorkers,
     TooManyWorkers { requested: usize, max: usize },
     Spawn(std::io::Error),
+    ZeroLimit(&'static str),
 }
 
 impl BuildError {
@@ -22,12 +23,19 @@ impl BuildError {
     pub(crate) fn too_many_workers(requested: usize, max: usize) -> BuildError {
         BuildError { kind: BuildErrorKind::TooManyWorkers { requested, max } }
     }
+    pub(crate) fn zero_limit(setting: &'static str) -> BuildError {
+        BuildError { kind: BuildErrorKind::ZeroLimit(setting) }
+    }
     pub(crate) fn spawn(e: std::io::Error) -> BuildError {
         BuildError { kind: BuildErrorKind::Spawn(e) }
     }
     /// The worker count was zero.
     pub fn is_zero_workers(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroWorkers)
+    }
+    /// A limit (such as `max_processes` or `max_pending`) was zero.
+    pub fn is_zero_limit(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ZeroLimit(_))
     }
     /// The worker count was above the maximum.
     pub fn is_too_many_workers(&self) -> bool {
@@ -45,6 +53,9 @@ impl fmt::Display for BuildError {
                 write!(f, "Builder::workers({requested}) is above the maximum of {max} workers")
             }
             BuildErrorKind::Spawn(e) => write!(f, "could not spawn a worker thread: {e}"),
+            BuildErrorKind::ZeroLimit(setting) => {
+                write!(f, "Builder::{setting}(0) would admit nothing; use a limit of at least 1")
+            }
         }
     }
 }

@@ -50,6 +50,10 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) refused_seq: AtomicU64,
     pub(crate) config: BuilderConfig,
+    /// The cap on concurrently running child processes (`spawn_process`).
+    pub(crate) processes: std::sync::Arc<crate::process::ProcessLimiter>,
+    /// Retry gauges (`Task::retry`).
+    pub(crate) retries: crate::retry::RetryStats,
 }
 
 impl Shared {
@@ -76,6 +80,8 @@ impl Shared {
             closed: AtomicBool::new(false),
             counters: Counters::default(),
             refused_seq: AtomicU64::new(0),
+            processes: std::sync::Arc::new(crate::process::ProcessLimiter::new(config.max_processes)),
+            retries: crate::retry::RetryStats::default(),
             config,
         }
     }

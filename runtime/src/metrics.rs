@@ -1,0 +1,1 @@
+//! Metrics snapshots (filled in by the metrics work).
