@@ -225,6 +225,7 @@ fn run_queue(c: &mut Criterion) {
                 priority: kairos_core::Priority::new((i % 64) as u8).expect("level"),
                 due: None,
                 join: false,
+                home: 0,
             };
             allocate(Closure(|| ()), None::<NoSchedule>, opts).0
         })

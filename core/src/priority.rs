@@ -66,6 +66,17 @@ impl Priority {
         self.0 as usize
     }
 
+    /// Every level, from [`LOWEST`](Self::LOWEST) to [`HIGHEST`](Self::HIGHEST).
+    ///
+    /// ```
+    /// use kairos_core::Priority;
+    /// assert_eq!(Priority::all().count(), 64);
+    /// assert_eq!(Priority::all().last(), Some(Priority::HIGHEST));
+    /// ```
+    pub fn all() -> impl DoubleEndedIterator<Item = Priority> + ExactSizeIterator {
+        (0..Self::LEVELS as u8).map(Priority)
+    }
+
     /// Builds a priority from a level known to be in range.
     ///
     /// Used for levels read back from a [`LevelMask`] or a task's state word, which can

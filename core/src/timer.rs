@@ -78,8 +78,8 @@ impl TimerDriver {
                 Inserted::Linked
             }
             Err(_) => {
-                task.header().state().clear_timed();
-                Inserted::Due(task)
+                let epoch = task.header().state().clear_timed().epoch();
+                Inserted::Due(task.with_epoch(epoch))
             }
         }
     }
@@ -107,19 +107,23 @@ impl TimerDriver {
     }
 
     /// Hands every task due at `now` to `ready`; reports tasks found claimed by a
-    /// canceller to `finished`. Returns how many went to `ready`.
+    /// canceller to `finished` (with their state: outcome and priority). Returns how many
+    /// went to `ready`.
     pub fn fire(
         &mut self,
         now: u64,
         mut ready: impl FnMut(TaskRef),
-        mut finished: impl FnMut(Outcome),
+        mut finished: impl FnMut(crate::task::Snapshot),
     ) -> usize {
         let mut moved = 0;
         while let Some(links) = self.wheel.poll(now) {
             let task = Self::take(links);
-            task.header().state().clear_timed();
+            // The entry's stamp comes from the same operation that takes the task out of
+            // the wheel: a priority change after it makes this entry stale and queues its own.
+            let epoch = task.header().state().clear_timed().epoch();
+            let task = task.with_epoch(epoch);
             match claimed_outcome(&task) {
-                Some(outcome) => finished(outcome),
+                Some(_) => finished(task.snapshot()),
                 None => {
                     ready(task);
                     moved += 1;

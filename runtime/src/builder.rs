@@ -2,9 +2,9 @@
 
 use crate::shared::Shared;
 use crate::worker::WorkerCtx;
+use crate::Aging;
 use crate::{BuildError, Handle, Runtime};
 use kairos_core::queue::RunQueue;
-use kairos_core::sync::Arc;
 use kairos_core::task::state::MAX_OWNERS;
 use std::fmt;
 use std::time::Duration;
@@ -18,6 +18,9 @@ pub(crate) struct BuilderConfig {
     pub(crate) on_thread_stop: Option<Hook>,
     pub(crate) spin_before_park: Duration,
     pub(crate) max_processes: usize,
+    pub(crate) max_pending: Option<usize>,
+    pub(crate) aging: Option<Aging>,
+    pub(crate) lifo: bool,
 }
 
 impl fmt::Debug for BuilderConfig {
@@ -27,6 +30,9 @@ impl fmt::Debug for BuilderConfig {
             .field("on_thread_stop", &self.on_thread_stop.is_some())
             .field("spin_before_park", &self.spin_before_park)
             .field("max_processes", &self.max_processes)
+            .field("max_pending", &self.max_pending)
+            .field("aging", &self.aging)
+            .field("lifo", &self.lifo)
             .finish()
     }
 }
@@ -59,6 +65,9 @@ pub struct Builder {
     on_thread_stop: Option<Hook>,
     spin_before_park: Duration,
     max_processes: Option<usize>,
+    max_pending: Option<usize>,
+    aging: Option<Aging>,
+    lifo: bool,
 }
 
 impl Default for Builder {
@@ -77,6 +86,9 @@ impl fmt::Debug for Builder {
             .field("on_thread_stop", &self.on_thread_stop.is_some())
             .field("spin_before_park", &self.spin_before_park)
             .field("max_processes", &self.max_processes)
+            .field("max_pending", &self.max_pending)
+            .field("aging", &self.aging)
+            .field("lifo", &self.lifo)
             .finish()
     }
 }
@@ -92,6 +104,9 @@ impl Builder {
             on_thread_stop: None,
             spin_before_park: Duration::from_micros(50),
             max_processes: None,
+            max_pending: None,
+            aging: Some(Aging::default()),
+            lifo: false,
         }
     }
 
@@ -143,6 +158,57 @@ impl Builder {
         self
     }
 
+    /// Bounds how many tasks may wait to start (queued, timed, or not yet polled) at
+    /// once. Default: unbounded.
+    ///
+    /// Once `n` tasks wait:
+    /// - [`try_spawn`](crate::Handle::try_spawn) returns an error whose
+    ///   [`is_full`](crate::SpawnError::is_full) is true, with the closure inside;
+    /// - [`spawn`](crate::Handle::spawn) and the other `spawn*` methods block the calling
+    ///   thread until a task starts (or the runtime shuts down);
+    /// - [`spawn_async`](crate::Handle::spawn_async) waits without blocking.
+    ///
+    /// Spawns made *on a worker thread* (from inside tasks) never block, since a worker
+    /// waiting for room could be the one that would make it: they are admitted past the
+    /// limit (and counted). Use `try_spawn` or `spawn_async` inside tasks to respect it.
+    ///
+    /// The count is exact under concurrency and costs one compare-and-swap per spawn
+    /// and one decrement per start; no lock. `0` is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime};
+    /// let rt = Runtime::builder().workers(1).max_pending(10_000).build()?;
+    /// assert_eq!(rt.spawn(Priority::NORMAL, || 1).join().unwrap(), 1);
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
+    pub fn max_pending(mut self, n: usize) -> Builder {
+        self.max_pending = Some(n);
+        self
+    }
+
+    /// Sets the aging budgets (see [`Aging`]); on by default with [`Aging::default`].
+    /// A zero budget is rejected by [`build`](Self::build).
+    pub fn aging(mut self, aging: Aging) -> Builder {
+        self.aging = Some(aging);
+        self
+    }
+
+    /// Turns aging off: strict priority order, where a flood of urgent work can starve
+    /// less urgent levels indefinitely.
+    pub fn no_aging(mut self) -> Builder {
+        self.aging = None;
+        self
+    }
+
+    /// Order within one priority level on each worker's own queue: FIFO (`false`, the
+    /// default) or LIFO (`true`: a worker runs the task it queued last first, which keeps
+    /// caches warm for fan-out work). Tasks submitted from outside the runtime, and
+    /// tasks other workers steal, are always taken oldest first.
+    pub fn lifo_within_level(mut self, lifo: bool) -> Builder {
+        self.lifo = lifo;
+        self
+    }
+
     /// Starts the workers.
     ///
     /// # Errors
@@ -161,14 +227,23 @@ impl Builder {
             Some(n) => n,
             None => workers,
         };
-        let queues: Vec<RunQueue> = (0..workers).map(|_| RunQueue::new()).collect();
+        if self.max_pending == Some(0) {
+            return Err(BuildError::zero_limit("max_pending"));
+        }
+        if let Some(level) = self.aging.as_ref().and_then(Aging::zero_level) {
+            return Err(BuildError::zero_aging(level));
+        }
+        let queues: Vec<RunQueue> = (0..workers).map(|_| RunQueue::with_order(self.lifo)).collect();
         let config = BuilderConfig {
             on_thread_start: self.on_thread_start,
             on_thread_stop: self.on_thread_stop,
             spin_before_park: self.spin_before_park,
             max_processes,
+            max_pending: self.max_pending,
+            aging: self.aging,
+            lifo: self.lifo,
         };
-        let shared = Arc::new(Shared::new(config, queues.iter().map(|q| q.stealers()).collect()));
+        let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());
         let mut rt = Runtime::from_parts(Handle { shared: shared.clone() });
         for (index, queue) in queues.into_iter().enumerate() {
             let ctx = WorkerCtx::new(shared.clone(), index, queue);

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 const TICK_SHIFT: u32 = 10;
-const TICK_NANOS: u64 = 1 << TICK_SHIFT;
+pub(crate) const TICK_NANOS: u64 = 1 << TICK_SHIFT;
 
 /// Converts between `Instant`s and wheel ticks.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +20,19 @@ pub(crate) struct Clock {
 impl Clock {
     pub(crate) fn new() -> Clock {
         Clock { start: Instant::now() }
+    }
+
+    /// When the runtime started.
+    pub(crate) fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// The instant `tick` begins at (`None` for "never" or out of range).
+    pub(crate) fn instant_of(&self, tick: u64) -> Option<Instant> {
+        if tick == u64::MAX {
+            return None;
+        }
+        self.start.checked_add(Duration::from_nanos(tick.checked_mul(TICK_NANOS)?))
     }
 
     /// The current tick (rounded down).

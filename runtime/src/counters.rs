@@ -21,9 +21,17 @@ pub(crate) enum Count {
     TimerDropped,
     FutureDropped,
     Rejected,
+    /// Deadline passed before the task started.
+    Expired,
+    /// A future ran past its run timeout.
+    TimedOut,
+    /// First runs (not an outcome: a metric).
+    Started,
+    /// Tasks taken from another worker's queue (not an outcome: a metric).
+    Stolen,
 }
 
-pub(crate) const KINDS: usize = 7;
+pub(crate) const KINDS: usize = 11;
 
 impl Count {
     /// The counter for a task that ended with `outcome`; `timed` tells a timed task
@@ -36,6 +44,8 @@ impl Count {
             Outcome::Cancelled => Count::Cancelled,
             Outcome::Shutdown if timed => Count::TimerDropped,
             Outcome::Shutdown => Count::FutureDropped,
+            Outcome::Expired => Count::Expired,
+            Outcome::TimedOut => Count::TimedOut,
         }
     }
 }

@@ -14,6 +14,7 @@ enum BuildErrorKind {
     TooManyWorkers { requested: usize, max: usize },
     Spawn(std::io::Error),
     ZeroLimit(&'static str),
+    ZeroAging(kairos_core::Priority),
 }
 
 impl BuildError {
@@ -26,6 +27,9 @@ impl BuildError {
     pub(crate) fn zero_limit(setting: &'static str) -> BuildError {
         BuildError { kind: BuildErrorKind::ZeroLimit(setting) }
     }
+    pub(crate) fn zero_aging(level: kairos_core::Priority) -> BuildError {
+        BuildError { kind: BuildErrorKind::ZeroAging(level) }
+    }
     pub(crate) fn spawn(e: std::io::Error) -> BuildError {
         BuildError { kind: BuildErrorKind::Spawn(e) }
     }
@@ -36,6 +40,10 @@ impl BuildError {
     /// A limit (such as `max_processes` or `max_pending`) was zero.
     pub fn is_zero_limit(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroLimit(_))
+    }
+    /// An aging budget was zero.
+    pub fn is_zero_aging(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ZeroAging(_))
     }
     /// The worker count was above the maximum.
     pub fn is_too_many_workers(&self) -> bool {
@@ -53,6 +61,12 @@ impl fmt::Display for BuildError {
                 write!(f, "Builder::workers({requested}) is above the maximum of {max} workers")
             }
             BuildErrorKind::Spawn(e) => write!(f, "could not spawn a worker thread: {e}"),
+            BuildErrorKind::ZeroAging(level) => write!(
+                f,
+                "the aging budget of priority {} is zero, which would put that level ahead of every \
+                 other at every check; give it a positive budget or use Builder::no_aging()",
+                level.level()
+            ),
             BuildErrorKind::ZeroLimit(setting) => {
                 write!(f, "Builder::{setting}(0) would admit nothing; use a limit of at least 1")
             }
@@ -69,35 +83,75 @@ impl std::error::Error for BuildError {
     }
 }
 
-/// A task that [`Handle::try_spawn`](crate::Handle::try_spawn) refused, with the task
-/// handed back so nothing is lost.
+/// A task that the runtime refused, with the task handed back so nothing is lost.
+///
+/// Made by [`Handle::try_spawn`](crate::Handle::try_spawn) and
+/// [`Handle::spawn_with`](crate::Handle::spawn_with).
 pub struct SpawnError<F> {
     task: F,
+    kind: SpawnErrorKind,
+}
+
+#[derive(Debug, Clone)]
+enum SpawnErrorKind {
+    Shutdown,
+    Full { limit: usize },
+    Invalid(String),
 }
 
 impl<F> SpawnError<F> {
     pub(crate) fn shutdown(task: F) -> SpawnError<F> {
-        SpawnError { task }
+        SpawnError { task, kind: SpawnErrorKind::Shutdown }
+    }
+    pub(crate) fn full(task: F, limit: usize) -> SpawnError<F> {
+        SpawnError { task, kind: SpawnErrorKind::Full { limit } }
+    }
+    pub(crate) fn invalid(task: F, why: String) -> SpawnError<F> {
+        SpawnError { task, kind: SpawnErrorKind::Invalid(why) }
     }
     /// The runtime is shut down (or shutting down) and takes no new tasks.
     pub fn is_shutdown(&self) -> bool {
-        true
+        matches!(self.kind, SpawnErrorKind::Shutdown)
     }
-    /// The refused closure or future, back to the caller.
+    /// As many tasks as [`Builder::max_pending`](crate::Builder::max_pending) allows are
+    /// waiting to start; try again once some have started.
+    pub fn is_full(&self) -> bool {
+        matches!(self.kind, SpawnErrorKind::Full { .. })
+    }
+    /// The task's settings are invalid (such as a retry policy with `max_attempts(0)`);
+    /// the message says which.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self.kind, SpawnErrorKind::Invalid(_))
+    }
+    /// The refused closure (or task), back to the caller.
     pub fn into_inner(self) -> F {
         self.task
+    }
+    /// Turns the error into one for another form of the same task.
+    pub(crate) fn map<G>(self, f: impl FnOnce(F) -> G) -> SpawnError<G> {
+        SpawnError { task: f(self.task), kind: self.kind }
     }
 }
 
 impl<F> fmt::Debug for SpawnError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpawnError").field("kind", &"Shutdown").finish_non_exhaustive()
+        f.debug_struct("SpawnError").field("kind", &self.kind).finish_non_exhaustive()
     }
 }
 
 impl<F> fmt::Display for SpawnError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the runtime is shut down and takes no new tasks; the task is handed back")
+        match &self.kind {
+            SpawnErrorKind::Shutdown => {
+                f.write_str("the runtime is shut down and takes no new tasks; the task is handed back")
+            }
+            SpawnErrorKind::Full { limit } => write!(
+                f,
+                "the runtime is full: {limit} tasks wait to start (Builder::max_pending); \
+                 the task is handed back"
+            ),
+            SpawnErrorKind::Invalid(why) => write!(f, "the task was refused: {why}; the task is handed back"),
+        }
     }
 }
 

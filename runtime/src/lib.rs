@@ -49,28 +49,37 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod aging;
 mod builder;
 mod clock;
 mod context;
 mod counters;
 mod error;
 mod metrics;
+mod observe;
+mod pending;
 mod process;
 mod registry;
 mod report;
 mod retry;
 mod runtime;
 mod shared;
+mod task;
 mod time;
 mod worker;
 
+pub use aging::Aging;
 pub use builder::Builder;
 pub(crate) use builder::BuilderConfig;
 pub use error::{BuildError, Elapsed, SpawnError};
 pub use kairos_core::task::{JoinError, JoinHandle, TaskId};
 pub use kairos_core::{InvalidPriority, Priority};
+pub use metrics::{LatencySummary, MetricsSnapshot};
+pub use pending::{LevelCounts, PendingSnapshot};
 pub use report::ShutdownReport;
+pub use retry::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError};
 pub use runtime::{Handle, Runtime};
+pub use task::{RetryTask, Spawnable, Task};
 pub use time::{sleep, sleep_until, timeout, yield_now, Sleep, Timeout, YieldNow};
 
 use std::future::Future;

@@ -46,6 +46,10 @@ pub struct ShutdownReport {
     pub futures_dropped: u64,
     /// Tasks refused because the runtime was shutting down.
     pub rejected: u64,
+    /// Tasks whose deadline passed before they started (they never ran).
+    pub expired: u64,
+    /// Futures dropped because they ran past their run timeout.
+    pub run_timeouts: u64,
     /// Tasks still queued or running when `shutdown_timeout` stopped waiting.
     pub unfinished: u64,
     /// Whether `shutdown_timeout` stopped waiting before all workers exited.
@@ -63,6 +67,8 @@ impl ShutdownReport {
             + self.timers_dropped
             + self.futures_dropped
             + self.rejected
+            + self.expired
+            + self.run_timeouts
             + self.unfinished
     }
 

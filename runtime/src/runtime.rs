@@ -7,6 +7,10 @@
 //! - From any other thread: through the intake counter (see `shared`), then onto the
 //!   per-level injectors with a wake-up if a worker sleeps, or, if timed, into a random
 //!   worker's timer inbox (that worker is woken if it sleeps past the new due time).
+//!
+//! With `Builder::max_pending`, admission comes first: [`Admit::Try`] refuses at the
+//! limit, [`Admit::Wait`] blocks an outside caller until a task starts (never while it
+//! holds the intake gate, which shutdown drains) and admits a worker's spawn at once.
 
 use crate::context;
 use crate::counters::Count;
@@ -15,11 +19,15 @@ use crate::report::ShutdownReport;
 use crate::shared::{Sched, Shared};
 use crate::worker::WorkerCtx;
 use crate::Builder;
+use event_listener::Listener;
 use kairos_core::park::{ParkWaker, Parker};
 use kairos_core::sync::atomic::Ordering::SeqCst;
 use kairos_core::sync::Arc;
-use kairos_core::task::{allocate, Body, Closure, FutureBody, JoinHandle, Outcome, TaskId, TaskOptions};
+use kairos_core::task::{
+    allocate, Body, Closure, FutureBody, Header, JoinHandle, Outcome, TaskId, TaskOptions,
+};
 use kairos_core::timer::cancel_for_shutdown;
+use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
 use std::fmt;
 use std::future::Future;
@@ -54,7 +62,7 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), kairos::BuildError>(())
 /// ```
 pub struct Runtime {
-    handle: Handle,
+    pub(crate) handle: Handle,
     pub(crate) threads: Vec<std::thread::JoinHandle<()>>,
     shut_down: bool,
 }
@@ -87,14 +95,38 @@ impl fmt::Debug for Handle {
     }
 }
 
-enum Due {
+pub(crate) enum Due {
     Now,
     At(u64),
 }
 
+/// What a spawn does when `max_pending` tasks already wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// Refuse with `Full`.
+    Try,
+    /// Block until there is room (outside the runtime); admit at once on a worker.
+    Wait,
+}
+
+/// Why a submission was refused; the body comes back.
+pub(crate) enum Refusal<B> {
+    Shutdown(B),
+    Full(B, usize),
+}
+
+impl<B> Refusal<B> {
+    pub(crate) fn into_spawn_error<F>(self, f: impl FnOnce(B) -> F) -> SpawnError<F> {
+        match self {
+            Refusal::Shutdown(b) => SpawnError::shutdown(f(b)),
+            Refusal::Full(b, limit) => SpawnError::full(f(b), limit),
+        }
+    }
+}
+
 impl Handle {
     /// `Due::Now` for a tick that has already begun, else `Due::At(tick)`.
-    fn due(&self, tick: u64) -> Due {
+    pub(crate) fn due(&self, tick: u64) -> Due {
         if tick <= self.shared.clock.now_tick() {
             Due::Now
         } else {
@@ -102,27 +134,66 @@ impl Handle {
         }
     }
 
-    fn due_at(&self, when: Instant) -> Due {
+    pub(crate) fn due_at(&self, when: Instant) -> Due {
         self.due(self.shared.clock.due_tick(when))
     }
 
-    fn due_after(&self, delay: Duration) -> Due {
+    pub(crate) fn due_after(&self, delay: Duration) -> Due {
         if delay.is_zero() {
             return Due::Now;
         }
         self.due(self.shared.clock.due_after(delay))
     }
 
-    fn refused<T>(&self) -> JoinHandle<T> {
+    pub(crate) fn refused<T>(&self) -> JoinHandle<T> {
         JoinHandle::refused(TaskId::refused(self.shared.refused_seq.fetch_add(1, SeqCst)))
     }
 
-    /// Submits `body`; hands it back if intake is closed.
-    fn submit<B: Body>(&self, body: B, priority: Priority, due: Due) -> Result<JoinHandle<B::Output>, B> {
+    /// Submits `body`; hands it back if intake is closed, or if full and `admit` says so.
+    pub(crate) fn submit<B: Body>(
+        &self,
+        body: B,
+        priority: Priority,
+        due: Due,
+        admit: Admit,
+    ) -> Result<JoinHandle<B::Output>, Refusal<B>> {
         context::with_worker(|w| {
             let local = w.filter(|w| Arc::ptr_eq(w.shared(), &self.shared));
-            self.submit_from(local, body, priority, due)
+            self.submit_from(local, body, priority, due, admit)
         })
+    }
+
+    /// Takes one admission unit (with `max_pending`); false if refused for `Try` at the
+    /// limit, or if the runtime closed while an outside `Wait` was blocked.
+    fn admit(&self, local: bool, admit: Admit) -> bool {
+        let shared = &self.shared;
+        let Some(limit) = &shared.admission else { return true };
+        if limit.try_acquire() {
+            return true;
+        }
+        match (admit, local) {
+            (Admit::Try, _) => false,
+            (Admit::Wait, true) => {
+                shared.admit_forced();
+                true
+            }
+            (Admit::Wait, false) => loop {
+                let room = shared.room.listen();
+                if limit.try_acquire() {
+                    return true;
+                }
+                if shared.is_closed() {
+                    return false;
+                }
+                room.wait();
+                if limit.try_acquire() {
+                    return true;
+                }
+                if shared.is_closed() {
+                    return false;
+                }
+            },
+        }
     }
 
     fn submit_from<B: Body>(
@@ -131,20 +202,30 @@ impl Handle {
         body: B,
         priority: Priority,
         due: Due,
-    ) -> Result<JoinHandle<B::Output>, B> {
+        admit: Admit,
+    ) -> Result<JoinHandle<B::Output>, Refusal<B>> {
         let shared = &self.shared;
         let count = |kind| match local {
             Some(w) => w.remote().counters.bump_owned(kind),
             None => shared.counters.add_shared(kind, 1),
         };
+        if !self.admit(local.is_some(), admit) {
+            if shared.is_closed() {
+                count(Count::Rejected);
+                return Err(Refusal::Shutdown(body));
+            }
+            let limit = shared.admission.as_ref().map_or(0, |a| a.limit());
+            return Err(Refusal::Full(body, limit));
+        }
         let admitted = match local {
             Some(_) => !shared.is_closed(),
             None => shared.intake.begin(),
         };
         // One counter per spawn, so a report taken mid-race still balances.
         if !admitted {
+            shared.left_waiting();
             count(Count::Rejected);
-            return Err(body);
+            return Err(Refusal::Shutdown(body));
         }
         count(Count::Admitted);
         let due = match due {
@@ -152,7 +233,20 @@ impl Handle {
             Due::Now => None,
         };
         let sched = (B::IS_FUTURE || due.is_some()).then(|| Sched(shared.clone()));
-        let (task, join) = allocate(body, sched, TaskOptions { priority, due, join: true });
+        let (task, join) =
+            allocate(body, sched, TaskOptions { priority, due, join: true, home: shared.home_slot });
+        if due.is_none() && crate::worker::sampled(task.as_ptr()) {
+            // SAFETY: the task is not shared yet and in no wheel: we own its links, which a
+            // ready task never uses otherwise. The worker reads this submit tick back.
+            unsafe { TimerLinks::set_due(Header::timer_links(task.as_ptr()), shared.clock.now_tick()) };
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            task = task.as_ptr().as_ptr() as usize,
+            priority = priority.level(),
+            timed = due.is_some(),
+            "kairos.task.spawned"
+        );
         if B::IS_FUTURE {
             shared.registry.insert(task.clone());
         }
@@ -201,10 +295,48 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit(Closure(f), priority, Due::Now).unwrap_or_else(|_| self.refused())
+        self.submit(Closure(f), priority, Due::Now, Admit::Wait).unwrap_or_else(|_| self.refused())
     }
 
-    /// Like [`spawn`](Self::spawn), but a refused closure comes back inside the error.
+    /// Like [`spawn`](Self::spawn), but waits for room without blocking when
+    /// [`Builder::max_pending`](crate::Builder::max_pending) tasks already wait.
+    ///
+    /// On a runtime that is shut down, the returned handle's result is a shutdown error.
+    ///
+    /// ```
+    /// # use kairos::{Priority, Runtime};
+    /// let rt = Runtime::builder().workers(1).max_pending(2).build().unwrap();
+    /// let handle = rt.handle();
+    /// let h = rt.block_on(async move { handle.spawn_async(Priority::NORMAL, || 7).await });
+    /// assert_eq!(h.join().unwrap(), 7);
+    /// ```
+    pub async fn spawn_async<F, T>(&self, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut body = Closure(f);
+        let mut room = None;
+        loop {
+            match self.submit(body, priority, Due::Now, Admit::Try) {
+                Ok(h) => return h,
+                Err(Refusal::Shutdown(_)) => return self.refused(),
+                Err(Refusal::Full(b, _)) => {
+                    body = b;
+                    match room.take() {
+                        // Listen first, then try again, then wait: no wake-up is missed.
+                        None => room = Some(self.shared.room.listen()),
+                        Some(listener) => listener.await,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Like [`spawn`](Self::spawn), but a refused closure comes back inside the error:
+    /// when the runtime is shut down ([`is_shutdown`](SpawnError::is_shutdown)) or, with
+    /// [`Builder::max_pending`](crate::Builder::max_pending), full
+    /// ([`is_full`](SpawnError::is_full)). It never blocks.
     ///
     /// ```
     /// # use kairos::{Priority, Runtime};
@@ -220,7 +352,8 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit(Closure(f), priority, Due::Now).map_err(|Closure(f)| SpawnError::shutdown(f))
+        self.submit(Closure(f), priority, Due::Now, Admit::Try)
+            .map_err(|r| r.into_spawn_error(|Closure(f)| f))
     }
 
     /// Runs `f` once `delay` has passed, at `priority`.
@@ -236,7 +369,7 @@ impl Handle {
         T: Send + 'static,
     {
         let due = self.due_after(delay);
-        self.submit(Closure(f), priority, due).unwrap_or_else(|_| self.refused())
+        self.submit(Closure(f), priority, due, Admit::Wait).unwrap_or_else(|_| self.refused())
     }
 
     /// Runs `f` at `when` (or now, if `when` has passed), at `priority`.
@@ -246,7 +379,7 @@ impl Handle {
         T: Send + 'static,
     {
         let due = self.due_at(when);
-        self.submit(Closure(f), priority, due).unwrap_or_else(|_| self.refused())
+        self.submit(Closure(f), priority, due, Admit::Wait).unwrap_or_else(|_| self.refused())
     }
 
     /// Polls `fut` on the workers at `priority` until it completes. Every time it is
@@ -256,7 +389,7 @@ impl Handle {
         Fut: Future + Send + 'static,
         Fut::Output: Send + 'static,
     {
-        self.submit(FutureBody(fut), priority, Due::Now).unwrap_or_else(|_| self.refused())
+        self.submit(FutureBody(fut), priority, Due::Now, Admit::Wait).unwrap_or_else(|_| self.refused())
     }
 
     /// Runs `fut` to completion on the calling thread, blocking it; inside, `kairos::spawn`,
@@ -402,6 +535,8 @@ impl Runtime {
         let shared = self.handle.shared.clone();
         shared.intake.close();
         shared.stopping.store(true, SeqCst);
+        // Submitters blocked on a full runtime: they find it closed and give up.
+        shared.room.notify(usize::MAX);
         let _ = shared.idle.notify_all();
         for r in shared.remotes.iter() {
             r.parker.unpark();
@@ -438,11 +573,13 @@ impl Runtime {
                 } else {
                     task.snapshot().outcome()
                 };
-                shared.count_outcome(outcome, false);
+                shared.count_end(outcome, false, task.snapshot().is_started());
             }
             shared.drain_injectors();
             for r in shared.remotes.iter() {
-                Shared::drain_queue(&r.timer_inbox, |t| shared.count_outcome(cancel_for_shutdown(t), true));
+                Shared::drain_queue(&r.timer_inbox, |t| {
+                    shared.count_end(cancel_for_shutdown(t), true, false)
+                });
                 Shared::drain_queue(&r.timer_cancels, drop);
             }
             shared.closed.store(true, SeqCst);
@@ -456,6 +593,8 @@ impl Runtime {
             timers_dropped: totals.get(Count::TimerDropped),
             futures_dropped: totals.get(Count::FutureDropped),
             rejected: totals.get(Count::Rejected),
+            expired: totals.get(Count::Expired),
+            run_timeouts: totals.get(Count::TimedOut),
             unfinished: 0,
             timed_out,
             elapsed: start.elapsed(),

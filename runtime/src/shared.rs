@@ -6,11 +6,27 @@
 //! and drains before it stops the workers: after that no outside submission can land
 //! in a queue. Workers check the gate with a plain load before they spawn: a worker that
 //! misses the close pushes onto its own queue, which it empties before it exits.
+//!
+//! ## Waiting tasks (`Builder::max_pending`)
+//!
+//! With a limit, every admitted task holds one unit of [`Admission`] until it *leaves
+//! the waiting state*: at its first run (the worker sees `STARTED` clear before the run),
+//! or, if it never runs, where its end is counted ([`Shared::count_end`] with
+//! `started == false`). A release that may have made room wakes one blocked submitter
+//! (`room`); shutdown wakes them all.
+//!
+//! ## Home
+//!
+//! The runtime registers a [`Home`] (a weak reference to this state) in kairos-core's
+//! process-wide table, so `JoinHandle::set_priority` can queue a new entry for a ready
+//! closure, which carries no scheduler. The slot is freed when this state is dropped.
 
 use crate::clock::Clock;
 use crate::counters::{Count, Counters, Totals};
 use crate::registry::Registry;
 use crate::{context, BuilderConfig};
+use event_listener::{Event, IntoNotification};
+use kairos_core::admission::Admission;
 use kairos_core::idle::Idle;
 use kairos_core::intake::Intake;
 use kairos_core::park::Parker;
@@ -18,7 +34,9 @@ use kairos_core::queue::{Injectors, Stealers};
 use kairos_core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
 use kairos_core::sync::deque::{Injector, Steal};
 use kairos_core::sync::Arc;
-use kairos_core::task::{Outcome, Schedule, TaskRef};
+use kairos_core::task::home::{self, Home};
+use kairos_core::task::{Outcome, RunResult, Schedule, TaskRef};
+use kairos_core::Priority;
 
 /// The parts of one worker that other threads reach.
 #[derive(Debug)]
@@ -32,6 +50,15 @@ pub(crate) struct Remote {
     /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
     pub(crate) parked_until: AtomicU64,
     pub(crate) counters: Counters,
+    /// Nanoseconds spent parked or spinning for work (owner-written).
+    pub(crate) idle_nanos: AtomicU64,
+    /// Timed tasks in this worker's wheel, per level, as wrapping two's-complement counts
+    /// (owner-written; a level can read negative after a priority change, see `pending`).
+    pub(crate) timed_by_level: [AtomicU64; Priority::LEVELS],
+    /// The wheel's next expiration tick (`u64::MAX`: none), published by the owner.
+    pub(crate) next_due: AtomicU64,
+    /// Sampled submit-to-start latencies of the tasks this worker started.
+    pub(crate) latency: crate::metrics::LatencySampler,
 }
 
 #[derive(Debug)]
@@ -54,10 +81,48 @@ pub(crate) struct Shared {
     pub(crate) processes: std::sync::Arc<crate::process::ProcessLimiter>,
     /// Retry gauges (`Task::retry`).
     pub(crate) retries: crate::retry::RetryStats,
+    /// The bound on waiting tasks, if `Builder::max_pending` set one.
+    pub(crate) admission: Option<Admission>,
+    /// Submitters blocked on a full `admission` wait here.
+    pub(crate) room: Event,
+    /// This runtime's slot in the process-wide home table (0: none).
+    pub(crate) home_slot: usize,
+}
+
+/// What `JoinHandle::set_priority` reaches this runtime through.
+struct RuntimeHome(std::sync::Weak<Shared>);
+
+impl Home for RuntimeHome {
+    fn is_open(&self) -> bool {
+        self.0.upgrade().is_some_and(|s| !s.is_closed() && !s.stopping.load(Acquire))
+    }
+
+    fn requeue(&self, task: TaskRef) {
+        match self.0.upgrade() {
+            Some(shared) => Sched(shared).schedule(task),
+            // Unreachable while the task is alive (see the home table's invariants); drop
+            // the entry's reference rather than leak it.
+            None => drop(task),
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        home::unregister(self.home_slot);
+    }
 }
 
 impl Shared {
-    pub(crate) fn new(config: BuilderConfig, stealers: Vec<Stealers>) -> Shared {
+    /// The shared state, registered in the home table.
+    pub(crate) fn new_arc(config: BuilderConfig, stealers: Vec<Stealers>) -> Arc<Shared> {
+        Arc::new_cyclic(|weak| {
+            let slot = home::register(std::sync::Arc::new(RuntimeHome(weak.clone())));
+            Shared::new(config, stealers, slot)
+        })
+    }
+
+    fn new(config: BuilderConfig, stealers: Vec<Stealers>, home_slot: usize) -> Shared {
         let workers = stealers.len();
         Shared {
             injectors: Injectors::new(),
@@ -70,6 +135,10 @@ impl Shared {
                     parker: Parker::new(),
                     parked_until: AtomicU64::new(0),
                     counters: Counters::default(),
+                    idle_nanos: AtomicU64::new(0),
+                    timed_by_level: core::array::from_fn(|_| AtomicU64::new(0)),
+                    next_due: AtomicU64::new(u64::MAX),
+                    latency: crate::metrics::LatencySampler::new(),
                 })
                 .collect(),
             idle: Idle::new(workers),
@@ -82,6 +151,9 @@ impl Shared {
             refused_seq: AtomicU64::new(0),
             processes: std::sync::Arc::new(crate::process::ProcessLimiter::new(config.max_processes)),
             retries: crate::retry::RetryStats::default(),
+            admission: config.max_pending.map(Admission::new),
+            room: Event::new(),
+            home_slot,
             config,
         }
     }
@@ -103,9 +175,29 @@ impl Shared {
         })
     }
 
-    /// Counts the final outcome of a task whose lineage the caller releases.
-    pub(crate) fn count_outcome(&self, outcome: Outcome, timed: bool) {
+    /// Counts the end of a task whose lineage the caller releases; `started` says whether
+    /// it ever ran (if not, it leaves the waiting state here).
+    pub(crate) fn count_end(&self, outcome: Outcome, timed: bool, started: bool) {
         self.count(Count::of(outcome, timed));
+        if !started {
+            self.left_waiting();
+        }
+    }
+
+    /// One admitted task stopped waiting to start (see the module docs).
+    pub(crate) fn left_waiting(&self) {
+        if let Some(a) = &self.admission {
+            if a.release() {
+                self.room.notify(1.additional());
+            }
+        }
+    }
+
+    /// Admits a task past any limit (worker threads, which must not block).
+    pub(crate) fn admit_forced(&self) {
+        if let Some(a) = &self.admission {
+            a.force_acquire();
+        }
     }
 
     pub(crate) fn totals(&self) -> Totals {
@@ -162,11 +254,21 @@ impl Shared {
         }
     }
 
-    /// Drops every task left in the injectors (after shutdown; futures among them were
-    /// already cancelled through the registry).
+    /// Empties the injectors after the workers exited (or after a late push): a ready
+    /// closure still there (only a priority change racing shutdown leaves one) is run
+    /// here, as shutdown promises; futures were already cancelled through the registry
+    /// and stale entries are dropped.
     pub(crate) fn drain_injectors(&self) {
         while let Some(t) = self.injectors.steal_one() {
-            drop(t);
+            if t.header().is_future() {
+                drop(t);
+                continue;
+            }
+            match t.run() {
+                RunResult::Finished(outcome) => self.count_end(outcome, false, true),
+                RunResult::Skipped(snap) => self.count_end(snap.outcome(), false, snap.is_started()),
+                RunResult::Stale | RunResult::Idle | RunResult::Yielded(_) => {}
+            }
         }
     }
 
@@ -220,7 +322,7 @@ impl Schedule for Sched {
 
     fn future_completed(&self, task: &TaskRef, outcome: Outcome) {
         if self.0.registry.remove(task) {
-            self.0.count_outcome(outcome, false);
+            self.0.count_end(outcome, false, task.snapshot().is_started());
         }
     }
 }

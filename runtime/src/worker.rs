@@ -17,12 +17,24 @@
 //!    park until woken or until the wheel's next deadline. A deadline closer than
 //!    [`NEAR_DEADLINE`] is waited out by yielding instead, for precision.
 //!
+//! Aging (see [`aging`](crate::aging)) may serve one task of an overdue level ahead of
+//! step 2's order every few picks.
+//!
+//! ## Accounting and metrics
+//!
+//! A run that is a task's first (its state had no `STARTED`) counts `Started`, releases
+//! the task's admission unit, and, for 1 task in 64 (chosen by address), records the
+//! submit-to-start latency from the submit tick that the spawn stored in the task's
+//! (otherwise unused) wheel links. Time spent in `park` (spinning included) is idle
+//! time; the rest is busy.
+//!
 //! ## Shutdown
 //!
 //! Once `stopping` is set, a worker keeps running ready closures (futures it pops are
 //! cancelled instead of polled) until it finds no ready work anywhere, then cancels
 //! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
 
+use crate::aging::{AgingState, CHECK_EVERY};
 use crate::context;
 use crate::counters::Count;
 use crate::shared::{Remote, Shared};
@@ -30,8 +42,9 @@ use crate::Handle;
 use kairos_core::queue::RunQueue;
 use kairos_core::sync::atomic::{fence, Ordering::*};
 use kairos_core::sync::Arc;
-use kairos_core::task::{Outcome, RunResult, TaskRef};
+use kairos_core::task::{Header, Outcome, RunResult, Snapshot, TaskRef};
 use kairos_core::timer::{cancel_for_shutdown, Inserted, TimerDriver};
+use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -51,6 +64,13 @@ pub(crate) struct WorkerCtx {
     tick: Cell<u32>,
     searching: Cell<bool>,
     rng: Cell<u64>,
+    aging: Option<AgingState>,
+}
+
+/// Whether a task's submit-to-start latency is sampled: 1 task in 64, by address (cells
+/// are allocated in 64-byte steps, so the low address bits cycle evenly).
+pub(crate) fn sampled(task: std::ptr::NonNull<Header>) -> bool {
+    (task.as_ptr() as usize >> 6) % crate::metrics::SAMPLE_EVERY as usize == 0
 }
 
 impl core::fmt::Debug for WorkerCtx {
@@ -62,6 +82,7 @@ impl core::fmt::Debug for WorkerCtx {
 impl WorkerCtx {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: RunQueue) -> WorkerCtx {
         WorkerCtx {
+            aging: shared.config.aging.as_ref().map(AgingState::new),
             handle: Handle { shared },
             index,
             queue,
@@ -110,16 +131,32 @@ impl WorkerCtx {
     /// Puts a timed task (owned by this worker) in the wheel, or runs it now if due.
     pub(crate) fn insert_timer(&self, task: TaskRef) {
         match self.timers.try_borrow_mut() {
-            Ok(mut timers) => match timers.insert(task) {
-                Inserted::Linked => {}
-                Inserted::Due(ready) => {
-                    drop(timers);
-                    self.push_local(ready);
+            Ok(mut timers) => {
+                let level = task.priority();
+                match timers.insert(task) {
+                    Inserted::Linked => {
+                        self.timed_gauge(level, 1);
+                        self.publish_next_due(&timers);
+                    }
+                    Inserted::Due(ready) => {
+                        drop(timers);
+                        self.push_local(ready);
+                    }
+                    Inserted::Finished(outcome) => self.count_unstarted(outcome),
                 }
-                Inserted::Finished(outcome) => self.count_outcome(outcome),
-            },
+            }
             Err(_) => self.remote().timer_inbox.push(task),
         }
+    }
+
+    /// Adds `delta` to this worker's timed-task gauge of `level` (owner-only, wrapping).
+    fn timed_gauge(&self, level: Priority, delta: i64) {
+        let slot = &self.remote().timed_by_level[level.index()];
+        slot.store(slot.load(Relaxed).wrapping_add(delta as u64), Relaxed);
+    }
+
+    fn publish_next_due(&self, timers: &TimerDriver) {
+        self.remote().next_due.store(timers.next_expiration().unwrap_or(u64::MAX), Relaxed);
     }
 
     /// Unlinks a timed task cancelled on this thread. Returns it back if the wheel is
@@ -127,12 +164,17 @@ impl WorkerCtx {
     pub(crate) fn unlink_timer(&self, task: TaskRef) -> Option<TaskRef> {
         match self.timers.try_borrow_mut() {
             Ok(mut timers) => {
-                if let Some(outcome) = timers.remove(&task) {
-                    self.count_outcome(outcome);
-                }
+                self.remove_timer(&mut timers, &task);
                 None
             }
             Err(_) => Some(task),
+        }
+    }
+
+    fn remove_timer(&self, timers: &mut TimerDriver, task: &TaskRef) {
+        if let Some(outcome) = timers.remove(task) {
+            self.timed_gauge(task.priority(), -1);
+            self.count_unstarted(outcome);
         }
     }
 
@@ -140,10 +182,18 @@ impl WorkerCtx {
         self.remote().counters.bump_owned(kind);
     }
 
-    /// Counts the outcome of a closure or timed task whose lineage this worker released
+    /// Counts the end of a closure or timed task whose lineage this worker released
     /// (a closure never ends with `Shutdown`; a timed task does when its wheel is dropped).
-    fn count_outcome(&self, outcome: Outcome) {
+    fn count_end(&self, outcome: Outcome, started: bool) {
         self.count(Count::of(outcome, true));
+        if !started {
+            self.handle.shared.left_waiting();
+        }
+    }
+
+    /// Counts the end of a task that never ran (claimed by a canceller, or dropped).
+    fn count_unstarted(&self, outcome: Outcome) {
+        self.count_end(outcome, false);
     }
 
     /// The worker thread's body.
@@ -192,17 +242,57 @@ impl WorkerCtx {
             let _ = task.cancel(Outcome::Shutdown);
             return;
         }
-        match task.run() {
-            RunResult::Finished(outcome) if !is_future => self.count_outcome(outcome),
-            RunResult::Skipped(snap) if !is_future => self.count_outcome(snap.outcome()),
+        let before = task.snapshot();
+        // Read before the run: the cell may be gone after it.
+        let submitted = (!before.is_started() && sampled(task.as_ptr())).then(|| {
+            // SAFETY: our queue reference keeps the cell alive; nobody writes the links of a
+            // task that is out of every wheel, and the spawn (or the wheel owner) that
+            // wrote them happens-before the queue hand-off that gave us the task.
+            unsafe { TimerLinks::due(Header::timer_links(task.as_ptr())) }
+        });
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!(
+            "kairos.task",
+            task = task.as_ptr().as_ptr() as usize,
+            priority = before.priority().level(),
+            worker = self.index
+        )
+        .entered();
+        let result = task.run();
+        #[cfg(feature = "tracing")]
+        tracing::debug!(result = ?result, "kairos.task.ran");
+        let ran = !matches!(result, RunResult::Skipped(_) | RunResult::Stale);
+        if ran && !before.is_started() {
+            self.first_run(before, submitted);
+        }
+        match result {
+            RunResult::Finished(outcome) if !is_future => self.count_end(outcome, true),
+            RunResult::Skipped(snap) if !is_future => self.count_end(snap.outcome(), snap.is_started()),
             // A yielding future goes behind everything queued at its level, including
             // work submitted from outside (the injectors), not just this worker's queue.
             RunResult::Yielded(t) => self.handle.shared.injectors.push(t),
-            RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle => {}
+            RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle | RunResult::Stale => {}
+        }
+    }
+
+    /// Accounting for a task's first run: `Started`, its admission unit, and (sampled)
+    /// its submit-to-start latency from the `submitted` tick.
+    fn first_run(&self, _before: Snapshot, submitted: Option<u64>) {
+        self.count(Count::Started);
+        self.handle.shared.left_waiting();
+        if let Some(at) = submitted {
+            let now = self.handle.shared.clock.now_tick();
+            let nanos = now.saturating_sub(at).saturating_mul(crate::clock::TICK_NANOS);
+            self.remote().latency.record(nanos);
         }
     }
 
     fn next_task(&self, tick: u32) -> Option<TaskRef> {
+        if tick % CHECK_EVERY == 0 {
+            if let Some(t) = self.aged_task() {
+                return Some(t);
+            }
+        }
         let injectors = &self.handle.shared.injectors;
         let global = injectors.mask().highest();
         let Some(local) = self.queue.highest() else {
@@ -226,6 +316,23 @@ impl WorkerCtx {
             }
         }
         self.queue.pop().or_else(|| injectors.steal_into(&self.queue, Priority::LOWEST))
+    }
+
+    /// One task of the most overdue level, if aging is on and a level is overdue.
+    fn aged_task(&self) -> Option<TaskRef> {
+        let aging = self.aging.as_ref()?;
+        let injectors = &self.handle.shared.injectors;
+        let visible = kairos_core::LevelMask(self.queue.mask().0 | injectors.mask().0);
+        if visible.0.count_ones() < 2 {
+            // One level or none: nothing can be starved. Keep the clocks of the idle
+            // levels reset without reading the time.
+            return None;
+        }
+        let now = self.handle.shared.clock.now_tick().max(1);
+        let level = aging.overdue(visible, now)?;
+        let t = self.queue.pop_at(level).or_else(|| injectors.steal_level_into(&self.queue, level))?;
+        aging.served(level, now);
+        Some(t)
     }
 
     fn stop_searching(&self) {
@@ -271,13 +378,16 @@ impl WorkerCtx {
             }
         }
         let (_, first) = best?;
-        if let Some(t) = remotes[first].stealers.steal_into(&self.queue, Priority::LOWEST) {
-            return Some(t);
+        let found = remotes[first].stealers.steal_into(&self.queue, Priority::LOWEST).or_else(|| {
+            (0..n)
+                .map(|k| (start + k) % n)
+                .filter(|&v| v != self.index && v != first)
+                .find_map(|v| remotes[v].stealers.steal_into(&self.queue, Priority::LOWEST))
+        });
+        if found.is_some() {
+            self.count(Count::Stolen);
         }
-        (0..n)
-            .map(|k| (start + k) % n)
-            .filter(|&v| v != self.index && v != first)
-            .find_map(|v| remotes[v].stealers.steal_into(&self.queue, Priority::LOWEST))
+        found
     }
 
     /// Whether any ready work or timer message is visible (cheap; used before parking).
@@ -307,33 +417,53 @@ impl WorkerCtx {
             return;
         }
         if inbox {
-            Shared::drain_queue(&remote.timer_inbox, |t| match timers.insert(t) {
-                Inserted::Linked => {}
-                Inserted::Due(ready) => self.queue.push(ready),
-                Inserted::Finished(outcome) => self.count_outcome(outcome),
+            Shared::drain_queue(&remote.timer_inbox, |t| {
+                let level = t.priority();
+                match timers.insert(t) {
+                    Inserted::Linked => self.timed_gauge(level, 1),
+                    Inserted::Due(ready) => self.queue.push(ready),
+                    Inserted::Finished(outcome) => self.count_unstarted(outcome),
+                }
             });
         }
         if cancels {
-            Shared::drain_queue(&remote.timer_cancels, |t| {
-                if let Some(outcome) = timers.remove(&t) {
-                    self.count_outcome(outcome);
-                }
-            });
+            Shared::drain_queue(&remote.timer_cancels, |t| self.remove_timer(&mut timers, &t));
         }
         if let Some(next) = timers.next_expiration() {
             let now = self.handle.shared.clock.now_tick();
             if next <= now {
-                let moved = timers.fire(now, |t| self.queue.push(t), |outcome| self.count_outcome(outcome));
+                let moved = timers.fire(
+                    now,
+                    |t| {
+                        self.timed_gauge(t.priority(), -1);
+                        self.queue.push(t);
+                    },
+                    |snap| {
+                        self.timed_gauge(snap.priority(), -1);
+                        self.count_unstarted(snap.outcome());
+                    },
+                );
+                self.publish_next_due(&timers);
                 drop(timers);
                 if moved > 1 && self.handle.shared.idle.wants_notify() {
                     self.handle.shared.notify_one();
                 }
+                return;
             }
         }
+        self.publish_next_due(&timers);
     }
 
     fn park(&self) {
-        let spin_until = Instant::now() + self.handle.shared.config.spin_before_park;
+        let entered = Instant::now();
+        self.park_inner(entered);
+        let idle = self.remote().idle_nanos.load(Relaxed);
+        let spent = u64::try_from(entered.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.remote().idle_nanos.store(idle.saturating_add(spent), Relaxed);
+    }
+
+    fn park_inner(&self, entered: Instant) {
+        let spin_until = entered + self.handle.shared.config.spin_before_park;
         loop {
             for _ in 0..32 {
                 std::hint::spin_loop();
@@ -378,8 +508,12 @@ impl WorkerCtx {
         self.stop_searching();
         let remote = self.remote();
         let mut timers = std::mem::take(&mut *self.timers.borrow_mut());
-        Shared::drain_queue(&remote.timer_inbox, |t| self.count_outcome(cancel_for_shutdown(t)));
-        timers.cancel_all(|outcome| self.count_outcome(outcome));
+        Shared::drain_queue(&remote.timer_inbox, |t| self.count_unstarted(cancel_for_shutdown(t)));
+        timers.cancel_all(|outcome| self.count_unstarted(outcome));
+        for gauge in &remote.timed_by_level {
+            gauge.store(0, Relaxed);
+        }
+        remote.next_due.store(u64::MAX, Relaxed);
         Shared::drain_queue(&remote.timer_cancels, drop);
         // Anything still local (a race with a last-moment push) is run, not lost.
         while let Some(t) = self.queue.pop() {

@@ -86,6 +86,23 @@ impl Injectors {
         )
     }
 
+    /// Like [`steal_into`](Self::steal_into), but from exactly `level` (used by aging to
+    /// serve an overdue level below the most urgent one).
+    pub fn steal_level_into(&self, dest: &RunQueue, level: Priority) -> Option<TaskRef> {
+        let bit = LevelMask::bit(level);
+        steal_highest(
+            self.mask().0 & bit,
+            |level| match self.levels[level.index()].steal_batch_and_pop(dest.deque(level)) {
+                Steal::Success(t) => {
+                    dest.note_filled(level);
+                    Steal::Success(t)
+                }
+                other => other,
+            },
+            |index| self.clear_if_empty(index),
+        )
+    }
+
     /// Moves a batch of `level`'s injector tasks *behind* the tasks `dest` already holds
     /// at that level, then pops `dest`'s oldest task at that level. Used for the
     /// periodic fairness pick at equal levels: the injectors get a turn without a newer
@@ -130,6 +147,11 @@ impl Injectors {
     /// Number of queued tasks (approximate under concurrency).
     pub fn len(&self) -> usize {
         self.levels.iter().map(|i| i.len()).sum()
+    }
+
+    /// Number of tasks queued at `level` (approximate under concurrency).
+    pub fn len_at(&self, level: Priority) -> usize {
+        self.levels[level.index()].len()
     }
 
     /// Whether every injector is empty right now.

@@ -44,8 +44,16 @@ impl Default for RunQueue {
 impl RunQueue {
     /// An empty run queue with one FIFO deque per level.
     pub fn new() -> RunQueue {
+        Self::with_order(false)
+    }
+
+    /// An empty run queue whose levels are LIFO (`lifo`: the owner pops its newest task
+    /// of a level first; thieves still take the oldest) or FIFO.
+    pub fn with_order(lifo: bool) -> RunQueue {
         RunQueue {
-            levels: (0..Priority::LEVELS).map(|_| Worker::new_fifo()).collect(),
+            levels: (0..Priority::LEVELS)
+                .map(|_| if lifo { Worker::new_lifo() } else { Worker::new_fifo() })
+                .collect(),
             local: Cell::new(0),
             advertised: Arc::new(AtomicU64::new(0)),
         }
@@ -188,6 +196,11 @@ impl Stealers {
             // Only the owner clears its advertised bits.
             |_| {},
         )
+    }
+
+    /// Number of tasks the victim holds at `level` (approximate while it runs).
+    pub fn len_at(&self, level: Priority) -> usize {
+        self.levels[level.index()].len()
     }
 
     /// Whether the victim advertises any level at all.

@@ -16,13 +16,33 @@ pub unsafe trait Body: Send + 'static {
     /// until the harness drops it, and can be cancelled at a poll point.
     const IS_FUTURE: bool;
 
-    /// Runs or polls the body.
+    /// Runs or polls the body. `Ready(Err(abort))` ends the task without an output,
+    /// with the outcome the [`Abort`] names.
     ///
     /// # Safety
     /// `this` points to an initialised body that the caller owns exclusively. Closures
-    /// move themselves out (the body is gone after the call, also if it panics). Futures
-    /// stay in place whatever the result; the caller drops them.
-    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Self::Output>;
+    /// move themselves out (the body is gone after the call, also if it panics or
+    /// aborts). Futures stay in place whatever the result; the caller drops them.
+    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<Self::Output, Abort>>;
+}
+
+/// Why a body ended without running to its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Abort {
+    /// Its deadline passed before it started ([`Outcome::Expired`](super::Outcome::Expired)).
+    Expired,
+    /// A future ran past its run timeout ([`Outcome::TimedOut`](super::Outcome::TimedOut)).
+    TimedOut,
+}
+
+impl Abort {
+    /// The outcome a task aborted this way ends with.
+    pub fn outcome(self) -> super::Outcome {
+        match self {
+            Abort::Expired => super::Outcome::Expired,
+            Abort::TimedOut => super::Outcome::TimedOut,
+        }
+    }
 }
 
 /// A closure body: runs once.
@@ -45,10 +65,10 @@ where
     const IS_FUTURE: bool = false;
 
     #[inline]
-    unsafe fn run(this: *mut Self, _cx: &mut Context<'_>) -> Poll<T> {
+    unsafe fn run(this: *mut Self, _cx: &mut Context<'_>) -> Poll<Result<T, Abort>> {
         // SAFETY: the caller owns an initialised body and gives it up to this call.
         let Closure(f) = unsafe { this.read() };
-        Poll::Ready(f())
+        Poll::Ready(Ok(f()))
     }
 }
 
@@ -72,10 +92,10 @@ where
     const IS_FUTURE: bool = true;
 
     #[inline]
-    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<F::Output> {
+    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<F::Output, Abort>> {
         // SAFETY: the cell never moves (it is heap-allocated and freed only at the last
         // reference), so pinning the future in place is sound.
         let fut = unsafe { Pin::new_unchecked(&mut (*this).0) };
-        fut.poll(cx)
+        fut.poll(cx).map(Ok)
     }
 }

@@ -64,6 +64,8 @@ pub struct TaskOptions {
     pub due: Option<u64>,
     /// Whether a join handle is made.
     pub join: bool,
+    /// The runtime's [`home`](super::home) slot (0: none).
+    pub home: usize,
 }
 
 /// Allocates a task. Returns the scheduler-side reference (for a run queue, or a wheel if
@@ -77,7 +79,14 @@ pub fn allocate<B: Body, S: Schedule>(
     let timer = TimerLinks::new();
     let cell = Box::new(Cell::<B, S> {
         header: Header {
-            state: State::new(opts.priority, refs, opts.due.is_none(), opts.due.is_some(), opts.join),
+            state: State::new(
+                opts.priority,
+                refs,
+                opts.due.is_none(),
+                opts.due.is_some(),
+                opts.join,
+                opts.home,
+            ),
             vtable: vtable::<B, S>(),
             timer,
         },
@@ -125,15 +134,20 @@ fn drop_quietly(f: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
-unsafe fn run<B: Body, S: Schedule>(ptr: NonNull<Header>) -> RunResult {
+unsafe fn run<B: Body, S: Schedule>(ptr: NonNull<Header>, epoch: u8) -> RunResult {
     // SAFETY: the queue reference we were given keeps the cell alive.
     let cell = unsafe { cell::<B, S>(ptr) };
-    match cell.header.state.transition_to_running() {
-        ToRunning::Run => {}
+    match cell.header.state.transition_to_running(epoch) {
+        ToRunning::Run { .. } => {}
         ToRunning::Skip(snapshot) => {
             // SAFETY: we give up the queue's reference.
             unsafe { super::task_ref::release(ptr) };
             return RunResult::Skipped(snapshot);
+        }
+        ToRunning::Stale => {
+            // SAFETY: we give up the queue's reference.
+            unsafe { super::task_ref::release(ptr) };
+            return RunResult::Stale;
         }
     }
     // SAFETY: we hold the queue's reference for as long as the borrowed waker lives.
@@ -146,7 +160,16 @@ unsafe fn run<B: Body, S: Schedule>(ptr: NonNull<Header>) -> RunResult {
         catch_unwind(AssertUnwindSafe(|| unsafe { B::run(body, &mut cx) }))
     });
     match polled {
-        Ok(Poll::Ready(output)) => {
+        Ok(Poll::Ready(Err(abort))) => {
+            if B::IS_FUTURE {
+                // SAFETY: futures stay in place after `run`; we own the stage. A panicking
+                // destructor is swallowed: the abort outcome stands.
+                let _ = unsafe { drop_body::<B, S>(cell) };
+            }
+            // SAFETY: we own the stage, the body is gone, and we hold the queue's reference.
+            unsafe { finish::<B, S>(ptr, abort.outcome(), None, true) }
+        }
+        Ok(Poll::Ready(Ok(output))) => {
             if B::IS_FUTURE {
                 // SAFETY: futures stay in place after `run`; we own the stage.
                 let dropped = unsafe { drop_body::<B, S>(cell) };
@@ -171,8 +194,9 @@ unsafe fn run<B: Body, S: Schedule>(ptr: NonNull<Header>) -> RunResult {
                 }
                 RunResult::Idle
             }
-            // SAFETY: the queue reference is handed on to the next queue.
-            ToIdle::Reschedule => RunResult::Yielded(unsafe { TaskRef::from_raw(ptr) }),
+            // SAFETY: the queue reference is handed on to the next queue (a wake-up entry:
+            // stamped with the current epoch).
+            ToIdle::Reschedule => RunResult::Yielded(unsafe { TaskRef::from_raw(ptr) }.stamped()),
             ToIdle::Cancel => {
                 // SAFETY: still `RUNNING`: we own the stage, which holds the future.
                 unsafe { drop_body::<B, S>(cell) };
@@ -295,6 +319,8 @@ unsafe fn read_outcome<B: Body, S: Schedule>(ptr: NonNull<Header>, dst: *mut ())
         }),
         Outcome::Cancelled => Err(JoinError::cancelled(id)),
         Outcome::Shutdown => Err(JoinError::shutdown(id)),
+        Outcome::Expired => Err(JoinError::expired(id)),
+        Outcome::TimedOut => Err(JoinError::timed_out(id)),
     };
     cell.header.state.set_output_taken();
     // SAFETY: the caller passes a valid, writable `*mut Result<B::Output, JoinError>`.
@@ -321,7 +347,7 @@ unsafe fn drop_stage_outcome<B: Body, S: Schedule>(cell: &Cell<B, S>, outcome: O
         Outcome::Output => drop_quietly(|| unsafe { ManuallyDrop::drop(&mut (*stage).output) }),
         // SAFETY: per the caller's contract.
         Outcome::Panicked => drop_quietly(|| unsafe { ManuallyDrop::drop(&mut (*stage).panic) }),
-        Outcome::Cancelled | Outcome::Shutdown => {}
+        Outcome::Cancelled | Outcome::Shutdown | Outcome::Expired | Outcome::TimedOut => {}
     })
 }
 
@@ -344,8 +370,9 @@ unsafe fn dealloc<B: Body, S: Schedule>(ptr: NonNull<Header>) {
 }
 
 unsafe fn schedule<B: Body, S: Schedule>(ptr: NonNull<Header>) {
-    // SAFETY: the caller passes the run queue's reference.
-    let task = unsafe { TaskRef::from_raw(ptr) };
+    // SAFETY: the caller passes the run queue's reference (a wake-up entry: stamped with
+    // the current epoch, which no longer moves once the task started).
+    let task = unsafe { TaskRef::from_raw(ptr) }.stamped();
     // SAFETY: the reference keeps the cell alive.
     let cell = unsafe { cell::<B, S>(ptr) };
     match &cell.scheduler {

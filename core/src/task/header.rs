@@ -12,8 +12,9 @@ use core::ptr::NonNull;
 
 /// Type-erased operations on one concrete cell type.
 pub(crate) struct Vtable {
-    /// Runs or polls the task, consuming the caller's queue reference.
-    pub run: unsafe fn(NonNull<Header>) -> RunResult,
+    /// Runs or polls the task, consuming the caller's queue reference (an entry stamped
+    /// with the given epoch).
+    pub run: unsafe fn(NonNull<Header>, u8) -> RunResult,
     /// Drops whatever the stage holds, the scheduler, and frees the cell.
     pub dealloc: unsafe fn(NonNull<Header>),
     /// Claims and cancels the task with the given outcome (`Cancelled` or `Shutdown`).

@@ -20,8 +20,9 @@
 //! task with such a joiner; spawning and running tasks never touch it.
 
 use super::header::Header;
-use super::state::{JoinWait, Outcome};
+use super::state::{JoinWait, Outcome, Reprioritized, Snapshot};
 use super::TaskId;
+use super::TaskRef;
 use crate::park::{ParkWaker, Parker};
 use crate::sync::{lock, Arc, Mutex};
 use core::any::Any;
@@ -90,6 +91,50 @@ fn remove_entry(ptr: NonNull<Header>) {
     }
 }
 
+/// Where a task is in its life: [`JoinHandle::status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// Waiting in a run queue for a worker.
+    Pending,
+    /// Waiting for its due time in a timing wheel.
+    Timed,
+    /// A worker is running it, or (a future) it started and waits for a wake-up, such as
+    /// a retry waiting for its next attempt.
+    Running,
+    /// It returned its output.
+    Done,
+    /// It panicked, or (a future) ran past its run timeout.
+    Failed,
+    /// It was cancelled through its handle, dropped at shutdown, or refused.
+    Cancelled,
+    /// Its deadline passed before it started; it never ran.
+    Expired,
+}
+
+impl TaskStatus {
+    /// The status a state word shows.
+    pub fn of(snap: Snapshot) -> TaskStatus {
+        // A canceller's claim writes the outcome with `RUNNING` before `COMPLETE`.
+        let claimed = snap.is_running() && !snap.is_started();
+        if snap.is_complete() || claimed {
+            return match snap.outcome() {
+                Outcome::Output => TaskStatus::Done,
+                Outcome::Panicked | Outcome::TimedOut => TaskStatus::Failed,
+                Outcome::Cancelled | Outcome::Shutdown => TaskStatus::Cancelled,
+                Outcome::Expired => TaskStatus::Expired,
+            };
+        }
+        if snap.is_running() || snap.is_started() {
+            TaskStatus::Running
+        } else if snap.is_timed() {
+            TaskStatus::Timed
+        } else {
+            TaskStatus::Pending
+        }
+    }
+}
+
 /// Why a task did not produce its output.
 pub struct JoinError {
     id: TaskId,
@@ -99,6 +144,8 @@ pub struct JoinError {
 enum Repr {
     Cancelled,
     Shutdown,
+    Expired,
+    TimedOut,
     Panic(Box<dyn Any + Send + 'static>),
 }
 
@@ -110,6 +157,12 @@ impl JoinError {
     pub fn shutdown(id: TaskId) -> JoinError {
         JoinError { id, repr: Repr::Shutdown }
     }
+    pub(crate) fn expired(id: TaskId) -> JoinError {
+        JoinError { id, repr: Repr::Expired }
+    }
+    pub(crate) fn timed_out(id: TaskId) -> JoinError {
+        JoinError { id, repr: Repr::TimedOut }
+    }
     pub(crate) fn panicked(id: TaskId, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError { id, repr: Repr::Panic(payload) }
     }
@@ -117,6 +170,14 @@ impl JoinError {
     /// The task was cancelled through its handle before it ran.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
+    }
+    /// The task's deadline passed before it started, so it never ran.
+    pub fn is_expired(&self) -> bool {
+        matches!(self.repr, Repr::Expired)
+    }
+    /// The task (a future) ran past its run timeout and was dropped at a poll point.
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self.repr, Repr::TimedOut)
     }
     /// The task panicked; the payload is in [`into_panic`](Self::into_panic).
     pub fn is_panic(&self) -> bool {
@@ -160,6 +221,10 @@ impl fmt::Display for JoinError {
         match &self.repr {
             Repr::Cancelled => write!(f, "task {} was cancelled before it ran", self.id),
             Repr::Shutdown => write!(f, "task {} did not run: its runtime was shut down", self.id),
+            Repr::Expired => write!(f, "task {} expired: its deadline passed before it started", self.id),
+            Repr::TimedOut => {
+                write!(f, "task {} timed out: it ran past its run timeout and was dropped", self.id)
+            }
             Repr::Panic(_) => match self.panic_message() {
                 Some(m) => write!(f, "task {} panicked: {m}", self.id),
                 None => write!(f, "task {} panicked", self.id),
@@ -173,6 +238,8 @@ impl fmt::Debug for JoinError {
         let kind = match &self.repr {
             Repr::Cancelled => "Cancelled",
             Repr::Shutdown => "Shutdown",
+            Repr::Expired => "Expired",
+            Repr::TimedOut => "TimedOut",
             Repr::Panic(_) => "Panic",
         };
         let mut d = f.debug_struct("JoinError");
@@ -255,6 +322,49 @@ impl<T> JoinHandle<T> {
             Some(p) => unsafe { (p.as_ref().vtable.cancel)(p, Outcome::Cancelled) },
             None => false,
         }
+    }
+
+    /// Moves a task that has not started to `priority`; it then runs at that level, once.
+    /// Returns `false` once the task has started (or finished, or was cancelled), for a
+    /// refused task, and after 7 changes of a task waiting in a run queue (each change
+    /// of a queued task leaves a stale queue entry behind, and 7 is how many the task's
+    /// state word can tell apart).
+    ///
+    /// A timed task keeps its due time and is queued at the new level when it comes
+    /// due. A ready task gets a new queue entry at the new level; the old entry is skipped
+    /// when a worker reaches it.
+    ///
+    /// ```
+    /// # use kairos_core::task::JoinHandle;
+    /// // With the `kairos` runtime:
+    /// // let h = rt.spawn_after(Duration::from_secs(1), Priority::LOW, job);
+    /// // assert!(h.set_priority(Priority::HIGHEST));
+    /// ```
+    pub fn set_priority(&self, priority: crate::Priority) -> bool {
+        let Some(ptr) = self.task() else { return false };
+        // SAFETY: the handle's reference keeps the cell alive during the call.
+        let header = unsafe { ptr.as_ref() };
+        let Some(home) = super::home::get(header.state.load().home()) else { return false };
+        if !home.is_open() {
+            return false;
+        }
+        match header.state.reprioritize(priority) {
+            Reprioritized::Unchanged | Reprioritized::Timed => true,
+            Reprioritized::Requeue { epoch } => {
+                // SAFETY: `reprioritize` took a reference for the new entry.
+                let entry = unsafe { TaskRef::from_raw(ptr) }.with_epoch(epoch);
+                home.requeue(entry);
+                true
+            }
+            Reprioritized::Refused => false,
+        }
+    }
+
+    /// Where the task is in its life (see [`TaskStatus`]).
+    pub fn status(&self) -> TaskStatus {
+        let Some(ptr) = self.task() else { return TaskStatus::Cancelled };
+        // SAFETY: the handle's reference keeps the cell alive.
+        TaskStatus::of(unsafe { ptr.as_ref() }.state.load())
     }
 
     /// The raw header pointer, if the task exists.

@@ -21,16 +21,18 @@
 mod body;
 mod cell;
 mod header;
+pub mod home;
 mod join;
 mod schedule;
 pub mod state;
 mod task_ref;
 mod waker;
 
+pub use body::Abort;
 pub use body::{Body, Closure, FutureBody};
 pub use cell::{allocate, TaskOptions};
 pub use header::Header;
-pub use join::{JoinError, JoinHandle};
+pub use join::{JoinError, JoinHandle, TaskStatus};
 pub use schedule::Schedule;
 pub use state::{Outcome, Snapshot};
 pub use task_ref::TaskRef;
@@ -51,6 +53,9 @@ pub enum RunResult {
     /// The queued reference was stale: the task was already complete or claimed by a
     /// canceller. The snapshot is the state that was seen.
     Skipped(Snapshot),
+    /// The entry's epoch was not the task's (its priority changed and another entry is
+    /// live): nothing ran, and nothing is to be counted.
+    Stale,
 }
 
 /// Identifies a task among all live tasks of the process.

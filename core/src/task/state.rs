@@ -6,18 +6,21 @@
 //! | bits   | field            | meaning |
 //! |--------|------------------|---------|
 //! | 0      | `RUNNING`        | the stage is claimed: a worker is running/polling the body, or a canceller is dropping it |
-//! | 1      | `COMPLETE`       | the stage holds the final outcome (bits 8..10) |
+//! | 1      | `COMPLETE`       | the stage holds the final outcome (bits 8..11) |
 //! | 2      | `SCHEDULED`      | a run queue holds a reference meant to run the task |
 //! | 3      | `NOTIFIED`       | woken while `RUNNING`: re-queue after this poll |
 //! | 4      | `CANCEL_REQUESTED` | cancel asked while a future was being polled: drop it at the poll's end |
 //! | 5      | `JOIN_INTEREST`  | a `JoinHandle` exists |
 //! | 6      | `JOIN_WAITING`   | a join waker is registered in the join-waker table |
 //! | 7      | `TIMED`          | the task sits in (or is on its way into) a timing wheel |
-//! | 8..10  | outcome          | `Output`, `Panicked`, `Cancelled`, `Shutdown`; meaningful once `COMPLETE` |
-//! | 10     | `OUTPUT_TAKEN`   | the join handle has moved the outcome out of the stage |
-//! | 11..17 | priority         | `0..=63` |
-//! | 17..27 | owner            | index of the worker whose wheel holds the task (timed tasks) |
-//! | 27..64 | references       | how many `TaskRef`s, wakers and handles point at the cell |
+//! | 8..11  | outcome          | [`Outcome`]; meaningful once `COMPLETE` (or once claimed by a canceller) |
+//! | 11     | `OUTPUT_TAKEN`   | the join handle has moved the outcome out of the stage |
+//! | 12     | `STARTED`        | a worker has begun running the body at least once |
+//! | 13..19 | priority         | `0..=63` |
+//! | 19..22 | epoch            | which run-queue entry is live (see *Priority changes*) |
+//! | 22..32 | owner            | index of the worker whose wheel holds the task (timed tasks) |
+//! | 32..39 | home             | the runtime's slot in [`home`](super::home) (0: none) |
+//! | 39..64 | references       | how many `TaskRef`s, wakers and handles point at the cell |
 //!
 //! ## Protocol
 //!
@@ -35,6 +38,15 @@
 //! - **wake while running**: [`State::wake`] sets `NOTIFIED` instead of scheduling when
 //!   `RUNNING` is set, and [`State::transition_to_idle`] turns a pending `NOTIFIED` into a
 //!   re-schedule in the same CAS that clears `RUNNING`.
+//! - **priority change vs run**: [`State::reprioritize`] changes the priority of a task
+//!   that has not started in one CAS. A timed task just changes level (its wheel reads the
+//!   priority when it fires). A queued task also bumps its *epoch* and takes a reference
+//!   for a new run-queue entry stamped with the new epoch; every queue entry carries the
+//!   epoch it was made with ([`TaskRef::epoch`](super::TaskRef::epoch)), and
+//!   [`State::transition_to_running`] refuses an entry whose epoch is not the task's
+//!   current one ([`ToRunning::Stale`]). So exactly one entry is live at any time, and a
+//!   stale one is dropped without running or counting anything. The epoch only moves
+//!   before the task starts, so wake-ups (which stamp the current epoch) are never stale.
 //! - **last reference frees**: [`State::ref_dec`] returns `true` to exactly one caller, the
 //!   one that took the count to zero; only it may deallocate.
 
@@ -53,18 +65,32 @@ const JOIN_INTEREST: usize = 1 << 5;
 const JOIN_WAITING: usize = 1 << 6;
 const TIMED: usize = 1 << 7;
 const OUTCOME_SHIFT: u32 = 8;
-const OUTCOME_MASK: usize = 0b11 << OUTCOME_SHIFT;
-const OUTPUT_TAKEN: usize = 1 << 10;
-const PRIORITY_SHIFT: u32 = 11;
+const OUTCOME_MASK: usize = 0b111 << OUTCOME_SHIFT;
+const OUTPUT_TAKEN: usize = 1 << 11;
+const STARTED: usize = 1 << 12;
+const PRIORITY_SHIFT: u32 = 13;
 const PRIORITY_MASK: usize = 0x3f << PRIORITY_SHIFT;
-const OWNER_SHIFT: u32 = 17;
+const EPOCH_SHIFT: u32 = 19;
+const EPOCH_BITS: u32 = 3;
+const EPOCH_MASK: usize = ((1 << EPOCH_BITS) - 1) << EPOCH_SHIFT;
+const OWNER_SHIFT: u32 = 22;
 const OWNER_BITS: u32 = 10;
 const OWNER_MASK: usize = ((1 << OWNER_BITS) - 1) << OWNER_SHIFT;
-const REF_SHIFT: u32 = 27;
+const HOME_SHIFT: u32 = 32;
+const HOME_BITS: u32 = 7;
+const HOME_MASK: usize = ((1 << HOME_BITS) - 1) << HOME_SHIFT;
+const REF_SHIFT: u32 = 39;
 const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// The most workers whose index fits in a task's owner field.
 pub const MAX_OWNERS: usize = 1 << OWNER_BITS;
+
+/// The most runtime slots a task's home field can name (slot 0 means "none").
+pub const MAX_HOMES: usize = (1 << HOME_BITS) - 1;
+
+/// How many times the priority of a queued task can change before it starts: the epoch
+/// has [`EPOCH_BITS`] bits and must never wrap while an old entry may still be queued.
+pub const MAX_EPOCH: u8 = (1 << EPOCH_BITS) - 1;
 
 /// How a completed task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +103,10 @@ pub enum Outcome {
     Cancelled,
     /// The runtime shut down before the task could run.
     Shutdown,
+    /// The task's deadline passed before it started; it never ran.
+    Expired,
+    /// A future ran past its run timeout and was dropped at a poll point.
+    TimedOut,
 }
 
 impl Outcome {
@@ -86,6 +116,8 @@ impl Outcome {
             Outcome::Panicked => 1,
             Outcome::Cancelled => 2,
             Outcome::Shutdown => 3,
+            Outcome::Expired => 4,
+            Outcome::TimedOut => 5,
         }) << OUTCOME_SHIFT
     }
 
@@ -94,7 +126,9 @@ impl Outcome {
             0 => Outcome::Output,
             1 => Outcome::Panicked,
             2 => Outcome::Cancelled,
-            _ => Outcome::Shutdown,
+            3 => Outcome::Shutdown,
+            4 => Outcome::Expired,
+            _ => Outcome::TimedOut,
         }
     }
 }
@@ -148,6 +182,18 @@ impl Snapshot {
     pub fn priority(self) -> Priority {
         Priority::from_index((self.0 & PRIORITY_MASK) >> PRIORITY_SHIFT)
     }
+    /// Whether a worker has begun running the body (a future: polled at least once).
+    pub fn is_started(self) -> bool {
+        self.0 & STARTED != 0
+    }
+    /// Which run-queue entry is live (see the module docs).
+    pub fn epoch(self) -> u8 {
+        ((self.0 & EPOCH_MASK) >> EPOCH_SHIFT) as u8
+    }
+    /// The runtime slot the task belongs to (0: none).
+    pub fn home(self) -> usize {
+        (self.0 & HOME_MASK) >> HOME_SHIFT
+    }
     /// The index of the worker whose wheel holds (or held) the task.
     pub fn owner(self) -> usize {
         (self.0 & OWNER_MASK) >> OWNER_SHIFT
@@ -171,7 +217,10 @@ impl core::fmt::Debug for Snapshot {
             .field("timed", &self.is_timed())
             .field("outcome", &self.outcome())
             .field("output_taken", &self.is_output_taken())
+            .field("started", &self.is_started())
             .field("priority", &self.priority())
+            .field("epoch", &self.epoch())
+            .field("home", &self.home())
             .field("owner", &self.owner())
             .field("refs", &self.ref_count())
             .finish()
@@ -182,10 +231,35 @@ impl core::fmt::Debug for Snapshot {
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ToRunning {
-    /// The caller owns the stage and must run the body.
-    Run,
+    /// The caller owns the stage and must run the body. `first` says this is the first
+    /// run (`STARTED` was set by this transition).
+    Run {
+        /// The task had never run before.
+        first: bool,
+    },
     /// The task is complete or claimed by someone else: drop the reference, run nothing.
     Skip(Snapshot),
+    /// The entry's epoch is not the task's: its priority changed and another entry is
+    /// live. Drop the reference; run and count nothing.
+    Stale,
+}
+
+/// Result of [`State::reprioritize`].
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reprioritized {
+    /// The task already has that priority.
+    Unchanged,
+    /// A timed task: its wheel queues it at the new level when it fires.
+    Timed,
+    /// A queued task: the old entry is stale now. The caller holds a new reference and
+    /// must push it, stamped with `epoch`, at the new level.
+    Requeue {
+        /// The new live epoch.
+        epoch: u8,
+    },
+    /// Too late (started, running, complete or claimed), or the epoch is exhausted.
+    Refused,
 }
 
 /// Result of [`State::transition_to_idle`].
@@ -274,8 +348,18 @@ impl core::fmt::Debug for State {
 impl State {
     /// A state for a new task: `refs` references, `SCHEDULED` if it will be pushed to a
     /// run queue, `TIMED` if it goes to a wheel, `JOIN_INTEREST` if a handle is made.
-    pub fn new(priority: Priority, refs: usize, scheduled: bool, timed: bool, join: bool) -> State {
-        let mut word = (refs * REF_ONE) | (priority.index() << PRIORITY_SHIFT);
+    /// `home` is the runtime's slot (0 for none; see [`home`](super::home)).
+    pub fn new(
+        priority: Priority,
+        refs: usize,
+        scheduled: bool,
+        timed: bool,
+        join: bool,
+        home: usize,
+    ) -> State {
+        debug_assert!(home <= MAX_HOMES);
+        let mut word =
+            (refs * REF_ONE) | (priority.index() << PRIORITY_SHIFT) | ((home << HOME_SHIFT) & HOME_MASK);
         if scheduled {
             word |= SCHEDULED;
         }
@@ -309,18 +393,50 @@ impl State {
         }
     }
 
-    /// A worker popped the task from a run queue and wants to run it.
-    pub fn transition_to_running(&self) -> ToRunning {
+    /// A worker popped an entry stamped with `epoch` from a run queue and wants to run it.
+    pub fn transition_to_running(&self, epoch: u8) -> ToRunning {
+        let mut stale = false;
         match self.update(|s| {
-            if s & (RUNNING | COMPLETE) != 0 {
+            stale = Snapshot(s).epoch() != epoch;
+            if stale || s & (RUNNING | COMPLETE) != 0 {
                 None
             } else {
-                Some((s | RUNNING) & !(SCHEDULED | NOTIFIED))
+                Some((s | RUNNING | STARTED) & !(SCHEDULED | NOTIFIED))
             }
         }) {
-            Ok(_) => ToRunning::Run,
+            Ok(prev) => ToRunning::Run { first: prev & STARTED == 0 },
+            Err(_) if stale => ToRunning::Stale,
             Err(s) => ToRunning::Skip(Snapshot(s)),
         }
+    }
+
+    /// Changes the priority of a task that has not started (see the module docs).
+    pub fn reprioritize(&self, priority: Priority) -> Reprioritized {
+        let mut result = Reprioritized::Refused;
+        let _ = self.update(|s| {
+            let snap = Snapshot(s);
+            if s & (STARTED | RUNNING | COMPLETE) != 0 {
+                result = Reprioritized::Refused;
+                return None;
+            }
+            if snap.priority() == priority {
+                result = Reprioritized::Unchanged;
+                return None;
+            }
+            let next = (s & !PRIORITY_MASK) | (priority.index() << PRIORITY_SHIFT);
+            if s & TIMED != 0 {
+                result = Reprioritized::Timed;
+                return Some(next);
+            }
+            if snap.epoch() >= MAX_EPOCH {
+                result = Reprioritized::Refused;
+                return None;
+            }
+            let epoch = snap.epoch() + 1;
+            result = Reprioritized::Requeue { epoch };
+            Some(((next & !EPOCH_MASK) | ((epoch as usize) << EPOCH_SHIFT)) + REF_ONE)
+        });
+        result
     }
 
     /// A future's poll returned `Pending`; the runner holds one reference.
@@ -399,8 +515,10 @@ impl State {
     }
 
     /// The wheel's owner fired the timer: the task leaves the wheel for a run queue.
-    pub fn clear_timed(&self) {
-        self.word.fetch_and(!TIMED, AcqRel);
+    /// Returns the state after the change: its epoch is the one to stamp on the queue
+    /// entry (a priority change after this point makes that entry stale).
+    pub fn clear_timed(&self) -> Snapshot {
+        Snapshot(self.word.fetch_and(!TIMED, AcqRel) & !TIMED)
     }
 
     /// Wakes the task through a waker that keeps its reference (`wake_by_ref`).
@@ -473,7 +591,7 @@ impl State {
     /// Adds a reference.
     pub fn ref_inc(&self) {
         let prev = self.word.fetch_add(REF_ONE, Relaxed);
-        // Overflowing 37 bits of references means a leak of astronomical size.
+        // Overflowing 25 bits of references means a leak of astronomical size.
         assert!(prev >> REF_SHIFT < (usize::MAX >> REF_SHIFT) / 2, "task reference count overflow");
     }
 
@@ -490,17 +608,19 @@ mod tests {
     use super::*;
 
     fn closure_state() -> State {
-        State::new(Priority::HIGH, 2, true, false, true)
+        State::new(Priority::HIGH, 2, true, false, true, 0)
     }
 
     #[test]
     fn new_state_decodes_its_fields() {
-        let s = State::new(Priority::HIGH, 2, true, true, true);
+        let s = State::new(Priority::HIGH, 2, true, true, true, 3);
         s.set_owner(5);
         let snap = s.load();
         assert_eq!(snap.priority(), Priority::HIGH);
         assert_eq!(snap.ref_count(), 2);
         assert_eq!(snap.owner(), 5);
+        assert_eq!(snap.home(), 3);
+        assert_eq!(snap.epoch(), 0);
         assert!(snap.is_scheduled() && snap.is_timed() && snap.has_join_interest());
         assert!(!snap.is_running() && !snap.is_complete());
     }
@@ -508,12 +628,12 @@ mod tests {
     #[test]
     fn run_then_cancel_is_too_late_and_cancel_then_run_skips() {
         let s = closure_state();
-        assert_eq!(s.transition_to_running(), ToRunning::Run);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         assert_eq!(s.claim_for_cancel(false, Outcome::Cancelled), CancelClaim::TooLate);
 
         let s = closure_state();
         assert_eq!(s.claim_for_cancel(false, Outcome::Shutdown), CancelClaim::Claimed { was_timed: false });
-        match s.transition_to_running() {
+        match s.transition_to_running(0) {
             ToRunning::Skip(snap) => assert_eq!(snap.outcome(), Outcome::Shutdown),
             other => panic!("expected a skip, got {other:?}"),
         }
@@ -522,7 +642,7 @@ mod tests {
     #[test]
     fn cancel_of_running_future_is_requested_and_seen_at_idle() {
         let s = closure_state();
-        assert_eq!(s.transition_to_running(), ToRunning::Run);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         assert_eq!(s.claim_for_cancel(true, Outcome::Cancelled), CancelClaim::Requested);
         assert_eq!(s.transition_to_idle(), ToIdle::Cancel);
     }
@@ -530,7 +650,7 @@ mod tests {
     #[test]
     fn wake_while_running_reschedules_at_idle() {
         let s = closure_state();
-        assert_eq!(s.transition_to_running(), ToRunning::Run);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         assert_eq!(s.wake(), Wake::Nothing { last_ref: false });
         assert!(s.load().is_notified());
         assert_eq!(s.transition_to_idle(), ToIdle::Reschedule);
@@ -540,7 +660,7 @@ mod tests {
     #[test]
     fn wake_when_idle_schedules_once() {
         let s = closure_state();
-        assert_eq!(s.transition_to_running(), ToRunning::Run);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         assert_eq!(s.transition_to_idle(), ToIdle::Idle { last_ref: false });
         assert_eq!(s.load().ref_count(), 1);
         assert_eq!(s.wake(), Wake::Schedule);
@@ -552,7 +672,7 @@ mod tests {
     #[test]
     fn complete_reports_join_waiter_and_keeps_reference_for_the_wake() {
         let s = closure_state();
-        assert_eq!(s.transition_to_running(), ToRunning::Run);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         assert_eq!(s.set_join_waiting(), JoinWait::Registered);
         let c = s.transition_to_complete(Outcome::Output, true, false);
         assert!(c.wake_joiner && !c.last_ref);
@@ -563,15 +683,15 @@ mod tests {
 
     #[test]
     fn complete_without_handle_releases_last_reference() {
-        let s = State::new(Priority::LOW, 1, true, false, false);
-        assert_eq!(s.transition_to_running(), ToRunning::Run);
+        let s = State::new(Priority::LOW, 1, true, false, false, 0);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         let c = s.transition_to_complete(Outcome::Panicked, true, true);
         assert!(c.last_ref && !c.wake_joiner);
     }
 
     #[test]
     fn exactly_one_ref_dec_is_last() {
-        let s = State::new(Priority::LOW, 3, false, false, false);
+        let s = State::new(Priority::LOW, 3, false, false, false, 0);
         let lasts = [s.ref_dec(), s.ref_dec(), s.ref_dec()];
         assert_eq!(lasts, [false, false, true]);
     }
@@ -583,5 +703,73 @@ mod tests {
         assert!(prev.has_join_interest() && !last);
         assert!(!s.load().has_join_interest());
         assert_eq!(s.load().ref_count(), 1);
+    }
+
+    #[test]
+    fn every_outcome_round_trips_through_the_word() {
+        for o in [
+            Outcome::Output,
+            Outcome::Panicked,
+            Outcome::Cancelled,
+            Outcome::Shutdown,
+            Outcome::Expired,
+            Outcome::TimedOut,
+        ] {
+            let s = closure_state();
+            assert_eq!(s.claim_for_cancel(false, o), CancelClaim::Claimed { was_timed: false });
+            assert_eq!(s.load().outcome(), o);
+            assert_eq!(s.load().priority(), Priority::HIGH, "outcome bits must not touch the priority");
+        }
+    }
+
+    #[test]
+    fn second_run_is_not_first() {
+        let s = closure_state();
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
+        assert_eq!(s.transition_to_idle(), ToIdle::Idle { last_ref: false });
+        assert_eq!(s.wake(), Wake::Schedule);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: false });
+    }
+
+    #[test]
+    fn reprioritize_queued_task_makes_the_old_entry_stale() {
+        let s = closure_state();
+        let refs = s.load().ref_count();
+        assert_eq!(s.reprioritize(Priority::HIGH), Reprioritized::Unchanged);
+        assert_eq!(s.reprioritize(Priority::LOW), Reprioritized::Requeue { epoch: 1 });
+        assert_eq!(s.load().priority(), Priority::LOW);
+        assert_eq!(s.load().ref_count(), refs + 1, "a reference for the new entry");
+        assert_eq!(s.transition_to_running(0), ToRunning::Stale);
+        assert_eq!(s.transition_to_running(1), ToRunning::Run { first: true });
+        assert_eq!(s.reprioritize(Priority::HIGHEST), Reprioritized::Refused, "started");
+    }
+
+    #[test]
+    fn reprioritize_timed_task_keeps_its_epoch_and_refs() {
+        let s = State::new(Priority::LOW, 2, false, true, true, 0);
+        assert_eq!(s.reprioritize(Priority::HIGH), Reprioritized::Timed);
+        assert_eq!(s.load().epoch(), 0);
+        assert_eq!(s.load().ref_count(), 2);
+        let after = s.clear_timed();
+        assert!(!after.is_timed());
+        assert_eq!(after.priority(), Priority::HIGH);
+    }
+
+    #[test]
+    fn reprioritize_stops_before_the_epoch_wraps() {
+        let s = closure_state();
+        let levels = [Priority::LOW, Priority::NORMAL];
+        for k in 0..MAX_EPOCH as usize {
+            assert!(matches!(s.reprioritize(levels[k % 2]), Reprioritized::Requeue { .. }));
+        }
+        assert_eq!(s.load().epoch(), MAX_EPOCH);
+        assert_eq!(s.reprioritize(Priority::HIGHEST), Reprioritized::Refused);
+    }
+
+    #[test]
+    fn reprioritize_after_cancel_is_refused() {
+        let s = closure_state();
+        assert!(matches!(s.claim_for_cancel(false, Outcome::Cancelled), CancelClaim::Claimed { .. }));
+        assert_eq!(s.reprioritize(Priority::LOW), Reprioritized::Refused);
     }
 }

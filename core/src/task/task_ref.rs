@@ -10,9 +10,18 @@ use core::ptr::NonNull;
 /// frees the cell.
 ///
 /// A `TaskRef` in a run queue is the queue's reference: [`TaskRef::run`] consumes it.
+///
+/// A queue entry also carries the *epoch* it was made for in the pointer's low bits
+/// (headers are 8-byte aligned): see the state word's docs on priority changes.
 pub struct TaskRef {
-    ptr: NonNull<Header>,
+    tagged: NonNull<Header>,
 }
+
+/// The pointer bits that carry the epoch.
+const EPOCH_TAG: usize = 0b111;
+
+const _: () = assert!(core::mem::align_of::<Header>() > EPOCH_TAG);
+const _: () = assert!(super::state::MAX_EPOCH as usize <= EPOCH_TAG);
 
 // SAFETY: tasks are built only from `Send` bodies and outputs, and all shared access to a
 // cell goes through the atomic state word, which hands the stage to one thread at a time.
@@ -25,26 +34,49 @@ impl TaskRef {
     ///
     /// # Safety
     /// `ptr` points to a live task cell and the caller gives up one counted reference.
+    /// The epoch is 0; stamp another with [`TaskRef::with_epoch`].
     pub unsafe fn from_raw(ptr: NonNull<Header>) -> TaskRef {
-        TaskRef { ptr }
+        TaskRef { tagged: ptr }
     }
 
-    /// Gives up the reference as a raw pointer (undo with [`TaskRef::from_raw`]).
+    /// Gives up the reference as a raw pointer (undo with [`TaskRef::from_raw`]); the
+    /// epoch stamp is dropped.
     pub fn into_raw(self) -> NonNull<Header> {
-        let ptr = self.ptr;
+        let ptr = self.as_ptr();
         core::mem::forget(self);
         ptr
+    }
+
+    /// The same reference stamped with `epoch` (the entry is live while the task's epoch
+    /// is `epoch`).
+    pub fn with_epoch(self, epoch: u8) -> TaskRef {
+        let ptr = self.into_raw();
+        TaskRef { tagged: ptr.map_addr(|a| a | (epoch as usize & EPOCH_TAG)) }
+    }
+
+    /// The same reference stamped with the task's current epoch: for entries made by a
+    /// wake-up, which cannot race a priority change (those happen only before the start).
+    pub fn stamped(self) -> TaskRef {
+        let epoch = self.snapshot().epoch();
+        self.with_epoch(epoch)
+    }
+
+    /// The epoch this entry was stamped with.
+    pub fn epoch(&self) -> u8 {
+        (self.tagged.addr().get() & EPOCH_TAG) as u8
     }
 
     /// The header.
     pub fn header(&self) -> &Header {
         // SAFETY: the reference we hold keeps the cell alive.
-        unsafe { self.ptr.as_ref() }
+        unsafe { self.as_ptr().as_ref() }
     }
 
     /// The header pointer (valid while this reference lives).
     pub fn as_ptr(&self) -> NonNull<Header> {
-        self.ptr
+        // SAFETY: clearing the tag bits of a non-null, 8-aligned header address leaves it
+        // non-null (the untagged address is the header's).
+        self.tagged.map_addr(|a| unsafe { core::num::NonZeroUsize::new_unchecked(a.get() & !EPOCH_TAG) })
     }
 
     /// The current state.
@@ -59,35 +91,40 @@ impl TaskRef {
 
     /// Runs (or polls) the task; consumes this reference, which must be a run queue's.
     pub fn run(self) -> RunResult {
+        let epoch = self.epoch();
         let ptr = self.into_raw();
         // SAFETY: `ptr` carries the queue's reference, which `run` takes over.
-        unsafe { (ptr.as_ref().vtable.run)(ptr) }
+        unsafe { (ptr.as_ref().vtable.run)(ptr, epoch) }
     }
 
     /// Cancels the task with `outcome` if it has not started; true if it did.
     pub fn cancel(&self, outcome: super::Outcome) -> bool {
         // SAFETY: the reference we hold keeps the cell alive during the call.
-        unsafe { (self.header().vtable.cancel)(self.ptr, outcome) }
+        unsafe { (self.header().vtable.cancel)(self.as_ptr(), outcome) }
     }
 }
 
 impl Clone for TaskRef {
     fn clone(&self) -> TaskRef {
         self.header().state.ref_inc();
-        TaskRef { ptr: self.ptr }
+        TaskRef { tagged: self.tagged }
     }
 }
 
 impl Drop for TaskRef {
     fn drop(&mut self) {
         // SAFETY: we own one reference; if it was the last, nobody else can reach the cell.
-        unsafe { release(self.ptr) }
+        unsafe { release(self.as_ptr()) }
     }
 }
 
 impl core::fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("TaskRef").field("ptr", &self.ptr).field("state", &self.snapshot()).finish()
+        f.debug_struct("TaskRef")
+            .field("ptr", &self.as_ptr())
+            .field("epoch", &self.epoch())
+            .field("state", &self.snapshot())
+            .finish()
     }
 }
 

@@ -1,0 +1,136 @@
+//! Looking at a running runtime: [`Handle::pending`] and [`Handle::metrics`].
+//!
+//! Both read without stopping the workers: per-worker counters (each worker writes its
+//! own cache line; see `counters`), queue lengths from the deques, per-worker timer
+//! gauges and latency samplers. A snapshot is exact when the runtime is quiescent and
+//! a moment's approximate view while tasks move; counters never go backwards.
+
+use crate::counters::Count;
+use crate::metrics::{new_histogram, LatencySummary, MetricsSnapshot};
+use crate::pending::PendingSnapshot;
+use crate::Handle;
+use kairos_core::sync::atomic::Ordering::Relaxed;
+use kairos_core::Priority;
+
+impl Handle {
+    fn ready_by_level(&self) -> [u64; Priority::LEVELS] {
+        let shared = &self.shared;
+        core::array::from_fn(|l| {
+            let level = Priority::all().nth(l).unwrap_or(Priority::LOWEST);
+            let queued: usize = shared.remotes.iter().map(|r| r.stealers.len_at(level)).sum();
+            (queued + shared.injectors.len_at(level)) as u64
+        })
+    }
+
+    fn timed_by_level(&self) -> [u64; Priority::LEVELS] {
+        core::array::from_fn(|l| {
+            let sum = self
+                .shared
+                .remotes
+                .iter()
+                .fold(0u64, |acc, r| acc.wrapping_add(r.timed_by_level[l].load(Relaxed)));
+            // A level can read negative after a timed task's priority changed (counted
+            // at its old level when linked, at its new one when it left the wheel).
+            u64::try_from(sum as i64).unwrap_or(0)
+        })
+    }
+
+    /// What waits to run: ready tasks and timed tasks per priority level, tasks waiting
+    /// for a retry, and the next due time.
+    ///
+    /// Counts are gathered without stopping the workers: exact when the runtime is
+    /// quiescent, approximate while tasks move. Timed tasks submitted from outside the
+    /// runtime are counted once a worker has taken them into its wheel (within one
+    /// scheduling pass). A ready task whose priority changed may be counted at both
+    /// levels until a worker skips its old queue entry.
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
+    /// # while rt.pending().timed() == 0 { std::thread::yield_now(); }
+    /// let p = rt.pending();
+    /// assert_eq!(p.timed(), 1);
+    /// assert_eq!(p.at(Priority::LOW).timed, 1);
+    /// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
+    /// assert!(p.next_due().is_some());
+    /// later.cancel();
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
+    pub fn pending(&self) -> PendingSnapshot {
+        let shared = &self.shared;
+        let next_tick = shared.remotes.iter().map(|r| r.next_due.load(Relaxed)).min().unwrap_or(u64::MAX);
+        PendingSnapshot::new(
+            self.ready_by_level(),
+            self.timed_by_level(),
+            shared.retries.waiting.load(Relaxed),
+            shared.clock.instant_of(next_tick),
+        )
+    }
+
+    /// A snapshot of the runtime's counters and gauges (see [`MetricsSnapshot`]), with
+    /// [`to_prometheus`](MetricsSnapshot::to_prometheus) for export.
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(2).build()?;
+    /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+    /// let m = rt.metrics();
+    /// assert_eq!(m.submitted, 1);
+    /// assert!(m.to_prometheus().contains("kairos_tasks_submitted_total 1"));
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let shared = &self.shared;
+        let totals = shared.totals();
+        let uptime = shared.clock.start().elapsed();
+        let uptime_nanos = uptime.as_nanos().max(1) as f64;
+        let mut histogram = new_histogram();
+        for r in shared.remotes.iter() {
+            r.latency.merge_into(&mut histogram);
+        }
+        let busy_ratio = shared
+            .remotes
+            .iter()
+            .map(|r| (1.0 - r.idle_nanos.load(Relaxed) as f64 / uptime_nanos).clamp(0.0, 1.0))
+            .collect();
+        let panicked = totals.get(Count::Panicked);
+        let timed_out = totals.get(Count::TimedOut);
+        let retried = shared.retries.retried.load(Relaxed);
+        MetricsSnapshot {
+            uptime,
+            workers: shared.num_workers(),
+            submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
+            started: totals.get(Count::Started) + retried,
+            completed: totals.get(Count::Completed),
+            failed: panicked + timed_out,
+            panicked,
+            cancelled: totals.get(Count::Cancelled),
+            expired: totals.get(Count::Expired),
+            timed_out,
+            retried,
+            rejected: totals.get(Count::Rejected),
+            stolen: totals.get(Count::Stolen),
+            queue_depth: self.ready_by_level(),
+            timers_pending: self.timed_by_level().iter().sum(),
+            retry_waiting: shared.retries.waiting.load(Relaxed),
+            busy_ratio,
+            latency: LatencySummary::from_histogram(&histogram),
+        }
+    }
+}
+
+impl crate::Runtime {
+    /// See [`Handle::pending`].
+    pub fn pending(&self) -> PendingSnapshot {
+        self.handle.pending()
+    }
+
+    /// See [`Handle::metrics`].
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.handle.metrics()
+    }
+}

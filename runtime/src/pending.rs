@@ -1,0 +1,216 @@
+//! [`PendingSnapshot`]: how much work a runtime holds that has not started yet.
+
+use std::fmt;
+use std::time::Instant;
+
+use kairos_core::Priority;
+
+/// The tasks waiting at one priority level, by state.
+///
+/// Returned by [`PendingSnapshot::at`] and [`PendingSnapshot::levels`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LevelCounts {
+    /// Tasks whose time has come, queued to run.
+    pub ready: u64,
+    /// Tasks waiting in a timing wheel for their due time.
+    pub timed: u64,
+}
+
+impl LevelCounts {
+    /// `ready + timed`.
+    pub fn total(&self) -> u64 {
+        self.ready + self.timed
+    }
+
+    /// Whether no task waits at this level.
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+}
+
+/// The work a runtime holds that has not started yet: counts by priority level and by
+/// state (ready, timed, waiting for a retry), and the next due time.
+///
+/// Returned by `Runtime::pending`. The counts are a moment's view gathered without
+/// stopping the workers: they are exact when the runtime is quiescent (nothing being
+/// submitted, started or moved between queues), and approximate while tasks move, since
+/// each queue is read at a slightly different instant. A task that is running is not
+/// pending.
+///
+/// Tasks waiting for their next retry attempt are counted once, in
+/// [`retry_waiting`](Self::retry_waiting), and not by level.
+///
+/// # Examples
+///
+/// ```ignore
+/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// let p = rt.pending();
+/// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
+/// for (priority, counts) in p.levels() {
+///     println!("level {priority}: {} ready, {} timed", counts.ready, counts.timed);
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PendingSnapshot {
+    ready: [u64; Priority::LEVELS],
+    timed: [u64; Priority::LEVELS],
+    retry_waiting: u64,
+    next_due: Option<Instant>,
+}
+
+impl PendingSnapshot {
+    /// A snapshot from per-level counts (index = priority level) of ready and timed tasks,
+    /// the number of tasks waiting for a retry, and the earliest due time of any timed task
+    /// (or retry), if there is one.
+    #[allow(dead_code)] // Called by `Runtime::pending`.
+    pub(crate) fn new(
+        ready: [u64; Priority::LEVELS],
+        timed: [u64; Priority::LEVELS],
+        retry_waiting: u64,
+        next_due: Option<Instant>,
+    ) -> PendingSnapshot {
+        PendingSnapshot { ready, timed, retry_waiting, next_due }
+    }
+
+    /// Every pending task: `ready() + timed() + retry_waiting()`.
+    pub fn total(&self) -> u64 {
+        self.ready() + self.timed() + self.retry_waiting
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+
+    /// Tasks whose time has come, queued to run, over all levels.
+    pub fn ready(&self) -> u64 {
+        self.ready.iter().sum()
+    }
+
+    /// Tasks waiting for their due time, over all levels.
+    pub fn timed(&self) -> u64 {
+        self.timed.iter().sum()
+    }
+
+    /// Tasks waiting for their next retry attempt.
+    pub fn retry_waiting(&self) -> u64 {
+        self.retry_waiting
+    }
+
+    /// The counts at one priority level.
+    ///
+    /// ```ignore
+    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// use kairos::Priority;
+    /// let p = rt.pending();
+    /// let high = p.at(Priority::HIGH);
+    /// assert!(high.ready <= p.ready() && high.timed <= p.timed());
+    /// ```
+    pub fn at(&self, priority: Priority) -> LevelCounts {
+        let i = priority.index();
+        LevelCounts { ready: self.ready[i], timed: self.timed[i] }
+    }
+
+    /// The levels at which some task is pending, most urgent first, with their counts.
+    pub fn levels(&self) -> impl Iterator<Item = (Priority, LevelCounts)> + '_ {
+        (0..Priority::LEVELS as u8).rev().filter_map(move |level| {
+            let priority = Priority::new(level).ok()?;
+            let counts = self.at(priority);
+            (!counts.is_empty()).then_some((priority, counts))
+        })
+    }
+
+    /// The earliest due time among tasks waiting for a time (timed tasks and retries), if
+    /// any. It may already be in the past when a worker is about to run the task.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.next_due
+    }
+}
+
+/// One line: totals, then the non-empty levels, most urgent first.
+///
+/// For example `5 pending: 3 ready, 1 timed, 1 retry-waiting; p48 2+0, p32 1+1`, where
+/// each level shows `ready+timed`.
+impl fmt::Display for PendingSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} pending: {} ready, {} timed, {} retry-waiting",
+            self.total(),
+            self.ready(),
+            self.timed(),
+            self.retry_waiting
+        )?;
+        let mut sep = "; ";
+        for (priority, counts) in self.levels() {
+            write!(f, "{sep}p{priority} {}+{}", counts.ready, counts.timed)?;
+            sep = ", ";
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sample() -> (PendingSnapshot, Instant) {
+        let mut ready = [0; Priority::LEVELS];
+        let mut timed = [0; Priority::LEVELS];
+        ready[Priority::HIGH.index()] = 2;
+        ready[Priority::NORMAL.index()] = 1;
+        timed[Priority::NORMAL.index()] = 1;
+        timed[Priority::LOWEST.index()] = 4;
+        let due = Instant::now() + Duration::from_millis(5);
+        (PendingSnapshot::new(ready, timed, 3, Some(due)), due)
+    }
+
+    #[test]
+    fn totals_add_up_by_state() {
+        let (p, due) = sample();
+        assert_eq!(p.ready(), 3);
+        assert_eq!(p.timed(), 5);
+        assert_eq!(p.retry_waiting(), 3);
+        assert_eq!(p.total(), 11);
+        assert!(!p.is_empty());
+        assert_eq!(p.next_due(), Some(due));
+    }
+
+    #[test]
+    fn at_reads_one_level() {
+        let (p, _) = sample();
+        assert_eq!(p.at(Priority::HIGH), LevelCounts { ready: 2, timed: 0 });
+        assert_eq!(p.at(Priority::NORMAL), LevelCounts { ready: 1, timed: 1 });
+        assert_eq!(p.at(Priority::LOWEST), LevelCounts { ready: 0, timed: 4 });
+        assert_eq!(p.at(Priority::HIGHEST), LevelCounts { ready: 0, timed: 0 });
+        assert_eq!(p.at(Priority::new(1).unwrap()).total(), 0);
+    }
+
+    #[test]
+    fn levels_lists_non_empty_levels_most_urgent_first() {
+        let (p, _) = sample();
+        let levels: Vec<_> = p.levels().map(|(prio, c)| (prio.level(), c.ready, c.timed)).collect();
+        assert_eq!(levels, vec![(48, 2, 0), (32, 1, 1), (0, 0, 4)]);
+        let sum: u64 = p.levels().map(|(_, c)| c.total()).sum();
+        assert_eq!(sum + p.retry_waiting(), p.total());
+    }
+
+    #[test]
+    fn empty_snapshot() {
+        let p = PendingSnapshot::new([0; 64], [0; 64], 0, None);
+        assert!(p.is_empty());
+        assert_eq!(p.total(), 0);
+        assert_eq!(p.levels().count(), 0);
+        assert_eq!(p.next_due(), None);
+        assert_eq!(p.to_string(), "0 pending: 0 ready, 0 timed, 0 retry-waiting");
+    }
+
+    #[test]
+    fn display_shows_levels() {
+        let (p, _) = sample();
+        assert_eq!(p.to_string(), "11 pending: 3 ready, 5 timed, 3 retry-waiting; p48 2+0, p32 1+1, p0 0+4");
+    }
+}

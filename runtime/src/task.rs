@@ -1,0 +1,469 @@
+//! [`Task`]: one job with its policies (priority, start time, deadline, run timeout,
+//! retries), spawned with [`Handle::spawn_with`].
+//!
+//! ## How the policies run
+//!
+//! A task spawned this way runs inside a *policed body* that wraps the closure or future:
+//!
+//! - **deadline** (start-by): checked once, when a worker first reaches the task. If the
+//!   instant has passed, the body is dropped unrun and the task ends with the `Expired`
+//!   outcome ([`JoinError::is_expired`](crate::JoinError::is_expired)).
+//! - **run timeout**: for a future, a timer in the runtime's wheel is armed at its first
+//!   poll; once it fires, the future is dropped at its next poll point and the task ends
+//!   `TimedOut` ([`JoinError::is_timed_out`](crate::JoinError::is_timed_out)). A closure
+//!   cannot be interrupted, so for a closure the timeout applies to its *start* only: it
+//!   is a deadline `timeout` after the spawn.
+//! - **retries** ([`Task::retry`]): the task is a future that calls the closure, and after
+//!   a failure waits for its backoff on a wheel timer (no thread held) and runs again at
+//!   its own priority; see [`RetryPolicy`].
+//!
+//! Plain `spawn*` calls never go through this module, so tasks that use no policy pay
+//! nothing for it.
+
+use crate::error::SpawnError;
+use crate::retry::{retry_loop, RetryHooks, RetryOutcome, RetryPolicy};
+use crate::runtime::{Admit, Due};
+use crate::shared::Shared;
+use crate::{Handle, Sleep};
+use kairos_core::sync::atomic::Ordering::Relaxed;
+use kairos_core::sync::Arc;
+use kairos_core::task::{Abort, Body, Closure, FutureBody, JoinHandle};
+use kairos_core::Priority;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// When a task may start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    Now,
+    After(Duration),
+    At(Instant),
+}
+
+/// A job and its policies, built step by step and spawned with
+/// [`Handle::spawn_with`] (or [`Runtime::spawn_with`](crate::Runtime::spawn_with)).
+///
+/// Defaults: [`Priority::NORMAL`], start now, no deadline, no timeout, no retries.
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, RetryPolicy, Runtime, Task};
+/// use std::time::{Duration, Instant};
+///
+/// let rt = Runtime::builder().workers(2).build()?;
+///
+/// // A notification that is worthless after 5 s.
+/// let note = rt.spawn_with(
+///     Task::new(|| "sent").priority(Priority::HIGH).deadline(Instant::now() + Duration::from_secs(5)),
+/// ).unwrap();
+/// assert_eq!(note.join().unwrap(), "sent");
+///
+/// // A payment call that fails twice, retried with exponential backoff.
+/// let mut calls = 0;
+/// let pay = rt.spawn_with(
+///     Task::new(move || { calls += 1; if calls < 3 { Err("busy") } else { Ok(calls) } })
+///         .priority(Priority::HIGH)
+///         .retry(RetryPolicy::exponential(Duration::from_millis(1), Duration::from_millis(50)).max_attempts(5)),
+/// ).unwrap();
+/// let outcome = pay.join().unwrap();
+/// assert_eq!(outcome.attempts, 3);
+/// assert_eq!(outcome.result, Ok(3));
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
+#[must_use = "a Task does nothing until it is spawned with spawn_with"]
+pub struct Task<B> {
+    body: B,
+    priority: Priority,
+    start: Start,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+}
+
+impl<B> fmt::Debug for Task<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("priority", &self.priority)
+            .field("start", &self.start)
+            .field("deadline", &self.deadline)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Task<Closure<F>> {
+    /// A task that runs the closure `f` (an `FnOnce`; an `FnMut` returning `Result` can
+    /// also be [retried](Self::retry)).
+    pub fn new(f: F) -> Self {
+        Task::with_body(Closure(f))
+    }
+}
+
+impl<Fut> Task<FutureBody<Fut>>
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    /// A task that polls the future `fut` to completion.
+    ///
+    /// ```
+    /// use kairos::{Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// // Dropped at its first await after 5 ms: the handle says it timed out.
+    /// let slow = rt.spawn_with(
+    ///     Task::future(async { kairos::sleep(Duration::from_secs(60)).await }).timeout(Duration::from_millis(5)),
+    /// ).unwrap();
+    /// assert!(slow.join().unwrap_err().is_timed_out());
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
+    pub fn future(fut: Fut) -> Self {
+        Task::with_body(FutureBody(fut))
+    }
+}
+
+impl<B> Task<B> {
+    fn with_body(body: B) -> Task<B> {
+        Task { body, priority: Priority::NORMAL, start: Start::Now, deadline: None, timeout: None }
+    }
+
+    /// Runs at `priority` (default [`Priority::NORMAL`]).
+    pub fn priority(mut self, priority: Priority) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Starts no earlier than `delay` from the spawn (see [`Handle::spawn_after`]).
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.start = Start::After(delay);
+        self
+    }
+
+    /// Starts no earlier than `when` (see [`Handle::spawn_at`]).
+    pub fn at(mut self, when: Instant) -> Self {
+        self.start = Start::At(when);
+        self
+    }
+
+    /// Must start by `when`: a worker that reaches the task later drops it unrun, and the
+    /// handle's error [`is_expired`](crate::JoinError::is_expired). A deadline already in
+    /// the past is allowed and means the task expires when a worker reaches it.
+    pub fn deadline(mut self, when: Instant) -> Self {
+        self.deadline = Some(when);
+        self
+    }
+
+    /// For a future: how long it may run from its first poll; past that it is dropped at
+    /// its next poll point and the handle's error
+    /// [`is_timed_out`](crate::JoinError::is_timed_out). `Duration::ZERO` lets the
+    /// future run until it first waits.
+    ///
+    /// For a closure, which cannot be interrupted, the timeout applies to its start only:
+    /// it is a [`deadline`](Self::deadline) `timeout` after the spawn (the earlier of the
+    /// two if both are set), so `Duration::ZERO` makes it expire.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn policed(self, shared: &Shared) -> (Policed<B>, Settings)
+    where
+        B: Body,
+    {
+        let Task { body, priority, start, deadline, timeout } = self;
+        let settings = Settings { priority, start, deadline, timeout };
+        let mut start_by = deadline;
+        let mut run_timeout = None;
+        match timeout {
+            Some(t) if B::IS_FUTURE => run_timeout = Some(t),
+            Some(t) => {
+                // Beyond `Instant`'s range, there is no deadline at all.
+                if let Some(at) = Instant::now().checked_add(t) {
+                    start_by = Some(start_by.map_or(at, |d| d.min(at)));
+                }
+            }
+            None => {}
+        }
+        let _ = shared;
+        (Policed { inner: body, start_by, run_timeout, timer: None, started: false }, settings)
+    }
+}
+
+/// A task's settings, kept to rebuild the [`Task`] a refused spawn hands back.
+#[derive(Clone, Copy)]
+struct Settings {
+    priority: Priority,
+    start: Start,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+}
+
+impl Settings {
+    fn rebuild<B>(self, body: B) -> Task<B> {
+        let Settings { priority, start, deadline, timeout } = self;
+        Task { body, priority, start, deadline, timeout }
+    }
+
+    fn due(self, handle: &Handle) -> Due {
+        match self.start {
+            Start::Now => Due::Now,
+            Start::After(d) => handle.due_after(d),
+            Start::At(t) => handle.due_at(t),
+        }
+    }
+}
+
+impl<F, T, E> Task<Closure<F>>
+where
+    F: FnMut() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Retries the closure after a failure (an `Err`, or a panic if the policy says so),
+    /// per `policy`. The handle resolves to a [`RetryOutcome`]: the last attempt's
+    /// result and how many attempts ran. Between attempts the task waits on a timer in
+    /// the runtime's wheel, holding no thread, and each attempt runs at the task's
+    /// priority. A deadline applies to the first attempt's start; a timeout bounds the
+    /// whole sequence (the task is a future).
+    ///
+    /// An invalid policy (see [`RetryPolicy::validate`]) makes `spawn_with` refuse the
+    /// task with an error whose [`is_invalid`](SpawnError::is_invalid) is true.
+    pub fn retry(self, policy: RetryPolicy) -> RetryTask<F> {
+        RetryTask { task: self, policy }
+    }
+}
+
+/// A [`Task`] with a [`RetryPolicy`]; made by [`Task::retry`].
+#[must_use = "a RetryTask does nothing until it is spawned with spawn_with"]
+pub struct RetryTask<F> {
+    task: Task<Closure<F>>,
+    policy: RetryPolicy,
+}
+
+impl<F> fmt::Debug for RetryTask<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryTask").field("task", &self.task).field("policy", &self.policy).finish()
+    }
+}
+
+impl<F> RetryTask<F> {
+    /// The closure back (from a refused spawn).
+    pub fn into_inner(self) -> F {
+        self.task.body.0
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Something [`Handle::spawn_with`] can spawn: a [`Task`] or a [`RetryTask`].
+pub trait Spawnable: sealed::Sealed + Sized {
+    /// What the task's handle resolves to.
+    type Output: Send + 'static;
+
+    #[doc(hidden)]
+    fn spawn_on(
+        self,
+        handle: &Handle,
+        wait_for_room: bool,
+    ) -> Result<JoinHandle<Self::Output>, SpawnError<Self>>;
+}
+
+impl<B: Body> sealed::Sealed for Task<B> {}
+
+impl<B: Body> Spawnable for Task<B> {
+    type Output = B::Output;
+
+    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<B::Output>, SpawnError<Self>> {
+        let (body, settings) = self.policed(&handle.shared);
+        let admit = if wait { Admit::Wait } else { Admit::Try };
+        handle
+            .submit(body, settings.priority, settings.due(handle), admit)
+            .map_err(|r| r.into_spawn_error(|p| settings.rebuild(p.inner)))
+    }
+}
+
+impl<F, T, E> sealed::Sealed for RetryTask<F>
+where
+    F: FnMut() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+}
+
+impl<F, T, E> Spawnable for RetryTask<F>
+where
+    F: FnMut() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Output = RetryOutcome<T, E>;
+
+    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<Self::Output>, SpawnError<Self>> {
+        if let Err(e) = self.policy.validate() {
+            return Err(SpawnError::invalid(self, e.to_string()));
+        }
+        let RetryTask { task, policy } = self;
+        let hooks = RetryStats(handle.shared.clone());
+        let retrying = Task {
+            body: FutureBody(LazyRetry {
+                start: Some((task.body.0, policy)),
+                hooks: Some(hooks),
+                running: None,
+            }),
+            priority: task.priority,
+            start: task.start,
+            deadline: task.deadline,
+            timeout: task.timeout,
+        };
+        retrying.spawn_on(handle, wait).map_err(|e| {
+            e.map(|t| {
+                let Task { body: FutureBody(lazy), priority, start, deadline, timeout } = t;
+                let (f, policy) = lazy.start.expect("a refused retry task never ran");
+                RetryTask { task: Task { body: Closure(f), priority, start, deadline, timeout }, policy }
+            })
+        })
+    }
+}
+
+/// Keeps the runtime's retry gauges.
+struct RetryStats(Arc<Shared>);
+
+impl RetryHooks for RetryStats {
+    fn waiting(&mut self, _next_attempt: u32, _delay: Duration) {
+        self.0.retries.waiting.fetch_add(1, Relaxed);
+    }
+    fn resumed(&mut self) {
+        self.0.retries.waiting.fetch_sub(1, Relaxed);
+    }
+    fn retrying(&mut self, _attempt: u32) {
+        self.0.retries.retried.fetch_add(1, Relaxed);
+    }
+}
+
+type BoxedRetry<T, E> = Pin<Box<dyn Future<Output = RetryOutcome<T, E>> + Send>>;
+
+/// The retry loop, started at the first poll, so a refused spawn can hand the closure
+/// back.
+struct LazyRetry<F, T, E> {
+    start: Option<(F, RetryPolicy)>,
+    hooks: Option<RetryStats>,
+    running: Option<BoxedRetry<T, E>>,
+}
+
+impl<F, T, E> Unpin for LazyRetry<F, T, E> {}
+
+impl<F, T, E> Future for LazyRetry<F, T, E>
+where
+    F: FnMut() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Output = RetryOutcome<T, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.running.is_none() {
+            if let (Some((f, policy)), Some(hooks)) = (self.start.take(), self.hooks.take()) {
+                self.running = Some(Box::pin(retry_loop(f, policy, hooks)));
+            }
+        }
+        match self.running.as_mut() {
+            Some(fut) => fut.as_mut().poll(cx),
+            // Unreachable: `start` and `hooks` are only ever taken together, here.
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// The body of a task spawned with policies (see the module docs).
+struct Policed<B> {
+    inner: B,
+    start_by: Option<Instant>,
+    run_timeout: Option<Duration>,
+    timer: Option<Sleep>,
+    started: bool,
+}
+
+// SAFETY: delegates to the inner body's `run`, which follows the contract. On expiry a
+// closure's inner body is moved out and dropped, and the remaining fields need no drop
+// (`timer` is only ever armed for futures), so the body is gone after the call as the
+// contract requires; a future's body stays in place for the harness to drop.
+unsafe impl<B: Body> Body for Policed<B> {
+    type Output = B::Output;
+    const IS_FUTURE: bool = B::IS_FUTURE;
+
+    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<B::Output, Abort>> {
+        // SAFETY: the caller owns the initialised body exclusively for this call.
+        let me = unsafe { &mut *this };
+        if !me.started {
+            me.started = true;
+            if me.start_by.is_some_and(|d| Instant::now() > d) {
+                if !B::IS_FUTURE {
+                    // SAFETY: a closure body must be gone after `run`: move it out, drop it.
+                    drop(unsafe { core::ptr::addr_of_mut!(me.inner).read() });
+                }
+                return Poll::Ready(Err(Abort::Expired));
+            }
+            if B::IS_FUTURE {
+                if let Some(limit) = me.run_timeout {
+                    me.timer = Some(crate::sleep(limit));
+                }
+            }
+        }
+        if let Some(timer) = me.timer.as_mut() {
+            if Pin::new(timer).poll(cx).is_ready() {
+                return Poll::Ready(Err(Abort::TimedOut));
+            }
+        }
+        // SAFETY: `inner` is initialised and owned by this call, per our own contract.
+        unsafe { B::run(core::ptr::addr_of_mut!(me.inner), cx) }
+    }
+}
+
+impl Handle {
+    /// Spawns a [`Task`] (or a [`RetryTask`]) with its policies. Like
+    /// [`spawn`](Self::spawn), it waits for room when
+    /// [`Builder::max_pending`](crate::Builder::max_pending) tasks wait (without
+    /// blocking a worker thread).
+    ///
+    /// # Errors
+    ///
+    /// The task comes back inside a [`SpawnError`] if the runtime is shut down, or its
+    /// settings are invalid (a retry policy that fails [`RetryPolicy::validate`]).
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime, Task};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let stale = rt.spawn_with(Task::new(|| 1).deadline(Instant::now() - Duration::from_secs(1))).unwrap();
+    /// assert!(stale.join().unwrap_err().is_expired());
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
+    pub fn spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
+        task.spawn_on(self, true)
+    }
+
+    /// Like [`spawn_with`](Self::spawn_with), but never waits for room: a full runtime
+    /// refuses the task ([`SpawnError::is_full`]).
+    pub fn try_spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
+        task.spawn_on(self, false)
+    }
+}
+
+impl crate::Runtime {
+    /// See [`Handle::spawn_with`].
+    pub fn spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
+        self.handle.spawn_with(task)
+    }
+
+    /// See [`Handle::try_spawn_with`].
+    pub fn try_spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
+        self.handle.try_spawn_with(task)
+    }
+}
