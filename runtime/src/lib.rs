@@ -72,7 +72,7 @@ pub use aging::Aging;
 pub use builder::Builder;
 pub(crate) use builder::BuilderConfig;
 pub use error::{BuildError, Elapsed, SpawnError};
-pub use kairos_core::task::{JoinError, JoinHandle, TaskId};
+pub use kairos_core::task::{JoinError, JoinHandle, TaskId, TaskStatus};
 pub use kairos_core::{InvalidPriority, Priority};
 pub use metrics::{LatencySummary, MetricsSnapshot};
 pub use pending::{LevelCounts, PendingSnapshot};

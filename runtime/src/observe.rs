@@ -36,7 +36,8 @@ impl Handle {
     }
 
     /// What waits to run: ready tasks and timed tasks per priority level, tasks waiting
-    /// for a retry, and the next due time.
+    /// for a retry, and the next due time (a lower bound: the wheels report the start of
+    /// the coarse slot that holds a far-off timer, so no timer is due before it).
     ///
     /// Counts are gathered without stopping the workers: exact when the runtime is
     /// quiescent, approximate while tasks move. Timed tasks submitted from outside the
@@ -106,7 +107,7 @@ impl Handle {
             submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
             started: totals.get(Count::Started) + retried,
             completed: totals.get(Count::Completed),
-            failed: panicked + timed_out,
+            failed: panicked + timed_out + shared.retries.exhausted.load(Relaxed),
             panicked,
             cancelled: totals.get(Count::Cancelled),
             expired: totals.get(Count::Expired),

@@ -78,13 +78,14 @@ use std::task::Poll;
 use std::time::Duration;
 
 /// Retry gauges and counters of one runtime.
-#[allow(dead_code)] // Read and written by the `spawn_with` wiring.
 #[derive(Debug, Default)]
 pub(crate) struct RetryStats {
     /// Tasks waiting for their next attempt right now.
     pub(crate) waiting: AtomicU64,
     /// Attempts after the first, ever.
     pub(crate) retried: AtomicU64,
+    /// Retried tasks that ran out of attempts with an error, ever.
+    pub(crate) exhausted: AtomicU64,
 }
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
@@ -599,7 +600,6 @@ where
 /// a panic on the last attempt is always re-raised. The policy should have been
 /// [validated](RetryPolicy::validate), but no policy makes the loop itself panic:
 /// `max_attempts(0)` is treated as 1.
-#[allow(dead_code)] // Wired by `spawn_with`.
 pub(crate) async fn retry_loop<F, T, E, H>(mut f: F, policy: RetryPolicy, hooks: H) -> RetryOutcome<T, E>
 where
     F: FnMut() -> Result<T, E> + Send + 'static,
@@ -614,7 +614,7 @@ where
 ///
 /// With `retry_on_panic`, a panic while making or polling an attempt's future counts as
 /// a failure (the broken future is dropped).
-#[allow(dead_code)] // Wired by `spawn_with`.
+#[allow(dead_code)] // Not wired yet: `Task` retries closures only.
 pub(crate) async fn retry_loop_async<F, Fut, T, E, H>(
     mut f: F,
     policy: RetryPolicy,

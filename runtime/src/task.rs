@@ -314,6 +314,7 @@ where
             body: FutureBody(LazyRetry {
                 start: Some((task.body.0, policy)),
                 hooks: Some(hooks),
+                stats: None,
                 running: None,
             }),
             priority: task.priority,
@@ -353,6 +354,8 @@ type BoxedRetry<T, E> = Pin<Box<dyn Future<Output = RetryOutcome<T, E>> + Send>>
 struct LazyRetry<F, T, E> {
     start: Option<(F, RetryPolicy)>,
     hooks: Option<RetryStats>,
+    /// Counts an exhausted retry (a second handle on the runtime's stats).
+    stats: Option<RetryStats>,
     running: Option<BoxedRetry<T, E>>,
 }
 
@@ -369,11 +372,22 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.running.is_none() {
             if let (Some((f, policy)), Some(hooks)) = (self.start.take(), self.hooks.take()) {
+                self.stats = Some(RetryStats(hooks.0.clone()));
                 self.running = Some(Box::pin(retry_loop(f, policy, hooks)));
             }
         }
         match self.running.as_mut() {
-            Some(fut) => fut.as_mut().poll(cx),
+            Some(fut) => {
+                let done = fut.as_mut().poll(cx);
+                if let Poll::Ready(outcome) = &done {
+                    if outcome.result.is_err() {
+                        if let Some(stats) = &self.stats {
+                            stats.0.retries.exhausted.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+                done
+            }
             // Unreachable: `start` and `hooks` are only ever taken together, here.
             None => Poll::Pending,
         }

@@ -42,7 +42,7 @@ use crate::Handle;
 use kairos_core::queue::RunQueue;
 use kairos_core::sync::atomic::{fence, Ordering::*};
 use kairos_core::sync::Arc;
-use kairos_core::task::{Header, Outcome, RunResult, Snapshot, TaskRef};
+use kairos_core::task::{Header, Outcome, RunResult, TaskRef};
 use kairos_core::timer::{cancel_for_shutdown, Inserted, TimerDriver};
 use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
@@ -242,9 +242,8 @@ impl WorkerCtx {
             let _ = task.cancel(Outcome::Shutdown);
             return;
         }
-        let before = task.snapshot();
         // Read before the run: the cell may be gone after it.
-        let submitted = (!before.is_started() && sampled(task.as_ptr())).then(|| {
+        let submitted = (!task.snapshot().is_started() && sampled(task.as_ptr())).then(|| {
             // SAFETY: our queue reference keeps the cell alive; nobody writes the links of a
             // task that is out of every wheel, and the spawn (or the wheel owner) that
             // wrote them happens-before the queue hand-off that gave us the task.
@@ -254,17 +253,13 @@ impl WorkerCtx {
         let _span = tracing::debug_span!(
             "kairos.task",
             task = task.as_ptr().as_ptr() as usize,
-            priority = before.priority().level(),
+            priority = task.priority().level(),
             worker = self.index
         )
         .entered();
-        let result = task.run();
+        let result = task.run_observed(&mut || self.first_run(submitted));
         #[cfg(feature = "tracing")]
         tracing::debug!(result = ?result, "kairos.task.ran");
-        let ran = !matches!(result, RunResult::Skipped(_) | RunResult::Stale);
-        if ran && !before.is_started() {
-            self.first_run(before, submitted);
-        }
         match result {
             RunResult::Finished(outcome) if !is_future => self.count_end(outcome, true),
             RunResult::Skipped(snap) if !is_future => self.count_end(snap.outcome(), snap.is_started()),
@@ -277,7 +272,7 @@ impl WorkerCtx {
 
     /// Accounting for a task's first run: `Started`, its admission unit, and (sampled)
     /// its submit-to-start latency from the `submitted` tick.
-    fn first_run(&self, _before: Snapshot, submitted: Option<u64>) {
+    fn first_run(&self, submitted: Option<u64>) {
         self.count(Count::Started);
         self.handle.shared.left_waiting();
         if let Some(at) = submitted {

@@ -134,11 +134,19 @@ fn drop_quietly(f: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
-unsafe fn run<B: Body, S: Schedule>(ptr: NonNull<Header>, epoch: u8) -> RunResult {
+unsafe fn run<B: Body, S: Schedule>(
+    ptr: NonNull<Header>,
+    epoch: u8,
+    on_first_run: &mut dyn FnMut(),
+) -> RunResult {
     // SAFETY: the queue reference we were given keeps the cell alive.
     let cell = unsafe { cell::<B, S>(ptr) };
     match cell.header.state.transition_to_running(epoch) {
-        ToRunning::Run { .. } => {}
+        ToRunning::Run { first } => {
+            if first {
+                on_first_run();
+            }
+        }
         ToRunning::Skip(snapshot) => {
             // SAFETY: we give up the queue's reference.
             unsafe { super::task_ref::release(ptr) };

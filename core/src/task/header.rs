@@ -13,8 +13,8 @@ use core::ptr::NonNull;
 /// Type-erased operations on one concrete cell type.
 pub(crate) struct Vtable {
     /// Runs or polls the task, consuming the caller's queue reference (an entry stamped
-    /// with the given epoch).
-    pub run: unsafe fn(NonNull<Header>, u8) -> RunResult,
+    /// with the given epoch); calls the hook before the body's first run.
+    pub run: unsafe fn(NonNull<Header>, u8, &mut dyn FnMut()) -> RunResult,
     /// Drops whatever the stage holds, the scheduler, and frees the cell.
     pub dealloc: unsafe fn(NonNull<Header>),
     /// Claims and cancels the task with the given outcome (`Cancelled` or `Shutdown`).

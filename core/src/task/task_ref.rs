@@ -91,10 +91,16 @@ impl TaskRef {
 
     /// Runs (or polls) the task; consumes this reference, which must be a run queue's.
     pub fn run(self) -> RunResult {
+        self.run_observed(&mut || {})
+    }
+
+    /// Like [`run`](Self::run), and calls `on_first_run` once the task is claimed for its
+    /// first run, before its body starts (a runtime's "started" accounting).
+    pub fn run_observed(self, on_first_run: &mut dyn FnMut()) -> RunResult {
         let epoch = self.epoch();
         let ptr = self.into_raw();
         // SAFETY: `ptr` carries the queue's reference, which `run` takes over.
-        unsafe { (ptr.as_ref().vtable.run)(ptr, epoch) }
+        unsafe { (ptr.as_ref().vtable.run)(ptr, epoch, on_first_run) }
     }
 
     /// Cancels the task with `outcome` if it has not started; true if it did.

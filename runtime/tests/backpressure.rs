@@ -1,0 +1,162 @@
+//! `Builder::max_pending`: refusals hand the task back, blocking spawns wait for room,
+//! `spawn_async` waits without blocking, the count is exact under concurrency, and the
+//! shutdown report still balances.
+
+mod common;
+
+use common::{join, wait_until, within, Gate, PATIENCE};
+use kairos::{Priority, Runtime};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Barrier};
+use std::time::Duration;
+
+fn bounded(workers: usize, max: usize) -> Runtime {
+    Runtime::builder().workers(workers).max_pending(max).build().expect("build")
+}
+
+#[test]
+fn max_pending_zero_is_refused() {
+    let err = Runtime::builder().max_pending(0).build().unwrap_err();
+    assert!(err.is_zero_limit());
+    assert!(err.to_string().contains("max_pending"), "{err}");
+}
+
+#[test]
+fn try_spawn_at_the_limit_hands_the_closure_back_until_a_task_starts() {
+    let rt = bounded(1, 3);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let queued: Vec<_> = (0..3).map(|i| rt.try_spawn(Priority::NORMAL, move || i).unwrap()).collect();
+    let err = rt.try_spawn(Priority::NORMAL, || 99).unwrap_err();
+    assert!(err.is_full() && !err.is_shutdown());
+    assert!(err.to_string().contains("max_pending"), "{err}");
+    assert_eq!((err.into_inner())(), 99, "nothing lost");
+    join(gate.open()).unwrap();
+    for (i, h) in queued.into_iter().enumerate() {
+        assert_eq!(join(h).unwrap(), i);
+    }
+    assert_eq!(join(rt.try_spawn(Priority::NORMAL, || 7).unwrap()).unwrap(), 7);
+    let report = rt.shutdown();
+    assert_eq!(report.submitted, 5, "the gate, three queued, one after: a refusal is no submission");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+#[test]
+fn timed_tasks_wait_too() {
+    let rt = bounded(1, 2);
+    let a = rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ());
+    let b = rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ());
+    assert!(rt.try_spawn(Priority::NORMAL, || ()).unwrap_err().is_full());
+    assert!(a.cancel());
+    assert!(wait_until(|| rt.try_spawn(Priority::NORMAL, || ()).is_ok()), "a cancel frees room");
+    assert!(b.cancel());
+}
+
+#[test]
+fn the_limit_is_exact_under_concurrent_submitters() {
+    const LIMIT: usize = 50;
+    const THREADS: usize = 4;
+    const TRIES: usize = 100;
+    let rt = bounded(1, LIMIT);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let handle = rt.handle();
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (handle, barrier, ran) = (handle.clone(), barrier.clone(), ran.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut ok = Vec::new();
+                for _ in 0..TRIES {
+                    let ran = ran.clone();
+                    if let Ok(h) = handle.try_spawn(Priority::NORMAL, move || ran.fetch_add(1, SeqCst)) {
+                        ok.push(h);
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let admitted: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert_eq!(admitted.len(), LIMIT, "exactly the limit got in while nothing could start");
+    join(gate.open()).unwrap();
+    for h in admitted {
+        join(h).unwrap();
+    }
+    assert_eq!(ran.load(SeqCst), LIMIT);
+    assert!(rt.shutdown().is_balanced());
+}
+
+#[test]
+fn spawn_blocks_until_there_is_room() {
+    let rt = bounded(1, 1);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let first = rt.spawn(Priority::NORMAL, || 1);
+    let handle = rt.handle();
+    let (tx, rx) = mpsc::channel();
+    let blocked = std::thread::spawn(move || {
+        let h = handle.spawn(Priority::NORMAL, || 2);
+        tx.send(()).unwrap();
+        h
+    });
+    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "spawn returned while full");
+    join(gate.open()).unwrap();
+    rx.recv_timeout(PATIENCE).expect("spawn never got room");
+    assert_eq!(join(blocked.join().unwrap()).unwrap(), 2);
+    assert_eq!(join(first).unwrap(), 1);
+}
+
+#[test]
+fn spawn_async_waits_without_blocking_a_worker() {
+    let rt = bounded(2, 1);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let first = rt.spawn(Priority::NORMAL, || 1);
+    // Runs on the other worker: it must wait for room without blocking that worker.
+    let handle = rt.handle();
+    let waiter = rt.spawn_future(Priority::HIGH, async move {
+        let h = handle.spawn_async(Priority::NORMAL, || 2).await;
+        h.await.unwrap()
+    });
+    // The second worker is free to run other futures meanwhile.
+    let other = rt.spawn_future(Priority::HIGH, async { 3 });
+    assert_eq!(join(other).unwrap(), 3);
+    join(gate.open()).unwrap();
+    assert_eq!(join(waiter).unwrap(), 2);
+    assert_eq!(join(first).unwrap(), 1);
+}
+
+#[test]
+fn shutdown_releases_blocked_submitters_with_a_refusal() {
+    let rt = bounded(1, 1);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let _first = rt.spawn(Priority::NORMAL, || ());
+    let handle = rt.handle();
+    let blocked = std::thread::spawn(move || handle.spawn(Priority::NORMAL, || ()));
+    std::thread::sleep(Duration::from_millis(20));
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        gate.open()
+    });
+    let report = within(move || rt.shutdown()).expect("shutdown hung on a blocked submitter");
+    let h = blocked.join().unwrap();
+    let r = join(h);
+    assert!(r.is_ok() || r.unwrap_err().is_shutdown());
+    drop(opener.join().unwrap());
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+#[test]
+fn spawns_from_inside_tasks_never_block_but_try_spawn_respects_the_limit() {
+    let rt = bounded(1, 1);
+    let outcome = rt.spawn(Priority::NORMAL, || {
+        let children: Vec<_> = (0..5).map(|i| kairos::spawn(Priority::LOW, move || i)).collect();
+        let refused = kairos::try_current().unwrap().try_spawn(Priority::LOW, || 0).is_err();
+        (children, refused)
+    });
+    let (children, refused) = join(outcome).unwrap();
+    assert!(refused, "try_spawn inside a task sees the runtime full");
+    let sum: usize = children.into_iter().map(|h| join(h).unwrap()).sum();
+    assert_eq!(sum, 10);
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}
