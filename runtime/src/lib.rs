@@ -41,6 +41,40 @@
 //! # Ok::<(), kairos::BuildError>(())
 //! ```
 //!
+//! # Policies and observability
+//!
+//! - [`Task`] + [`Handle::spawn_with`]: deadlines (start-by; [`JoinError::is_expired`]),
+//!   run timeouts for futures ([`JoinError::is_timed_out`]) and retries ([`RetryPolicy`],
+//!   [`RetryOutcome`]).
+//! - [`Handle::spawn_process`]: an OS command under a timeout and a concurrency cap.
+//! - [`Builder::max_pending`]: backpressure ([`SpawnError::is_full`],
+//!   [`Handle::spawn_async`]).
+//! - [`Aging`] (on by default), [`JoinHandle::set_priority`],
+//!   [`Builder::lifo_within_level`].
+//! - [`Handle::pending`], [`JoinHandle::status`], [`Handle::metrics`] with
+//!   [`MetricsSnapshot::to_prometheus`].
+//!
+//! ```
+//! use kairos::{Priority, RetryPolicy, Runtime, Task};
+//! use std::time::{Duration, Instant};
+//!
+//! let rt = Runtime::builder().workers(2).max_pending(100_000).build()?;
+//! let mut tries = 0;
+//! let flaky = rt.spawn_with(
+//!     Task::new(move || { tries += 1; if tries < 2 { Err("timeout") } else { Ok("paid") } })
+//!         .priority(Priority::HIGH)
+//!         .retry(RetryPolicy::exponential(Duration::from_millis(1), Duration::from_millis(20))),
+//! ).unwrap();
+//! let stale = rt.spawn_with(Task::new(|| ()).deadline(Instant::now() - Duration::from_secs(1))).unwrap();
+//! assert_eq!(flaky.join().unwrap().result, Ok("paid"));
+//! assert!(stale.join().unwrap_err().is_expired());
+//! assert!(rt.metrics().to_prometheus().contains("kairos_tasks_expired_total 1"));
+//! let report = rt.shutdown();
+//! assert_eq!(report.expired, 1);
+//! assert!(report.is_balanced());
+//! # Ok::<(), kairos::BuildError>(())
+//! ```
+//!
 //! # Inside tasks
 //!
 //! [`spawn`], [`spawn_future`], [`sleep`], [`sleep_until`], [`timeout`] and [`yield_now`]

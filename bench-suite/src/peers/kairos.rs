@@ -4,14 +4,13 @@
 //! tasks); a timed task is `Runtime::spawn_at(due, priority, f)`; from inside a task,
 //! `kairos::spawn`. Cancel, `is_finished` and `join` go through the `JoinHandle`.
 //!
-//! Bounded submission (`Builder::max_pending`, `SpawnError::is_full`) and priority change
-//! of a pending task (`JoinHandle::set_priority`) arrive with issue 5; until then
-//! [`KairosPeer::supports`] says no and the scenarios that need them report "not supported".
-//! Turning them on is the three marked lines below.
+//! Bounded submission is `Builder::max_pending` with `try_spawn` (`SpawnError::is_full`);
+//! priority change of a pending task is `JoinHandle::set_priority`. Aging is on, as by
+//! default.
 
 use std::time::Instant;
 
-use super::{unsupported, Feature, Peer, PeerConfig, PeerKind, Prio};
+use super::{Feature, Peer, PeerConfig, PeerKind, Prio};
 
 /// A `kairos::Runtime` with `cfg.workers` workers and default settings otherwise.
 pub struct KairosPeer {
@@ -28,10 +27,9 @@ impl Peer for KairosPeer {
     type Handle = kairos::JoinHandle<()>;
 
     fn build(cfg: &PeerConfig) -> Result<Self, String> {
-        let builder = kairos::Runtime::builder().workers(cfg.workers);
-        if let Some(_n) = cfg.max_pending {
-            // Issue 5: `builder = builder.max_pending(_n);` (and `Feature::Bounded` below).
-            return Err("kairos has no bounded submission queue yet (issue 5)".into());
+        let mut builder = kairos::Runtime::builder().workers(cfg.workers);
+        if let Some(n) = cfg.max_pending {
+            builder = builder.max_pending(n);
         }
         let rt = builder.build().map_err(|e| e.to_string())?;
         Ok(KairosPeer { rt })
@@ -39,9 +37,12 @@ impl Peer for KairosPeer {
 
     fn supports(feature: Feature) -> bool {
         match feature {
-            Feature::Priorities | Feature::Timers | Feature::Handles | Feature::Cancel => true,
-            // Issue 5: `Feature::SetPriority | Feature::Bounded => true`.
-            Feature::SetPriority | Feature::Bounded => false,
+            Feature::Priorities
+            | Feature::Timers
+            | Feature::Handles
+            | Feature::Cancel
+            | Feature::SetPriority
+            | Feature::Bounded => true,
         }
     }
 
@@ -59,10 +60,11 @@ impl Peer for KairosPeer {
     }
 
     fn try_spawn<F: FnOnce() + Send + 'static>(&self, prio: Prio, f: F) -> bool {
-        // Issue 5: `match self.rt.handle().try_spawn(priority(prio), f) { Ok(_) => true,
-        // Err(e) if e.is_full() => false, Err(e) => panic!("{e}") }`.
-        let _ = (prio, f);
-        unsupported(Self::KIND, Feature::Bounded)
+        match self.rt.try_spawn(priority(prio), f) {
+            Ok(_) => true,
+            Err(e) if e.is_full() => false,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[inline]
@@ -78,9 +80,8 @@ impl Peer for KairosPeer {
         h.is_finished()
     }
 
-    fn set_priority(_h: &Self::Handle, _prio: Prio) -> bool {
-        // Issue 5: `_h.set_priority(priority(_prio))`.
-        unsupported(Self::KIND, Feature::SetPriority)
+    fn set_priority(h: &Self::Handle, prio: Prio) -> bool {
+        h.set_priority(priority(prio))
     }
 
     fn join(&self, h: Self::Handle) {
@@ -95,13 +96,14 @@ impl Peer for KairosPeer {
         let r = self.rt.shutdown();
         format!(
             "shutdown: {} submitted, {} completed, {} cancelled, {} timers dropped, {} panicked, \
-             {} rejected; balanced: {}",
+             {} rejected, {} expired; balanced: {}",
             r.submitted,
             r.completed,
             r.cancelled,
             r.timers_dropped,
             r.panicked,
             r.rejected,
+            r.expired,
             r.is_balanced()
         )
     }
