@@ -110,6 +110,7 @@ pub use kairos_core::task::{JoinError, JoinHandle, TaskId, TaskStatus};
 pub use kairos_core::{InvalidPriority, Priority};
 pub use metrics::{LatencySummary, MetricsSnapshot};
 pub use pending::{LevelCounts, PendingSnapshot};
+pub use process::{ProcessError, ProcessOutput};
 pub use report::ShutdownReport;
 pub use retry::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError};
 pub use runtime::{Handle, Runtime};

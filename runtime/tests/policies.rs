@@ -164,14 +164,16 @@ fn an_invalid_retry_policy_is_refused_and_the_closure_handed_back() {
         .unwrap_err();
     assert!(err.is_invalid() && !err.is_full() && !err.is_shutdown());
     assert!(err.to_string().contains("max_attempts"), "{err}");
-    let mut f = err.into_inner().into_inner();
+    let f = err.into_inner().into_inner();
     assert_eq!(f(), Ok(9));
     let report = rt.shutdown();
     assert_eq!(report.submitted, 0, "a refused policy is not a submission");
 }
 
+type Order = Arc<Mutex<Vec<&'static str>>>;
+
 /// Records the order in which tasks ran.
-fn recorder() -> (Arc<Mutex<Vec<&'static str>>>, impl Fn(&'static str) -> Box<dyn FnOnce() + Send>) {
+fn recorder() -> (Order, impl Fn(&'static str) -> Box<dyn FnOnce() + Send>) {
     let order = Arc::new(Mutex::new(Vec::new()));
     let o = order.clone();
     (order, move |name| {
