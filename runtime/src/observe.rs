@@ -105,7 +105,8 @@ impl Handle {
             uptime,
             workers: shared.num_workers(),
             submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
-            started: totals.get(Count::Started) + retried,
+            // An expired task was claimed for its first run, then found stale by its body.
+            started: (totals.get(Count::Started) + retried).saturating_sub(totals.get(Count::Expired)),
             completed: totals.get(Count::Completed),
             failed: panicked + timed_out + shared.retries.exhausted.load(Relaxed),
             panicked,

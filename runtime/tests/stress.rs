@@ -1,5 +1,6 @@
 //! Stress (issue 4): many tasks from several threads with random priorities, delays,
-//! cancels, panics, nested spawns and futures, with a shutdown in the middle. Afterwards
+//! cancels, panics, nested spawns and futures, priority changes and deadlines (issue 5),
+//! with a shutdown in the middle. Afterwards
 //! the report balances exactly, matches the number of spawn calls made, no task ran twice,
 //! and every captured object is dropped.
 //!
@@ -9,7 +10,7 @@
 mod common;
 
 use common::*;
-use kairos::{Handle, JoinError, JoinHandle, Priority, Runtime};
+use kairos::{Handle, JoinError, JoinHandle, Priority, Runtime, Task};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +88,8 @@ enum Kind {
     NeverTimer,
     /// A future pending forever.
     NeverFuture,
+    /// A closure with a deadline: it ran, or it expired unrun.
+    Deadline,
 }
 
 struct Kept {
@@ -175,7 +178,30 @@ fn submitter(
         ctx.call();
         let roll = r.u8(0..100);
         let (kind, h): (Kind, JoinHandle<usize>) = match roll {
-            0..50 => (Kind::Closure, handle.spawn(p, body(ctx.clone(), id))),
+            0..44 => {
+                let h = handle.spawn(p, body(ctx.clone(), id));
+                if r.u8(0..8) == 0 {
+                    // Queued or already running: either answer is fine, it runs once.
+                    let _ = h.set_priority(priority(&mut r));
+                }
+                (Kind::Closure, h)
+            }
+            44..50 => {
+                let by = std::time::Instant::now() + Duration::from_micros(r.u64(0..200));
+                match handle.spawn_with(Task::new(body(ctx.clone(), id)).priority(p).deadline(by)) {
+                    Ok(h) => (Kind::Deadline, h),
+                    Err(e) => {
+                        assert!(e.is_shutdown(), "{e}");
+                        ctx.handed_back.fetch_add(1, SeqCst);
+                        drop(e.into_inner());
+                        submitted.fetch_add(1, SeqCst);
+                        if closed {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
             50..62 => {
                 let d = Duration::from_micros(r.u64(0..2_000));
                 (Kind::Closure, handle.spawn_after(d, p, body(ctx.clone(), id)))
@@ -259,6 +285,11 @@ fn check_kept(ctx: &Ctx, kept: Vec<Kept>) -> (usize, usize) {
             (Err(e), Kind::Closure | Kind::Panic | Kind::NeverTimer) => {
                 assert!(e.is_cancelled() || e.is_shutdown(), "{kind:?} {id}: {e:?}");
                 assert_eq!(runs, 0, "{kind:?} {id} ran but its handle says {e:?}");
+                err += 1;
+            }
+            (Err(e), Kind::Deadline) => {
+                assert!(e.is_expired() || e.is_shutdown(), "deadline {id}: {e:?}");
+                assert_eq!(runs, 0, "deadline task {id} ran but its handle says {e:?}");
                 err += 1;
             }
             (Err(e), Kind::Future | Kind::NeverFuture) => {
@@ -348,6 +379,11 @@ fn stress_to_completion_runs_every_task_once() {
             match handle.join() {
                 Ok(v) => assert_eq!(v, id),
                 Err(e) if kind == Kind::Panic => assert!(e.is_panic(), "{e:?}"),
+                Err(e) if kind == Kind::Deadline => {
+                    assert!(e.is_expired(), "{e:?}");
+                    assert_eq!(c.runs[id].load(SeqCst), 0, "expired task {id} ran");
+                    continue;
+                }
                 Err(e) => {
                     assert!(e.is_cancelled() && cancelled.contains(&id), "{kind:?} {id} failed: {e:?}")
                 }
