@@ -16,24 +16,25 @@ use kairos_core::Priority;
 
 /// One task in this many has its submit-to-start latency recorded.
 ///
-/// Each worker keeps its own countdown and times only every `SAMPLE_EVERY`-th task it
-/// starts, so the hot path pays one clock read and one uncontended lock only once per
-/// `SAMPLE_EVERY` tasks. Latency percentiles are therefore estimated from a sample;
-/// [`LatencySummary::samples`] counts the timed tasks, not all tasks.
-#[allow(dead_code)] // Used by the workers.
+/// Workers pick the timed tasks by a cheap test on the task (not a shared counter), so
+/// the hot path pays one clock read and one uncontended lock only once per
+/// `SAMPLE_EVERY` tasks on average. Latency percentiles are therefore estimated from a
+/// sample; [`LatencySummary::samples`] counts the timed tasks, not all tasks.
 pub(crate) const SAMPLE_EVERY: u32 = 64;
 
 /// The highest latency a histogram tracks: 60 s. Longer latencies are recorded as 60 s.
 const MAX_TRACKED_NANOS: u64 = 60_000_000_000;
 
-/// Significant decimal digits kept by the latency histograms.
-const SIGFIGS: u8 = 3;
+/// Significant decimal digits kept by the latency histograms: 2 (1% precision, finer than
+/// the clock's ~1 µs ticks for anything above 100 µs) keeps each histogram about 20 KiB
+/// instead of about 216 KiB at 3, which matters with one per worker.
+const SIGFIGS: u8 = 2;
 
-/// An empty latency histogram of nanoseconds: 1 ns to 60 s at 3 significant figures
+/// An empty latency histogram of nanoseconds: 1 ns to 60 s at 2 significant figures
 /// (about 216 KiB of counts).
 pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_TRACKED_NANOS, SIGFIGS)
-        .expect("1 ns..60 s at 3 sigfigs is a valid range")
+        .expect("1 ns..60 s at 2 significant figures is a valid range")
 }
 
 /// One worker's submit-to-start latency samples, on its own cache lines.
@@ -44,7 +45,6 @@ pub(crate) struct LatencySampler {
     hist: CachePadded<Mutex<Histogram<u64>>>,
 }
 
-#[allow(dead_code)] // Used by the workers and `Runtime::metrics`.
 impl LatencySampler {
     /// An empty sampler (see [`new_histogram`]).
     pub(crate) fn new() -> Self {
@@ -87,8 +87,8 @@ impl fmt::Debug for LatencySampler {
 /// Percentiles of the time from a task's submission (or due time, for timed tasks) to the
 /// start of its run, over the runtime's whole life.
 ///
-/// Estimated from one task in 64 (see [`samples`](Self::samples)), with 3 significant
-/// digits of precision (each value is within 0.1% of the true one); latencies above 60 s
+/// Estimated from one task in 64 (see [`samples`](Self::samples)), with 2 significant
+/// digits of precision (each value is within 1% of the true one); latencies above 60 s
 /// are counted as 60 s. When there are no samples, every duration is zero.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -111,7 +111,6 @@ pub struct LatencySummary {
 
 impl LatencySummary {
     /// The summary of a histogram of nanoseconds (such as one from [`new_histogram`]).
-    #[allow(dead_code)] // Called by `Runtime::metrics`.
     pub(crate) fn from_histogram(h: &Histogram<u64>) -> LatencySummary {
         if h.is_empty() {
             return LatencySummary::default();
@@ -141,11 +140,13 @@ impl LatencySummary {
 
 /// A runtime's counters and gauges at one moment.
 ///
-/// Returned by `Runtime::metrics`. Counters count since the runtime was built and never
-/// go down; gauges are the current value. Workers count into their own cache-padded
-/// counters, which are summed when the snapshot is taken, without stopping anything: the
-/// values are exact when the runtime is quiescent and may be off by the tasks in motion
-/// otherwise (e.g. `started` may briefly exceed `completed + failed + ...` plus running).
+/// Returned by [`Runtime::metrics`](crate::Runtime::metrics) and
+/// [`Handle::metrics`](crate::Handle::metrics). Counters count since the runtime was
+/// built and never go down; gauges are the current value. Workers count into their own
+/// cache-padded counters, which are summed when the snapshot is taken, without stopping
+/// anything: the values are exact when the runtime is quiescent; while tasks move, each
+/// value is read at a slightly different instant, so relations between them (such as
+/// `started` against the outcome counters) hold only approximately.
 ///
 /// Export it with [`to_prometheus`](Self::to_prometheus) (text exposition format), or,
 /// with the `metrics` feature, `record` (through the `metrics` crate facade). `Display`
@@ -153,14 +154,14 @@ impl LatencySummary {
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// use kairos::{Priority, Runtime};
 ///
 /// let rt = Runtime::builder().workers(2).build()?;
 /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
 /// let m = rt.metrics();
-/// assert_eq!(m.completed, 1);
-/// assert!(m.to_prometheus().contains("kairos_tasks_completed_total 1\n"));
+/// assert_eq!(m.submitted, 1);
+/// assert!(m.to_prometheus().contains("\nkairos_tasks_submitted_total 1\n"));
 /// println!("{m}");
 /// # Ok::<(), kairos::BuildError>(())
 /// ```
@@ -172,9 +173,10 @@ pub struct MetricsSnapshot {
     /// Number of worker threads.
     pub workers: usize,
 
-    /// Tasks submitted (counter).
+    /// Tasks submitted, including those refused (counted in `rejected` too) (counter).
     pub submitted: u64,
-    /// Task runs started by a worker, one per attempt (counter).
+    /// Task runs started by a worker, one per attempt; a task that expires unrun does not
+    /// count (counter).
     pub started: u64,
     /// Tasks that finished successfully (counter).
     pub completed: u64,
@@ -258,7 +260,10 @@ impl MetricsSnapshot {
     /// Every counter, with its family.
     fn counters(&self) -> [(Family, u64); 11] {
         [
-            (counter("kairos_tasks_submitted_total", "Tasks submitted."), self.submitted),
+            (
+                counter("kairos_tasks_submitted_total", "Tasks submitted, including refused ones."),
+                self.submitted,
+            ),
             (counter("kairos_tasks_started_total", "Task runs started, one per attempt."), self.started),
             (counter("kairos_tasks_completed_total", "Tasks that finished successfully."), self.completed),
             (
@@ -320,7 +325,7 @@ impl MetricsSnapshot {
     ///   1 (the maximum), `_sum` and `_count` (the number of samples); the quantiles are
     ///   left out while there are no samples.
     ///
-    /// ```ignore
+    /// ```
     /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
     /// let text = rt.metrics().to_prometheus();
     /// assert!(text.contains("# TYPE kairos_tasks_completed_total counter\n"));
@@ -362,8 +367,9 @@ impl MetricsSnapshot {
     /// `counter!(name).absolute(value)`, gauges with `gauge!(name, labels).set(value)`.
     ///
     /// Meant to be called periodically (for example from a repeating timer task, or just
-    /// before the exporter is scraped) with a fresh `Runtime::metrics` snapshot: the
-    /// runtime's hot path never touches the facade, so recording costs nothing there.
+    /// before the exporter is scraped) with a fresh
+    /// [`Runtime::metrics`](crate::Runtime::metrics) snapshot: the runtime's hot path
+    /// never touches the facade, so recording costs nothing there.
     ///
     /// Differences from the text export: every priority level's `kairos_queue_depth` is
     /// set, empty ones to 0 (so a level that drains does not keep its last value); the
@@ -698,13 +704,14 @@ mod tests {
             let line = lines.iter().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{q}"));
             line[prefix.len()..].parse().unwrap()
         };
-        assert!((quantile("0.5") - 500e-6).abs() < 1e-6, "{}", quantile("0.5"));
-        assert!((quantile("0.99") - 990e-6).abs() < 1e-6, "{}", quantile("0.99"));
-        assert!((quantile("1") - 1000e-6).abs() < 1e-6, "{}", quantile("1"));
+        // 2 significant figures: within 1%.
+        assert!((quantile("0.5") - 500e-6).abs() < 5e-6, "{}", quantile("0.5"));
+        assert!((quantile("0.99") - 990e-6).abs() < 10e-6, "{}", quantile("0.99"));
+        assert!((quantile("1") - 1000e-6).abs() < 10e-6, "{}", quantile("1"));
         let sum_line = lines.iter().find(|l| l.starts_with("kairos_submit_to_start_seconds_sum ")).unwrap();
         let sum: f64 = sum_line.rsplit(' ').next().unwrap().parse().unwrap();
         // 1 + 2 + ... + 1000 µs = 0.5005 s.
-        assert!((sum - 0.5005).abs() < 0.001, "{sum}");
+        assert!((sum - 0.5005).abs() < 0.005, "{sum}");
     }
 
     #[test]
@@ -734,8 +741,8 @@ mod tests {
         assert_eq!(s.samples, 1000);
         let near = |d: Duration, us: u64| {
             let (got, want) = (d.as_nanos() as u64, us * 1000);
-            // 3 significant figures: within 0.1%.
-            assert!(got.abs_diff(want) <= want / 1000, "{d:?} vs {us} µs");
+            // 2 significant figures: within 1%.
+            assert!(got.abs_diff(want) <= want / 100, "{d:?} vs {us} µs");
         };
         near(s.p50, 500);
         near(s.p90, 900);
@@ -920,11 +927,12 @@ mod tests {
             assert_eq!(values.keys().filter(|k| k.starts_with("kairos_queue_depth{")).count(), 64);
             assert_eq!(get("kairos_worker_busy_ratio{worker=1}"), 1.0);
             assert_eq!(get("kairos_submit_to_start_seconds_count"), 1000.0);
-            assert!((get("kairos_submit_to_start_seconds{quantile=0.5}") - 500e-6).abs() < 1e-6);
+            assert!((get("kairos_submit_to_start_seconds{quantile=0.5}") - 500e-6).abs() < 5e-6);
             assert!(values.keys().all(|k| k.starts_with("kairos_")), "{values:?}");
             let described = store.described.lock().unwrap();
             assert!(described.iter().any(|d| d == "kairos_tasks_completed_total"));
             assert!(described.iter().any(|d| d == "kairos_queue_depth"));
+            drop(described);
 
             // A later snapshot: counters move up, a drained level goes back to 0.
             let later = MetricsSnapshot { completed: 50, queue_depth: [0; Priority::LEVELS], ..snapshot() };

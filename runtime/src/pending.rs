@@ -32,10 +32,11 @@ impl LevelCounts {
 /// The work a runtime holds that has not started yet: counts by priority level and by
 /// state (ready, timed, waiting for a retry), and the next due time.
 ///
-/// Returned by `Runtime::pending`. The counts are a moment's view gathered without
-/// stopping the workers: they are exact when the runtime is quiescent (nothing being
-/// submitted, started or moved between queues), and approximate while tasks move, since
-/// each queue is read at a slightly different instant. A task that is running is not
+/// Returned by [`Runtime::pending`](crate::Runtime::pending) and
+/// [`Handle::pending`](crate::Handle::pending). The counts are a moment's view gathered
+/// without stopping the workers: they are exact when the runtime is quiescent (nothing
+/// being submitted, started or moved between queues), and approximate while tasks move,
+/// since each queue is read at a slightly different instant. A task that is running is not
 /// pending.
 ///
 /// Tasks waiting for their next retry attempt are counted once, in
@@ -43,7 +44,7 @@ impl LevelCounts {
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
 /// let p = rt.pending();
 /// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
@@ -64,7 +65,6 @@ impl PendingSnapshot {
     /// A snapshot from per-level counts (index = priority level) of ready and timed tasks,
     /// the number of tasks waiting for a retry, and the earliest due time of any timed task
     /// (or retry), if there is one.
-    #[allow(dead_code)] // Called by `Runtime::pending`.
     pub(crate) fn new(
         ready: [u64; Priority::LEVELS],
         timed: [u64; Priority::LEVELS],
@@ -101,7 +101,7 @@ impl PendingSnapshot {
 
     /// The counts at one priority level.
     ///
-    /// ```ignore
+    /// ```
     /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
     /// use kairos::Priority;
     /// let p = rt.pending();
