@@ -10,6 +10,9 @@
 //!    submitted from outside never waits behind local bulk. At equal levels the local queue
 //!    goes first, except every 61st pick, when a batch of the injectors' tasks is moved
 //!    *behind* the local ones (FIFO within a level holds), so the injectors never starve.
+//!    Every 16th pick, a worker first checks its peers' advertised levels and steals
+//!    from one that holds more urgent work than anything it could run itself, so a busy
+//!    peer's queued urgent tasks never wait while this worker runs less urgent ones.
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
 //!    half of the workers search at once (see [`idle`](crate::idle)); the last searcher to
 //!    find work wakes another sleeper, so parallelism ramps up with load.
@@ -54,6 +57,9 @@ pub(crate) const NEAR_DEADLINE: Duration = Duration::from_micros(60);
 
 /// How often (in picks) the injectors get a turn at the local queue's own level.
 const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// How often (in picks) a busy worker looks for more urgent work queued at its peers.
+const PEER_CHECK_INTERVAL: u32 = 16;
 
 /// One worker's private state, reachable from its thread through `context`.
 pub(crate) struct WorkerCtx {
@@ -290,6 +296,12 @@ impl WorkerCtx {
         }
         let injectors = &self.handle.shared.injectors;
         let global = injectors.mask().highest();
+        if tick % PEER_CHECK_INTERVAL == 0 {
+            let mine = self.queue.highest().max(global);
+            if let Some(t) = self.steal_more_urgent(mine) {
+                return Some(t);
+            }
+        }
         let Some(local) = self.queue.highest() else {
             return global.and_then(|_| injectors.steal_into(&self.queue, Priority::LOWEST));
         };
@@ -328,6 +340,26 @@ impl WorkerCtx {
         let t = self.queue.pop_at(level).or_else(|| injectors.steal_level_into(&self.queue, level))?;
         aging.served(level, now);
         Some(t)
+    }
+
+    /// Steals from a peer that advertises a level above `mine` (the best this worker could
+    /// run otherwise), so urgent work queued behind a busy peer does not wait while this
+    /// worker runs less urgent work.
+    fn steal_more_urgent(&self, mine: Option<Priority>) -> Option<TaskRef> {
+        let remotes = &self.handle.shared.remotes;
+        if remotes.len() <= 1 || mine == Some(Priority::HIGHEST) {
+            return None;
+        }
+        let min =
+            mine.map_or(Priority::LOWEST, |m| Priority::new(m.level() + 1).unwrap_or(Priority::HIGHEST));
+        let found = remotes.iter().enumerate().find_map(|(v, r)| {
+            let above = r.stealers.advertised().highest().is_some_and(|h| h >= min);
+            (v != self.index && above).then(|| r.stealers.steal_into(&self.queue, min)).flatten()
+        });
+        if found.is_some() {
+            self.count(Count::Stolen);
+        }
+        found
     }
 
     fn stop_searching(&self) {

@@ -293,3 +293,46 @@ fn global_work_beats_lower_local_work_after_the_local_level_empties() {
     assert_eq!(*order.lock().unwrap(), ["HIGH", "NORMAL", "LOW"]);
     drop(rt);
 }
+
+/// A worker busy with a stream of LOWEST work (that it keeps spawning locally, so it never
+/// runs out and never searches) still takes the HIGHEST tasks queued behind its busy peer.
+#[test]
+fn urgent_tasks_queued_behind_a_busy_peer_are_stolen_from_less_urgent_work() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static CHAIN_RUNNING: AtomicBool = AtomicBool::new(false);
+    static CHILDREN: AtomicUsize = AtomicUsize::new(0);
+    fn spin(d: Duration) {
+        let t = std::time::Instant::now();
+        while t.elapsed() < d {
+            std::hint::spin_loop();
+        }
+    }
+    fn low_chain() {
+        CHAIN_RUNNING.store(true, SeqCst);
+        spin(Duration::from_micros(50));
+        if !STOP.load(SeqCst) {
+            drop(kairos::spawn(Priority::LOWEST, low_chain));
+        }
+    }
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let parent = rt.spawn(Priority::HIGHEST, || {
+        assert!(wait_until(|| CHAIN_RUNNING.load(SeqCst)), "the LOWEST chain never started");
+        for _ in 0..3 {
+            drop(kairos::spawn(Priority::HIGHEST, || {
+                CHILDREN.fetch_add(1, SeqCst);
+            }));
+        }
+        // Still busy: the children can only run if the other worker takes them.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while CHILDREN.load(SeqCst) < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let stolen = CHILDREN.load(SeqCst) == 3;
+        STOP.store(true, SeqCst);
+        stolen
+    });
+    drop(rt.spawn(Priority::LOWEST, low_chain));
+    assert!(join(parent).unwrap(), "HIGHEST children waited behind their busy parent");
+    assert!(rt.shutdown().is_balanced());
+}
