@@ -165,12 +165,18 @@ impl Handle {
 
     /// Takes one admission unit (with `max_pending`); false if refused for `Try` at the
     /// limit, or if the runtime closed while an outside `Wait` was blocked.
+    #[inline]
     fn admit(&self, local: bool, admit: Admit) -> bool {
+        match &self.shared.admission {
+            None => true,
+            Some(limit) => limit.try_acquire() || self.admit_slow(local, admit),
+        }
+    }
+
+    #[cold]
+    fn admit_slow(&self, local: bool, admit: Admit) -> bool {
         let shared = &self.shared;
         let Some(limit) = &shared.admission else { return true };
-        if limit.try_acquire() {
-            return true;
-        }
         match (admit, local) {
             (Admit::Try, _) => false,
             (Admit::Wait, true) => {

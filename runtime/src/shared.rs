@@ -185,6 +185,7 @@ impl Shared {
     }
 
     /// One admitted task stopped waiting to start (see the module docs).
+    #[inline]
     pub(crate) fn left_waiting(&self) {
         if let Some(a) = &self.admission {
             if a.release() {

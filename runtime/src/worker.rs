@@ -75,6 +75,7 @@ pub(crate) struct WorkerCtx {
 
 /// Whether a task's submit-to-start latency is sampled: 1 task in 64, by address (cells
 /// are allocated in 64-byte steps, so the low address bits cycle evenly).
+#[inline]
 pub(crate) fn sampled(task: std::ptr::NonNull<Header>) -> bool {
     (task.as_ptr() as usize >> 6) % crate::metrics::SAMPLE_EVERY as usize == 0
 }
@@ -249,7 +250,7 @@ impl WorkerCtx {
             return;
         }
         // Read before the run: the cell may be gone after it.
-        let submitted = (!task.snapshot().is_started() && sampled(task.as_ptr())).then(|| {
+        let submitted = (sampled(task.as_ptr()) && !task.snapshot().is_started()).then(|| {
             // SAFETY: our queue reference keeps the cell alive; nobody writes the links of a
             // task that is out of every wheel, and the spawn (or the wheel owner) that
             // wrote them happens-before the queue hand-off that gave us the task.

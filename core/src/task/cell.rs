@@ -70,6 +70,7 @@ pub struct TaskOptions {
 
 /// Allocates a task. Returns the scheduler-side reference (for a run queue, or a wheel if
 /// `opts.due` is set) and, if `opts.join`, the handle's raw reference.
+#[inline]
 pub fn allocate<B: Body, S: Schedule>(
     body: B,
     scheduler: Option<S>,

@@ -35,12 +35,14 @@ impl TaskRef {
     /// # Safety
     /// `ptr` points to a live task cell and the caller gives up one counted reference.
     /// The epoch is 0; stamp another with [`TaskRef::with_epoch`].
+    #[inline]
     pub unsafe fn from_raw(ptr: NonNull<Header>) -> TaskRef {
         TaskRef { tagged: ptr }
     }
 
     /// Gives up the reference as a raw pointer (undo with [`TaskRef::from_raw`]); the
     /// epoch stamp is dropped.
+    #[inline]
     pub fn into_raw(self) -> NonNull<Header> {
         let ptr = self.as_ptr();
         core::mem::forget(self);
@@ -49,6 +51,7 @@ impl TaskRef {
 
     /// The same reference stamped with `epoch` (the entry is live while the task's epoch
     /// is `epoch`).
+    #[inline]
     pub fn with_epoch(self, epoch: u8) -> TaskRef {
         let ptr = self.into_raw();
         TaskRef { tagged: ptr.map_addr(|a| a | (epoch as usize & EPOCH_TAG)) }
@@ -56,23 +59,27 @@ impl TaskRef {
 
     /// The same reference stamped with the task's current epoch: for entries made by a
     /// wake-up, which cannot race a priority change (those happen only before the start).
+    #[inline]
     pub fn stamped(self) -> TaskRef {
         let epoch = self.snapshot().epoch();
         self.with_epoch(epoch)
     }
 
     /// The epoch this entry was stamped with.
+    #[inline]
     pub fn epoch(&self) -> u8 {
         (self.tagged.addr().get() & EPOCH_TAG) as u8
     }
 
     /// The header.
+    #[inline]
     pub fn header(&self) -> &Header {
         // SAFETY: the reference we hold keeps the cell alive.
         unsafe { self.as_ptr().as_ref() }
     }
 
     /// The header pointer (valid while this reference lives).
+    #[inline]
     pub fn as_ptr(&self) -> NonNull<Header> {
         // SAFETY: clearing the tag bits of a non-null, 8-aligned header address leaves it
         // non-null (the untagged address is the header's).
@@ -80,22 +87,26 @@ impl TaskRef {
     }
 
     /// The current state.
+    #[inline]
     pub fn snapshot(&self) -> Snapshot {
         self.header().state.load()
     }
 
     /// The task's priority.
+    #[inline]
     pub fn priority(&self) -> Priority {
         self.snapshot().priority()
     }
 
     /// Runs (or polls) the task; consumes this reference, which must be a run queue's.
+    #[inline]
     pub fn run(self) -> RunResult {
         self.run_observed(&mut || {})
     }
 
     /// Like [`run`](Self::run), and calls `on_first_run` once the task is claimed for its
     /// first run, before its body starts (a runtime's "started" accounting).
+    #[inline]
     pub fn run_observed(self, on_first_run: &mut dyn FnMut()) -> RunResult {
         let epoch = self.epoch();
         let ptr = self.into_raw();
