@@ -139,6 +139,7 @@ pub struct RetryPolicy {
     max_attempts: u32,
     jitter: Jitter,
     retry_on_panic: bool,
+    retry_priority: Option<kairos_core::Priority>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,7 +232,13 @@ impl RetryPolicy {
     }
 
     fn with_backoff(backoff: Backoff) -> RetryPolicy {
-        RetryPolicy { backoff, max_attempts: 3, jitter: Jitter::None, retry_on_panic: false }
+        RetryPolicy {
+            backoff,
+            max_attempts: 3,
+            jitter: Jitter::None,
+            retry_on_panic: false,
+            retry_priority: None,
+        }
     }
 
     /// At most `n` attempts in total, the first one included (default 3). `1` means no
@@ -312,6 +319,28 @@ impl RetryPolicy {
     /// ```
     pub fn retries_panics(&self) -> bool {
         self.retry_on_panic
+    }
+
+    /// Runs the attempts after the first at `priority` instead of the task's own
+    /// (default: the task's priority). A payment retry can drop below fresh work, or an
+    /// alert's retries rise above it.
+    ///
+    /// ```
+    /// use kairos::{Priority, RetryPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let p = RetryPolicy::fixed(Duration::from_millis(5)).retry_priority(Priority::LOW);
+    /// assert_eq!(p.retries_at(), Some(Priority::LOW));
+    /// ```
+    pub fn retry_priority(mut self, priority: kairos_core::Priority) -> RetryPolicy {
+        self.retry_priority = Some(priority);
+        self
+    }
+
+    /// The priority of attempts after the first, if [`retry_priority`](Self::retry_priority)
+    /// set one.
+    pub fn retries_at(&self) -> Option<kairos_core::Priority> {
+        self.retry_priority
     }
 
     /// The backoff delay before attempt number `attempt` (numbered from 1), without

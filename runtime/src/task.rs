@@ -227,7 +227,7 @@ where
     /// per `policy`. The handle resolves to a [`RetryOutcome`]: the last attempt's
     /// result and how many attempts ran. Between attempts the task waits on a timer in
     /// the runtime's wheel, holding no thread, and each attempt runs at the task's
-    /// priority. A deadline applies to the first attempt's start; a timeout bounds the
+    /// priority (or at [`RetryPolicy::retry_priority`] after the first). A deadline applies to the first attempt's start; a timeout bounds the
     /// whole sequence (the task is a future).
     ///
     /// An invalid policy (see [`RetryPolicy::validate`]) makes `spawn_with` refuse the
@@ -309,7 +309,7 @@ where
             return Err(SpawnError::invalid(self, e.to_string()));
         }
         let RetryTask { task, policy } = self;
-        let hooks = RetryStats(handle.shared.clone());
+        let hooks = RetryStats(handle.shared.clone(), policy.retries_at());
         let retrying = Task {
             body: FutureBody(LazyRetry {
                 start: Some((task.body.0, policy)),
@@ -332,12 +332,17 @@ where
     }
 }
 
-/// Keeps the runtime's retry gauges.
-struct RetryStats(Arc<Shared>);
+/// Keeps the runtime's retry gauges, and moves the task to its retry priority.
+struct RetryStats(Arc<Shared>, Option<Priority>);
 
 impl RetryHooks for RetryStats {
     fn waiting(&mut self, _next_attempt: u32, _delay: Duration) {
         self.0.retries.waiting.fetch_add(1, Relaxed);
+        if let Some(p) = self.1.take() {
+            // Called inside the task's poll, on its worker: the wake-up that ends this
+            // wait queues it at `p`.
+            crate::context::with_worker(|w| w.map(|w| w.reprioritize_current(p)));
+        }
     }
     fn resumed(&mut self) {
         self.0.retries.waiting.fetch_sub(1, Relaxed);
@@ -372,7 +377,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.running.is_none() {
             if let (Some((f, policy)), Some(hooks)) = (self.start.take(), self.hooks.take()) {
-                self.stats = Some(RetryStats(hooks.0.clone()));
+                self.stats = Some(RetryStats(hooks.0.clone(), None));
                 self.running = Some(Box::pin(retry_loop(f, policy, hooks)));
             }
         }

@@ -71,6 +71,9 @@ pub(crate) struct WorkerCtx {
     searching: Cell<bool>,
     rng: Cell<u64>,
     aging: Option<AgingState>,
+    /// The address of the task this worker is running, while it runs (0: none). An
+    /// address, not a pointer, so the context stays `Send` until its thread starts.
+    current: Cell<usize>,
 }
 
 /// Whether a task's submit-to-start latency is sampled: 1 task in 64, by address (cells
@@ -90,6 +93,7 @@ impl WorkerCtx {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: RunQueue) -> WorkerCtx {
         WorkerCtx {
             aging: shared.config.aging.as_ref().map(AgingState::new),
+            current: Cell::new(0),
             handle: Handle { shared },
             index,
             queue,
@@ -264,7 +268,9 @@ impl WorkerCtx {
             worker = self.index
         )
         .entered();
+        self.current.set(task.as_ptr().as_ptr() as usize);
         let result = task.run_observed(&mut || self.first_run(submitted));
+        self.current.set(0);
         #[cfg(feature = "tracing")]
         tracing::debug!(result = ?result, "kairos.task.ran");
         match result {
@@ -274,6 +280,17 @@ impl WorkerCtx {
             // work submitted from outside (the injectors), not just this worker's queue.
             RunResult::Yielded(t) => self.handle.shared.injectors.push(t),
             RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle | RunResult::Stale => {}
+        }
+    }
+
+    /// Moves the task this worker is running to `priority` (see
+    /// [`State::set_priority_while_running`](kairos_core::task::state::State::set_priority_while_running)).
+    pub(crate) fn reprioritize_current(&self, priority: Priority) -> bool {
+        match std::ptr::NonNull::new(self.current.get() as *mut Header) {
+            // SAFETY: `current` is set only while `run_task` holds the task's queue
+            // reference, which keeps the cell alive.
+            Some(ptr) => unsafe { ptr.as_ref() }.state().set_priority_while_running(priority),
+            None => false,
         }
     }
 

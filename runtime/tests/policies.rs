@@ -357,3 +357,43 @@ fn order_within_a_level_is_fifo_by_default_and_lifo_on_request() {
     assert_eq!(local_order(false), [0, 1, 2]);
     assert_eq!(local_order(true), [2, 1, 0]);
 }
+
+/// A retrying task whose first attempt fails; returns the order in which its second
+/// attempt and a NORMAL task queued meanwhile ran.
+fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
+    let rt = runtime(1);
+    let (order, rec) = recorder();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let a = attempts.clone();
+    let o = order.clone();
+    let retrying = rt
+        .spawn_with(
+            Task::new(move || {
+                if a.fetch_add(1, SeqCst) == 0 {
+                    Err("first attempt fails")
+                } else {
+                    o.lock().unwrap().push("retry");
+                    Ok(())
+                }
+            })
+            .priority(Priority::HIGH)
+            .retry(policy),
+        )
+        .unwrap();
+    assert!(wait_until(|| attempts.load(SeqCst) == 1));
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let normal = rt.spawn(Priority::NORMAL, rec("normal"));
+    std::thread::sleep(Duration::from_millis(10)); // the backoff passes while the worker is held
+    join(gate.open()).unwrap();
+    join(normal).unwrap();
+    assert_eq!(join(retrying).unwrap().attempts, 2);
+    let v = order.lock().unwrap().clone();
+    v
+}
+
+#[test]
+fn retries_keep_the_task_priority_or_use_the_configured_one() {
+    let backoff = RetryPolicy::fixed(Duration::from_millis(1));
+    assert_eq!(retry_vs_normal(backoff.clone()), ["retry", "normal"], "HIGH retry before NORMAL");
+    assert_eq!(retry_vs_normal(backoff.retry_priority(Priority::LOWEST)), ["normal", "retry"]);
+}

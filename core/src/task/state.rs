@@ -514,6 +514,16 @@ impl State {
         result
     }
 
+    /// The runner (holder of `RUNNING`) moves its own task to `priority`: wake-ups after
+    /// this queue it at the new level. False if the caller does not hold `RUNNING`.
+    pub fn set_priority_while_running(&self, priority: Priority) -> bool {
+        self.update(|s| {
+            (s & RUNNING != 0 && s & COMPLETE == 0)
+                .then(|| (s & !PRIORITY_MASK) | (priority.index() << PRIORITY_SHIFT))
+        })
+        .is_ok()
+    }
+
     /// The wheel's owner fired the timer: the task leaves the wheel for a run queue.
     /// Returns the state after the change: its epoch is the one to stamp on the queue
     /// entry (a priority change after this point makes that entry stale).
@@ -771,5 +781,15 @@ mod tests {
         let s = closure_state();
         assert!(matches!(s.claim_for_cancel(false, Outcome::Cancelled), CancelClaim::Claimed { .. }));
         assert_eq!(s.reprioritize(Priority::LOW), Reprioritized::Refused);
+    }
+
+    #[test]
+    fn only_the_runner_moves_a_started_task() {
+        let s = closure_state();
+        assert!(!s.set_priority_while_running(Priority::LOW), "not running");
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
+        assert!(s.set_priority_while_running(Priority::LOW));
+        assert_eq!(s.load().priority(), Priority::LOW);
+        assert_eq!(s.reprioritize(Priority::HIGH), Reprioritized::Refused, "handles cannot once started");
     }
 }
