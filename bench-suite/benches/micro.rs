@@ -226,6 +226,7 @@ fn run_queue(c: &mut Criterion) {
                 due: None,
                 join: false,
                 home: 0,
+                holds_unit: false,
             };
             allocate(Closure(|| ()), None::<NoSchedule>, opts).0
         })

@@ -107,13 +107,13 @@ impl TimerDriver {
     }
 
     /// Hands every task due at `now` to `ready`; reports tasks found claimed by a
-    /// canceller to `finished` (with their state: outcome and priority). Returns how many
-    /// went to `ready`.
+    /// canceller to `finished` (which reads their outcome and priority, and whether they
+    /// are futures, before their lineage is released). Returns how many went to `ready`.
     pub fn fire(
         &mut self,
         now: u64,
         mut ready: impl FnMut(TaskRef),
-        mut finished: impl FnMut(crate::task::Snapshot),
+        mut finished: impl FnMut(&TaskRef),
     ) -> usize {
         let mut moved = 0;
         while let Some(links) = self.wheel.poll(now) {
@@ -123,7 +123,7 @@ impl TimerDriver {
             let epoch = task.header().state().clear_timed().epoch();
             let task = task.with_epoch(epoch);
             match claimed_outcome(&task) {
-                Some(_) => finished(task.snapshot()),
+                Some(_) => finished(&task),
                 None => {
                     ready(task);
                     moved += 1;
@@ -133,10 +133,14 @@ impl TimerDriver {
         moved
     }
 
-    /// Cancels every waiting task with [`Outcome::Shutdown`] and reports each outcome.
-    pub fn cancel_all(&mut self, mut finished: impl FnMut(Outcome)) {
+    /// Cancels every waiting task with [`Outcome::Shutdown`] and reports each outcome,
+    /// with the task (before its lineage is released).
+    pub fn cancel_all(&mut self, mut finished: impl FnMut(Outcome, &TaskRef)) {
         while let Some(links) = self.wheel.pop_any() {
-            finished(cancel_for_shutdown(Self::take(links)));
+            let task = Self::take(links);
+            let outcome =
+                if task.cancel(Outcome::Shutdown) { Outcome::Shutdown } else { task.snapshot().outcome() };
+            finished(outcome, &task);
         }
     }
 }

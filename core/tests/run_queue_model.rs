@@ -138,7 +138,7 @@ impl Harness {
         let (task, _) = allocate(
             Closure(|| ()),
             None::<NoSched>,
-            TaskOptions { priority: prio(priority), due: None, join: false, home: 0 },
+            TaskOptions { priority: prio(priority), due: None, join: false, home: 0, holds_unit: false },
         );
         let id = self.next_id;
         self.next_id += 1;

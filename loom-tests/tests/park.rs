@@ -343,7 +343,7 @@ fn timer_registered_while_worker_parks_with_deadline_is_found() {
         }
         assert_eq!(get(&runs), 1);
         let dropped = AtomicUsize::new(0);
-        timers.cancel_all(|_| {
+        timers.cancel_all(|_, _| {
             dropped.fetch_add(1, SeqCst);
         });
         assert_eq!(dropped.load(SeqCst), 1);
@@ -362,7 +362,7 @@ fn timed(hub: &Arc<Hub>, due: u64, runs: &Arc<AtomicUsize>) -> TaskRef {
             runs.fetch_add(1, SeqCst);
         }),
         Some(common::TaskSched::new(hub)),
-        TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0 },
+        TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0, holds_unit: false },
     );
     task.header().state().set_owner(0);
     task

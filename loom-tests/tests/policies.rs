@@ -50,7 +50,7 @@ fn priority_change_vs_run_runs_once_and_counts_once() {
         let r = ran.clone();
         let (old_entry, handle) = closure_task(
             &hub,
-            TaskOptions { priority: Priority::LOW, due: None, join: true, home: 0 },
+            TaskOptions { priority: Priority::LOW, due: None, join: true, home: 0, holds_unit: false },
             move || {
                 r.fetch_add(1, SeqCst);
             },
@@ -78,7 +78,7 @@ fn priority_change_vs_timer_fire_runs_once_at_one_level() {
         let r = ran.clone();
         let (lineage, handle) = closure_task(
             &hub,
-            TaskOptions { priority: Priority::LOW, due: Some(5), join: true, home: 0 },
+            TaskOptions { priority: Priority::LOW, due: Some(5), join: true, home: 0, holds_unit: false },
             move || {
                 r.fetch_add(1, SeqCst);
             },

@@ -56,7 +56,7 @@ fn timed_task(
             runs.fetch_add(1, SeqCst);
         }),
         Some(TaskSched::new(hub)),
-        TaskOptions { priority: Priority::NORMAL, due: Some(DUE), join: true, home: 0 },
+        TaskOptions { priority: Priority::NORMAL, due: Some(DUE), join: true, home: 0, holds_unit: false },
     );
     // `Handle::submit_from`: the owner is chosen before the task is shared.
     task.header().state().set_owner(0);
@@ -98,7 +98,7 @@ impl Owner {
         });
         let queue = &self.queue;
         let outcomes = &mut self.outcomes;
-        let moved = self.timers.fire(now, |t| queue.push(t), |snap| outcomes.push(snap.outcome()));
+        let moved = self.timers.fire(now, |t| queue.push(t), |t| outcomes.push(t.snapshot().outcome()));
         step(format!("owner: fired {moved} at {now}"));
         while let Some(t) = self.queue.pop() {
             // `WorkerCtx::run_task` for a closure.

@@ -195,12 +195,14 @@ pub struct MetricsSnapshot {
     pub retried: u64,
     /// Tasks refused at submission (counter).
     pub rejected: u64,
-    /// Tasks taken by a worker from another worker's queue (counter).
+    /// Steals from another worker's queue (counter): each moves a batch of tasks.
     pub stolen: u64,
 
     /// Ready tasks queued at each priority level; index = level (gauge).
     pub queue_depth: [u64; Priority::LEVELS],
-    /// Tasks waiting for their due time (gauge).
+    /// Tasks waiting for their due time (gauge), including the runtime's own timers:
+    /// pending sleeps, run-timeout limits and retry backoffs (see
+    /// [`PendingSnapshot`](crate::PendingSnapshot)).
     pub timers_pending: u64,
     /// Tasks waiting for their next retry attempt (gauge).
     pub retry_waiting: u64,

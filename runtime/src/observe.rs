@@ -101,14 +101,16 @@ impl Handle {
         let panicked = totals.get(Count::Panicked);
         let timed_out = totals.get(Count::TimedOut);
         let retried = shared.retries.retried.load(Relaxed);
+        let exhausted = shared.retries.exhausted.load(Relaxed);
         MetricsSnapshot {
             uptime,
             workers: shared.num_workers(),
             submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
-            // An expired task was claimed for its first run, then found stale by its body.
-            started: (totals.get(Count::Started) + retried).saturating_sub(totals.get(Count::Expired)),
-            completed: totals.get(Count::Completed),
-            failed: panicked + timed_out + shared.retries.exhausted.load(Relaxed),
+            started: totals.get(Count::Started) + retried,
+            // A retry task that ran out of attempts returns its last error as its output:
+            // it is counted as failed, not completed.
+            completed: totals.get(Count::Completed).saturating_sub(exhausted),
+            failed: panicked + timed_out + exhausted,
             panicked,
             cancelled: totals.get(Count::Cancelled),
             expired: totals.get(Count::Expired),

@@ -4,8 +4,12 @@ use std::time::Duration;
 
 /// What shutdown found: every task ever submitted, by how it ended.
 ///
-/// Every [`sleep`](crate::sleep) (and [`timeout`](crate::timeout)) is a small timed task
-/// of its own and is counted like any other.
+/// Every [`sleep`](crate::sleep) (and [`timeout`](crate::timeout)), every run-timeout
+/// limit ([`Task::timeout`](crate::Task::timeout)) and every retry backoff is a small timed
+/// task of its own and is counted like any other: `submitted` includes them, one that
+/// fires counts as `completed`, one dropped before it fires (the sleep was dropped, the
+/// future finished within its limit) counts as `cancelled`, and one still waiting at
+/// shutdown as `timers_dropped`.
 ///
 /// The counts always balance: `submitted` equals the sum of all the other counts
 /// ([`is_balanced`](Self::is_balanced)). A task counted in `unfinished` was still
@@ -72,8 +76,10 @@ impl ShutdownReport {
             + self.unfinished
     }
 
-    /// Whether every submitted task is accounted for.
+    /// Whether every submitted task is accounted for: the counts add up, and no task is
+    /// `unfinished` unless `shutdown_timeout` stopped waiting (a task missing from every
+    /// outcome count without a timeout would be a lost task).
     pub fn is_balanced(&self) -> bool {
-        self.accounted() == self.submitted
+        self.accounted() == self.submitted && (self.timed_out || self.unfinished == 0)
     }
 }

@@ -105,8 +105,24 @@ pub(crate) enum Due {
 pub(crate) enum Admit {
     /// Refuse with `Full`.
     Try,
+    /// Take no admission unit: the runtime's own timers (a sleep of a future that is
+    /// already running), which must never wait for room nor take it from user tasks.
+    Exempt,
     /// Block until there is room (outside the runtime); admit at once on a worker.
     Wait,
+}
+
+/// Whether this (non-worker) thread's next spawn is sampled for the submit-to-start
+/// latency: 1 in `SAMPLE_EVERY`, by a per-thread counter.
+fn next_sample_here() -> bool {
+    thread_local! {
+        static SPAWNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    SPAWNS.with(|c| {
+        let n = c.get().wrapping_add(1);
+        c.set(n);
+        n % crate::metrics::SAMPLE_EVERY == 0
+    })
 }
 
 /// Why a submission was refused; the body comes back.
@@ -169,8 +185,15 @@ impl Handle {
     fn admit(&self, local: bool, admit: Admit) -> bool {
         match &self.shared.admission {
             None => true,
+            Some(_) if admit == Admit::Exempt => true,
             Some(limit) => limit.try_acquire() || self.admit_slow(local, admit),
         }
+    }
+
+    /// The timer behind a [`Sleep`](crate::Sleep): a no-op HIGHEST task due at `due`,
+    /// exempt from `max_pending` (it holds no unit, so its start releases none).
+    pub(crate) fn timer(&self, due: Due) -> JoinHandle<()> {
+        self.submit(Closure(|| ()), Priority::HIGHEST, due, Admit::Exempt).unwrap_or_else(|_| self.refused())
     }
 
     #[cold]
@@ -179,6 +202,7 @@ impl Handle {
         let Some(limit) = &shared.admission else { return true };
         match (admit, local) {
             (Admit::Try, _) => false,
+            (Admit::Exempt, _) => true,
             (Admit::Wait, true) => {
                 shared.admit_forced();
                 true
@@ -229,7 +253,9 @@ impl Handle {
         };
         // One counter per spawn, so a report taken mid-race still balances.
         if !admitted {
-            shared.left_waiting();
+            if shared.admission.is_some() && admit != Admit::Exempt {
+                shared.left_waiting();
+            }
             count(Count::Rejected);
             return Err(Refusal::Shutdown(body));
         }
@@ -239,12 +265,23 @@ impl Handle {
             Due::Now => None,
         };
         let sched = (B::IS_FUTURE || due.is_some()).then(|| Sched(shared.clone()));
-        let (task, join) =
-            allocate(body, sched, TaskOptions { priority, due, join: true, home: shared.home_slot });
-        if due.is_none() && crate::worker::sampled(task.as_ptr()) {
+        let holds_unit = shared.admission.is_some() && admit != Admit::Exempt;
+        let (task, join) = allocate(
+            body,
+            sched,
+            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit },
+        );
+        let sample = match local {
+            Some(w) => w.next_sample(),
+            None => next_sample_here(),
+        };
+        if due.is_none() && sample {
             // SAFETY: the task is not shared yet and in no wheel: we own its links, which a
-            // ready task never uses otherwise. The worker reads this submit tick back.
-            unsafe { TimerLinks::set_due(Header::timer_links(task.as_ptr()), shared.clock.now_tick()) };
+            // ready task never uses otherwise. The worker reads this submit tick back at the
+            // first run (0 means "not sampled", hence the `max(1)`).
+            unsafe {
+                TimerLinks::set_due(Header::timer_links(task.as_ptr()), shared.clock.now_tick().max(1))
+            };
         }
         #[cfg(feature = "tracing")]
         tracing::debug!(
@@ -579,12 +616,17 @@ impl Runtime {
                 } else {
                     task.snapshot().outcome()
                 };
-                shared.count_end(outcome, false, task.snapshot().is_started());
+                shared.count_end(outcome, false, task.snapshot());
             }
             shared.drain_injectors();
             for r in shared.remotes.iter() {
                 Shared::drain_queue(&r.timer_inbox, |t| {
-                    shared.count_end(cancel_for_shutdown(t), true, false)
+                    // A timed future is counted by the registry drain above.
+                    let (is_future, snap) = (t.header().is_future(), t.snapshot());
+                    let outcome = cancel_for_shutdown(t);
+                    if !is_future {
+                        shared.count_end(outcome, true, snap);
+                    }
                 });
                 Shared::drain_queue(&r.timer_cancels, drop);
             }

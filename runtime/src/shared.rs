@@ -35,7 +35,7 @@ use kairos_core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
 use kairos_core::sync::deque::{Injector, Steal};
 use kairos_core::sync::Arc;
 use kairos_core::task::home::{self, Home};
-use kairos_core::task::{Outcome, RunResult, Schedule, TaskRef};
+use kairos_core::task::{Outcome, RunResult, Schedule, Snapshot, TaskRef};
 use kairos_core::Priority;
 
 /// The parts of one worker that other threads reach.
@@ -93,8 +93,16 @@ pub(crate) struct Shared {
 struct RuntimeHome(std::sync::Weak<Shared>);
 
 impl Home for RuntimeHome {
-    fn is_open(&self) -> bool {
-        self.0.upgrade().is_some_and(|s| !s.is_closed() && !s.stopping.load(Acquire))
+    fn enter(&self) -> bool {
+        // The intake gate: shutdown closes it and waits for every holder to leave before
+        // it lets the workers drain, so a requeued entry is never stranded.
+        self.0.upgrade().is_some_and(|s| s.intake.begin())
+    }
+
+    fn leave(&self) {
+        if let Some(s) = self.0.upgrade() {
+            s.intake.end();
+        }
     }
 
     fn requeue(&self, task: TaskRef) {
@@ -175,22 +183,24 @@ impl Shared {
         })
     }
 
-    /// Counts the end of a task whose lineage the caller releases; `started` says whether
-    /// it ever ran (if not, it leaves the waiting state here).
-    pub(crate) fn count_end(&self, outcome: Outcome, timed: bool, started: bool) {
+    /// Counts the end of a task whose lineage the caller releases; `snap` is its state.
+    /// A task that never ran leaves the waiting state here (giving back its admission
+    /// unit, if it holds one).
+    pub(crate) fn count_end(&self, outcome: Outcome, timed: bool, snap: Snapshot) {
         self.count(Count::of(outcome, timed));
-        if !started {
+        if !snap.is_started() && snap.holds_unit() {
             self.left_waiting();
         }
     }
 
-    /// One admitted task stopped waiting to start (see the module docs).
+    /// A task holding an admission unit stopped waiting to start (see the module docs).
+    /// Every release wakes one more blocked submitter, if any: a release below the limit
+    /// still matters to a submitter that saw the runtime full a moment ago.
     #[inline]
     pub(crate) fn left_waiting(&self) {
         if let Some(a) = &self.admission {
-            if a.release() {
-                self.room.notify(1.additional());
-            }
+            a.release();
+            self.room.notify(1.additional());
         }
     }
 
@@ -266,8 +276,8 @@ impl Shared {
                 continue;
             }
             match t.run() {
-                RunResult::Finished(outcome) => self.count_end(outcome, false, true),
-                RunResult::Skipped(snap) => self.count_end(snap.outcome(), false, snap.is_started()),
+                RunResult::Finished(outcome) => self.count(Count::of(outcome, false)),
+                RunResult::Skipped(snap) => self.count_end(snap.outcome(), false, snap),
                 RunResult::Stale | RunResult::Idle | RunResult::Yielded(_) => {}
             }
         }
@@ -323,7 +333,7 @@ impl Schedule for Sched {
 
     fn future_completed(&self, task: &TaskRef, outcome: Outcome) {
         if self.0.registry.remove(task) {
-            self.0.count_end(outcome, false, task.snapshot().is_started());
+            self.0.count_end(outcome, false, task.snapshot());
         }
     }
 }

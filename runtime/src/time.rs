@@ -8,7 +8,6 @@
 use crate::error::Elapsed;
 use crate::with_current;
 use kairos_core::task::JoinHandle;
-use kairos_core::Priority;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -58,7 +57,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// and its alternative in the panic message outside a runtime.
 fn sleep_for(what: &str, instead: &str, duration: Duration) -> Sleep {
     let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
-    let timer = with_current(what, instead, |h| h.spawn_after(duration, Priority::HIGHEST, || ()));
+    let timer = with_current(what, instead, |h| h.timer(h.due_after(duration)));
     Sleep { deadline, timer }
 }
 
@@ -70,7 +69,7 @@ fn sleep_for(what: &str, instead: &str, duration: Duration) -> Sleep {
 pub fn sleep_until(deadline: Instant) -> Sleep {
     let timer =
         with_current("sleep_until", "Handle::spawn_at (or run the future inside Runtime::block_on)", |h| {
-            h.spawn_at(deadline, Priority::HIGHEST, || ())
+            h.timer(h.due_at(deadline))
         });
     Sleep { deadline, timer }
 }

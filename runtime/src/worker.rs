@@ -45,7 +45,7 @@ use crate::Handle;
 use kairos_core::queue::RunQueue;
 use kairos_core::sync::atomic::{fence, Ordering::*};
 use kairos_core::sync::Arc;
-use kairos_core::task::{Header, Outcome, RunResult, TaskRef};
+use kairos_core::task::{Header, Outcome, RunResult, Snapshot, TaskRef};
 use kairos_core::timer::{cancel_for_shutdown, Inserted, TimerDriver};
 use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
@@ -71,16 +71,11 @@ pub(crate) struct WorkerCtx {
     searching: Cell<bool>,
     rng: Cell<u64>,
     aging: Option<AgingState>,
+    /// Sampling counter (see `next_sample`).
+    samples: Cell<u32>,
     /// The address of the task this worker is running, while it runs (0: none). An
     /// address, not a pointer, so the context stays `Send` until its thread starts.
     current: Cell<usize>,
-}
-
-/// Whether a task's submit-to-start latency is sampled: 1 task in 64, by address (cells
-/// are allocated in 64-byte steps, so the low address bits cycle evenly).
-#[inline]
-pub(crate) fn sampled(task: std::ptr::NonNull<Header>) -> bool {
-    (task.as_ptr() as usize >> 6) % crate::metrics::SAMPLE_EVERY as usize == 0
 }
 
 impl core::fmt::Debug for WorkerCtx {
@@ -94,6 +89,7 @@ impl WorkerCtx {
         WorkerCtx {
             aging: shared.config.aging.as_ref().map(AgingState::new),
             current: Cell::new(0),
+            samples: Cell::new(0),
             handle: Handle { shared },
             index,
             queue,
@@ -143,7 +139,7 @@ impl WorkerCtx {
     pub(crate) fn insert_timer(&self, task: TaskRef) {
         match self.timers.try_borrow_mut() {
             Ok(mut timers) => {
-                let level = task.priority();
+                let (level, is_future, snap) = (task.priority(), task.header().is_future(), task.snapshot());
                 match timers.insert(task) {
                     Inserted::Linked => {
                         self.timed_gauge(level, 1);
@@ -151,9 +147,10 @@ impl WorkerCtx {
                     }
                     Inserted::Due(ready) => {
                         drop(timers);
+                        self.sample_due(&ready);
                         self.push_local(ready);
                     }
-                    Inserted::Finished(outcome) => self.count_unstarted(outcome),
+                    Inserted::Finished(outcome) => self.count_unstarted(outcome, is_future, snap),
                 }
             }
             Err(_) => self.remote().timer_inbox.push(task),
@@ -185,7 +182,7 @@ impl WorkerCtx {
     fn remove_timer(&self, timers: &mut TimerDriver, task: &TaskRef) {
         if let Some(outcome) = timers.remove(task) {
             self.timed_gauge(task.priority(), -1);
-            self.count_unstarted(outcome);
+            self.count_unstarted(outcome, task.header().is_future(), task.snapshot());
         }
     }
 
@@ -195,16 +192,20 @@ impl WorkerCtx {
 
     /// Counts the end of a closure or timed task whose lineage this worker released
     /// (a closure never ends with `Shutdown`; a timed task does when its wheel is dropped).
-    fn count_end(&self, outcome: Outcome, started: bool) {
+    /// `snap` is the task's state; a task that never ran gives back its admission unit.
+    fn count_end(&self, outcome: Outcome, snap: Snapshot) {
         self.count(Count::of(outcome, true));
-        if !started {
+        if !snap.is_started() && snap.holds_unit() {
             self.handle.shared.left_waiting();
         }
     }
 
-    /// Counts the end of a task that never ran (claimed by a canceller, or dropped).
-    fn count_unstarted(&self, outcome: Outcome) {
-        self.count_end(outcome, false);
+    /// Counts the end of a timed task that never ran (claimed by a canceller, or dropped),
+    /// unless it is a future: the registry counts those when they complete.
+    fn count_unstarted(&self, outcome: Outcome, is_future: bool, snap: Snapshot) {
+        if !is_future {
+            self.count_end(outcome, snap);
+        }
     }
 
     /// The worker thread's body.
@@ -253,13 +254,8 @@ impl WorkerCtx {
             let _ = task.cancel(Outcome::Shutdown);
             return;
         }
-        // Read before the run: the cell may be gone after it.
-        let submitted = (sampled(task.as_ptr()) && !task.snapshot().is_started()).then(|| {
-            // SAFETY: our queue reference keeps the cell alive; nobody writes the links of a
-            // task that is out of every wheel, and the spawn (or the wheel owner) that
-            // wrote them happens-before the queue hand-off that gave us the task.
-            unsafe { TimerLinks::due(Header::timer_links(task.as_ptr())) }
-        });
+        let ptr = task.as_ptr();
+        let first = Cell::new(false);
         #[cfg(feature = "tracing")]
         let _span = tracing::debug_span!(
             "kairos.task",
@@ -269,13 +265,23 @@ impl WorkerCtx {
         )
         .entered();
         self.current.set(task.as_ptr().as_ptr() as usize);
-        let result = task.run_observed(&mut || self.first_run(submitted));
+        let result = task.run_observed(&mut || {
+            first.set(true);
+            self.first_run(ptr);
+        });
         self.current.set(0);
         #[cfg(feature = "tracing")]
         tracing::debug!(result = ?result, "kairos.task.ran");
+        if is_future && first.get() && !matches!(result, RunResult::Finished(Outcome::Expired)) {
+            self.count(Count::Started);
+        }
         match result {
-            RunResult::Finished(outcome) if !is_future => self.count_end(outcome, true),
-            RunResult::Skipped(snap) if !is_future => self.count_end(snap.outcome(), snap.is_started()),
+            RunResult::Finished(Outcome::Expired) if !is_future => self.count(Count::Expired),
+            RunResult::Finished(outcome) if !is_future => {
+                self.count(Count::Started);
+                self.count(Count::of(outcome, true));
+            }
+            RunResult::Skipped(snap) if !is_future => self.count_end(snap.outcome(), snap),
             // A yielding future goes behind everything queued at its level, including
             // work submitted from outside (the injectors), not just this worker's queue.
             RunResult::Yielded(t) => self.handle.shared.injectors.push(t),
@@ -294,15 +300,39 @@ impl WorkerCtx {
         }
     }
 
-    /// Accounting for a task's first run: `Started`, its admission unit, and (sampled)
-    /// its submit-to-start latency from the `submitted` tick.
-    fn first_run(&self, submitted: Option<u64>) {
-        self.count(Count::Started);
-        self.handle.shared.left_waiting();
-        if let Some(at) = submitted {
+    /// Accounting for a task's first run, called once it is claimed and before its body
+    /// starts: its admission unit goes back, and a sampled task (a non-zero tick in its
+    /// otherwise unused wheel links: see [`sample_due`](Self::sample_due) and the spawn
+    /// path) records its submit-to-start latency. `Started` is counted after the run,
+    /// unless the task expired instead of starting.
+    fn first_run(&self, ptr: std::ptr::NonNull<Header>) {
+        // SAFETY: the caller holds the queue reference (the cell is alive) and the task is
+        // claimed for this run: nobody else touches its links.
+        let (due, snap) = unsafe { (TimerLinks::due(Header::timer_links(ptr)), ptr.as_ref().state().load()) };
+        if snap.holds_unit() {
+            self.handle.shared.left_waiting();
+        }
+        if due != 0 {
             let now = self.handle.shared.clock.now_tick();
-            let nanos = now.saturating_sub(at).saturating_mul(crate::clock::TICK_NANOS);
+            let nanos = now.saturating_sub(due).saturating_mul(crate::clock::TICK_NANOS);
             self.remote().latency.record(nanos);
+        }
+    }
+
+    /// Whether this worker's next sample is due (1 call in `SAMPLE_EVERY`).
+    pub(crate) fn next_sample(&self) -> bool {
+        let n = self.samples.get().wrapping_add(1);
+        self.samples.set(n);
+        n % crate::metrics::SAMPLE_EVERY == 0
+    }
+
+    /// A timed task leaving the wheel keeps its due tick (so its due-to-start latency is
+    /// recorded) for 1 task in `SAMPLE_EVERY`; the others get 0 (not sampled).
+    fn sample_due(&self, task: &TaskRef) {
+        if !self.next_sample() {
+            // SAFETY: the task has just left the wheel and is not queued yet: this thread
+            // has the only access to its links.
+            unsafe { TimerLinks::set_due(Header::timer_links(task.as_ptr()), 0) };
         }
     }
 
@@ -370,10 +400,14 @@ impl WorkerCtx {
         }
         let min =
             mine.map_or(Priority::LOWEST, |m| Priority::new(m.level() + 1).unwrap_or(Priority::HIGHEST));
-        let found = remotes.iter().enumerate().find_map(|(v, r)| {
-            let above = r.stealers.advertised().highest().is_some_and(|h| h >= min);
-            (v != self.index && above).then(|| r.stealers.steal_into(&self.queue, min)).flatten()
-        });
+        // The peer advertising the most urgent level, as in `steal_from_peers`.
+        let victim = remotes
+            .iter()
+            .enumerate()
+            .filter(|&(v, _)| v != self.index)
+            .filter_map(|(v, r)| r.stealers.advertised().highest().filter(|&h| h >= min).map(|h| (h, v)))
+            .max();
+        let found = victim.and_then(|(_, v)| remotes[v].stealers.steal_into(&self.queue, min));
         if found.is_some() {
             self.count(Count::Stolen);
         }
@@ -463,11 +497,14 @@ impl WorkerCtx {
         }
         if inbox {
             Shared::drain_queue(&remote.timer_inbox, |t| {
-                let level = t.priority();
+                let (level, is_future, snap) = (t.priority(), t.header().is_future(), t.snapshot());
                 match timers.insert(t) {
                     Inserted::Linked => self.timed_gauge(level, 1),
-                    Inserted::Due(ready) => self.queue.push(ready),
-                    Inserted::Finished(outcome) => self.count_unstarted(outcome),
+                    Inserted::Due(ready) => {
+                        self.sample_due(&ready);
+                        self.queue.push(ready);
+                    }
+                    Inserted::Finished(outcome) => self.count_unstarted(outcome, is_future, snap),
                 }
             });
         }
@@ -481,11 +518,12 @@ impl WorkerCtx {
                     now,
                     |t| {
                         self.timed_gauge(t.priority(), -1);
+                        self.sample_due(&t);
                         self.queue.push(t);
                     },
-                    |snap| {
-                        self.timed_gauge(snap.priority(), -1);
-                        self.count_unstarted(snap.outcome());
+                    |t| {
+                        self.timed_gauge(t.priority(), -1);
+                        self.count_unstarted(t.snapshot().outcome(), t.header().is_future(), t.snapshot());
                     },
                 );
                 self.publish_next_due(&timers);
@@ -553,8 +591,11 @@ impl WorkerCtx {
         self.stop_searching();
         let remote = self.remote();
         let mut timers = std::mem::take(&mut *self.timers.borrow_mut());
-        Shared::drain_queue(&remote.timer_inbox, |t| self.count_unstarted(cancel_for_shutdown(t)));
-        timers.cancel_all(|outcome| self.count_unstarted(outcome));
+        Shared::drain_queue(&remote.timer_inbox, |t| {
+            let (is_future, snap) = (t.header().is_future(), t.snapshot());
+            self.count_unstarted(cancel_for_shutdown(t), is_future, snap);
+        });
+        timers.cancel_all(|outcome, t| self.count_unstarted(outcome, t.header().is_future(), t.snapshot()));
         for gauge in &remote.timed_by_level {
             gauge.store(0, Relaxed);
         }

@@ -160,3 +160,54 @@ fn spawns_from_inside_tasks_never_block_but_try_spawn_respects_the_limit() {
     let report = rt.shutdown();
     assert!(report.is_balanced(), "{report:?}");
 }
+
+#[test]
+fn every_blocked_submitter_gets_in_as_tasks_start() {
+    const BLOCKED: usize = 4;
+    let rt = bounded(1, 2);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let queued: Vec<_> = (0..2).map(|_| rt.spawn(Priority::NORMAL, || 0)).collect();
+    let handle = rt.handle();
+    let blocked: Vec<_> = (0..BLOCKED)
+        .map(|i| {
+            let handle = handle.clone();
+            std::thread::spawn(move || handle.spawn(Priority::NORMAL, move || i + 1))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    join(gate.open()).unwrap();
+    for h in queued {
+        join(h).unwrap();
+    }
+    let got = within(move || blocked.into_iter().map(|t| join(t.join().unwrap()).unwrap()).sum::<usize>())
+        .expect("a blocked submitter never got in although tasks kept starting");
+    assert_eq!(got, (1..=BLOCKED).sum::<usize>());
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+#[test]
+fn the_runtimes_own_timers_take_no_room() {
+    let rt = bounded(1, 1);
+    // A running future waiting on a sleep: the sleep's timer is not a waiting task.
+    let sleeper = rt.spawn_future(Priority::NORMAL, async {
+        kairos::sleep(Duration::from_secs(3600)).await;
+    });
+    assert!(wait_until(|| sleeper.status() == kairos::TaskStatus::Running));
+    let h = rt.try_spawn(Priority::NORMAL, || 5).expect("room for one task");
+    assert_eq!(join(h).unwrap(), 5);
+    // A full runtime (one task waiting for its time) with an idle worker: a sleep inside
+    // `block_on` does not wait for room.
+    let waiting = rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ());
+    assert!(rt.try_spawn(Priority::NORMAL, || ()).unwrap_err().is_full());
+    let outside = rt.handle();
+    let slept = within(move || {
+        outside.block_on(async {
+            kairos::sleep(Duration::from_millis(1)).await;
+            7
+        })
+    });
+    assert_eq!(slept, Some(7), "a sleep waited for room");
+    assert!(waiting.cancel());
+    assert!(sleeper.cancel());
+}

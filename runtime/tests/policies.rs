@@ -397,3 +397,37 @@ fn retries_keep_the_task_priority_or_use_the_configured_one() {
     assert_eq!(retry_vs_normal(backoff.clone()), ["retry", "normal"], "HIGH retry before NORMAL");
     assert_eq!(retry_vs_normal(backoff.retry_priority(Priority::LOWEST)), ["normal", "retry"]);
 }
+
+#[test]
+fn a_timed_future_is_counted_once_whether_cancelled_or_dropped_at_shutdown() {
+    let rt = Runtime::builder().workers(1).max_pending(4).build().unwrap();
+    let cancelled = rt.spawn_with(Task::future(async { 1 }).after(Duration::from_secs(3600))).unwrap();
+    let dropped = rt.spawn_with(Task::future(async { 2 }).after(Duration::from_secs(3600))).unwrap();
+    assert!(wait_until(|| rt.pending().timed() == 2));
+    assert!(cancelled.cancel());
+    assert!(join(cancelled).unwrap_err().is_cancelled());
+    assert!(wait_until(|| rt.metrics().cancelled == 1));
+    // Its admission unit came back exactly once: three more fit, a fourth does not.
+    let more: Vec<_> =
+        (0..3).map(|_| rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ())).collect();
+    assert!(rt.try_spawn(Priority::LOW, || ()).unwrap_err().is_full());
+    let report = rt.shutdown();
+    assert_eq!(report.cancelled, 1, "{report:?}");
+    assert_eq!(report.futures_dropped + report.timers_dropped, 4, "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+    assert!(join(dropped).unwrap_err().is_shutdown());
+    drop(more);
+}
+
+#[test]
+fn an_exhausted_retry_counts_as_failed_not_completed() {
+    let rt = runtime(1);
+    let h = rt
+        .spawn_with(
+            Task::new(|| Err::<(), _>("no")).retry(RetryPolicy::fixed(Duration::ZERO).max_attempts(2)),
+        )
+        .unwrap();
+    assert!(join(h).unwrap().result.is_err());
+    let m = rt.metrics();
+    assert_eq!((m.completed, m.failed), (0, 1), "{m:?}");
+}

@@ -66,6 +66,8 @@ pub struct TaskOptions {
     pub join: bool,
     /// The runtime's [`home`](super::home) slot (0: none).
     pub home: usize,
+    /// Whether the task holds a unit of its runtime's admission count.
+    pub holds_unit: bool,
 }
 
 /// Allocates a task. Returns the scheduler-side reference (for a run queue, or a wheel if
@@ -87,7 +89,8 @@ pub fn allocate<B: Body, S: Schedule>(
                 opts.due.is_some(),
                 opts.join,
                 opts.home,
-            ),
+            )
+            .with_unit(opts.holds_unit),
             vtable: vtable::<B, S>(),
             timer,
         },

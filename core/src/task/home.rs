@@ -24,12 +24,19 @@ use super::TaskRef;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// What a runtime offers the tasks that name its slot.
+///
+/// A priority change runs `enter` → change the state word → `requeue` → `leave`. `enter`
+/// must hold off the runtime's shutdown until `leave` (as its intake gate does for
+/// spawns), so the new entry is queued before the workers drain their queues for good.
 pub trait Home: Send + Sync + 'static {
-    /// Whether the runtime still takes new run-queue entries.
-    fn is_open(&self) -> bool;
+    /// Whether the runtime still takes new run-queue entries; if so, shutdown waits for
+    /// the matching [`leave`](Self::leave).
+    fn enter(&self) -> bool;
     /// Queues a new entry for a task whose priority changed (the entry carries its own
     /// reference and epoch stamp).
     fn requeue(&self, task: TaskRef);
+    /// Ends what [`enter`](Self::enter) began.
+    fn leave(&self);
 }
 
 type Slots = Mutex<Vec<Option<Arc<dyn Home>>>>;

@@ -326,9 +326,10 @@ impl<T> JoinHandle<T> {
 
     /// Moves a task that has not started to `priority`; it then runs at that level, once.
     /// Returns `false` once the task has started (or finished, or was cancelled), for a
-    /// refused task, and after 7 changes of a task waiting in a run queue (each change
-    /// of a queued task leaves a stale queue entry behind, and 7 is how many the task's
-    /// state word can tell apart).
+    /// refused task, once its runtime began shutting down, when more than 127 runtimes
+    /// are alive at once (the task's state word names its runtime in 7 bits), and after
+    /// 7 changes of a task waiting in a run queue (each change of a queued task leaves a
+    /// stale queue entry behind, and 7 is how many the task's state word can tell apart).
     ///
     /// A timed task keeps its due time and is queued at the new level when it comes
     /// due. A ready task gets a new queue entry at the new level; the old entry is skipped
@@ -345,10 +346,10 @@ impl<T> JoinHandle<T> {
         // SAFETY: the handle's reference keeps the cell alive during the call.
         let header = unsafe { ptr.as_ref() };
         let Some(home) = super::home::get(header.state.load().home()) else { return false };
-        if !home.is_open() {
+        if !home.enter() {
             return false;
         }
-        match header.state.reprioritize(priority) {
+        let changed = match header.state.reprioritize(priority) {
             Reprioritized::Unchanged | Reprioritized::Timed => true,
             Reprioritized::Requeue { epoch } => {
                 // SAFETY: `reprioritize` took a reference for the new entry.
@@ -357,7 +358,9 @@ impl<T> JoinHandle<T> {
                 true
             }
             Reprioritized::Refused => false,
-        }
+        };
+        home.leave();
+        changed
     }
 
     /// Where the task is in its life (see [`TaskStatus`]).

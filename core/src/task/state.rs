@@ -20,7 +20,8 @@
 //! | 19..22 | epoch            | which run-queue entry is live (see *Priority changes*) |
 //! | 22..32 | owner            | index of the worker whose wheel holds the task (timed tasks) |
 //! | 32..39 | home             | the runtime's slot in [`home`](super::home) (0: none) |
-//! | 39..64 | references       | how many `TaskRef`s, wakers and handles point at the cell |
+//! | 39     | `HOLDS_UNIT`     | the task holds a unit of its runtime's admission count (`max_pending`) |
+//! | 40..64 | references       | how many `TaskRef`s, wakers and handles point at the cell |
 //!
 //! ## Protocol
 //!
@@ -79,7 +80,8 @@ const OWNER_MASK: usize = ((1 << OWNER_BITS) - 1) << OWNER_SHIFT;
 const HOME_SHIFT: u32 = 32;
 const HOME_BITS: u32 = 7;
 const HOME_MASK: usize = ((1 << HOME_BITS) - 1) << HOME_SHIFT;
-const REF_SHIFT: u32 = 39;
+const HOLDS_UNIT: usize = 1 << 39;
+const REF_SHIFT: u32 = 40;
 const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// The most workers whose index fits in a task's owner field.
@@ -189,6 +191,11 @@ impl Snapshot {
     /// Which run-queue entry is live (see the module docs).
     pub fn epoch(self) -> u8 {
         ((self.0 & EPOCH_MASK) >> EPOCH_SHIFT) as u8
+    }
+    /// Whether the task holds an admission unit, to give back when it starts or ends
+    /// unstarted.
+    pub fn holds_unit(self) -> bool {
+        self.0 & HOLDS_UNIT != 0
     }
     /// The runtime slot the task belongs to (0: none).
     pub fn home(self) -> usize {
@@ -370,6 +377,14 @@ impl State {
             word |= JOIN_INTEREST;
         }
         State { word: AtomicUsize::new(word) }
+    }
+
+    /// The same new state, marked as holding an admission unit if `holds`.
+    pub fn with_unit(self, holds: bool) -> State {
+        if holds {
+            self.word.fetch_or(HOLDS_UNIT, Relaxed);
+        }
+        self
     }
 
     /// The current state (acquire).
@@ -601,7 +616,7 @@ impl State {
     /// Adds a reference.
     pub fn ref_inc(&self) {
         let prev = self.word.fetch_add(REF_ONE, Relaxed);
-        // Overflowing 25 bits of references means a leak of astronomical size.
+        // Overflowing 24 bits of references means a leak of astronomical size.
         assert!(prev >> REF_SHIFT < (usize::MAX >> REF_SHIFT) / 2, "task reference count overflow");
     }
 
@@ -633,6 +648,17 @@ mod tests {
         assert_eq!(snap.epoch(), 0);
         assert!(snap.is_scheduled() && snap.is_timed() && snap.has_join_interest());
         assert!(!snap.is_running() && !snap.is_complete());
+        assert!(!snap.holds_unit());
+    }
+
+    #[test]
+    fn the_admission_unit_bit_survives_every_transition_and_leaves_the_ref_count_alone() {
+        let s = closure_state().with_unit(true);
+        assert!(s.load().holds_unit());
+        assert_eq!(s.load().ref_count(), 2);
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
+        assert!(s.load().holds_unit() && s.load().is_started());
+        assert!(!closure_state().with_unit(false).load().holds_unit());
     }
 
     #[test]
