@@ -18,6 +18,17 @@
 //! from it (own queue first, then the injectors) and restarts its clock. The view is
 //! per worker and the tick is ~1 µs, so aging is approximate by design: a level waits
 //! about its budget (plus up to `CHECK_EVERY` picks), never unboundedly.
+//!
+//! ## What it guarantees, and what not
+//!
+//! Aging bounds the wait of a level's *oldest* work, not of every task in it: each worker
+//! serves an overdue level at a rate of one task per budget. Under a flood that never
+//! ends, a level holding `n` tasks drains at about `workers` tasks per budget, so its
+//! `n`-th task waits about `n / workers` budgets. A level that must drain faster under a
+//! flood needs a smaller budget (or a higher priority). An aged pick that finds only an
+//! entry left behind by [`JoinHandle::set_priority`](crate::JoinHandle::set_priority)
+//! (a stale copy, skipped) still restarts the level's clock: the level waits one more
+//! budget in that case.
 
 use kairos_core::{LevelMask, Priority};
 use std::cell::Cell;

@@ -204,6 +204,12 @@ impl Builder {
     /// default) or LIFO (`true`: a worker runs the task it queued last first, which keeps
     /// caches warm for fan-out work). Tasks submitted from outside the runtime, and
     /// tasks other workers steal, are always taken oldest first.
+    ///
+    /// LIFO trades fairness within a level for locality: while tasks running on a worker
+    /// keep spawning (or waking) more tasks at their own level, that worker serves the
+    /// newest first and its older tasks of the level wait until the chain stops or another
+    /// worker steals them. Aging does not help here (it orders levels, not tasks within
+    /// one). A future that yields goes behind everything at its level in both modes.
     pub fn lifo_within_level(mut self, lifo: bool) -> Builder {
         self.lifo = lifo;
         self

@@ -39,8 +39,14 @@ impl LevelCounts {
 /// since each queue is read at a slightly different instant. A task that is running is not
 /// pending.
 ///
-/// Tasks waiting for their next retry attempt are counted once, in
-/// [`retry_waiting`](Self::retry_waiting), and not by level.
+/// Tasks waiting for their next retry attempt are counted in
+/// [`retry_waiting`](Self::retry_waiting), not by level.
+///
+/// The runtime's own timers are timed tasks too, at [`Priority::HIGHEST`]: each pending
+/// [`sleep`](crate::sleep) or [`timeout`](crate::timeout), each run-timeout limit of a
+/// running future ([`Task::timeout`](crate::Task::timeout)) and each retry backoff shows
+/// as one entry in [`timed`](Self::timed) and in `at(Priority::HIGHEST).timed`. So a task
+/// waiting for a retry shows twice: once in `retry_waiting`, once as its backoff timer.
 ///
 /// # Examples
 ///

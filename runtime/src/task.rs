@@ -152,6 +152,11 @@ impl<B> Task<B> {
     /// Must start by `when`: a worker that reaches the task later drops it unrun, and the
     /// handle's error [`is_expired`](crate::JoinError::is_expired). A deadline already in
     /// the past is allowed and means the task expires when a worker reaches it.
+    ///
+    /// The deadline is checked when a worker reaches the task, not when it passes: an
+    /// expired task stays in its queue until its turn comes, and until then it is pending
+    /// and (with [`Builder::max_pending`](crate::Builder::max_pending)) holds its unit of
+    /// room.
     pub fn deadline(mut self, when: Instant) -> Self {
         self.deadline = Some(when);
         self
@@ -170,7 +175,7 @@ impl<B> Task<B> {
         self
     }
 
-    fn policed(self, shared: &Shared) -> (Policed<B>, Settings)
+    fn policed(self) -> (Policed<B>, Settings)
     where
         B: Body,
     {
@@ -188,7 +193,6 @@ impl<B> Task<B> {
             }
             None => {}
         }
-        let _ = shared;
         (Policed { inner: body, start_by, run_timeout, timer: None, started: false }, settings)
     }
 }
@@ -280,7 +284,7 @@ impl<B: Body> Spawnable for Task<B> {
     type Output = B::Output;
 
     fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<B::Output>, SpawnError<Self>> {
-        let (body, settings) = self.policed(&handle.shared);
+        let (body, settings) = self.policed();
         let admit = if wait { Admit::Wait } else { Admit::Try };
         handle
             .submit(body, settings.priority, settings.due(handle), admit)

@@ -21,6 +21,9 @@
 //!    reader per pipe that appends to a shared buffer until end of file. Both pipes are
 //!    drained concurrently, so a child that fills one pipe while the other is read
 //!    never deadlocks. The cap bounds these threads (three per running process).
+//!    The start itself (`Command::spawn`: fork and exec, and the helper threads' spawns)
+//!    runs on the worker that polls the task and holds it for that long, typically tens
+//!    to hundreds of microseconds.
 //! 4. **Wait** for "reaped and both pipes at end of file", raced against the runtime's
 //!    timer ([`timeout`](crate::timeout)). The helpers wake the task through a waker
 //!    slot kept beside the state, under the same mutex, so no wake-up is lost.
@@ -57,7 +60,8 @@
 //! dropped it, or the runtime shut down), the drop kills the child and *blocks until
 //! the reaper has reaped it*, so no child outlives its task and no zombie is left. A
 //! child killed with `SIGKILL` exits at once, so the block is short; it lasts longer
-//! only if the child is stuck in the kernel (uninterruptible sleep). If the kill itself
+//! only if the child is stuck in the kernel (uninterruptible sleep); the thread that
+//! drops the future (a worker, or the thread running shutdown) waits that long. If the kill itself
 //! fails (the child changed its user id, say), the drop does not wait: the reaper
 //! reaps the child whenever it exits.
 //!
