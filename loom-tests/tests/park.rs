@@ -30,7 +30,7 @@ use kairos_core::sync::deque::{Injector, Steal};
 use kairos_core::task::{allocate, Closure, RunResult, TaskOptions, TaskRef};
 use kairos_core::timer::{Inserted, TimerDriver};
 use kairos_core::Priority;
-use loom::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;
 use std::cell::Cell;
@@ -46,6 +46,7 @@ struct Rt {
     idle: Idle,
     parker: Parker,
     parked_until: AtomicU64,
+    inbox_wake_sent: AtomicBool,
     timer_inbox: Injector<TaskRef>,
 }
 
@@ -56,6 +57,7 @@ impl Rt {
             idle: Idle::new(1),
             parker: Parker::new(),
             parked_until: AtomicU64::new(0),
+            inbox_wake_sent: AtomicBool::new(false),
             timer_inbox: Injector::new(),
         })
     }
@@ -85,14 +87,15 @@ impl Rt {
         }
     }
 
-    /// `Shared::push_timer_remote`: push into the owner's inbox, fence, and unpark the
-    /// owner if it sleeps past the new due tick.
+    /// `Shared::push_timer_remote`: push into the owner's inbox, fence, and unpark a
+    /// parked owner if it sleeps past the new due tick or if no submitter has woken it
+    /// for its inbox during this park yet.
     fn push_timer_remote(&self, task: TaskRef, due: u64) {
         self.timer_inbox.push(task);
         fence(SeqCst);
         let parked_until = self.parked_until.load(SeqCst);
         step(format!("submitter: pushed timer due {due}, read parked_until = {parked_until}"));
-        if parked_until != 0 && due < parked_until {
+        if parked_until != 0 && (due < parked_until || !self.inbox_wake_sent.swap(true, AcqRel)) {
             self.parker.unpark();
             step("submitter: unparked worker 0");
         }
@@ -162,6 +165,7 @@ impl Worker {
     fn park(&self, next_timer: Option<u64>, now: u64) -> bool {
         let was_searching = self.searching.replace(false);
         self.rt.idle.register_sleeper(0, was_searching);
+        self.rt.inbox_wake_sent.store(false, Relaxed);
         self.rt.parked_until.store(next_timer.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
         step(format!("worker: registered as sleeper (was searching: {was_searching}), fenced"));
@@ -351,6 +355,64 @@ fn timer_registered_while_worker_parks_with_deadline_is_found() {
         // message; `WorkerCtx::exit` drops those after `cancel_all`.
         drop(hub.take_cancels());
         assert_eq!(hub.freed(), 2);
+    });
+}
+
+/// The only worker sleeps with a deadline (a timer due at tick 1000; the clock is frozen
+/// at 0) while two threads register timers due *later* (tick 2000) through its inbox.
+/// Neither needs the worker before its deadline, yet both reach its wheel while it
+/// sleeps: `Shared::push_timer_remote` wakes a parked owner once per park for its inbox
+/// (`inbox_wake_sent`), so a burst of far-off timers is never stranded in the inbox
+/// (uncounted by `pending()`, holding inbox memory) until the owner's next deadline.
+/// A stranded timer shows up as a deadlock (loom's `park_timeout` never times out: the
+/// worker would wait for its deadline forever); the second submitter is what makes the
+/// one-wake-per-park flag matter.
+#[test]
+fn far_timers_registered_while_worker_parks_all_reach_the_wheel() {
+    const SUBMITTERS: usize = 2;
+    model(3, || {
+        let hub = Hub::new();
+        let rt = Rt::new();
+        let mut timers = TimerDriver::new();
+        assert!(matches!(timers.insert(timed(&hub, 1000, &counter())), Inserted::Linked));
+        let submitters: Vec<_> = (0..SUBMITTERS)
+            .map(|_| {
+                let task = timed(&hub, 2000, &counter());
+                let rt = rt.clone();
+                thread::spawn(move || rt.push_timer_remote(task, 2000))
+            })
+            .collect();
+        let w = Worker::new(rt.clone());
+        let mut linked = 1;
+        let mut rounds = 0;
+        while linked < 1 + SUBMITTERS {
+            assert!(
+                rounds < MAX_ROUNDS * SUBMITTERS,
+                "the worker did not take every timer in its bounded loop"
+            );
+            rounds += 1;
+            drain(&w.rt.timer_inbox, |t| match timers.insert(t) {
+                Inserted::Linked => linked += 1,
+                other => panic!("a timer due at 2000 inserted at 0 must be linked: {other:?}"),
+            });
+            if linked == 1 + SUBMITTERS {
+                break;
+            }
+            // A `true` here is not a timeout but a stale `notify_one` of an earlier unpark
+            // whose permit was already taken: harmless, the worker loops.
+            let _ = w.park(timers.next_expiration(), 0);
+        }
+        for s in submitters {
+            s.join().unwrap();
+        }
+        assert!(w.rt.timer_inbox.is_empty());
+        let dropped = AtomicUsize::new(0);
+        timers.cancel_all(|_, _| {
+            dropped.fetch_add(1, SeqCst);
+        });
+        assert_eq!(dropped.load(SeqCst), 1 + SUBMITTERS);
+        drop(hub.take_cancels());
+        assert_eq!(hub.freed(), 1 + SUBMITTERS);
     });
 }
 

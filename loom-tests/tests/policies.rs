@@ -25,8 +25,8 @@ use loom::thread;
 /// The entry a priority change queues (with the reference `reprioritize` took), if any.
 fn change_priority(task: &TaskRef, to: Priority) -> Option<TaskRef> {
     match task.header().state().reprioritize(to) {
-        // SAFETY: `Requeue` took one reference for the new entry.
         Reprioritized::Requeue { epoch } => {
+            // SAFETY: `Requeue` took one reference for the new entry.
             Some(unsafe { TaskRef::from_raw(task.as_ptr()) }.with_epoch(epoch))
         }
         Reprioritized::Timed | Reprioritized::Unchanged | Reprioritized::Refused => None,

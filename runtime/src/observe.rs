@@ -41,8 +41,8 @@ impl Handle {
     ///
     /// Counts are gathered without stopping the workers: exact when the runtime is
     /// quiescent, approximate while tasks move. Timed tasks submitted from outside the
-    /// runtime are counted once a worker has taken them into its wheel (within one
-    /// scheduling pass). A ready task whose priority changed may be counted at both
+    /// runtime are counted once a worker has taken them into its wheel (a sleeping worker is
+    /// woken for that, so this takes one scheduling pass). A ready task whose priority changed may be counted at both
     /// levels until a worker skips its old queue entry.
     ///
     /// ```

@@ -6,7 +6,7 @@
 //!   its own wheel, if timed): no shared atomics beyond the task's own.
 //! - From any other thread: through the intake counter (see `shared`), then onto the
 //!   per-level injectors with a wake-up if a worker sleeps, or, if timed, into a random
-//!   worker's timer inbox (that worker is woken if it sleeps past the new due time).
+//!   worker's timer inbox (a sleeping owner is woken: see `Shared::push_timer_remote`).
 //!
 //! With `Builder::max_pending`, admission comes first: [`Admit::Try`] refuses at the
 //! limit, [`Admit::Wait`] blocks an outside caller until a task starts (never while it

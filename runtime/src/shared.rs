@@ -49,6 +49,10 @@ pub(crate) struct Remote {
     pub(crate) parker: Parker,
     /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
     pub(crate) parked_until: AtomicU64,
+    /// Set by the first submitter that wakes this worker to take its timer inbox during
+    /// one park (cleared by the worker before it publishes `parked_until`), so a burst of
+    /// far-off timers costs one wake-up per park, not one per timer.
+    pub(crate) inbox_wake_sent: AtomicBool,
     pub(crate) counters: Counters,
     /// Nanoseconds spent parked or spinning for work (owner-written).
     pub(crate) idle_nanos: AtomicU64,
@@ -142,6 +146,7 @@ impl Shared {
                     timer_cancels: Injector::new(),
                     parker: Parker::new(),
                     parked_until: AtomicU64::new(0),
+                    inbox_wake_sent: AtomicBool::new(false),
                     counters: Counters::default(),
                     idle_nanos: AtomicU64::new(0),
                     timed_by_level: core::array::from_fn(|_| AtomicU64::new(0)),
@@ -255,12 +260,28 @@ impl Shared {
     }
 
     /// Registers a timed task with worker `owner`'s wheel from another thread.
+    ///
+    /// Every timer pushed is taken into the owner's wheel within one park of the owner,
+    /// even one due long after the owner's next wake-up: there it is counted by
+    /// `pending()` and its inbox slot is freed. The protocol (loom model
+    /// `far_timers_registered_while_worker_parks_all_reach_the_wheel`):
+    ///
+    /// - submitter: push; `SeqCst` fence; read `parked_until`. If it is non-zero (the
+    ///   owner parks or is about to), unpark it when the task is due before it would wake
+    ///   anyway, or when `inbox_wake_sent` was still clear (swap it to set).
+    /// - owner (`WorkerCtx::park`): clear `inbox_wake_sent`; publish `parked_until`;
+    ///   `SeqCst` fence; re-check the inbox; park only if it is empty.
+    ///
+    /// The fences order the submitter's push against the owner's re-check: either the
+    /// owner sees the task, or the submitter reads this park's `parked_until` and hence
+    /// the cleared flag, so this submitter or an earlier one of the same park unparks the
+    /// owner; the owner's next re-check (if the wake-up raced its drain) then sees the task.
     pub(crate) fn push_timer_remote(&self, owner: usize, task: TaskRef, due: u64) {
         let remote = &self.remotes[owner];
         remote.timer_inbox.push(task);
         fence(SeqCst);
         let parked_until = remote.parked_until.load(SeqCst);
-        if parked_until != 0 && due < parked_until {
+        if parked_until != 0 && (due < parked_until || !remote.inbox_wake_sent.swap(true, AcqRel)) {
             remote.parker.unpark();
         }
     }

@@ -570,6 +570,7 @@ impl WorkerCtx {
         let remote = self.remote();
         let was_searching = self.searching.replace(false);
         self.handle.shared.idle.register_sleeper(self.index, was_searching);
+        remote.inbox_wake_sent.store(false, Relaxed);
         remote.parked_until.store(next.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
         if !self.work_hint() && !self.handle.shared.stopping.load(SeqCst) {

@@ -370,6 +370,33 @@ fn remote_timer_registration_wakes_parked_workers() {
     }
 }
 
+/// Workers parked with a deadline (an hour-long timer each) while a burst of timers due
+/// even later arrives from outside: none needs a worker before its deadline, yet every one
+/// is taken into a wheel while the workers sleep, where `pending()` counts it. Before the
+/// fix they waited in the owner's inbox until its deadline (an hour), uncounted.
+#[test]
+fn far_timers_from_outside_reach_the_wheels_while_workers_sleep() {
+    const BURST: u64 = 20_000;
+    let rt = Runtime::builder().workers(2).spin_before_park(Duration::ZERO).build().unwrap();
+    let first: Vec<_> =
+        (0..8).map(|_| rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ())).collect();
+    assert!(wait_until(|| rt.pending().timed() == first.len() as u64));
+    std::thread::sleep(Duration::from_millis(5));
+    let later = Instant::now() + Duration::from_secs(7200);
+    let burst: Vec<_> =
+        (0..BURST).map(|i| rt.spawn_at(later + Duration::from_micros(i), Priority::LOW, || ())).collect();
+    let total = first.len() as u64 + BURST;
+    assert!(
+        wait_until(|| rt.pending().timed() == total),
+        "timers stranded in an inbox: pending counts {} of {total}",
+        rt.pending().timed()
+    );
+    let report = rt.shutdown();
+    assert_eq!(report.timers_dropped, total, "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+    drop((first, burst));
+}
+
 /// The same for `sleep` inside `block_on` (the sleeping thread is not a worker).
 #[test]
 fn block_on_sleeps_wake_up_with_parked_workers() {
