@@ -11,7 +11,8 @@
 //! - [`queue`]: per-worker priority run queues over work-stealing deques, and the
 //!   shared per-level injectors for submission from any thread;
 //! - [`wheel`]: a hierarchical timing wheel with O(1) insert and cancel, and [`timer`],
-//!   one worker's driver of timed tasks over it;
+//!   one worker's driver of timed tasks over it, and [`timer_inbox`], the intrusive
+//!   queue that carries timed tasks from other threads to that driver;
 //! - [`idle`], [`intake`], [`park`]: the sleep/wake protocol, the shutdown gate for
 //!   outside submissions, and the parker workers sleep on;
 //! - [`sync`]: the facade that swaps `std` for `loom` under `--cfg loom`.
@@ -29,6 +30,7 @@ pub mod queue;
 pub mod sync;
 pub mod task;
 pub mod timer;
+pub mod timer_inbox;
 pub mod wheel;
 
 pub use priority::{InvalidPriority, LevelMask, Priority};

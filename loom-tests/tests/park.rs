@@ -2,8 +2,7 @@
 //! as the runtime drives it: a task submitted while the only worker goes to sleep is
 //! always found, without relying on a timeout.
 //!
-//! The core pieces are real (`Injectors`, `Idle`, `Parker`, `TimerDriver`, the facade's
-//! `Injector` for the timer inbox). The order of calls on them is the runtime's, mirrored
+//! The core pieces are real (`Injectors`, `Idle`, `Parker`, `TimerDriver`, `TimerInbox`). The order of calls on them is the runtime's, mirrored
 //! here because the runtime's worker and shared state are private to the `kairos` crate;
 //! each mirrored function names the runtime function it follows. Only the calls that take
 //! part in the protocol are mirrored (no spinning phase, no peers to steal from: there is
@@ -26,9 +25,9 @@ use common::{counter, detached_task, get, model, step, Hub};
 use kairos_core::idle::Idle;
 use kairos_core::park::Parker;
 use kairos_core::queue::{Injectors, RunQueue};
-use kairos_core::sync::deque::{Injector, Steal};
 use kairos_core::task::{allocate, Closure, RunResult, TaskOptions, TaskRef};
 use kairos_core::timer::{Inserted, TimerDriver};
+use kairos_core::timer_inbox::TimerInbox;
 use kairos_core::Priority;
 use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
@@ -47,7 +46,7 @@ struct Rt {
     parker: Parker,
     parked_until: AtomicU64,
     inbox_wake_sent: AtomicBool,
-    timer_inbox: Injector<TaskRef>,
+    timer_inbox: TimerInbox,
 }
 
 impl Rt {
@@ -58,7 +57,7 @@ impl Rt {
             parker: Parker::new(),
             parked_until: AtomicU64::new(0),
             inbox_wake_sent: AtomicBool::new(false),
-            timer_inbox: Injector::new(),
+            timer_inbox: TimerInbox::new(),
         })
     }
 
@@ -189,17 +188,6 @@ impl Worker {
     }
 }
 
-/// `Shared::drain_queue`.
-fn drain(q: &Injector<TaskRef>, mut f: impl FnMut(TaskRef)) {
-    loop {
-        match q.steal() {
-            Steal::Success(t) => f(t),
-            Steal::Retry => continue,
-            Steal::Empty => break,
-        }
-    }
-}
-
 /// A task pushed from outside (`Injectors::push` + `Idle::notify_one` + unpark) while
 /// the only worker runs out of work, searches, registers as a sleeper and parks: the
 /// worker always runs the task within a few rounds of its loop (a lost wake-up would
@@ -326,10 +314,12 @@ fn timer_registered_while_worker_parks_with_deadline_is_found() {
             assert!(rounds < MAX_ROUNDS, "the worker did not see the new timer in its bounded loop");
             rounds += 1;
             if !w.rt.timer_inbox.is_empty() {
-                drain(&w.rt.timer_inbox, |t| match timers.insert(t) {
-                    Inserted::Linked => {}
-                    other => panic!("a timer due at 5 inserted at 0 must be linked: {other:?}"),
-                });
+                for t in w.rt.timer_inbox.take() {
+                    match timers.insert(t) {
+                        Inserted::Linked => {}
+                        other => panic!("a timer due at 5 inserted at 0 must be linked: {other:?}"),
+                    }
+                }
             }
             let next = timers.next_expiration();
             if next.is_some_and(|tick| tick <= 5) {
@@ -391,10 +381,12 @@ fn far_timers_registered_while_worker_parks_all_reach_the_wheel() {
                 "the worker did not take every timer in its bounded loop"
             );
             rounds += 1;
-            drain(&w.rt.timer_inbox, |t| match timers.insert(t) {
-                Inserted::Linked => linked += 1,
-                other => panic!("a timer due at 2000 inserted at 0 must be linked: {other:?}"),
-            });
+            for t in w.rt.timer_inbox.take() {
+                match timers.insert(t) {
+                    Inserted::Linked => linked += 1,
+                    other => panic!("a timer due at 2000 inserted at 0 must be linked: {other:?}"),
+                }
+            }
             if linked == 1 + SUBMITTERS {
                 break;
             }

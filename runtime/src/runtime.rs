@@ -620,14 +620,14 @@ impl Runtime {
             }
             shared.drain_injectors();
             for r in shared.remotes.iter() {
-                Shared::drain_queue(&r.timer_inbox, |t| {
+                for t in r.timer_inbox.take() {
                     // A timed future is counted by the registry drain above.
                     let (is_future, snap) = (t.header().is_future(), t.snapshot());
                     let outcome = cancel_for_shutdown(t);
                     if !is_future {
                         shared.count_end(outcome, true, snap);
                     }
-                });
+                }
                 Shared::drain_queue(&r.timer_cancels, drop);
             }
             shared.closed.store(true, SeqCst);

@@ -36,6 +36,7 @@ use kairos_core::sync::deque::{Injector, Steal};
 use kairos_core::sync::Arc;
 use kairos_core::task::home::{self, Home};
 use kairos_core::task::{Outcome, RunResult, Schedule, Snapshot, TaskRef};
+use kairos_core::timer_inbox::TimerInbox;
 use kairos_core::Priority;
 
 /// The parts of one worker that other threads reach.
@@ -43,7 +44,7 @@ use kairos_core::Priority;
 pub(crate) struct Remote {
     pub(crate) stealers: Stealers,
     /// Timed tasks registered from other threads, for the owner to put in its wheel.
-    pub(crate) timer_inbox: Injector<TaskRef>,
+    pub(crate) timer_inbox: TimerInbox,
     /// Timed tasks cancelled from other threads, for the owner to unlink.
     pub(crate) timer_cancels: Injector<TaskRef>,
     pub(crate) parker: Parker,
@@ -142,7 +143,7 @@ impl Shared {
                 .into_iter()
                 .map(|stealers| Remote {
                     stealers,
-                    timer_inbox: Injector::new(),
+                    timer_inbox: TimerInbox::new(),
                     timer_cancels: Injector::new(),
                     parker: Parker::new(),
                     parked_until: AtomicU64::new(0),

@@ -496,7 +496,7 @@ impl WorkerCtx {
             return;
         }
         if inbox {
-            Shared::drain_queue(&remote.timer_inbox, |t| {
+            for t in remote.timer_inbox.take() {
                 let (level, is_future, snap) = (t.priority(), t.header().is_future(), t.snapshot());
                 match timers.insert(t) {
                     Inserted::Linked => self.timed_gauge(level, 1),
@@ -506,7 +506,7 @@ impl WorkerCtx {
                     }
                     Inserted::Finished(outcome) => self.count_unstarted(outcome, is_future, snap),
                 }
-            });
+            }
         }
         if cancels {
             Shared::drain_queue(&remote.timer_cancels, |t| self.remove_timer(&mut timers, &t));
@@ -592,10 +592,10 @@ impl WorkerCtx {
         self.stop_searching();
         let remote = self.remote();
         let mut timers = std::mem::take(&mut *self.timers.borrow_mut());
-        Shared::drain_queue(&remote.timer_inbox, |t| {
+        for t in remote.timer_inbox.take() {
             let (is_future, snap) = (t.header().is_future(), t.snapshot());
             self.count_unstarted(cancel_for_shutdown(t), is_future, snap);
-        });
+        }
         timers.cancel_all(|outcome, t| self.count_unstarted(outcome, t.header().is_future(), t.snapshot()));
         for gauge in &remote.timed_by_level {
             gauge.store(0, Relaxed);

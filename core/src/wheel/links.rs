@@ -194,6 +194,34 @@ impl TimerLinks {
     }
 }
 
+/// The `next` field doubles as the link of a [`TimerInbox`](crate::timer_inbox::TimerInbox)
+/// while the task travels to its owner's wheel. `prev` stays null all along, so such a node
+/// reads as not linked in any wheel.
+impl TimerLinks {
+    /// Reads the inbox link (`next`) of a node in a taken inbox list.
+    ///
+    /// # Safety
+    ///
+    /// `node` is live, in no wheel, and the caller has exclusive access to its `next`
+    /// (it took the list the node is in, or is pushing the node).
+    #[inline]
+    pub(crate) unsafe fn inbox_next(node: NonNull<TimerLinks>) -> *mut TimerLinks {
+        // SAFETY: live and exclusively ours (caller's contract).
+        unsafe { node.as_ref().next.with(|p| *p) }
+    }
+
+    /// Writes the inbox link (`next`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`TimerLinks::inbox_next`].
+    #[inline]
+    pub(crate) unsafe fn set_inbox_next(node: NonNull<TimerLinks>, next: *mut TimerLinks) {
+        // SAFETY: live and exclusively ours (caller's contract).
+        unsafe { node.as_ref().next.with_mut(|p| *p = next) }
+    }
+}
+
 impl Default for TimerLinks {
     fn default() -> TimerLinks {
         TimerLinks::new()
