@@ -88,7 +88,9 @@ impl TimerDriver {
     /// lineage and returns its outcome; `None` if it had already left the wheel.
     pub fn remove(&mut self, task: &TaskRef) -> Option<Outcome> {
         let links = Header::timer_links(task.as_ptr());
-        // SAFETY: only the owner touches links; `task` keeps the cell alive.
+        // SAFETY: only the owner touches `prev` (`is_linked` reads only that field; a task in
+        // transit in an inbox has its `next` written by a pusher, never its `prev`); `task`
+        // keeps the cell alive.
         if !unsafe { TimerLinks::is_linked(links) } {
             return None;
         }

@@ -15,8 +15,8 @@
 //! - **push** (any thread): write the task's `next` = the current head, then CAS the head
 //!   from that value to the task (`SeqCst`, `Release` included: publishes `next` and the
 //!   task). Retry with the new head on failure.
-//! - **take** (the owner; also the shutdown path, which may run while a stuck worker
-//!   still runs): swap the head with null (`SeqCst`, `Acquire` included: sees every
+//! - **take** (any thread; the runtime takes from the owner, or from shutdown once the
+//!   owner exited): swap the head with null (`SeqCst`, `Acquire` included: sees every
 //!   `next` written before the CAS that published each node), then walk the taken list,
 //!   reversing it so tasks come out in push order (oldest first, like the run queues),
 //!   and reset each `next` to null before handing the task back. Concurrent takes are
@@ -45,7 +45,8 @@ use crate::sync::atomic::{AtomicPtr, Ordering::SeqCst};
 use crate::task::{Header, TaskRef};
 use crate::wheel::TimerLinks;
 
-/// An intrusive multi-producer, single-consumer inbox of timed tasks (see the module docs).
+/// An intrusive inbox of timed tasks: any thread pushes, any thread takes everything at
+/// once (see the module docs).
 ///
 /// # Examples
 ///

@@ -277,6 +277,12 @@ impl Shared {
     /// owner sees the task, or the submitter reads this park's `parked_until` and hence
     /// the cleared flag, so this submitter or an earlier one of the same park unparks the
     /// owner; the owner's next re-check (if the wake-up raced its drain) then sees the task.
+    /// The flag must be cleared *before* `parked_until` is published (a clear after the
+    /// fence could be reordered past the re-check); loom cannot see that reordering, so
+    /// the model does not check this placement.
+    ///
+    /// The cost: a burst of far-off timers wakes each parked owner once, but a slow stream
+    /// of them (slower than a park cycle) wakes the owner once per timer.
     pub(crate) fn push_timer_remote(&self, owner: usize, task: TaskRef, due: u64) {
         let remote = &self.remotes[owner];
         remote.timer_inbox.push(task);

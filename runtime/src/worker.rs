@@ -591,12 +591,19 @@ impl WorkerCtx {
     fn exit(&self) {
         self.stop_searching();
         let remote = self.remote();
-        let mut timers = std::mem::take(&mut *self.timers.borrow_mut());
-        for t in remote.timer_inbox.take() {
-            let (is_future, snap) = (t.header().is_future(), t.snapshot());
-            self.count_unstarted(cancel_for_shutdown(t), is_future, snap);
+        {
+            // The wheel stays borrowed while its tasks are dropped: a dropped closure that
+            // cancels another timed task of this wheel then sends a cancel message (dropped
+            // below; `cancel_all` counts that task once, as cancelled) instead of unlinking
+            // it from under `cancel_all` (which freed it while the wheel still linked it).
+            let mut timers = self.timers.borrow_mut();
+            for t in remote.timer_inbox.take() {
+                let (is_future, snap) = (t.header().is_future(), t.snapshot());
+                self.count_unstarted(cancel_for_shutdown(t), is_future, snap);
+            }
+            timers
+                .cancel_all(|outcome, t| self.count_unstarted(outcome, t.header().is_future(), t.snapshot()));
         }
-        timers.cancel_all(|outcome, t| self.count_unstarted(outcome, t.header().is_future(), t.snapshot()));
         for gauge in &remote.timed_by_level {
             gauge.store(0, Relaxed);
         }

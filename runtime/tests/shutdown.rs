@@ -416,3 +416,40 @@ fn spawns_during_shutdown_are_counted_exactly() {
         assert!(report.is_balanced() && !report.timed_out, "round {round}: {report:?}");
     }
 }
+
+/// Cancels a sibling timed task when dropped.
+struct CancelOnDrop(Option<kairos::JoinHandle<()>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.cancel();
+        }
+    }
+}
+
+/// At shutdown a worker drops the timed tasks of its wheel; a dropped closure that cancels
+/// another timed task of the same wheel must not unlink it from under the teardown. This
+/// used to free the sibling while the wheel still linked it: a subtraction overflow in
+/// debug builds, a use-after-free in release. Pairs in both due orders, so whichever of
+/// the two the teardown reaches first, some pair has the canceller dropped first.
+#[test]
+fn a_timer_dropped_at_shutdown_may_cancel_a_sibling_timer() {
+    const PAIRS: u64 = 8;
+    let rt = runtime(1);
+    rt.spawn(Priority::NORMAL, || {
+        let here = kairos::try_current().expect("inside a task");
+        for i in 0..PAIRS {
+            let (first, second) = (Duration::from_secs(3600 + i), Duration::from_secs(7200 + i));
+            let (sibling_due, canceller_due) = if i % 2 == 0 { (second, first) } else { (first, second) };
+            let sibling = here.spawn_after(sibling_due, Priority::LOW, || ());
+            let guard = CancelOnDrop(Some(sibling));
+            drop(here.spawn_after(canceller_due, Priority::LOW, move || drop(guard)));
+        }
+    })
+    .join()
+    .unwrap();
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+    assert_eq!(report.timers_dropped + report.cancelled, 2 * PAIRS, "{report:?}");
+}

@@ -120,12 +120,13 @@ impl TimerLinks {
         }
     }
 
-    /// True while the node sits in a wheel. O(1).
+    /// True while the node sits in a wheel. O(1). Reads only `prev`.
     ///
     /// # Safety
     ///
-    /// `node` points to a live `TimerLinks` and the caller has exclusive access to it (as
-    /// for [`TimerLinks::due`]).
+    /// `node` points to a live `TimerLinks` and no other thread writes its `prev`
+    /// concurrently (a node in transit in a timer inbox qualifies: only its `next` is in
+    /// use there).
     #[inline]
     pub unsafe fn is_linked(node: NonNull<TimerLinks>) -> bool {
         // SAFETY: live, not accessed concurrently (caller's contract). A linked node's
