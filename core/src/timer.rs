@@ -140,16 +140,14 @@ impl TimerDriver {
     pub fn cancel_all(&mut self, mut finished: impl FnMut(Outcome, &TaskRef)) {
         while let Some(links) = self.wheel.pop_any() {
             let task = Self::take(links);
-            let outcome =
-                if task.cancel(Outcome::Shutdown) { Outcome::Shutdown } else { task.snapshot().outcome() };
-            finished(outcome, &task);
+            finished(cancel_for_shutdown(&task), &task);
         }
     }
 }
 
-/// Cancels a timed task's lineage at shutdown; returns how it ended (`Shutdown`, or the
-/// outcome of a handle that claimed it first).
-pub fn cancel_for_shutdown(task: TaskRef) -> Outcome {
+/// Cancels a task at shutdown; returns how it ended (`Shutdown`, or the outcome of
+/// whoever claimed it first). The caller then releases its reference.
+pub fn cancel_for_shutdown(task: &TaskRef) -> Outcome {
     if task.cancel(Outcome::Shutdown) {
         Outcome::Shutdown
     } else {

@@ -23,9 +23,7 @@ use event_listener::Listener;
 use kairos_core::park::{ParkWaker, Parker};
 use kairos_core::sync::atomic::Ordering::SeqCst;
 use kairos_core::sync::Arc;
-use kairos_core::task::{
-    allocate, Body, Closure, FutureBody, Header, JoinHandle, Outcome, TaskId, TaskOptions,
-};
+use kairos_core::task::{allocate, Body, Closure, FutureBody, Header, JoinHandle, TaskId, TaskOptions};
 use kairos_core::timer::cancel_for_shutdown;
 use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
@@ -251,9 +249,10 @@ impl Handle {
             Some(_) => !shared.is_closed(),
             None => shared.intake.begin(),
         };
+        let holds_unit = shared.admission.is_some() && admit != Admit::Exempt;
         // One counter per spawn, so a report taken mid-race still balances.
         if !admitted {
-            if shared.admission.is_some() && admit != Admit::Exempt {
+            if holds_unit {
                 shared.left_waiting();
             }
             count(Count::Rejected);
@@ -265,7 +264,6 @@ impl Handle {
             Due::Now => None,
         };
         let sched = (B::IS_FUTURE || due.is_some()).then(|| Sched(shared.clone()));
-        let holds_unit = shared.admission.is_some() && admit != Admit::Exempt;
         let (task, join) = allocate(
             body,
             sched,
@@ -611,21 +609,15 @@ impl Runtime {
         }
         if !timed_out {
             for task in shared.registry.drain() {
-                let outcome = if task.cancel(Outcome::Shutdown) {
-                    Outcome::Shutdown
-                } else {
-                    task.snapshot().outcome()
-                };
-                shared.count_end(outcome, false, task.snapshot());
+                shared.count_end(cancel_for_shutdown(&task), false, task.snapshot());
             }
             shared.drain_injectors();
             for r in shared.remotes.iter() {
                 for t in r.timer_inbox.take() {
+                    let outcome = cancel_for_shutdown(&t);
                     // A timed future is counted by the registry drain above.
-                    let (is_future, snap) = (t.header().is_future(), t.snapshot());
-                    let outcome = cancel_for_shutdown(t);
-                    if !is_future {
-                        shared.count_end(outcome, true, snap);
+                    if !t.header().is_future() {
+                        shared.count_end(outcome, true, t.snapshot());
                     }
                 }
                 Shared::drain_queue(&r.timer_cancels, drop);

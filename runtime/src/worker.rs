@@ -522,8 +522,9 @@ impl WorkerCtx {
                         self.queue.push(t);
                     },
                     |t| {
-                        self.timed_gauge(t.priority(), -1);
-                        self.count_unstarted(t.snapshot().outcome(), t.header().is_future(), t.snapshot());
+                        let snap = t.snapshot();
+                        self.timed_gauge(snap.priority(), -1);
+                        self.count_unstarted(snap.outcome(), t.header().is_future(), snap);
                     },
                 );
                 self.publish_next_due(&timers);
@@ -598,8 +599,7 @@ impl WorkerCtx {
             // it from under `cancel_all` (which freed it while the wheel still linked it).
             let mut timers = self.timers.borrow_mut();
             for t in remote.timer_inbox.take() {
-                let (is_future, snap) = (t.header().is_future(), t.snapshot());
-                self.count_unstarted(cancel_for_shutdown(t), is_future, snap);
+                self.count_unstarted(cancel_for_shutdown(&t), t.header().is_future(), t.snapshot());
             }
             timers
                 .cancel_all(|outcome, t| self.count_unstarted(outcome, t.header().is_future(), t.snapshot()));

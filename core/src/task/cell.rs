@@ -89,8 +89,8 @@ pub fn allocate<B: Body, S: Schedule>(
                 opts.due.is_some(),
                 opts.join,
                 opts.home,
-            )
-            .with_unit(opts.holds_unit),
+                opts.holds_unit,
+            ),
             vtable: vtable::<B, S>(),
             timer,
         },

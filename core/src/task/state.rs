@@ -354,8 +354,9 @@ impl core::fmt::Debug for State {
 
 impl State {
     /// A state for a new task: `refs` references, `SCHEDULED` if it will be pushed to a
-    /// run queue, `TIMED` if it goes to a wheel, `JOIN_INTEREST` if a handle is made.
-    /// `home` is the runtime's slot (0 for none; see [`home`](super::home)).
+    /// run queue, `TIMED` if it goes to a wheel, `JOIN_INTEREST` if a handle is made,
+    /// `HOLDS_UNIT` if it holds an admission unit. `home` is the runtime's slot (0 for
+    /// none; see [`home`](super::home)).
     pub fn new(
         priority: Priority,
         refs: usize,
@@ -363,6 +364,7 @@ impl State {
         timed: bool,
         join: bool,
         home: usize,
+        holds_unit: bool,
     ) -> State {
         debug_assert!(home <= MAX_HOMES);
         let mut word =
@@ -376,15 +378,10 @@ impl State {
         if join {
             word |= JOIN_INTEREST;
         }
-        State { word: AtomicUsize::new(word) }
-    }
-
-    /// The same new state, marked as holding an admission unit if `holds`.
-    pub fn with_unit(self, holds: bool) -> State {
-        if holds {
-            self.word.fetch_or(HOLDS_UNIT, Relaxed);
+        if holds_unit {
+            word |= HOLDS_UNIT;
         }
-        self
+        State { word: AtomicUsize::new(word) }
     }
 
     /// The current state (acquire).
@@ -633,12 +630,12 @@ mod tests {
     use super::*;
 
     fn closure_state() -> State {
-        State::new(Priority::HIGH, 2, true, false, true, 0)
+        State::new(Priority::HIGH, 2, true, false, true, 0, false)
     }
 
     #[test]
     fn new_state_decodes_its_fields() {
-        let s = State::new(Priority::HIGH, 2, true, true, true, 3);
+        let s = State::new(Priority::HIGH, 2, true, true, true, 3, false);
         s.set_owner(5);
         let snap = s.load();
         assert_eq!(snap.priority(), Priority::HIGH);
@@ -653,12 +650,11 @@ mod tests {
 
     #[test]
     fn the_admission_unit_bit_survives_every_transition_and_leaves_the_ref_count_alone() {
-        let s = closure_state().with_unit(true);
+        let s = State::new(Priority::HIGH, 2, true, false, true, 0, true);
         assert!(s.load().holds_unit());
         assert_eq!(s.load().ref_count(), 2);
         assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         assert!(s.load().holds_unit() && s.load().is_started());
-        assert!(!closure_state().with_unit(false).load().holds_unit());
     }
 
     #[test]
@@ -719,7 +715,7 @@ mod tests {
 
     #[test]
     fn complete_without_handle_releases_last_reference() {
-        let s = State::new(Priority::LOW, 1, true, false, false, 0);
+        let s = State::new(Priority::LOW, 1, true, false, false, 0, false);
         assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         let c = s.transition_to_complete(Outcome::Panicked, true, true);
         assert!(c.last_ref && !c.wake_joiner);
@@ -727,7 +723,7 @@ mod tests {
 
     #[test]
     fn exactly_one_ref_dec_is_last() {
-        let s = State::new(Priority::LOW, 3, false, false, false, 0);
+        let s = State::new(Priority::LOW, 3, false, false, false, 0, false);
         let lasts = [s.ref_dec(), s.ref_dec(), s.ref_dec()];
         assert_eq!(lasts, [false, false, true]);
     }
@@ -782,7 +778,7 @@ mod tests {
 
     #[test]
     fn reprioritize_timed_task_keeps_its_epoch_and_refs() {
-        let s = State::new(Priority::LOW, 2, false, true, true, 0);
+        let s = State::new(Priority::LOW, 2, false, true, true, 0, false);
         assert_eq!(s.reprioritize(Priority::HIGH), Reprioritized::Timed);
         assert_eq!(s.load().epoch(), 0);
         assert_eq!(s.load().ref_count(), 2);
