@@ -22,6 +22,14 @@
 //! searching count first, with the same fence discipline), so it finds the task.
 //! The [`Parker`](crate::park::Parker) keeps a permit given before `park`, so an
 //! unpark racing with the decision to park is not lost either.
+//!
+//! ## Extra wake-ups
+//!
+//! Trusting a searcher to find the work is right while it runs, but the OS can deschedule
+//! a searcher for a whole time slice (milliseconds on a loaded 2-core machine), and every
+//! submitter would skip its wake-up meanwhile. So a caller that sees work piling up (the
+//! runtime: a task queued behind an untaken one) may wake a sleeper anyway with
+//! [`Idle::notify_one_despite_searchers`]. Extra wake-ups cost time, never correctness.
 
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::sync::{lock, Mutex};
@@ -69,9 +77,32 @@ impl Idle {
         if Self::searching(self.state.load(SeqCst)) > 0 {
             return None;
         }
+        Self::take_sleeper(&mut sleepers, &self.state)
+    }
+
+    /// Whether any worker sleeps (one load; a hint for callers that weigh a forced wake).
+    pub fn has_sleepers(&self) -> bool {
+        Self::sleeping(self.state.load(SeqCst)) > 0
+    }
+
+    /// Wakes one sleeping worker even though others search. Returns the index to unpark.
+    ///
+    /// For work piling up behind a searcher: a searcher the OS has descheduled still
+    /// counts as searching, so [`notify_one`](Self::notify_one) would hold every wake-up
+    /// back until it runs again (a whole time slice, milliseconds, on a loaded machine).
+    /// The caller decides when the backlog justifies the extra wake-up.
+    pub fn notify_one_despite_searchers(&self) -> Option<usize> {
+        if !self.has_sleepers() {
+            return None;
+        }
+        Self::take_sleeper(&mut lock(&self.sleepers), &self.state)
+    }
+
+    /// Pops a sleeper (under the `sleepers` lock) and counts it as searching.
+    fn take_sleeper(sleepers: &mut Vec<usize>, state: &AtomicUsize) -> Option<usize> {
         let index = sleepers.pop()?;
-        self.state.fetch_add(SEARCHING_ONE, SeqCst);
-        self.state.fetch_sub(SLEEPING_ONE, SeqCst);
+        state.fetch_add(SEARCHING_ONE, SeqCst);
+        state.fetch_sub(SLEEPING_ONE, SeqCst);
         Some(index)
     }
 
@@ -146,6 +177,19 @@ mod tests {
         assert_eq!(idle.notify_one(), Some(1));
         assert!(idle.unregister_sleeper(1), "the notifier took it off the list");
         assert_eq!(idle.num_searching(), 1, "the woken worker counts as searching");
+    }
+
+    #[test]
+    fn a_forced_notify_wakes_a_sleeper_past_a_searcher() {
+        let idle = Idle::new(2);
+        assert_eq!(idle.notify_one_despite_searchers(), None, "nobody sleeps");
+        idle.register_sleeper(1, false);
+        assert!(idle.try_start_searching());
+        assert_eq!(idle.notify_one(), None);
+        assert_eq!(idle.notify_one_despite_searchers(), Some(1));
+        assert_eq!(idle.num_searching(), 2, "the woken worker counts as searching too");
+        assert!(!idle.has_sleepers());
+        assert!(idle.unregister_sleeper(1));
     }
 
     #[test]

@@ -233,9 +233,10 @@ impl Shared {
             drop(task);
             return;
         }
+        let level = task.priority();
         // `Injectors::push` ends with a SeqCst fence, as the idle protocol requires.
         self.injectors.push(task);
-        self.notify_one();
+        self.notify_after_remote_push(level);
         if self.closed.load(SeqCst) {
             self.drain_injectors();
         }
@@ -244,6 +245,23 @@ impl Shared {
     /// Wakes one sleeping worker if nobody searches.
     pub(crate) fn notify_one(&self) {
         if let Some(i) = self.idle.notify_one() {
+            self.remotes[i].parker.unpark();
+        }
+    }
+
+    /// The wake-up after a push from outside: [`notify_one`](Self::notify_one), and when
+    /// a searcher makes that a no-op but an earlier task of the same level still waits
+    /// in the injector (the searcher has not taken it: the OS may have descheduled it for
+    /// a time slice), one sleeper woken anyway. A lone task waits for the searcher; the
+    /// next one queued behind it brings a second worker (the rule rayon-core uses for
+    /// its injector). Only ever adds wake-ups, so the idle protocol's no-lost-wake-up
+    /// argument is untouched.
+    fn notify_after_remote_push(&self, level: Priority) {
+        let woken = self.idle.notify_one().or_else(|| {
+            let backlog = self.idle.has_sleepers() && self.injectors.len_at(level) > 1;
+            backlog.then(|| self.idle.notify_one_despite_searchers()).flatten()
+        });
+        if let Some(i) = woken {
             self.remotes[i].parker.unpark();
         }
     }
@@ -363,5 +381,51 @@ impl Schedule for Sched {
         if self.0.registry.remove(task) {
             self.0.count_end(outcome, false, task.snapshot());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Handle, Runtime};
+    use kairos_core::queue::RunQueue;
+    use std::time::Duration;
+
+    /// A runtime of two workers whose threads never start: the test plays their parts
+    /// in the idle protocol by hand.
+    fn runtime_without_threads() -> (Runtime, Arc<Shared>) {
+        let config = BuilderConfig {
+            on_thread_start: None,
+            on_thread_stop: None,
+            spin_before_park: Duration::ZERO,
+            max_processes: 1,
+            max_pending: None,
+            aging: None,
+            lifo: false,
+        };
+        let queues: Vec<RunQueue> = (0..2).map(|_| RunQueue::with_order(false)).collect();
+        let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());
+        (Runtime::from_parts(Handle { shared: shared.clone() }), shared)
+    }
+
+    #[test]
+    fn a_task_queued_behind_an_untaken_one_wakes_a_sleeper_despite_a_searcher() {
+        let (rt, shared) = runtime_without_threads();
+        shared.idle.register_sleeper(1, false);
+        assert!(shared.idle.try_start_searching(), "worker 0 searches");
+
+        drop(rt.spawn(Priority::NORMAL, || ()));
+        assert_eq!(shared.idle.num_searching(), 1, "a lone task is left to the searcher");
+        drop(rt.spawn(Priority::HIGH, || ()));
+        assert_eq!(shared.idle.num_searching(), 1, "the only task of its level: still the searcher's");
+        assert!(!shared.remotes[1].parker.park_timeout(Duration::ZERO), "no wake-up yet");
+
+        drop(rt.spawn(Priority::NORMAL, || ()));
+        assert_eq!(shared.idle.num_searching(), 2, "queued behind an untaken task: the sleeper is woken");
+        assert!(shared.remotes[1].parker.park_timeout(Duration::ZERO), "and unparked");
+        assert!(shared.idle.unregister_sleeper(1), "the notifier took it off the list");
+
+        let report = rt.shutdown();
+        assert_eq!(report.completed, 3, "{report:?}");
     }
 }
