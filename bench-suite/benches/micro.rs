@@ -227,6 +227,7 @@ fn run_queue(c: &mut Criterion) {
                 join: false,
                 home: 0,
                 holds_unit: false,
+                owner: 0,
             };
             allocate(Closure(|| ()), None::<NoSchedule>, opts).0
         })

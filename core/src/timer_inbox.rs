@@ -64,7 +64,7 @@ use crate::wheel::TimerLinks;
 ///
 /// let inbox = TimerInbox::new();
 /// for due in [5, 7] {
-///     let opts = TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0, holds_unit: false };
+///     let opts = TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0, holds_unit: false, owner: 0 };
 ///     let (task, _) = allocate(Closure(|| ()), None::<Unused>, opts);
 ///     inbox.push(task);
 /// }
@@ -227,6 +227,7 @@ mod tests {
             join: false,
             home: 0,
             holds_unit: false,
+            owner: 0,
         };
         allocate(Closure(move || drop(f)), None::<Unused>, opts).0
     }

@@ -138,7 +138,14 @@ impl Harness {
         let (task, _) = allocate(
             Closure(|| ()),
             None::<NoSched>,
-            TaskOptions { priority: prio(priority), due: None, join: false, home: 0, holds_unit: false },
+            TaskOptions {
+                priority: prio(priority),
+                due: None,
+                join: false,
+                home: 0,
+                holds_unit: false,
+                owner: 0,
+            },
         );
         let id = self.next_id;
         self.next_id += 1;

@@ -416,8 +416,14 @@ fn timed(hub: &Arc<Hub>, due: u64, runs: &Arc<AtomicUsize>) -> TaskRef {
             runs.fetch_add(1, SeqCst);
         }),
         Some(common::TaskSched::new(hub)),
-        TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0, holds_unit: false },
+        TaskOptions {
+            priority: Priority::NORMAL,
+            due: Some(due),
+            join: false,
+            home: 0,
+            holds_unit: false,
+            owner: 0,
+        },
     );
-    task.header().state().set_owner(0);
     task
 }

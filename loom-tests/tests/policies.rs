@@ -50,7 +50,14 @@ fn priority_change_vs_run_runs_once_and_counts_once() {
         let r = ran.clone();
         let (old_entry, handle) = closure_task(
             &hub,
-            TaskOptions { priority: Priority::LOW, due: None, join: true, home: 0, holds_unit: false },
+            TaskOptions {
+                priority: Priority::LOW,
+                due: None,
+                join: true,
+                home: 0,
+                holds_unit: false,
+                owner: 0,
+            },
             move || {
                 r.fetch_add(1, SeqCst);
             },
@@ -78,7 +85,14 @@ fn priority_change_vs_timer_fire_runs_once_at_one_level() {
         let r = ran.clone();
         let (lineage, handle) = closure_task(
             &hub,
-            TaskOptions { priority: Priority::LOW, due: Some(5), join: true, home: 0, holds_unit: false },
+            TaskOptions {
+                priority: Priority::LOW,
+                due: Some(5),
+                join: true,
+                home: 0,
+                holds_unit: false,
+                owner: 0,
+            },
             move || {
                 r.fetch_add(1, SeqCst);
             },

@@ -21,8 +21,14 @@ use loom::thread;
 
 /// A timed task whose due tick names it: `pusher * 10 + index`.
 fn named(hub: &Arc<Hub>, name: u64) -> TaskRef {
-    let opts =
-        TaskOptions { priority: Priority::NORMAL, due: Some(name), join: false, home: 0, holds_unit: false };
+    let opts = TaskOptions {
+        priority: Priority::NORMAL,
+        due: Some(name),
+        join: false,
+        home: 0,
+        holds_unit: false,
+        owner: 0,
+    };
     allocate(Closure(|| ()), Some(TaskSched::new(hub)), opts).0
 }
 

@@ -56,10 +56,16 @@ fn timed_task(
             runs.fetch_add(1, SeqCst);
         }),
         Some(TaskSched::new(hub)),
-        TaskOptions { priority: Priority::NORMAL, due: Some(DUE), join: true, home: 0, holds_unit: false },
+        TaskOptions {
+            priority: Priority::NORMAL,
+            due: Some(DUE),
+            join: true,
+            home: 0,
+            holds_unit: false,
+            owner: 0,
+        },
     );
     // `Handle::submit_from`: the owner is chosen before the task is shared.
-    task.header().state().set_owner(0);
     // SAFETY: `allocate` with `join: true` returns the handle's counted reference to a cell
     // whose output type is `()`.
     (task, unsafe { JoinHandle::from_raw(join.expect("join requested")) })

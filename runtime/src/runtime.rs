@@ -139,24 +139,24 @@ impl<B> Refusal<B> {
 }
 
 impl Handle {
-    /// `Due::Now` for a tick that has already begun, else `Due::At(tick)`.
-    pub(crate) fn due(&self, tick: u64) -> Due {
-        if tick <= self.shared.clock.now_tick() {
-            Due::Now
-        } else {
-            Due::At(tick)
+    /// When a task for `when` is due. The clock is not read (a read costs ~30 ns, a
+    /// quarter of a timed spawn): an instant before the runtime started is `Now`, any
+    /// other is `At(tick)`, and a tick that has already begun is found due by the wheel
+    /// that takes the task, which queues it at once, as it does any timer that came due.
+    pub(crate) fn due_at(&self, when: Instant) -> Due {
+        match self.shared.clock.due_tick(when) {
+            0 => Due::Now,
+            tick => Due::At(tick),
         }
     }
 
-    pub(crate) fn due_at(&self, when: Instant) -> Due {
-        self.due(self.shared.clock.due_tick(when))
-    }
-
+    /// When a task for `delay` from now is due: `Now` for zero, else `At(tick)`, a tick
+    /// after the current one (due ticks round up, the current tick rounds down).
     pub(crate) fn due_after(&self, delay: Duration) -> Due {
         if delay.is_zero() {
             return Due::Now;
         }
-        self.due(self.shared.clock.due_after(delay))
+        Due::At(self.shared.clock.due_after(delay))
     }
 
     pub(crate) fn refused<T>(&self) -> JoinHandle<T> {
@@ -264,10 +264,16 @@ impl Handle {
             Due::Now => None,
         };
         let sched = (B::IS_FUTURE || due.is_some()).then(|| Sched(shared.clone()));
+        // The wheel a timed task goes to: this worker's, or one chosen for a remote insert.
+        let owner = match (due, local) {
+            (None, _) => 0,
+            (Some(_), Some(w)) => w.index(),
+            (Some(_), None) => shared.timer_owner(),
+        };
         let (task, join) = allocate(
             body,
             sched,
-            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit },
+            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit, owner },
         );
         let sample = match local {
             Some(w) => w.next_sample(),
@@ -292,15 +298,8 @@ impl Handle {
             shared.registry.insert(task.clone());
         }
         match (due, local) {
-            (Some(_), Some(w)) => {
-                task.header().state().set_owner(w.index());
-                w.insert_timer(task);
-            }
-            (Some(due), None) => {
-                let owner = shared.timer_owner();
-                task.header().state().set_owner(owner);
-                shared.push_timer_remote(owner, task, due);
-            }
+            (Some(_), Some(w)) => w.insert_timer(task),
+            (Some(due), None) => shared.push_timer_remote(owner, task, due),
             (None, Some(w)) => w.push_local(task),
             (None, None) => shared.push_remote(task),
         }
@@ -414,6 +413,11 @@ impl Handle {
     }
 
     /// Runs `f` at `when` (or now, if `when` has passed), at `priority`.
+    ///
+    /// A past `when` makes the task due at once: the wheel that takes it queues it
+    /// straight away, like any timer that came due (from outside a worker, that is the
+    /// next time the chosen worker looks at its timers: at once if it was idle, after
+    /// its current task if it was busy).
     pub fn spawn_at<F, T>(&self, when: Instant, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -68,6 +68,9 @@ pub struct TaskOptions {
     pub home: usize,
     /// Whether the task holds a unit of its runtime's admission count.
     pub holds_unit: bool,
+    /// The worker whose wheel a timed task goes to (0 for a ready task). Set here, in
+    /// the new state word, so registering a timer costs no atomic update of it.
+    pub owner: usize,
 }
 
 /// Allocates a task. Returns the scheduler-side reference (for a run queue, or a wheel if
@@ -81,19 +84,7 @@ pub fn allocate<B: Body, S: Schedule>(
     let refs = 1 + usize::from(opts.join);
     let timer = TimerLinks::new();
     let cell = Box::new(Cell::<B, S> {
-        header: Header {
-            state: State::new(
-                opts.priority,
-                refs,
-                opts.due.is_none(),
-                opts.due.is_some(),
-                opts.join,
-                opts.home,
-                opts.holds_unit,
-            ),
-            vtable: vtable::<B, S>(),
-            timer,
-        },
+        header: Header { state: State::new(refs, &opts), vtable: vtable::<B, S>(), timer },
         scheduler,
         stage: UnsafeCell::new(Stage { body: ManuallyDrop::new(body) }),
     });

@@ -51,6 +51,7 @@
 //! - **last reference frees**: [`State::ref_dec`] returns `true` to exactly one caller, the
 //!   one that took the count to zero; only it may deallocate.
 
+use super::TaskOptions;
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::Priority;
 
@@ -353,32 +354,22 @@ impl core::fmt::Debug for State {
 }
 
 impl State {
-    /// A state for a new task: `refs` references, `SCHEDULED` if it will be pushed to a
-    /// run queue, `TIMED` if it goes to a wheel, `JOIN_INTEREST` if a handle is made,
-    /// `HOLDS_UNIT` if it holds an admission unit. `home` is the runtime's slot (0 for
-    /// none; see [`home`](super::home)).
-    pub fn new(
-        priority: Priority,
-        refs: usize,
-        scheduled: bool,
-        timed: bool,
-        join: bool,
-        home: usize,
-        holds_unit: bool,
-    ) -> State {
-        debug_assert!(home <= MAX_HOMES);
-        let mut word =
-            (refs * REF_ONE) | (priority.index() << PRIORITY_SHIFT) | ((home << HOME_SHIFT) & HOME_MASK);
-        if scheduled {
-            word |= SCHEDULED;
-        }
-        if timed {
-            word |= TIMED;
-        }
-        if join {
+    /// A state for a new task described by `opts`, with `refs` references: `SCHEDULED`
+    /// if it will be pushed to a run queue (no due tick), `TIMED` if it goes to a wheel,
+    /// `JOIN_INTEREST` if a handle is made, `HOLDS_UNIT` if it holds an admission unit,
+    /// the runtime's [`home`](super::home) slot (0 for none) and the owner worker.
+    pub fn new(refs: usize, opts: &TaskOptions) -> State {
+        debug_assert!(opts.home <= MAX_HOMES);
+        debug_assert!(opts.owner < MAX_OWNERS);
+        let mut word = (refs * REF_ONE)
+            | (opts.priority.index() << PRIORITY_SHIFT)
+            | ((opts.home << HOME_SHIFT) & HOME_MASK)
+            | ((opts.owner << OWNER_SHIFT) & OWNER_MASK);
+        word |= if opts.due.is_some() { TIMED } else { SCHEDULED };
+        if opts.join {
             word |= JOIN_INTEREST;
         }
-        if holds_unit {
+        if opts.holds_unit {
             word |= HOLDS_UNIT;
         }
         State { word: AtomicUsize::new(word) }
@@ -603,13 +594,6 @@ impl State {
         (Snapshot(prev), (prev >> REF_SHIFT) == 1)
     }
 
-    /// Sets the owner worker index (before the task is shared with another thread, or by
-    /// the thread that holds it exclusively in a wheel inbox).
-    pub fn set_owner(&self, owner: usize) {
-        debug_assert!(owner < MAX_OWNERS);
-        let _ = self.update(|s| Some((s & !OWNER_MASK) | ((owner << OWNER_SHIFT) & OWNER_MASK)));
-    }
-
     /// Adds a reference.
     pub fn ref_inc(&self) {
         let prev = self.word.fetch_add(REF_ONE, Relaxed);
@@ -629,28 +613,31 @@ impl State {
 mod tests {
     use super::*;
 
+    fn opts(due: Option<u64>, home: usize, holds_unit: bool, owner: usize) -> TaskOptions {
+        TaskOptions { priority: Priority::HIGH, due, join: true, home, holds_unit, owner }
+    }
+
     fn closure_state() -> State {
-        State::new(Priority::HIGH, 2, true, false, true, 0, false)
+        State::new(2, &opts(None, 0, false, 0))
     }
 
     #[test]
     fn new_state_decodes_its_fields() {
-        let s = State::new(Priority::HIGH, 2, true, true, true, 3, false);
-        s.set_owner(5);
+        let s = State::new(2, &opts(Some(9), 3, false, 5));
         let snap = s.load();
         assert_eq!(snap.priority(), Priority::HIGH);
         assert_eq!(snap.ref_count(), 2);
         assert_eq!(snap.owner(), 5);
         assert_eq!(snap.home(), 3);
         assert_eq!(snap.epoch(), 0);
-        assert!(snap.is_scheduled() && snap.is_timed() && snap.has_join_interest());
+        assert!(!snap.is_scheduled() && snap.is_timed() && snap.has_join_interest());
         assert!(!snap.is_running() && !snap.is_complete());
         assert!(!snap.holds_unit());
     }
 
     #[test]
     fn the_admission_unit_bit_survives_every_transition_and_leaves_the_ref_count_alone() {
-        let s = State::new(Priority::HIGH, 2, true, false, true, 0, true);
+        let s = State::new(2, &opts(None, 0, true, 0));
         assert!(s.load().holds_unit());
         assert_eq!(s.load().ref_count(), 2);
         assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
@@ -715,7 +702,8 @@ mod tests {
 
     #[test]
     fn complete_without_handle_releases_last_reference() {
-        let s = State::new(Priority::LOW, 1, true, false, false, 0, false);
+        let s =
+            State::new(1, &TaskOptions { priority: Priority::LOW, join: false, ..opts(None, 0, false, 0) });
         assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         let c = s.transition_to_complete(Outcome::Panicked, true, true);
         assert!(c.last_ref && !c.wake_joiner);
@@ -723,7 +711,7 @@ mod tests {
 
     #[test]
     fn exactly_one_ref_dec_is_last() {
-        let s = State::new(Priority::LOW, 3, false, false, false, 0, false);
+        let s = State::new(3, &opts(None, 0, false, 0));
         let lasts = [s.ref_dec(), s.ref_dec(), s.ref_dec()];
         assert_eq!(lasts, [false, false, true]);
     }
@@ -778,7 +766,7 @@ mod tests {
 
     #[test]
     fn reprioritize_timed_task_keeps_its_epoch_and_refs() {
-        let s = State::new(Priority::LOW, 2, false, true, true, 0, false);
+        let s = State::new(2, &TaskOptions { priority: Priority::LOW, ..opts(Some(1), 0, false, 0) });
         assert_eq!(s.reprioritize(Priority::HIGH), Reprioritized::Timed);
         assert_eq!(s.load().epoch(), 0);
         assert_eq!(s.load().ref_count(), 2);
