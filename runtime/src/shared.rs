@@ -27,6 +27,7 @@ use crate::registry::Registry;
 use crate::{context, BuilderConfig};
 use event_listener::{Event, IntoNotification};
 use kairos_core::admission::Admission;
+use crossbeam_utils::CachePadded;
 use kairos_core::idle::Idle;
 use kairos_core::intake::Intake;
 use kairos_core::park::Parker;
@@ -70,10 +71,13 @@ pub(crate) struct Remote {
 pub(crate) struct Shared {
     pub(crate) injectors: Injectors,
     pub(crate) remotes: Box<[Remote]>,
-    pub(crate) idle: Idle,
+    /// Written by workers as they start and stop searching; on a line of its own.
+    pub(crate) idle: CachePadded<Idle>,
     pub(crate) registry: Registry,
     pub(crate) clock: Clock,
-    pub(crate) intake: Intake,
+    /// Written twice by every submission from outside; on a line of its own, so those
+    /// writes neither wait for nor invalidate the lines the workers poll.
+    pub(crate) intake: CachePadded<Intake>,
     /// Workers exit once they find no ready work.
     pub(crate) stopping: AtomicBool,
     /// Shutdown finished its final drain; late pushes must drain themselves.
@@ -155,10 +159,10 @@ impl Shared {
                     latency: crate::metrics::LatencySampler::new(),
                 })
                 .collect(),
-            idle: Idle::new(workers),
+            idle: CachePadded::new(Idle::new(workers)),
             registry: Registry::new(),
             clock: Clock::new(),
-            intake: Intake::new(),
+            intake: CachePadded::new(Intake::new()),
             stopping: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
@@ -234,7 +238,8 @@ impl Shared {
             return;
         }
         let level = task.priority();
-        // `Injectors::push` ends with a SeqCst fence, as the idle protocol requires.
+        // `Injectors::push` fences after the push (and after a mask update), as the idle
+        // protocol requires.
         self.injectors.push(task);
         self.notify_after_remote_push(level);
         if self.closed.load(SeqCst) {

@@ -3,9 +3,9 @@
 //!
 //! ## Mask protocol (never under-reports a pushed task)
 //!
-//! - push: `injector[l].push(t)`; then, if bit `l` looks clear, `fetch_or` it. The
-//!   caller follows every push with a `SeqCst` fence before it reads any sleep state
-//!   (see the runtime's idle protocol), which also orders the mask read here.
+//! - push: `injector[l].push(t)`; `SeqCst` fence; then, if bit `l` looks clear,
+//!   `fetch_or` it and fence again. The fences order the push (and the mask update)
+//!   before the caller's read of any sleep state (see the runtime's idle protocol).
 //! - clear: a worker that found level `l` empty does `fetch_and(!bit)` (SeqCst), then a
 //!   `SeqCst` fence, then re-checks `injector[l].is_empty()`, and sets the bit again if
 //!   the level refilled.
@@ -49,15 +49,18 @@ impl Injectors {
         let level = task.priority();
         self.levels[level.index()].push(task);
         let bit = LevelMask::bit(level);
+        // Orders the push before the mask read here and before the caller's read of
+        // sleep state (the idle protocol's "push, fence, read").
         fence(SeqCst);
         if self.mask.load(SeqCst) & bit == 0 {
             self.mask.fetch_or(bit, SeqCst);
+            // Orders the mask update before the caller's read of sleep state too. In C11
+            // the SeqCst accesses already order it; the fence makes that explicit, and
+            // visible to loom, which models SeqCst accesses as AcqRel. When the bit was
+            // already set (the common case under load) nothing was written since the
+            // fence above, so one fence per push suffices.
+            fence(SeqCst);
         }
-        // Orders the mask update before the caller's read of sleep state (the idle
-        // protocol's "push, fence, read"). In C11 the SeqCst accesses already order it;
-        // the fence makes that explicit, and visible to loom, which models SeqCst
-        // accesses as AcqRel.
-        fence(SeqCst);
     }
 
     /// The levels that may hold tasks.
