@@ -228,6 +228,7 @@ fn run_queue(c: &mut Criterion) {
                 home: 0,
                 holds_unit: false,
                 owner: 0,
+                sample_tick: 0,
             };
             allocate(Closure(|| ()), None::<NoSchedule>, opts).0
         })

@@ -68,7 +68,7 @@ impl TimerDriver {
         if let Some(outcome) = claimed_outcome(&task) {
             return Inserted::Finished(outcome);
         }
-        let links = Header::timer_links(task.as_ptr());
+        let links = task.timer_links();
         // SAFETY: the task is in no wheel (it comes from a spawn or the inbox) and only this
         // driver's owner touches its links; the wheel keeps the pointer until it is popped or
         // removed, and the reference forgotten below keeps the cell alive until then.
@@ -87,7 +87,7 @@ impl TimerDriver {
     /// Unlinks a task cancelled elsewhere. If the wheel still held it, releases its
     /// lineage and returns its outcome; `None` if it had already left the wheel.
     pub fn remove(&mut self, task: &TaskRef) -> Option<Outcome> {
-        let links = Header::timer_links(task.as_ptr());
+        let links = task.timer_links();
         // SAFETY: only the owner touches `prev` (`is_linked` reads only that field; a task in
         // transit in an inbox has its `next` written by a pusher, never its `prev`); `task`
         // keeps the cell alive.

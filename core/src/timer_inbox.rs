@@ -64,7 +64,7 @@ use crate::wheel::TimerLinks;
 ///
 /// let inbox = TimerInbox::new();
 /// for due in [5, 7] {
-///     let opts = TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0, holds_unit: false, owner: 0 };
+///     let opts = TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0, holds_unit: false, owner: 0, sample_tick: 0 };
 ///     let (task, _) = allocate(Closure(|| ()), None::<Unused>, opts);
 ///     inbox.push(task);
 /// }
@@ -101,7 +101,8 @@ impl TimerInbox {
     /// be in no wheel and no other inbox.
     #[inline]
     pub fn push(&self, task: TaskRef) {
-        let node = Header::timer_links(task.into_raw());
+        let node = task.timer_links();
+        let _ = task.into_raw();
         let mut head = self.head.load(SeqCst);
         loop {
             // SAFETY: the node is ours until the CAS below publishes it: it is in no wheel
@@ -228,13 +229,14 @@ mod tests {
             home: 0,
             holds_unit: false,
             owner: 0,
+            sample_tick: 0,
         };
         allocate(Closure(move || drop(f)), None::<Unused>, opts).0
     }
 
     fn due(task: &TaskRef) -> u64 {
         // SAFETY: the test owns the task; its links are in no wheel.
-        unsafe { TimerLinks::due(Header::timer_links(task.as_ptr())) }
+        unsafe { TimerLinks::due(task.timer_links()) }
     }
 
     #[test]
@@ -248,7 +250,7 @@ mod tests {
         let taken: Vec<TaskRef> = inbox.take().collect();
         assert_eq!(taken.iter().map(due).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
         for t in &taken {
-            let links = Header::timer_links(t.as_ptr());
+            let links = t.timer_links();
             // SAFETY: as in `due`.
             unsafe {
                 assert!(TimerLinks::inbox_next(links).is_null(), "next is reset for the wheel");

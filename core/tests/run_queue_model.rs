@@ -145,6 +145,7 @@ impl Harness {
                 home: 0,
                 holds_unit: false,
                 owner: 0,
+                sample_tick: 0,
             },
         );
         let id = self.next_id;

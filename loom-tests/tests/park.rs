@@ -423,6 +423,7 @@ fn timed(hub: &Arc<Hub>, due: u64, runs: &Arc<AtomicUsize>) -> TaskRef {
             home: 0,
             holds_unit: false,
             owner: 0,
+            sample_tick: 0,
         },
     );
     task

@@ -57,6 +57,7 @@ fn priority_change_vs_run_runs_once_and_counts_once() {
                 home: 0,
                 holds_unit: false,
                 owner: 0,
+                sample_tick: 0,
             },
             move || {
                 r.fetch_add(1, SeqCst);
@@ -92,6 +93,7 @@ fn priority_change_vs_timer_fire_runs_once_at_one_level() {
                 home: 0,
                 holds_unit: false,
                 owner: 0,
+                sample_tick: 0,
             },
             move || {
                 r.fetch_add(1, SeqCst);

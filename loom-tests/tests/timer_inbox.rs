@@ -12,7 +12,7 @@
 mod common;
 
 use common::{model, Hub, TaskSched};
-use kairos_core::task::{allocate, Closure, Header, TaskOptions, TaskRef};
+use kairos_core::task::{allocate, Closure, TaskOptions, TaskRef};
 use kairos_core::timer_inbox::TimerInbox;
 use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
@@ -28,13 +28,14 @@ fn named(hub: &Arc<Hub>, name: u64) -> TaskRef {
         home: 0,
         holds_unit: false,
         owner: 0,
+        sample_tick: 0,
     };
     allocate(Closure(|| ()), Some(TaskSched::new(hub)), opts).0
 }
 
 /// The name of a task the caller holds, checking that the inbox left it unlinked.
 fn name_of(task: &TaskRef) -> u64 {
-    let links = Header::timer_links(task.as_ptr());
+    let links = task.timer_links();
     // SAFETY: the caller took the task from the inbox: its links are in no wheel and no
     // other thread touches them.
     unsafe {

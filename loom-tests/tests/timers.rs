@@ -63,6 +63,7 @@ fn timed_task(
             home: 0,
             holds_unit: false,
             owner: 0,
+            sample_tick: 0,
         },
     );
     // `Handle::submit_from`: the owner is chosen before the task is shared.

@@ -23,9 +23,8 @@ use event_listener::Listener;
 use kairos_core::park::{ParkWaker, Parker};
 use kairos_core::sync::atomic::Ordering::SeqCst;
 use kairos_core::sync::Arc;
-use kairos_core::task::{allocate, Body, Closure, FutureBody, Header, JoinHandle, TaskId, TaskOptions};
+use kairos_core::task::{allocate, Body, Closure, FutureBody, JoinHandle, TaskId, TaskOptions};
 use kairos_core::timer::cancel_for_shutdown;
-use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
 use std::fmt;
 use std::future::Future;
@@ -270,23 +269,19 @@ impl Handle {
             (Some(_), Some(w)) => w.index(),
             (Some(_), None) => shared.timer_owner(),
         };
-        let (task, join) = allocate(
-            body,
-            sched,
-            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit, owner },
-        );
         let sample = match local {
             Some(w) => w.next_sample(),
             None => next_sample_here(),
         };
-        if due.is_none() && sample {
-            // SAFETY: the task is not shared yet and in no wheel: we own its links, which a
-            // ready task never uses otherwise. The worker reads this submit tick back at the
-            // first run (0 means "not sampled", hence the `max(1)`).
-            unsafe {
-                TimerLinks::set_due(Header::timer_links(task.as_ptr()), shared.clock.now_tick().max(1))
-            };
-        }
+        // A sampled ready task keeps its submit tick in wheel links it otherwise would not
+        // have; the worker reads it back at the first run (0 means "not sampled", hence
+        // the `max(1)`).
+        let sample_tick = if due.is_none() && sample { shared.clock.now_tick().max(1) } else { 0 };
+        let (task, join) = allocate(
+            body,
+            sched,
+            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit, owner, sample_tick },
+        );
         #[cfg(feature = "tracing")]
         tracing::debug!(
             task = task.as_ptr().as_ptr() as usize,

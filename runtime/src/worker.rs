@@ -306,9 +306,16 @@ impl WorkerCtx {
     /// path) records its submit-to-start latency. `Started` is counted after the run,
     /// unless the task expired instead of starting.
     fn first_run(&self, ptr: std::ptr::NonNull<Header>) {
-        // SAFETY: the caller holds the queue reference (the cell is alive) and the task is
-        // claimed for this run: nobody else touches its links.
-        let (due, snap) = unsafe { (TimerLinks::due(Header::timer_links(ptr)), ptr.as_ref().state().load()) };
+        // SAFETY: the caller holds the queue reference (the cell is alive).
+        let header = unsafe { ptr.as_ref() };
+        let snap = header.state().load();
+        let due = if header.has_links() {
+            // SAFETY: the cell has links, and the task is claimed for this run: nobody
+            // else touches them.
+            unsafe { TimerLinks::due(Header::timer_links(ptr)) }
+        } else {
+            0
+        };
         if snap.holds_unit() {
             self.handle.shared.left_waiting();
         }
@@ -330,8 +337,8 @@ impl WorkerCtx {
     /// recorded) for 1 task in `SAMPLE_EVERY`; the others get 0 (not sampled).
     fn sample_due(&self, task: &TaskRef) {
         if !self.next_sample() {
-            // SAFETY: the task has just left the wheel and is not queued yet: this thread
-            // has the only access to its links.
+            // SAFETY: the task has just left the wheel (so its cell has links) and is not
+            // queued yet: this thread has the only access to them.
             unsafe { TimerLinks::set_due(Header::timer_links(task.as_ptr()), 0) };
         }
     }

@@ -4,7 +4,7 @@
 //! ## Layout
 //!
 //! ```text
-//! #[repr(C)] Cell<B, S> { header: Header /* state, vtable, wheel links */,
+//! #[repr(C)] Cell<B, S, L> { header: Header /* state, vtable, wheel links */,
 //!                         scheduler: Option<S>,
 //!                         stage: union { body: B, output: B::Output, panic: PanicPayload } }
 //! ```
@@ -12,7 +12,9 @@
 //! The stage is a union whose live field is named by the state word: the body while not
 //! `COMPLETE`; once `COMPLETE`, the output (outcome `Output`) or the panic payload
 //! (outcome `Panicked`) unless `OUTPUT_TAKEN`; nothing for `Cancelled` and `Shutdown`.
-//! With an 8-byte closure and a unit output the cell is 56 bytes.
+//! With an 8-byte closure and a unit output the cell is 56 bytes with links (a timed
+//! task) and 32 without (a ready task: half a cache line, and half the 64-byte size
+//! class mimalloc rounds 48 to 64 bytes into).
 //!
 //! ## Ownership of the stage
 //!
@@ -49,10 +51,39 @@ union Stage<B: Body> {
 }
 
 #[repr(C)]
-struct Cell<B: Body, S: Schedule> {
+struct Cell<B: Body, S: Schedule, L: CellLinks> {
     header: Header,
+    /// [`TimerLinks`] in a cell that may enter a wheel, else nothing (see
+    /// [`Header::timer_links`], which finds them right after the header).
+    links: L,
     scheduler: Option<S>,
     stage: UnsafeCell<Stage<B>>,
+}
+
+/// The wheel-links part of a cell: [`TimerLinks`] or nothing at all.
+pub(crate) trait CellLinks: Sized + 'static {
+    /// Whether the cell has links ([`Header::has_links`]).
+    const HAS_LINKS: bool;
+    /// Unlinked links.
+    fn unlinked() -> Self;
+}
+
+impl CellLinks for TimerLinks {
+    const HAS_LINKS: bool = true;
+    fn unlinked() -> Self {
+        TimerLinks::new()
+    }
+}
+
+/// No wheel links: the cell of a ready task that carries no latency sample.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NoLinks;
+
+impl CellLinks for NoLinks {
+    const HAS_LINKS: bool = false;
+    fn unlinked() -> Self {
+        NoLinks
+    }
 }
 
 /// What a new task looks like.
@@ -71,27 +102,54 @@ pub struct TaskOptions {
     /// The worker whose wheel a timed task goes to (0 for a ready task). Set here, in
     /// the new state word, so registering a timer costs no atomic update of it.
     pub owner: usize,
+    /// Non-zero for a ready task whose submit-to-start latency is sampled: its submit
+    /// tick, kept in wheel links allocated for the purpose (0 for a timed task).
+    pub sample_tick: u64,
 }
 
 /// Allocates a task. Returns the scheduler-side reference (for a run queue, or a wheel if
 /// `opts.due` is set) and, if `opts.join`, the handle's raw reference.
+///
+/// A timed task, or a ready one with a `sample_tick`, gets a cell with wheel links;
+/// any other ready task a cell without (24 bytes smaller).
 #[inline]
 pub fn allocate<B: Body, S: Schedule>(
     body: B,
     scheduler: Option<S>,
     opts: TaskOptions,
 ) -> (TaskRef, Option<NonNull<Header>>) {
+    match opts.due {
+        Some(due) => allocate_with::<B, S, TimerLinks>(body, scheduler, opts, due),
+        None if opts.sample_tick != 0 => {
+            allocate_with::<B, S, TimerLinks>(body, scheduler, opts, opts.sample_tick)
+        }
+        None => allocate_with::<B, S, NoLinks>(body, scheduler, opts, 0),
+    }
+}
+
+/// [`allocate`] with links `L`; `tick` goes into the links, if any.
+#[inline]
+fn allocate_with<B: Body, S: Schedule, L: CellLinks>(
+    body: B,
+    scheduler: Option<S>,
+    opts: TaskOptions,
+    tick: u64,
+) -> (TaskRef, Option<NonNull<Header>>) {
     let refs = 1 + usize::from(opts.join);
-    let timer = TimerLinks::new();
-    let cell = Box::new(Cell::<B, S> {
-        header: Header { state: State::new(refs, &opts), vtable: vtable::<B, S>(), timer },
+    let cell = Box::new(Cell::<B, S, L> {
+        header: Header { state: State::new(refs, &opts), vtable: vtable::<B, S, L>() },
+        links: L::unlinked(),
         scheduler,
         stage: UnsafeCell::new(Stage { body: ManuallyDrop::new(body) }),
     });
+    debug_assert!(
+        !L::HAS_LINKS || core::mem::offset_of!(Cell<B, S, L>, links) == core::mem::size_of::<Header>()
+    );
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
-    if let Some(due) = opts.due {
-        // SAFETY: the cell is not shared yet, so we have exclusive access to its links.
-        unsafe { TimerLinks::set_due(Header::timer_links(ptr), due) };
+    if L::HAS_LINKS {
+        // SAFETY: the cell is live, has links, and is not shared yet, so we have
+        // exclusive access to them.
+        unsafe { TimerLinks::set_due(Header::timer_links(ptr), tick) };
     }
     // SAFETY: `State::new` counted one reference for the scheduler side...
     let task = unsafe { TaskRef::from_raw(ptr) };
@@ -99,29 +157,30 @@ pub fn allocate<B: Body, S: Schedule>(
     (task, opts.join.then_some(ptr))
 }
 
-fn vtable<B: Body, S: Schedule>() -> &'static Vtable {
+fn vtable<B: Body, S: Schedule, L: CellLinks>() -> &'static Vtable {
     trait HasVtable {
         const VTABLE: Vtable;
     }
-    impl<B: Body, S: Schedule> HasVtable for (B, S) {
+    impl<B: Body, S: Schedule, L: CellLinks> HasVtable for (B, S, L) {
         const VTABLE: Vtable = Vtable {
-            run: run::<B, S>,
-            dealloc: dealloc::<B, S>,
-            cancel: cancel::<B, S>,
-            read_outcome: read_outcome::<B, S>,
-            drop_outcome: drop_outcome::<B, S>,
-            schedule: schedule::<B, S>,
+            run: run::<B, S, L>,
+            dealloc: dealloc::<B, S, L>,
+            cancel: cancel::<B, S, L>,
+            read_outcome: read_outcome::<B, S, L>,
+            drop_outcome: drop_outcome::<B, S, L>,
+            schedule: schedule::<B, S, L>,
             is_future: B::IS_FUTURE,
+            has_links: L::HAS_LINKS,
         };
     }
-    &<(B, S) as HasVtable>::VTABLE
+    &<(B, S, L) as HasVtable>::VTABLE
 }
 
 /// # Safety
-/// `ptr` points to a live `Cell<B, S>`.
-unsafe fn cell<'a, B: Body, S: Schedule>(ptr: NonNull<Header>) -> &'a Cell<B, S> {
+/// `ptr` points to a live `Cell<B, S, L>`.
+unsafe fn cell<'a, B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> &'a Cell<B, S, L> {
     // SAFETY: the header is the first field of a `#[repr(C)]` cell of this type.
-    unsafe { ptr.cast::<Cell<B, S>>().as_ref() }
+    unsafe { ptr.cast::<Cell<B, S, L>>().as_ref() }
 }
 
 /// Runs `f` and swallows a panic from it: used for user `Drop` impls inside workers.
@@ -129,13 +188,13 @@ fn drop_quietly(f: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
-unsafe fn run<B: Body, S: Schedule>(
+unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
     ptr: NonNull<Header>,
     epoch: u8,
     on_first_run: &mut dyn FnMut(),
 ) -> RunResult {
     // SAFETY: the queue reference we were given keeps the cell alive.
-    let cell = unsafe { cell::<B, S>(ptr) };
+    let cell = unsafe { cell::<B, S, L>(ptr) };
     match cell.header.state.transition_to_running(epoch) {
         ToRunning::Run { first } => {
             if first {
@@ -167,33 +226,33 @@ unsafe fn run<B: Body, S: Schedule>(
             if B::IS_FUTURE {
                 // SAFETY: futures stay in place after `run`; we own the stage. A panicking
                 // destructor is swallowed: the abort outcome stands.
-                let _ = unsafe { drop_body::<B, S>(cell) };
+                let _ = unsafe { drop_body::<B, S, L>(cell) };
             }
             // SAFETY: we own the stage, the body is gone, and we hold the queue's reference.
-            unsafe { finish::<B, S>(ptr, abort.outcome(), None, true) }
+            unsafe { finish::<B, S, L>(ptr, abort.outcome(), None, true) }
         }
         Ok(Poll::Ready(Ok(output))) => {
             if B::IS_FUTURE {
                 // SAFETY: futures stay in place after `run`; we own the stage.
-                let dropped = unsafe { drop_body::<B, S>(cell) };
+                let dropped = unsafe { drop_body::<B, S, L>(cell) };
                 if !dropped {
                     drop_quietly(move || drop(output));
                     let payload: Box<dyn Any + Send> =
                         Box::new("the task's future panicked while being dropped after it completed");
                     // SAFETY: we own the stage and hold the queue's reference.
                     return unsafe {
-                        finish::<B, S>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true)
+                        finish::<B, S, L>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true)
                     };
                 }
             }
             // SAFETY: we own the stage and hold the queue's reference.
-            unsafe { finish::<B, S>(ptr, Outcome::Output, Some(Ok(output)), true) }
+            unsafe { finish::<B, S, L>(ptr, Outcome::Output, Some(Ok(output)), true) }
         }
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             ToIdle::Idle { last_ref } => {
                 if last_ref {
                     // SAFETY: our reference was the last one.
-                    unsafe { dealloc::<B, S>(ptr) };
+                    unsafe { dealloc::<B, S, L>(ptr) };
                 }
                 RunResult::Idle
             }
@@ -202,18 +261,18 @@ unsafe fn run<B: Body, S: Schedule>(
             ToIdle::Reschedule => RunResult::Yielded(unsafe { TaskRef::from_raw(ptr) }.stamped()),
             ToIdle::Cancel => {
                 // SAFETY: still `RUNNING`: we own the stage, which holds the future.
-                unsafe { drop_body::<B, S>(cell) };
+                unsafe { drop_body::<B, S, L>(cell) };
                 // SAFETY: we own the stage and hold the queue's reference.
-                unsafe { finish::<B, S>(ptr, Outcome::Cancelled, None, true) }
+                unsafe { finish::<B, S, L>(ptr, Outcome::Cancelled, None, true) }
             }
         },
         Err(payload) => {
             if B::IS_FUTURE {
                 // SAFETY: a panicking poll leaves the future in place; we own the stage.
-                unsafe { drop_body::<B, S>(cell) };
+                unsafe { drop_body::<B, S, L>(cell) };
             }
             // SAFETY: we own the stage and hold the queue's reference.
-            unsafe { finish::<B, S>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true) }
+            unsafe { finish::<B, S, L>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true) }
         }
     }
 }
@@ -222,7 +281,7 @@ unsafe fn run<B: Body, S: Schedule>(
 ///
 /// # Safety
 /// The caller owns the stage and it holds the body.
-unsafe fn drop_body<B: Body, S: Schedule>(cell: &Cell<B, S>) -> bool {
+unsafe fn drop_body<B: Body, S: Schedule, L: CellLinks>(cell: &Cell<B, S, L>) -> bool {
     cell.stage.with_mut(|stage| {
         // SAFETY: per the caller's contract the stage holds an initialised body.
         catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut (*stage).body) })).is_ok()
@@ -235,14 +294,14 @@ unsafe fn drop_body<B: Body, S: Schedule>(cell: &Cell<B, S>) -> bool {
 /// # Safety
 /// The caller owns the stage (`RUNNING`), the body is already gone, and the caller holds
 /// one reference.
-unsafe fn finish<B: Body, S: Schedule>(
+unsafe fn finish<B: Body, S: Schedule, L: CellLinks>(
     ptr: NonNull<Header>,
     outcome: Outcome,
     value: Option<Result<B::Output, PanicPayload>>,
     release: bool,
 ) -> RunResult {
     // SAFETY: the caller's reference keeps the cell alive.
-    let cell = unsafe { cell::<B, S>(ptr) };
+    let cell = unsafe { cell::<B, S, L>(ptr) };
     let state = &cell.header.state;
     // `JOIN_INTEREST` is never set again once cleared, so a handle seen absent now stays absent.
     let keep = state.load().has_join_interest();
@@ -276,18 +335,18 @@ unsafe fn finish<B: Body, S: Schedule>(
         }
     } else if done.last_ref {
         // SAFETY: our reference was released in the completion and was the last one.
-        unsafe { dealloc::<B, S>(ptr) };
+        unsafe { dealloc::<B, S, L>(ptr) };
     }
     RunResult::Finished(outcome)
 }
 
-unsafe fn cancel<B: Body, S: Schedule>(ptr: NonNull<Header>, outcome: Outcome) -> bool {
+unsafe fn cancel<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>, outcome: Outcome) -> bool {
     // SAFETY: the caller holds a reference.
-    let cell = unsafe { cell::<B, S>(ptr) };
+    let cell = unsafe { cell::<B, S, L>(ptr) };
     match cell.header.state.claim_for_cancel(B::IS_FUTURE, outcome) {
         CancelClaim::Claimed { was_timed } => {
             // SAFETY: the claim gives us the stage, which still holds the body.
-            unsafe { drop_body::<B, S>(cell) };
+            unsafe { drop_body::<B, S, L>(cell) };
             if was_timed {
                 if let Some(s) = &cell.scheduler {
                     // SAFETY: the caller's reference keeps the cell alive; the clone is the message's.
@@ -297,16 +356,16 @@ unsafe fn cancel<B: Body, S: Schedule>(ptr: NonNull<Header>, outcome: Outcome) -
             }
             // SAFETY: we own the stage, the body is gone, and the caller holds a reference
             // that `finish` must not release (`release == false`).
-            let _ = unsafe { finish::<B, S>(ptr, outcome, None, false) };
+            let _ = unsafe { finish::<B, S, L>(ptr, outcome, None, false) };
             true
         }
         CancelClaim::Requested | CancelClaim::TooLate => false,
     }
 }
 
-unsafe fn read_outcome<B: Body, S: Schedule>(ptr: NonNull<Header>, dst: *mut ()) {
+unsafe fn read_outcome<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: the handle holds a reference and the task is complete.
-    let cell = unsafe { cell::<B, S>(ptr) };
+    let cell = unsafe { cell::<B, S, L>(ptr) };
     let snap = cell.header.state.load();
     debug_assert!(snap.is_complete() && !snap.is_output_taken());
     let id = super::TaskId::of(ptr);
@@ -330,21 +389,21 @@ unsafe fn read_outcome<B: Body, S: Schedule>(ptr: NonNull<Header>, dst: *mut ())
     unsafe { dst.cast::<Result<B::Output, JoinError>>().write(result) };
 }
 
-unsafe fn drop_outcome<B: Body, S: Schedule>(ptr: NonNull<Header>) {
+unsafe fn drop_outcome<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) {
     // SAFETY: the handle holds a reference and the task is complete.
-    let cell = unsafe { cell::<B, S>(ptr) };
+    let cell = unsafe { cell::<B, S, L>(ptr) };
     let snap = cell.header.state.load();
     if snap.is_output_taken() {
         return;
     }
     cell.header.state.set_output_taken();
     // SAFETY: complete and not taken: the stage holds what the outcome names.
-    unsafe { drop_stage_outcome::<B, S>(cell, snap.outcome()) };
+    unsafe { drop_stage_outcome::<B, S, L>(cell, snap.outcome()) };
 }
 
 /// # Safety
 /// The stage holds the value that `outcome` names and nobody else will touch it.
-unsafe fn drop_stage_outcome<B: Body, S: Schedule>(cell: &Cell<B, S>, outcome: Outcome) {
+unsafe fn drop_stage_outcome<B: Body, S: Schedule, L: CellLinks>(cell: &Cell<B, S, L>, outcome: Outcome) {
     cell.stage.with_mut(|stage| match outcome {
         // SAFETY: per the caller's contract.
         Outcome::Output => drop_quietly(|| unsafe { ManuallyDrop::drop(&mut (*stage).output) }),
@@ -354,34 +413,105 @@ unsafe fn drop_stage_outcome<B: Body, S: Schedule>(cell: &Cell<B, S>, outcome: O
     })
 }
 
-unsafe fn dealloc<B: Body, S: Schedule>(ptr: NonNull<Header>) {
+unsafe fn dealloc<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) {
     // SAFETY: the last reference is gone: we have exclusive access.
-    let cell = unsafe { cell::<B, S>(ptr) };
+    let cell = unsafe { cell::<B, S, L>(ptr) };
     let snap = cell.header.state.load();
     if !snap.is_complete() {
         // An idle future nobody can wake any more, or a task dropped unrun by a queue
         // that was torn down: the body is still there.
         // SAFETY: not complete and not running: the stage holds the body.
-        unsafe { drop_body::<B, S>(cell) };
+        unsafe { drop_body::<B, S, L>(cell) };
     } else if !snap.is_output_taken() {
         // SAFETY: complete and not taken: the stage holds what the outcome names.
-        unsafe { drop_stage_outcome::<B, S>(cell, snap.outcome()) };
+        unsafe { drop_stage_outcome::<B, S, L>(cell, snap.outcome()) };
     }
     // SAFETY: the cell was allocated by `Box` in `allocate` with this exact type.
-    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, S>>().as_ptr()) };
+    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, S, L>>().as_ptr()) };
     drop_quietly(move || drop(boxed));
 }
 
-unsafe fn schedule<B: Body, S: Schedule>(ptr: NonNull<Header>) {
+unsafe fn schedule<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) {
     // SAFETY: the caller passes the run queue's reference (a wake-up entry: stamped with
     // the current epoch, which no longer moves once the task started).
     let task = unsafe { TaskRef::from_raw(ptr) }.stamped();
     // SAFETY: the reference keeps the cell alive.
-    let cell = unsafe { cell::<B, S>(ptr) };
+    let cell = unsafe { cell::<B, S, L>(ptr) };
     match &cell.scheduler {
         Some(s) => s.schedule(task),
         // A future always has a scheduler; a closure is never woken. Dropping the
         // reference is the only safe thing left to do.
         None => drop(task),
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::task::Closure;
+
+    /// Never called: the tests below run no task through a scheduler.
+    struct Unused;
+
+    impl Schedule for Unused {
+        fn schedule(&self, _task: TaskRef) {
+            unreachable!()
+        }
+        fn timer_cancelled(&self, _task: TaskRef) {
+            unreachable!()
+        }
+        fn future_completed(&self, _task: &TaskRef, _outcome: Outcome) {
+            unreachable!()
+        }
+    }
+
+    fn opts(due: Option<u64>, sample_tick: u64) -> TaskOptions {
+        TaskOptions {
+            priority: Priority::NORMAL,
+            due,
+            join: false,
+            home: 0,
+            holds_unit: false,
+            owner: 0,
+            sample_tick,
+        }
+    }
+
+    fn due_of(task: &TaskRef) -> u64 {
+        // SAFETY: the test holds the only reference; the links are in no wheel.
+        unsafe { TimerLinks::due(task.timer_links()) }
+    }
+
+    #[test]
+    fn a_ready_cell_has_no_links_and_is_a_third_smaller() {
+        type Ready = Cell<Closure<fn()>, Unused, NoLinks>;
+        type Timed = Cell<Closure<fn()>, Unused, TimerLinks>;
+        assert_eq!(
+            core::mem::size_of::<Timed>() - core::mem::size_of::<Ready>(),
+            core::mem::size_of::<TimerLinks>()
+        );
+        assert_eq!(core::mem::offset_of!(Timed, links), core::mem::size_of::<Header>());
+        let (ready, _) = allocate(Closure(|| ()), None::<Unused>, opts(None, 0));
+        assert!(!ready.header().has_links());
+        assert!(matches!(ready.run(), RunResult::Finished(Outcome::Output)));
+    }
+
+    #[test]
+    fn timed_and_sampled_cells_carry_their_tick_in_their_links() {
+        let (timed, _) = allocate(Closure(|| ()), None::<Unused>, opts(Some(77), 0));
+        assert!(timed.header().has_links());
+        assert_eq!(due_of(&timed), 77);
+        assert!(timed.cancel(Outcome::Cancelled));
+        let (sampled, _) = allocate(Closure(|| ()), None::<Unused>, opts(None, 9));
+        assert!(sampled.header().has_links());
+        assert_eq!(due_of(&sampled), 9);
+        assert!(matches!(sampled.run(), RunResult::Finished(Outcome::Output)));
+    }
+
+    #[test]
+    #[should_panic(expected = "without timer links")]
+    fn asking_a_linkless_task_for_its_links_panics() {
+        let (ready, _) = allocate(Closure(|| ()), None::<Unused>, opts(None, 0));
+        let _ = ready.timer_links();
     }
 }

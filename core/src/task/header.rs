@@ -2,8 +2,10 @@
 //!
 //! A cell is `#[repr(C)]` with the [`Header`] first, so a `NonNull<Header>` is a
 //! type-erased pointer to any cell; the [`Vtable`] recovers the concrete type. The
-//! header holds the state word, the vtable, and the timing-wheel links, so a timed task
-//! needs no allocation beyond its cell.
+//! header holds the state word and the vtable. A cell that may enter a wheel (a timed
+//! task, or a ready one carrying a latency sample's submit tick) has the timing-wheel
+//! links right after the header, so a timed task needs no allocation beyond its cell;
+//! other ready tasks carry no links at all.
 
 use super::state::{Outcome, State};
 use super::RunResult;
@@ -27,6 +29,8 @@ pub(crate) struct Vtable {
     pub schedule: unsafe fn(NonNull<Header>),
     /// Whether the body is a future (it can be woken and polled again).
     pub is_future: bool,
+    /// Whether the cell has wheel links after its header.
+    pub has_links: bool,
 }
 
 /// The header at the start of every task cell.
@@ -34,8 +38,12 @@ pub(crate) struct Vtable {
 pub struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
-    pub(crate) timer: TimerLinks,
 }
+
+/// Where a cell's wheel links sit, if it has them: right after the header (the cell is
+/// `#[repr(C)]` and the links' alignment divides this offset, so there is no padding).
+const LINKS_OFFSET: usize =
+    core::mem::size_of::<Header>().next_multiple_of(core::mem::align_of::<TimerLinks>());
 
 impl Header {
     /// The state word.
@@ -48,20 +56,33 @@ impl Header {
         self.vtable.is_future
     }
 
-    /// The wheel links of the task at `header`.
-    pub fn timer_links(header: NonNull<Header>) -> NonNull<TimerLinks> {
-        // SAFETY: `timer` is a field of a live header, so the projection stays in bounds.
-        unsafe { NonNull::new_unchecked(core::ptr::addr_of_mut!((*header.as_ptr()).timer)) }
+    /// Whether the cell has wheel links: a timed task's cell, or a ready task's that
+    /// carries a latency sample. Other ready tasks have none (16 + 8 bytes of header
+    /// and scheduler, plus the body: a third of a timed cell).
+    pub fn has_links(&self) -> bool {
+        self.vtable.has_links
     }
 
-    /// The header that embeds the wheel links at `links`.
+    /// The wheel links of the task at `header`.
+    ///
+    /// # Safety
+    /// `header` must point to a live cell that [has links](Self::has_links).
+    pub unsafe fn timer_links(header: NonNull<Header>) -> NonNull<TimerLinks> {
+        // SAFETY: by the caller's contract the cell is live and has links, which sit
+        // `LINKS_OFFSET` bytes into it (see `cell::Cell`).
+        unsafe {
+            debug_assert!(header.as_ref().has_links(), "wheel links of a cell that has none");
+            header.byte_add(LINKS_OFFSET).cast::<TimerLinks>()
+        }
+    }
+
+    /// The header of the cell whose wheel links are at `links`.
     ///
     /// # Safety
     /// `links` must have been obtained from [`Header::timer_links`].
     pub unsafe fn from_timer_links(links: NonNull<TimerLinks>) -> NonNull<Header> {
-        let offset = core::mem::offset_of!(Header, timer);
-        // SAFETY: by the caller's contract `links` points `offset` bytes into a header.
-        unsafe { NonNull::new_unchecked(links.as_ptr().byte_sub(offset).cast::<Header>()) }
+        // SAFETY: by the caller's contract `links` points `LINKS_OFFSET` bytes into a cell.
+        unsafe { links.byte_sub(LINKS_OFFSET).cast::<Header>() }
     }
 }
 

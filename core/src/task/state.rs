@@ -614,7 +614,7 @@ mod tests {
     use super::*;
 
     fn opts(due: Option<u64>, home: usize, holds_unit: bool, owner: usize) -> TaskOptions {
-        TaskOptions { priority: Priority::HIGH, due, join: true, home, holds_unit, owner }
+        TaskOptions { priority: Priority::HIGH, due, join: true, home, holds_unit, owner, sample_tick: 0 }
     }
 
     fn closure_state() -> State {

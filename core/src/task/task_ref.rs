@@ -78,6 +78,18 @@ impl TaskRef {
         unsafe { self.as_ptr().as_ref() }
     }
 
+    /// The wheel links of this task's cell (valid while this reference lives).
+    ///
+    /// # Panics
+    /// If the cell has none ([`Header::has_links`]): only timed tasks (and sampled ready
+    /// ones) have links, and only those reach a wheel or an inbox.
+    #[inline]
+    pub fn timer_links(&self) -> NonNull<crate::wheel::TimerLinks> {
+        assert!(self.header().has_links(), "a wheel or inbox was handed a task without timer links");
+        // SAFETY: the reference we hold keeps the cell alive, and it has links.
+        unsafe { Header::timer_links(self.as_ptr()) }
+    }
+
     /// The header pointer (valid while this reference lives).
     #[inline]
     pub fn as_ptr(&self) -> NonNull<Header> {
