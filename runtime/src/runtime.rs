@@ -138,19 +138,21 @@ impl<B> Refusal<B> {
 }
 
 impl Handle {
-    /// When a task for `when` is due. The clock is not read (a read costs ~30 ns, a
-    /// quarter of a timed spawn): an instant before the runtime started is `Now`, any
-    /// other is `At(tick)`, and a tick that has already begun is found due by the wheel
-    /// that takes the task, which queues it at once, as it does any timer that came due.
+    /// When a task for `when` is due: `Now` for a tick that has already begun (so a
+    /// past instant is ready work, run by any free worker and by shutdown's drain), else
+    /// `At(tick)`.
     pub(crate) fn due_at(&self, when: Instant) -> Due {
-        match self.shared.clock.due_tick(when) {
-            0 => Due::Now,
-            tick => Due::At(tick),
+        let tick = self.shared.clock.due_tick(when);
+        if tick <= self.shared.clock.now_tick() {
+            Due::Now
+        } else {
+            Due::At(tick)
         }
     }
 
     /// When a task for `delay` from now is due: `Now` for zero, else `At(tick)`, a tick
-    /// after the current one (due ticks round up, the current tick rounds down).
+    /// after the current one (due ticks round up, the current tick rounds down), so the
+    /// clock is read once, not again to compare.
     pub(crate) fn due_after(&self, delay: Duration) -> Due {
         if delay.is_zero() {
             return Due::Now;
@@ -408,11 +410,6 @@ impl Handle {
     }
 
     /// Runs `f` at `when` (or now, if `when` has passed), at `priority`.
-    ///
-    /// A past `when` makes the task due at once: the wheel that takes it queues it
-    /// straight away, like any timer that came due (from outside a worker, that is the
-    /// next time the chosen worker looks at its timers: at once if it was idle, after
-    /// its current task if it was busy).
     pub fn spawn_at<F, T>(&self, when: Instant, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

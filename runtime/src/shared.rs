@@ -433,4 +433,19 @@ mod tests {
         let report = rt.shutdown();
         assert_eq!(report.completed, 3, "{report:?}");
     }
+
+    #[test]
+    fn a_past_instant_spawned_just_before_shutdown_runs() {
+        let (rt, _shared) = runtime_without_threads();
+        let recent = std::time::Instant::now();
+        while std::time::Instant::now() < recent + Duration::from_micros(5) {
+            std::hint::spin_loop();
+        }
+        // After the runtime started, already past: ready work, which shutdown runs (a
+        // timed task would be dropped with the wheels).
+        let h = rt.spawn_at(recent, Priority::NORMAL, || 7);
+        let report = rt.shutdown();
+        assert_eq!((report.completed, report.timers_dropped), (1, 0), "{report:?}");
+        assert_eq!(h.join().unwrap(), 7);
+    }
 }

@@ -103,8 +103,8 @@ fn spawn_at_in_the_past_runs_now() {
     let handle = rt.handle();
     let inner = rt.spawn(Priority::NORMAL, move || handle.spawn_at(past, Priority::HIGH, || 5));
     assert_eq!(join(join(inner).unwrap()).unwrap(), 5);
-    // An instant after the runtime started but already past goes to a wheel (no clock
-    // read at submit), which finds it due and queues it: from outside and from inside.
+    // An instant after the runtime started but already past is ready work too: from
+    // outside and from inside.
     let recent = Instant::now();
     while Instant::now() < recent + Duration::from_micros(5) {
         std::hint::spin_loop();

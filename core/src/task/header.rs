@@ -44,6 +44,8 @@ pub struct Header {
 /// `#[repr(C)]` and the links' alignment divides this offset, so there is no padding).
 const LINKS_OFFSET: usize =
     core::mem::size_of::<Header>().next_multiple_of(core::mem::align_of::<TimerLinks>());
+const _: () =
+    assert!(LINKS_OFFSET == core::mem::size_of::<Header>(), "the links follow the header with no padding");
 
 impl Header {
     /// The state word.
