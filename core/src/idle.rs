@@ -28,7 +28,7 @@
 //! Trusting a searcher to find the work is right while it runs, but the OS can deschedule
 //! a searcher for a whole time slice (milliseconds on a loaded 2-core machine), and every
 //! submitter would skip its wake-up meanwhile. So a caller that sees work piling up (the
-//! runtime: a task queued behind an untaken one) may wake a sleeper anyway with
+//! runtime: a few tasks of one level queued behind a searcher) may wake a sleeper anyway with
 //! [`Idle::notify_one_despite_searchers`]. Extra wake-ups cost time, never correctness.
 
 use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
