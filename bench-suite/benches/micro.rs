@@ -221,15 +221,7 @@ fn run_queue(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N as u64));
     let mut tasks: Vec<TaskRef> = (0..N)
         .map(|i| {
-            let opts = TaskOptions {
-                priority: kairos_core::Priority::new((i % 64) as u8).expect("level"),
-                due: None,
-                join: false,
-                home: 0,
-                holds_unit: false,
-                owner: 0,
-                sample_tick: 0,
-            };
+            let opts = TaskOptions::ready(kairos_core::Priority::new((i % 64) as u8).expect("level"));
             allocate(Closure(|| ()), None::<NoSchedule>, opts).0
         })
         .collect();

@@ -64,8 +64,7 @@ use crate::wheel::TimerLinks;
 ///
 /// let inbox = TimerInbox::new();
 /// for due in [5, 7] {
-///     let opts = TaskOptions { priority: Priority::NORMAL, due: Some(due), join: false, home: 0, holds_unit: false, owner: 0, sample_tick: 0 };
-///     let (task, _) = allocate(Closure(|| ()), None::<Unused>, opts);
+///     let (task, _) = allocate(Closure(|| ()), None::<Unused>, TaskOptions::timed(Priority::NORMAL, due));
 ///     inbox.push(task);
 /// }
 /// assert!(!inbox.is_empty());
@@ -222,15 +221,7 @@ mod tests {
 
     fn timed(due: u64, freed: &Arc<AtomicUsize>) -> TaskRef {
         let f = Freed(freed.clone());
-        let opts = TaskOptions {
-            priority: Priority::NORMAL,
-            due: Some(due),
-            join: false,
-            home: 0,
-            holds_unit: false,
-            owner: 0,
-            sample_tick: 0,
-        };
+        let opts = TaskOptions::timed(Priority::NORMAL, due);
         allocate(Closure(move || drop(f)), None::<Unused>, opts).0
     }
 

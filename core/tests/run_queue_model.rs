@@ -135,19 +135,7 @@ impl Harness {
 
     /// A real closure task at `priority`, registered under a fresh id.
     fn task(&mut self, priority: u8) -> (TaskRef, u64) {
-        let (task, _) = allocate(
-            Closure(|| ()),
-            None::<NoSched>,
-            TaskOptions {
-                priority: prio(priority),
-                due: None,
-                join: false,
-                home: 0,
-                holds_unit: false,
-                owner: 0,
-                sample_tick: 0,
-            },
-        );
+        let (task, _) = allocate(Closure(|| ()), None::<NoSched>, TaskOptions::ready(prio(priority)));
         let id = self.next_id;
         self.next_id += 1;
         assert!(self.ids.insert(task.as_ptr().as_ptr() as usize, id).is_none());

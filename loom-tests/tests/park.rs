@@ -416,15 +416,7 @@ fn timed(hub: &Arc<Hub>, due: u64, runs: &Arc<AtomicUsize>) -> TaskRef {
             runs.fetch_add(1, SeqCst);
         }),
         Some(common::TaskSched::new(hub)),
-        TaskOptions {
-            priority: Priority::NORMAL,
-            due: Some(due),
-            join: false,
-            home: 0,
-            holds_unit: false,
-            owner: 0,
-            sample_tick: 0,
-        },
+        TaskOptions::timed(Priority::NORMAL, due),
     );
     task
 }

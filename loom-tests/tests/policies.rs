@@ -48,21 +48,10 @@ fn priority_change_vs_run_runs_once_and_counts_once() {
         let hub = Hub::new();
         let ran = counter();
         let r = ran.clone();
-        let (old_entry, handle) = closure_task(
-            &hub,
-            TaskOptions {
-                priority: Priority::LOW,
-                due: None,
-                join: true,
-                home: 0,
-                holds_unit: false,
-                owner: 0,
-                sample_tick: 0,
-            },
-            move || {
+        let (old_entry, handle) =
+            closure_task(&hub, TaskOptions { join: true, ..TaskOptions::ready(Priority::LOW) }, move || {
                 r.fetch_add(1, SeqCst);
-            },
-        );
+            });
         let view = old_entry.clone();
         let worker = thread::spawn(move || old_entry.run());
         let new_entry = change_priority(&view, Priority::HIGH);
@@ -86,15 +75,7 @@ fn priority_change_vs_timer_fire_runs_once_at_one_level() {
         let r = ran.clone();
         let (lineage, handle) = closure_task(
             &hub,
-            TaskOptions {
-                priority: Priority::LOW,
-                due: Some(5),
-                join: true,
-                home: 0,
-                holds_unit: false,
-                owner: 0,
-                sample_tick: 0,
-            },
+            TaskOptions { join: true, ..TaskOptions::timed(Priority::LOW, 5) },
             move || {
                 r.fetch_add(1, SeqCst);
             },

@@ -21,15 +21,7 @@ use loom::thread;
 
 /// A timed task whose due tick names it: `pusher * 10 + index`.
 fn named(hub: &Arc<Hub>, name: u64) -> TaskRef {
-    let opts = TaskOptions {
-        priority: Priority::NORMAL,
-        due: Some(name),
-        join: false,
-        home: 0,
-        holds_unit: false,
-        owner: 0,
-        sample_tick: 0,
-    };
+    let opts = TaskOptions::timed(Priority::NORMAL, name);
     allocate(Closure(|| ()), Some(TaskSched::new(hub)), opts).0
 }
 

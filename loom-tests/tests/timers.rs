@@ -56,17 +56,9 @@ fn timed_task(
             runs.fetch_add(1, SeqCst);
         }),
         Some(TaskSched::new(hub)),
-        TaskOptions {
-            priority: Priority::NORMAL,
-            due: Some(DUE),
-            join: true,
-            home: 0,
-            holds_unit: false,
-            owner: 0,
-            sample_tick: 0,
-        },
+        TaskOptions { join: true, ..TaskOptions::timed(Priority::NORMAL, DUE) },
     );
-    // `Handle::submit_from`: the owner is chosen before the task is shared.
+    // The owner, worker 0, is in the new state word, as `Handle::submit_from` sets it.
     // SAFETY: `allocate` with `join: true` returns the handle's counted reference to a cell
     // whose output type is `()`.
     (task, unsafe { JoinHandle::from_raw(join.expect("join requested")) })

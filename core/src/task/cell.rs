@@ -4,9 +4,10 @@
 //! ## Layout
 //!
 //! ```text
-//! #[repr(C)] Cell<B, S, L> { header: Header /* state, vtable, wheel links */,
-//!                         scheduler: Option<S>,
-//!                         stage: union { body: B, output: B::Output, panic: PanicPayload } }
+//! #[repr(C)] Cell<B, S, L> { header: Header /* state, vtable */,
+//!                            links: L /* TimerLinks, or NoLinks: nothing */,
+//!                            scheduler: Option<S>,
+//!                            stage: union { body: B, output: B::Output, panic: PanicPayload } }
 //! ```
 //!
 //! The stage is a union whose live field is named by the state word: the body while not
@@ -86,7 +87,8 @@ impl CellLinks for NoLinks {
     }
 }
 
-/// What a new task looks like.
+/// What a new task looks like. [`TaskOptions::ready`] and [`TaskOptions::timed`] give
+/// the plain cases; the runtime sets every field.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskOptions {
     /// Its priority.
@@ -107,6 +109,19 @@ pub struct TaskOptions {
     pub sample_tick: u64,
 }
 
+impl TaskOptions {
+    /// A ready task at `priority`: no handle, no home, no admission unit, no sample.
+    pub fn ready(priority: Priority) -> TaskOptions {
+        TaskOptions { priority, due: None, join: false, home: 0, holds_unit: false, owner: 0, sample_tick: 0 }
+    }
+
+    /// A task at `priority` for worker 0's wheel, due at tick `due`; otherwise as
+    /// [`ready`](Self::ready).
+    pub fn timed(priority: Priority, due: u64) -> TaskOptions {
+        TaskOptions { due: Some(due), ..TaskOptions::ready(priority) }
+    }
+}
+
 /// Allocates a task. Returns the scheduler-side reference (for a run queue, or a wheel if
 /// `opts.due` is set) and, if `opts.join`, the handle's raw reference.
 ///
@@ -118,11 +133,8 @@ pub fn allocate<B: Body, S: Schedule>(
     scheduler: Option<S>,
     opts: TaskOptions,
 ) -> (TaskRef, Option<NonNull<Header>>) {
-    match opts.due {
-        Some(due) => allocate_with::<B, S, TimerLinks>(body, scheduler, opts, due),
-        None if opts.sample_tick != 0 => {
-            allocate_with::<B, S, TimerLinks>(body, scheduler, opts, opts.sample_tick)
-        }
+    match opts.due.or((opts.sample_tick != 0).then_some(opts.sample_tick)) {
+        Some(tick) => allocate_with::<B, S, TimerLinks>(body, scheduler, opts, tick),
         None => allocate_with::<B, S, NoLinks>(body, scheduler, opts, 0),
     }
 }
@@ -142,9 +154,6 @@ fn allocate_with<B: Body, S: Schedule, L: CellLinks>(
         scheduler,
         stage: UnsafeCell::new(Stage { body: ManuallyDrop::new(body) }),
     });
-    debug_assert!(
-        !L::HAS_LINKS || core::mem::offset_of!(Cell<B, S, L>, links) == core::mem::size_of::<Header>()
-    );
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
     if L::HAS_LINKS {
         // SAFETY: the cell is live, has links, and is not shared yet, so we have
@@ -466,15 +475,7 @@ mod tests {
     }
 
     fn opts(due: Option<u64>, sample_tick: u64) -> TaskOptions {
-        TaskOptions {
-            priority: Priority::NORMAL,
-            due,
-            join: false,
-            home: 0,
-            holds_unit: false,
-            owner: 0,
-            sample_tick,
-        }
+        TaskOptions { due, sample_tick, ..TaskOptions::ready(Priority::NORMAL) }
     }
 
     fn due_of(task: &TaskRef) -> u64 {
@@ -483,7 +484,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ready_cell_has_no_links_and_is_a_third_smaller() {
+    fn a_ready_cell_has_no_links_and_is_smaller_by_their_size() {
         type Ready = Cell<Closure<fn()>, Unused, NoLinks>;
         type Timed = Cell<Closure<fn()>, Unused, TimerLinks>;
         assert_eq!(

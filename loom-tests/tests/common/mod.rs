@@ -243,7 +243,7 @@ impl Wake for CountingWaker {
 
 /// Options of a ready task at `priority`, with or without a join handle.
 pub fn ready(priority: Priority, join: bool) -> TaskOptions {
-    TaskOptions { priority, due: None, join, home: 0, holds_unit: false, owner: 0, sample_tick: 0 }
+    TaskOptions { join, ..TaskOptions::ready(priority) }
 }
 
 /// Allocates a closure task with a [`TaskSched`] and a join handle.
