@@ -11,7 +11,9 @@
 //!   again exactly once (by its runner or by its waker, never both, never neither);
 //! - wake after complete: schedules nothing;
 //! - last reference: whichever thread drops the last reference frees the cell, exactly
-//!   once, and the body/output is dropped exactly once.
+//!   once, and the body/output is dropped exactly once;
+//! - sole reference: a closure run whose reference is the only one left runs and frees
+//!   the cell without touching the state word, and only then.
 //!
 //! "Freed" is counted by the mock scheduler stored in each cell (`common::TaskSched`),
 //! which is dropped exactly when the cell is deallocated.
@@ -221,6 +223,38 @@ fn complete_vs_handle_drop_vs_ref_drop_frees_once() {
         assert_eq!(get(&out_dropped), 1, "output dropped exactly once");
         assert_eq!(hub.freed(), 1, "cell freed exactly once");
     });
+}
+
+/// A worker runs a closure while another thread drops its handle. When the run finds
+/// its reference the only one left (`State::is_sole_reference`), it runs and frees the
+/// cell without writing the state word; otherwise it takes the counted path. Either way
+/// the body runs once, its output is dropped once, the cell is freed once, and the run
+/// reports `Output`. With a spare reference dropped by a third thread, the run may see
+/// one reference only after every other holder let go.
+#[test]
+fn run_vs_handle_drop_sole_or_counted_frees_once() {
+    for spare in [false, true] {
+        model(3, move || {
+            let hub = Hub::new();
+            let ran = counter();
+            let out_dropped = counter();
+            let (ran2, out) = (ran.clone(), DropCount(out_dropped.clone()));
+            let (task, handle) = closure_task(&hub, ready(Priority::NORMAL, true), move || {
+                ran2.fetch_add(1, SeqCst);
+                out
+            });
+            let spare = spare.then(|| task.clone());
+            let runner = thread::spawn(move || task.run());
+            let dropper = thread::spawn(move || drop(handle));
+            drop(spare);
+            let result = runner.join().unwrap();
+            dropper.join().unwrap();
+            assert!(matches!(result, RunResult::Finished(Outcome::Output)), "{result:?}");
+            assert_eq!(get(&ran), 1, "body ran exactly once");
+            assert_eq!(get(&out_dropped), 1, "output dropped exactly once");
+            assert_eq!(hub.freed(), 1, "cell freed exactly once");
+        });
+    }
 }
 
 /// A future woken (`wake_by_ref`) from another thread while it may still be in its poll:

@@ -22,7 +22,8 @@ pub unsafe trait Body: Send + 'static {
     /// # Safety
     /// `this` points to an initialised body that the caller owns exclusively. Closures
     /// move themselves out (the body is gone after the call, also if it panics or
-    /// aborts). Futures stay in place whatever the result; the caller drops them.
+    /// aborts) and never return `Pending`. Futures stay in place whatever the result;
+    /// the caller drops them.
     unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<Self::Output, Abort>>;
 }
 

@@ -39,7 +39,7 @@ use core::any::Any;
 use core::mem::ManuallyDrop;
 use core::panic::AssertUnwindSafe;
 use core::ptr::NonNull;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::panic::catch_unwind;
 
 /// A panic payload behind a thin pointer, so the stage stays one word wide.
@@ -204,6 +204,15 @@ unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
 ) -> RunResult {
     // SAFETY: the queue reference we were given keeps the cell alive.
     let cell = unsafe { cell::<B, S, L>(ptr) };
+    if !B::IS_FUTURE {
+        if let Some(first) = cell.header.state.is_sole_reference(epoch) {
+            if first {
+                on_first_run();
+            }
+            // SAFETY: ours is the only reference, and the stage holds the body.
+            return unsafe { run_sole::<B, S, L>(ptr) };
+        }
+    }
     match cell.header.state.transition_to_running(epoch) {
         ToRunning::Run { first } => {
             if first {
@@ -284,6 +293,45 @@ unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
             unsafe { finish::<B, S, L>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true) }
         }
     }
+}
+
+/// Runs a closure whose queue reference is the only one left
+/// ([`State::is_sole_reference`]), and frees the cell. Nobody else can reach the cell,
+/// so no handle will read the outcome and no other thread reads the state word: the
+/// run, the completion and the free write nothing to it.
+///
+/// # Safety
+/// The caller holds the only reference and gives it up; `B` is a closure
+/// (`IS_FUTURE == false`) and the stage holds it.
+unsafe fn run_sole<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> RunResult {
+    // SAFETY: our reference keeps the cell alive until it is freed below.
+    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let mut cx = Context::from_waker(Waker::noop());
+    let polled = cell.stage.with_mut(|stage| {
+        // SAFETY: the only reference gives us the stage, which holds the body.
+        let body: *mut B = unsafe { core::ptr::addr_of_mut!((*stage).body).cast::<B>() };
+        // SAFETY: as above; a closure moves itself out, per `Body::run`'s contract.
+        catch_unwind(AssertUnwindSafe(|| unsafe { B::run(body, &mut cx) }))
+    });
+    let outcome = match polled {
+        Ok(Poll::Ready(Ok(output))) => {
+            drop_quietly(move || drop(output));
+            Outcome::Output
+        }
+        Ok(Poll::Ready(Err(abort))) => abort.outcome(),
+        Err(payload) => {
+            drop_quietly(move || drop(payload));
+            Outcome::Panicked
+        }
+        // A closure never returns `Pending` (`Body`'s contract), and it is gone either way.
+        Ok(Poll::Pending) => Outcome::Output,
+    };
+    // SAFETY: the cell was allocated by `Box` in `allocate` with this exact type, ours is
+    // the only reference, and the stage is empty (the closure moved itself out), which
+    // its `ManuallyDrop` fields leave alone.
+    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, S, L>>().as_ptr()) };
+    drop_quietly(move || drop(boxed));
+    RunResult::Finished(outcome)
 }
 
 /// Drops the body in place; false if its destructor panicked (the panic is swallowed).
@@ -481,6 +529,39 @@ mod tests {
     fn due_of(task: &TaskRef) -> u64 {
         // SAFETY: the test holds the only reference; the links are in no wheel.
         unsafe { TimerLinks::due(task.timer_links()) }
+    }
+
+    /// Counts drops of the value it guards.
+    struct Dropped(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_detached_closure_runs_alone_and_reports_output_and_panic() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let drops = std::sync::Arc::new(AtomicUsize::new(0));
+        let out = Dropped(drops.clone());
+        let (task, join) = allocate(Closure(move || out), None::<Unused>, opts(None, 0));
+        assert!(join.is_none());
+        assert_eq!(task.header().state.is_sole_reference(task.epoch()), Some(true));
+        assert!(matches!(task.run(), RunResult::Finished(Outcome::Output)));
+        assert_eq!(drops.load(SeqCst), 1, "the unread output was dropped once");
+
+        let kept = Dropped(drops.clone());
+        let (task, _) = allocate(
+            Closure(move || {
+                let _kept = kept;
+                panic!("a detached task's panic");
+            }),
+            None::<Unused>,
+            opts(None, 0),
+        );
+        assert!(matches!(task.run(), RunResult::Finished(Outcome::Panicked)));
+        assert_eq!(drops.load(SeqCst), 2, "the closure's captures were dropped in the unwind");
     }
 
     #[test]
