@@ -62,7 +62,16 @@ impl Handle {
     /// ```
     pub fn pending(&self) -> PendingSnapshot {
         let shared = &self.shared;
-        let next_tick = shared.remotes.iter().map(|r| r.next_due.load(Relaxed)).min().unwrap_or(u64::MAX);
+        // A worker publishes its next due tick after it updates its gauges, so one whose
+        // gauges read zero may still show the deadline of a timer it just removed: only
+        // workers that hold timed tasks count.
+        let next_tick = shared
+            .remotes
+            .iter()
+            .filter(|r| r.timed_by_level.iter().any(|g| g.load(Relaxed) != 0))
+            .map(|r| r.next_due.load(Relaxed))
+            .min()
+            .unwrap_or(u64::MAX);
         PendingSnapshot::new(
             self.ready_by_level(),
             self.timed_by_level(),
