@@ -25,6 +25,7 @@ mod common;
 use common::{closure_task, counter, future_task, get, model, ready, CountingWaker, DropCount, Hub, Mailbox};
 use kairos_core::task::{Outcome, RunResult, TaskRef};
 use kairos_core::Priority;
+use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
@@ -231,29 +232,58 @@ fn complete_vs_handle_drop_vs_ref_drop_frees_once() {
 /// the body runs once, its output is dropped once, the cell is freed once, and the run
 /// reports `Output`. With a spare reference dropped by a third thread, the run may see
 /// one reference only after every other holder let go.
+///
+/// The dropper writes a note (a loom-tracked cell) before it lets go of the handle, and
+/// the output's destructor reads it: on every path the output is dropped after the
+/// handle is gone, so the read must be ordered after the write. (Checked by hand: loom
+/// does not flag a `Relaxed` load in the sole check here, so the ordering argument rests
+/// on the proof in `State::is_sole_reference`.) The model also checks that some
+/// interleaving takes the sole path, and fails if the reference count is not checked.
 #[test]
 fn run_vs_handle_drop_sole_or_counted_frees_once() {
+    let sole_before = kairos_core::task::sole_runs();
     for spare in [false, true] {
         model(3, move || {
             let hub = Hub::new();
             let ran = counter();
-            let out_dropped = counter();
-            let (ran2, out) = (ran.clone(), DropCount(out_dropped.clone()));
+            let note = Arc::new(Note(UnsafeCell::new(0)));
+            let out = NoteReader(note.clone());
+            let ran2 = ran.clone();
             let (task, handle) = closure_task(&hub, ready(Priority::NORMAL, true), move || {
                 ran2.fetch_add(1, SeqCst);
                 out
             });
             let spare = spare.then(|| task.clone());
             let runner = thread::spawn(move || task.run());
-            let dropper = thread::spawn(move || drop(handle));
+            let dropper = thread::spawn(move || {
+                note.0.with_mut(|n| unsafe { *n = 1 });
+                drop(handle);
+            });
             drop(spare);
             let result = runner.join().unwrap();
             dropper.join().unwrap();
             assert!(matches!(result, RunResult::Finished(Outcome::Output)), "{result:?}");
             assert_eq!(get(&ran), 1, "body ran exactly once");
-            assert_eq!(get(&out_dropped), 1, "output dropped exactly once");
             assert_eq!(hub.freed(), 1, "cell freed exactly once");
         });
+    }
+    assert!(kairos_core::task::sole_runs() > sole_before, "no interleaving took the sole path");
+}
+
+/// A value written by the handle's thread before it drops the handle.
+struct Note(UnsafeCell<u32>);
+
+// SAFETY: the model's point is that every access is ordered; loom checks it.
+unsafe impl Sync for Note {}
+
+/// The task's output: reads the note when dropped, which must come after the write.
+struct NoteReader(Arc<Note>);
+
+impl Drop for NoteReader {
+    fn drop(&mut self) {
+        // SAFETY: loom checks this read against the dropper's write for a data race.
+        let seen = self.0 .0.with(|n| unsafe { *n });
+        assert_eq!(seen, 1, "the output was dropped before the handle was");
     }
 }
 

@@ -295,6 +295,19 @@ unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
     }
 }
 
+#[cfg(loom)]
+std::thread_local! {
+    static SOLE_RUNS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// How many runs on this thread took the sole-reference path (loom models check that an
+/// interleaving reaches it; loom runs a model's threads on the calling thread).
+#[cfg(loom)]
+#[doc(hidden)]
+pub fn sole_runs() -> usize {
+    SOLE_RUNS.with(|n| n.get())
+}
+
 /// Runs a closure whose queue reference is the only one left
 /// ([`State::is_sole_reference`]), and frees the cell. Nobody else can reach the cell,
 /// so no handle will read the outcome and no other thread reads the state word: the
@@ -324,8 +337,13 @@ unsafe fn run_sole<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> 
             Outcome::Panicked
         }
         // A closure never returns `Pending` (`Body`'s contract), and it is gone either way.
-        Ok(Poll::Pending) => Outcome::Output,
+        Ok(Poll::Pending) => {
+            debug_assert!(false, "a closure body returned Pending");
+            Outcome::Output
+        }
     };
+    #[cfg(loom)]
+    SOLE_RUNS.with(|n| n.set(n.get() + 1));
     // SAFETY: the cell was allocated by `Box` in `allocate` with this exact type, ours is
     // the only reference, and the stage is empty (the closure moved itself out), which
     // its `ManuallyDrop` fields leave alone.

@@ -30,6 +30,9 @@ mod waker;
 
 pub use body::Abort;
 pub use body::{Body, Closure, FutureBody};
+#[cfg(loom)]
+#[doc(hidden)]
+pub use cell::sole_runs;
 pub use cell::{allocate, TaskOptions};
 pub use header::Header;
 pub use join::{JoinError, JoinHandle, TaskStatus};
