@@ -256,6 +256,7 @@ fn run_vs_handle_drop_sole_or_counted_frees_once() {
             let spare = spare.then(|| task.clone());
             let runner = thread::spawn(move || task.run());
             let dropper = thread::spawn(move || {
+                // SAFETY: loom checks this write against the output's read for a data race.
                 note.0.with_mut(|n| unsafe { *n = 1 });
                 drop(handle);
             });
