@@ -232,13 +232,8 @@ unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
     }
     // SAFETY: we hold the queue's reference for as long as the borrowed waker lives.
     let waker = unsafe { borrowed_waker(ptr) };
-    let mut cx = Context::from_waker(&waker);
-    let polled = cell.stage.with_mut(|stage| {
-        // SAFETY: `RUNNING` gives us the stage; before completion it holds the body.
-        let body: *mut B = unsafe { core::ptr::addr_of_mut!((*stage).body).cast::<B>() };
-        // SAFETY: as above; `Body::run` takes the body per its contract.
-        catch_unwind(AssertUnwindSafe(|| unsafe { B::run(body, &mut cx) }))
-    });
+    // SAFETY: `RUNNING` gives us the stage; before completion it holds the body.
+    let polled = unsafe { poll_body(cell, &mut Context::from_waker(&waker)) };
     match polled {
         Ok(Poll::Ready(Err(abort))) => {
             if B::IS_FUTURE {
@@ -319,13 +314,8 @@ pub fn sole_runs() -> usize {
 unsafe fn run_sole<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> RunResult {
     // SAFETY: our reference keeps the cell alive until it is freed below.
     let cell = unsafe { cell::<B, S, L>(ptr) };
-    let mut cx = Context::from_waker(Waker::noop());
-    let polled = cell.stage.with_mut(|stage| {
-        // SAFETY: the only reference gives us the stage, which holds the body.
-        let body: *mut B = unsafe { core::ptr::addr_of_mut!((*stage).body).cast::<B>() };
-        // SAFETY: as above; a closure moves itself out, per `Body::run`'s contract.
-        catch_unwind(AssertUnwindSafe(|| unsafe { B::run(body, &mut cx) }))
-    });
+    // SAFETY: the only reference gives us the stage, which holds the body.
+    let polled = unsafe { poll_body(cell, &mut Context::from_waker(Waker::noop())) };
     let outcome = match polled {
         Ok(Poll::Ready(Ok(output))) => {
             drop_quietly(move || drop(output));
@@ -350,6 +340,23 @@ unsafe fn run_sole<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> 
     let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, S, L>>().as_ptr()) };
     drop_quietly(move || drop(boxed));
     RunResult::Finished(outcome)
+}
+
+/// Runs or polls the body once, catching a panic.
+///
+/// # Safety
+/// The caller owns the stage (a `RUNNING` claim or the only reference) and it holds the
+/// body; afterwards it holds what `Body::run`'s contract says.
+unsafe fn poll_body<B: Body, S: Schedule, L: CellLinks>(
+    cell: &Cell<B, S, L>,
+    cx: &mut Context<'_>,
+) -> std::thread::Result<Poll<Result<B::Output, super::body::Abort>>> {
+    cell.stage.with_mut(|stage| {
+        // SAFETY: per the caller's contract the stage holds an initialised body.
+        let body: *mut B = unsafe { core::ptr::addr_of_mut!((*stage).body).cast::<B>() };
+        // SAFETY: as above; `Body::run` takes the body per its contract.
+        catch_unwind(AssertUnwindSafe(|| unsafe { B::run(body, cx) }))
+    })
 }
 
 /// Drops the body in place; false if its destructor panicked (the panic is swallowed).
