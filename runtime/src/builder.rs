@@ -144,6 +144,11 @@ impl Builder {
     /// How long an idle worker keeps looking for work (spinning, then yielding) before it
     /// parks. Longer lowers wake-up latency under bursty load and costs idle CPU right
     /// after a burst; `Duration::ZERO` parks at once.
+    ///
+    /// A worker spins only while at least half of its recent idle spells were short
+    /// enough for this budget to cover: under a load whose gaps are longer than the
+    /// budget (or when idle) it parks at once instead of paying for spins that end in a
+    /// park anyway, and it spins again as soon as work comes back in bursts.
     pub fn spin_before_park(mut self, budget: Duration) -> Builder {
         self.spin_before_park = budget;
         self

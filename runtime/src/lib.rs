@@ -98,6 +98,7 @@ mod report;
 mod retry;
 mod runtime;
 mod shared;
+mod spin;
 mod task;
 mod time;
 mod worker;

@@ -16,7 +16,8 @@
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
 //!    half of the workers search at once (see [`idle`](crate::idle)); the last searcher to
 //!    find work wakes another sleeper, so parallelism ramps up with load.
-//! 4. Park: spin for the configured budget, then register as a sleeper, re-check, and
+//! 4. Park: spin for the configured budget while recent idle spells show that spinning
+//!    pays (see [`spin`](crate::spin)), then register as a sleeper, re-check, and
 //!    park until woken or until the wheel's next deadline. A deadline closer than
 //!    [`NEAR_DEADLINE`] is waited out by yielding instead, for precision.
 //!
@@ -41,6 +42,7 @@ use crate::aging::{AgingState, CHECK_EVERY};
 use crate::context;
 use crate::counters::Count;
 use crate::shared::{Remote, Shared};
+use crate::spin::SpinPolicy;
 use crate::Handle;
 use kairos_core::queue::RunQueue;
 use kairos_core::sync::atomic::{fence, Ordering::*};
@@ -69,6 +71,8 @@ pub(crate) struct WorkerCtx {
     timers: RefCell<TimerDriver>,
     tick: Cell<u32>,
     searching: Cell<bool>,
+    /// Whether to spin before parking (see [`spin`](crate::spin)).
+    spin: SpinPolicy,
     rng: Cell<u64>,
     aging: Option<AgingState>,
     /// Sampling counter (see `next_sample`).
@@ -96,6 +100,7 @@ impl WorkerCtx {
             timers: RefCell::new(TimerDriver::new()),
             tick: Cell::new(0),
             searching: Cell::new(false),
+            spin: SpinPolicy::new(),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
         }
     }
@@ -547,14 +552,17 @@ impl WorkerCtx {
 
     fn park(&self) {
         let entered = Instant::now();
-        self.park_inner(entered);
+        let budget = self.handle.shared.config.spin_before_park;
+        self.park_inner(entered, self.spin.spin_for(budget));
+        let elapsed = entered.elapsed();
+        self.spin.record(elapsed, budget);
         let idle = self.remote().idle_nanos.load(Relaxed);
-        let spent = u64::try_from(entered.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let spent = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.remote().idle_nanos.store(idle.saturating_add(spent), Relaxed);
     }
 
-    fn park_inner(&self, entered: Instant) {
-        let spin_until = entered + self.handle.shared.config.spin_before_park;
+    fn park_inner(&self, entered: Instant, spin: Duration) {
+        let spin_until = entered + spin;
         loop {
             for _ in 0..32 {
                 std::hint::spin_loop();
