@@ -10,8 +10,9 @@
 //!
 //! Figures: submit-to-start p50/p95/p99/p99.9/max in microseconds, the CDF, the rate
 //! actually offered, and the CPU the whole process used over the window (generator
-//! included, in cores: 1.0 is one core busy), which is what a runtime's spinning costs. The window is 2 s (0.3 s in quick mode). Published: ANCHORS "open loop
-//! 50k/s" and "200k/s".
+//! included, in cores: 1.0 is one core busy), which is what a runtime's spinning costs.
+//! The window is 2 s (0.3 s in quick mode). Published: ANCHORS "open loop 50k/s" and
+//! "200k/s".
 
 use std::time::{Duration, Instant};
 
