@@ -71,6 +71,15 @@ mod tests {
     const SHORT: Duration = Duration::from_micros(10);
     const LONG: Duration = Duration::from_millis(2);
 
+    /// Records the spells of `pattern`, in order, `times` times over.
+    fn record_repeated(policy: &SpinPolicy, pattern: &[Duration], times: usize) {
+        for _ in 0..times {
+            for &idle in pattern {
+                policy.record(idle, BUDGET);
+            }
+        }
+    }
+
     #[test]
     fn a_new_worker_spins_the_budget() {
         assert_eq!(SpinPolicy::new().spin_for(BUDGET), BUDGET);
@@ -84,18 +93,14 @@ mod tests {
         assert_eq!(policy.spin_for(BUDGET), BUDGET, "two long spells are not yet a pattern");
         policy.record(LONG, BUDGET);
         assert_eq!(policy.spin_for(BUDGET), Duration::ZERO, "three are");
-        for _ in 0..100 {
-            policy.record(LONG, BUDGET);
-        }
+        record_repeated(&policy, &[LONG], 100);
         assert_eq!(policy.spin_for(BUDGET), Duration::ZERO);
     }
 
     #[test]
     fn short_spells_bring_the_spinning_back() {
         let policy = SpinPolicy::new();
-        for _ in 0..100 {
-            policy.record(LONG, BUDGET);
-        }
+        record_repeated(&policy, &[LONG], 100);
         policy.record(SHORT, BUDGET);
         policy.record(SHORT, BUDGET);
         assert_eq!(policy.spin_for(BUDGET), Duration::ZERO);
@@ -106,20 +111,14 @@ mod tests {
     #[test]
     fn a_spell_exactly_as_long_as_the_budget_counts_as_covered() {
         let policy = SpinPolicy::new();
-        for _ in 0..100 {
-            policy.record(BUDGET, BUDGET);
-        }
+        record_repeated(&policy, &[BUDGET], 100);
         assert_eq!(policy.spin_for(BUDGET), BUDGET);
     }
 
     #[test]
     fn alternating_spells_keep_spinning_only_if_half_are_covered() {
         let policy = SpinPolicy::new();
-        for _ in 0..100 {
-            policy.record(LONG, BUDGET);
-            policy.record(LONG, BUDGET);
-            policy.record(SHORT, BUDGET);
-        }
+        record_repeated(&policy, &[LONG, LONG, SHORT], 100);
         assert_eq!(policy.spin_for(BUDGET), Duration::ZERO, "one covered spell in three");
     }
 
