@@ -27,8 +27,9 @@ pub enum Inserted {
     Linked,
     /// It is already due: push it onto a run queue.
     Due(TaskRef),
-    /// A canceller claimed it on the way: its lineage is released; count this outcome.
-    Finished(Outcome),
+    /// A canceller claimed it on the way: count this outcome, then drop the task (its
+    /// lineage reference).
+    Finished(Outcome, TaskRef),
 }
 
 /// One worker's timing wheel of tasks (see the module docs).
@@ -66,7 +67,7 @@ impl TimerDriver {
     /// Takes a timed task's lineage reference (from a spawn or the inbox).
     pub fn insert(&mut self, task: TaskRef) -> Inserted {
         if let Some(outcome) = claimed_outcome(&task) {
-            return Inserted::Finished(outcome);
+            return Inserted::Finished(outcome, task);
         }
         let links = task.timer_links();
         // SAFETY: the task is in no wheel (it comes from a spawn or the inbox) and only this

@@ -85,13 +85,6 @@ unsafe impl Sync for TimerInbox {}
 
 impl TimerInbox {
     /// An empty inbox.
-    #[cfg(not(loom))]
-    pub const fn new() -> TimerInbox {
-        TimerInbox { head: AtomicPtr::new(ptr::null_mut()) }
-    }
-
-    /// An empty inbox.
-    #[cfg(loom)]
     pub fn new() -> TimerInbox {
         TimerInbox { head: AtomicPtr::new(ptr::null_mut()) }
     }

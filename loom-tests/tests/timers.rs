@@ -85,7 +85,7 @@ impl Owner {
                 step("owner: inserted, already due");
                 self.queue.push(ready);
             }
-            Inserted::Finished(outcome) => {
+            Inserted::Finished(outcome, _) => {
                 step(format!("owner: insert found it claimed: {outcome:?}"));
                 self.outcomes.push(outcome);
             }

@@ -16,11 +16,18 @@ use kairos_core::Priority;
 
 /// One task in this many has its submit-to-start latency recorded.
 ///
-/// Workers pick the timed tasks by a cheap test on the task (not a shared counter), so
+/// Tasks are picked by a per-thread counter ([`next_sample`]), never a shared one, so
 /// the hot path pays one clock read and one uncontended lock only once per
 /// `SAMPLE_EVERY` tasks on average. Latency percentiles are therefore estimated from a
 /// sample; [`LatencySummary::samples`] counts the timed tasks, not all tasks.
 pub(crate) const SAMPLE_EVERY: u32 = 64;
+
+/// Advances a thread's sampling counter; true for 1 call in [`SAMPLE_EVERY`].
+pub(crate) fn next_sample(counter: &std::cell::Cell<u32>) -> bool {
+    let n = counter.get().wrapping_add(1);
+    counter.set(n);
+    n % SAMPLE_EVERY == 0
+}
 
 /// The highest latency a histogram tracks: 60 s. Longer latencies are recorded as 60 s.
 const MAX_TRACKED_NANOS: u64 = 60_000_000_000;

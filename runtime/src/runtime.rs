@@ -115,11 +115,7 @@ fn next_sample_here() -> bool {
     thread_local! {
         static SPAWNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     }
-    SPAWNS.with(|c| {
-        let n = c.get().wrapping_add(1);
-        c.set(n);
-        n % crate::metrics::SAMPLE_EVERY == 0
-    })
+    SPAWNS.with(crate::metrics::next_sample)
 }
 
 /// Why a submission was refused; the body comes back.
@@ -271,14 +267,15 @@ impl Handle {
             (Some(_), Some(w)) => w.index(),
             (Some(_), None) => shared.timer_owner(),
         };
-        let sample = match local {
-            Some(w) => w.next_sample(),
-            None => next_sample_here(),
-        };
         // A sampled ready task keeps its submit tick in wheel links it otherwise would not
         // have; the worker reads it back at the first run (0 means "not sampled", hence
-        // the `max(1)`).
-        let sample_tick = if due.is_none() && sample { shared.clock.now_tick().max(1) } else { 0 };
+        // the `max(1)`). Timed tasks are sampled when they leave the wheel instead.
+        let sampled = due.is_none()
+            && match local {
+                Some(w) => w.next_sample(),
+                None => next_sample_here(),
+            };
+        let sample_tick = if sampled { shared.clock.now_tick().max(1) } else { 0 };
         let (task, join) = allocate(
             body,
             sched,

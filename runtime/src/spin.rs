@@ -121,11 +121,4 @@ mod tests {
         record_repeated(&policy, &[LONG, LONG, SHORT], 100);
         assert_eq!(policy.spin_for(BUDGET), Duration::ZERO, "one covered spell in three");
     }
-
-    #[test]
-    fn a_zero_budget_never_spins() {
-        let policy = SpinPolicy::new();
-        policy.record(Duration::ZERO, Duration::ZERO);
-        assert_eq!(policy.spin_for(Duration::ZERO), Duration::ZERO);
-    }
 }

@@ -144,7 +144,7 @@ impl WorkerCtx {
     pub(crate) fn insert_timer(&self, task: TaskRef) {
         match self.timers.try_borrow_mut() {
             Ok(mut timers) => {
-                let (level, is_future, snap) = (task.priority(), task.header().is_future(), task.snapshot());
+                let level = task.priority();
                 match timers.insert(task) {
                     Inserted::Linked => {
                         self.timed_gauge(level, 1);
@@ -155,7 +155,7 @@ impl WorkerCtx {
                         self.sample_due(&ready);
                         self.push_local(ready);
                     }
-                    Inserted::Finished(outcome) => self.count_unstarted(outcome, is_future, snap),
+                    Inserted::Finished(outcome, t) => self.count_unstarted(outcome, &t),
                 }
             }
             Err(_) => self.remote().timer_inbox.push(task),
@@ -187,7 +187,7 @@ impl WorkerCtx {
     fn remove_timer(&self, timers: &mut TimerDriver, task: &TaskRef) {
         if let Some(outcome) = timers.remove(task) {
             self.timed_gauge(task.priority(), -1);
-            self.count_unstarted(outcome, task.header().is_future(), task.snapshot());
+            self.count_unstarted(outcome, task);
         }
     }
 
@@ -207,9 +207,9 @@ impl WorkerCtx {
 
     /// Counts the end of a timed task that never ran (claimed by a canceller, or dropped),
     /// unless it is a future: the registry counts those when they complete.
-    fn count_unstarted(&self, outcome: Outcome, is_future: bool, snap: Snapshot) {
-        if !is_future {
-            self.count_end(outcome, snap);
+    fn count_unstarted(&self, outcome: Outcome, task: &TaskRef) {
+        if !task.header().is_future() {
+            self.count_end(outcome, task.snapshot());
         }
     }
 
@@ -333,9 +333,7 @@ impl WorkerCtx {
 
     /// Whether this worker's next sample is due (1 call in `SAMPLE_EVERY`).
     pub(crate) fn next_sample(&self) -> bool {
-        let n = self.samples.get().wrapping_add(1);
-        self.samples.set(n);
-        n % crate::metrics::SAMPLE_EVERY == 0
+        crate::metrics::next_sample(&self.samples)
     }
 
     /// A timed task leaving the wheel keeps its due tick (so its due-to-start latency is
@@ -412,14 +410,8 @@ impl WorkerCtx {
         }
         let min =
             mine.map_or(Priority::LOWEST, |m| Priority::new(m.level() + 1).unwrap_or(Priority::HIGHEST));
-        // The peer advertising the most urgent level, as in `steal_from_peers`.
-        let victim = remotes
-            .iter()
-            .enumerate()
-            .filter(|&(v, _)| v != self.index)
-            .filter_map(|(v, r)| r.stealers.advertised().highest().filter(|&h| h >= min).map(|h| (h, v)))
-            .max();
-        let found = victim.and_then(|(_, v)| remotes[v].stealers.steal_into(&self.queue, min));
+        let victim = self.most_urgent_peer(self.index + 1, min);
+        let found = victim.and_then(|v| remotes[v].stealers.steal_into(&self.queue, min));
         if found.is_some() {
             self.count(Count::Stolen);
         }
@@ -456,19 +448,7 @@ impl WorkerCtx {
             return None;
         }
         let start = (self.next_random() % n as u64) as usize;
-        let mut best: Option<(Priority, usize)> = None;
-        for k in 0..n {
-            let v = (start + k) % n;
-            if v == self.index {
-                continue;
-            }
-            if let Some(level) = remotes[v].stealers.advertised().highest() {
-                if best.is_none_or(|(b, _)| level > b) {
-                    best = Some((level, v));
-                }
-            }
-        }
-        let (_, first) = best?;
+        let first = self.most_urgent_peer(start, Priority::LOWEST)?;
         let found = remotes[first].stealers.steal_into(&self.queue, Priority::LOWEST).or_else(|| {
             (0..n)
                 .map(|k| (start + k) % n)
@@ -479,6 +459,22 @@ impl WorkerCtx {
             self.count(Count::Stolen);
         }
         found
+    }
+
+    /// The peer advertising the most urgent level at or above `min`, scanning every other
+    /// worker once from index `start` (modulo their number); ties go to the first scanned.
+    fn most_urgent_peer(&self, start: usize, min: Priority) -> Option<usize> {
+        let remotes = &self.handle.shared.remotes;
+        let n = remotes.len();
+        let mut best: Option<(Priority, usize)> = None;
+        for v in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
+            if let Some(level) = remotes[v].stealers.advertised().highest().filter(|&h| h >= min) {
+                if best.is_none_or(|(b, _)| level > b) {
+                    best = Some((level, v));
+                }
+            }
+        }
+        best.map(|(_, v)| v)
     }
 
     /// Whether any ready work or timer message is visible (cheap; used before parking).
@@ -509,14 +505,14 @@ impl WorkerCtx {
         }
         if inbox {
             for t in remote.timer_inbox.take() {
-                let (level, is_future, snap) = (t.priority(), t.header().is_future(), t.snapshot());
+                let level = t.priority();
                 match timers.insert(t) {
                     Inserted::Linked => self.timed_gauge(level, 1),
                     Inserted::Due(ready) => {
                         self.sample_due(&ready);
                         self.queue.push(ready);
                     }
-                    Inserted::Finished(outcome) => self.count_unstarted(outcome, is_future, snap),
+                    Inserted::Finished(outcome, t) => self.count_unstarted(outcome, &t),
                 }
             }
         }
@@ -536,7 +532,7 @@ impl WorkerCtx {
                     |t| {
                         let snap = t.snapshot();
                         self.timed_gauge(snap.priority(), -1);
-                        self.count_unstarted(snap.outcome(), t.header().is_future(), snap);
+                        self.count_unstarted(snap.outcome(), t);
                     },
                 );
                 self.publish_next_due(&timers);
@@ -614,10 +610,9 @@ impl WorkerCtx {
             // it from under `cancel_all` (which freed it while the wheel still linked it).
             let mut timers = self.timers.borrow_mut();
             for t in remote.timer_inbox.take() {
-                self.count_unstarted(cancel_for_shutdown(&t), t.header().is_future(), t.snapshot());
+                self.count_unstarted(cancel_for_shutdown(&t), &t);
             }
-            timers
-                .cancel_all(|outcome, t| self.count_unstarted(outcome, t.header().is_future(), t.snapshot()));
+            timers.cancel_all(|outcome, t| self.count_unstarted(outcome, t));
         }
         for gauge in &remote.timed_by_level {
             gauge.store(0, Relaxed);
