@@ -84,6 +84,7 @@
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod aging;
+mod batching;
 mod builder;
 mod clock;
 mod context;

@@ -13,6 +13,10 @@
 //!    Every 16th pick, a worker first checks its peers' advertised levels and steals
 //!    from one that holds more urgent work than anything it could run itself, so a busy
 //!    peer's queued urgent tasks never wait while this worker runs less urgent ones.
+//!    A worker whose injector steals have been taking one task at a time from a stream
+//!    of outside submissions waits a few microseconds before its next one, so a batch
+//!    builds up instead of every push contending with a steal (see
+//!    [`batching`](crate::batching)).
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
 //!    half of the workers search at once (see [`idle`](crate::idle)); the last searcher to
 //!    find work wakes another sleeper, so parallelism ramps up with load.
@@ -39,12 +43,13 @@
 //! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
 
 use crate::aging::{AgingState, CHECK_EVERY};
+use crate::batching::{self, InjectorBatching, Took};
 use crate::context;
 use crate::counters::Count;
 use crate::shared::{Remote, Shared};
 use crate::spin::SpinPolicy;
 use crate::Handle;
-use kairos_core::queue::RunQueue;
+use kairos_core::queue::{Injectors, RunQueue};
 use kairos_core::sync::atomic::{fence, Ordering::*};
 use kairos_core::sync::Arc;
 use kairos_core::task::{Header, Outcome, RunResult, Snapshot, TaskRef};
@@ -80,6 +85,9 @@ pub(crate) struct WorkerCtx {
     /// The address of the task this worker is running, while it runs (0: none). An
     /// address, not a pointer, so the context stays `Send` until its thread starts.
     current: Cell<usize>,
+    /// Whether to wait for a batch before the next injector steal (see
+    /// [`batching`](crate::batching)).
+    batching: InjectorBatching,
 }
 
 impl core::fmt::Debug for WorkerCtx {
@@ -93,6 +101,7 @@ impl WorkerCtx {
         WorkerCtx {
             aging: shared.config.aging.as_ref().map(AgingState::new),
             current: Cell::new(0),
+            batching: InjectorBatching::default(),
             samples: Cell::new(0),
             handle: Handle { shared },
             index,
@@ -361,7 +370,7 @@ impl WorkerCtx {
             }
         }
         let Some(local) = self.queue.highest() else {
-            return global.and_then(|_| injectors.steal_into(&self.queue, Priority::LOWEST));
+            return global.and_then(|_| self.steal_injected(|i| i.steal_into(&self.queue, Priority::LOWEST)));
         };
         let global_first = match global {
             Some(g) => g > local || (g == local && tick % GLOBAL_QUEUE_INTERVAL == 0),
@@ -372,7 +381,7 @@ impl WorkerCtx {
                 // Every level above the local one, not just the advertised top: a bit can
                 // outlive its level's last task until a steal finds the level empty.
                 let above = Priority::new(local.level() + 1).unwrap_or(Priority::HIGHEST);
-                injectors.steal_into(&self.queue, above)
+                self.steal_injected(|i| i.steal_into(&self.queue, above))
             } else {
                 injectors.refill_and_pop(&self.queue, local)
             };
@@ -380,7 +389,25 @@ impl WorkerCtx {
                 return t;
             }
         }
-        self.queue.pop().or_else(|| injectors.steal_into(&self.queue, Priority::LOWEST))
+        self.queue.pop().or_else(|| self.steal_injected(|i| i.steal_into(&self.queue, Priority::LOWEST)))
+    }
+
+    /// Steals from the injectors with `steal`, first waiting for a batch to build up if
+    /// this worker has been catching single tasks of a stream (see
+    /// [`batching`](crate::batching)).
+    fn steal_injected(&self, steal: impl FnOnce(&Injectors) -> Option<TaskRef>) -> Option<TaskRef> {
+        let waited = self.batching.armed() && self.queue.is_empty();
+        if waited {
+            batching::wait_for_batch();
+        }
+        let task = steal(&self.handle.shared.injectors);
+        let took = match &task {
+            None => Took::Nothing,
+            Some(_) if self.queue.is_empty() => Took::One,
+            Some(_) => Took::Several,
+        };
+        self.batching.after_steal(waited, took);
+        task
     }
 
     /// One task of the most overdue level, if aging is on and a level is overdue.
@@ -434,7 +461,7 @@ impl WorkerCtx {
         }
         let found = self
             .steal_from_peers()
-            .or_else(|| self.handle.shared.injectors.steal_into(&self.queue, Priority::LOWEST));
+            .or_else(|| self.steal_injected(|i| i.steal_into(&self.queue, Priority::LOWEST)));
         if found.is_some() {
             self.stop_searching();
         }
@@ -551,6 +578,7 @@ impl WorkerCtx {
         let budget = self.handle.shared.config.spin_before_park;
         self.park_inner(entered, self.spin.spin_for(budget));
         let elapsed = entered.elapsed();
+        self.batching.after_idle(elapsed);
         self.spin.record(elapsed, budget);
         let idle = self.remote().idle_nanos.load(Relaxed);
         let spent = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
