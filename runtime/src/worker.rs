@@ -49,7 +49,7 @@ use crate::counters::Count;
 use crate::shared::{Remote, Shared};
 use crate::spin::SpinPolicy;
 use crate::Handle;
-use kairos_core::queue::{Injectors, RunQueue};
+use kairos_core::queue::RunQueue;
 use kairos_core::sync::atomic::{fence, Ordering::*};
 use kairos_core::sync::Arc;
 use kairos_core::task::{Header, Outcome, RunResult, Snapshot, TaskRef};
@@ -370,7 +370,7 @@ impl WorkerCtx {
             }
         }
         let Some(local) = self.queue.highest() else {
-            return global.and_then(|_| self.steal_injected(|i| i.steal_into(&self.queue, Priority::LOWEST)));
+            return global.and_then(|_| self.steal_injected(Priority::LOWEST));
         };
         let global_first = match global {
             Some(g) => g > local || (g == local && tick % GLOBAL_QUEUE_INTERVAL == 0),
@@ -381,7 +381,7 @@ impl WorkerCtx {
                 // Every level above the local one, not just the advertised top: a bit can
                 // outlive its level's last task until a steal finds the level empty.
                 let above = Priority::new(local.level() + 1).unwrap_or(Priority::HIGHEST);
-                self.steal_injected(|i| i.steal_into(&self.queue, above))
+                self.steal_injected(above)
             } else {
                 injectors.refill_and_pop(&self.queue, local)
             };
@@ -389,20 +389,22 @@ impl WorkerCtx {
                 return t;
             }
         }
-        self.queue.pop().or_else(|| self.steal_injected(|i| i.steal_into(&self.queue, Priority::LOWEST)))
+        self.queue.pop().or_else(|| self.steal_injected(Priority::LOWEST))
     }
 
-    /// Steals from the injectors with `steal`, first waiting for a batch to build up if
-    /// this worker has been catching single tasks of a stream (see
-    /// [`batching`](crate::batching)).
-    fn steal_injected(&self, steal: impl FnOnce(&Injectors) -> Option<TaskRef>) -> Option<TaskRef> {
+    /// Steals a batch from the injectors' most urgent level at or above `min`, first
+    /// waiting for the batch to build up if this worker has been catching single tasks of
+    /// a stream (see [`batching`](crate::batching)).
+    fn steal_injected(&self, min: Priority) -> Option<TaskRef> {
         let waited = self.batching.armed() && self.queue.is_empty();
         if waited {
             batching::wait_for_batch();
         }
-        let task = steal(&self.handle.shared.injectors);
+        let task = self.handle.shared.injectors.steal_into(&self.queue, min);
         let took = match &task {
             None => Took::Nothing,
+            // Judged by this worker's queue: a steal into a queue that held tasks already
+            // counts as several (no wait needed while there is local work).
             Some(_) if self.queue.is_empty() => Took::One,
             Some(_) => Took::Several,
         };
@@ -459,9 +461,7 @@ impl WorkerCtx {
             }
             self.searching.set(true);
         }
-        let found = self
-            .steal_from_peers()
-            .or_else(|| self.steal_injected(|i| i.steal_into(&self.queue, Priority::LOWEST)));
+        let found = self.steal_from_peers().or_else(|| self.steal_injected(Priority::LOWEST));
         if found.is_some() {
             self.stop_searching();
         }
