@@ -42,10 +42,11 @@ pub struct Header {
 
 /// Where a cell's wheel links sit, if it has them: right after the header (the cell is
 /// `#[repr(C)]` and the links' alignment divides this offset, so there is no padding).
-const LINKS_OFFSET: usize =
-    core::mem::size_of::<Header>().next_multiple_of(core::mem::align_of::<TimerLinks>());
-const _: () =
-    assert!(LINKS_OFFSET == core::mem::size_of::<Header>(), "the links follow the header with no padding");
+const LINKS_OFFSET: usize = core::mem::size_of::<Header>();
+const _: () = assert!(
+    LINKS_OFFSET % core::mem::align_of::<TimerLinks>() == 0,
+    "the links follow the header with no padding"
+);
 
 impl Header {
     /// The state word.
