@@ -5,7 +5,12 @@
 //! *down*, so a timer never fires before its instant. An instant more than 2^64 ns
 //! (about 584 years) after the start maps to `u64::MAX`, which the wheels treat as
 //! "never": such a task waits until it is cancelled or the runtime shuts down.
+//!
+//! Whether a tick has begun ([`Clock::has_begun`]) is first judged on the coarse clock
+//! (see [`coarse_clock`](crate::coarse_clock)), so that a far-off instant costs no
+//! precise clock read.
 
+use crate::coarse_clock::CoarseClock;
 use std::time::{Duration, Instant};
 
 const TICK_SHIFT: u32 = 10;
@@ -15,11 +20,13 @@ pub(crate) const TICK_NANOS: u64 = 1 << TICK_SHIFT;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
     start: Instant,
+    coarse: Option<CoarseClock>,
 }
 
 impl Clock {
     pub(crate) fn new() -> Clock {
-        Clock { start: Instant::now() }
+        let start = Instant::now();
+        Clock { start, coarse: CoarseClock::after_start() }
     }
 
     /// When the runtime started.
@@ -38,6 +45,23 @@ impl Clock {
     /// The current tick (rounded down).
     pub(crate) fn now_tick(&self) -> u64 {
         self.floor_tick(Instant::now())
+    }
+
+    /// Whether `tick` has begun (a task due then is ready now). The coarse clock answers
+    /// when the tick is at or before it, or more than its slack after it; the precise
+    /// clock only in between.
+    pub(crate) fn has_begun(&self, tick: u64) -> bool {
+        if let Some(coarse) = &self.coarse {
+            let floor = coarse.floor_nanos();
+            let tick_nanos = tick.saturating_mul(TICK_NANOS);
+            if tick_nanos <= floor {
+                return true;
+            }
+            if tick_nanos - floor > coarse.slack_nanos() {
+                return false;
+            }
+        }
+        tick <= self.now_tick()
     }
 
     fn floor_tick(&self, t: Instant) -> u64 {
@@ -82,6 +106,22 @@ mod tests {
         assert_eq!(clock.floor_tick(t), 1);
         assert_eq!(clock.due_tick(clock.start + Duration::from_nanos(1024)), 1);
         assert_eq!(clock.due_tick(clock.start), 0);
+    }
+
+    #[test]
+    fn has_begun_tells_past_ticks_from_future_ones() {
+        let clock = Clock::new();
+        std::thread::sleep(Duration::from_millis(2));
+        let now = clock.now_tick();
+        // Just past (the precise clock decides), long past, and the start.
+        for past in [now, now - 100, 1, 0] {
+            assert!(clock.has_begun(past), "tick {past} (now {now})");
+        }
+        // Just ahead (precise), beyond any coarse slack, and "never".
+        let hour = clock.due_tick(Instant::now() + Duration::from_secs(3600));
+        for future in [clock.due_tick(Instant::now() + Duration::from_millis(20)), hour, u64::MAX] {
+            assert!(!clock.has_begun(future), "tick {future} (now {now})");
+        }
     }
 
     #[test]

@@ -87,6 +87,7 @@ mod aging;
 mod batching;
 mod builder;
 mod clock;
+mod coarse_clock;
 mod context;
 mod counters;
 mod error;

@@ -139,7 +139,7 @@ impl Handle {
     /// `At(tick)`.
     pub(crate) fn due_at(&self, when: Instant) -> Due {
         let tick = self.shared.clock.due_tick(when);
-        if tick <= self.shared.clock.now_tick() {
+        if self.shared.clock.has_begun(tick) {
             Due::Now
         } else {
             Due::At(tick)
