@@ -20,6 +20,7 @@ use crate::shared::{Sched, Shared};
 use crate::worker::WorkerCtx;
 use crate::Builder;
 use event_listener::Listener;
+use kairos_core::admission::Admission;
 use kairos_core::park::{ParkWaker, Parker};
 use kairos_core::sync::atomic::Ordering::SeqCst;
 use kairos_core::sync::Arc;
@@ -178,10 +179,12 @@ impl Handle {
     /// limit, or if the runtime closed while an outside `Wait` was blocked.
     #[inline]
     fn admit(&self, local: bool, admit: Admit) -> bool {
-        match &self.shared.admission {
-            None => true,
-            Some(_) if admit == Admit::Exempt => true,
-            Some(limit) => limit.try_acquire() || self.admit_slow(local, admit),
+        let Some(limit) = &self.shared.admission else { return true };
+        match admit {
+            Admit::Exempt => true,
+            _ if limit.try_acquire() => true,
+            Admit::Try => false,
+            Admit::Wait => self.wait_for_room(limit, local),
         }
     }
 
@@ -191,33 +194,31 @@ impl Handle {
         self.submit(Closure(|| ()), Priority::HIGHEST, due, Admit::Exempt).unwrap_or_else(|_| self.refused())
     }
 
+    /// A `Wait` spawn at the limit: a worker is admitted at once over the limit (it must
+    /// not block the queue it would wait on); another thread blocks until a unit comes
+    /// back, or until the runtime closes (false).
     #[cold]
-    fn admit_slow(&self, local: bool, admit: Admit) -> bool {
+    fn wait_for_room(&self, limit: &Admission, local: bool) -> bool {
         let shared = &self.shared;
-        let Some(limit) = &shared.admission else { return true };
-        match (admit, local) {
-            (Admit::Try, _) => false,
-            (Admit::Exempt, _) => true,
-            (Admit::Wait, true) => {
-                shared.admit_forced();
-                true
+        if local {
+            shared.admit_forced();
+            return true;
+        }
+        loop {
+            let room = shared.room.listen();
+            if limit.try_acquire() {
+                return true;
             }
-            (Admit::Wait, false) => loop {
-                let room = shared.room.listen();
-                if limit.try_acquire() {
-                    return true;
-                }
-                if shared.is_closed() {
-                    return false;
-                }
-                room.wait();
-                if limit.try_acquire() {
-                    return true;
-                }
-                if shared.is_closed() {
-                    return false;
-                }
-            },
+            if shared.is_closed() {
+                return false;
+            }
+            room.wait();
+            if limit.try_acquire() {
+                return true;
+            }
+            if shared.is_closed() {
+                return false;
+            }
         }
     }
 
@@ -397,6 +398,17 @@ impl Handle {
     /// `Duration::MAX`) never comes due: the task waits until it is cancelled or the
     /// runtime shuts down (then its result is a shutdown error). It never panics or
     /// overflows.
+    ///
+    /// ```
+    /// use kairos::Priority;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// # let handle = rt.handle();
+    /// let start = Instant::now();
+    /// let h = handle.spawn_after(Duration::from_millis(2), Priority::HIGH, move || start.elapsed());
+    /// assert!(h.join().unwrap() >= Duration::from_millis(2), "never early");
+    /// ```
     pub fn spawn_after<F, T>(&self, delay: Duration, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -407,6 +419,29 @@ impl Handle {
     }
 
     /// Runs `f` at `when` (or now, if `when` has passed), at `priority`.
+    ///
+    /// Whether `when` has passed is decided without a precise clock read unless `when`
+    /// is within a few kernel ticks of now: on Linux a read of `CLOCK_MONOTONIC_COARSE`
+    /// (~3 ns, never ahead of the precise clock) answers first, so scheduling many
+    /// far-off tasks stays cheap.
+    /// Beyond the wheel's horizon, as for [`spawn_after`](Self::spawn_after), the task
+    /// waits until it is cancelled or the runtime shuts down.
+    ///
+    /// ```
+    /// use kairos::Priority;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// # let handle = rt.handle();
+    /// let at = Instant::now() + Duration::from_millis(2);
+    /// let h = handle.spawn_at(at, Priority::LOW, move || Instant::now() >= at);
+    /// assert!(h.join().unwrap(), "never before `at`");
+    ///
+    /// // An instant that has passed: ready work, run now.
+    /// let earlier = Instant::now();
+    /// let h = handle.spawn_at(earlier, Priority::LOW, || "now");
+    /// assert_eq!(h.join().unwrap(), "now");
+    /// ```
     pub fn spawn_at<F, T>(&self, when: Instant, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
