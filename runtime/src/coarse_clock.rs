@@ -10,23 +10,28 @@
 //! ## How it is used
 //!
 //! [`Clock::has_begun`](crate::clock::Clock::has_begun) answers "has tick `t` begun?"
-//! (is a `spawn_at` instant in the past?) against a coarse reading `c`, in ticks since the
-//! runtime started:
+//! (is a `spawn_at` instant in the past?) with [`judge`], against a coarse reading `c`
+//! in nanoseconds since the runtime started:
 //!
-//! - `t <= c`: yes, since `c` is a lower bound of now;
-//! - `t > c + slack`, where the slack is [`SLACK_RESOLUTIONS`] coarse ticks: no;
-//! - in between: the precise clock decides.
+//! - `t` begins at or before `c`: yes, since `c` is a lower bound of now;
+//! - `t` begins more than the slack after `c`, where the slack is [`SLACK_RESOLUTIONS`]
+//!   of the coarse clock's resolution: no;
+//! - in between (or if the coarse read failed): the precise clock decides.
 //!
 //! ## Invariants
 //!
-//! - [`CoarseClock::floor_tick`] never exceeds the precise current tick. Its origin is a
-//!   precise `CLOCK_MONOTONIC` reading taken *after* the runtime's start `Instant`, so the
-//!   origin is late, never early, and the coarse clock never runs ahead of the precise one.
+//! - [`CoarseClock::floor_nanos`] never exceeds the precise time elapsed since the
+//!   runtime's start `Instant`. Its origin is a precise `CLOCK_MONOTONIC` reading taken
+//!   right *after* that `Instant` (the clock `Instant` reads on Linux), so the origin is
+//!   late, never early, and the coarse clock never runs ahead of the precise one. The
+//!   origin is read first, before anything else, so that its lateness stays far below
+//!   the slack.
 //! - The slack is the only assumption: a kernel whose coarse clock lagged by more than it
-//!   would make an instant that has just passed look due later. Such a task still runs at
-//!   once, never early: it goes to a timing wheel, whose next turn finds it due. Only its
-//!   path differs (its owner runs it, and a shutdown at that moment drops it with the
-//!   wheels instead of running it).
+//!   (a stalled tick under heavy hypervisor steal, say) would make an instant that has
+//!   just passed look due later. Such a task is never run early and is not lost: it goes
+//!   to a timing wheel, and its owner finds it due at its next wheel turn, so it waits
+//!   for that worker rather than for any free one, and a shutdown racing it drops it
+//!   with the wheels (counted, its handle reports shutdown) instead of running it.
 //! - Off Linux, or when the coarse clock is missing or coarser than [`MAX_RESOLUTION`],
 //!   there is no coarse clock and every question goes to the precise clock.
 
@@ -38,7 +43,8 @@ pub(crate) const SLACK_RESOLUTIONS: u64 = 8;
 /// A coarse clock coarser than this is not used (the slack would exceed 80 ms).
 pub(crate) const MAX_RESOLUTION: Duration = Duration::from_millis(10);
 
-/// Reads `CLOCK_MONOTONIC_COARSE` in ticks since the runtime started (see the module docs).
+/// Reads `CLOCK_MONOTONIC_COARSE` in nanoseconds since the runtime started (see the
+/// module docs).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CoarseClock {
     /// The precise monotonic clock, in nanoseconds, just after the runtime started.
@@ -48,22 +54,23 @@ pub(crate) struct CoarseClock {
 }
 
 impl CoarseClock {
-    /// The coarse clock, called just after the runtime's start `Instant` was read; `None`
-    /// where there is none fit to use.
+    /// The coarse clock, called right after the runtime's start `Instant` was read;
+    /// `None` where there is none fit to use.
     pub(crate) fn after_start() -> Option<CoarseClock> {
+        // First, so that the origin is as close to the start `Instant` as it can be.
+        let origin_nanos = sys::precise_nanos()?;
         let resolution = sys::coarse_resolution()?;
         if resolution.is_zero() || resolution > MAX_RESOLUTION {
             return None;
         }
-        Some(CoarseClock {
-            origin_nanos: sys::precise_nanos()?,
-            slack_nanos: resolution.as_nanos() as u64 * SLACK_RESOLUTIONS,
-        })
+        sys::coarse_nanos()?;
+        Some(CoarseClock { origin_nanos, slack_nanos: resolution.as_nanos() as u64 * SLACK_RESOLUTIONS })
     }
 
-    /// A lower bound of the nanoseconds since the runtime started.
-    pub(crate) fn floor_nanos(&self) -> u64 {
-        sys::coarse_nanos().saturating_sub(self.origin_nanos)
+    /// A lower bound of the nanoseconds since the runtime started; `None` if the read
+    /// failed.
+    pub(crate) fn floor_nanos(&self) -> Option<u64> {
+        sys::coarse_nanos().map(|c| c.saturating_sub(self.origin_nanos))
     }
 
     /// How far the precise clock may be ahead of the coarse one, in nanoseconds.
@@ -72,15 +79,30 @@ impl CoarseClock {
     }
 }
 
+/// Whether a tick that begins `begins` nanoseconds after the start has begun, judged on a
+/// coarse reading `floor` (a lower bound of now) with `slack`: `Some(true)` if it begins
+/// at or before `floor`, `Some(false)` if more than `slack` after it, `None` in between
+/// (the precise clock must decide).
+pub(crate) fn judge(begins: u64, floor: u64, slack: u64) -> Option<bool> {
+    if begins <= floor {
+        Some(true)
+    } else if begins - floor > slack {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod sys {
+    use std::mem::MaybeUninit;
     use std::time::Duration;
 
-    fn read(clock: libc::clockid_t) -> Option<libc::timespec> {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
-        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
-        (rc == 0).then_some(ts)
+    fn read(clock: libc::clockid_t) -> Option<u64> {
+        let mut ts = MaybeUninit::<libc::timespec>::uninit();
+        // SAFETY: `ts` points to writable memory for one timespec; clock_gettime writes it
+        // in full when it returns 0, and we read it only then.
+        unsafe { (libc::clock_gettime(clock, ts.as_mut_ptr()) == 0).then(|| nanos(ts.assume_init())) }
     }
 
     fn nanos(ts: libc::timespec) -> u64 {
@@ -88,20 +110,20 @@ mod sys {
     }
 
     pub(super) fn coarse_resolution() -> Option<Duration> {
-        let mut res = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `res` is a valid, writable timespec; clock_getres only writes it.
-        let rc = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut res) };
-        (rc == 0 && read(libc::CLOCK_MONOTONIC_COARSE).is_some()).then(|| Duration::from_nanos(nanos(res)))
+        let mut res = MaybeUninit::<libc::timespec>::uninit();
+        // SAFETY: as in `read`: clock_getres writes the whole timespec when it returns 0.
+        unsafe {
+            (libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, res.as_mut_ptr()) == 0)
+                .then(|| Duration::from_nanos(nanos(res.assume_init())))
+        }
     }
 
     pub(super) fn precise_nanos() -> Option<u64> {
-        read(libc::CLOCK_MONOTONIC).map(nanos)
+        read(libc::CLOCK_MONOTONIC)
     }
 
-    /// The coarse clock; 0 if the read failed (it was checked at start: it does not),
-    /// which the caller's saturating subtraction turns into "no time has passed".
-    pub(super) fn coarse_nanos() -> u64 {
-        read(libc::CLOCK_MONOTONIC_COARSE).map_or(0, nanos)
+    pub(super) fn coarse_nanos() -> Option<u64> {
+        read(libc::CLOCK_MONOTONIC_COARSE)
     }
 }
 
@@ -117,8 +139,25 @@ mod sys {
         None
     }
 
-    pub(super) fn coarse_nanos() -> u64 {
-        0
+    pub(super) fn coarse_nanos() -> Option<u64> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod judge_tests {
+    use super::judge;
+
+    #[test]
+    fn at_or_before_the_floor_has_begun_beyond_the_slack_has_not_and_between_is_open() {
+        let (floor, slack) = (1_000_000, 32_000);
+        assert_eq!(judge(0, floor, slack), Some(true));
+        assert_eq!(judge(floor, floor, slack), Some(true));
+        assert_eq!(judge(floor + 1, floor, slack), None);
+        assert_eq!(judge(floor + slack, floor, slack), None);
+        assert_eq!(judge(floor + slack + 1, floor, slack), Some(false));
+        assert_eq!(judge(u64::MAX, floor, slack), Some(false));
+        assert_eq!(judge(u64::MAX, u64::MAX, slack), Some(true));
     }
 }
 
@@ -133,7 +172,7 @@ mod tests {
         let coarse = CoarseClock::after_start().expect("Linux has a coarse monotonic clock");
         assert!(coarse.slack_nanos() > 0);
         for _ in 0..100_000 {
-            let floor = coarse.floor_nanos();
+            let floor = coarse.floor_nanos().expect("the coarse clock reads");
             let precise = start.elapsed().as_nanos() as u64;
             assert!(floor <= precise, "coarse floor {floor} ns is ahead of the precise {precise} ns");
         }
@@ -142,9 +181,9 @@ mod tests {
     #[test]
     fn the_coarse_floor_advances() {
         let coarse = CoarseClock::after_start().expect("Linux has a coarse monotonic clock");
-        let first = coarse.floor_nanos();
+        let first = coarse.floor_nanos().expect("the coarse clock reads");
         // Two slacks are many coarse ticks: the coarse clock must have moved on.
         std::thread::sleep(Duration::from_nanos(2 * coarse.slack_nanos()));
-        assert!(coarse.floor_nanos() > first);
+        assert!(coarse.floor_nanos().expect("the coarse clock reads") > first);
     }
 }

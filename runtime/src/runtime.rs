@@ -422,10 +422,12 @@ impl Handle {
     ///
     /// Whether `when` has passed is decided without a precise clock read unless `when`
     /// is within a few kernel ticks of now: on Linux a read of `CLOCK_MONOTONIC_COARSE`
-    /// (~3 ns, never ahead of the precise clock) answers first, so scheduling many
-    /// far-off tasks stays cheap.
-    /// Beyond the wheel's horizon, as for [`spawn_after`](Self::spawn_after), the task
-    /// waits until it is cancelled or the runtime shuts down.
+    /// (a fraction of the cost, never ahead of the precise clock) answers first, so
+    /// scheduling many far-off tasks stays cheap.
+    ///
+    /// An instant more than ~584 years after the runtime started never comes due, as
+    /// for [`spawn_after`](Self::spawn_after): the task waits until it is cancelled or
+    /// the runtime shuts down.
     ///
     /// ```
     /// use kairos::Priority;

@@ -16,9 +16,9 @@
 //!    A worker whose injector steals have been taking one task at a time from a stream
 //!    of outside submissions waits a few microseconds before its next one, so a batch
 //!    builds up instead of every push contending with a steal (see
-//!    [`batching`](crate::batching)).
+//!    [`batching`]).
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
-//!    half of the workers search at once (see [`idle`](crate::idle)); the last searcher to
+//!    half of the workers search at once (see [`idle`](kairos_core::idle)); the last searcher to
 //!    find work wakes another sleeper, so parallelism ramps up with load.
 //! 4. Park: spin for the configured budget while recent idle spells show that spinning
 //!    pays (see [`spin`](crate::spin)), then register as a sleeper, re-check, and
@@ -86,7 +86,7 @@ pub(crate) struct WorkerCtx {
     /// address, not a pointer, so the context stays `Send` until its thread starts.
     current: Cell<usize>,
     /// Whether to wait for a batch before the next injector steal (see
-    /// [`batching`](crate::batching)).
+    /// [`batching`]).
     batching: InjectorBatching,
 }
 
@@ -394,7 +394,7 @@ impl WorkerCtx {
 
     /// Steals a batch from the injectors' most urgent level at or above `min`, first
     /// waiting for the batch to build up if this worker has been catching single tasks of
-    /// a stream (see [`batching`](crate::batching)).
+    /// a stream (see [`batching`]).
     fn steal_injected(&self, min: Priority) -> Option<TaskRef> {
         let waited = self.batching.armed() && self.queue.is_empty();
         if waited {

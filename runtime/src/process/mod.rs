@@ -36,7 +36,7 @@
 //! Signalling a pid is only safe while the child is *unreaped*: a zombie keeps its pid,
 //! so the pid cannot name an unrelated process. The invariants:
 //!
-//! - The [`Child`] lives in a mutex. It is reaped only through `Child::try_wait` (or
+//! - The [`Child`](std::process::Child) lives in a mutex. It is reaped only through `Child::try_wait` (or
 //!   `Child::wait`), under that mutex, and only by the reaper thread (or, when the
 //!   reaper thread could not be started, by the owner's drop, which then plays its
 //!   part). The exit status is recorded under the same lock.
@@ -48,7 +48,7 @@
 //!   `waitid(P_PID, pid, WEXITED | WNOWAIT)`, which returns once the child has exited
 //!   but leaves it a zombie (the pid stays ours, as no one else reaps it), then reaps it
 //!   with `try_wait` under the mutex. Elsewhere, or if `waitid` fails, it polls
-//!   `try_wait` under the mutex with short, growing sleeps ([`MAX_POLL`]).
+//!   `try_wait` under the mutex with short, growing sleeps ([`MAX_POLL`](child::MAX_POLL)).
 //!
 //! This is why the reaper owns reaping rather than a plain blocking `Child::wait`: that
 //! call needs the child exclusively for as long as the process runs, and signalling the
@@ -87,7 +87,7 @@
 //! - Output is buffered in memory in full, like [`Command::output`].
 //! - Code elsewhere in the program that reaps children it did not start (`SIGCHLD` set
 //!   to `SIG_IGN`, which makes the kernel reap them, or `waitpid(-1, ..)`) breaks the
-//!   invariants above, as it breaks [`Child::wait`]: the exit status is then lost (an
+//!   invariants above, as it breaks [`Child::wait`](std::process::Child::wait): the exit status is then lost (an
 //!   I/O error), and a kill could reach a recycled pid.
 
 mod child;
