@@ -5,7 +5,7 @@
 //! `pop` on the owner or by a `steal*` anywhere. It does not model crossbeam's internal
 //! memory orderings (those are crossbeam's own, tested by crossbeam); it makes each queue
 //! operation a synchronisation point that loom can interleave with kairos's own atomics.
-//! Batch steals move at most [`LOOM_BATCH`] items so that models stay small.
+//! Batch steals move at most `LOOM_BATCH` items so that models stay small.
 
 pub use crossbeam_deque::Steal;
 

@@ -92,8 +92,9 @@ pub const MAX_OWNERS: usize = 1 << OWNER_BITS;
 pub const MAX_HOMES: usize = (1 << HOME_BITS) - 1;
 
 /// How many times the priority of a queued task can change before it starts: the epoch
-/// has [`EPOCH_BITS`] bits and must never wrap while an old entry may still be queued.
+/// has 3 bits and must never wrap while an old entry may still be queued.
 pub const MAX_EPOCH: u8 = (1 << EPOCH_BITS) - 1;
+const _: () = assert!(EPOCH_BITS == 3, "MAX_EPOCH's doc gives the epoch's width");
 
 /// How a completed task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,7 +1,7 @@
 //! [`TimerLinks`]: the intrusive node a timed task embeds in its header.
 //!
 //! A node is three words: `next`, `prev` and `due`, each in a facade
-//! [`UnsafeCell`](crate::sync::cell::UnsafeCell) because the wheel writes them through
+//! [`UnsafeCell`] because the wheel writes them through
 //! shared `NonNull` pointers to memory it does not own.
 //!
 //! # Encoding of `next` and `prev`
