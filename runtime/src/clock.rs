@@ -7,8 +7,7 @@
 //! "never": such a task waits until it is cancelled or the runtime shuts down.
 //!
 //! Whether a tick has begun ([`Clock::has_begun`]) is first judged on the coarse clock
-//! (see [`coarse_clock`]), so that a far-off instant costs no
-//! precise clock read.
+//! (see [`coarse_clock`]), so that a far-off instant costs no precise clock read.
 
 use crate::coarse_clock::{self, CoarseClock};
 use std::time::{Duration, Instant};
@@ -107,7 +106,7 @@ mod tests {
         let clock = Clock::new();
         std::thread::sleep(Duration::from_millis(2));
         let now = clock.now_tick();
-        // The current tick (only the precise clock can tell), earlier ones, the start.
+        // The current tick (the coarse clock may still lag behind it), earlier ones, the start.
         for past in [now, now / 2, 1, 0] {
             assert!(clock.has_begun(past), "tick {past} (now {now})");
         }
