@@ -204,6 +204,8 @@ impl Handle {
             shared.admit_forced();
             return true;
         }
+        // Listen before each check, so a unit released between the check and the wait
+        // still wakes us.
         loop {
             let room = shared.room.listen();
             if limit.try_acquire() {
@@ -213,12 +215,6 @@ impl Handle {
                 return false;
             }
             room.wait();
-            if limit.try_acquire() {
-                return true;
-            }
-            if shared.is_closed() {
-                return false;
-            }
         }
     }
 

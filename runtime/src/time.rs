@@ -1,9 +1,10 @@
 //! Futures that wait: [`sleep`], [`sleep_until`], [`timeout`], [`yield_now`].
 //!
-//! A sleep is a timed no-op task at [`Priority::HIGHEST`](crate::Priority::HIGHEST) in the runtime's timing wheels,
-//! awaited through its join handle: it costs one small allocation, inherits the wheels'
-//! ~1 µs resolution and O(1) cancellation, and dropping the `Sleep` cancels the timer at
-//! once. The sleeping future itself is re-queued at its own priority when woken.
+//! A sleep is a timed no-op task at [`Priority::HIGHEST`](crate::Priority::HIGHEST) in
+//! the runtime's timing wheels, awaited through its join handle: it costs one small
+//! allocation, inherits the wheels' ~1 µs resolution and O(1) cancellation, and dropping
+//! the `Sleep` cancels the timer at once. The sleeping future itself is re-queued at its
+//! own priority when woken.
 
 use crate::error::Elapsed;
 use crate::with_current;

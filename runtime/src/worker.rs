@@ -15,11 +15,10 @@
 //!    peer's queued urgent tasks never wait while this worker runs less urgent ones.
 //!    A worker whose injector steals have been taking one task at a time from a stream
 //!    of outside submissions waits a few microseconds before its next one, so a batch
-//!    builds up instead of every push contending with a steal (see
-//!    [`batching`]).
+//!    builds up instead of every push contending with a steal (see [`batching`]).
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
-//!    half of the workers search at once (see [`idle`](kairos_core::idle)); the last searcher to
-//!    find work wakes another sleeper, so parallelism ramps up with load.
+//!    half of the workers search at once (see [`idle`](kairos_core::idle)); the last
+//!    searcher to find work wakes another sleeper, so parallelism ramps up with load.
 //! 4. Park: spin for the configured budget while recent idle spells show that spinning
 //!    pays (see [`spin`](crate::spin)), then register as a sleeper, re-check, and
 //!    park until woken or until the wheel's next deadline. A deadline closer than
@@ -85,8 +84,7 @@ pub(crate) struct WorkerCtx {
     /// The address of the task this worker is running, while it runs (0: none). An
     /// address, not a pointer, so the context stays `Send` until its thread starts.
     current: Cell<usize>,
-    /// Whether to wait for a batch before the next injector steal (see
-    /// [`batching`]).
+    /// Whether to wait for a batch before the next injector steal (see [`batching`]).
     batching: InjectorBatching,
 }
 

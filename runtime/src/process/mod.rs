@@ -87,8 +87,8 @@
 //! - Output is buffered in memory in full, like [`Command::output`].
 //! - Code elsewhere in the program that reaps children it did not start (`SIGCHLD` set
 //!   to `SIG_IGN`, which makes the kernel reap them, or `waitpid(-1, ..)`) breaks the
-//!   invariants above, as it breaks [`Child::wait`](std::process::Child::wait): the exit status is then lost (an
-//!   I/O error), and a kill could reach a recycled pid.
+//!   invariants above, as it breaks [`Child::wait`](std::process::Child::wait): the exit
+//!   status is then lost (an I/O error), and a kill could reach a recycled pid.
 
 mod child;
 mod limiter;
