@@ -148,7 +148,12 @@ impl TimerDriver {
 
 /// Cancels a task at shutdown; returns how it ended (`Shutdown`, or the outcome of
 /// whoever claimed it first). The caller then releases its reference.
+///
+/// The task must be in no wheel (taken out of one or out of an inbox, or never timed):
+/// its timed flag is cleared first, so the cancel sends no message to unlink it (nor
+/// looks up its runtime to send one).
 pub fn cancel_for_shutdown(task: &TaskRef) -> Outcome {
+    task.header().state().clear_timed();
     if task.cancel(Outcome::Shutdown) {
         Outcome::Shutdown
     } else {

@@ -24,7 +24,9 @@ use kairos_core::admission::Admission;
 use kairos_core::park::{ParkWaker, Parker};
 use kairos_core::sync::atomic::Ordering::SeqCst;
 use kairos_core::sync::Arc;
-use kairos_core::task::{allocate, Body, Closure, FutureBody, JoinHandle, TaskId, TaskOptions};
+use kairos_core::task::{
+    allocate, carries_scheduler, Body, Closure, FutureBody, JoinHandle, TaskId, TaskOptions,
+};
 use kairos_core::timer::cancel_for_shutdown;
 use kairos_core::Priority;
 use std::fmt;
@@ -257,7 +259,6 @@ impl Handle {
             Due::At(t) => Some(t),
             Due::Now => None,
         };
-        let sched = (B::IS_FUTURE || due.is_some()).then(|| Sched(shared.clone()));
         // The wheel a timed task goes to: this worker's, or one chosen for a remote insert.
         let owner = match (due, local) {
             (None, _) => 0,
@@ -273,11 +274,10 @@ impl Handle {
                 None => next_sample_here(),
             };
         let sample_tick = if sampled { shared.clock.now_tick().max(1) } else { 0 };
-        let (task, join) = allocate(
-            body,
-            sched,
-            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit, owner, sample_tick },
-        );
+        let opts =
+            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit, owner, sample_tick };
+        let sched = carries_scheduler::<B>(&opts).then(|| Sched(shared.clone()));
+        let (task, join) = allocate(body, sched, opts);
         #[cfg(feature = "tracing")]
         tracing::debug!(
             task = task.as_ptr().as_ptr() as usize,

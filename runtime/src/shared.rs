@@ -130,6 +130,16 @@ impl Home for RuntimeHome {
             None => drop(task),
         }
     }
+
+    fn with_scheduler(&self, f: &mut dyn FnMut(&dyn Schedule)) -> bool {
+        match self.0.upgrade() {
+            Some(shared) => {
+                f(&Sched(shared));
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Drop for Shared {
@@ -351,7 +361,8 @@ impl Shared {
     }
 }
 
-/// The scheduler stored in futures and timed tasks: the runtime's shared state.
+/// The scheduler stored in futures (and lent by the runtime's home to the cancel of a
+/// timed closure): the runtime's shared state.
 pub(crate) struct Sched(pub(crate) Arc<Shared>);
 
 impl Schedule for Sched {

@@ -206,6 +206,76 @@ fn cancel_of_a_timed_task_frees_its_closure_at_once() {
     assert!(report.is_balanced(), "{report:?}");
 }
 
+/// A cancelled timed task leaves its wheel (and is counted as cancelled) at once, not
+/// at its due time an hour later: the cancel message reaches the wheel's owner, whether
+/// it is sent from outside or from a task on another worker.
+#[test]
+fn a_cancelled_timer_leaves_its_wheel_at_once() {
+    let rt = runtime(2);
+    let mut hs: Vec<_> =
+        (0..50).map(|_| rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ())).collect();
+    let handle = rt.handle();
+    let inner = rt.spawn(Priority::NORMAL, move || {
+        (0..50)
+            .map(|_| handle.spawn_after(Duration::from_secs(3600), Priority::LOW, || ()))
+            .collect::<Vec<_>>()
+    });
+    hs.extend(join(inner).unwrap());
+    assert!(wait_until(|| rt.metrics().timers_pending == 100), "{:?}", rt.metrics());
+    // Half from this thread, half from inside a task.
+    let inside = hs.split_off(50);
+    assert!(hs.iter().all(|h| h.cancel()));
+    let canceller = rt.spawn(Priority::NORMAL, move || inside.iter().all(|h| h.cancel()));
+    assert!(join(canceller).unwrap(), "a pending timer is cancellable from a task");
+    assert!(
+        wait_until(|| {
+            let m = rt.metrics();
+            m.timers_pending == 0 && m.cancelled == 100
+        }),
+        "the cancelled timers are still in the wheels: {:?}",
+        rt.metrics()
+    );
+    let report = rt.shutdown();
+    assert_eq!((report.cancelled, report.timers_dropped), (100, 0), "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+/// Cancels the timer it holds when it is dropped.
+struct CancelOnDrop(Option<kairos::JoinHandle<()>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            assert!(h.cancel(), "the sibling timer was still pending");
+        }
+    }
+}
+
+/// Cancelling a timer whose closure, when dropped, cancels a sibling timer of the same
+/// runtime (a cancel inside a cancel) cancels both, and both leave their wheels.
+#[test]
+fn a_cancel_inside_a_cancel_cancels_both_timers() {
+    let rt = runtime(2);
+    let hour = Duration::from_secs(3600);
+    let sibling = rt.spawn_after(hour, Priority::NORMAL, || ());
+    let sibling_id = sibling.id();
+    let guard = CancelOnDrop(Some(sibling));
+    let outer = rt.spawn_after(hour, Priority::NORMAL, move || drop(guard));
+    assert!(wait_until(|| rt.metrics().timers_pending == 2), "{:?}", rt.metrics());
+    assert!(outer.cancel());
+    assert!(
+        wait_until(|| {
+            let m = rt.metrics();
+            m.timers_pending == 0 && m.cancelled == 2
+        }),
+        "timer {sibling_id:?} or its canceller is still in a wheel: {:?}",
+        rt.metrics()
+    );
+    let report = rt.shutdown();
+    assert_eq!((report.cancelled, report.timers_dropped), (2, 0), "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
 /// A timer cancelled while it still waits in the owner's inbox (the owner is busy) is
 /// counted once, and its closure is freed at once.
 #[test]

@@ -4,18 +4,32 @@
 //! ## Layout
 //!
 //! ```text
-//! #[repr(C)] Cell<B, S, L> { header: Header /* state, vtable */,
+//! #[repr(C)] Cell<B, K, L> { header: Header /* state, vtable */,
 //!                            links: L /* TimerLinks, or NoLinks: nothing */,
-//!                            scheduler: Option<S>,
+//!                            scheduler: K /* Option<S>, or Absent: nothing */,
 //!                            stage: union { body: B, output: B::Output, panic: PanicPayload } }
 //! ```
 //!
 //! The stage is a union whose live field is named by the state word: the body while not
 //! `COMPLETE`; once `COMPLETE`, the output (outcome `Output`) or the panic payload
 //! (outcome `Panicked`) unless `OUTPUT_TAKEN`; nothing for `Cancelled` and `Shutdown`.
-//! With an 8-byte closure and a unit output the cell is 56 bytes with links (a timed
-//! task) and 32 without (a ready task: half a cache line, and half the 64-byte size
-//! class mimalloc rounds 48 to 64 bytes into).
+//! With an 8-byte closure and a unit output the cell is 48 bytes with links (a timed
+//! task) and 24 without (a ready task); both are mimalloc size classes of their own.
+//!
+//! ## Which cells carry a scheduler ([`carries_scheduler`])
+//!
+//! A future does (its wakers hand it back through it). A closure is never woken, and
+//! only one thing ever takes it back to its runtime: a cancel through its handle while
+//! it waits in a wheel, which must tell the wheel's owner to unlink it. That cancel
+//! finds the runtime through the task's [home](super::home) slot instead, so a closure
+//! carries no scheduler unless it is timed and its runtime has no slot.
+//!
+//! The home look-up happens *before* the cancel claim and pins the runtime (see
+//! [`Home::with_scheduler`](super::home::Home::with_scheduler)) until the message is
+//! sent: between a successful claim and the message, the runtime could otherwise shut
+//! down and be freed, and its slot be given to another runtime. A look-up that finds
+//! another runtime in the slot is harmless: the slot is only freed once every task of
+//! its runtime is complete, so the claim then fails and nothing is sent.
 //!
 //! ## Ownership of the stage
 //!
@@ -52,13 +66,38 @@ union Stage<B: Body> {
 }
 
 #[repr(C)]
-struct Cell<B: Body, S: Schedule, L: CellLinks> {
+struct Cell<B: Body, K: SchedulerSlot, L: CellLinks> {
     header: Header,
     /// [`TimerLinks`] in a cell that may enter a wheel, else nothing (see
     /// [`Header::timer_links`], which finds them right after the header).
     links: L,
-    scheduler: Option<S>,
+    scheduler: K,
     stage: UnsafeCell<Stage<B>>,
+}
+
+/// The scheduler part of a cell: `Option<S>`, or [`Absent`] (see [`carries_scheduler`]).
+pub(crate) trait SchedulerSlot: Send + Sync + Sized + 'static {
+    /// The scheduler type.
+    type S: Schedule;
+    /// The scheduler, if the cell has one.
+    fn get(&self) -> Option<&Self::S>;
+}
+
+impl<S: Schedule> SchedulerSlot for Option<S> {
+    type S = S;
+    fn get(&self) -> Option<&S> {
+        self.as_ref()
+    }
+}
+
+/// No scheduler, in no bytes: the cell of a closure (see [`carries_scheduler`]).
+pub(crate) struct Absent<S>(core::marker::PhantomData<fn() -> S>);
+
+impl<S: Schedule> SchedulerSlot for Absent<S> {
+    type S = S;
+    fn get(&self) -> Option<&S> {
+        None
+    }
 }
 
 /// The wheel-links part of a cell: [`TimerLinks`] or nothing at all.
@@ -126,30 +165,55 @@ impl TaskOptions {
 /// `opts.due` is set) and, if `opts.join`, the handle's raw reference.
 ///
 /// A timed task, or a ready one with a `sample_tick`, gets a cell with wheel links;
-/// any other ready task a cell without (24 bytes smaller).
+/// any other ready task a cell without (24 bytes smaller). The cell keeps `scheduler`
+/// only if [`carries_scheduler`] says so.
 #[inline]
 pub fn allocate<B: Body, S: Schedule>(
     body: B,
     scheduler: Option<S>,
     opts: TaskOptions,
 ) -> (TaskRef, Option<NonNull<Header>>) {
-    match opts.due.or((opts.sample_tick != 0).then_some(opts.sample_tick)) {
-        Some(tick) => allocate_with::<B, S, TimerLinks>(body, scheduler, opts, tick),
-        None => allocate_with::<B, S, NoLinks>(body, scheduler, opts, 0),
+    if carries_scheduler::<B>(&opts) {
+        allocate_with_scheduler::<B, Option<S>>(body, scheduler, opts)
+    } else {
+        debug_assert!(scheduler.is_none(), "a scheduler passed for a cell that keeps none");
+        allocate_with_scheduler::<B, Absent<S>>(body, Absent(core::marker::PhantomData), opts)
     }
 }
 
-/// [`allocate`] with links `L`; `tick` goes into the links, if any.
+/// Whether a task with this body and these options keeps a scheduler in its cell: a
+/// future always; a closure only when it is timed and has no home slot (`opts.home ==
+/// 0`), since otherwise its handle's cancel finds the runtime through the slot. A
+/// runtime passes a scheduler to [`allocate`] exactly when this is true.
 #[inline]
-fn allocate_with<B: Body, S: Schedule, L: CellLinks>(
+pub fn carries_scheduler<B: Body>(opts: &TaskOptions) -> bool {
+    B::IS_FUTURE || (opts.due.is_some() && opts.home == 0)
+}
+
+/// [`allocate`] with scheduler slot `K`.
+#[inline]
+fn allocate_with_scheduler<B: Body, K: SchedulerSlot>(
     body: B,
-    scheduler: Option<S>,
+    scheduler: K,
+    opts: TaskOptions,
+) -> (TaskRef, Option<NonNull<Header>>) {
+    match opts.due.or((opts.sample_tick != 0).then_some(opts.sample_tick)) {
+        Some(tick) => allocate_with::<B, K, TimerLinks>(body, scheduler, opts, tick),
+        None => allocate_with::<B, K, NoLinks>(body, scheduler, opts, 0),
+    }
+}
+
+/// [`allocate`] with scheduler slot `K` and links `L`; `tick` goes into the links, if any.
+#[inline]
+fn allocate_with<B: Body, K: SchedulerSlot, L: CellLinks>(
+    body: B,
+    scheduler: K,
     opts: TaskOptions,
     tick: u64,
 ) -> (TaskRef, Option<NonNull<Header>>) {
     let refs = 1 + usize::from(opts.join);
-    let cell = Box::new(Cell::<B, S, L> {
-        header: Header { state: State::new(refs, &opts), vtable: vtable::<B, S, L>() },
+    let cell = Box::new(Cell::<B, K, L> {
+        header: Header { state: State::new(refs, &opts), vtable: vtable::<B, K, L>() },
         links: L::unlinked(),
         scheduler,
         stage: UnsafeCell::new(Stage { body: ManuallyDrop::new(body) }),
@@ -166,30 +230,30 @@ fn allocate_with<B: Body, S: Schedule, L: CellLinks>(
     (task, opts.join.then_some(ptr))
 }
 
-fn vtable<B: Body, S: Schedule, L: CellLinks>() -> &'static Vtable {
+fn vtable<B: Body, K: SchedulerSlot, L: CellLinks>() -> &'static Vtable {
     trait HasVtable {
         const VTABLE: Vtable;
     }
-    impl<B: Body, S: Schedule, L: CellLinks> HasVtable for (B, S, L) {
+    impl<B: Body, K: SchedulerSlot, L: CellLinks> HasVtable for (B, K, L) {
         const VTABLE: Vtable = Vtable {
-            run: run::<B, S, L>,
-            dealloc: dealloc::<B, S, L>,
-            cancel: cancel::<B, S, L>,
-            read_outcome: read_outcome::<B, S, L>,
-            drop_outcome: drop_outcome::<B, S, L>,
-            schedule: schedule::<B, S, L>,
+            run: run::<B, K, L>,
+            dealloc: dealloc::<B, K, L>,
+            cancel: cancel::<B, K, L>,
+            read_outcome: read_outcome::<B, K, L>,
+            drop_outcome: drop_outcome::<B, K, L>,
+            schedule: schedule::<B, K, L>,
             is_future: B::IS_FUTURE,
             has_links: L::HAS_LINKS,
         };
     }
-    &<(B, S, L) as HasVtable>::VTABLE
+    &<(B, K, L) as HasVtable>::VTABLE
 }
 
 /// # Safety
-/// `ptr` points to a live `Cell<B, S, L>`.
-unsafe fn cell<'a, B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> &'a Cell<B, S, L> {
+/// `ptr` points to a live `Cell<B, K, L>`.
+unsafe fn cell<'a, B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>) -> &'a Cell<B, K, L> {
     // SAFETY: the header is the first field of a `#[repr(C)]` cell of this type.
-    unsafe { ptr.cast::<Cell<B, S, L>>().as_ref() }
+    unsafe { ptr.cast::<Cell<B, K, L>>().as_ref() }
 }
 
 /// Runs `f` and swallows a panic from it: used for user `Drop` impls inside workers.
@@ -197,20 +261,20 @@ fn drop_quietly(f: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(f));
 }
 
-unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
+unsafe fn run<B: Body, K: SchedulerSlot, L: CellLinks>(
     ptr: NonNull<Header>,
     epoch: u8,
     on_first_run: &mut dyn FnMut(),
 ) -> RunResult {
     // SAFETY: the queue reference we were given keeps the cell alive.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let cell = unsafe { cell::<B, K, L>(ptr) };
     if !B::IS_FUTURE {
         if let Some(first) = cell.header.state.is_sole_reference(epoch) {
             if first {
                 on_first_run();
             }
             // SAFETY: ours is the only reference, and the stage holds the body.
-            return unsafe { run_sole::<B, S, L>(ptr) };
+            return unsafe { run_sole::<B, K, L>(ptr) };
         }
     }
     match cell.header.state.transition_to_running(epoch) {
@@ -239,33 +303,33 @@ unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
             if B::IS_FUTURE {
                 // SAFETY: futures stay in place after `run`; we own the stage. A panicking
                 // destructor is swallowed: the abort outcome stands.
-                let _ = unsafe { drop_body::<B, S, L>(cell) };
+                let _ = unsafe { drop_body::<B, K, L>(cell) };
             }
             // SAFETY: we own the stage, the body is gone, and we hold the queue's reference.
-            unsafe { finish::<B, S, L>(ptr, abort.outcome(), None, true) }
+            unsafe { finish::<B, K, L>(ptr, abort.outcome(), None, true) }
         }
         Ok(Poll::Ready(Ok(output))) => {
             if B::IS_FUTURE {
                 // SAFETY: futures stay in place after `run`; we own the stage.
-                let dropped = unsafe { drop_body::<B, S, L>(cell) };
+                let dropped = unsafe { drop_body::<B, K, L>(cell) };
                 if !dropped {
                     drop_quietly(move || drop(output));
                     let payload: Box<dyn Any + Send> =
                         Box::new("the task's future panicked while being dropped after it completed");
                     // SAFETY: we own the stage and hold the queue's reference.
                     return unsafe {
-                        finish::<B, S, L>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true)
+                        finish::<B, K, L>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true)
                     };
                 }
             }
             // SAFETY: we own the stage and hold the queue's reference.
-            unsafe { finish::<B, S, L>(ptr, Outcome::Output, Some(Ok(output)), true) }
+            unsafe { finish::<B, K, L>(ptr, Outcome::Output, Some(Ok(output)), true) }
         }
         Ok(Poll::Pending) => match cell.header.state.transition_to_idle() {
             ToIdle::Idle { last_ref } => {
                 if last_ref {
                     // SAFETY: our reference was the last one.
-                    unsafe { dealloc::<B, S, L>(ptr) };
+                    unsafe { dealloc::<B, K, L>(ptr) };
                 }
                 RunResult::Idle
             }
@@ -274,18 +338,18 @@ unsafe fn run<B: Body, S: Schedule, L: CellLinks>(
             ToIdle::Reschedule => RunResult::Yielded(unsafe { TaskRef::from_raw(ptr) }.stamped()),
             ToIdle::Cancel => {
                 // SAFETY: still `RUNNING`: we own the stage, which holds the future.
-                unsafe { drop_body::<B, S, L>(cell) };
+                unsafe { drop_body::<B, K, L>(cell) };
                 // SAFETY: we own the stage and hold the queue's reference.
-                unsafe { finish::<B, S, L>(ptr, Outcome::Cancelled, None, true) }
+                unsafe { finish::<B, K, L>(ptr, Outcome::Cancelled, None, true) }
             }
         },
         Err(payload) => {
             if B::IS_FUTURE {
                 // SAFETY: a panicking poll leaves the future in place; we own the stage.
-                unsafe { drop_body::<B, S, L>(cell) };
+                unsafe { drop_body::<B, K, L>(cell) };
             }
             // SAFETY: we own the stage and hold the queue's reference.
-            unsafe { finish::<B, S, L>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true) }
+            unsafe { finish::<B, K, L>(ptr, Outcome::Panicked, Some(Err(Box::new(payload))), true) }
         }
     }
 }
@@ -311,9 +375,9 @@ pub fn sole_runs() -> usize {
 /// # Safety
 /// The caller holds the only reference and gives it up; `B` is a closure
 /// (`IS_FUTURE == false`) and the stage holds it.
-unsafe fn run_sole<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> RunResult {
+unsafe fn run_sole<B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>) -> RunResult {
     // SAFETY: our reference keeps the cell alive until it is freed below.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let cell = unsafe { cell::<B, K, L>(ptr) };
     // SAFETY: the only reference gives us the stage, which holds the body.
     let polled = unsafe { poll_body(cell, &mut Context::from_waker(Waker::noop())) };
     let outcome = match polled {
@@ -337,7 +401,7 @@ unsafe fn run_sole<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> 
     // SAFETY: the cell was allocated by `Box` in `allocate` with this exact type, ours is
     // the only reference, and the stage is empty (the closure moved itself out), which
     // its `ManuallyDrop` fields leave alone.
-    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, S, L>>().as_ptr()) };
+    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, K, L>>().as_ptr()) };
     drop_quietly(move || drop(boxed));
     RunResult::Finished(outcome)
 }
@@ -347,8 +411,8 @@ unsafe fn run_sole<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) -> 
 /// # Safety
 /// The caller owns the stage (a `RUNNING` claim or the only reference) and it holds the
 /// body; afterwards it holds what `Body::run`'s contract says.
-unsafe fn poll_body<B: Body, S: Schedule, L: CellLinks>(
-    cell: &Cell<B, S, L>,
+unsafe fn poll_body<B: Body, K: SchedulerSlot, L: CellLinks>(
+    cell: &Cell<B, K, L>,
     cx: &mut Context<'_>,
 ) -> std::thread::Result<Poll<Result<B::Output, super::body::Abort>>> {
     cell.stage.with_mut(|stage| {
@@ -363,7 +427,7 @@ unsafe fn poll_body<B: Body, S: Schedule, L: CellLinks>(
 ///
 /// # Safety
 /// The caller owns the stage and it holds the body.
-unsafe fn drop_body<B: Body, S: Schedule, L: CellLinks>(cell: &Cell<B, S, L>) -> bool {
+unsafe fn drop_body<B: Body, K: SchedulerSlot, L: CellLinks>(cell: &Cell<B, K, L>) -> bool {
     cell.stage.with_mut(|stage| {
         // SAFETY: per the caller's contract the stage holds an initialised body.
         catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(&mut (*stage).body) })).is_ok()
@@ -376,14 +440,14 @@ unsafe fn drop_body<B: Body, S: Schedule, L: CellLinks>(cell: &Cell<B, S, L>) ->
 /// # Safety
 /// The caller owns the stage (`RUNNING`), the body is already gone, and the caller holds
 /// one reference.
-unsafe fn finish<B: Body, S: Schedule, L: CellLinks>(
+unsafe fn finish<B: Body, K: SchedulerSlot, L: CellLinks>(
     ptr: NonNull<Header>,
     outcome: Outcome,
     value: Option<Result<B::Output, PanicPayload>>,
     release: bool,
 ) -> RunResult {
     // SAFETY: the caller's reference keeps the cell alive.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let cell = unsafe { cell::<B, K, L>(ptr) };
     let state = &cell.header.state;
     // `JOIN_INTEREST` is never set again once cleared, so a handle seen absent now stays absent.
     let keep = state.load().has_join_interest();
@@ -402,7 +466,7 @@ unsafe fn finish<B: Body, S: Schedule, L: CellLinks>(
         None => {}
     }
     if B::IS_FUTURE {
-        if let Some(s) = &cell.scheduler {
+        if let Some(s) = cell.scheduler.get() {
             // SAFETY: the caller's reference keeps the cell alive for this borrowed view.
             let me = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(ptr) });
             s.future_completed(&me, outcome);
@@ -417,20 +481,52 @@ unsafe fn finish<B: Body, S: Schedule, L: CellLinks>(
         }
     } else if done.last_ref {
         // SAFETY: our reference was released in the completion and was the last one.
-        unsafe { dealloc::<B, S, L>(ptr) };
+        unsafe { dealloc::<B, K, L>(ptr) };
     }
     RunResult::Finished(outcome)
 }
 
-unsafe fn cancel<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>, outcome: Outcome) -> bool {
+unsafe fn cancel<B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>, outcome: Outcome) -> bool {
     // SAFETY: the caller holds a reference.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let cell = unsafe { cell::<B, K, L>(ptr) };
+    if let Some(s) = cell.scheduler.get() {
+        // SAFETY: as above.
+        return unsafe { cancel_with::<B, K, L, K::S>(ptr, outcome, Some(s)) };
+    }
+    let snap = cell.header.state.load();
+    if snap.is_timed() && !snap.is_complete() && snap.home() != 0 {
+        // A timed closure without a scheduler: its home lends one, pinned for the call
+        // (see "Which cells carry a scheduler" above).
+        let mut cancelled = false;
+        super::home::with_scheduler(snap.home(), &mut |s| {
+            // SAFETY: as above.
+            cancelled = unsafe { cancel_with::<B, K, L, dyn Schedule>(ptr, outcome, s) };
+        });
+        return cancelled;
+    }
+    // SAFETY: as above.
+    unsafe { cancel_with::<B, K, L, K::S>(ptr, outcome, None) }
+}
+
+/// Claims the task for cancel; if that wins and the task waited in a wheel, tells the
+/// wheel's owner through `scheduler` (if none, the owner finds the task claimed when it
+/// comes due or at shutdown).
+///
+/// # Safety
+/// The caller holds a reference to a live `Cell<B, K, L>`.
+unsafe fn cancel_with<B: Body, K: SchedulerSlot, L: CellLinks, Sc: Schedule + ?Sized>(
+    ptr: NonNull<Header>,
+    outcome: Outcome,
+    scheduler: Option<&Sc>,
+) -> bool {
+    // SAFETY: the caller holds a reference.
+    let cell = unsafe { cell::<B, K, L>(ptr) };
     match cell.header.state.claim_for_cancel(B::IS_FUTURE, outcome) {
         CancelClaim::Claimed { was_timed } => {
             // SAFETY: the claim gives us the stage, which still holds the body.
-            unsafe { drop_body::<B, S, L>(cell) };
+            unsafe { drop_body::<B, K, L>(cell) };
             if was_timed {
-                if let Some(s) = &cell.scheduler {
+                if let Some(s) = scheduler {
                     // SAFETY: the caller's reference keeps the cell alive; the clone is the message's.
                     let me = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(ptr) });
                     s.timer_cancelled(TaskRef::clone(&me));
@@ -438,16 +534,16 @@ unsafe fn cancel<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>, outco
             }
             // SAFETY: we own the stage, the body is gone, and the caller holds a reference
             // that `finish` must not release (`release == false`).
-            let _ = unsafe { finish::<B, S, L>(ptr, outcome, None, false) };
+            let _ = unsafe { finish::<B, K, L>(ptr, outcome, None, false) };
             true
         }
         CancelClaim::Requested | CancelClaim::TooLate => false,
     }
 }
 
-unsafe fn read_outcome<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>, dst: *mut ()) {
+unsafe fn read_outcome<B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>, dst: *mut ()) {
     // SAFETY: the handle holds a reference and the task is complete.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let cell = unsafe { cell::<B, K, L>(ptr) };
     let snap = cell.header.state.load();
     debug_assert!(snap.is_complete() && !snap.is_output_taken());
     let id = super::TaskId::of(ptr);
@@ -471,21 +567,24 @@ unsafe fn read_outcome<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>,
     unsafe { dst.cast::<Result<B::Output, JoinError>>().write(result) };
 }
 
-unsafe fn drop_outcome<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) {
+unsafe fn drop_outcome<B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>) {
     // SAFETY: the handle holds a reference and the task is complete.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let cell = unsafe { cell::<B, K, L>(ptr) };
     let snap = cell.header.state.load();
     if snap.is_output_taken() {
         return;
     }
     cell.header.state.set_output_taken();
     // SAFETY: complete and not taken: the stage holds what the outcome names.
-    unsafe { drop_stage_outcome::<B, S, L>(cell, snap.outcome()) };
+    unsafe { drop_stage_outcome::<B, K, L>(cell, snap.outcome()) };
 }
 
 /// # Safety
 /// The stage holds the value that `outcome` names and nobody else will touch it.
-unsafe fn drop_stage_outcome<B: Body, S: Schedule, L: CellLinks>(cell: &Cell<B, S, L>, outcome: Outcome) {
+unsafe fn drop_stage_outcome<B: Body, K: SchedulerSlot, L: CellLinks>(
+    cell: &Cell<B, K, L>,
+    outcome: Outcome,
+) {
     cell.stage.with_mut(|stage| match outcome {
         // SAFETY: per the caller's contract.
         Outcome::Output => drop_quietly(|| unsafe { ManuallyDrop::drop(&mut (*stage).output) }),
@@ -495,31 +594,31 @@ unsafe fn drop_stage_outcome<B: Body, S: Schedule, L: CellLinks>(cell: &Cell<B, 
     })
 }
 
-unsafe fn dealloc<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) {
+unsafe fn dealloc<B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>) {
     // SAFETY: the last reference is gone: we have exclusive access.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
+    let cell = unsafe { cell::<B, K, L>(ptr) };
     let snap = cell.header.state.load();
     if !snap.is_complete() {
         // An idle future nobody can wake any more, or a task dropped unrun by a queue
         // that was torn down: the body is still there.
         // SAFETY: not complete and not running: the stage holds the body.
-        unsafe { drop_body::<B, S, L>(cell) };
+        unsafe { drop_body::<B, K, L>(cell) };
     } else if !snap.is_output_taken() {
         // SAFETY: complete and not taken: the stage holds what the outcome names.
-        unsafe { drop_stage_outcome::<B, S, L>(cell, snap.outcome()) };
+        unsafe { drop_stage_outcome::<B, K, L>(cell, snap.outcome()) };
     }
     // SAFETY: the cell was allocated by `Box` in `allocate` with this exact type.
-    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, S, L>>().as_ptr()) };
+    let boxed = unsafe { Box::from_raw(ptr.cast::<Cell<B, K, L>>().as_ptr()) };
     drop_quietly(move || drop(boxed));
 }
 
-unsafe fn schedule<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) {
+unsafe fn schedule<B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>) {
     // SAFETY: the caller passes the run queue's reference (a wake-up entry: stamped with
     // the current epoch, which no longer moves once the task started).
     let task = unsafe { TaskRef::from_raw(ptr) }.stamped();
     // SAFETY: the reference keeps the cell alive.
-    let cell = unsafe { cell::<B, S, L>(ptr) };
-    match &cell.scheduler {
+    let cell = unsafe { cell::<B, K, L>(ptr) };
+    match cell.scheduler.get() {
         Some(s) => s.schedule(task),
         // A future always has a scheduler; a closure is never woken. Dropping the
         // reference is the only safe thing left to do.
@@ -530,7 +629,7 @@ unsafe fn schedule<B: Body, S: Schedule, L: CellLinks>(ptr: NonNull<Header>) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::task::Closure;
+    use crate::task::{Closure, JoinHandle};
 
     /// Never called: the tests below run no task through a scheduler.
     struct Unused;
@@ -591,13 +690,16 @@ mod tests {
 
     #[test]
     fn a_ready_cell_has_no_links_and_is_smaller_by_their_size() {
-        type Ready = Cell<Closure<fn()>, Unused, NoLinks>;
-        type Timed = Cell<Closure<fn()>, Unused, TimerLinks>;
+        type Ready = Cell<Closure<fn()>, Absent<Unused>, NoLinks>;
+        type Timed = Cell<Closure<fn()>, Absent<Unused>, TimerLinks>;
         assert_eq!(
             core::mem::size_of::<Timed>() - core::mem::size_of::<Ready>(),
             core::mem::size_of::<TimerLinks>()
         );
         assert_eq!(core::mem::offset_of!(Timed, links), core::mem::size_of::<Header>());
+        // An 8-byte closure: 48 bytes timed, 24 ready, as the module doc says.
+        assert_eq!((core::mem::size_of::<Timed>(), core::mem::size_of::<Ready>()), (48, 24));
+        assert_eq!(core::mem::size_of::<Absent<Unused>>(), 0);
         let (ready, _) = allocate(Closure(|| ()), None::<Unused>, opts(None, 0));
         assert!(!ready.header().has_links());
         assert!(matches!(ready.run(), RunResult::Finished(Outcome::Output)));
@@ -613,6 +715,84 @@ mod tests {
         assert!(sampled.header().has_links());
         assert_eq!(due_of(&sampled), 9);
         assert!(matches!(sampled.run(), RunResult::Finished(Outcome::Output)));
+    }
+
+    /// Counts the cancel messages it is sent.
+    #[derive(Default)]
+    struct CancelMessages(std::sync::atomic::AtomicUsize);
+
+    impl Schedule for std::sync::Arc<CancelMessages> {
+        fn schedule(&self, _task: TaskRef) {
+            unreachable!()
+        }
+        fn timer_cancelled(&self, _task: TaskRef) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        fn future_completed(&self, _task: &TaskRef, _outcome: Outcome) {}
+    }
+
+    #[test]
+    fn only_futures_and_homeless_timed_closures_keep_a_scheduler() {
+        use crate::task::FutureBody;
+        type C = Closure<fn()>;
+        type F = FutureBody<core::future::Ready<()>>;
+        let homed = |due| TaskOptions { home: 3, ..opts(due, 0) };
+        assert!(!carries_scheduler::<C>(&opts(None, 0)));
+        assert!(!carries_scheduler::<C>(&opts(None, 9)));
+        assert!(!carries_scheduler::<C>(&homed(Some(5))));
+        assert!(carries_scheduler::<C>(&opts(Some(5), 0)));
+        assert!(carries_scheduler::<F>(&opts(None, 0)));
+        assert!(carries_scheduler::<F>(&homed(Some(5))));
+    }
+
+    #[test]
+    fn a_homeless_timed_closure_sends_its_cancel_message_through_its_own_scheduler() {
+        let messages = std::sync::Arc::new(CancelMessages::default());
+        let (timed, join) =
+            allocate(Closure(|| ()), Some(messages.clone()), TaskOptions { join: true, ..opts(Some(7), 0) });
+        // SAFETY: `allocate` with `join: true` returned the handle's reference to a cell of output `()`.
+        let join = unsafe { JoinHandle::<()>::from_raw(join.unwrap()) };
+        assert!(join.cancel());
+        assert_eq!(messages.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(!join.cancel(), "a second cancel finds the task claimed");
+        assert_eq!(messages.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(timed);
+    }
+
+    /// A home that lends a [`CancelMessages`] scheduler.
+    struct LendingHome(std::sync::Arc<CancelMessages>);
+
+    impl crate::task::home::Home for LendingHome {
+        fn enter(&self) -> bool {
+            unreachable!()
+        }
+        fn requeue(&self, _task: TaskRef) {
+            unreachable!()
+        }
+        fn leave(&self) {
+            unreachable!()
+        }
+        fn with_scheduler(&self, f: &mut dyn FnMut(&dyn Schedule)) -> bool {
+            f(&self.0);
+            true
+        }
+    }
+
+    #[test]
+    fn a_homed_timed_closure_sends_its_cancel_message_through_its_home() {
+        use crate::task::home;
+        let messages = std::sync::Arc::new(CancelMessages::default());
+        let slot = home::register(std::sync::Arc::new(LendingHome(messages.clone())));
+        assert_ne!(slot, 0, "the home table is full");
+        let options = TaskOptions { join: true, home: slot, ..opts(Some(7), 0) };
+        let (timed, join) = allocate(Closure(|| ()), None::<Unused>, options);
+        // SAFETY: `allocate` with `join: true` returned the handle's reference to a cell of output `()`.
+        let join = unsafe { JoinHandle::<()>::from_raw(join.unwrap()) };
+        assert!(join.cancel());
+        assert!(!join.cancel());
+        assert_eq!(messages.0.load(std::sync::atomic::Ordering::SeqCst), 1, "one message, through the home");
+        drop(timed);
+        home::unregister(slot);
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl Header {
 
     /// Whether the cell has wheel links: a timed task's cell, or a ready task's that
     /// carries a latency sample. Other ready tasks have none (their cells are 24 bytes
-    /// smaller: 32 instead of 56 with an 8-byte closure).
+    /// smaller: 24 instead of 48 with an 8-byte closure).
     pub fn has_links(&self) -> bool {
         self.vtable.has_links
     }

@@ -1,10 +1,13 @@
 //! Homes: how a task finds its runtime again when nothing in the cell points there.
 //!
-//! A ready closure carries no scheduler (an `Arc` clone per task would cost every spawn a
-//! contended reference-count update). Yet [`JoinHandle::set_priority`] must queue a new
-//! run-queue entry on the task's runtime from any thread. So each runtime registers a
-//! [`Home`] in a process-wide table once, at build time, and every task's state word
-//! names its runtime's slot (7 bits, [`MAX_HOMES`] slots; slot 0 means "none").
+//! A closure carries no scheduler (an `Arc` clone per task would cost every spawn a
+//! contended reference-count update, and a timed task 8 bytes). Yet
+//! [`JoinHandle::set_priority`] must queue a new run-queue entry on the task's runtime
+//! from any thread, and [`JoinHandle::cancel`] of a closure waiting in a wheel must tell
+//! the wheel's owner. So each runtime registers a [`Home`] in a process-wide table once,
+//! at build time, and every task's state word names its runtime's slot (7 bits,
+//! [`MAX_HOMES`] slots; slot 0 means "none", and then a timed closure keeps a scheduler
+//! in its cell after all).
 //!
 //! ## Invariants
 //!
@@ -12,16 +15,27 @@
 //!   runtime's shared state is dropped, i.e. after every task of that runtime completed
 //!   or was dropped: a live, unstarted task always finds its own runtime in its slot.
 //! - The table lock is taken only to register, unregister and look up; the look-up is
-//!   done by `set_priority`, never on the spawn or run paths. The lock is a plain `std`
+//!   done by `set_priority` and by the cancel of a timed closure, never on the spawn or
+//!   run paths. The lock is a plain `std`
 //!   mutex held for no more than a clone (loom models drive the state-word protocol
 //!   directly and never reach it).
 //!
 //! [`JoinHandle::set_priority`]: super::JoinHandle::set_priority
+//! [`JoinHandle::cancel`]: super::JoinHandle::cancel
 //! [`MAX_HOMES`]: super::state::MAX_HOMES
 
 use super::state::MAX_HOMES;
-use super::TaskRef;
+use super::{Schedule, TaskRef};
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
+
+std::thread_local! {
+    /// The last home this thread looked up for [`with_scheduler`], so that cancelling
+    /// many timed tasks of one runtime takes the table's lock once. A cached home is
+    /// still its slot's as long as it can lend a scheduler: its runtime is alive, and a
+    /// slot is only freed when its runtime is dropped.
+    static LAST_HOME: RefCell<Option<(usize, Arc<dyn Home>)>> = const { RefCell::new(None) };
+}
 
 /// What a runtime offers the tasks that name its slot.
 ///
@@ -37,6 +51,11 @@ pub trait Home: Send + Sync + 'static {
     fn requeue(&self, task: TaskRef);
     /// Ends what [`enter`](Self::enter) began.
     fn leave(&self);
+    /// Lends `f` the runtime's scheduler and keeps the runtime alive (not its intake
+    /// open) until `f` returns; returns false, without calling `f`, once the runtime is
+    /// gone. The cancel of a timed closure runs its claim and its message to the wheel's
+    /// owner inside `f`.
+    fn with_scheduler(&self, f: &mut dyn FnMut(&dyn Schedule)) -> bool;
 }
 
 type Slots = Mutex<Vec<Option<Arc<dyn Home>>>>;
@@ -64,6 +83,33 @@ pub fn unregister(slot: usize) {
     if slot != 0 {
         slots().lock().unwrap_or_else(PoisonError::into_inner)[slot] = None;
     }
+}
+
+/// Runs `f` with the scheduler of the runtime in `slot`, pinned for the call (see
+/// [`Home::with_scheduler`]); with `None` if the slot is empty or its runtime is gone.
+///
+/// Re-entrant: `f` may drop a closure whose `Drop` cancels another timed task (the
+/// nested call then neither reads nor updates a cache that is borrowed).
+pub(crate) fn with_scheduler(slot: usize, f: &mut dyn FnMut(Option<&dyn Schedule>)) {
+    let mut lend = |s: &dyn Schedule| f(Some(s));
+    let cached = LAST_HOME
+        .try_with(|last| match last.try_borrow().as_deref() {
+            Ok(Some((cached_slot, home))) if *cached_slot == slot => home.with_scheduler(&mut lend),
+            _ => false,
+        })
+        .unwrap_or(false);
+    if cached {
+        return;
+    }
+    let Some(home) = get(slot) else { return f(None) };
+    if !home.with_scheduler(&mut lend) {
+        return f(None);
+    }
+    let _ = LAST_HOME.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some((slot, home));
+        }
+    });
 }
 
 /// The home in `slot`, if any.

@@ -33,7 +33,7 @@ pub use body::{Body, Closure, FutureBody};
 #[cfg(loom)]
 #[doc(hidden)]
 pub use cell::sole_runs;
-pub use cell::{allocate, TaskOptions};
+pub use cell::{allocate, carries_scheduler, TaskOptions};
 pub use header::Header;
 pub use join::{JoinError, JoinHandle, TaskStatus};
 pub use schedule::Schedule;

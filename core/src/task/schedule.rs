@@ -4,8 +4,9 @@ use super::TaskRef;
 
 /// What a task needs from its runtime.
 ///
-/// Only futures and timed tasks carry a scheduler: a ready closure never needs to reach
-/// its runtime again once it sits in a run queue.
+/// Only futures carry one in their cells (and timed closures of a runtime without a home
+/// slot): a closure's only way back to its runtime, a cancel while it waits in a wheel,
+/// borrows the scheduler from the runtime's [home](super::home) instead.
 pub trait Schedule: Send + Sync + 'static {
     /// A woken (or yielding) future must go back on a run queue. `task` is the queue's
     /// reference.
