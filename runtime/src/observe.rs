@@ -102,10 +102,21 @@ impl Handle {
         for r in shared.remotes.iter() {
             r.latency.merge_into(&mut histogram);
         }
+        // A worker idle right now has its current idle period counted up to `uptime`.
+        // The two fields are read without a lock: a period ending between the reads is
+        // counted twice or not at all for this one snapshot (hence the clamp).
         let busy_ratio = shared
             .remotes
             .iter()
-            .map(|r| (1.0 - r.idle_nanos.load(Relaxed) as f64 / uptime_nanos).clamp(0.0, 1.0))
+            .map(|r| {
+                let since = r.idle_since.load(Relaxed);
+                let current = match since {
+                    0 => 0.0,
+                    s => (uptime_nanos - (s - 1) as f64).max(0.0),
+                };
+                let idle = r.idle_nanos.load(Relaxed) as f64 + current;
+                (1.0 - idle / uptime_nanos).clamp(0.0, 1.0)
+            })
             .collect();
         let panicked = totals.get(Count::Panicked);
         let timed_out = totals.get(Count::TimedOut);

@@ -64,8 +64,13 @@ pub(crate) struct Remote {
     /// far-off timers costs one wake-up per park, not one per timer.
     pub(crate) inbox_wake_sent: AtomicBool,
     pub(crate) counters: Counters,
-    /// Nanoseconds spent parked or spinning for work (owner-written).
+    /// Nanoseconds spent parked or spinning for work, in idle periods that ended
+    /// (owner-written).
     pub(crate) idle_nanos: AtomicU64,
+    /// When the current idle period began, in nanoseconds since the clock's start plus
+    /// one; 0 while the worker is not idle (owner-written). Lets a metrics reader count a
+    /// long park that has not ended yet.
+    pub(crate) idle_since: AtomicU64,
     /// Timed tasks in this worker's wheel, per level, as wrapping two's-complement counts
     /// (owner-written; a level can read negative after a priority change, see `pending`).
     pub(crate) timed_by_level: [AtomicU64; Priority::LEVELS],
@@ -172,6 +177,7 @@ impl Shared {
                     inbox_wake_sent: AtomicBool::new(false),
                     counters: Counters::default(),
                     idle_nanos: AtomicU64::new(0),
+                    idle_since: AtomicU64::new(0),
                     timed_by_level: core::array::from_fn(|_| AtomicU64::new(0)),
                     next_due: AtomicU64::new(u64::MAX),
                     latency: crate::metrics::LatencySampler::new(),

@@ -573,14 +573,17 @@ impl WorkerCtx {
 
     fn park(&self) {
         let entered = Instant::now();
+        let remote = self.remote();
+        let since_start = entered.saturating_duration_since(self.handle.shared.clock.start());
+        remote.idle_since.store(nanos(since_start).saturating_add(1), Relaxed);
         let budget = self.handle.shared.config.spin_before_park;
         self.park_inner(entered, self.spin.spin_for(budget));
         let elapsed = entered.elapsed();
         self.batching.after_idle(elapsed);
         self.spin.record(elapsed, budget);
-        let idle = self.remote().idle_nanos.load(Relaxed);
-        let spent = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.remote().idle_nanos.store(idle.saturating_add(spent), Relaxed);
+        let idle = remote.idle_nanos.load(Relaxed);
+        remote.idle_nanos.store(idle.saturating_add(nanos(elapsed)), Relaxed);
+        remote.idle_since.store(0, Relaxed);
     }
 
     fn park_inner(&self, entered: Instant, spin: Duration) {
@@ -708,4 +711,9 @@ mod tracing_tests {
         assert!(TASK_SPANS.load(SeqCst) >= 10, "{} task spans", TASK_SPANS.load(SeqCst));
         assert!(SPAWNED_EVENTS.load(SeqCst) >= 10, "{} spawn events", SPAWNED_EVENTS.load(SeqCst));
     }
+}
+
+/// `d` in nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -82,3 +82,20 @@ fn metrics_count_what_happened() {
     assert!(text.contains("# TYPE kairos_submit_to_start_seconds summary"));
     assert!(rt.shutdown().is_balanced());
 }
+
+/// A worker parked for a long time counts as idle while it is still parked, not only
+/// once the park ends: an idle runtime does not report busy workers.
+#[test]
+fn a_parked_worker_counts_as_idle_before_it_wakes() {
+    let rt = runtime(1);
+    join(rt.spawn(Priority::NORMAL, || ())).unwrap();
+    // Keep the worker parked until a due time an hour away.
+    let timer = rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ());
+    assert!(
+        wait_until(|| rt.metrics().busy_ratio[0] < 0.5),
+        "a parked worker still reads as busy: {:?}",
+        rt.metrics().busy_ratio
+    );
+    assert!(timer.cancel());
+    assert!(rt.shutdown().is_balanced());
+}
