@@ -12,6 +12,15 @@
 //!   scenarios that report heap bytes per task (`timers`), because the shared counters cost
 //!   a contended atomic per allocation.
 //!
+//! mimalloc is called the way `std`'s `System` calls `malloc`: a plain `mi_malloc` when
+//! the alignment is at most 16 bytes (mimalloc's natural alignment, `MI_MAX_ALIGN_SIZE`)
+//! and at most the size, `mi_malloc_aligned` (the `mimalloc` crate's `MiMalloc`) only
+//! above that. `MiMalloc` sends every request through `mi_malloc_aligned`, whose slow
+//! path (no free block in a page of the exact size class yet) over-allocates by the
+//! alignment minus one when the class is not a power of two (mimalloc issue #889): an
+//! 8-aligned 48-byte block then always lands in the 64-byte class, a 160-byte one in the
+//! 192-byte class. The plain call gives every peer the size class it asked for.
+//!
 //! The choice is made before `main` (the Rust runtime allocates during start-up, on one
 //! thread), and never changes, so a block is always freed by the allocator that made it.
 //! The cost when counting is off is one relaxed load and a predictable branch per call, the
@@ -21,6 +30,16 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 use mimalloc::MiMalloc;
+
+/// The alignment a plain `mi_malloc` gives a block at least that large (mimalloc's
+/// `MI_MAX_ALIGN_SIZE`; blocks below it are aligned to their own size class).
+const MI_PLAIN_ALIGN: usize = 16;
+
+/// Whether a plain `mi_malloc(size)` meets `align` (the rule `std`'s `System` uses).
+#[inline(always)]
+fn mi_plain(align: usize, size: usize) -> bool {
+    align <= MI_PLAIN_ALIGN && align <= size
+}
 
 /// Environment variable that selects the allocator: `system` or `mimalloc` (default).
 pub const ALLOC_ENV: &str = "KAIROS_BENCH_ALLOC";
@@ -186,6 +205,18 @@ unsafe fn alloc_with(m: u8, layout: Layout, zeroed: bool) -> *mut u8 {
             // SAFETY: as above.
             unsafe { System.alloc(layout) }
         }
+    } else if mi_plain(layout.align(), layout.size()) {
+        let size = layout.size();
+        // SAFETY: mimalloc's plain calls have no preconditions; the block is aligned to
+        // `MI_PLAIN_ALIGN` or to its size class, either way to `layout.align()`.
+        unsafe {
+            if zeroed {
+                libmimalloc_sys::mi_zalloc(size)
+            } else {
+                libmimalloc_sys::mi_malloc(size)
+            }
+        }
+        .cast()
     } else if zeroed {
         // SAFETY: as above.
         unsafe { MiMalloc.alloc_zeroed(layout) }
@@ -218,8 +249,12 @@ unsafe fn realloc_with(m: u8, ptr: *mut u8, layout: Layout, new_size: usize) -> 
     let p = if m & SYSTEM != 0 {
         // SAFETY: `ptr` came from System with `layout`; caller upholds realloc's contract.
         unsafe { System.realloc(ptr, layout, new_size) }
+    } else if mi_plain(layout.align(), new_size) {
+        // SAFETY: `ptr` came from mimalloc (plain or aligned: `mi_realloc` takes either);
+        // the new block meets `layout.align()` as in `alloc_with`.
+        unsafe { libmimalloc_sys::mi_realloc(ptr.cast(), new_size) }.cast()
     } else {
-        // SAFETY: `ptr` came from MiMalloc with `layout`; caller upholds the contract.
+        // SAFETY: `ptr` came from mimalloc with `layout`; caller upholds the contract.
         unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     };
     if m & COUNTING != 0 && !p.is_null() {
@@ -297,6 +332,35 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mimalloc_blocks_meet_every_alignment_on_both_paths() {
+        for size in [1usize, 7, 8, 12, 24, 40, 48, 100, 4096] {
+            for align in [1usize, 8, 16, 32, 64, 4096] {
+                let layout = Layout::from_size_align(size, align).unwrap();
+                for zeroed in [false, true] {
+                    // SAFETY: non-zero size; the block is freed below with the same layout.
+                    let p = unsafe { alloc_with(READY, layout, zeroed) };
+                    assert!(!p.is_null());
+                    assert_eq!(
+                        p as usize % align,
+                        0,
+                        "size {size}, align {align}, plain {}",
+                        mi_plain(align, size)
+                    );
+                    // SAFETY: `p` holds `size` bytes, written before being read.
+                    unsafe { p.write_bytes(0xa5, size) };
+                    // SAFETY: grown block of the same alignment; freed below with its layout.
+                    let q = unsafe { realloc_with(READY, p, layout, size * 3) };
+                    assert_eq!(q as usize % align, 0, "realloc: size {size}, align {align}");
+                    // SAFETY: `realloc` kept the first `size` bytes.
+                    assert!(unsafe { std::slice::from_raw_parts(q, size) }.iter().all(|&b| b == 0xa5));
+                    // SAFETY: `q` came from `realloc_with` with this layout's alignment.
+                    unsafe { dealloc_with(READY, q, Layout::from_size_align(size * 3, align).unwrap()) };
+                }
+            }
+        }
+    }
 
     #[test]
     fn parses_alloc_names() {
