@@ -19,7 +19,10 @@
 //!
 //! The runtime registers a [`Home`] (a weak reference to this state) in kairos-core's
 //! process-wide table, so `JoinHandle::set_priority` can queue a new entry for a ready
-//! closure, which carries no scheduler. The slot is freed when this state is dropped.
+//! closure, and `JoinHandle::cancel` can tell a timed closure's wheel owner to unlink
+//! it: closures carry no scheduler. The slot is freed when this state is dropped, which
+//! is after shutdown completed every timed task (worker exit and the inbox drains cancel
+//! them), so a task that is not complete always names this runtime's slot.
 
 use crate::clock::Clock;
 use crate::counters::{Count, Counters, Totals};

@@ -240,13 +240,14 @@ fn a_cancelled_timer_leaves_its_wheel_at_once() {
     assert!(report.is_balanced(), "{report:?}");
 }
 
-/// Cancels the timer it holds when it is dropped.
-struct CancelOnDrop(Option<kairos::JoinHandle<()>>);
+/// Cancels the timer it holds when it is dropped, and records whether that worked (an
+/// assertion here would be swallowed: a closure's drop runs under `catch_unwind`).
+struct CancelOnDrop(Option<kairos::JoinHandle<()>>, Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         if let Some(h) = self.0.take() {
-            assert!(h.cancel(), "the sibling timer was still pending");
+            self.1.store(h.cancel(), SeqCst);
         }
     }
 }
@@ -259,10 +260,12 @@ fn a_cancel_inside_a_cancel_cancels_both_timers() {
     let hour = Duration::from_secs(3600);
     let sibling = rt.spawn_after(hour, Priority::NORMAL, || ());
     let sibling_id = sibling.id();
-    let guard = CancelOnDrop(Some(sibling));
+    let sibling_cancelled = Arc::new(AtomicBool::new(false));
+    let guard = CancelOnDrop(Some(sibling), sibling_cancelled.clone());
     let outer = rt.spawn_after(hour, Priority::NORMAL, move || drop(guard));
     assert!(wait_until(|| rt.metrics().timers_pending == 2), "{:?}", rt.metrics());
     assert!(outer.cancel());
+    assert!(sibling_cancelled.load(SeqCst), "the sibling timer was still pending");
     assert!(
         wait_until(|| {
             let m = rt.metrics();
@@ -274,6 +277,28 @@ fn a_cancel_inside_a_cancel_cancels_both_timers() {
     let report = rt.shutdown();
     assert_eq!((report.cancelled, report.timers_dropped), (2, 0), "{report:?}");
     assert!(report.is_balanced(), "{report:?}");
+}
+
+/// A thread that cancelled a timer of a runtime since dropped, then cancels one of a new
+/// runtime (which likely got the same home slot): the message reaches the new runtime,
+/// whose timer leaves its wheel at once.
+#[test]
+fn a_cancel_after_another_runtime_left_reaches_the_new_one() {
+    for _ in 0..3 {
+        let rt = runtime(1);
+        let h = rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ());
+        assert!(h.cancel());
+        assert!(
+            wait_until(|| {
+                let m = rt.metrics();
+                m.timers_pending == 0 && m.cancelled == 1
+            }),
+            "the cancelled timer is still in the wheel: {:?}",
+            rt.metrics()
+        );
+        let report = rt.shutdown();
+        assert_eq!((report.cancelled, report.timers_dropped), (1, 0), "{report:?}");
+    }
 }
 
 /// A timer cancelled while it still waits in the owner's inbox (the owner is busy) is

@@ -28,8 +28,9 @@
 //! [`Home::with_scheduler`](super::home::Home::with_scheduler)) until the message is
 //! sent: between a successful claim and the message, the runtime could otherwise shut
 //! down and be freed, and its slot be given to another runtime. A look-up that finds
-//! another runtime in the slot is harmless: the slot is only freed once every task of
-//! its runtime is complete, so the claim then fails and nothing is sent.
+//! another runtime in the slot is harmless: a runtime frees its slot only after it
+//! completed every timed task it held (see the [home](super::home) invariants), so the
+//! claim then fails and nothing is sent.
 //!
 //! ## Ownership of the stage
 //!
@@ -166,25 +167,26 @@ impl TaskOptions {
 ///
 /// A timed task, or a ready one with a `sample_tick`, gets a cell with wheel links;
 /// any other ready task a cell without (24 bytes smaller). The cell keeps `scheduler`
-/// only if [`carries_scheduler`] says so.
+/// if one is given (a runtime gives one exactly when [`carries_scheduler`] says so; the
+/// loom models give one to every task, to see when cells are freed); a closure given
+/// none gets a cell without a scheduler field.
 #[inline]
 pub fn allocate<B: Body, S: Schedule>(
     body: B,
     scheduler: Option<S>,
     opts: TaskOptions,
 ) -> (TaskRef, Option<NonNull<Header>>) {
-    if carries_scheduler::<B>(&opts) {
+    if B::IS_FUTURE || scheduler.is_some() {
         allocate_with_scheduler::<B, Option<S>>(body, scheduler, opts)
     } else {
-        debug_assert!(scheduler.is_none(), "a scheduler passed for a cell that keeps none");
         allocate_with_scheduler::<B, Absent<S>>(body, Absent(core::marker::PhantomData), opts)
     }
 }
 
-/// Whether a task with this body and these options keeps a scheduler in its cell: a
-/// future always; a closure only when it is timed and has no home slot (`opts.home ==
-/// 0`), since otherwise its handle's cancel finds the runtime through the slot. A
-/// runtime passes a scheduler to [`allocate`] exactly when this is true.
+/// Whether a runtime should give a task with this body and these options a scheduler
+/// (see [`allocate`]): a future always; a closure only when it is timed and has no home
+/// slot (`opts.home == 0`), since otherwise its handle's cancel finds the runtime
+/// through the slot.
 #[inline]
 pub fn carries_scheduler<B: Body>(opts: &TaskOptions) -> bool {
     B::IS_FUTURE || (opts.due.is_some() && opts.home == 0)

@@ -12,11 +12,18 @@
 //! ## Invariants
 //!
 //! - A slot is registered before any task names it and unregistered only when its
-//!   runtime's shared state is dropped, i.e. after every task of that runtime completed
-//!   or was dropped: a live, unstarted task always finds its own runtime in its slot.
+//!   runtime's shared state is dropped, which a runtime allows only after it completed
+//!   every task it still held (its shutdown cancels every timed task, in wheels and in
+//!   inboxes): a task that is not complete always finds its own runtime in its slot. A
+//!   runtime that dropped a timed task's reference without completing it would break
+//!   this (a later cancel could reach another runtime registered in the same slot).
+//! - A home lends its scheduler ([`Home::with_scheduler`]) only while it is registered
+//!   in its slot, i.e. while its runtime is alive; the per-thread cache of the last home
+//!   looked up relies on it.
 //! - The table lock is taken only to register, unregister and look up; the look-up is
-//!   done by `set_priority` and by the cancel of a timed closure, never on the spawn or
-//!   run paths. The lock is a plain `std`
+//!   done by `set_priority` and by the cancel of a timed closure (from a handle, or a
+//!   dropped `sleep`), never on the spawn path; a cancel takes the lock only when its
+//!   thread's cache holds another runtime. The lock is a plain `std`
 //!   mutex held for no more than a clone (loom models drive the state-word protocol
 //!   directly and never reach it).
 //!
@@ -33,7 +40,9 @@ std::thread_local! {
     /// The last home this thread looked up for [`with_scheduler`], so that cancelling
     /// many timed tasks of one runtime takes the table's lock once. A cached home is
     /// still its slot's as long as it can lend a scheduler: its runtime is alive, and a
-    /// slot is only freed when its runtime is dropped.
+    /// slot is only freed when its runtime is dropped. (A dead runtime's cached home
+    /// keeps that runtime's emptied shared-state allocation, through its weak
+    /// reference, until the thread looks up another runtime or exits.)
     static LAST_HOME: RefCell<Option<(usize, Arc<dyn Home>)>> = const { RefCell::new(None) };
 }
 
@@ -53,8 +62,9 @@ pub trait Home: Send + Sync + 'static {
     fn leave(&self);
     /// Lends `f` the runtime's scheduler and keeps the runtime alive (not its intake
     /// open) until `f` returns; returns false, without calling `f`, once the runtime is
-    /// gone. The cancel of a timed closure runs its claim and its message to the wheel's
-    /// owner inside `f`.
+    /// gone. A home must lend only while registered in its slot (its runtime unregisters
+    /// it when dropped). The cancel of a timed closure runs its claim and its message to
+    /// the wheel's owner inside `f`.
     fn with_scheduler(&self, f: &mut dyn FnMut(&dyn Schedule)) -> bool;
 }
 
@@ -89,7 +99,8 @@ pub fn unregister(slot: usize) {
 /// [`Home::with_scheduler`]); with `None` if the slot is empty or its runtime is gone.
 ///
 /// Re-entrant: `f` may drop a closure whose `Drop` cancels another timed task (the
-/// nested call then neither reads nor updates a cache that is borrowed).
+/// nested call may read the cache, which the outer call holds borrowed, but does not
+/// update it).
 pub(crate) fn with_scheduler(slot: usize, f: &mut dyn FnMut(Option<&dyn Schedule>)) {
     let mut lend = |s: &dyn Schedule| f(Some(s));
     let cached = LAST_HOME
