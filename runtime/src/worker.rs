@@ -665,6 +665,11 @@ fn reduce_timer_slack() {
     }
 }
 
+/// `d` in nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 #[cfg(all(test, feature = "tracing"))]
 mod tracing_tests {
     use crate::{Priority, Runtime};
@@ -711,9 +716,4 @@ mod tracing_tests {
         assert!(TASK_SPANS.load(SeqCst) >= 10, "{} task spans", TASK_SPANS.load(SeqCst));
         assert!(SPAWNED_EVENTS.load(SeqCst) >= 10, "{} spawn events", SPAWNED_EVENTS.load(SeqCst));
     }
-}
-
-/// `d` in nanoseconds, saturating.
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

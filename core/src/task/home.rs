@@ -23,9 +23,9 @@
 //! - The table lock is taken only to register, unregister and look up; the look-up is
 //!   done by `set_priority` and by the cancel of a timed closure (from a handle, or a
 //!   dropped `sleep`), never on the spawn path; a cancel takes the lock only when its
-//!   thread's cache holds another runtime. The lock is a plain `std`
-//!   mutex held for no more than a clone (loom models drive the state-word protocol
-//!   directly and never reach it).
+//!   thread's cache holds another runtime. The lock is a plain `std` mutex held for no
+//!   more than a clone (loom models drive the state-word protocol directly and never
+//!   reach it).
 //!
 //! [`JoinHandle::set_priority`]: super::JoinHandle::set_priority
 //! [`JoinHandle::cancel`]: super::JoinHandle::cancel
