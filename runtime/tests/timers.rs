@@ -227,17 +227,25 @@ fn a_cancelled_timer_leaves_its_wheel_at_once() {
     assert!(hs.iter().all(|h| h.cancel()));
     let canceller = rt.spawn(Priority::NORMAL, move || inside.iter().all(|h| h.cancel()));
     assert!(join(canceller).unwrap(), "a pending timer is cancellable from a task");
+    let report = shut_down_once_out_of_the_wheels(rt, 100, "the cancelled timers are");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+/// Waits until the wheels hold no timer and `cancelled` tasks were counted cancelled
+/// (panics naming `what` if that never happens), then shuts `rt` down and checks that
+/// its report says the same.
+fn shut_down_once_out_of_the_wheels(rt: Runtime, cancelled: u64, what: &str) -> kairos::ShutdownReport {
     assert!(
         wait_until(|| {
             let m = rt.metrics();
-            m.timers_pending == 0 && m.cancelled == 100
+            m.timers_pending == 0 && m.cancelled == cancelled
         }),
-        "the cancelled timers are still in the wheels: {:?}",
+        "{what} still in a wheel: {:?}",
         rt.metrics()
     );
     let report = rt.shutdown();
-    assert_eq!((report.cancelled, report.timers_dropped), (100, 0), "{report:?}");
-    assert!(report.is_balanced(), "{report:?}");
+    assert_eq!((report.cancelled, report.timers_dropped), (cancelled, 0), "{report:?}");
+    report
 }
 
 /// Cancels the timer it holds when it is dropped, and records whether that worked (an
@@ -266,16 +274,8 @@ fn a_cancel_inside_a_cancel_cancels_both_timers() {
     assert!(wait_until(|| rt.metrics().timers_pending == 2), "{:?}", rt.metrics());
     assert!(outer.cancel());
     assert!(sibling_cancelled.load(SeqCst), "the sibling timer was still pending");
-    assert!(
-        wait_until(|| {
-            let m = rt.metrics();
-            m.timers_pending == 0 && m.cancelled == 2
-        }),
-        "timer {sibling_id:?} or its canceller is still in a wheel: {:?}",
-        rt.metrics()
-    );
-    let report = rt.shutdown();
-    assert_eq!((report.cancelled, report.timers_dropped), (2, 0), "{report:?}");
+    let what = format!("timer {sibling_id:?} or its canceller is");
+    let report = shut_down_once_out_of_the_wheels(rt, 2, &what);
     assert!(report.is_balanced(), "{report:?}");
 }
 
@@ -288,16 +288,7 @@ fn a_cancel_after_another_runtime_left_reaches_the_new_one() {
         let rt = runtime(1);
         let h = rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ());
         assert!(h.cancel());
-        assert!(
-            wait_until(|| {
-                let m = rt.metrics();
-                m.timers_pending == 0 && m.cancelled == 1
-            }),
-            "the cancelled timer is still in the wheel: {:?}",
-            rt.metrics()
-        );
-        let report = rt.shutdown();
-        assert_eq!((report.cancelled, report.timers_dropped), (1, 0), "{report:?}");
+        shut_down_once_out_of_the_wheels(rt, 1, "the cancelled timer is");
     }
 }
 
