@@ -447,7 +447,10 @@ impl WorkerCtx {
 
     fn stop_searching(&self) {
         if self.searching.replace(false) && self.handle.shared.idle.stop_searching() {
-            // The last searcher found work: there may be more, wake a helper.
+            // The last searcher found work: there may be more, wake a helper. Always, even
+            // when only a few tasks are queued: skipping it for those saves a wake-up per
+            // burst of short tasks, but leaves a worker asleep while the queued tasks wait
+            // behind a long or blocking one (tests/wake_ups.rs fails then).
             self.handle.shared.notify_one();
         }
     }
