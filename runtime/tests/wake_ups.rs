@@ -50,39 +50,44 @@ fn warm_up_with_short_tasks(rt: &Runtime) {
     assert_eq!(ran.load(SeqCst), 20_000);
 }
 
-/// Lets the workers go idle (and park) between pairs on even rounds; odd rounds follow
-/// straight on.
-fn pause(round: u32) {
-    if round % 2 == 0 {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+/// Two lowered flags, for the two tasks of a pair.
+fn flags() -> (Arc<AtomicBool>, Arc<AtomicBool>) {
+    (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)))
 }
 
-#[test]
-fn two_tasks_from_outside_that_wait_for_each_other_both_finish() {
+/// On a 2-worker runtime warmed up with short tasks, runs `round` 40 times, the even
+/// rounds after a pause that lets the workers go idle and park; then shuts the runtime
+/// down and checks that every task is accounted for.
+fn in_rounds(mut round: impl FnMut(&Runtime, u32)) {
     let rt = runtime(2);
     warm_up_with_short_tasks(&rt);
-    for round in 0..40u32 {
-        pause(round);
-        let (a, b) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
-        let (a1, b1, a2, b2) = (a.clone(), b.clone(), a, b);
-        let first = rt.spawn(Priority::NORMAL, move || meet(&a1, &b1));
-        let second = rt.spawn(Priority::NORMAL, move || meet(&b2, &a2));
-        assert!(join(first).unwrap(), "round {round}: the first task waited alone: its pair was never run");
-        assert!(join(second).unwrap(), "round {round}: the second task ran only after the first gave up");
+    for n in 0..40u32 {
+        if n % 2 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        round(&rt, n);
     }
     let report = rt.shutdown();
     assert!(report.is_balanced(), "{report:?}");
 }
 
 #[test]
+fn two_tasks_from_outside_that_wait_for_each_other_both_finish() {
+    in_rounds(|rt, round| {
+        let (a, b) = flags();
+        let (a1, b1, a2, b2) = (a.clone(), b.clone(), a, b);
+        let first = rt.spawn(Priority::NORMAL, move || meet(&a1, &b1));
+        let second = rt.spawn(Priority::NORMAL, move || meet(&b2, &a2));
+        assert!(join(first).unwrap(), "round {round}: the first task waited alone: its pair was never run");
+        assert!(join(second).unwrap(), "round {round}: the second task ran only after the first gave up");
+    });
+}
+
+#[test]
 fn a_task_that_waits_for_its_child_gets_the_other_worker() {
-    let rt = runtime(2);
-    warm_up_with_short_tasks(&rt);
-    for round in 0..40u32 {
-        pause(round);
+    in_rounds(|rt, round| {
         let parent = rt.spawn(Priority::NORMAL, || {
-            let (mine, theirs) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+            let (mine, theirs) = flags();
             let (m, t) = (mine.clone(), theirs.clone());
             // The child goes to this worker's own queue, behind this (still running) task.
             let child = kairos::spawn(Priority::NORMAL, move || meet(&t, &m));
@@ -91,7 +96,5 @@ fn a_task_that_waits_for_its_child_gets_the_other_worker() {
         let (parent_met, child) = join(parent).unwrap();
         assert!(parent_met, "round {round}: the child queued behind its parent was never stolen");
         assert!(join(child).unwrap(), "round {round}");
-    }
-    let report = rt.shutdown();
-    assert!(report.is_balanced(), "{report:?}");
+    });
 }
