@@ -31,5 +31,6 @@ pub mod peers;
 pub mod report;
 pub mod runner;
 pub mod scenarios;
+pub mod wake_floor;
 
 pub use peers::{Feature, Peer, PeerConfig, PeerKind, Prio};

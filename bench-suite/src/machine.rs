@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::wake_floor::WakeFloor;
+
 /// The machine a report was measured on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
@@ -17,6 +19,10 @@ pub struct Machine {
     pub kernel: String,
     /// Target OS and architecture.
     pub os: String,
+    /// How long the OS takes to wake a sleeping thread, measured by the runner before the
+    /// scenarios ([`crate::wake_floor`]); `None` in reports made before it was measured.
+    #[serde(default)]
+    pub wake_floor: Option<WakeFloor>,
 }
 
 impl Machine {
@@ -44,6 +50,7 @@ impl Machine {
                 .map(|s| s.trim().to_string())
                 .unwrap_or_else(|_| "unknown".into()),
             os: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
+            wake_floor: None,
         }
     }
 }

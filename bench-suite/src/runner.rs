@@ -17,14 +17,18 @@ use crate::args::{ChildArgs, Options};
 use crate::machine::{target_dir, Machine, Versions};
 use crate::report::{self, Report};
 use crate::scenarios::{CaseResult, RunOutput, Scenario, Status};
+use crate::wake_floor;
 
 /// Runs the suite described by `opts`; returns the report directory.
 pub fn run(opts: &Options) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let out_dir = opts.out.clone().unwrap_or_else(|| target_dir().join("kairos-report"));
-    let machine = Machine::detect();
+    let mut machine = Machine::detect();
     let versions = Versions::detect();
     let started = Instant::now();
+    // Measured first, while nothing else of ours runs.
+    let floor = wake_floor::measure(opts.mode.pick(5_000, 2_000));
+    machine.wake_floor = Some(floor);
 
     println!(
         "kairos-bench: {} mode, {} round(s), {} workers, allocator {}, peers {}",
@@ -38,6 +42,7 @@ pub fn run(opts: &Options) -> Result<PathBuf, String> {
         "machine: {} ({} CPUs, {} GiB), {}",
         machine.cpu, machine.cpus, machine.memory_gib, versions.rustc
     );
+    println!("wake-up floor: {}", floor.describe());
     if cfg!(debug_assertions) {
         println!("WARNING: this is a debug build; run with --release for meaningful figures");
     }

@@ -474,6 +474,16 @@ impl Report {
             }
             rows.push(row);
         }
+        let mut footer =
+            vec!["kairos vs best other: > 1 means kairos is better (faster, smaller or sooner)".into()];
+        let open_loop = rows.iter().any(|r| r[0].starts_with("open loop"));
+        if let (true, Some(floor)) = (open_loop, &self.machine.wake_floor) {
+            footer.push(format!(
+                "open loop: one bare OS wake-up on this machine takes p50 {:.1} us, p99 {:.1} us; a p99 bar \
+                 below that is met only by workers that spin instead of sleeping",
+                floor.wake_p50_us, floor.wake_p99_us
+            ));
+        }
         Table {
             title: format!(
                 "summary ({} mode, {} workers, {}, medians of {} round(s))",
@@ -484,9 +494,7 @@ impl Report {
             ),
             header,
             rows,
-            footer: vec![
-                "kairos vs best other: > 1 means kairos is better (faster, smaller or sooner)".into()
-            ],
+            footer,
         }
     }
 
@@ -510,6 +518,12 @@ impl Report {
             self.machine.kernel,
             self.machine.os
         ));
+        if let Some(floor) = &self.machine.wake_floor {
+            md.push_str(&format!(
+                "Wake-up floor: {}. A task submitted while every worker sleeps starts no sooner.  \n",
+                floor.describe()
+            ));
+        }
         md.push_str(&format!(
             "Versions: kairos {}, tokio {}, rayon-core {}, mimalloc {}; {}; {} build. Suite took {:.0} s.\n\n",
             self.versions.kairos,
@@ -583,6 +597,7 @@ impl Report {
 mod tests {
     use super::*;
     use crate::scenarios::CaseResult;
+    use crate::wake_floor::WakeFloor;
 
     fn run(peer: PeerKind, case: &str, round: u32, tps: Option<f64>, status: Status) -> RunOutput {
         let mut r = CaseResult::default();
@@ -666,5 +681,37 @@ mod tests {
         assert!(table.contains("spawn from outside, tasks/s"), "{table}");
         assert!(table.contains("n/s"), "rayon-core was not supported: {table}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn open_loop_run(peer: PeerKind, p99_us: f64) -> RunOutput {
+        let mut r = CaseResult::default();
+        r.metric("latency_p99", "submit-to-start p99", "us", p99_us, Better::Lower);
+        RunOutput {
+            scenario: "latency".into(),
+            case: "50k/s".into(),
+            result: r,
+            ..run(peer, "50k/s", 0, None, Status::Ok)
+        }
+    }
+
+    #[test]
+    fn the_wake_up_floor_is_printed_in_the_header_and_beside_the_open_loop_bar() {
+        let opts = Options::defaults(Mode::Quick);
+        let runs = vec![open_loop_run(PeerKind::Kairos, 30.0), open_loop_run(PeerKind::Rayon, 20.0)];
+        let floor = WakeFloor { samples: 100, wake_p50_us: 2.5, wake_p99_us: 12.5, unpark_p50_us: 4.0 };
+        let machine = Machine { wake_floor: Some(floor), ..Machine::default() };
+        let report = Report::new(&opts, machine, Versions::default(), runs.clone(), Duration::from_secs(1));
+        let table = report.summary_table().render_text();
+        assert!(table.contains("open loop 50k/s"), "{table}");
+        assert!(table.contains("p50 2.5 us, p99 12.5 us"), "the floor is not beside the bar: {table}");
+        let md = report.markdown(&[]);
+        assert!(md.contains("Wake-up floor: bare OS wake-up"), "{md}");
+        assert!(md.contains("costs the waker 4.0 us (100 samples)"), "{md}");
+
+        // Without a measured floor (an older report), neither line appears.
+        let report =
+            Report::new(&opts, Machine::default(), Versions::default(), runs, Duration::from_secs(1));
+        assert!(!report.summary_table().render_text().contains("bare OS wake-up"));
+        assert!(!report.markdown(&[]).contains("Wake-up floor"));
     }
 }
