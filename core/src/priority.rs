@@ -11,7 +11,8 @@ use core::fmt;
 /// ([`Priority::HIGHEST`]). Higher runs first.
 ///
 /// Workers always serve the highest non-empty level they can see; within one level,
-/// tasks run in submission order (FIFO).
+/// tasks run in submission order (FIFO) by default (`Builder::lifo_within_level` makes a
+/// worker run its own spawns newest first).
 ///
 /// # Examples
 ///

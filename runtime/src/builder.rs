@@ -117,25 +117,30 @@ impl Builder {
         self
     }
 
-    /// Prefix of worker thread names; worker `i` is named `"{prefix}-{i}"`.
+    /// Prefix of worker thread names; worker `i` is named `"{prefix}-{i}"`. A prefix
+    /// with a NUL byte is rejected by [`build`](Self::build).
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
         self.thread_name = prefix.into();
         self
     }
 
-    /// Stack size of each worker thread, in bytes.
+    /// Stack size of each worker thread, in bytes (default: the platform's default for
+    /// new threads). `0` is rejected by [`build`](Self::build); a size below the
+    /// platform's minimum is raised to that minimum by the OS.
     pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
     }
 
-    /// Runs `f` on each worker thread when it starts, before it runs any task.
+    /// Runs `f` on each worker thread when it starts, before it runs any task. A panic in
+    /// `f` is caught and ignored: the worker goes on and runs tasks.
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_start = Some(std::sync::Arc::new(f));
         self
     }
 
-    /// Runs `f` on each worker thread just before it exits.
+    /// Runs `f` on each worker thread just before it exits. A panic in `f` is caught and
+    /// ignored.
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
         self
@@ -199,9 +204,10 @@ impl Builder {
     ///   thread until a task starts (or the runtime shuts down);
     /// - [`spawn_async`](crate::Handle::spawn_async) waits without blocking.
     ///
-    /// Spawns made *on a worker thread* (from inside tasks) never block, since a worker
-    /// waiting for room could be the one that would make it: they are admitted past the
-    /// limit (and counted). Use `try_spawn` or `spawn_async` inside tasks to respect it.
+    /// Spawns made *on one of this runtime's worker threads* (from inside its tasks) never
+    /// block, since a worker waiting for room could be the one that would make it: they
+    /// are admitted past the limit (and counted). A worker of another runtime blocks like
+    /// any other thread. Use `try_spawn` or `spawn_async` inside tasks to respect it.
     ///
     /// The count is exact under concurrency and costs one compare-and-swap per spawn
     /// and one decrement per start; no lock. `0` is rejected by [`build`](Self::build).
@@ -264,6 +270,12 @@ impl Builder {
             Some(n) => n,
             None => workers,
         };
+        if self.thread_name.contains('\0') {
+            return Err(BuildError::thread_name_nul(self.thread_name));
+        }
+        if self.stack_size == Some(0) {
+            return Err(BuildError::zero_stack_size());
+        }
         if self.max_pending == Some(0) {
             return Err(BuildError::zero_limit("max_pending"));
         }

@@ -15,6 +15,8 @@ enum BuildErrorKind {
     Spawn(std::io::Error),
     ZeroLimit(&'static str),
     ZeroAging(kairos_core::Priority),
+    ThreadNameNul(String),
+    ZeroStackSize,
 }
 
 impl BuildError {
@@ -32,6 +34,21 @@ impl BuildError {
     }
     pub(crate) fn spawn(e: std::io::Error) -> BuildError {
         BuildError { kind: BuildErrorKind::Spawn(e) }
+    }
+    pub(crate) fn thread_name_nul(prefix: String) -> BuildError {
+        BuildError { kind: BuildErrorKind::ThreadNameNul(prefix) }
+    }
+    pub(crate) fn zero_stack_size() -> BuildError {
+        BuildError { kind: BuildErrorKind::ZeroStackSize }
+    }
+    /// The OS refused to start a worker thread; [`source`](std::error::Error::source)
+    /// has its error.
+    pub fn is_spawn(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::Spawn(_))
+    }
+    /// A thread setting was unusable: a name prefix with a NUL byte, or a stack size of 0.
+    pub fn is_bad_thread_setting(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ThreadNameNul(_) | BuildErrorKind::ZeroStackSize)
     }
     /// The worker count was zero.
     pub fn is_zero_workers(&self) -> bool {
@@ -60,7 +77,16 @@ impl fmt::Display for BuildError {
             BuildErrorKind::TooManyWorkers { requested, max } => {
                 write!(f, "Builder::workers({requested}) is above the maximum of {max} workers")
             }
-            BuildErrorKind::Spawn(e) => write!(f, "could not spawn a worker thread: {e}"),
+            // The io error is the `source`, not repeated here.
+            BuildErrorKind::Spawn(_) => f.write_str("the OS could not start a worker thread"),
+            BuildErrorKind::ThreadNameNul(prefix) => write!(
+                f,
+                "Builder::thread_name({prefix:?}) contains a NUL byte, which a thread name cannot hold"
+            ),
+            BuildErrorKind::ZeroStackSize => f.write_str(
+                "Builder::thread_stack_size(0) gives a worker no stack; give a size in bytes (sizes below \
+                 the platform's minimum are raised to it by the OS)",
+            ),
             BuildErrorKind::ZeroAging(level) => write!(
                 f,
                 "the aging budget of priority {} is zero, which would put that level ahead of every \

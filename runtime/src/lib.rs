@@ -77,9 +77,9 @@
 //!
 //! # Inside tasks
 //!
-//! [`spawn`], [`spawn_future`], [`sleep`], [`sleep_until`], [`timeout`] and [`yield_now`]
-//! find the runtime of the task (or `block_on`) they are called from, and panic with a
-//! message that says what to use instead when called elsewhere.
+//! [`spawn`], [`spawn_future`], [`sleep`], [`sleep_until`] and [`timeout`] find the
+//! runtime of the task (or `block_on`) they are called from, and panic with a message
+//! that says what to use instead when called elsewhere. [`yield_now`] needs no runtime.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
@@ -109,7 +109,7 @@ pub use aging::Aging;
 pub use builder::Builder;
 pub(crate) use builder::BuilderConfig;
 pub use error::{BuildError, Elapsed, SpawnError};
-pub use kairos_core::task::{JoinError, JoinHandle, TaskId, TaskStatus};
+pub use kairos_core::task::{Closure, FutureBody, JoinError, JoinHandle, TaskId, TaskStatus};
 pub use kairos_core::{InvalidPriority, Priority};
 pub use metrics::{LatencySummary, MetricsSnapshot};
 pub use pending::{LevelCounts, PendingSnapshot};

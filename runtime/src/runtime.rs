@@ -22,7 +22,7 @@ use crate::Builder;
 use event_listener::Listener;
 use kairos_core::admission::Admission;
 use kairos_core::park::{ParkWaker, Parker};
-use kairos_core::sync::atomic::Ordering::SeqCst;
+use kairos_core::sync::atomic::Ordering::{Relaxed, SeqCst};
 use kairos_core::sync::Arc;
 use kairos_core::task::{
     allocate, carries_scheduler, Body, Closure, FutureBody, JoinHandle, TaskId, TaskOptions,
@@ -160,7 +160,9 @@ impl Handle {
     }
 
     pub(crate) fn refused<T>(&self) -> JoinHandle<T> {
-        JoinHandle::refused(TaskId::refused(self.shared.refused_seq.fetch_add(1, SeqCst)))
+        // One sequence for the whole process, so refused ids of two runtimes never meet.
+        static REFUSED_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        JoinHandle::refused(TaskId::refused(REFUSED_SEQ.fetch_add(1, Relaxed)))
     }
 
     /// Submits `body`; hands it back if intake is closed, or if full and `admit` says so.
@@ -608,7 +610,8 @@ impl Runtime {
         for r in shared.remotes.iter() {
             r.parker.unpark();
         }
-        let deadline = timeout.map(|d| start + d);
+        // A timeout too large to add (`Duration::MAX`) waits like `shutdown`.
+        let deadline = timeout.and_then(|d| start.checked_add(d));
         let mut timed_out = false;
         let me = std::thread::current().id();
         for t in std::mem::take(&mut self.threads) {

@@ -100,7 +100,6 @@ pub(crate) struct Shared {
     pub(crate) closed: AtomicBool,
     /// Counts made by non-worker threads.
     pub(crate) counters: Counters,
-    pub(crate) refused_seq: AtomicU64,
     pub(crate) config: BuilderConfig,
     /// The cap on concurrently running child processes (`spawn_process`).
     pub(crate) processes: std::sync::Arc<crate::process::ProcessLimiter>,
@@ -152,7 +151,9 @@ impl Home for RuntimeHome {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        home::unregister(self.home_slot);
+        // SAFETY: the slot was registered for this runtime, and its shared state is
+        // dropped only after every task it held completed (the home table's invariants).
+        unsafe { home::unregister(self.home_slot) };
     }
 }
 
@@ -193,7 +194,6 @@ impl Shared {
             stopping: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
-            refused_seq: AtomicU64::new(0),
             processes: std::sync::Arc::new(crate::process::ProcessLimiter::new(config.max_processes)),
             retries: crate::retry::RetryStats::default(),
             admission: config.max_pending.map(Admission::new),

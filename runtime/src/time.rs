@@ -29,13 +29,21 @@ impl fmt::Debug for Sleep {
 }
 
 impl Sleep {
-    /// The instant this sleep completes at.
+    /// The instant this sleep completes at. For a sleep too long for an `Instant`
+    /// (`kairos::sleep(Duration::MAX)`), about 30 years from its start: such a sleep
+    /// ends only when its runtime shuts down.
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 }
 
 /// Waits until `duration` has passed.
+///
+/// # Shutdown
+///
+/// A sleep whose runtime shut down (or shuts down while it waits) ends at once, early:
+/// no worker is left to fire its timer. Inside a task that cannot happen (shutdown
+/// cancels the task first); in `Runtime::block_on` on a shut-down runtime it can.
 ///
 /// # Panics
 ///
@@ -62,11 +70,22 @@ fn sleep_for(what: &str, instead: &str, duration: Duration) -> Sleep {
     Sleep { deadline, timer }
 }
 
-/// Waits until `deadline` (completes at once if it has passed).
+/// Waits until `deadline` (completes at once if it has passed). Like [`sleep`], it ends
+/// early when its runtime shuts down.
 ///
 /// # Panics
 ///
 /// Outside a kairos task or `Runtime::block_on`.
+///
+/// # Examples
+///
+/// ```
+/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// use std::time::{Duration, Instant};
+/// let at = Instant::now() + Duration::from_millis(2);
+/// rt.block_on(async { kairos::sleep_until(at).await });
+/// assert!(Instant::now() >= at);
+/// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     let timer =
         with_current("sleep_until", "Handle::spawn_at (or run the future inside Runtime::block_on)", |h| {
@@ -94,7 +113,8 @@ impl Drop for Sleep {
     }
 }
 
-/// Runs `fut`, giving up after `duration` with [`Elapsed`].
+/// Runs `fut`, giving up after `duration` with [`Elapsed`]. On a runtime that shut down
+/// the timer ends at once (see [`sleep`]), so `Elapsed` then comes before `duration`.
 ///
 /// # Panics
 ///
@@ -140,7 +160,24 @@ impl<F: Future> Future for Timeout<F> {
 }
 
 /// Yields once to the scheduler: the task goes to the back of its priority level's
-/// queue, so other tasks of that level run first.
+/// queue, so other tasks of that level run first. Needs no runtime: outside one, the
+/// future just returns `Pending` once after waking its own waker.
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let h = rt.spawn_future(Priority::NORMAL, async {
+///     for _ in 0..3 {
+///         kairos::yield_now().await; // let queued work of this level run
+///     }
+///     "done"
+/// });
+/// assert_eq!(h.join().unwrap(), "done");
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }

@@ -56,6 +56,7 @@ use kairos_core::timer::{cancel_for_shutdown, Inserted, TimerDriver};
 use kairos_core::wheel::TimerLinks;
 use kairos_core::Priority;
 use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 /// A deadline closer than this is waited for by yielding rather than parking.
@@ -224,13 +225,15 @@ impl WorkerCtx {
     pub(crate) fn run(self) {
         let _guard = context::enter_worker(&self);
         reduce_timer_slack();
+        // A panicking hook must not take the worker with it (its queue and its wheel
+        // would be stranded); the payload is dropped.
         if let Some(hook) = &self.handle.shared.config.on_thread_start {
-            hook();
+            let _ = catch_unwind(AssertUnwindSafe(|| hook()));
         }
         self.main_loop();
         self.exit();
         if let Some(hook) = &self.handle.shared.config.on_thread_stop {
-            hook();
+            let _ = catch_unwind(AssertUnwindSafe(|| hook()));
         }
     }
 
@@ -590,7 +593,18 @@ impl WorkerCtx {
     }
 
     fn park_inner(&self, entered: Instant, spin: Duration) {
-        let spin_until = entered + spin;
+        // The spin ends at the budget or at this wheel's next deadline, whichever is
+        // first (a long budget must not make a due timer wait for it); a budget too large
+        // to add (`Duration::MAX`) ends only at a deadline, work or shutdown.
+        let next_due = || {
+            let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
+            next.and_then(|tick| self.handle.shared.clock.until(tick))
+                .and_then(|d| Instant::now().checked_add(d))
+        };
+        let spin_until = match (entered.checked_add(spin), next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         loop {
             for _ in 0..32 {
                 std::hint::spin_loop();
@@ -598,7 +612,7 @@ impl WorkerCtx {
             if self.work_hint() || self.handle.shared.stopping.load(Relaxed) {
                 return;
             }
-            if Instant::now() >= spin_until {
+            if spin_until.is_some_and(|until| Instant::now() >= until) {
                 break;
             }
             std::thread::yield_now();

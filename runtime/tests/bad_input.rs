@@ -96,3 +96,40 @@ fn zero_spin_and_tiny_stack_are_accepted() {
     assert_eq!(join(rt.spawn(Priority::NORMAL, || 1)).unwrap(), 1);
     drop(rt);
 }
+
+#[test]
+fn a_thread_name_with_a_nul_byte_is_a_clear_error() {
+    let err = Runtime::builder().workers(1).thread_name("pool\0x").build().unwrap_err();
+    assert!(err.is_bad_thread_setting() && !err.is_spawn(), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("NUL") && msg.contains("thread_name"), "{msg}");
+}
+
+#[test]
+fn a_zero_stack_size_is_a_clear_error() {
+    let err = Runtime::builder().workers(1).thread_stack_size(0).build().unwrap_err();
+    assert!(err.is_bad_thread_setting(), "{err:?}");
+    assert!(err.to_string().contains("thread_stack_size(0)"), "{err}");
+}
+
+#[test]
+fn a_spin_budget_of_duration_max_spins_until_work_a_due_timer_or_shutdown() {
+    let rt = Runtime::builder().workers(1).spin_before_park(Duration::MAX).build().unwrap();
+    assert_eq!(join(rt.spawn(Priority::NORMAL, || 1)).unwrap(), 1);
+    // The worker spins with no end of budget: only its wheel's deadline ends the spin.
+    let at = Instant::now() + Duration::from_millis(5);
+    let timed = rt.spawn_at(at, Priority::NORMAL, move || Instant::now() >= at);
+    assert!(join(timed).unwrap(), "ran before its due time");
+    let report = within(move || rt.shutdown()).expect("shutdown hung behind the spin");
+    assert_eq!(report.completed, 2, "{report:?}");
+}
+
+#[test]
+fn a_shutdown_timeout_of_duration_max_waits_like_shutdown() {
+    let rt = runtime(1);
+    let h = rt.spawn(Priority::NORMAL, || std::thread::sleep(Duration::from_millis(20)));
+    let report = within(move || rt.shutdown_timeout(Duration::MAX)).expect("shutdown_timeout(MAX) hung");
+    assert!(!report.timed_out, "{report:?}");
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert!(join(h).is_ok());
+}

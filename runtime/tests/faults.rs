@@ -345,3 +345,35 @@ impl<T> PollOnce for std::pin::Pin<&mut kairos::JoinHandle<T>> {
         self.poll(cx).is_pending()
     }
 }
+
+#[test]
+fn panicking_start_and_stop_hooks_do_not_take_the_workers_with_them() {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let stops = Arc::new(AtomicUsize::new(0));
+    let (s1, s2) = (starts.clone(), stops.clone());
+    let rt = kairos::Runtime::builder()
+        .workers(2)
+        .on_thread_start(move || {
+            s1.fetch_add(1, SeqCst);
+            panic!("start hook fails");
+        })
+        .on_thread_stop(move || {
+            s2.fetch_add(1, SeqCst);
+            panic!("stop hook fails");
+        })
+        .build()
+        .unwrap();
+    // Both workers survived their start hook: two tasks that wait for each other finish.
+    let (tx, rx) = mpsc::channel::<()>();
+    let a = rt.spawn(Priority::NORMAL, move || rx.recv_timeout(PATIENCE).is_ok());
+    let b = rt.spawn(Priority::NORMAL, move || tx.send(()).is_ok());
+    assert!(join(b).unwrap());
+    assert!(join(a).unwrap(), "the second worker never ran the waiting pair's other half");
+    // A timed task sent from outside reaches a live wheel, whichever worker owns it.
+    let timed = rt.spawn_after(Duration::from_millis(2), Priority::NORMAL, || 7);
+    assert_eq!(join(timed).unwrap(), 7);
+    let report = within(move || rt.shutdown()).expect("shutdown hung");
+    assert_eq!(report.completed, 3, "{report:?}");
+    assert_eq!(starts.load(SeqCst), 2);
+    assert_eq!(stops.load(SeqCst), 2, "each worker ran its stop hook and exited");
+}

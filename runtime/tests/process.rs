@@ -125,7 +125,7 @@ fn missing_program_is_a_start_failure() {
     assert!(!err.is_invalid_timeout());
     assert_eq!(err.program(), "kairos-no-such-program");
     let msg = err.to_string();
-    assert!(msg.starts_with("could not start `kairos-no-such-program`: "), "{msg}");
+    assert_eq!(msg, "could not start `kairos-no-such-program`", "the io error is the source, not repeated");
     assert_eq!(err.io_error().unwrap().kind(), std::io::ErrorKind::NotFound);
     let source = std::error::Error::source(&err).expect("the io::Error is the source");
     assert!(source.downcast_ref::<std::io::Error>().is_some());

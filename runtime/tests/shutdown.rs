@@ -453,3 +453,18 @@ fn a_timer_dropped_at_shutdown_may_cancel_a_sibling_timer() {
     assert!(report.is_balanced(), "{report:?}");
     assert_eq!(report.timers_dropped + report.cancelled, 2 * PAIRS, "{report:?}");
 }
+
+#[test]
+fn refused_tasks_of_two_runtimes_never_share_an_id() {
+    let (a, b) = (runtime(1), runtime(1));
+    let (ha, hb) = (a.handle(), b.handle());
+    assert!(a.shutdown().is_balanced());
+    assert!(b.shutdown().is_balanced());
+    let ids: Vec<_> = (0..4)
+        .flat_map(|_| [ha.spawn(Priority::NORMAL, || ()).id(), hb.spawn(Priority::NORMAL, || ()).id()])
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "refused ids repeat: {ids:?}");
+}

@@ -88,10 +88,18 @@ pub fn register(home: Arc<dyn Home>) -> usize {
     }
 }
 
-/// Frees `slot` (0 is ignored).
-pub fn unregister(slot: usize) {
+/// Frees `slot` (0, and a slot out of range, are ignored).
+///
+/// # Safety
+///
+/// `slot` was returned by [`register`] to the caller, and no task that names it is
+/// alive or will be made: a later runtime registered in the slot would otherwise be
+/// handed that task's cancel messages and priority changes (see the module's invariants).
+pub unsafe fn unregister(slot: usize) {
     if slot != 0 {
-        slots().lock().unwrap_or_else(PoisonError::into_inner)[slot] = None;
+        if let Some(home) = slots().lock().unwrap_or_else(PoisonError::into_inner).get_mut(slot) {
+            *home = None;
+        }
     }
 }
 

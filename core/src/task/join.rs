@@ -114,6 +114,7 @@ pub enum TaskStatus {
 
 impl TaskStatus {
     /// The status a state word shows.
+    #[doc(hidden)]
     pub fn of(snap: Snapshot) -> TaskStatus {
         // A canceller's claim writes the outcome with `RUNNING` before `COMPLETE`.
         let claimed = snap.is_running() && !snap.is_started();
@@ -154,6 +155,7 @@ impl JoinError {
         JoinError { id, repr: Repr::Cancelled }
     }
     /// The error of a task refused or dropped because its runtime shut down.
+    #[doc(hidden)]
     pub fn shutdown(id: TaskId) -> JoinError {
         JoinError { id, repr: Repr::Shutdown }
     }
@@ -167,7 +169,8 @@ impl JoinError {
         JoinError { id, repr: Repr::Panic(payload) }
     }
 
-    /// The task was cancelled through its handle before it ran.
+    /// The task was cancelled through its handle: a closure before it ran, a future
+    /// before it completed.
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
@@ -219,7 +222,7 @@ impl JoinError {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => write!(f, "task {} was cancelled before it ran", self.id),
+            Repr::Cancelled => write!(f, "task {} was cancelled through its handle", self.id),
             Repr::Shutdown => write!(f, "task {} did not run: its runtime was shut down", self.id),
             Repr::Expired => write!(f, "task {} expired: its deadline passed before it started", self.id),
             Repr::TimedOut => {
@@ -278,14 +281,21 @@ impl<T> JoinHandle<T> {
     /// # Safety
     /// `ptr` carries the handle's counted reference (`JOIN_INTEREST` set) to a cell whose
     /// output type is `T`.
+    #[doc(hidden)]
     pub unsafe fn from_raw(ptr: NonNull<Header>) -> JoinHandle<T> {
         JoinHandle { tagged: ptr, _output: PhantomData }
     }
 
     /// A handle for a task that never existed because its runtime refused it: its
     /// result is a shutdown error.
+    ///
+    /// # Panics
+    ///
+    /// When `id` was not made by [`TaskId::refused`] (a live task's id): such a handle
+    /// would own a reference it was never given.
+    #[doc(hidden)]
     pub fn refused(id: TaskId) -> JoinHandle<T> {
-        debug_assert!(id.0 & 1 == 1, "refused ids are odd");
+        assert!(id.0 & 1 == 1, "JoinHandle::refused needs an id made by TaskId::refused, got {id:?}");
         let tagged = NonNull::new(id.0 as usize as *mut Header).expect("refused ids are odd, so never zero");
         JoinHandle { tagged, _output: PhantomData }
     }
@@ -309,9 +319,10 @@ impl<T> JoinHandle<T> {
         }
     }
 
-    /// Cancels the task if it has not started: its closure or future is dropped at once
-    /// and the handle's result becomes a cancellation error. Returns `true` if this call
-    /// cancelled it, so the body will never run.
+    /// Cancels the task if it has not started, or (a future) while it waits at an
+    /// `.await` between two polls: its closure or future is dropped at once and the
+    /// handle's result becomes a cancellation error. Returns `true` if this call
+    /// cancelled it, so the body will not run (again).
     ///
     /// A running closure cannot be interrupted (`false`). A future that is being polled
     /// right now is dropped at its next `.await` point, unless this poll completes it
@@ -335,12 +346,9 @@ impl<T> JoinHandle<T> {
     /// due. A ready task gets a new queue entry at the new level; the old entry is skipped
     /// when a worker reaches it.
     ///
-    /// ```
-    /// # use kairos_core::task::JoinHandle;
-    /// // With the `kairos` runtime:
-    /// // let h = rt.spawn_after(Duration::from_secs(1), Priority::LOW, job);
-    /// // assert!(h.set_priority(Priority::HIGHEST));
-    /// ```
+    /// With the `kairos` runtime: `let h = rt.spawn_after(Duration::from_secs(1),
+    /// Priority::LOW, job);` then `h.set_priority(Priority::HIGHEST)` moves it before it is
+    /// due (runnable examples are on `kairos::JoinHandle`'s crate page).
     pub fn set_priority(&self, priority: crate::Priority) -> bool {
         let Some(ptr) = self.task() else { return false };
         // SAFETY: the handle's reference keeps the cell alive during the call.
@@ -371,6 +379,7 @@ impl<T> JoinHandle<T> {
     }
 
     /// The raw header pointer, if the task exists.
+    #[doc(hidden)]
     pub fn as_raw(&self) -> Option<NonNull<Header>> {
         self.task()
     }
@@ -473,6 +482,14 @@ mod tests {
     #[test]
     fn a_join_handle_is_one_pointer_wide() {
         assert_eq!(core::mem::size_of::<JoinHandle<u64>>(), core::mem::size_of::<usize>());
+    }
+
+    #[test]
+    #[should_panic(expected = "JoinHandle::refused needs an id made by TaskId::refused")]
+    fn a_refused_handle_cannot_be_made_from_a_live_task_id() {
+        // An even id is a cell's address: a handle over it would own a reference it was
+        // never given.
+        drop(JoinHandle::<()>::refused(TaskId(0x1000)));
     }
 
     #[test]

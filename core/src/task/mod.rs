@@ -78,6 +78,7 @@ impl TaskId {
     }
     /// An id for a task that was refused before it existed (never equal to a live one:
     /// live ids are aligned addresses, refused ids are odd).
+    #[doc(hidden)]
     pub fn refused(seq: u64) -> TaskId {
         TaskId((seq << 1) | 1)
     }

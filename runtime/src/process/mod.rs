@@ -238,7 +238,9 @@ impl ProcessOutput {
 /// let cmd = Command::new("no-such-program-kairos");
 /// let err = rt.spawn_process(Priority::NORMAL, cmd, Duration::from_secs(1)).join().unwrap().unwrap_err();
 /// assert!(err.is_start_failure());
-/// assert!(err.to_string().starts_with("could not start `no-such-program-kairos`: "));
+/// assert_eq!(err.to_string(), "could not start `no-such-program-kairos`");
+/// // Why: the io::Error is the source.
+/// assert!(std::error::Error::source(&err).is_some());
 /// ```
 #[derive(Debug)]
 pub struct ProcessError {
@@ -354,8 +356,9 @@ impl fmt::Display for ProcessError {
                 "spawn_process(`{program}`) was given a timeout of zero, which would kill the process \
                  before it starts; pass a positive timeout (Duration::MAX for no limit)"
             ),
-            ErrorKind::Start(e) => write!(f, "could not start `{program}`: {e}"),
-            ErrorKind::Io { action, source } => write!(f, "could not {action} `{program}`: {source}"),
+            // The io error is the `source`, not repeated here.
+            ErrorKind::Start(_) => write!(f, "could not start `{program}`"),
+            ErrorKind::Io { action, .. } => write!(f, "could not {action} `{program}`"),
         }
     }
 }
