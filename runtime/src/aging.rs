@@ -40,6 +40,9 @@ pub(crate) const CHECK_EVERY: u32 = 32;
 
 /// The waiting budget of each priority level (see the module docs of `Builder::aging`).
 ///
+/// Workers count budgets in clock ticks of 1.024 µs, so a budget under one tick (but not
+/// zero, which the builder refuses) acts as one tick.
+///
 /// # Examples
 ///
 /// ```

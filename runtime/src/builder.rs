@@ -110,8 +110,9 @@ impl Builder {
         }
     }
 
-    /// Number of worker threads (default: [`std::thread::available_parallelism`]).
-    /// `0` is rejected by [`build`](Self::build), as is more than 1,024.
+    /// Number of worker threads (default: [`std::thread::available_parallelism`], or
+    /// 1,024 on a machine with more CPUs than that). `0` is rejected by
+    /// [`build`](Self::build), as is more than 1,024.
     pub fn workers(mut self, n: usize) -> Builder {
         self.workers = Some(n);
         self

@@ -3,6 +3,16 @@
 use std::fmt;
 
 /// Why [`Builder::build`](crate::Builder::build) failed.
+///
+/// # Examples
+///
+/// ```
+/// use kairos::Runtime;
+///
+/// let err = Runtime::builder().workers(0).build().unwrap_err();
+/// assert!(err.is_zero_workers());
+/// assert_eq!(err.to_string(), "a runtime needs at least one worker: Builder::workers(0) is not allowed");
+/// ```
 #[derive(Debug)]
 pub struct BuildError {
     kind: BuildErrorKind,
@@ -113,6 +123,21 @@ impl std::error::Error for BuildError {
 ///
 /// Made by [`Handle::try_spawn`](crate::Handle::try_spawn) and
 /// [`Handle::spawn_with`](crate::Handle::spawn_with).
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let handle = rt.handle();
+/// drop(rt.shutdown());
+/// let err = handle.try_spawn(Priority::NORMAL, || "mine").unwrap_err();
+/// assert!(err.is_shutdown() && !err.is_full());
+/// let f = err.into_inner(); // nothing is lost: run it elsewhere
+/// assert_eq!(f(), "mine");
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
 pub struct SpawnError<F> {
     task: F,
     kind: SpawnErrorKind,

@@ -167,6 +167,20 @@ where
 /// # Panics
 ///
 /// Outside a kairos task or `Runtime::block_on`; use [`Handle::spawn_future`] there.
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let h = rt.spawn_future(Priority::NORMAL, async {
+///     let child = kairos::spawn_future(Priority::HIGH, async { 40 });
+///     child.await.unwrap() + 2
+/// });
+/// assert_eq!(h.join().unwrap(), 42);
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
 pub fn spawn_future<Fut>(priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
 where
     Fut: Future + Send + 'static,
@@ -178,6 +192,16 @@ where
 }
 
 /// A handle to the runtime running the current task, if any.
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+///
+/// assert!(kairos::try_current().is_none(), "not inside a task");
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let inside = rt.spawn(Priority::NORMAL, || kairos::try_current().is_some());
+/// assert!(inside.join().unwrap());
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
 pub fn try_current() -> Option<Handle> {
     context::current_shared().map(|shared| Handle { shared })
 }

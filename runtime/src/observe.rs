@@ -51,7 +51,8 @@ impl Handle {
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
     /// let later = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
-    /// # while rt.pending().timed() == 0 { std::thread::yield_now(); }
+    /// # // The worker publishes its gauges, then its next due tick: wait for both.
+    /// # while rt.pending().timed() == 0 || rt.pending().next_due().is_none() { std::thread::yield_now(); }
     /// let p = rt.pending();
     /// assert_eq!(p.timed(), 1);
     /// assert_eq!(p.at(Priority::LOW).timed, 1);

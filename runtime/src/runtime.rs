@@ -72,6 +72,23 @@ pub struct Runtime {
 /// A handle keeps working after its runtime shut down: every spawn is then refused
 /// (`spawn*` return handles whose result is a shutdown error; `try_spawn` hands the
 /// closure back).
+///
+/// # Examples
+///
+/// ```
+/// use kairos::{Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(2).build()?;
+/// let handle = rt.handle();
+/// let from_a_thread = std::thread::spawn(move || handle.spawn(Priority::HIGH, || 6 * 7).join());
+/// assert_eq!(from_a_thread.join().unwrap().unwrap(), 42);
+///
+/// let handle = rt.handle();
+/// drop(rt.shutdown());
+/// assert!(handle.spawn(Priority::HIGH, || ()).join().unwrap_err().is_shutdown());
+/// assert!(handle.try_spawn(Priority::HIGH, || ()).unwrap_err().is_shutdown());
+/// # Ok::<(), kairos::BuildError>(())
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<Shared>,
@@ -452,7 +469,21 @@ impl Handle {
     }
 
     /// Polls `fut` on the workers at `priority` until it completes. Every time it is
-    /// woken, it is queued again at its priority.
+    /// woken, it is queued again at its priority. At shutdown an unfinished future is
+    /// dropped and its handle reports [`is_shutdown`](crate::JoinError::is_shutdown).
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let h = rt.handle().spawn_future(Priority::NORMAL, async {
+    ///     kairos::sleep(Duration::from_millis(1)).await;
+    ///     7
+    /// });
+    /// assert_eq!(h.join().unwrap(), 7);
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
     pub fn spawn_future<Fut>(&self, priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
     where
         Fut: Future + Send + 'static,
@@ -469,6 +500,18 @@ impl Handle {
     /// When called from a worker thread of any kairos runtime: blocking a worker would
     /// stall every task queued behind it. Inside a task, `.await` the future, or spawn it
     /// with [`spawn_future`](Self::spawn_future) and keep the handle.
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let sum = rt.handle().block_on(async {
+    ///     let child = kairos::spawn(Priority::HIGH, || 40); // onto this runtime
+    ///     child.await.unwrap() + 2
+    /// });
+    /// assert_eq!(sum, 42);
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         if context::on_worker_thread() {
             panic!(
@@ -587,6 +630,21 @@ impl Runtime {
     ///
     /// A task that never returns keeps this waiting forever; use
     /// [`shutdown_timeout`](Self::shutdown_timeout) to bound the wait.
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let done = rt.spawn(Priority::NORMAL, || ());
+    /// done.join().unwrap();
+    /// let later = rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ());
+    /// let report = rt.shutdown();
+    /// assert_eq!((report.submitted, report.completed, report.timers_dropped), (2, 1, 1));
+    /// assert!(report.is_balanced(), "every task is accounted for: {report:?}");
+    /// assert!(later.join().unwrap_err().is_shutdown());
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
     pub fn shutdown(mut self) -> ShutdownReport {
         self.shutdown_inner(None)
     }
@@ -594,6 +652,23 @@ impl Runtime {
     /// Like [`shutdown`](Self::shutdown), but stops waiting for the workers after
     /// `timeout`. Tasks still queued or running then are counted as `unfinished`
     /// (`timed_out` is set); the workers finish them in the background and exit.
+    /// `Duration::MAX` waits like [`shutdown`](Self::shutdown).
+    ///
+    /// ```
+    /// use kairos::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let (started, has_started) = std::sync::mpsc::channel();
+    /// rt.spawn(Priority::NORMAL, move || {
+    ///     started.send(()).unwrap();
+    ///     std::thread::sleep(Duration::from_millis(300));
+    /// });
+    /// has_started.recv().unwrap();
+    /// let report = rt.shutdown_timeout(Duration::from_millis(1));
+    /// assert!(report.timed_out && report.unfinished == 1, "{report:?}");
+    /// # Ok::<(), kairos::BuildError>(())
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> ShutdownReport {
         self.shutdown_inner(Some(timeout))
     }
