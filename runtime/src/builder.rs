@@ -149,7 +149,9 @@ impl Builder {
 
     /// How long an idle worker keeps looking for work (spinning, then yielding) before it
     /// parks. Longer lowers wake-up latency under bursty load and costs idle CPU right
-    /// after a burst; `Duration::ZERO` parks at once.
+    /// after a burst; `Duration::ZERO` parks at once. A spin also ends when the worker's
+    /// next timed task is due, so the budget never delays a timer; `Duration::MAX` spins
+    /// until work, a due timer or shutdown comes, and never parks.
     ///
     /// A worker spins only while at least half of its recent idle spells were short
     /// enough for this budget to cover: under a load whose gaps are longer than the
