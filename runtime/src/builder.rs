@@ -127,7 +127,7 @@ impl Builder {
 
     /// Stack size of each worker thread, in bytes (default: the platform's default for
     /// new threads). `0` is rejected by [`build`](Self::build); a size below the
-    /// platform's minimum is raised to that minimum by the OS.
+    /// platform's minimum is raised to that minimum by `std`.
     pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
@@ -150,8 +150,9 @@ impl Builder {
     /// How long an idle worker keeps looking for work (spinning, then yielding) before it
     /// parks. Longer lowers wake-up latency under bursty load and costs idle CPU right
     /// after a burst; `Duration::ZERO` parks at once. A spin also ends when the worker's
-    /// next timed task is due, so the budget never delays a timer; `Duration::MAX` spins
-    /// until work, a due timer or shutdown comes, and never parks.
+    /// next timed task is due, so the budget never delays a timer. `Duration::MAX` never
+    /// parks: every idle worker spins (a whole core each, even with no work at all)
+    /// until work, a due timer or shutdown comes.
     ///
     /// A worker spins only while at least half of its recent idle spells were short
     /// enough for this budget to cover: under a load whose gaps are longer than the
@@ -259,8 +260,10 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] if the worker count is 0 or above 1,024, or a thread cannot be
-    /// spawned (the workers already started are stopped again).
+    /// [`BuildError`] if the worker count is 0 or above 1,024; if `max_processes`,
+    /// `max_pending` or an aging budget is 0; if the thread name prefix holds a NUL byte
+    /// or the stack size is 0; or if a thread cannot be spawned (the workers already
+    /// started are stopped again).
     pub fn build(self) -> Result<Runtime, BuildError> {
         let workers = match self.workers {
             Some(0) => return Err(BuildError::zero_workers()),

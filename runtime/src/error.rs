@@ -94,8 +94,8 @@ impl fmt::Display for BuildError {
                 "Builder::thread_name({prefix:?}) contains a NUL byte, which a thread name cannot hold"
             ),
             BuildErrorKind::ZeroStackSize => f.write_str(
-                "Builder::thread_stack_size(0) gives a worker no stack; give a size in bytes (sizes below \
-                 the platform's minimum are raised to it by the OS)",
+                "Builder::thread_stack_size(0) is not a stack size; give one in bytes (sizes below the \
+                 platform's minimum are raised to it)",
             ),
             BuildErrorKind::ZeroAging(level) => write!(
                 f,

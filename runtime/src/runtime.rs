@@ -660,13 +660,15 @@ impl Runtime {
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
     /// let (started, has_started) = std::sync::mpsc::channel();
+    /// let (release, released) = std::sync::mpsc::channel::<()>();
     /// rt.spawn(Priority::NORMAL, move || {
     ///     started.send(()).unwrap();
-    ///     std::thread::sleep(Duration::from_millis(300));
+    ///     let _ = released.recv(); // runs until released
     /// });
     /// has_started.recv().unwrap();
     /// let report = rt.shutdown_timeout(Duration::from_millis(1));
     /// assert!(report.timed_out && report.unfinished == 1, "{report:?}");
+    /// release.send(()).unwrap(); // the worker finishes it in the background
     /// # Ok::<(), kairos::BuildError>(())
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> ShutdownReport {

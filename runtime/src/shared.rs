@@ -152,7 +152,8 @@ impl Home for RuntimeHome {
 impl Drop for Shared {
     fn drop(&mut self) {
         // SAFETY: the slot was registered for this runtime, and its shared state is
-        // dropped only after every task it held completed (the home table's invariants).
+        // dropped only after every task naming it completed (the home table's
+        // invariants); handles of completed tasks may outlive it, which the slot allows.
         unsafe { home::unregister(self.home_slot) };
     }
 }

@@ -41,9 +41,10 @@ impl Sleep {
 ///
 /// # Shutdown
 ///
-/// A sleep whose runtime shut down (or shuts down while it waits) ends at once, early:
-/// no worker is left to fire its timer. Inside a task that cannot happen (shutdown
-/// cancels the task first); in `Runtime::block_on` on a shut-down runtime it can.
+/// Inside a task, a sleep made while its runtime shuts down never completes: shutdown
+/// drops the task at this `.await` (so a `loop { work(); sleep(d).await }` cannot keep
+/// shutdown waiting). In `Runtime::block_on` on a shut-down runtime, where no worker is
+/// left to fire the timer, the sleep ends at once, early.
 ///
 /// # Panics
 ///
@@ -102,8 +103,14 @@ fn far_future() -> Instant {
 impl Future for Sleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // A shutdown error also ends the sleep: the runtime is gone.
-        Pin::new(&mut self.timer).poll(cx).map(|_| ())
+        match Pin::new(&mut self.timer).poll(cx) {
+            // On a worker, the task polling us is being shut down too: shutdown cancels
+            // it at this `.await` (it claims every unfinished future, idle or mid-poll).
+            // Ending the sleep instead would let a loop of sleeps run forever.
+            Poll::Ready(Err(e)) if e.is_shutdown() && crate::context::on_worker_thread() => Poll::Pending,
+            // Elsewhere (`block_on`), a shutdown error ends the sleep: the runtime is gone.
+            other => other.map(|_| ()),
+        }
     }
 }
 

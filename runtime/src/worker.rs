@@ -593,15 +593,16 @@ impl WorkerCtx {
     }
 
     fn park_inner(&self, entered: Instant, spin: Duration) {
-        // The spin ends at the budget or at this wheel's next deadline, whichever is
-        // first (a long budget must not make a due timer wait for it); a budget too large
-        // to add (`Duration::MAX`) ends only at a deadline, work or shutdown.
-        let next_due = || {
-            let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
-            next.and_then(|tick| self.handle.shared.clock.until(tick))
-                .and_then(|d| Instant::now().checked_add(d))
-        };
-        let spin_until = match (entered.checked_add(spin), next_due()) {
+        // The wheel cannot change during the spin (only this thread links timers, and a
+        // timer or cancel sent in ends the spin through `work_hint`): look it up once.
+        let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
+        // The spin ends at the budget or at the wheel's next deadline, whichever is first
+        // (a long budget must not make a due timer wait for it); a budget too large to add
+        // (`Duration::MAX`) ends only at a deadline, work or shutdown.
+        let timer_due_at = next
+            .and_then(|tick| self.handle.shared.clock.until(tick))
+            .and_then(|d| Instant::now().checked_add(d));
+        let spin_until = match (entered.checked_add(spin), timer_due_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -617,7 +618,7 @@ impl WorkerCtx {
             }
             std::thread::yield_now();
         }
-        let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
+        // How far the deadline is now, after the spin.
         let wait = next.map(|tick| self.handle.shared.clock.until(tick));
         if let Some(Some(d)) = wait {
             if d < NEAR_DEADLINE {

@@ -402,3 +402,26 @@ fn many_futures_with_sleeps_and_yields_complete() {
     assert!(report.is_balanced(), "{report:?}");
     assert_eq!(report.futures_dropped + report.panicked + report.cancelled, 0, "{report:?}");
 }
+
+#[test]
+fn a_loop_of_sleeps_does_not_keep_shutdown_waiting() {
+    let rt = runtime(1);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let h = rt.spawn_future(Priority::NORMAL, async move {
+        loop {
+            p.fetch_add(1, SeqCst);
+            // Busy most of the time, so shutdown most likely finds the future mid-poll
+            // and its next sleep's timer refused.
+            let t0 = std::time::Instant::now();
+            while t0.elapsed() < Duration::from_millis(5) {
+                std::hint::spin_loop();
+            }
+            kairos::sleep(Duration::from_micros(100)).await;
+        }
+    });
+    assert!(wait_until(|| polls.load(SeqCst) >= 3), "the loop never ran");
+    let report = within(move || rt.shutdown()).expect("shutdown waited forever for a loop of sleeps");
+    assert_eq!(report.futures_dropped, 1, "{report:?}");
+    assert!(join(h).unwrap_err().is_shutdown());
+}

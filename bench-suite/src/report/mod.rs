@@ -479,8 +479,8 @@ impl Report {
         let open_loop = rows.iter().any(|r| r[0].starts_with("open loop"));
         if let (true, Some(floor)) = (open_loop, &self.machine.wake_floor) {
             footer.push(format!(
-                "open loop: one bare OS wake-up on this machine takes p50 {:.1} us, p99 {:.1} us; a p99 bar \
-                 below that is met only by workers that spin instead of sleeping",
+                "open loop: one bare OS wake-up on this machine takes p50 {:.1} us, p99 {:.1} us; a p99 \
+                 below that needs fewer than 1% of tasks to find every worker asleep (workers that spin)",
                 floor.wake_p50_us, floor.wake_p99_us
             ));
         }

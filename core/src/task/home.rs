@@ -92,8 +92,8 @@ pub fn register(home: Arc<dyn Home>) -> usize {
 ///
 /// # Safety
 ///
-/// `slot` was returned by [`register`] to the caller, and no task that names it is
-/// alive or will be made: a later runtime registered in the slot would otherwise be
+/// `slot` was returned by [`register`] to the caller, and every task that names it is
+/// complete, with no new one to be made: a later runtime registered in the slot would otherwise be
 /// handed that task's cancel messages and priority changes (see the module's invariants).
 pub unsafe fn unregister(slot: usize) {
     if slot != 0 {

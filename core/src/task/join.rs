@@ -346,9 +346,9 @@ impl<T> JoinHandle<T> {
     /// due. A ready task gets a new queue entry at the new level; the old entry is skipped
     /// when a worker reaches it.
     ///
-    /// With the `kairos` runtime: `let h = rt.spawn_after(Duration::from_secs(1),
-    /// Priority::LOW, job);` then `h.set_priority(Priority::HIGHEST)` moves it before it is
-    /// due (runnable examples are on `kairos::JoinHandle`'s crate page).
+    /// With the `kairos` runtime: after `let h = rt.spawn_after(Duration::from_secs(1),
+    /// Priority::LOW, job);`, `h.set_priority(Priority::HIGHEST)` changes its level; it
+    /// still runs when due.
     pub fn set_priority(&self, priority: crate::Priority) -> bool {
         let Some(ptr) = self.task() else { return false };
         // SAFETY: the handle's reference keeps the cell alive during the call.
