@@ -599,9 +599,7 @@ impl WorkerCtx {
         // The spin ends at the budget or at the wheel's next deadline, whichever is first
         // (a long budget must not make a due timer wait for it); a budget too large to add
         // (`Duration::MAX`) ends only at a deadline, work or shutdown.
-        let timer_due_at = next
-            .and_then(|tick| self.handle.shared.clock.until(tick))
-            .and_then(|d| Instant::now().checked_add(d));
+        let timer_due_at = next.and_then(|tick| self.handle.shared.clock.instant_of(tick));
         let spin_until = match (entered.checked_add(spin), timer_due_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
