@@ -11,8 +11,8 @@
 //! | `batch_spawn_1000` | 1,000 tasks submitted from outside, until all ran |
 //! | `fanout_10k` | one task spawns 10,000 children from inside, until all ran |
 //! | `timer_register_cancel` | a timed task due in an hour, registered then cancelled (kairos `spawn_at` + `cancel`, heap pool the same, tokio task + `abort`, and tokio's bare `Sleep` registered by a first poll then dropped), and a `BinaryHeap` push + pop with 10k entries resident |
-//! | `wheel` | kairos-core's `TimingWheel` alone: insert + remove, and insert 1,024 then advance until all expired |
-//! | `run_queue` | kairos-core's `RunQueue` push + pop and steal, against crossbeam-deque `Worker` push + pop and `Injector` push + steal |
+//! | `wheel` | kairos-rt-core's `TimingWheel` alone: insert + remove, and insert 1,024 then advance until all expired |
+//! | `run_queue` | kairos-rt-core's `RunQueue` push + pop and steal, against crossbeam-deque `Worker` push + pop and `Injector` push + steal |
 //! | `priority_change` | raise the priority of a pending timed task (peers that can) |
 
 use std::cmp::Reverse;
@@ -162,7 +162,7 @@ fn binary_heap_push_pop(g: &mut BenchmarkGroup<'_, WallTime>) {
 }
 
 fn wheel(c: &mut Criterion) {
-    use kairos_core::wheel::{TimerLinks, TimingWheel};
+    use kairos_rt_core::wheel::{TimerLinks, TimingWheel};
     let mut g = c.benchmark_group("wheel");
     let mut wheel = TimingWheel::new();
     let nodes: Box<[TimerLinks]> = (0..1_024).map(|_| TimerLinks::new()).collect();
@@ -207,21 +207,21 @@ fn wheel(c: &mut Criterion) {
 /// A `Schedule` for tasks that only ever sit in a run queue in this benchmark.
 struct NoSchedule;
 
-impl kairos_core::task::Schedule for NoSchedule {
-    fn schedule(&self, _task: kairos_core::task::TaskRef) {}
-    fn timer_cancelled(&self, _task: kairos_core::task::TaskRef) {}
-    fn future_completed(&self, _task: &kairos_core::task::TaskRef, _outcome: kairos_core::task::Outcome) {}
+impl kairos_rt_core::task::Schedule for NoSchedule {
+    fn schedule(&self, _task: kairos_rt_core::task::TaskRef) {}
+    fn timer_cancelled(&self, _task: kairos_rt_core::task::TaskRef) {}
+    fn future_completed(&self, _task: &kairos_rt_core::task::TaskRef, _outcome: kairos_rt_core::task::Outcome) {}
 }
 
 fn run_queue(c: &mut Criterion) {
-    use kairos_core::queue::RunQueue;
-    use kairos_core::task::{allocate, Closure, TaskOptions, TaskRef};
+    use kairos_rt_core::queue::RunQueue;
+    use kairos_rt_core::task::{allocate, Closure, TaskOptions, TaskRef};
     const N: usize = 1_024;
     let mut g = c.benchmark_group("run_queue");
     g.throughput(Throughput::Elements(N as u64));
     let mut tasks: Vec<TaskRef> = (0..N)
         .map(|i| {
-            let opts = TaskOptions::ready(kairos_core::Priority::new((i % 64) as u8).expect("level"));
+            let opts = TaskOptions::ready(kairos_rt_core::Priority::new((i % 64) as u8).expect("level"));
             allocate(Closure(|| ()), None::<NoSchedule>, opts).0
         })
         .collect();
@@ -243,7 +243,7 @@ fn run_queue(c: &mut Criterion) {
             for t in tasks.drain(..) {
                 q.push(t);
             }
-            while let Some(t) = stealers.steal_into(&thief, kairos_core::Priority::LOWEST) {
+            while let Some(t) = stealers.steal_into(&thief, kairos_rt_core::Priority::LOWEST) {
                 tasks.push(t);
                 while let Some(t) = thief.pop() {
                     tasks.push(t);

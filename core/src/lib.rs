@@ -1,6 +1,6 @@
-//! # kairos-core
+//! # kairos-rt-core
 //!
-//! The data structures of the [kairos](https://docs.rs/kairos) runtime, with no threads
+//! The data structures of the [kairos-rt](https://docs.rs/kairos-rt) runtime, with no threads
 //! of their own:
 //!
 //! - [`Priority`] and [`LevelMask`]: 64 priority levels and the occupancy masks that

@@ -17,13 +17,13 @@ use core::fmt;
 /// # Examples
 ///
 /// ```
-/// use kairos_core::Priority;
+/// use kairos_rt_core::Priority;
 ///
 /// let p = Priority::new(40)?;
 /// assert!(p > Priority::NORMAL && p < Priority::HIGH);
 /// assert!(Priority::new(64).is_err());
 /// assert_eq!(Priority::default(), Priority::NORMAL);
-/// # Ok::<(), kairos_core::InvalidPriority>(())
+/// # Ok::<(), kairos_rt_core::InvalidPriority>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Priority(u8);
@@ -45,7 +45,7 @@ impl Priority {
     /// The priority at `level`, or an error if `level > 63`.
     ///
     /// ```
-    /// # use kairos_core::Priority;
+    /// # use kairos_rt_core::Priority;
     /// assert_eq!(Priority::new(63), Ok(Priority::HIGHEST));
     /// assert_eq!(Priority::new(64).unwrap_err().level(), 64);
     /// ```
@@ -70,7 +70,7 @@ impl Priority {
     /// Every level, from [`LOWEST`](Self::LOWEST) to [`HIGHEST`](Self::HIGHEST).
     ///
     /// ```
-    /// use kairos_core::Priority;
+    /// use kairos_rt_core::Priority;
     /// assert_eq!(Priority::all().count(), 64);
     /// assert_eq!(Priority::all().last(), Some(Priority::HIGHEST));
     /// ```

@@ -51,9 +51,9 @@ use crate::wheel::TimerLinks;
 /// # Examples
 ///
 /// ```
-/// use kairos_core::task::{allocate, Closure, Outcome, Schedule, TaskOptions, TaskRef};
-/// use kairos_core::timer_inbox::TimerInbox;
-/// use kairos_core::Priority;
+/// use kairos_rt_core::task::{allocate, Closure, Outcome, Schedule, TaskOptions, TaskRef};
+/// use kairos_rt_core::timer_inbox::TimerInbox;
+/// use kairos_rt_core::Priority;
 ///
 /// struct Unused;
 /// impl Schedule for Unused {

@@ -16,9 +16,9 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use kairos_core::queue::{Injectors, RunQueue};
-use kairos_core::task::{allocate, Closure, Outcome, Schedule, TaskOptions, TaskRef};
-use kairos_core::Priority;
+use kairos_rt_core::queue::{Injectors, RunQueue};
+use kairos_rt_core::task::{allocate, Closure, Outcome, Schedule, TaskOptions, TaskRef};
+use kairos_rt_core::Priority;
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 

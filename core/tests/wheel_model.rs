@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
-use kairos_core::wheel::{TimerLinks, TimingWheel};
+use kairos_rt_core::wheel::{TimerLinks, TimingWheel};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;

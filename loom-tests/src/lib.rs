@@ -1,4 +1,4 @@
-//! loom models of the lock-free protocols of `kairos-core` (and the runtime sequences
+//! loom models of the lock-free protocols of `kairos-rt-core` (and the runtime sequences
 //! that `kairos` builds from them).
 //!
 //! This library is empty: the models live in `tests/*.rs`, one file per protocol family,
@@ -25,4 +25,4 @@
 //! `tests/common/mod.rs` holds the shared test doubles: a counting [`Schedule`] mock whose
 //! drop marks the task cell as freed, drop counters, and a counting waker.
 //!
-//! [`Schedule`]: kairos_core::task::Schedule
+//! [`Schedule`]: kairos_rt_core::task::Schedule

@@ -1,4 +1,4 @@
-//! loom models of the sleep/wake protocol (`kairos_core::idle`, `kairos_core::park`)
+//! loom models of the sleep/wake protocol (`kairos_rt_core::idle`, `kairos_rt_core::park`)
 //! as the runtime drives it: a task submitted while the only worker goes to sleep is
 //! always found, without relying on a timeout.
 //!
@@ -22,13 +22,13 @@
 mod common;
 
 use common::{counter, detached_task, get, model, step, Hub};
-use kairos_core::idle::Idle;
-use kairos_core::park::Parker;
-use kairos_core::queue::{Injectors, RunQueue};
-use kairos_core::task::{allocate, Closure, RunResult, TaskOptions, TaskRef};
-use kairos_core::timer::{Inserted, TimerDriver};
-use kairos_core::timer_inbox::TimerInbox;
-use kairos_core::Priority;
+use kairos_rt_core::idle::Idle;
+use kairos_rt_core::park::Parker;
+use kairos_rt_core::queue::{Injectors, RunQueue};
+use kairos_rt_core::task::{allocate, Closure, RunResult, TaskOptions, TaskRef};
+use kairos_rt_core::timer::{Inserted, TimerDriver};
+use kairos_rt_core::timer_inbox::TimerInbox;
+use kairos_rt_core::Priority;
 use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;

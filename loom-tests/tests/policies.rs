@@ -14,10 +14,10 @@
 mod common;
 
 use common::{closure_task, counter, get, model, Hub};
-use kairos_core::admission::Admission;
-use kairos_core::task::state::Reprioritized;
-use kairos_core::task::{Outcome, RunResult, TaskOptions, TaskRef};
-use kairos_core::Priority;
+use kairos_rt_core::admission::Admission;
+use kairos_rt_core::task::state::Reprioritized;
+use kairos_rt_core::task::{Outcome, RunResult, TaskOptions, TaskRef};
+use kairos_rt_core::Priority;
 use loom::sync::atomic::Ordering::SeqCst;
 use loom::sync::Arc;
 use loom::thread;

@@ -1,4 +1,4 @@
-//! loom models of shutdown vs spawn: the intake gate (`kairos_core::intake::Intake`)
+//! loom models of shutdown vs spawn: the intake gate (`kairos_rt_core::intake::Intake`)
 //! between outside submitters and `Runtime::shutdown`.
 //!
 //! Property: every outside submission ends exactly one way — refused (the body is handed
@@ -15,10 +15,10 @@
 mod common;
 
 use common::{counter, detached_task, get, model, step, Hub};
-use kairos_core::intake::Intake;
-use kairos_core::queue::{Injectors, RunQueue};
-use kairos_core::task::{RunResult, TaskRef};
-use kairos_core::Priority;
+use kairos_rt_core::intake::Intake;
+use kairos_rt_core::queue::{Injectors, RunQueue};
+use kairos_rt_core::task::{RunResult, TaskRef};
+use kairos_rt_core::Priority;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;

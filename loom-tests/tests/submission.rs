@@ -1,4 +1,4 @@
-//! loom models of submission and stealing (`kairos_core::queue`): the per-level
+//! loom models of submission and stealing (`kairos_rt_core::queue`): the per-level
 //! `Injectors` with their global occupancy mask, and a worker's `RunQueue` with its
 //! `Stealers`.
 //!
@@ -17,9 +17,9 @@
 mod common;
 
 use common::{counter, detached_task, get, model, prio, Hub};
-use kairos_core::queue::{Injectors, RunQueue};
-use kairos_core::task::{RunResult, TaskRef};
-use kairos_core::Priority;
+use kairos_rt_core::queue::{Injectors, RunQueue};
+use kairos_rt_core::task::{RunResult, TaskRef};
+use kairos_rt_core::Priority;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;

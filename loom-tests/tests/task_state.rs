@@ -1,4 +1,4 @@
-//! loom models of the task state word (`kairos_core::task::state`) through the real task
+//! loom models of the task state word (`kairos_rt_core::task::state`) through the real task
 //! cell: `TaskRef::run`, `JoinHandle::{cancel, poll, join}`, wakers, reference drops.
 //!
 //! Each model proves one race the state word decides in one atomic operation:
@@ -23,8 +23,8 @@
 mod common;
 
 use common::{closure_task, counter, future_task, get, model, ready, CountingWaker, DropCount, Hub, Mailbox};
-use kairos_core::task::{Outcome, RunResult, TaskRef};
-use kairos_core::Priority;
+use kairos_rt_core::task::{Outcome, RunResult, TaskRef};
+use kairos_rt_core::Priority;
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
@@ -241,7 +241,7 @@ fn complete_vs_handle_drop_vs_ref_drop_frees_once() {
 /// interleaving takes the sole path, and fails if the reference count is not checked.
 #[test]
 fn run_vs_handle_drop_sole_or_counted_frees_once() {
-    let sole_before = kairos_core::task::sole_runs();
+    let sole_before = kairos_rt_core::task::sole_runs();
     for spare in [false, true] {
         model(3, move || {
             let hub = Hub::new();
@@ -268,7 +268,7 @@ fn run_vs_handle_drop_sole_or_counted_frees_once() {
             assert_eq!(hub.freed(), 1, "cell freed exactly once");
         });
     }
-    assert!(kairos_core::task::sole_runs() > sole_before, "no interleaving took the sole path");
+    assert!(kairos_rt_core::task::sole_runs() > sole_before, "no interleaving took the sole path");
 }
 
 /// A value written by the handle's thread before it drops the handle.

@@ -1,5 +1,5 @@
 //! loom models of [`TimerInbox`]: the intrusive Treiber stack that carries timed tasks
-//! from other threads to a worker's wheel (`kairos_core::timer_inbox`).
+//! from other threads to a worker's wheel (`kairos_rt_core::timer_inbox`).
 //!
 //! What must hold, whatever the interleaving: every task pushed comes out of exactly one
 //! take, tasks of one pusher come out in push order, a taken task's inbox link is reset
@@ -12,10 +12,10 @@
 mod common;
 
 use common::{model, Hub, TaskSched};
-use kairos_core::task::{allocate, Closure, TaskOptions, TaskRef};
-use kairos_core::timer_inbox::TimerInbox;
-use kairos_core::wheel::TimerLinks;
-use kairos_core::Priority;
+use kairos_rt_core::task::{allocate, Closure, TaskOptions, TaskRef};
+use kairos_rt_core::timer_inbox::TimerInbox;
+use kairos_rt_core::wheel::TimerLinks;
+use kairos_rt_core::Priority;
 use loom::sync::Arc;
 use loom::thread;
 

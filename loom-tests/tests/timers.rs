@@ -1,4 +1,4 @@
-//! loom models of timed tasks (`kairos_core::timer`): registration from another thread
+//! loom models of timed tasks (`kairos_rt_core::timer`): registration from another thread
 //! through the owner's inbox, and cancellation from another thread racing the owner's
 //! expiry.
 //!
@@ -27,11 +27,11 @@
 mod common;
 
 use common::{counter, get, model, step, DropCount, Hub, TaskSched};
-use kairos_core::queue::RunQueue;
-use kairos_core::sync::deque::{Injector, Steal};
-use kairos_core::task::{allocate, Closure, JoinHandle, Outcome, RunResult, TaskOptions, TaskRef};
-use kairos_core::timer::{Inserted, TimerDriver};
-use kairos_core::Priority;
+use kairos_rt_core::queue::RunQueue;
+use kairos_rt_core::sync::deque::{Injector, Steal};
+use kairos_rt_core::task::{allocate, Closure, JoinHandle, Outcome, RunResult, TaskOptions, TaskRef};
+use kairos_rt_core::timer::{Inserted, TimerDriver};
+use kairos_rt_core::Priority;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;

@@ -1,8 +1,8 @@
 //! A quick throughput probe of the three headline paths (outside spawn, fan-out from
 //! inside, timed inserts). The bench suite is the real measurement; this is for a fast
-//! look while developing: `cargo run --release -p kairos --example probe`.
+//! look while developing: `cargo run --release -p kairos-rt --example probe`.
 
-use kairos::{Priority, Runtime};
+use kairos_rt::{Priority, Runtime};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ fn main() {
         drop(rt.spawn(Priority::NORMAL, move || {
             for _ in 0..n {
                 let d = d0.clone();
-                drop(kairos::spawn(Priority::NORMAL, move || {
+                drop(kairos_rt::spawn(Priority::NORMAL, move || {
                     d.fetch_add(1, Ordering::Relaxed);
                 }));
             }

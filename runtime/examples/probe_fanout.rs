@@ -1,5 +1,5 @@
 //! Fan-out probe for profiling: one task spawns N children, empty bodies, striped counter.
-use kairos::{Priority, Runtime};
+use kairos_rt::{Priority, Runtime};
 
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -26,7 +26,7 @@ fn main() {
         if mode == "fanout" {
             drop(rt.spawn(Priority::NORMAL, move || {
                 for _ in 0..n {
-                    drop(kairos::spawn(Priority::NORMAL, bump));
+                    drop(kairos_rt::spawn(Priority::NORMAL, bump));
                 }
             }));
         } else {

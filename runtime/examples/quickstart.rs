@@ -1,8 +1,8 @@
 //! The five-minute tour: priorities, delays, futures, cancellation, shutdown report.
 //!
-//! `cargo run --release -p kairos --example quickstart`
+//! `cargo run --release -p kairos-rt --example quickstart`
 
-use kairos::{Priority, Runtime};
+use kairos_rt::{Priority, Runtime};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,8 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A future that sleeps, then fans out to a child task.
     let job = rt.spawn_future(Priority::NORMAL, async {
-        kairos::sleep(Duration::from_millis(5)).await;
-        kairos::spawn(Priority::HIGH, || 21).await.map(|v| v * 2)
+        kairos_rt::sleep(Duration::from_millis(5)).await;
+        kairos_rt::spawn(Priority::HIGH, || 21).await.map(|v| v * 2)
     });
 
     // A notification that is no longer needed.

@@ -30,7 +30,7 @@
 //! (a stale copy, skipped) still restarts the level's clock: the level waits one more
 //! budget in that case.
 
-use kairos_core::{LevelMask, Priority};
+use kairos_rt_core::{LevelMask, Priority};
 use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
@@ -46,14 +46,14 @@ pub(crate) const CHECK_EVERY: u32 = 32;
 /// # Examples
 ///
 /// ```
-/// use kairos::{Aging, Priority, Runtime};
+/// use kairos_rt::{Aging, Priority, Runtime};
 /// use std::time::Duration;
 ///
 /// // LOWEST waits at most ~640 ms behind a flood of urgent work, NORMAL ~320 ms.
 /// let aging = Aging::linear(Duration::from_millis(10));
 /// assert_eq!(aging.budget(Priority::LOWEST), Duration::from_millis(640));
 /// let rt = Runtime::builder().workers(1).aging(aging).build()?;
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Aging {

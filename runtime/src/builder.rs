@@ -4,8 +4,8 @@ use crate::shared::Shared;
 use crate::worker::WorkerCtx;
 use crate::Aging;
 use crate::{BuildError, Handle, Runtime};
-use kairos_core::queue::RunQueue;
-use kairos_core::task::state::MAX_OWNERS;
+use kairos_rt_core::queue::RunQueue;
+use kairos_rt_core::task::state::MAX_OWNERS;
 use std::fmt;
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ impl fmt::Debug for BuilderConfig {
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 /// use std::time::Duration;
 ///
 /// let rt = Runtime::builder()
@@ -55,7 +55,7 @@ impl fmt::Debug for BuilderConfig {
 ///     .on_thread_start(|| println!("worker up"))
 ///     .build()?;
 /// assert_eq!(rt.spawn(Priority::NORMAL, || 1 + 1).join().unwrap(), 2);
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 pub struct Builder {
     workers: Option<usize>,
@@ -176,13 +176,13 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// use kairos::Runtime;
+    /// use kairos_rt::Runtime;
     /// use std::time::Duration;
     ///
     /// // Latency first: spin through gaps of up to 200 µs between bursts of work.
     /// let rt = Runtime::builder().spin_before_park(Duration::from_micros(200)).build()?;
     /// # drop(rt);
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn spin_before_park(mut self, budget: Duration) -> Builder {
         self.spin_before_park = budget;
@@ -217,10 +217,10 @@ impl Builder {
     /// and one decrement per start; no lock. `0` is rejected by [`build`](Self::build).
     ///
     /// ```
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     /// let rt = Runtime::builder().workers(1).max_pending(10_000).build()?;
     /// assert_eq!(rt.spawn(Priority::NORMAL, || 1).join().unwrap(), 1);
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn max_pending(mut self, n: usize) -> Builder {
         self.max_pending = Some(n);

@@ -2,12 +2,12 @@
 //!
 //! A worker thread points at its [`WorkerCtx`] for as long as it runs; a thread inside
 //! [`Runtime::block_on`](crate::Runtime::block_on) points at the runtime's shared state.
-//! `kairos::spawn`, `kairos::sleep` and friends look here to find their runtime, and
+//! `kairos_rt::spawn`, `kairos_rt::sleep` and friends look here to find their runtime, and
 //! the scheduler uses it to push a woken task onto the local queue when it can.
 
 use crate::shared::Shared;
 use crate::worker::WorkerCtx;
-use kairos_core::sync::Arc;
+use kairos_rt_core::sync::Arc;
 use std::cell::{Cell, RefCell};
 
 thread_local! {

@@ -8,7 +8,7 @@
 //! shared set. A snapshot sums both.
 
 use crossbeam_utils::CachePadded;
-use kairos_core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use kairos_rt_core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// What is counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,8 +36,8 @@ pub(crate) const KINDS: usize = 11;
 impl Count {
     /// The counter for a task that ended with `outcome`; `timed` tells a timed task
     /// dropped at shutdown from a future dropped at shutdown.
-    pub(crate) fn of(outcome: kairos_core::task::Outcome, timed: bool) -> Count {
-        use kairos_core::task::Outcome;
+    pub(crate) fn of(outcome: kairos_rt_core::task::Outcome, timed: bool) -> Count {
+        use kairos_rt_core::task::Outcome;
         match outcome {
             Outcome::Output => Count::Completed,
             Outcome::Panicked => Count::Panicked,

@@ -7,7 +7,7 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use kairos::Runtime;
+/// use kairos_rt::Runtime;
 ///
 /// let err = Runtime::builder().workers(0).build().unwrap_err();
 /// assert!(err.is_zero_workers());
@@ -24,7 +24,7 @@ enum BuildErrorKind {
     TooManyWorkers { requested: usize, max: usize },
     Spawn(std::io::Error),
     ZeroLimit(&'static str),
-    ZeroAging(kairos_core::Priority),
+    ZeroAging(kairos_rt_core::Priority),
     ThreadNameNul(String),
     ZeroStackSize,
 }
@@ -39,7 +39,7 @@ impl BuildError {
     pub(crate) fn zero_limit(setting: &'static str) -> BuildError {
         BuildError { kind: BuildErrorKind::ZeroLimit(setting) }
     }
-    pub(crate) fn zero_aging(level: kairos_core::Priority) -> BuildError {
+    pub(crate) fn zero_aging(level: kairos_rt_core::Priority) -> BuildError {
         BuildError { kind: BuildErrorKind::ZeroAging(level) }
     }
     pub(crate) fn spawn(e: std::io::Error) -> BuildError {
@@ -127,7 +127,7 @@ impl std::error::Error for BuildError {
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 ///
 /// let rt = Runtime::builder().workers(1).build()?;
 /// let handle = rt.handle();
@@ -136,7 +136,7 @@ impl std::error::Error for BuildError {
 /// assert!(err.is_shutdown() && !err.is_full());
 /// let f = err.into_inner(); // nothing is lost: run it elsewhere
 /// assert_eq!(f(), "mine");
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 pub struct SpawnError<F> {
     task: F,

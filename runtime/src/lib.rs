@@ -1,4 +1,7 @@
-//! # kairos
+//! # kairos-rt
+//!
+//! Add it as `kairos-rt = "0.1"` and import it as `kairos_rt` (the package name `kairos`
+//! on crates.io belongs to an unrelated library).
 //!
 //! A multi-threaded, lock-free, work-stealing task runtime that runs very many small
 //! jobs **in priority order, now or at a given time, on all cores**.
@@ -14,7 +17,7 @@
 //! # Quick start
 //!
 //! ```
-//! use kairos::{Priority, Runtime};
+//! use kairos_rt::{Priority, Runtime};
 //! use std::time::Duration;
 //!
 //! let rt = Runtime::builder().workers(2).build()?;
@@ -25,8 +28,8 @@
 //!
 //! // Futures, with kairos's own timers and spawning inside tasks.
 //! let job = rt.spawn_future(Priority::LOW, async {
-//!     kairos::sleep(Duration::from_millis(1)).await;
-//!     let child = kairos::spawn(Priority::HIGHEST, || 2);
+//!     kairos_rt::sleep(Duration::from_millis(1)).await;
+//!     let child = kairos_rt::spawn(Priority::HIGHEST, || 2);
 //!     child.await.unwrap() * 21
 //! });
 //!
@@ -38,7 +41,7 @@
 //! // sum, retry, job, child, and the sleep's timer (a sleep is a tiny timed task).
 //! assert_eq!(report.completed, 5);
 //! assert!(report.is_balanced());
-//! # Ok::<(), kairos::BuildError>(())
+//! # Ok::<(), kairos_rt::BuildError>(())
 //! ```
 //!
 //! # Policies and observability
@@ -55,7 +58,7 @@
 //!   [`MetricsSnapshot::to_prometheus`].
 //!
 //! ```
-//! use kairos::{Priority, RetryPolicy, Runtime, Task};
+//! use kairos_rt::{Priority, RetryPolicy, Runtime, Task};
 //! use std::time::{Duration, Instant};
 //!
 //! let rt = Runtime::builder().workers(2).max_pending(100_000).build()?;
@@ -72,7 +75,7 @@
 //! let report = rt.shutdown();
 //! assert_eq!(report.expired, 1);
 //! assert!(report.is_balanced());
-//! # Ok::<(), kairos::BuildError>(())
+//! # Ok::<(), kairos_rt::BuildError>(())
 //! ```
 //!
 //! # Inside tasks
@@ -109,8 +112,8 @@ pub use aging::Aging;
 pub use builder::Builder;
 pub(crate) use builder::BuilderConfig;
 pub use error::{BuildError, Elapsed, SpawnError};
-pub use kairos_core::task::{Closure, FutureBody, JoinError, JoinHandle, TaskId, TaskStatus};
-pub use kairos_core::{InvalidPriority, Priority};
+pub use kairos_rt_core::task::{Closure, FutureBody, JoinError, JoinHandle, TaskId, TaskStatus};
+pub use kairos_rt_core::{InvalidPriority, Priority};
 pub use metrics::{LatencySummary, MetricsSnapshot};
 pub use pending::{LevelCounts, PendingSnapshot};
 pub use process::{ProcessError, ProcessOutput};
@@ -136,7 +139,7 @@ fn with_current<R>(what: &str, instead: &str, f: impl FnOnce(&Handle) -> R) -> R
     match context::current_shared() {
         Some(shared) => (f.take().expect("called once"))(&Handle { shared }),
         None => panic!(
-            "kairos::{what} must be called from inside a kairos task or Runtime::block_on; \
+            "kairos_rt::{what} must be called from inside a kairos task or Runtime::block_on; \
              outside a runtime, use {instead} instead"
         ),
     }
@@ -149,9 +152,9 @@ fn with_current<R>(what: &str, instead: &str, f: impl FnOnce(&Handle) -> R) -> R
 /// Outside a kairos task or `Runtime::block_on`; use [`Handle::spawn`] there.
 ///
 /// ```
-/// # use kairos::{Priority, Runtime};
+/// # use kairos_rt::{Priority, Runtime};
 /// let rt = Runtime::builder().workers(2).build().unwrap();
-/// let parent = rt.spawn(Priority::NORMAL, || kairos::spawn(Priority::HIGH, || 7));
+/// let parent = rt.spawn(Priority::NORMAL, || kairos_rt::spawn(Priority::HIGH, || 7));
 /// assert_eq!(parent.join().unwrap().join().unwrap(), 7);
 /// ```
 pub fn spawn<F, T>(priority: Priority, f: F) -> JoinHandle<T>
@@ -171,15 +174,15 @@ where
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 ///
 /// let rt = Runtime::builder().workers(1).build()?;
 /// let h = rt.spawn_future(Priority::NORMAL, async {
-///     let child = kairos::spawn_future(Priority::HIGH, async { 40 });
+///     let child = kairos_rt::spawn_future(Priority::HIGH, async { 40 });
 ///     child.await.unwrap() + 2
 /// });
 /// assert_eq!(h.join().unwrap(), 42);
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 pub fn spawn_future<Fut>(priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
 where
@@ -194,13 +197,13 @@ where
 /// A handle to the runtime running the current task, if any.
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 ///
-/// assert!(kairos::try_current().is_none(), "not inside a task");
+/// assert!(kairos_rt::try_current().is_none(), "not inside a task");
 /// let rt = Runtime::builder().workers(1).build()?;
-/// let inside = rt.spawn(Priority::NORMAL, || kairos::try_current().is_some());
+/// let inside = rt.spawn(Priority::NORMAL, || kairos_rt::try_current().is_some());
 /// assert!(inside.join().unwrap());
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 pub fn try_current() -> Option<Handle> {
     context::current_shared().map(|shared| Handle { shared })

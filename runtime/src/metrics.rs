@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
 use hdrhistogram::Histogram;
-use kairos_core::Priority;
+use kairos_rt_core::Priority;
 
 /// One task in this many has its submit-to-start latency recorded.
 ///
@@ -162,7 +162,7 @@ impl LatencySummary {
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 ///
 /// let rt = Runtime::builder().workers(2).build()?;
 /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
@@ -170,7 +170,7 @@ impl LatencySummary {
 /// assert_eq!(m.submitted, 1);
 /// assert!(m.to_prometheus().contains("\nkairos_tasks_submitted_total 1\n"));
 /// println!("{m}");
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -335,7 +335,7 @@ impl MetricsSnapshot {
     ///   left out while there are no samples.
     ///
     /// ```
-    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
     /// let text = rt.metrics().to_prometheus();
     /// assert!(text.contains("# TYPE kairos_tasks_completed_total counter\n"));
     /// ```

@@ -9,8 +9,8 @@ use crate::counters::Count;
 use crate::metrics::{new_histogram, LatencySummary, MetricsSnapshot};
 use crate::pending::PendingSnapshot;
 use crate::Handle;
-use kairos_core::sync::atomic::Ordering::Relaxed;
-use kairos_core::Priority;
+use kairos_rt_core::sync::atomic::Ordering::Relaxed;
+use kairos_rt_core::Priority;
 
 impl Handle {
     fn ready_by_level(&self) -> [u64; Priority::LEVELS] {
@@ -46,7 +46,7 @@ impl Handle {
     /// levels until a worker skips its old queue entry.
     ///
     /// ```
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     /// use std::time::Duration;
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
@@ -59,7 +59,7 @@ impl Handle {
     /// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
     /// assert!(p.next_due().is_some());
     /// later.cancel();
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn pending(&self) -> PendingSnapshot {
         let shared = &self.shared;
@@ -85,14 +85,14 @@ impl Handle {
     /// [`to_prometheus`](MetricsSnapshot::to_prometheus) for export.
     ///
     /// ```
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     ///
     /// let rt = Runtime::builder().workers(2).build()?;
     /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
     /// let m = rt.metrics();
     /// assert_eq!(m.submitted, 1);
     /// assert!(m.to_prometheus().contains("kairos_tasks_submitted_total 1"));
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn metrics(&self) -> MetricsSnapshot {
         let shared = &self.shared;

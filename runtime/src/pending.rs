@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use kairos_core::Priority;
+use kairos_rt_core::Priority;
 
 /// The tasks waiting at one priority level, by state.
 ///
@@ -51,7 +51,7 @@ impl LevelCounts {
 /// # Examples
 ///
 /// ```
-/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
 /// let p = rt.pending();
 /// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
 /// for (priority, counts) in p.levels() {
@@ -108,8 +108,8 @@ impl PendingSnapshot {
     /// The counts at one priority level.
     ///
     /// ```
-    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
-    /// use kairos::Priority;
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
+    /// use kairos_rt::Priority;
     /// let p = rt.pending();
     /// let high = p.at(Priority::HIGH);
     /// assert!(high.ready <= p.ready() && high.timed <= p.timed());

@@ -6,8 +6,8 @@
 //! its outcome. Entries live in shards keyed by the cell's address, so spawns on
 //! different threads rarely share a lock. Closures never touch the registry.
 
-use kairos_core::sync::{lock, Mutex};
-use kairos_core::task::TaskRef;
+use kairos_rt_core::sync::{lock, Mutex};
+use kairos_rt_core::task::TaskRef;
 use std::collections::HashMap;
 
 const SHARDS: usize = 32;

@@ -19,7 +19,7 @@ use std::time::Duration;
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 /// use std::time::Duration;
 ///
 /// let rt = Runtime::builder().workers(2).build()?;
@@ -31,7 +31,7 @@ use std::time::Duration;
 /// assert_eq!(report.timers_dropped, 1);
 /// assert!(report.is_balanced());
 /// assert!(timer.join().unwrap_err().is_shutdown());
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -122,7 +122,7 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// # Examples
 ///
 /// ```
-/// use kairos::{Jitter, RetryPolicy};
+/// use kairos_rt::{Jitter, RetryPolicy};
 /// use std::time::Duration;
 ///
 /// let policy = RetryPolicy::exponential(Duration::from_millis(10), Duration::from_secs(1))
@@ -139,7 +139,7 @@ pub struct RetryPolicy {
     max_attempts: u32,
     jitter: Jitter,
     retry_on_panic: bool,
-    retry_priority: Option<kairos_core::Priority>,
+    retry_priority: Option<kairos_rt_core::Priority>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +155,7 @@ enum Backoff {
 /// With a computed delay `d`:
 ///
 /// ```
-/// use kairos::{Jitter, RetryPolicy};
+/// use kairos_rt::{Jitter, RetryPolicy};
 /// use std::time::Duration;
 ///
 /// // Full: uniform in [0, d]. Equal: d/2 + uniform in [0, d/2]. None: exactly d.
@@ -207,7 +207,7 @@ impl RetryPolicy {
     /// cap). [`validate`](Self::validate) rejects `max_delay < base`.
     ///
     /// ```
-    /// use kairos::RetryPolicy;
+    /// use kairos_rt::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let p = RetryPolicy::exponential(Duration::from_millis(1), Duration::from_millis(5));
@@ -221,7 +221,7 @@ impl RetryPolicy {
     /// The same `delay` before every retry. A zero delay retries at once (no timer).
     ///
     /// ```
-    /// use kairos::RetryPolicy;
+    /// use kairos_rt::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let p = RetryPolicy::fixed(Duration::from_millis(3));
@@ -245,7 +245,7 @@ impl RetryPolicy {
     /// retry; `0` is rejected by [`validate`](Self::validate).
     ///
     /// ```
-    /// use kairos::RetryPolicy;
+    /// use kairos_rt::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let p = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(0);
@@ -259,7 +259,7 @@ impl RetryPolicy {
     /// Random spreading of the delays (default [`Jitter::None`]).
     ///
     /// ```
-    /// use kairos::{Jitter, RetryPolicy};
+    /// use kairos_rt::{Jitter, RetryPolicy};
     /// use std::time::Duration;
     ///
     /// let p = RetryPolicy::fixed(Duration::from_millis(10)).jitter(Jitter::Full);
@@ -277,7 +277,7 @@ impl RetryPolicy {
     /// reports [`is_panic`](crate::JoinError::is_panic).
     ///
     /// ```
-    /// use kairos::RetryPolicy;
+    /// use kairos_rt::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let p = RetryPolicy::fixed(Duration::from_millis(1)).retry_on_panic(true);
@@ -291,7 +291,7 @@ impl RetryPolicy {
     /// The maximum number of attempts, as set by [`max_attempts`](Self::max_attempts).
     ///
     /// ```
-    /// # use kairos::RetryPolicy;
+    /// # use kairos_rt::RetryPolicy;
     /// # use std::time::Duration;
     /// assert_eq!(RetryPolicy::fixed(Duration::ZERO).attempts_limit(), 3);
     /// ```
@@ -302,7 +302,7 @@ impl RetryPolicy {
     /// The jitter, as set by [`jitter`](Self::jitter).
     ///
     /// ```
-    /// # use kairos::{Jitter, RetryPolicy};
+    /// # use kairos_rt::{Jitter, RetryPolicy};
     /// # use std::time::Duration;
     /// assert_eq!(RetryPolicy::fixed(Duration::ZERO).jitter_mode(), Jitter::None);
     /// ```
@@ -313,7 +313,7 @@ impl RetryPolicy {
     /// Whether panics are retried, as set by [`retry_on_panic`](Self::retry_on_panic).
     ///
     /// ```
-    /// # use kairos::RetryPolicy;
+    /// # use kairos_rt::RetryPolicy;
     /// # use std::time::Duration;
     /// assert!(!RetryPolicy::fixed(Duration::ZERO).retries_panics());
     /// ```
@@ -326,20 +326,20 @@ impl RetryPolicy {
     /// alert's retries rise above it.
     ///
     /// ```
-    /// use kairos::{Priority, RetryPolicy};
+    /// use kairos_rt::{Priority, RetryPolicy};
     /// use std::time::Duration;
     ///
     /// let p = RetryPolicy::fixed(Duration::from_millis(5)).retry_priority(Priority::LOW);
     /// assert_eq!(p.retries_at(), Some(Priority::LOW));
     /// ```
-    pub fn retry_priority(mut self, priority: kairos_core::Priority) -> RetryPolicy {
+    pub fn retry_priority(mut self, priority: kairos_rt_core::Priority) -> RetryPolicy {
         self.retry_priority = Some(priority);
         self
     }
 
     /// The priority of attempts after the first, if [`retry_priority`](Self::retry_priority)
     /// set one.
-    pub fn retries_at(&self) -> Option<kairos_core::Priority> {
+    pub fn retries_at(&self) -> Option<kairos_rt_core::Priority> {
         self.retry_priority
     }
 
@@ -348,7 +348,7 @@ impl RetryPolicy {
     /// runs at once. Never overflows or panics, whatever the values.
     ///
     /// ```
-    /// use kairos::RetryPolicy;
+    /// use kairos_rt::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let p = RetryPolicy::exponential(Duration::from_secs(1), Duration::from_secs(60));
@@ -399,7 +399,7 @@ impl RetryPolicy {
     /// [Edge values](Self#edge-values) for what they mean.
     ///
     /// ```
-    /// use kairos::RetryPolicy;
+    /// use kairos_rt::RetryPolicy;
     /// use std::time::Duration;
     ///
     /// let bad = RetryPolicy::exponential(Duration::from_secs(2), Duration::from_secs(1));
@@ -425,7 +425,7 @@ impl RetryPolicy {
 /// exactly what was wrong.
 ///
 /// ```
-/// use kairos::RetryPolicy;
+/// use kairos_rt::RetryPolicy;
 /// use std::time::Duration;
 ///
 /// let err = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(0).validate().unwrap_err();
@@ -478,7 +478,7 @@ impl std::error::Error for RetryPolicyError {}
 /// How a retried task ended: the last attempt's result and how many attempts ran.
 ///
 /// ```
-/// use kairos::RetryOutcome;
+/// use kairos_rt::RetryOutcome;
 ///
 /// let out: RetryOutcome<u32, String> = RetryOutcome { result: Ok(7), attempts: 3 };
 /// assert!(out.is_ok());
@@ -497,7 +497,7 @@ impl<T, E> RetryOutcome<T, E> {
     /// Whether an attempt succeeded.
     ///
     /// ```
-    /// # use kairos::RetryOutcome;
+    /// # use kairos_rt::RetryOutcome;
     /// assert!(!RetryOutcome::<(), &str> { result: Err("down"), attempts: 3 }.is_ok());
     /// ```
     pub fn is_ok(&self) -> bool {
@@ -507,7 +507,7 @@ impl<T, E> RetryOutcome<T, E> {
     /// Whether every attempt failed.
     ///
     /// ```
-    /// # use kairos::RetryOutcome;
+    /// # use kairos_rt::RetryOutcome;
     /// assert!(RetryOutcome::<(), &str> { result: Err("down"), attempts: 3 }.is_err());
     /// ```
     pub fn is_err(&self) -> bool {
@@ -517,7 +517,7 @@ impl<T, E> RetryOutcome<T, E> {
     /// The last attempt's result.
     ///
     /// ```
-    /// # use kairos::RetryOutcome;
+    /// # use kairos_rt::RetryOutcome;
     /// let out = RetryOutcome::<(), &str> { result: Err("down"), attempts: 2 };
     /// assert_eq!(out.into_result(), Err("down"));
     /// ```
@@ -528,7 +528,7 @@ impl<T, E> RetryOutcome<T, E> {
     /// Attempts that ran, the first one included.
     ///
     /// ```
-    /// # use kairos::RetryOutcome;
+    /// # use kairos_rt::RetryOutcome;
     /// assert_eq!(RetryOutcome::<u8, ()> { result: Ok(1), attempts: 1 }.attempts(), 1);
     /// ```
     pub fn attempts(&self) -> u32 {

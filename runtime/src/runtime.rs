@@ -20,15 +20,15 @@ use crate::shared::{Sched, Shared};
 use crate::worker::WorkerCtx;
 use crate::Builder;
 use event_listener::Listener;
-use kairos_core::admission::Admission;
-use kairos_core::park::{ParkWaker, Parker};
-use kairos_core::sync::atomic::Ordering::{Relaxed, SeqCst};
-use kairos_core::sync::Arc;
-use kairos_core::task::{
+use kairos_rt_core::admission::Admission;
+use kairos_rt_core::park::{ParkWaker, Parker};
+use kairos_rt_core::sync::atomic::Ordering::{Relaxed, SeqCst};
+use kairos_rt_core::sync::Arc;
+use kairos_rt_core::task::{
     allocate, carries_scheduler, Body, Closure, FutureBody, JoinHandle, TaskId, TaskOptions,
 };
-use kairos_core::timer::cancel_for_shutdown;
-use kairos_core::Priority;
+use kairos_rt_core::timer::cancel_for_shutdown;
+use kairos_rt_core::Priority;
 use std::fmt;
 use std::future::Future;
 use std::pin::pin;
@@ -44,14 +44,14 @@ use std::time::{Duration, Instant};
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 /// use std::time::Duration;
 ///
 /// let rt = Runtime::builder().workers(2).build()?;
 /// let answer = rt.spawn(Priority::NORMAL, || 6 * 7);
 /// let later = rt.spawn_after(Duration::from_millis(5), Priority::HIGH, || "later");
 /// let fut = rt.spawn_future(Priority::LOW, async {
-///     kairos::sleep(Duration::from_millis(1)).await;
+///     kairos_rt::sleep(Duration::from_millis(1)).await;
 ///     7
 /// });
 /// assert_eq!(answer.join().unwrap(), 42);
@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 /// assert_eq!(rt.block_on(fut).unwrap(), 7);
 /// let report = rt.shutdown();
 /// assert!(report.is_balanced());
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 pub struct Runtime {
     pub(crate) handle: Handle,
@@ -76,7 +76,7 @@ pub struct Runtime {
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 ///
 /// let rt = Runtime::builder().workers(2).build()?;
 /// let handle = rt.handle();
@@ -87,7 +87,7 @@ pub struct Runtime {
 /// drop(rt.shutdown());
 /// assert!(handle.spawn(Priority::HIGH, || ()).join().unwrap_err().is_shutdown());
 /// assert!(handle.try_spawn(Priority::HIGH, || ()).unwrap_err().is_shutdown());
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 #[derive(Clone)]
 pub struct Handle {
@@ -319,7 +319,7 @@ impl Handle {
         Ok(self.wrap(join))
     }
 
-    fn wrap<T>(&self, join: Option<std::ptr::NonNull<kairos_core::task::Header>>) -> JoinHandle<T> {
+    fn wrap<T>(&self, join: Option<std::ptr::NonNull<kairos_rt_core::task::Header>>) -> JoinHandle<T> {
         match join {
             // SAFETY: `allocate` with `join: true` returns the handle's counted reference
             // to a cell whose output type is `T` (the body's output).
@@ -335,9 +335,9 @@ impl Handle {
     /// use [`try_spawn`](Self::try_spawn) to get the closure back instead.
     ///
     /// ```
-    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
     /// # let handle = rt.handle();
-    /// let h = handle.spawn(kairos::Priority::HIGH, || "urgent");
+    /// let h = handle.spawn(kairos_rt::Priority::HIGH, || "urgent");
     /// assert_eq!(h.join().unwrap(), "urgent");
     /// ```
     pub fn spawn<F, T>(&self, priority: Priority, f: F) -> JoinHandle<T>
@@ -354,7 +354,7 @@ impl Handle {
     /// On a runtime that is shut down, the returned handle's result is a shutdown error.
     ///
     /// ```
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// let rt = Runtime::builder().workers(1).max_pending(2).build().unwrap();
     /// let handle = rt.handle();
     /// let h = rt.block_on(async move { handle.spawn_async(Priority::NORMAL, || 7).await });
@@ -389,7 +389,7 @@ impl Handle {
     /// ([`is_full`](SpawnError::is_full)). It never blocks.
     ///
     /// ```
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// let rt = Runtime::builder().workers(1).build().unwrap();
     /// let handle = rt.handle();
     /// drop(rt.shutdown());
@@ -415,10 +415,10 @@ impl Handle {
     /// overflows.
     ///
     /// ```
-    /// use kairos::Priority;
+    /// use kairos_rt::Priority;
     /// use std::time::{Duration, Instant};
     ///
-    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
     /// # let handle = rt.handle();
     /// let start = Instant::now();
     /// let h = handle.spawn_after(Duration::from_millis(2), Priority::HIGH, move || start.elapsed());
@@ -445,10 +445,10 @@ impl Handle {
     /// the runtime shuts down.
     ///
     /// ```
-    /// use kairos::Priority;
+    /// use kairos_rt::Priority;
     /// use std::time::{Duration, Instant};
     ///
-    /// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
     /// # let handle = rt.handle();
     /// let at = Instant::now() + Duration::from_millis(2);
     /// let h = handle.spawn_at(at, Priority::LOW, move || Instant::now() >= at);
@@ -473,16 +473,16 @@ impl Handle {
     /// dropped and its handle reports [`is_shutdown`](crate::JoinError::is_shutdown).
     ///
     /// ```
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     /// use std::time::Duration;
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
     /// let h = rt.handle().spawn_future(Priority::NORMAL, async {
-    ///     kairos::sleep(Duration::from_millis(1)).await;
+    ///     kairos_rt::sleep(Duration::from_millis(1)).await;
     ///     7
     /// });
     /// assert_eq!(h.join().unwrap(), 7);
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn spawn_future<Fut>(&self, priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
     where
@@ -492,8 +492,8 @@ impl Handle {
         self.submit(FutureBody(fut), priority, Due::Now, Admit::Wait).unwrap_or_else(|_| self.refused())
     }
 
-    /// Runs `fut` to completion on the calling thread, blocking it; inside, `kairos::spawn`,
-    /// `kairos::sleep` and friends use this runtime.
+    /// Runs `fut` to completion on the calling thread, blocking it; inside, `kairos_rt::spawn`,
+    /// `kairos_rt::sleep` and friends use this runtime.
     ///
     /// # Panics
     ///
@@ -502,15 +502,15 @@ impl Handle {
     /// with [`spawn_future`](Self::spawn_future) and keep the handle.
     ///
     /// ```
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
     /// let sum = rt.handle().block_on(async {
-    ///     let child = kairos::spawn(Priority::HIGH, || 40); // onto this runtime
+    ///     let child = kairos_rt::spawn(Priority::HIGH, || 40); // onto this runtime
     ///     child.await.unwrap() + 2
     /// });
     /// assert_eq!(sum, 42);
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         if context::on_worker_thread() {
@@ -632,7 +632,7 @@ impl Runtime {
     /// [`shutdown_timeout`](Self::shutdown_timeout) to bound the wait.
     ///
     /// ```
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     /// use std::time::Duration;
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
@@ -643,7 +643,7 @@ impl Runtime {
     /// assert_eq!((report.submitted, report.completed, report.timers_dropped), (2, 1, 1));
     /// assert!(report.is_balanced(), "every task is accounted for: {report:?}");
     /// assert!(later.join().unwrap_err().is_shutdown());
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn shutdown(mut self) -> ShutdownReport {
         self.shutdown_inner(None)
@@ -655,7 +655,7 @@ impl Runtime {
     /// `Duration::MAX` waits like [`shutdown`](Self::shutdown).
     ///
     /// ```
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     /// use std::time::Duration;
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
@@ -669,7 +669,7 @@ impl Runtime {
     /// let report = rt.shutdown_timeout(Duration::from_millis(1));
     /// assert!(report.timed_out && report.unfinished == 1, "{report:?}");
     /// release.send(()).unwrap(); // the worker finishes it in the background
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> ShutdownReport {
         self.shutdown_inner(Some(timeout))

@@ -17,7 +17,7 @@
 //!
 //! ## Home
 //!
-//! The runtime registers a [`Home`] (a weak reference to this state) in kairos-core's
+//! The runtime registers a [`Home`] (a weak reference to this state) in kairos-rt-core's
 //! process-wide table, so `JoinHandle::set_priority` can queue a new entry for a ready
 //! closure, and `JoinHandle::cancel` can tell a timed closure's wheel owner to unlink
 //! it: closures carry no scheduler. The slot is freed when this state is dropped, which
@@ -30,18 +30,18 @@ use crate::registry::Registry;
 use crate::{context, BuilderConfig};
 use crossbeam_utils::CachePadded;
 use event_listener::{Event, IntoNotification};
-use kairos_core::admission::Admission;
-use kairos_core::idle::Idle;
-use kairos_core::intake::Intake;
-use kairos_core::park::Parker;
-use kairos_core::queue::{Injectors, Stealers};
-use kairos_core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
-use kairos_core::sync::deque::{Injector, Steal};
-use kairos_core::sync::Arc;
-use kairos_core::task::home::{self, Home};
-use kairos_core::task::{Outcome, RunResult, Schedule, Snapshot, TaskRef};
-use kairos_core::timer_inbox::TimerInbox;
-use kairos_core::Priority;
+use kairos_rt_core::admission::Admission;
+use kairos_rt_core::idle::Idle;
+use kairos_rt_core::intake::Intake;
+use kairos_rt_core::park::Parker;
+use kairos_rt_core::queue::{Injectors, Stealers};
+use kairos_rt_core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
+use kairos_rt_core::sync::deque::{Injector, Steal};
+use kairos_rt_core::sync::Arc;
+use kairos_rt_core::task::home::{self, Home};
+use kairos_rt_core::task::{Outcome, RunResult, Schedule, Snapshot, TaskRef};
+use kairos_rt_core::timer_inbox::TimerInbox;
+use kairos_rt_core::Priority;
 
 /// How many tasks of one level must wait in the injector behind a searcher before a
 /// submission from outside wakes a sleeper anyway (see
@@ -420,7 +420,7 @@ impl Schedule for Sched {
 mod tests {
     use super::*;
     use crate::{Handle, Runtime};
-    use kairos_core::queue::RunQueue;
+    use kairos_rt_core::queue::RunQueue;
     use std::time::Duration;
 
     /// A runtime of two workers whose threads never start: the test plays their parts

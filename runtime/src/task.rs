@@ -25,10 +25,10 @@ use crate::retry::{retry_loop, RetryHooks, RetryOutcome, RetryPolicy};
 use crate::runtime::{Admit, Due};
 use crate::shared::Shared;
 use crate::{Handle, Sleep};
-use kairos_core::sync::atomic::Ordering::Relaxed;
-use kairos_core::sync::Arc;
-use kairos_core::task::{Abort, Body, Closure, FutureBody, JoinHandle};
-use kairos_core::Priority;
+use kairos_rt_core::sync::atomic::Ordering::Relaxed;
+use kairos_rt_core::sync::Arc;
+use kairos_rt_core::task::{Abort, Body, Closure, FutureBody, JoinHandle};
+use kairos_rt_core::Priority;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -51,7 +51,7 @@ enum Start {
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, RetryPolicy, Runtime, Task};
+/// use kairos_rt::{Priority, RetryPolicy, Runtime, Task};
 /// use std::time::{Duration, Instant};
 ///
 /// let rt = Runtime::builder().workers(2).build()?;
@@ -72,7 +72,7 @@ enum Start {
 /// let outcome = pay.join().unwrap();
 /// assert_eq!(outcome.attempts, 3);
 /// assert_eq!(outcome.result, Ok(3));
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 #[must_use = "a Task does nothing until it is spawned with spawn_with"]
 pub struct Task<B> {
@@ -110,16 +110,16 @@ where
     /// A task that polls the future `fut` to completion.
     ///
     /// ```
-    /// use kairos::{Runtime, Task};
+    /// use kairos_rt::{Runtime, Task};
     /// use std::time::Duration;
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
     /// // Dropped at its first await after 5 ms: the handle says it timed out.
     /// let slow = rt.spawn_with(
-    ///     Task::future(async { kairos::sleep(Duration::from_secs(60)).await }).timeout(Duration::from_millis(5)),
+    ///     Task::future(async { kairos_rt::sleep(Duration::from_secs(60)).await }).timeout(Duration::from_millis(5)),
     /// ).unwrap();
     /// assert!(slow.join().unwrap_err().is_timed_out());
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn future(fut: Fut) -> Self {
         Task::with_body(FutureBody(fut))
@@ -460,13 +460,13 @@ impl Handle {
     /// settings are invalid (a retry policy that fails [`RetryPolicy::validate`]).
     ///
     /// ```
-    /// use kairos::{Priority, Runtime, Task};
+    /// use kairos_rt::{Priority, Runtime, Task};
     /// use std::time::{Duration, Instant};
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
     /// let stale = rt.spawn_with(Task::new(|| 1).deadline(Instant::now() - Duration::from_secs(1))).unwrap();
     /// assert!(stale.join().unwrap_err().is_expired());
-    /// # Ok::<(), kairos::BuildError>(())
+    /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
         task.spawn_on(self, true)

@@ -8,7 +8,7 @@
 
 use crate::error::Elapsed;
 use crate::with_current;
-use kairos_core::task::JoinHandle;
+use kairos_rt_core::task::JoinHandle;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +30,7 @@ impl fmt::Debug for Sleep {
 
 impl Sleep {
     /// The instant this sleep completes at. For a sleep too long for an `Instant`
-    /// (`kairos::sleep(Duration::MAX)`), about 30 years from its start: such a sleep
+    /// (`kairos_rt::sleep(Duration::MAX)`), about 30 years from its start: such a sleep
     /// ends only when its runtime shuts down.
     pub fn deadline(&self) -> Instant {
         self.deadline
@@ -53,10 +53,10 @@ impl Sleep {
 /// # Examples
 ///
 /// ```
-/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
 /// use std::time::{Duration, Instant};
 /// let start = Instant::now();
-/// rt.block_on(async { kairos::sleep(Duration::from_millis(2)).await });
+/// rt.block_on(async { kairos_rt::sleep(Duration::from_millis(2)).await });
 /// assert!(start.elapsed() >= Duration::from_millis(2));
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
@@ -81,10 +81,10 @@ fn sleep_for(what: &str, instead: &str, duration: Duration) -> Sleep {
 /// # Examples
 ///
 /// ```
-/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
 /// use std::time::{Duration, Instant};
 /// let at = Instant::now() + Duration::from_millis(2);
-/// rt.block_on(async { kairos::sleep_until(at).await });
+/// rt.block_on(async { kairos_rt::sleep_until(at).await });
 /// assert!(Instant::now() >= at);
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
@@ -128,10 +128,10 @@ impl Drop for Sleep {
 /// Outside a kairos task or `Runtime::block_on`.
 ///
 /// ```
-/// # let rt = kairos::Runtime::builder().workers(1).build().unwrap();
+/// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
 /// use std::time::Duration;
 /// let r = rt.block_on(async {
-///     kairos::timeout(Duration::from_millis(1), kairos::sleep(Duration::from_secs(60))).await
+///     kairos_rt::timeout(Duration::from_millis(1), kairos_rt::sleep(Duration::from_secs(60))).await
 /// });
 /// assert!(r.is_err());
 /// ```
@@ -173,17 +173,17 @@ impl<F: Future> Future for Timeout<F> {
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 ///
 /// let rt = Runtime::builder().workers(1).build()?;
 /// let h = rt.spawn_future(Priority::NORMAL, async {
 ///     for _ in 0..3 {
-///         kairos::yield_now().await; // let queued work of this level run
+///         kairos_rt::yield_now().await; // let queued work of this level run
 ///     }
 ///     "done"
 /// });
 /// assert_eq!(h.join().unwrap(), "done");
-/// # Ok::<(), kairos::BuildError>(())
+/// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }

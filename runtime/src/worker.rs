@@ -17,7 +17,7 @@
 //!    of outside submissions waits a few microseconds before its next one, so a batch
 //!    builds up instead of every push contending with a steal (see [`batching`]).
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
-//!    half of the workers search at once (see [`idle`](kairos_core::idle)); the last
+//!    half of the workers search at once (see [`idle`](kairos_rt_core::idle)); the last
 //!    searcher to find work wakes another sleeper, so parallelism ramps up with load.
 //! 4. Park: spin for the configured budget while recent idle spells show that spinning
 //!    pays (see [`spin`](crate::spin)), then register as a sleeper, re-check, and
@@ -48,13 +48,13 @@ use crate::counters::Count;
 use crate::shared::{Remote, Shared};
 use crate::spin::SpinPolicy;
 use crate::Handle;
-use kairos_core::queue::RunQueue;
-use kairos_core::sync::atomic::{fence, Ordering::*};
-use kairos_core::sync::Arc;
-use kairos_core::task::{Header, Outcome, RunResult, Snapshot, TaskRef};
-use kairos_core::timer::{cancel_for_shutdown, Inserted, TimerDriver};
-use kairos_core::wheel::TimerLinks;
-use kairos_core::Priority;
+use kairos_rt_core::queue::RunQueue;
+use kairos_rt_core::sync::atomic::{fence, Ordering::*};
+use kairos_rt_core::sync::Arc;
+use kairos_rt_core::task::{Header, Outcome, RunResult, Snapshot, TaskRef};
+use kairos_rt_core::timer::{cancel_for_shutdown, Inserted, TimerDriver};
+use kairos_rt_core::wheel::TimerLinks;
+use kairos_rt_core::Priority;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
@@ -305,7 +305,7 @@ impl WorkerCtx {
     }
 
     /// Moves the task this worker is running to `priority` (see
-    /// [`State::set_priority_while_running`](kairos_core::task::state::State::set_priority_while_running)).
+    /// [`State::set_priority_while_running`](kairos_rt_core::task::state::State::set_priority_while_running)).
     pub(crate) fn reprioritize_current(&self, priority: Priority) -> bool {
         match std::ptr::NonNull::new(self.current.get() as *mut Header) {
             // SAFETY: `current` is set only while `run_task` holds the task's queue
@@ -417,7 +417,7 @@ impl WorkerCtx {
     fn aged_task(&self) -> Option<TaskRef> {
         let aging = self.aging.as_ref()?;
         let injectors = &self.handle.shared.injectors;
-        let visible = kairos_core::LevelMask(self.queue.mask().0 | injectors.mask().0);
+        let visible = kairos_rt_core::LevelMask(self.queue.mask().0 | injectors.mask().0);
         if visible.0.count_ones() < 2 {
             // One level or none: nothing can be starved. Keep the clocks of the idle
             // levels reset without reading the time.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use kairos::{Handle, JoinHandle, Priority, Runtime, SpawnError};
+use kairos_rt::{Handle, JoinHandle, Priority, Runtime, SpawnError};
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -39,7 +39,7 @@ fn spawn_after_and_spawn_at_run_their_closures() {
 fn spawn_future_and_block_on() {
     let rt = runtime(2);
     let h = rt.spawn_future(Priority::NORMAL, async {
-        kairos::sleep(Duration::from_millis(1)).await;
+        kairos_rt::sleep(Duration::from_millis(1)).await;
         7
     });
     assert_eq!(join(h).unwrap(), 7);
@@ -164,7 +164,7 @@ fn dropping_a_join_handle_detaches_the_task() {
     drop(rt.spawn(Priority::NORMAL, move || tx.send("ran").unwrap()));
     let (ftx, frx) = mpsc::channel();
     drop(rt.spawn_future(Priority::NORMAL, async move {
-        kairos::yield_now().await;
+        kairos_rt::yield_now().await;
         ftx.send("future ran").unwrap();
     }));
     let (ttx, trx) = mpsc::channel();
@@ -268,8 +268,8 @@ fn spawn_after_shutdown_gives_a_shutdown_error() {
 fn context_functions_work_inside_tasks() {
     let rt = runtime(2);
     let h = rt.spawn(Priority::NORMAL, || {
-        let child = kairos::spawn(Priority::HIGH, || 2);
-        let fut = kairos::spawn_future(Priority::LOW, async { 3 });
+        let child = kairos_rt::spawn(Priority::HIGH, || 2);
+        let fut = kairos_rt::spawn_future(Priority::LOW, async { 3 });
         (child, fut)
     });
     let (child, fut) = join(h).unwrap();
@@ -278,15 +278,15 @@ fn context_functions_work_inside_tasks() {
 
     let f = rt.spawn_future(Priority::NORMAL, async {
         let t0 = Instant::now();
-        kairos::sleep(Duration::from_millis(2)).await;
+        kairos_rt::sleep(Duration::from_millis(2)).await;
         assert!(t0.elapsed() >= Duration::from_millis(2));
         let until = Instant::now() + Duration::from_millis(2);
-        kairos::sleep_until(until).await;
+        kairos_rt::sleep_until(until).await;
         assert!(Instant::now() >= until);
-        kairos::yield_now().await;
-        let ok = kairos::timeout(Duration::from_secs(60), async { 5 }).await;
-        let late = kairos::timeout(Duration::from_millis(1), std::future::pending::<()>()).await;
-        let child = kairos::spawn(Priority::NORMAL, || 4).await.unwrap();
+        kairos_rt::yield_now().await;
+        let ok = kairos_rt::timeout(Duration::from_secs(60), async { 5 }).await;
+        let late = kairos_rt::timeout(Duration::from_millis(1), std::future::pending::<()>()).await;
+        let child = kairos_rt::spawn(Priority::NORMAL, || 4).await.unwrap();
         (ok, late, child)
     });
     let (ok, late, child) = join(f).unwrap();
@@ -303,22 +303,22 @@ fn context_functions_work_inside_block_on() {
     let rt = runtime(1);
     let (ok, late, child, fut) = rt.block_on(async {
         let t0 = Instant::now();
-        kairos::sleep(Duration::from_millis(2)).await;
+        kairos_rt::sleep(Duration::from_millis(2)).await;
         assert!(t0.elapsed() >= Duration::from_millis(2));
         let until = Instant::now() + Duration::from_millis(1);
-        kairos::sleep_until(until).await;
+        kairos_rt::sleep_until(until).await;
         assert!(Instant::now() >= until);
-        kairos::yield_now().await;
-        let ok = kairos::timeout(Duration::from_secs(60), async { "fast" }).await;
-        let late = kairos::timeout(Duration::from_millis(1), kairos::sleep(Duration::from_secs(3600))).await;
-        let child = kairos::spawn(Priority::HIGH, || 8).await.unwrap();
-        let fut = kairos::spawn_future(Priority::HIGH, async { 9 }).await.unwrap();
+        kairos_rt::yield_now().await;
+        let ok = kairos_rt::timeout(Duration::from_secs(60), async { "fast" }).await;
+        let late = kairos_rt::timeout(Duration::from_millis(1), kairos_rt::sleep(Duration::from_secs(3600))).await;
+        let child = kairos_rt::spawn(Priority::HIGH, || 8).await.unwrap();
+        let fut = kairos_rt::spawn_future(Priority::HIGH, async { 9 }).await.unwrap();
         (ok, late, child, fut)
     });
     assert_eq!(ok, Ok("fast"));
     assert!(late.is_err());
     assert_eq!((child, fut), (8, 9));
-    assert!(kairos::try_current().is_none(), "block_on must leave the context when it returns");
+    assert!(kairos_rt::try_current().is_none(), "block_on must leave the context when it returns");
     let report = rt.shutdown();
     assert!(report.is_balanced(), "{report:?}");
     // The hour-long sleep inside the timed-out `timeout` was cancelled when it was dropped.
@@ -332,28 +332,28 @@ fn outside_panic_message(f: impl FnOnce()) -> String {
 
 fn expect_outside_panic(what: &str, f: impl FnOnce()) {
     let msg = outside_panic_message(f);
-    assert!(msg.contains(&format!("kairos::{what}")), "message names the function: {msg}");
+    assert!(msg.contains(&format!("kairos_rt::{what}")), "message names the function: {msg}");
     assert!(msg.contains("inside a kairos task or Runtime::block_on"), "message says where: {msg}");
     assert!(msg.contains(&format!("Handle::{what}")), "message says what to use instead: {msg}");
 }
 
 #[test]
 fn spawn_outside_a_runtime_panics_with_advice() {
-    expect_outside_panic("spawn", || drop(kairos::spawn(Priority::NORMAL, || ())));
-    expect_outside_panic("spawn_future", || drop(kairos::spawn_future(Priority::NORMAL, async {})));
-    assert!(kairos::try_current().is_none());
+    expect_outside_panic("spawn", || drop(kairos_rt::spawn(Priority::NORMAL, || ())));
+    expect_outside_panic("spawn_future", || drop(kairos_rt::spawn_future(Priority::NORMAL, async {})));
+    assert!(kairos_rt::try_current().is_none());
     // A runtime existing somewhere does not make a plain thread "inside" it.
     let rt = runtime(1);
-    expect_outside_panic("spawn", || drop(kairos::spawn(Priority::NORMAL, || ())));
+    expect_outside_panic("spawn", || drop(kairos_rt::spawn(Priority::NORMAL, || ())));
     drop(rt);
 }
 
 #[test]
 fn sleep_and_timeout_outside_a_runtime_panic() {
     for msg in [
-        outside_panic_message(|| drop(kairos::sleep(Duration::from_millis(1)))),
-        outside_panic_message(|| drop(kairos::sleep_until(Instant::now()))),
-        outside_panic_message(|| drop(kairos::timeout(Duration::from_millis(1), async {}))),
+        outside_panic_message(|| drop(kairos_rt::sleep(Duration::from_millis(1)))),
+        outside_panic_message(|| drop(kairos_rt::sleep_until(Instant::now()))),
+        outside_panic_message(|| drop(kairos_rt::timeout(Duration::from_millis(1), async {}))),
     ] {
         assert!(msg.contains("inside a kairos task or Runtime::block_on"), "{msg}");
     }
@@ -365,11 +365,11 @@ fn sleep_and_timeout_outside_a_runtime_panic() {
 #[test]
 fn sleep_outside_a_runtime_advises_something_that_exists() {
     for (what, msg) in [
-        ("sleep", outside_panic_message(|| drop(kairos::sleep(Duration::from_millis(1))))),
-        ("sleep_until", outside_panic_message(|| drop(kairos::sleep_until(Instant::now())))),
-        ("timeout", outside_panic_message(|| drop(kairos::timeout(Duration::from_millis(1), async {})))),
+        ("sleep", outside_panic_message(|| drop(kairos_rt::sleep(Duration::from_millis(1))))),
+        ("sleep_until", outside_panic_message(|| drop(kairos_rt::sleep_until(Instant::now())))),
+        ("timeout", outside_panic_message(|| drop(kairos_rt::timeout(Duration::from_millis(1), async {})))),
     ] {
-        assert!(msg.contains(&format!("kairos::{what}")), "{msg}");
+        assert!(msg.contains(&format!("kairos_rt::{what}")), "{msg}");
         assert!(!msg.contains(&format!("Handle::{what} ")), "advises a method that does not exist: {msg}");
         assert!(!msg.contains(&format!("Runtime::{what} ")), "advises a method that does not exist: {msg}");
     }
@@ -408,7 +408,7 @@ fn a_panicking_task_is_reported_and_the_worker_survives() {
     assert_eq!(panic_message(&*err.into_panic()), "task failed: 17");
     // A panicking future too, with a `&str` payload.
     let f = rt.spawn_future(Priority::NORMAL, async {
-        kairos::yield_now().await;
+        kairos_rt::yield_now().await;
         panic!("future failed")
     });
     let err = join(f).unwrap_err();

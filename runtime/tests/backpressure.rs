@@ -5,7 +5,7 @@
 mod common;
 
 use common::{join, wait_until, within, Gate, PATIENCE};
-use kairos::{Priority, Runtime};
+use kairos_rt::{Priority, Runtime};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
@@ -149,8 +149,8 @@ fn shutdown_releases_blocked_submitters_with_a_refusal() {
 fn spawns_from_inside_tasks_never_block_but_try_spawn_respects_the_limit() {
     let rt = bounded(1, 1);
     let outcome = rt.spawn(Priority::NORMAL, || {
-        let children: Vec<_> = (0..5).map(|i| kairos::spawn(Priority::LOW, move || i)).collect();
-        let refused = kairos::try_current().unwrap().try_spawn(Priority::LOW, || 0).is_err();
+        let children: Vec<_> = (0..5).map(|i| kairos_rt::spawn(Priority::LOW, move || i)).collect();
+        let refused = kairos_rt::try_current().unwrap().try_spawn(Priority::LOW, || 0).is_err();
         (children, refused)
     });
     let (children, refused) = join(outcome).unwrap();
@@ -191,9 +191,9 @@ fn the_runtimes_own_timers_take_no_room() {
     let rt = bounded(1, 1);
     // A running future waiting on a sleep: the sleep's timer is not a waiting task.
     let sleeper = rt.spawn_future(Priority::NORMAL, async {
-        kairos::sleep(Duration::from_secs(3600)).await;
+        kairos_rt::sleep(Duration::from_secs(3600)).await;
     });
-    assert!(wait_until(|| sleeper.status() == kairos::TaskStatus::Running));
+    assert!(wait_until(|| sleeper.status() == kairos_rt::TaskStatus::Running));
     let h = rt.try_spawn(Priority::NORMAL, || 5).expect("room for one task");
     assert_eq!(join(h).unwrap(), 5);
     // A full runtime (one task waiting for its time) with an idle worker: a sleep inside
@@ -203,7 +203,7 @@ fn the_runtimes_own_timers_take_no_room() {
     let outside = rt.handle();
     let slept = within(move || {
         outside.block_on(async {
-            kairos::sleep(Duration::from_millis(1)).await;
+            kairos_rt::sleep(Duration::from_millis(1)).await;
             7
         })
     });

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use kairos::{BuildError, InvalidPriority, Priority, Runtime};
+use kairos_rt::{BuildError, InvalidPriority, Priority, Runtime};
 use std::time::{Duration, Instant};
 
 #[test]

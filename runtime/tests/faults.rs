@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kairos::Priority;
+use kairos_rt::Priority;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
@@ -124,7 +124,7 @@ fn a_blocked_worker_does_not_stop_the_other() {
     let blocker = rt.spawn(Priority::NORMAL, move || {
         for _ in 0..50 {
             let cd = cd.clone();
-            drop(kairos::spawn(Priority::NORMAL, move || cd.fetch_add(1, SeqCst)));
+            drop(kairos_rt::spawn(Priority::NORMAL, move || cd.fetch_add(1, SeqCst)));
         }
         spawned_tx.send(()).unwrap();
         go_rx.recv_timeout(PATIENCE).expect("never released");
@@ -140,7 +140,7 @@ fn a_blocked_worker_does_not_stop_the_other() {
         "local work of the blocked worker was not stolen"
     );
     let f = rt.spawn_future(Priority::NORMAL, async {
-        kairos::yield_now().await;
+        kairos_rt::yield_now().await;
         3
     });
     assert_eq!(join(f).unwrap(), 3);
@@ -188,8 +188,8 @@ fn timers_fire_while_one_worker_is_blocked() {
 }
 
 fn stored_waker_future(
-    rt: &kairos::Runtime,
-) -> (Signal, kairos::JoinHandle<()>, Arc<std::sync::atomic::AtomicBool>) {
+    rt: &kairos_rt::Runtime,
+) -> (Signal, kairos_rt::JoinHandle<()>, Arc<std::sync::atomic::AtomicBool>) {
     let signal = Signal::default();
     let (flag, dropped) = DropFlag::new();
     let s = signal.clone();
@@ -274,7 +274,7 @@ fn wakers_racing_shutdown_are_harmless() {
 fn join_handles_dropped_on_other_threads_while_tasks_complete() {
     let live = Live::leak();
     let rt = runtime(2);
-    let (tx, rx) = mpsc::channel::<kairos::JoinHandle<Tracked>>();
+    let (tx, rx) = mpsc::channel::<kairos_rt::JoinHandle<Tracked>>();
     let dropper = std::thread::spawn(move || {
         for h in rx {
             drop(h);
@@ -339,7 +339,7 @@ trait PollOnce {
     fn poll_fn_once(self, cx: &mut std::task::Context<'_>) -> bool;
 }
 
-impl<T> PollOnce for std::pin::Pin<&mut kairos::JoinHandle<T>> {
+impl<T> PollOnce for std::pin::Pin<&mut kairos_rt::JoinHandle<T>> {
     fn poll_fn_once(self, cx: &mut std::task::Context<'_>) -> bool {
         use std::future::Future;
         self.poll(cx).is_pending()
@@ -351,7 +351,7 @@ fn panicking_start_and_stop_hooks_do_not_take_the_workers_with_them() {
     let starts = Arc::new(AtomicUsize::new(0));
     let stops = Arc::new(AtomicUsize::new(0));
     let (s1, s2) = (starts.clone(), stops.clone());
-    let rt = kairos::Runtime::builder()
+    let rt = kairos_rt::Runtime::builder()
         .workers(2)
         .on_thread_start(move || {
             s1.fetch_add(1, SeqCst);

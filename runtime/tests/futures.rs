@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kairos::Priority;
+use kairos_rt::Priority;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -246,10 +246,10 @@ fn yield_now_lets_same_level_tasks_run_local() {
         let mut hs = Vec::new();
         for i in 0..3 {
             let o = o.clone();
-            hs.push(kairos::spawn(Priority::NORMAL, move || o.lock().unwrap().push(format!("c{i}"))));
+            hs.push(kairos_rt::spawn(Priority::NORMAL, move || o.lock().unwrap().push(format!("c{i}"))));
         }
         o.lock().unwrap().push("before".to_string());
-        kairos::yield_now().await;
+        kairos_rt::yield_now().await;
         o.lock().unwrap().push("after".to_string());
         for h in hs {
             h.await.unwrap();
@@ -271,7 +271,7 @@ fn yield_now_lets_same_level_tasks_from_outside_run() {
         hs.push(rt.spawn_future(Priority::NORMAL, async move {
             for step in 0..3 {
                 o.lock().unwrap().push(format!("{name}{step}"));
-                kairos::yield_now().await;
+                kairos_rt::yield_now().await;
             }
         }));
     }
@@ -288,11 +288,11 @@ fn nested_futures_await_their_children() {
     fn chain(depth: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
         Box::pin(async move {
             if depth == 0 {
-                kairos::sleep(Duration::from_micros(100)).await;
+                kairos_rt::sleep(Duration::from_micros(100)).await;
                 return 0;
             }
-            let child = kairos::spawn_future(Priority::new((depth % 64) as u8).unwrap(), chain(depth - 1));
-            kairos::yield_now().await;
+            let child = kairos_rt::spawn_future(Priority::new((depth % 64) as u8).unwrap(), chain(depth - 1));
+            kairos_rt::yield_now().await;
             child.await.unwrap() + 1
         })
     }
@@ -317,7 +317,7 @@ fn awaited_handles_report_panic_and_shutdown() {
     });
     awaiting_rx.recv_timeout(PATIENCE).unwrap();
     let boom = rt.spawn_future(Priority::NORMAL, async {
-        let p = kairos::spawn(Priority::NORMAL, || -> u8 { panic!("child panicked") });
+        let p = kairos_rt::spawn(Priority::NORMAL, || -> u8 { panic!("child panicked") });
         let e = p.await.unwrap_err();
         assert!(e.is_panic());
         panic_message(&*e.into_panic())
@@ -337,7 +337,7 @@ fn an_awaited_cancelled_task_resolves_with_cancelled() {
     let victim = Arc::new(rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || 1));
     // JoinHandle is not Clone; await it through a small wrapper future that polls the
     // shared handle (the test thread cancels through its `&self`).
-    struct PollShared(Arc<kairos::JoinHandle<i32>>);
+    struct PollShared(Arc<kairos_rt::JoinHandle<i32>>);
     impl Future for PollShared {
         type Output = bool;
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
@@ -359,8 +359,8 @@ fn an_awaited_cancelled_task_resolves_with_cancelled() {
     // And with a real `.await` on the handle: cancel from inside the awaiting future
     // before awaiting resolves to a cancellation error.
     let r = rt.block_on(async {
-        let h = kairos::spawn_future(Priority::LOW, async {
-            kairos::sleep(Duration::from_secs(3600)).await;
+        let h = kairos_rt::spawn_future(Priority::LOW, async {
+            kairos_rt::sleep(Duration::from_secs(3600)).await;
         });
         // Queued, idle, or being polled right now: in every case the future never
         // completes and the awaiting side sees a cancellation.
@@ -384,10 +384,10 @@ fn many_futures_with_sleeps_and_yields_complete() {
             let yields = r.u32(0..4);
             rt.spawn_future(Priority::new(r.u8(0..64)).unwrap(), async move {
                 for _ in 0..yields {
-                    kairos::yield_now().await;
+                    kairos_rt::yield_now().await;
                 }
                 if i % 3 == 0 {
-                    kairos::sleep(Duration::from_micros(sleep_us)).await;
+                    kairos_rt::sleep(Duration::from_micros(sleep_us)).await;
                 }
                 total.fetch_add(1, SeqCst);
                 i
@@ -417,7 +417,7 @@ fn a_loop_of_sleeps_does_not_keep_shutdown_waiting() {
             while t0.elapsed() < Duration::from_millis(5) {
                 std::hint::spin_loop();
             }
-            kairos::sleep(Duration::from_micros(100)).await;
+            kairos_rt::sleep(Duration::from_micros(100)).await;
         }
     });
     assert!(wait_until(|| polls.load(SeqCst) >= 3), "the loop never ran");

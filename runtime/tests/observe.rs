@@ -3,7 +3,7 @@
 mod common;
 
 use common::{join, runtime, wait_until, Gate};
-use kairos::{Priority, RetryPolicy, Task};
+use kairos_rt::{Priority, RetryPolicy, Task};
 use std::time::{Duration, Instant};
 
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{join, runtime, wait_until, Gate};
-use kairos::{Aging, Priority, RetryPolicy, Runtime, Task, TaskStatus};
+use kairos_rt::{Aging, Priority, RetryPolicy, Runtime, Task, TaskStatus};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -78,7 +78,7 @@ fn a_future_past_its_run_timeout_is_dropped_at_a_poll_point() {
         .spawn_with(
             Task::future(async move {
                 let _flag = flag;
-                kairos::sleep(Duration::from_secs(3600)).await;
+                kairos_rt::sleep(Duration::from_secs(3600)).await;
                 1
             })
             .timeout(Duration::from_millis(10)),
@@ -283,7 +283,7 @@ fn status_follows_the_life_of_a_task() {
     join(gate.open()).unwrap();
     assert!(wait_until(|| pending.status() == TaskStatus::Done));
     assert!(wait_until(|| failing.status() == TaskStatus::Failed));
-    let sleeper = rt.spawn_future(Priority::NORMAL, async { kairos::sleep(Duration::from_secs(3600)).await });
+    let sleeper = rt.spawn_future(Priority::NORMAL, async { kairos_rt::sleep(Duration::from_secs(3600)).await });
     assert!(wait_until(|| sleeper.status() == TaskStatus::Running), "a started future that waits");
     assert!(timed.cancel() && sleeper.cancel());
 }
@@ -294,7 +294,7 @@ fn flood(rt: &Runtime, stop: Arc<AtomicBool>, count: Arc<AtomicUsize>, cap: usiz
         if stop.load(SeqCst) || count.fetch_add(1, SeqCst) >= cap {
             return;
         }
-        kairos::spawn(Priority::HIGHEST, move || step(stop, count, cap));
+        kairos_rt::spawn(Priority::HIGHEST, move || step(stop, count, cap));
     }
     rt.spawn(Priority::HIGHEST, move || step(stop, count, cap));
 }
@@ -343,7 +343,7 @@ fn local_order(lifo: bool) -> Vec<u8> {
     let parent = rt.spawn(Priority::HIGHEST, move || {
         for i in 0..3u8 {
             let o = o.clone();
-            kairos::spawn(Priority::NORMAL, move || o.lock().unwrap().push(i));
+            kairos_rt::spawn(Priority::NORMAL, move || o.lock().unwrap().push(i));
         }
     });
     join(parent).unwrap();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kairos::{Priority, Runtime};
+use kairos_rt::{Priority, Runtime};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -112,7 +112,7 @@ fn urgent_outside_task_overtakes_local_bulk() {
                 let o = o.clone();
                 let reached_tx = reached_tx.clone();
                 let go_rx = go_rx.clone();
-                children.push(kairos::spawn(Priority::LOW, move || {
+                children.push(kairos_rt::spawn(Priority::LOW, move || {
                     o.lock().unwrap().push(format!("low{i}"));
                     if i == 10 {
                         // Let the test submit the urgent task while 29 LOW tasks wait locally.
@@ -195,7 +195,7 @@ fn woken_futures_keep_their_priority() {
     let fut = rt.spawn_future(Priority::HIGH, async move {
         for step in 0..3 {
             o.lock().unwrap().push(format!("high{step}"));
-            kairos::yield_now().await;
+            kairos_rt::yield_now().await;
         }
     });
     gate.open();
@@ -275,9 +275,9 @@ fn global_work_beats_lower_local_work_after_the_local_level_empties() {
     let o = order.clone();
     let parent = rt.spawn(Priority::HIGHEST, move || {
         let o1 = o.clone();
-        let high = kairos::spawn(Priority::HIGH, move || o1.lock().unwrap().push("HIGH"));
+        let high = kairos_rt::spawn(Priority::HIGH, move || o1.lock().unwrap().push("HIGH"));
         let o2 = o.clone();
-        let low = kairos::spawn(Priority::LOW, move || o2.lock().unwrap().push("LOW"));
+        let low = kairos_rt::spawn(Priority::LOW, move || o2.lock().unwrap().push("LOW"));
         spawned_tx.send(()).unwrap();
         go_rx.recv_timeout(PATIENCE).unwrap();
         (high, low)
@@ -312,14 +312,14 @@ fn urgent_tasks_queued_behind_a_busy_peer_are_stolen_from_less_urgent_work() {
         CHAIN_RUNNING.store(true, SeqCst);
         spin(Duration::from_micros(50));
         if !STOP.load(SeqCst) {
-            drop(kairos::spawn(Priority::LOWEST, low_chain));
+            drop(kairos_rt::spawn(Priority::LOWEST, low_chain));
         }
     }
     let rt = Runtime::builder().workers(2).build().unwrap();
     let parent = rt.spawn(Priority::HIGHEST, || {
         assert!(wait_until(|| CHAIN_RUNNING.load(SeqCst)), "the LOWEST chain never started");
         for _ in 0..3 {
-            drop(kairos::spawn(Priority::HIGHEST, || {
+            drop(kairos_rt::spawn(Priority::HIGHEST, || {
                 CHILDREN.fetch_add(1, SeqCst);
             }));
         }

@@ -2,7 +2,7 @@
 //! cap, and no leaked child when the task is dropped.
 #![cfg(unix)]
 
-use kairos::{Priority, ProcessOutput, Runtime};
+use kairos_rt::{Priority, ProcessOutput, Runtime};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};

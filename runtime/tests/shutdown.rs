@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use kairos::{Priority, Runtime, ShutdownReport};
+use kairos_rt::{Priority, Runtime, ShutdownReport};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle as ThreadHandle;
@@ -179,7 +179,7 @@ fn a_self_respawning_chain_cannot_hold_shutdown_open() {
     fn respawn(count: Arc<AtomicUsize>) {
         count.fetch_add(1, SeqCst);
         let c = count.clone();
-        if let Err(e) = kairos::try_current().unwrap().try_spawn(Priority::NORMAL, move || respawn(c)) {
+        if let Err(e) = kairos_rt::try_current().unwrap().try_spawn(Priority::NORMAL, move || respawn(c)) {
             // Hand-back works from inside a task too.
             drop(e.into_inner());
         }
@@ -204,8 +204,8 @@ fn kairos_spawn_inside_a_task_during_shutdown_is_refused() {
     let h = rt.spawn(Priority::NORMAL, move || {
         started_tx.send(()).unwrap();
         go_rx.recv_timeout(PATIENCE).unwrap();
-        let child = kairos::spawn(Priority::HIGH, || 1);
-        let fut = kairos::spawn_future(Priority::HIGH, async { 2 });
+        let child = kairos_rt::spawn(Priority::HIGH, || 1);
+        let fut = kairos_rt::spawn_future(Priority::HIGH, async { 2 });
         (child, fut)
     });
     started_rx.recv_timeout(PATIENCE).unwrap();
@@ -324,7 +324,7 @@ fn shutdown_racing_spawns_from_other_threads_balances() {
                                 move || drop(g),
                             )),
                             2 => drop(handle.spawn_future(Priority::HIGH, async move {
-                                kairos::yield_now().await;
+                                kairos_rt::yield_now().await;
                                 drop(g)
                             })),
                             _ => {
@@ -388,7 +388,7 @@ fn spawns_during_shutdown_are_counted_exactly() {
                                 move || drop(g),
                             )),
                             _ => drop(handle.spawn_future(Priority::HIGH, async move {
-                                kairos::yield_now().await;
+                                kairos_rt::yield_now().await;
                                 drop(g)
                             })),
                         }
@@ -418,7 +418,7 @@ fn spawns_during_shutdown_are_counted_exactly() {
 }
 
 /// Cancels a sibling timed task when dropped.
-struct CancelOnDrop(Option<kairos::JoinHandle<()>>);
+struct CancelOnDrop(Option<kairos_rt::JoinHandle<()>>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -438,7 +438,7 @@ fn a_timer_dropped_at_shutdown_may_cancel_a_sibling_timer() {
     const PAIRS: u64 = 8;
     let rt = runtime(1);
     rt.spawn(Priority::NORMAL, || {
-        let here = kairos::try_current().expect("inside a task");
+        let here = kairos_rt::try_current().expect("inside a task");
         for i in 0..PAIRS {
             let (first, second) = (Duration::from_secs(3600 + i), Duration::from_secs(7200 + i));
             let (sibling_due, canceller_due) = if i % 2 == 0 { (second, first) } else { (first, second) };

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use kairos::{Handle, JoinError, JoinHandle, Priority, Runtime, Task};
+use kairos_rt::{Handle, JoinError, JoinHandle, Priority, Runtime, Task};
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,9 +123,9 @@ fn nested(ctx: Arc<Ctx>, id: usize, seed: u64) -> impl FnOnce() -> usize + Send 
             let Some(child) = ctx.id() else { break };
             ctx.call();
             if r.bool() {
-                drop(kairos::spawn(priority(&mut r), body(ctx.clone(), child)));
+                drop(kairos_rt::spawn(priority(&mut r), body(ctx.clone(), child)));
             } else {
-                let h = kairos::try_current().expect("inside a task");
+                let h = kairos_rt::try_current().expect("inside a task");
                 let d = Duration::from_micros(r.u64(0..1_000));
                 drop(h.spawn_after(d, priority(&mut r), body(ctx.clone(), child)));
             }
@@ -140,21 +140,21 @@ async fn future_body(ctx: Arc<Ctx>, id: usize, seed: u64) -> usize {
     ctx.ran(id);
     let mut r = fastrand::Rng::with_seed(seed);
     for _ in 0..r.u32(0..3) {
-        kairos::yield_now().await;
+        kairos_rt::yield_now().await;
     }
     if r.u8(0..3) == 0 {
         ctx.call();
-        kairos::sleep(Duration::from_micros(r.u64(0..500))).await;
+        kairos_rt::sleep(Duration::from_micros(r.u64(0..500))).await;
     }
     if r.u8(0..4) == 0 {
         if let Some(child) = ctx.id() {
             ctx.call();
-            let _ = kairos::spawn(priority(&mut r), body(ctx.clone(), child)).await;
+            let _ = kairos_rt::spawn(priority(&mut r), body(ctx.clone(), child)).await;
         }
     }
     if r.u8(0..6) == 0 {
         ctx.call(); // the timeout's own sleep
-        let _ = kairos::timeout(Duration::from_micros(r.u64(0..300)), kairos::yield_now()).await;
+        let _ = kairos_rt::timeout(Duration::from_micros(r.u64(0..300)), kairos_rt::yield_now()).await;
     }
     id
 }

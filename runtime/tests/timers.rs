@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use kairos::{Priority, Runtime};
+use kairos_rt::{Priority, Runtime};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -69,10 +69,10 @@ fn sleeps_never_end_early() {
         for _ in 0..40 {
             let d = Duration::from_micros(r.u64(0..3_000));
             let t0 = Instant::now();
-            kairos::sleep(d).await;
+            kairos_rt::sleep(d).await;
             assert!(t0.elapsed() >= d, "sleep({d:?}) ended early");
             let until = Instant::now() + Duration::from_micros(r.u64(0..3_000));
-            kairos::sleep_until(until).await;
+            kairos_rt::sleep_until(until).await;
             assert!(Instant::now() >= until, "sleep_until ended early");
         }
     });
@@ -162,7 +162,7 @@ fn duration_max_neither_panics_nor_runs_and_is_dropped_at_shutdown() {
 fn sleep_duration_max_inside_timeout_elapses() {
     let rt = runtime(1);
     let r =
-        rt.block_on(async { kairos::timeout(Duration::from_millis(2), kairos::sleep(Duration::MAX)).await });
+        rt.block_on(async { kairos_rt::timeout(Duration::from_millis(2), kairos_rt::sleep(Duration::MAX)).await });
     assert!(r.is_err());
     let report = rt.shutdown();
     assert!(report.is_balanced(), "{report:?}");
@@ -234,7 +234,7 @@ fn a_cancelled_timer_leaves_its_wheel_at_once() {
 /// Waits until the wheels hold no timer and `cancelled` tasks were counted cancelled
 /// (panics naming `what` if that never happens), then shuts `rt` down and checks that
 /// its report says the same.
-fn shut_down_once_out_of_the_wheels(rt: Runtime, cancelled: u64, what: &str) -> kairos::ShutdownReport {
+fn shut_down_once_out_of_the_wheels(rt: Runtime, cancelled: u64, what: &str) -> kairos_rt::ShutdownReport {
     assert!(
         wait_until(|| {
             let m = rt.metrics();
@@ -250,7 +250,7 @@ fn shut_down_once_out_of_the_wheels(rt: Runtime, cancelled: u64, what: &str) -> 
 
 /// Cancels the timer it holds when it is dropped, and records whether that worked (an
 /// assertion here would be swallowed: a closure's drop runs under `catch_unwind`).
-struct CancelOnDrop(Option<kairos::JoinHandle<()>>, Arc<AtomicBool>);
+struct CancelOnDrop(Option<kairos_rt::JoinHandle<()>>, Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -502,7 +502,7 @@ fn block_on_sleeps_wake_up_with_parked_workers() {
         for i in 0..30u64 {
             let d = Duration::from_micros(300 * (i % 4));
             let t0 = Instant::now();
-            rt.block_on(async move { kairos::sleep(d).await });
+            rt.block_on(async move { kairos_rt::sleep(d).await });
             assert!(t0.elapsed() >= d);
         }
         rt.shutdown()

@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use kairos::{JoinHandle, Priority, Runtime};
+use kairos_rt::{JoinHandle, Priority, Runtime};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -90,7 +90,7 @@ fn a_task_that_waits_for_its_child_gets_the_other_worker() {
             let (mine, theirs) = flags();
             let (m, t) = (mine.clone(), theirs.clone());
             // The child goes to this worker's own queue, behind this (still running) task.
-            let child = kairos::spawn(Priority::NORMAL, move || meet(&t, &m));
+            let child = kairos_rt::spawn(Priority::NORMAL, move || meet(&t, &m));
             (meet(&mine, &theirs), child)
         });
         let (parent_met, child) = join(parent).unwrap();

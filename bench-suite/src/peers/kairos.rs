@@ -2,7 +2,7 @@
 //!
 //! A task is `Runtime::spawn(priority, f)` (the `JoinHandle` is dropped for detached
 //! tasks); a timed task is `Runtime::spawn_at(due, priority, f)`; from inside a task,
-//! `kairos::spawn`. Cancel, `is_finished` and `join` go through the `JoinHandle`.
+//! `kairos_rt::spawn`. Cancel, `is_finished` and `join` go through the `JoinHandle`.
 //!
 //! Bounded submission is `Builder::max_pending` with `try_spawn` (`SpawnError::is_full`);
 //! priority change of a pending task is `JoinHandle::set_priority`. Aging is on, as by
@@ -12,22 +12,22 @@ use std::time::Instant;
 
 use super::{Feature, Peer, PeerConfig, PeerKind, Prio};
 
-/// A `kairos::Runtime` with `cfg.workers` workers and default settings otherwise.
+/// A `kairos_rt::Runtime` with `cfg.workers` workers and default settings otherwise.
 pub struct KairosPeer {
-    rt: kairos::Runtime,
+    rt: kairos_rt::Runtime,
 }
 
 #[inline]
-fn priority(p: Prio) -> kairos::Priority {
-    kairos::Priority::new(p.0).expect("bench priorities are 0..=63")
+fn priority(p: Prio) -> kairos_rt::Priority {
+    kairos_rt::Priority::new(p.0).expect("bench priorities are 0..=63")
 }
 
 impl Peer for KairosPeer {
     const KIND: PeerKind = PeerKind::Kairos;
-    type Handle = kairos::JoinHandle<()>;
+    type Handle = kairos_rt::JoinHandle<()>;
 
     fn build(cfg: &PeerConfig) -> Result<Self, String> {
-        let mut builder = kairos::Runtime::builder().workers(cfg.workers);
+        let mut builder = kairos_rt::Runtime::builder().workers(cfg.workers);
         if let Some(n) = cfg.max_pending {
             builder = builder.max_pending(n);
         }
@@ -69,7 +69,7 @@ impl Peer for KairosPeer {
 
     #[inline]
     fn spawn_inside<F: FnOnce() + Send + 'static>(prio: Prio, f: F) {
-        drop(kairos::spawn(priority(prio), f));
+        drop(kairos_rt::spawn(priority(prio), f));
     }
 
     fn cancel(h: &Self::Handle) -> bool {
@@ -89,7 +89,7 @@ impl Peer for KairosPeer {
     }
 
     fn run_and_wait<F: FnOnce() + Send + 'static>(&self, f: F) {
-        let _ = self.rt.spawn(kairos::Priority::NORMAL, f).join();
+        let _ = self.rt.spawn(kairos_rt::Priority::NORMAL, f).join();
     }
 
     fn shutdown(self) -> String {

@@ -24,7 +24,7 @@ pub mod kairos;
 pub mod rayon;
 pub mod tokio;
 
-/// A task priority, `0` (lowest) to `63` (highest): the same scale as `kairos::Priority`.
+/// A task priority, `0` (lowest) to `63` (highest): the same scale as `kairos_rt::Priority`.
 /// Peers without priorities ignore it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Prio(pub u8);

@@ -1,7 +1,7 @@
 //! `fanout`: one task spawns N children from inside the runtime.
 //!
 //! The main thread submits one parent task; the parent submits N children through the
-//! peer's in-runtime path ([`Peer::spawn_inside`]: `kairos::spawn`, `tokio::spawn`,
+//! peer's in-runtime path ([`Peer::spawn_inside`]: `kairos_rt::spawn`, `tokio::spawn`,
 //! `rayon_core::spawn`, the heap pool's thread-local handle). Each child's body is
 //! [`Completion::hit`]. The clock runs from the parent's submission until all children ran.
 //!

@@ -1,4 +1,4 @@
-//! The one door through which `kairos-core` and `kairos` reach atomics, cells, locks,
+//! The one door through which `kairos-rt-core` and `kairos` reach atomics, cells, locks,
 //! threads and work-stealing deques.
 //!
 //! Normally everything here is `std` (and `crossbeam-deque` for the deques). Built with
@@ -8,7 +8,7 @@
 //! [`deque`] module is a small lock-based queue with the same interface, built on loom's
 //! `Mutex` so that every push, pop and steal is a visible synchronisation point.
 //!
-//! Invariant: no file in `kairos-core` or `kairos` names `std::sync`, `std::thread`,
+//! Invariant: no file in `kairos-rt-core` or `kairos` names `std::sync`, `std::thread`,
 //! `std::cell::UnsafeCell` or `crossbeam_deque` directly for shared state; they go
 //! through this module.
 

@@ -56,7 +56,7 @@ use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::Priority;
 
 #[cfg(not(target_pointer_width = "64"))]
-compile_error!("kairos-core packs the task state into a 64-bit word and needs a 64-bit target");
+compile_error!("kairos-rt-core packs the task state into a 64-bit word and needs a 64-bit target");
 
 const RUNNING: usize = 1 << 0;
 const COMPLETE: usize = 1 << 1;

@@ -105,7 +105,7 @@ use list::Position;
 ///
 /// ```compile_fail
 /// fn sync<T: Sync>() {}
-/// sync::<kairos_core::wheel::TimingWheel>();
+/// sync::<kairos_rt_core::wheel::TimingWheel>();
 /// ```
 pub struct TimingWheel {
     /// The current tick; never decreases.

@@ -2,7 +2,7 @@
 //! served by priority, then arrival (see the parent module's step 2).
 
 use super::lock;
-use kairos_core::Priority;
+use kairos_rt_core::Priority;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;

@@ -97,8 +97,8 @@ pub(crate) use limiter::ProcessLimiter;
 
 use crate::{Handle, Runtime};
 use child::{Running, State};
-use kairos_core::task::JoinHandle;
-use kairos_core::Priority;
+use kairos_rt_core::task::JoinHandle;
+use kairos_rt_core::Priority;
 use std::fmt;
 use std::io;
 use std::process::{Command, ExitStatus};
@@ -122,7 +122,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 ///
 /// ```
 /// # #[cfg(unix)] {
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 /// use std::process::Command;
 /// use std::time::Duration;
 ///
@@ -159,7 +159,7 @@ impl ProcessOutput {
     ///
     /// ```
     /// # #[cfg(unix)] {
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let out = rt.spawn_process(Priority::NORMAL, Command::new("true"), Duration::from_secs(10));
@@ -174,7 +174,7 @@ impl ProcessOutput {
     ///
     /// ```
     /// # #[cfg(unix)] {
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let out = rt.spawn_process(Priority::NORMAL, Command::new("false"), Duration::from_secs(10));
@@ -189,7 +189,7 @@ impl ProcessOutput {
     ///
     /// ```
     /// # #[cfg(unix)] {
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let mut cmd = Command::new("echo");
@@ -206,7 +206,7 @@ impl ProcessOutput {
     ///
     /// ```
     /// # #[cfg(unix)] {
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let mut cmd = Command::new("sh");
@@ -230,7 +230,7 @@ impl ProcessOutput {
 /// # Examples
 ///
 /// ```
-/// use kairos::{Priority, Runtime};
+/// use kairos_rt::{Priority, Runtime};
 /// use std::process::Command;
 /// use std::time::Duration;
 ///
@@ -276,7 +276,7 @@ impl ProcessError {
     /// in [`io_error`](Self::io_error).
     ///
     /// ```
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let h = rt.spawn_process(Priority::NORMAL, Command::new("/nonexistent/x"), Duration::from_secs(1));
@@ -291,7 +291,7 @@ impl ProcessError {
     /// The timeout was zero, which is refused: the process was not started.
     ///
     /// ```
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let h = rt.spawn_process(Priority::NORMAL, Command::new("true"), Duration::ZERO);
@@ -306,7 +306,7 @@ impl ProcessError {
     /// process was killed (if it still ran) and reaped where possible.
     ///
     /// ```
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let h = rt.spawn_process(Priority::NORMAL, Command::new("true"), Duration::ZERO);
@@ -319,7 +319,7 @@ impl ProcessError {
     /// The program, as given to [`Command::new`] (lossily converted to text).
     ///
     /// ```
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let h = rt.spawn_process(Priority::NORMAL, Command::new("frobnicate"), Duration::ZERO);
@@ -333,7 +333,7 @@ impl ProcessError {
     /// [`source`](std::error::Error::source), typed).
     ///
     /// ```
-    /// # use kairos::{Priority, Runtime};
+    /// # use kairos_rt::{Priority, Runtime};
     /// # use std::{process::Command, time::Duration};
     /// # let rt = Runtime::builder().workers(1).build().unwrap();
     /// let h = rt.spawn_process(Priority::NORMAL, Command::new("true"), Duration::ZERO);
@@ -399,7 +399,7 @@ impl Handle {
     ///
     /// ```
     /// # #[cfg(unix)] {
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     /// use std::process::Command;
     /// use std::time::Duration;
     ///
@@ -435,7 +435,7 @@ impl Runtime {
     ///
     /// ```
     /// # #[cfg(unix)] {
-    /// use kairos::{Priority, Runtime};
+    /// use kairos_rt::{Priority, Runtime};
     /// use std::process::Command;
     /// use std::time::Duration;
     ///

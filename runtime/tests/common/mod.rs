@@ -3,7 +3,7 @@
 //! fails a test instead of hanging the suite.
 #![allow(dead_code)]
 
-use kairos::{JoinError, JoinHandle, Priority, Runtime};
+use kairos_rt::{JoinError, JoinHandle, Priority, Runtime};
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
