@@ -210,7 +210,12 @@ struct NoSchedule;
 impl kairos_rt_core::task::Schedule for NoSchedule {
     fn schedule(&self, _task: kairos_rt_core::task::TaskRef) {}
     fn timer_cancelled(&self, _task: kairos_rt_core::task::TaskRef) {}
-    fn future_completed(&self, _task: &kairos_rt_core::task::TaskRef, _outcome: kairos_rt_core::task::Outcome) {}
+    fn future_completed(
+        &self,
+        _task: &kairos_rt_core::task::TaskRef,
+        _outcome: kairos_rt_core::task::Outcome,
+    ) {
+    }
 }
 
 fn run_queue(c: &mut Criterion) {

@@ -310,7 +310,8 @@ fn context_functions_work_inside_block_on() {
         assert!(Instant::now() >= until);
         kairos_rt::yield_now().await;
         let ok = kairos_rt::timeout(Duration::from_secs(60), async { "fast" }).await;
-        let late = kairos_rt::timeout(Duration::from_millis(1), kairos_rt::sleep(Duration::from_secs(3600))).await;
+        let late =
+            kairos_rt::timeout(Duration::from_millis(1), kairos_rt::sleep(Duration::from_secs(3600))).await;
         let child = kairos_rt::spawn(Priority::HIGH, || 8).await.unwrap();
         let fut = kairos_rt::spawn_future(Priority::HIGH, async { 9 }).await.unwrap();
         (ok, late, child, fut)

@@ -283,7 +283,8 @@ fn status_follows_the_life_of_a_task() {
     join(gate.open()).unwrap();
     assert!(wait_until(|| pending.status() == TaskStatus::Done));
     assert!(wait_until(|| failing.status() == TaskStatus::Failed));
-    let sleeper = rt.spawn_future(Priority::NORMAL, async { kairos_rt::sleep(Duration::from_secs(3600)).await });
+    let sleeper =
+        rt.spawn_future(Priority::NORMAL, async { kairos_rt::sleep(Duration::from_secs(3600)).await });
     assert!(wait_until(|| sleeper.status() == TaskStatus::Running), "a started future that waits");
     assert!(timed.cancel() && sleeper.cancel());
 }

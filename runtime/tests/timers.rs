@@ -161,8 +161,9 @@ fn duration_max_neither_panics_nor_runs_and_is_dropped_at_shutdown() {
 #[test]
 fn sleep_duration_max_inside_timeout_elapses() {
     let rt = runtime(1);
-    let r =
-        rt.block_on(async { kairos_rt::timeout(Duration::from_millis(2), kairos_rt::sleep(Duration::MAX)).await });
+    let r = rt.block_on(async {
+        kairos_rt::timeout(Duration::from_millis(2), kairos_rt::sleep(Duration::MAX)).await
+    });
     assert!(r.is_err());
     let report = rt.shutdown();
     assert!(report.is_balanced(), "{report:?}");

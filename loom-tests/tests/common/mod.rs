@@ -12,7 +12,9 @@
 //!   (2 if unset), raised to a model's own minimum.
 
 use kairos_rt_core::sync::deque::{Injector, Steal};
-use kairos_rt_core::task::{allocate, Closure, FutureBody, JoinHandle, Outcome, Schedule, TaskOptions, TaskRef};
+use kairos_rt_core::task::{
+    allocate, Closure, FutureBody, JoinHandle, Outcome, Schedule, TaskOptions, TaskRef,
+};
 use kairos_rt_core::Priority;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Condvar, Mutex};
