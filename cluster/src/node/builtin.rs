@@ -1,0 +1,120 @@
+//! The built-in job kinds the `kairos-cluster worker` tool runs (and any node may add
+//! with [`NodeBuilder::builtin_kinds`](super::NodeBuilder::builtin_kinds)):
+//!
+//! | kind | payload | does |
+//! | --- | --- | --- |
+//! | `noop` | ignored | nothing |
+//! | `sleep` | milliseconds, as text | waits that long on the runtime's timer (no thread held) |
+//! | `fail` | N, as text | fails (retryably) while its attempt number is at most N |
+//! | `record` | ignored | adds 1 to field `<job id>` of hash `{queue}:record`, so a checker can count runs |
+//! | `command` | JSON `{"program": "...", "args": [...], "timeout_ms": N}` | runs an allowed program (argv, never a shell) under `spawn_process`, with the node's process cap; fails if it exits non-zero or times out |
+//!
+//! `command` runs only programs named exactly as on the node's allow-list: anyone who can
+//! write to the queue can ask, but only the node's owner decides what may run.
+
+use super::{JobContext, JobError, NodeBuilder};
+use crate::connection::Conn;
+use serde::Deserialize;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The payload of a `command` job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandJob {
+    program: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+}
+
+fn default_timeout_ms() -> u64 {
+    60_000
+}
+
+pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder {
+    let client = builder.queue().client().clone();
+    let record_key = builder.queue().name().record_key();
+    let pool: Arc<Mutex<Vec<Conn>>> = Arc::new(Mutex::new(Vec::new()));
+    let allowed: Arc<Vec<String>> = Arc::new(allowed.to_vec());
+    builder
+        .handler("noop", |_| Ok(Vec::new()))
+        .handler_async("sleep", |job: JobContext| async move {
+            let ms: u64 = job
+                .text()?
+                .trim()
+                .parse()
+                .map_err(|_| JobError::fatal("sleep: payload must be milliseconds"))?;
+            kairos_rt::sleep(Duration::from_millis(ms)).await;
+            Ok(Vec::new())
+        })
+        .handler("fail", |job| {
+            let n: u32 =
+                job.text()?.trim().parse().map_err(|_| JobError::fatal("fail: payload must be a count"))?;
+            if job.attempt <= n {
+                return Err(JobError::retry(format!(
+                    "fail: attempt {} of the first {n} fails by design",
+                    job.attempt
+                )));
+            }
+            Ok(Vec::new())
+        })
+        .handler("record", move |job| {
+            let taken = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut conn = match taken {
+                Some(c) => c,
+                None => client.conn().map_err(|e| JobError::retry(format!("record: {e}")))?,
+            };
+            let r: redis::RedisResult<i64> =
+                redis::cmd("HINCRBY").arg(&record_key).arg(job.id.0).arg(1).query(&mut conn);
+            match r {
+                Ok(_) => {
+                    pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(JobError::retry(format!("record: HINCRBY failed: {e}"))),
+            }
+        })
+        .handler_async("command", move |job: JobContext| {
+            let allowed = allowed.clone();
+            async move {
+                let spec: CommandJob = serde_json::from_slice(&job.payload)
+                    .map_err(|e| JobError::fatal(format!("command: bad payload: {e}")))?;
+                if !allowed.iter().any(|a| a == &spec.program) {
+                    return Err(JobError::fatal(format!(
+                        "command: program {:?} is not on this node's allow-list",
+                        spec.program
+                    )));
+                }
+                if spec.timeout_ms == 0 {
+                    return Err(JobError::fatal("command: timeout_ms must be at least 1"));
+                }
+                let mut cmd = Command::new(&spec.program);
+                cmd.args(&spec.args);
+                let handle =
+                    kairos_rt::try_current().ok_or_else(|| JobError::retry("command: no runtime"))?;
+                let out = handle
+                    .spawn_process(job.priority, cmd, Duration::from_millis(spec.timeout_ms))
+                    .await
+                    .map_err(|e| JobError::retry(format!("command: task failed: {e}")))?
+                    .map_err(|e| JobError::retry(format!("command: {e}")))?;
+                if out.timed_out {
+                    return Err(JobError::retry(format!(
+                        "command: {} timed out after {} ms",
+                        spec.program, spec.timeout_ms
+                    )));
+                }
+                if !out.success() {
+                    return Err(JobError::retry(format!(
+                        "command: {} exited with {:?}: {}",
+                        spec.program,
+                        out.code(),
+                        out.stderr_lossy().trim()
+                    )));
+                }
+                Ok(out.stdout)
+            }
+        })
+}

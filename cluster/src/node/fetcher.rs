@@ -1,0 +1,186 @@
+//! The fetch loop: claim as many jobs as the node has free slots, start them, and sleep
+//! until there may be more.
+//!
+//! ## When it sleeps and what wakes it
+//!
+//! - **No free slot**: it waits on `slot_freed`, which every finished job signals.
+//! - **Nothing ready**: CLAIM returns Redis's clock and the next instant something could
+//!   change without an enqueue (the earliest delayed job's due time, or the earliest
+//!   lease deadline of a running job, which may expire). The loop waits for that long
+//!   (at most [`IDLE_POLL`]) on its subscriber connection, whose read timeout is that
+//!   wait, so it wakes at the due time itself (sub-millisecond, not on a poll grid). A
+//!   message on the queue's `wake` channel ends the wait early: ENQUEUE, ACK (a retry
+//!   or a hand-back), CLAIM (a recovered lease) and REQUEUE publish one when the ready
+//!   set was empty or the earliest due time moved earlier. The subscription is made
+//!   before the first claim and kept, so no message sent after a claim is missed: a
+//!   message that arrives while the loop is busy waits in the socket and ends the next
+//!   wait at once.
+//! - **Redis down**: it backs off (10 ms doubling to 2 s) and reconnects; jobs already
+//!   held keep running, and the keeper keeps trying to deliver their outcomes.
+//!
+//! The wait is measured in Redis's clock (the due time minus CLAIM's `now`), so the node's
+//! own clock does not matter.
+
+use super::state::{Claimed, NodeState};
+use crate::connection::{Client, Conn};
+use crate::job::JobId;
+use crate::queue_name::QueueName;
+use crate::scripts::SCRIPTS;
+use kairos_rt::Priority;
+use redis::Value;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest an idle node waits before claiming again, message or not.
+pub(crate) const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// What one CLAIM returned.
+struct ClaimReply {
+    now_ms: i64,
+    next_ms: i64,
+    ready_left: i64,
+    jobs: Vec<Claimed>,
+}
+
+pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
+    let prefix = queue.prefix();
+    let mut conn: Option<Conn> = None;
+    let mut sub: Option<redis::Connection> = None;
+    let mut backoff = Duration::from_millis(10);
+    while !state.stopping.load(SeqCst) {
+        let free = state.free_slots();
+        if free == 0 {
+            wait_for_slot(&state);
+            continue;
+        }
+        if sub.is_none() {
+            sub = subscribe(&client, &queue);
+        }
+        if conn.is_none() {
+            conn = client.conn().ok();
+        }
+        let reply = match conn.as_mut().map(|c| claim(c, &prefix, &state, free)) {
+            Some(Ok(r)) => r,
+            failed => {
+                if let Some(Err(e)) = failed {
+                    eprintln!(
+                        "kairos-cluster node {}: claim failed ({e}); retrying in {backoff:?}",
+                        state.node_id
+                    );
+                }
+                conn = None;
+                sub = None;
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(10);
+        let got = reply.jobs.len();
+        state.counters.claimed.fetch_add(got as u64, SeqCst);
+        for job in reply.jobs {
+            state.start(job);
+        }
+        if got == free || reply.ready_left > 0 {
+            continue;
+        }
+        let wait = if reply.next_ms < 0 {
+            IDLE_POLL
+        } else {
+            Duration::from_millis((reply.next_ms - reply.now_ms).max(0) as u64).min(IDLE_POLL)
+        };
+        if !wait.is_zero() {
+            if let Some(s) = sub.as_mut() {
+                if !wait_for_message(s, wait) {
+                    sub = None;
+                }
+            } else {
+                std::thread::sleep(wait.min(Duration::from_millis(50)));
+            }
+        }
+    }
+}
+
+fn wait_for_slot(state: &NodeState) {
+    let (lock, cv) = &state.slot_freed;
+    let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+    if state.free_slots() == 0 && !state.stopping.load(SeqCst) {
+        let _ = cv.wait_timeout(guard, Duration::from_millis(100));
+    }
+}
+
+/// A connection subscribed to the queue's wake channel, or `None` (the loop then polls).
+fn subscribe(client: &Client, queue: &QueueName) -> Option<redis::Connection> {
+    let mut c = client.subscriber().ok()?;
+    let cmd = redis::cmd("SUBSCRIBE").arg(queue.wake_channel()).get_packed_command();
+    c.send_packed_command(&cmd).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    c.recv_response().ok()?; // the subscription's confirmation
+    Some(c)
+}
+
+/// Waits up to `wait` for a message (any message ends the wait). False if the connection
+/// broke and must be made again.
+fn wait_for_message(sub: &mut redis::Connection, wait: Duration) -> bool {
+    if sub.set_read_timeout(Some(wait)).is_err() {
+        return false;
+    }
+    match sub.recv_response() {
+        Ok(_) => true,
+        Err(e) => e.is_timeout(),
+    }
+}
+
+fn claim(conn: &mut Conn, prefix: &str, state: &NodeState, max: usize) -> redis::RedisResult<ClaimReply> {
+    let cfg = &state.config;
+    let raw: Vec<Value> = SCRIPTS
+        .claim
+        .key(prefix)
+        .arg(&state.node_id)
+        .arg(max)
+        .arg(cfg.lease.as_millis() as u64)
+        .arg(cfg.max_lost_leases)
+        .arg(if cfg.events { "1" } else { "0" })
+        .invoke(conn)?;
+    parse_claim(&raw)
+        .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "unexpected CLAIM reply")))
+}
+
+fn parse_claim(raw: &[Value]) -> Option<ClaimReply> {
+    let int = |v: &Value| -> Option<i64> {
+        match v {
+            Value::Int(i) => Some(*i),
+            Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+            _ => None,
+        }
+    };
+    let bytes = |v: &Value| -> Option<Vec<u8>> {
+        match v {
+            Value::BulkString(b) => Some(b.clone()),
+            Value::Int(i) => Some(i.to_string().into_bytes()),
+            _ => None,
+        }
+    };
+    let mut reply = ClaimReply {
+        now_ms: int(raw.first()?)?,
+        next_ms: int(raw.get(1)?)?,
+        ready_left: int(raw.get(2)?)?,
+        jobs: Vec::new(),
+    };
+    for f in raw.get(3..)?.chunks(7) {
+        if f.len() != 7 {
+            return None;
+        }
+        reply.jobs.push(Claimed {
+            id: JobId(int(&f[0])? as u64),
+            token: int(&f[1])? as u64,
+            kind: String::from_utf8_lossy(&bytes(&f[2])?).into_owned(),
+            payload: bytes(&f[3])?,
+            priority: Priority::new(int(&f[4])? as u8).ok()?,
+            failures: int(&f[5])? as u32,
+            retry: String::from_utf8_lossy(&bytes(&f[6])?).into_owned(),
+        });
+    }
+    Some(reply)
+}

@@ -1,0 +1,190 @@
+//! The state a node's two threads and its running jobs share, and the path of one claimed
+//! job: spawned on the runtime at its priority, run (or handed back if the node is
+//! stopping), judged (completed, retry after a backoff, dead), and sent to the keeper.
+//!
+//! Invariants:
+//! - `held` has exactly the jobs this node claimed and has not had an answer for from
+//!   Redis; the keeper renews their leases and removes them when their ack is answered.
+//! - `running` counts claimed jobs whose outcome has not been produced yet; a job's slot
+//!   is freed (and the fetcher woken) the moment its outcome is produced, even before its
+//!   ack reaches Redis.
+//! - Every claimed job produces exactly one outcome: the task's guard produces "handed
+//!   back" if the task is dropped without running (a runtime that refused or dropped it).
+
+use super::handler::{run_sync, CatchPanic, Handler, JobContext, RunEnd};
+use super::report::Counters;
+use super::NodeConfig;
+use crate::job::JobId;
+use crate::retry_spec;
+use crossbeam_channel::Sender;
+use kairos_rt::Priority;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// What Redis is told about one job (ACK's verdicts, see `scripts/ack.lua`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Completed(Vec<u8>),
+    RetryAfterMs(u64, String),
+    Dead(String),
+    HandBack,
+}
+
+/// One job's outcome on its way to Redis.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub id: JobId,
+    pub token: u64,
+    pub verdict: Verdict,
+}
+
+/// A job as CLAIM returned it.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub id: JobId,
+    pub token: u64,
+    pub kind: String,
+    pub payload: Vec<u8>,
+    pub priority: Priority,
+    pub failures: u32,
+    pub retry: String,
+}
+
+pub(crate) struct NodeState {
+    pub node_id: String,
+    pub queue: String,
+    pub config: NodeConfig,
+    pub handlers: HashMap<String, Handler>,
+    pub runtime: kairos_rt::Handle,
+    pub held: Mutex<HashMap<JobId, u64>>,
+    pub running: AtomicUsize,
+    /// `true` once the node gave up on jobs still running at the end of its grace: their
+    /// outcomes are then dropped (they were counted `unacked`; their leases run out).
+    pub slot_freed: (Mutex<bool>, Condvar),
+    pub stopping: AtomicBool,
+    pub outcomes: Sender<Outcome>,
+    pub counters: Counters,
+}
+
+impl NodeState {
+    /// Free slots now.
+    pub(crate) fn free_slots(&self) -> usize {
+        self.config.concurrency.saturating_sub(self.running.load(SeqCst))
+    }
+
+    /// Hands `job` to the runtime at its priority.
+    pub(crate) fn start(self: &Arc<Self>, job: Claimed) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id, job.token);
+        self.running.fetch_add(1, SeqCst);
+        let guard = OutcomeGuard { state: self.clone(), id: job.id, token: job.token, sent: false };
+        let priority = job.priority;
+        match self.handlers.get(&job.kind).cloned() {
+            None => {
+                let why = format!("no handler for kind {:?} on node {}", job.kind, self.node_id);
+                guard.send(Verdict::Dead(why));
+            }
+            Some(Handler::Sync(f)) => {
+                let ctx = self.context(&job);
+                drop(self.runtime.spawn(priority, move || {
+                    if guard.state.stopping.load(SeqCst) {
+                        return guard.send(Verdict::HandBack);
+                    }
+                    let end = run_sync(&*f, &ctx);
+                    let verdict = guard.state.judge(&job, end);
+                    guard.send(verdict);
+                }));
+            }
+            Some(Handler::Async(f)) => {
+                let ctx = self.context(&job);
+                drop(self.runtime.spawn_future(priority, async move {
+                    if guard.state.stopping.load(SeqCst) {
+                        return guard.send(Verdict::HandBack);
+                    }
+                    let end = CatchPanic { inner: f(ctx) }.await;
+                    let verdict = guard.state.judge(&job, end);
+                    guard.send(verdict);
+                }));
+            }
+        }
+    }
+
+    fn context(&self, job: &Claimed) -> JobContext {
+        JobContext {
+            id: job.id,
+            kind: job.kind.clone(),
+            payload: job.payload.clone(),
+            priority: job.priority,
+            attempt: job.token.min(u32::MAX as u64) as u32,
+            queue: self.queue.clone(),
+            node: self.node_id.clone(),
+        }
+    }
+
+    /// Turns a run's end into what Redis should do: completed, another attempt after the
+    /// job's backoff (its retry policy; none means one attempt), or dead.
+    fn judge(&self, job: &Claimed, end: RunEnd) -> Verdict {
+        let (message, retryable) = match end {
+            RunEnd::Returned(Ok(bytes)) => {
+                let keep = if self.config.keep_results { bytes } else { Vec::new() };
+                return Verdict::Completed(keep);
+            }
+            RunEnd::Returned(Err(e)) => (e.message().to_string(), e.is_retryable()),
+            RunEnd::Panicked(msg) => {
+                self.counters.panicked.fetch_add(1, SeqCst);
+                (format!("handler panicked: {msg}"), true)
+            }
+        };
+        let failures = job.failures + 1;
+        let policy = if job.retry.is_empty() { None } else { retry_spec::decode(&job.retry) };
+        match policy {
+            Some(p) if retryable && failures < p.attempts_limit() => {
+                let delay = retry_spec::jittered_delay(&p, failures + 1);
+                Verdict::RetryAfterMs(delay.as_millis().min(1 << 50) as u64, message)
+            }
+            None if !job.retry.is_empty() => {
+                Verdict::Dead(format!("{message} (and its retry spec {:?} is corrupt)", job.retry))
+            }
+            _ if !retryable => Verdict::Dead(format!("{message} (fatal)")),
+            _ => Verdict::Dead(message),
+        }
+    }
+}
+
+/// Sends exactly one outcome for its job: the one given, or "handed back" if dropped
+/// unsent (the task never ran).
+struct OutcomeGuard {
+    state: Arc<NodeState>,
+    id: JobId,
+    token: u64,
+    sent: bool,
+}
+
+impl OutcomeGuard {
+    fn send(mut self, verdict: Verdict) {
+        self.deliver(verdict);
+    }
+
+    fn deliver(&mut self, verdict: Verdict) {
+        self.sent = true;
+        let (lock, cv) = &self.state.slot_freed;
+        let abandoned = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if *abandoned {
+            return;
+        }
+        // The keeper outlives every job that is not abandoned (it exits only once
+        // `running` is zero), so the channel is open.
+        let _ = self.state.outcomes.send(Outcome { id: self.id, token: self.token, verdict });
+        self.state.running.fetch_sub(1, SeqCst);
+        drop(abandoned);
+        cv.notify_all();
+    }
+}
+
+impl Drop for OutcomeGuard {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.deliver(Verdict::HandBack);
+        }
+    }
+}

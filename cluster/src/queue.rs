@@ -1,0 +1,297 @@
+//! The producer's side of a queue: enqueue, cancel, status, counts, wait, dead letters.
+//! No runtime is needed; every call is one round trip (one script or one read).
+
+use crate::connection::{Client, Reconnecting};
+use crate::counts::QueueCounts;
+use crate::error::{Error, ErrorKind, Result};
+use crate::job::{Job, JobId, JobState, JobStatus, DEFAULT_MAX_PAYLOAD};
+use crate::queue_name::QueueName;
+use crate::scripts::SCRIPTS;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// One queue in Redis, as a producer (or an operator) sees it. Cloning it opens a second
+/// connection on first use; one `Queue` may be shared by threads (calls take turns on its
+/// connection).
+///
+/// ```no_run
+/// use kairos_cluster::{Client, Job};
+/// use kairos_rt::Priority;
+/// use std::time::Duration;
+///
+/// let queue = Client::connect("redis://127.0.0.1:6379/")?.queue("emails")?;
+/// let id = queue.enqueue(Job::new("send").payload(b"hello".to_vec()).priority(Priority::HIGH))?;
+/// let status = queue.wait(id, Duration::from_secs(30))?;
+/// println!("job {id} ended {:?}", status.state);
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
+pub struct Queue {
+    name: QueueName,
+    prefix: String,
+    conn: Reconnecting,
+    max_payload: usize,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("name", &self.name.as_str())
+            .field("redis", &self.conn.client().url())
+            .field("max_payload", &self.max_payload)
+            .finish()
+    }
+}
+
+impl Clone for Queue {
+    fn clone(&self) -> Queue {
+        Queue {
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            conn: Reconnecting::new(self.conn.client().clone()),
+            max_payload: self.max_payload,
+        }
+    }
+}
+
+/// What one enqueue did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The job's id (the first job's, for a duplicate).
+    pub id: JobId,
+    /// True if the idempotency key was already taken, so nothing new was enqueued.
+    pub duplicate: bool,
+}
+
+/// What [`Queue::cancel`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The job was delayed or ready; it is now cancelled and will never start.
+    Cancelled,
+    /// A node is running it; it is not interrupted.
+    Running,
+    /// It had already reached a final state.
+    AlreadyFinished,
+    /// No such job (never enqueued, or its record was trimmed after retention).
+    NotFound,
+}
+
+impl Queue {
+    pub(crate) fn new(client: Client, name: QueueName) -> Result<Queue> {
+        Ok(Queue {
+            prefix: name.prefix(),
+            name,
+            conn: Reconnecting::new(client),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+        })
+    }
+
+    /// Refuse payloads over `bytes` (default [`DEFAULT_MAX_PAYLOAD`], 1 MiB).
+    pub fn with_max_payload(mut self, bytes: usize) -> Queue {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &QueueName {
+        &self.name
+    }
+
+    /// The client it talks through.
+    pub fn client(&self) -> &Client {
+        self.conn.client()
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Enqueues one job and returns its id (the first job's id if its idempotency key
+    /// was taken).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_bad_job`] for a job refused before reaching Redis (payload over the
+    /// cap, invalid retry policy, empty kind); a Redis error otherwise. A job without an
+    /// idempotency key is not sent twice on a lost connection: the error is returned and
+    /// the job may or may not be in Redis (give jobs keys where that matters).
+    pub fn enqueue(&self, job: Job) -> Result<JobId> {
+        Ok(self.enqueue_batch(std::slice::from_ref(&job))?[0].id)
+    }
+
+    /// Enqueues `jobs` in one round trip and one atomic step, in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`enqueue`](Self::enqueue); a refused job refuses the whole batch before anything
+    /// is sent.
+    pub fn enqueue_batch(&self, jobs: &[Job]) -> Result<Vec<Enqueued>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = Vec::with_capacity(jobs.len() * 8);
+        for job in jobs {
+            args.extend(job.to_args(self.max_payload)?);
+        }
+        let repeatable = jobs.iter().all(Job::is_idempotent);
+        let raw: Vec<(u64, u8)> = self.conn.with("enqueue", repeatable, |c| {
+            let mut inv = SCRIPTS.enqueue.key(&self.prefix);
+            for a in &args {
+                inv.arg(a.as_slice());
+            }
+            inv.invoke(c)
+        })?;
+        Ok(raw.into_iter().map(|(id, dup)| Enqueued { id: JobId(id), duplicate: dup == 1 }).collect())
+    }
+
+    /// Cancels a job that has not started.
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn cancel(&self, id: JobId) -> Result<CancelOutcome> {
+        let r: i64 = self
+            .conn
+            .with("cancel", true, |c| SCRIPTS.cancel.key(&self.prefix).arg(id.0).arg("1").invoke(c))?;
+        Ok(match r {
+            1 => CancelOutcome::Cancelled,
+            2 => CancelOutcome::Running,
+            0 => CancelOutcome::AlreadyFinished,
+            _ => CancelOutcome::NotFound,
+        })
+    }
+
+    /// What Redis knows of job `id`; `None` if there is no such job (or its record was
+    /// trimmed after its retention).
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn status(&self, id: JobId) -> Result<Option<JobStatus>> {
+        let key = format!("{}j:{}", self.prefix, id.0);
+        let h: HashMap<String, Vec<u8>> =
+            self.conn.with("status", true, |c| redis::cmd("HGETALL").arg(&key).query(c))?;
+        if h.is_empty() {
+            return Ok(None);
+        }
+        Ok(JobStatus::from_hash(id, &h))
+    }
+
+    /// Blocks until job `id` reaches a final state, or `timeout` passes. It follows the
+    /// queue's event stream, so it wakes as soon as a node reports.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::is_wait_timed_out`] if the job is still live at the timeout;
+    /// [`Error::is_bad_job`] if there is no such job; a Redis error.
+    pub fn wait(&self, id: JobId, timeout: Duration) -> Result<JobStatus> {
+        let until = Instant::now() + timeout;
+        let ev_key = format!("{}ev", self.prefix);
+        let mut last = "$".to_string();
+        loop {
+            match self.status(id)? {
+                None => {
+                    return Err(Error::new(ErrorKind::BadJob {
+                        why: format!("no job {id} in queue {}", self.name),
+                    }))
+                }
+                Some(s) if s.state.is_final() => return Ok(s),
+                Some(_) => {}
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(ErrorKind::WaitTimedOut { id: id.0 }));
+            }
+            // Block on the stream for news (any job's), at most 100 ms at a time: the
+            // status is read again either way, so a missed event costs at most that.
+            let block = left.min(Duration::from_millis(100)).as_millis().max(1) as u64;
+            let reply: redis::Value = self.conn.with("wait", true, |c| {
+                redis::cmd("XREAD")
+                    .arg("BLOCK")
+                    .arg(block)
+                    .arg("COUNT")
+                    .arg(100)
+                    .arg("STREAMS")
+                    .arg(&ev_key)
+                    .arg(&last)
+                    .query(c)
+            })?;
+            if let Some(id) = crate::events::last_id(&reply) {
+                last = id;
+            }
+        }
+    }
+
+    /// Counts by state and by priority, live nodes, and the exact cumulative counters.
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn counts(&self) -> Result<QueueCounts> {
+        let raw: Vec<redis::Value> =
+            self.conn.with("counts", true, |c| SCRIPTS.counts.key(&self.prefix).invoke(c))?;
+        QueueCounts::parse(&raw).ok_or_else(|| {
+            Error::new(ErrorKind::Redis {
+                url: self.client().url().into(),
+                what: "counts (bad reply)".into(),
+            })
+        })
+    }
+
+    /// Up to `limit` dead jobs, oldest first, with their last errors.
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn dead(&self, limit: usize) -> Result<Vec<JobStatus>> {
+        let key = format!("{}dead", self.prefix);
+        let ids: Vec<u64> = self.conn.with("dead", true, |c| {
+            redis::cmd("ZRANGE").arg(&key).arg(0).arg(limit.saturating_sub(1) as i64).query(c)
+        })?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = self.status(JobId(id))? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves dead jobs back to ready (all of them, up to 10,000, if `ids` is empty), with
+    /// their failure counts reset. Returns how many moved.
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn requeue_dead(&self, ids: &[JobId]) -> Result<u64> {
+        self.conn.with("requeue", true, |c| {
+            let mut inv = SCRIPTS.requeue.key(&self.prefix);
+            for id in ids {
+                inv.arg(id.0);
+            }
+            inv.invoke(c)
+        })
+    }
+
+    /// The live state of job `id`, if it has one (`None` for final or unknown jobs).
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn live_state(&self, id: JobId) -> Result<Option<JobState>> {
+        Ok(self.status(id)?.map(|s| s.state).filter(|s| !s.is_final()))
+    }
+
+    /// How many times the built-in `record` kind ran each job (`{queue}:record`).
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn records(&self) -> Result<HashMap<u64, u64>> {
+        let key = self.name.record_key();
+        self.conn.with("records", true, |c| redis::cmd("HGETALL").arg(&key).query(c))
+    }
+
+    pub(crate) fn conn(&self) -> &Reconnecting {
+        &self.conn
+    }
+}

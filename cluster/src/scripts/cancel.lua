@@ -1,0 +1,11 @@
+-- CANCEL job ARGV[1] (events on: ARGV[2]). Returns 1 cancelled, 2 running (a running job
+-- is not interrupted), 0 already finished, -1 no such job.
+local id, ev = ARGV[1], ARGV[2]
+local st = redis.call('HGET', job_key(id), 'st')
+if not st then return -1 end
+if st == 'active' then return 2 end
+if st ~= 'ready' and st ~= 'delayed' then return 0 end
+redis.call('ZREM', P .. st, id)
+finish(id, 'cancelled', now_ms(), 'done')
+event('cancelled', id, nil, nil, ev)
+return 1

@@ -1,0 +1,87 @@
+-- CLAIM: one atomic step of a node's fetch loop.
+-- ARGV: node id, max jobs, lease ms, max lost leases, events on ("1"|"0").
+-- 1. Reap: every running job whose lease ran out (its node died or stopped renewing)
+--    goes back to ready, or to dead once it has lost `max lost` leases.
+-- 2. Promote: due delayed jobs move to ready, in due order (FIFO behind their level).
+-- 3. Pop the most urgent ready jobs, up to `max`; a job past its start deadline ends
+--    expired, a job whose hash is missing or corrupt is dead-lettered with the reason;
+--    each job taken gets attempt counter + 1 (its fencing token) and a lease.
+-- Returns: { now, next wake-up ms (-1 none), ready left, then 7 fields per job:
+--   id, token, kind, payload, priority, failures so far, retry spec }.
+local node, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_lost, ev = tonumber(ARGV[4]), ARGV[5]
+local now = now_ms()
+local notify = false
+
+local expired = redis.call('ZRANGEBYSCORE', P .. 'active', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(expired) do
+  redis.call('ZREM', P .. 'active', id)
+  local h = job_key(id)
+  local lost = redis.call('HINCRBY', h, 'lo', 1)
+  if lost > max_lost then
+    redis.call('HSET', h, 'err', 'lease lost ' .. lost .. ' times: its node crashed or hung each time')
+    finish(id, 'dead', now, 'dead')
+    event('dead', id, 'err', 'lease lost', ev)
+  else
+    local pri = tonumber(redis.call('HGET', h, 'pr')) or 0
+    redis.call('HDEL', h, 'n')
+    if make_ready(id, pri) then notify = true end
+    redis.call('HINCRBY', P .. 'stats', 'recovered', 1)
+    event('recovered', id, nil, nil, ev)
+  end
+end
+
+local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', P .. 'delayed', id)
+  local pri = tonumber(redis.call('HGET', job_key(id), 'pr')) or 0
+  redis.call('HDEL', job_key(id), 'due')
+  make_ready(id, pri)
+end
+
+local out = { now, -1, 0 }
+local taken = 0
+while taken < max do
+  local popped = redis.call('ZPOPMIN', P .. 'ready', max - taken)
+  if #popped == 0 then break end
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local h = job_key(id)
+    local f = redis.call('HMGET', h, 'k', 'p', 'pr', 'dl', 'fl', 'r')
+    local pri = tonumber(f[3])
+    if not f[1] or not f[2] or not pri or pri < 0 or pri > 63 or pri % 1 ~= 0 then
+      local why = 'corrupt job hash: '
+      if not f[1] then why = why .. 'field k (kind) missing'
+      elseif not f[2] then why = why .. 'field p (payload) missing'
+      else why = why .. 'field pr (priority) is not an integer in 0..63' end
+      redis.call('HSET', h, 'err', why)
+      finish(id, 'dead', now, 'dead')
+      event('dead', id, 'err', why, ev)
+    elseif f[4] and tonumber(f[4]) and tonumber(f[4]) < now then
+      finish(id, 'expired', now, 'done')
+      event('expired', id, nil, nil, ev)
+    else
+      local token = redis.call('HINCRBY', h, 'a', 1)
+      redis.call('HSET', h, 'st', 'active', 'n', node, 'ls', now)
+      redis.call('ZADD', P .. 'active', now + lease, id)
+      out[#out + 1] = id
+      out[#out + 1] = token
+      out[#out + 1] = f[1]
+      out[#out + 1] = f[2]
+      out[#out + 1] = pri
+      out[#out + 1] = tonumber(f[5]) or 0
+      out[#out + 1] = f[6] or ''
+      taken = taken + 1
+    end
+  end
+end
+
+local nd = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
+local na = redis.call('ZRANGE', P .. 'active', 0, 0, 'WITHSCORES')
+local next = -1
+if nd[2] then next = tonumber(nd[2]) end
+if na[2] and (next == -1 or tonumber(na[2]) < next) then next = tonumber(na[2]) end
+out[2] = next
+out[3] = redis.call('ZCARD', P .. 'ready')
+if notify then wake() end
+return out

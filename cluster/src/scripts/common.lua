@@ -1,0 +1,49 @@
+-- Shared helpers, prepended to every script (scripts.rs joins them).
+-- KEYS[1] is the queue's key prefix "kairos:{name}:"; every key of the queue starts
+-- with it, so they share one hash tag and one Redis Cluster slot.
+local P = KEYS[1]
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- Ready-set score: more urgent levels first, FIFO within a level. (63 - p) * 2^40 + seq
+-- stays below 2^53, so a double holds it exactly.
+local function ready_score(pri, seq)
+  return (63 - pri) * 1099511627776 + seq
+end
+local function job_key(id) return P .. 'j:' .. id end
+local function event(ev, id, extra_k, extra_v, on)
+  if on == '1' then
+    if extra_k then
+      redis.call('XADD', P .. 'ev', 'MAXLEN', '~', 10000, '*', 'e', ev, 'id', id, extra_k, extra_v)
+    else
+      redis.call('XADD', P .. 'ev', 'MAXLEN', '~', 10000, '*', 'e', ev, 'id', id)
+    end
+  end
+end
+-- Puts job `id` (hash already written) into the ready set at its priority, behind every
+-- job of that level already there. Returns true when the set was empty before.
+local function make_ready(id, pri)
+  local was_empty = redis.call('ZCARD', P .. 'ready') == 0
+  local seq = redis.call('INCR', P .. 'seq')
+  redis.call('ZADD', P .. 'ready', ready_score(pri, seq), id)
+  redis.call('HSET', job_key(id), 'st', 'ready')
+  return was_empty
+end
+-- Puts job `id` into the delayed set; true when it is now the earliest one.
+local function make_delayed(id, due)
+  local first = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
+  redis.call('ZADD', P .. 'delayed', due, id)
+  redis.call('HSET', job_key(id), 'st', 'delayed', 'due', due)
+  return first[2] == nil or tonumber(first[2]) > due
+end
+-- Ends job `id` in a final state kept for retention (`done`) or inspection (`dead`).
+local function finish(id, state, now, set)
+  redis.call('HSET', job_key(id), 'st', state, 'f', now)
+  redis.call('HDEL', job_key(id), 'n')
+  redis.call('ZADD', P .. set, now, id)
+  redis.call('HINCRBY', P .. 'stats', state, 1)
+end
+local function wake()
+  redis.call('PUBLISH', P .. 'wake', '1')
+end

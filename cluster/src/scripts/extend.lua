@@ -1,0 +1,17 @@
+-- EXTEND the leases of a node's running jobs. ARGV: node id, lease ms, then id, token
+-- pairs. A lease is extended only if the job is still active, held by this node under
+-- the same token. Returns one 1 (extended) or 0 (lease lost) per job.
+local node, lease = ARGV[1], tonumber(ARGV[2])
+local now = now_ms()
+local out = {}
+for i = 3, #ARGV, 2 do
+  local id, token = ARGV[i], ARGV[i + 1]
+  local f = redis.call('HMGET', job_key(id), 'st', 'a', 'n')
+  if f[1] == 'active' and f[2] == token and f[3] == node then
+    redis.call('ZADD', P .. 'active', 'XX', now + lease, id)
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
