@@ -293,8 +293,9 @@ pub struct JobStatus {
     pub state: JobState,
     /// Its kind.
     pub kind: String,
-    /// Its priority.
-    pub priority: Priority,
+    /// Its priority (`None` if the record's priority field is corrupt: such a job is
+    /// dead-lettered with the reason in `last_error`).
+    pub priority: Option<Priority>,
     /// How many times a node claimed it (each claim is one start).
     pub attempts: u32,
     /// How many attempts failed.
@@ -321,11 +322,11 @@ impl JobStatus {
         let text = |k: &str| h.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
         let num = |k: &str| text(k).and_then(|v| v.parse::<u64>().ok());
         let state = JobState::parse(&text("st")?)?;
-        let priority = Priority::new(num("pr")?.try_into().ok()?).ok()?;
+        let priority = num("pr").and_then(|p| u8::try_from(p).ok()).and_then(|p| Priority::new(p).ok());
         Some(JobStatus {
             id,
             state,
-            kind: text("k")?,
+            kind: text("k").unwrap_or_default(),
             priority,
             attempts: num("a").unwrap_or(0) as u32,
             failures: num("fl").unwrap_or(0) as u32,

@@ -16,7 +16,7 @@ fn enqueue_then_status_says_ready_with_what_was_given() {
     let s = q.status(id).unwrap().expect("the job exists");
     assert_eq!(
         (s.state, s.kind.as_str(), s.priority, s.attempts),
-        (JobState::Ready, "mail", Priority::HIGH, 0)
+        (JobState::Ready, "mail", Some(Priority::HIGH), 0)
     );
     let c = q.counts().unwrap();
     assert_eq!((c.ready, c.delayed, c.running, c.total_enqueued), (1, 0, 0, 1));

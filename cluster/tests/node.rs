@@ -1,0 +1,366 @@
+//! Nodes against a real Redis: running, priority order, retries in Redis, dead letters,
+//! expiry, fencing, graceful stop, retention, events, the built-in kinds.
+
+mod common;
+
+use common::{eventually, RedisServer};
+use kairos_cluster::{Client, Job, JobError, JobId, JobState, Node, NodeBuilder, Queue};
+use kairos_rt::{Priority, RetryPolicy, Runtime};
+use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn setup(workers: usize) -> (RedisServer, Queue, Runtime) {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();
+    let rt = Runtime::builder().workers(workers).build().unwrap();
+    (redis, q, rt)
+}
+
+fn node(q: &Queue, rt: &Runtime) -> NodeBuilder {
+    Node::builder(q.clone(), rt.handle()).lease(Duration::from_secs(5))
+}
+
+#[test]
+fn a_node_runs_jobs_and_keeps_their_results() {
+    let (_redis, q, rt) = setup(2);
+    let n = node(&q, &rt)
+        .handler("double", |job| Ok(job.payload.iter().map(|b| b * 2).collect()))
+        .start()
+        .unwrap();
+    let ids: Vec<JobId> =
+        (1..=20u8).map(|i| q.enqueue(Job::new("double").payload(vec![i])).unwrap()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let s = q.wait(*id, WAIT).unwrap();
+        assert_eq!(s.state, JobState::Completed);
+        assert_eq!(s.result.as_deref(), Some(&[(i as u8 + 1) * 2][..]));
+        assert_eq!(s.attempts, 1);
+    }
+    let report = n.shutdown(WAIT);
+    assert!(report.is_balanced(), "{report}");
+    assert_eq!((report.claimed, report.completed), (20, 20));
+    let c = q.counts().unwrap();
+    assert_eq!((c.total_completed, c.ready, c.running, c.nodes), (20, 0, 0, 0));
+}
+
+#[test]
+fn jobs_start_in_priority_order_fifo_within_a_level() {
+    let (_redis, q, rt) = setup(1);
+    let levels = [0u8, 63, 10, 10, 40, 0, 63, 10];
+    let ids: Vec<(u8, JobId)> = levels
+        .iter()
+        .map(|&l| (l, q.enqueue(Job::new("rec").priority(Priority::new(l).unwrap())).unwrap()))
+        .collect();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let n = node(&q, &rt)
+        .concurrency(1)
+        .handler("rec", move |job| {
+            o.lock().unwrap().push(job.id);
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    eventually("all ran", || order.lock().unwrap().len() == levels.len());
+    let mut expected = ids.clone();
+    expected.sort_by_key(|(l, id)| (std::cmp::Reverse(*l), *id));
+    let expected: Vec<JobId> = expected.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(*order.lock().unwrap(), expected);
+    assert!(n.shutdown(WAIT).is_balanced());
+}
+
+#[test]
+fn a_failure_is_retried_after_its_backoff_in_redis_then_completes() {
+    let (_redis, q, rt) = setup(2);
+    let n = node(&q, &rt)
+        .handler(
+            "flaky",
+            |job| if job.attempt < 3 { Err(JobError::retry("503")) } else { Ok(b"ok".to_vec()) },
+        )
+        .start()
+        .unwrap();
+    let policy = RetryPolicy::fixed(Duration::from_millis(20)).max_attempts(5);
+    let id = q.enqueue(Job::new("flaky").retry(policy)).unwrap();
+    let s = q.wait(id, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts, s.failures), (JobState::Completed, 3, 2));
+    assert_eq!(s.last_error.as_deref(), Some("503"));
+    let c = q.counts().unwrap();
+    assert_eq!((c.total_retried, c.total_completed), (2, 1));
+    let r = n.shutdown(WAIT);
+    assert_eq!((r.retried, r.completed), (2, 1), "{r}");
+}
+
+#[test]
+fn attempts_run_out_into_the_dead_set_and_can_be_requeued() {
+    let (_redis, q, rt) = setup(2);
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let f = fail.clone();
+    let n = node(&q, &rt)
+        .handler("x", move |_| if f.load(SeqCst) { Err("boom".into()) } else { Ok(Vec::new()) })
+        .start()
+        .unwrap();
+    let once = q.enqueue(Job::new("x")).unwrap();
+    let thrice =
+        q.enqueue(Job::new("x").retry(RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(3))).unwrap();
+    let s = q.wait(once, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts, s.last_error.as_deref()), (JobState::Dead, 1, Some("boom")));
+    let s = q.wait(thrice, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts, s.failures), (JobState::Dead, 3, 3));
+    let dead: Vec<JobId> = q.dead(10).unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(dead, vec![once, thrice]);
+    fail.store(false, SeqCst);
+    assert_eq!(q.requeue_dead(&[]).unwrap(), 2);
+    assert_eq!(q.wait(once, WAIT).unwrap().state, JobState::Completed);
+    assert_eq!(q.wait(thrice, WAIT).unwrap().state, JobState::Completed);
+    assert!(n.shutdown(WAIT).is_balanced());
+}
+
+#[test]
+fn a_fatal_error_a_panic_and_an_unknown_kind_are_dead_lettered_with_reasons() {
+    let (_redis, q, rt) = setup(2);
+    let n = node(&q, &rt)
+        .handler("fatal", |_| Err(JobError::fatal("no such account")))
+        .handler("panics", |_| panic!("handler bug"))
+        .start()
+        .unwrap();
+    let retry = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(2);
+    let fatal = q.enqueue(Job::new("fatal").retry(retry.clone())).unwrap();
+    let panics = q.enqueue(Job::new("panics").retry(retry)).unwrap();
+    let unknown = q.enqueue(Job::new("nobody-handles-this")).unwrap();
+    let s = q.wait(fatal, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts), (JobState::Dead, 1), "a fatal error is not retried");
+    let s = q.wait(panics, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts), (JobState::Dead, 2), "a panic is a retryable failure");
+    assert!(s.last_error.unwrap().contains("handler bug"));
+    let s = q.wait(unknown, WAIT).unwrap();
+    assert_eq!(s.state, JobState::Dead);
+    assert!(s.last_error.unwrap().contains("nobody-handles-this"));
+    let r = n.shutdown(WAIT);
+    assert_eq!(r.panicked, 2, "{r}");
+    assert!(r.is_balanced(), "{r}");
+}
+
+#[test]
+fn a_corrupt_job_hash_is_dead_lettered_and_the_node_goes_on() {
+    let (redis, q, rt) = setup(2);
+    let bad = q.enqueue(Job::new("ok")).unwrap();
+    let mut conn = redis.conn();
+    let _: () = redis::cmd("HSET")
+        .arg(format!("kairos:{{jobs}}:j:{}", bad.0))
+        .arg("pr")
+        .arg("urgent!")
+        .query(&mut conn)
+        .unwrap();
+    let good = q.enqueue(Job::new("ok")).unwrap();
+    let n = node(&q, &rt).handler("ok", |_| Ok(Vec::new())).start().unwrap();
+    assert_eq!(q.wait(good, WAIT).unwrap().state, JobState::Completed);
+    let s = q.wait(bad, WAIT).unwrap();
+    assert_eq!(s.state, JobState::Dead);
+    assert!(s.last_error.unwrap().contains("pr (priority)"));
+    n.shutdown(WAIT);
+}
+
+#[test]
+fn a_job_past_its_start_deadline_expires_instead_of_running() {
+    let (_redis, q, rt) = setup(1);
+    let ran = Arc::new(AtomicU32::new(0));
+    let id = q.enqueue(Job::new("k").deadline_after(Duration::from_millis(1))).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let r = ran.clone();
+    let n = node(&q, &rt)
+        .handler("k", move |_| {
+            r.fetch_add(1, SeqCst);
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    assert_eq!(q.wait(id, WAIT).unwrap().state, JobState::Expired);
+    assert_eq!(ran.load(SeqCst), 0);
+    assert_eq!(q.counts().unwrap().total_expired, 1);
+    n.shutdown(WAIT);
+}
+
+#[test]
+fn a_delayed_job_is_not_claimed_before_it_is_due_and_runs_after() {
+    let (_redis, q, rt) = setup(1);
+    let n = node(&q, &rt).handler("k", |_| Ok(Vec::new())).start().unwrap();
+    let later = q.enqueue(Job::new("k").after(Duration::from_secs(3600))).unwrap();
+    let soon = q.enqueue(Job::new("k").after(Duration::from_millis(50))).unwrap();
+    assert_eq!(q.wait(soon, WAIT).unwrap().state, JobState::Completed);
+    assert_eq!(q.status(later).unwrap().unwrap().state, JobState::Delayed);
+    n.shutdown(WAIT);
+}
+
+#[test]
+fn a_node_that_lost_its_lease_has_its_ack_refused_and_the_job_runs_elsewhere() {
+    let (redis, q, rt) = setup(2);
+    let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
+    let (started_tx, started_rx) = crossbeam_channel::bounded::<()>(1);
+    let first = node(&q, &rt)
+        .node_id("first")
+        .handler("slow", move |_| {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok(b"first".to_vec())
+        })
+        .start()
+        .unwrap();
+    let id = q.enqueue(Job::new("slow")).unwrap();
+    started_rx.recv_timeout(WAIT).unwrap();
+    // The first node stops renewing (as if paused): make its lease run out now.
+    let mut conn = redis.conn();
+    let _: () = redis::cmd("ZADD").arg("kairos:{jobs}:active").arg(0).arg(id.0).query(&mut conn).unwrap();
+    let rt2 = Runtime::builder().workers(1).build().unwrap();
+    let second =
+        node(&q, &rt2).node_id("second").handler("slow", |_| Ok(b"second".to_vec())).start().unwrap();
+    let s = q.wait(id, WAIT).unwrap();
+    assert_eq!((s.state, s.result.as_deref(), s.lost_leases), (JobState::Completed, Some(&b"second"[..]), 1));
+    release_tx.send(()).unwrap();
+    let r1 = first.shutdown(WAIT);
+    assert_eq!((r1.claimed, r1.refused, r1.completed), (1, 1, 0), "{r1}");
+    assert!(r1.is_balanced());
+    assert_eq!(
+        q.status(id).unwrap().unwrap().result.as_deref(),
+        Some(&b"second"[..]),
+        "the late ack changed nothing"
+    );
+    assert_eq!(q.counts().unwrap().total_stale_acks, 1);
+    second.shutdown(WAIT);
+}
+
+#[test]
+fn a_stopping_node_finishes_what_runs_and_hands_back_what_has_not_started() {
+    let (_redis, q, rt) = setup(1);
+    let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<JobId>();
+    let n = node(&q, &rt)
+        .concurrency(10)
+        .handler("k", move |job| {
+            started_tx.send(job.id).unwrap();
+            if job.id == JobId(1) {
+                release_rx.recv().unwrap();
+            }
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    for _ in 0..10 {
+        q.enqueue(Job::new("k")).unwrap();
+    }
+    assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), JobId(1));
+    eventually("all ten claimed", || n.running() == 10);
+    let stopper = std::thread::spawn(move || n.shutdown(WAIT));
+    std::thread::sleep(Duration::from_millis(50));
+    release_tx.send(()).unwrap();
+    let r = stopper.join().unwrap();
+    assert_eq!((r.claimed, r.completed, r.handed_back), (10, 1, 9), "{r}");
+    assert!(r.is_balanced());
+    assert!(started_rx.try_iter().next().is_none(), "no job started after the stop");
+    let c = q.counts().unwrap();
+    assert_eq!((c.ready, c.running, c.total_handed_back, c.total_completed), (9, 0, 9, 1));
+}
+
+#[test]
+fn finished_records_are_trimmed_but_the_counters_stay_exact() {
+    let (_redis, q, rt) = setup(2);
+    let n = node(&q, &rt)
+        .keep_finished(5, Duration::from_secs(3600))
+        .handler("k", |_| Ok(Vec::new()))
+        .start()
+        .unwrap();
+    let ids: Vec<JobId> = (0..40).map(|_| q.enqueue(Job::new("k")).unwrap()).collect();
+    eventually("all completed", || q.counts().unwrap().total_completed == 40);
+    n.shutdown(WAIT);
+    let c = q.counts().unwrap();
+    assert!(c.finished_kept <= 5, "{c:?}");
+    assert!(q.status(ids[0]).unwrap().is_none(), "the oldest record is gone");
+    assert_eq!(q.status(ids[39]).unwrap().unwrap().state, JobState::Completed);
+}
+
+#[test]
+fn events_say_what_became_of_jobs() {
+    let (_redis, q, rt) = setup(1);
+    let n =
+        node(&q, &rt).handler("ok", |_| Ok(Vec::new())).handler("bad", |_| Err("no".into())).start().unwrap();
+    let a = q.enqueue(Job::new("ok")).unwrap();
+    let b = q.enqueue(Job::new("bad")).unwrap();
+    q.wait(a, WAIT).unwrap();
+    q.wait(b, WAIT).unwrap();
+    let ev = q.events("0", 100, Duration::from_millis(10)).unwrap();
+    let seen: Vec<(JobId, &str)> = ev.iter().map(|e| (e.job, e.kind.as_str())).collect();
+    assert!(seen.contains(&(a, "completed")), "{seen:?}");
+    assert!(seen.contains(&(b, "dead")), "{seen:?}");
+    n.shutdown(WAIT);
+}
+
+#[test]
+fn the_command_kind_runs_only_allowed_programs_with_argv_never_a_shell() {
+    let (_redis, q, rt) = setup(2);
+    let n = node(&q, &rt).builtin_kinds(&["echo".to_string()]).start().unwrap();
+    let ok = q
+        .enqueue(Job::new("command").payload(br#"{"program":"echo","args":["$(id)", ";", "x"]}"#.to_vec()))
+        .unwrap();
+    let s = q.wait(ok, WAIT).unwrap();
+    assert_eq!(s.state, JobState::Completed);
+    assert_eq!(s.result.as_deref(), Some(&b"$(id) ; x\n"[..]), "arguments reach the program untouched");
+    let forbidden =
+        q.enqueue(Job::new("command").payload(br#"{"program":"sh","args":["-c","id"]}"#.to_vec())).unwrap();
+    let s = q.wait(forbidden, WAIT).unwrap();
+    assert_eq!(s.state, JobState::Dead);
+    assert!(s.last_error.unwrap().contains("not on this node's allow-list"));
+    let path = q.enqueue(Job::new("command").payload(br#"{"program":"/bin/echo"}"#.to_vec())).unwrap();
+    assert_eq!(q.wait(path, WAIT).unwrap().state, JobState::Dead, "a path is not the allowed name");
+    n.shutdown(WAIT);
+}
+
+#[test]
+fn the_builtin_kinds_do_what_they_say() {
+    let (_redis, q, rt) = setup(2);
+    let n = node(&q, &rt).builtin_kinds(&[]).start().unwrap();
+    let policy = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(5);
+    let ids = [
+        q.enqueue(Job::new("noop")).unwrap(),
+        q.enqueue(Job::new("sleep").payload(b"5".to_vec())).unwrap(),
+        q.enqueue(Job::new("fail").payload(b"2".to_vec()).retry(policy)).unwrap(),
+        q.enqueue(Job::new("record")).unwrap(),
+    ];
+    for id in ids {
+        assert_eq!(q.wait(id, WAIT).unwrap().state, JobState::Completed, "job {id}");
+    }
+    assert_eq!(q.status(ids[2]).unwrap().unwrap().attempts, 3);
+    assert_eq!(q.records().unwrap().get(&ids[3].0), Some(&1));
+    n.shutdown(WAIT);
+}
+
+#[test]
+fn a_node_rides_out_a_redis_restart() {
+    let mut redis = RedisServer::start_with(common::Persistence::AofAlways, &[]);
+    let q = Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let n = node(&q, &rt).handler("k", |_| Ok(Vec::new())).start().unwrap();
+    let a = q.enqueue(Job::new("k")).unwrap();
+    assert_eq!(q.wait(a, WAIT).unwrap().state, JobState::Completed);
+    redis.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    let e = q.enqueue(Job::new("k")).unwrap_err();
+    assert!(e.is_unreachable() || e.is_redis(), "{e}");
+    redis.restart();
+    let b = q.enqueue(Job::new("k")).unwrap();
+    assert_eq!(q.wait(b, WAIT).unwrap().state, JobState::Completed);
+    let r = n.shutdown(WAIT);
+    assert!(r.is_balanced(), "{r}");
+}
+
+#[test]
+fn bad_node_settings_are_refused() {
+    let (_redis, q, rt) = setup(1);
+    let e = node(&q, &rt).start().unwrap_err();
+    assert!(e.is_bad_config() && e.to_string().contains("handler"), "{e}");
+    let e = node(&q, &rt).concurrency(0).handler("k", |_| Ok(Vec::new())).start().unwrap_err();
+    assert!(e.is_bad_config() && e.to_string().contains("concurrency"), "{e}");
+    let e =
+        node(&q, &rt).lease(Duration::from_millis(10)).handler("k", |_| Ok(Vec::new())).start().unwrap_err();
+    assert!(e.is_bad_config() && e.to_string().contains("lease"), "{e}");
+}
