@@ -6,7 +6,7 @@
 //! | `noop` | ignored | nothing |
 //! | `sleep` | milliseconds, as text | waits that long on the runtime's timer (no thread held) |
 //! | `fail` | N, as text | fails (retryably) while its attempt number is at most N |
-//! | `record` | ignored | adds 1 to field `<job id>` of hash `{queue}:record`, so a checker can count runs |
+//! | `record` | empty, or milliseconds as text | waits that long (if given), then adds 1 to field `<job id>` of hash `{queue}:record`, so a checker can count runs |
 //! | `command` | JSON `{"program": "...", "args": [...], "timeout_ms": N}` | runs an allowed program (argv, never a shell) under `spawn_process`, with the node's process cap; fails if it exits non-zero or times out |
 //!
 //! `command` runs only programs named exactly as on the node's allow-list: anyone who can
@@ -61,20 +61,31 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
             }
             Ok(Vec::new())
         })
-        .handler("record", move |job| {
-            let taken = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let mut conn = match taken {
-                Some(c) => c,
-                None => client.conn().map_err(|e| JobError::retry(format!("record: {e}")))?,
-            };
-            let r: redis::RedisResult<i64> =
-                redis::cmd("HINCRBY").arg(&record_key).arg(job.id.0).arg(1).query(&mut conn);
-            match r {
-                Ok(_) => {
-                    pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-                    Ok(Vec::new())
+        .handler_async("record", move |job: JobContext| {
+            let (client, record_key, pool) = (client.clone(), record_key.clone(), pool.clone());
+            async move {
+                let text = job.text()?.trim();
+                if !text.is_empty() {
+                    let ms: u64 = text
+                        .parse()
+                        .map_err(|_| JobError::fatal("record: payload must be empty or milliseconds"))?;
+                    kairos_rt::sleep(Duration::from_millis(ms)).await;
                 }
-                Err(e) => Err(JobError::retry(format!("record: HINCRBY failed: {e}"))),
+                let taken = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let mut conn = match taken {
+                    Some(c) => c,
+                    None => client.conn().map_err(|e| JobError::retry(format!("record: {e}")))?,
+                };
+                // One short blocking round trip on the worker.
+                let r: redis::RedisResult<i64> =
+                    redis::cmd("HINCRBY").arg(&record_key).arg(job.id.0).arg(1).query(&mut conn);
+                match r {
+                    Ok(_) => {
+                        pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                        Ok(Vec::new())
+                    }
+                    Err(e) => Err(JobError::retry(format!("record: HINCRBY failed: {e}"))),
+                }
             }
         })
         .handler_async("command", move |job: JobContext| {
