@@ -38,6 +38,9 @@ fn main() -> Result<(), kairos_cluster::Error> {
         println!("job {:>4}: {:<9} after {} attempt(s) {}", e.id, s.state.as_str(), s.attempts, result);
     }
     let c = queue.counts()?;
-    println!("queue: {} completed, {} dead, {} retried, {} live nodes", c.total_completed, c.total_dead, c.total_retried, c.nodes);
+    println!(
+        "queue: {} completed, {} dead, {} retried, {} live nodes",
+        c.total_completed, c.total_dead, c.total_retried, c.nodes
+    );
     Ok(())
 }

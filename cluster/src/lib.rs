@@ -112,5 +112,5 @@ pub use error::{Error, Result};
 pub use events::Event;
 pub use job::{Job, JobId, JobState, JobStatus, DEFAULT_IDEMPOTENCY_WINDOW, DEFAULT_MAX_PAYLOAD};
 pub use node::{BoxJobFuture, JobContext, JobError, JobResult, Node, NodeBuilder, NodeReport, RunningNode};
-pub use queue::{CancelOutcome, Enqueued, Queue};
+pub use queue::{CancelOutcome, Enqueued, NodeInfo, Queue};
 pub use queue_name::QueueName;

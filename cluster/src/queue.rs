@@ -62,6 +62,17 @@ pub struct Enqueued {
     pub duplicate: bool,
 }
 
+/// A node as its heartbeat describes it ([`Queue::nodes`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct NodeInfo {
+    /// The node's id.
+    pub id: String,
+    /// Its heartbeat runs out at this instant (Redis's clock, epoch ms) unless renewed.
+    pub alive_until_ms: u64,
+    /// What it said of itself: `pid`, `running`, `held`, `concurrency`, `workers`.
+    pub about: serde_json::Value,
+}
+
 /// What [`Queue::cancel`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
@@ -219,6 +230,80 @@ impl Queue {
                 last = id;
             }
         }
+    }
+
+    /// [`wait`](Self::wait) for a future on a kairos runtime: it checks the job's status,
+    /// then sleeps on the runtime's timer (1 ms, doubling to 50 ms) between checks, so it
+    /// holds no worker while it waits (each check is one short blocking round trip).
+    ///
+    /// ```no_run
+    /// # use kairos_cluster::{Client, Job};
+    /// # use std::time::Duration;
+    /// let rt = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    /// let queue = Client::connect("redis://127.0.0.1/")?.queue("q")?;
+    /// let id = queue.enqueue(Job::new("noop"))?;
+    /// let status = rt.block_on(queue.wait_async(id, Duration::from_secs(10)))?;
+    /// # Ok::<(), kairos_cluster::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`wait`](Self::wait).
+    ///
+    /// # Panics
+    ///
+    /// Outside a kairos task or `block_on` (it needs the runtime's timer).
+    pub async fn wait_async(&self, id: JobId, timeout: Duration) -> Result<JobStatus> {
+        let until = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.status(id)? {
+                None => {
+                    return Err(Error::new(ErrorKind::BadJob {
+                        why: format!("no job {id} in queue {}", self.name),
+                    }))
+                }
+                Some(s) if s.state.is_final() => return Ok(s),
+                Some(_) => {}
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(ErrorKind::WaitTimedOut { id: id.0 }));
+            }
+            kairos_rt::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// The nodes registered on this queue with their last heartbeat's description (pid,
+    /// jobs running and held, concurrency, workers), most recent deadline last.
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn nodes(&self) -> Result<Vec<NodeInfo>> {
+        let (ids, info): (Vec<(String, u64)>, HashMap<String, String>) =
+            self.conn.with("nodes", true, |c| {
+                redis::pipe()
+                    .cmd("ZRANGE")
+                    .arg(format!("{}nodes", self.prefix))
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .cmd("HGETALL")
+                    .arg(format!("{}nodes-info", self.prefix))
+                    .query(c)
+            })?;
+        Ok(ids
+            .into_iter()
+            .map(|(id, alive_until_ms)| {
+                let about = info
+                    .get(&id)
+                    .and_then(|j| serde_json::from_str(j).ok())
+                    .unwrap_or(serde_json::Value::Null);
+                NodeInfo { id, alive_until_ms, about }
+            })
+            .collect())
     }
 
     /// Counts by state and by priority, live nodes, and the exact cumulative counters.

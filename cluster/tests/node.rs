@@ -364,3 +364,52 @@ fn bad_node_settings_are_refused() {
         node(&q, &rt).lease(Duration::from_millis(10)).handler("k", |_| Ok(Vec::new())).start().unwrap_err();
     assert!(e.is_bad_config() && e.to_string().contains("lease"), "{e}");
 }
+
+#[test]
+fn a_payload_over_the_nodes_cap_is_dead_lettered_unrun() {
+    let (_redis, q, rt) = setup(1);
+    let ran = Arc::new(AtomicU32::new(0));
+    let r = ran.clone();
+    let n = node(&q, &rt)
+        .max_payload(8)
+        .handler("k", move |_| {
+            r.fetch_add(1, SeqCst);
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    let big = q.enqueue(Job::new("k").payload(vec![7; 9])).unwrap();
+    let small = q.enqueue(Job::new("k").payload(vec![7; 8])).unwrap();
+    let s = q.wait(big, WAIT).unwrap();
+    assert_eq!(s.state, JobState::Dead);
+    assert!(s.last_error.unwrap().contains("9 bytes"));
+    assert_eq!(q.wait(small, WAIT).unwrap().state, JobState::Completed);
+    assert_eq!(ran.load(SeqCst), 1);
+    n.shutdown(WAIT);
+}
+
+#[test]
+fn live_nodes_are_listed_with_what_they_hold_and_leave_when_stopped() {
+    let (_redis, q, rt) = setup(1);
+    let n = node(&q, &rt).node_id("lister").concurrency(7).handler("k", |_| Ok(Vec::new())).start().unwrap();
+    eventually("the heartbeat is in", || q.nodes().unwrap().iter().any(|i| i.id == "lister"));
+    let info = q.nodes().unwrap().into_iter().find(|i| i.id == "lister").unwrap();
+    assert_eq!(info.about["concurrency"], 7);
+    assert_eq!(q.counts().unwrap().nodes, 1);
+    n.shutdown(WAIT);
+    assert!(q.nodes().unwrap().is_empty(), "a stopped node says goodbye");
+    assert_eq!(q.counts().unwrap().nodes, 0);
+}
+
+#[test]
+fn wait_async_follows_a_job_without_holding_a_worker() {
+    let (_redis, q, rt) = setup(1);
+    let n = node(&q, &rt).handler("k", |_| Ok(b"done".to_vec())).start().unwrap();
+    let id = q.enqueue(Job::new("k").after(Duration::from_millis(30))).unwrap();
+    // One worker: the job itself must run on it while the wait is pending.
+    let s = rt.block_on(q.wait_async(id, WAIT)).unwrap();
+    assert_eq!((s.state, s.result.as_deref()), (JobState::Completed, Some(&b"done"[..])));
+    let e = rt.block_on(q.wait_async(JobId(12345), WAIT)).unwrap_err();
+    assert!(e.is_bad_job());
+    n.shutdown(WAIT);
+}

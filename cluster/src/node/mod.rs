@@ -59,6 +59,7 @@ pub(crate) struct NodeConfig {
     pub keep_finished_for: Duration,
     pub keep_dead: u64,
     pub keep_dead_for: Duration,
+    pub max_payload: usize,
 }
 
 impl Default for NodeConfig {
@@ -73,6 +74,7 @@ impl Default for NodeConfig {
             keep_finished_for: Duration::from_secs(3600),
             keep_dead: 100_000,
             keep_dead_for: Duration::from_secs(7 * 24 * 3600),
+            max_payload: crate::job::DEFAULT_MAX_PAYLOAD,
         }
     }
 }
@@ -177,6 +179,15 @@ impl NodeBuilder {
     pub fn keep_dead(mut self, count: u64, age: Duration) -> NodeBuilder {
         self.config.keep_dead = count;
         self.config.keep_dead_for = age;
+        self
+    }
+
+    /// Jobs with a larger payload are dead-lettered unrun, with the reason (default
+    /// [`DEFAULT_MAX_PAYLOAD`](crate::DEFAULT_MAX_PAYLOAD), 1 MiB): a producer that skipped
+    /// the queue's own cap, or wrote Redis by hand, cannot make a node allocate without
+    /// bound.
+    pub fn max_payload(mut self, bytes: usize) -> NodeBuilder {
+        self.config.max_payload = bytes;
         self
     }
 

@@ -33,6 +33,9 @@ pub fn stats(a: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
                 c.total_handed_back,
                 c.total_stale_acks
             );
+            for n in queue.nodes()? {
+                println!("  node {}: {}", n.id, n.about);
+            }
             if !c.ready_by_priority.is_empty() {
                 let levels: Vec<String> =
                     c.ready_by_priority.iter().rev().map(|(p, n)| format!("{p}:{n}")).collect();
