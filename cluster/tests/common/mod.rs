@@ -142,3 +142,57 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A Redis Cluster of `n` masters (no replicas) on free loopback ports, made with
+/// `redis-cli --cluster create`.
+pub struct RedisCluster {
+    pub servers: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start(n: usize) -> RedisCluster {
+        let servers: Vec<RedisServer> = (0..n)
+            .map(|_| {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let conf = dir.path().join("nodes.conf");
+                let conf = conf.to_str().expect("a UTF-8 path").to_string();
+                let mut s = RedisServer {
+                    port: free_port(),
+                    dir,
+                    persistence: Persistence::None,
+                    extra: vec![
+                        "--cluster-enabled".into(),
+                        "yes".into(),
+                        "--cluster-config-file".into(),
+                        conf,
+                    ],
+                    child: None,
+                };
+                s.spawn();
+                s
+            })
+            .collect();
+        let mut cmd = Command::new("redis-cli");
+        cmd.arg("--cluster").arg("create");
+        for s in &servers {
+            cmd.arg(format!("127.0.0.1:{}", s.port));
+        }
+        cmd.args(["--cluster-replicas", "0", "--cluster-yes"]).stdout(Stdio::null()).stderr(Stdio::null());
+        let status = cmd.status().expect("redis-cli is installed with redis-server");
+        assert!(status.success(), "redis-cli --cluster create failed: {status}");
+        let c = RedisCluster { servers };
+        // Wait until every node agrees the cluster is up.
+        for s in &c.servers {
+            eventually("cluster_state:ok", || {
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut s.conn()).unwrap_or_default();
+                info.contains("cluster_state:ok")
+            });
+        }
+        c
+    }
+
+    /// The seed URLs, comma-separated, as `Client::connect` takes them.
+    pub fn url(&self) -> String {
+        self.servers.iter().map(|s| s.url()).collect::<Vec<_>>().join(",")
+    }
+}
