@@ -6,6 +6,14 @@ use std::collections::BTreeMap;
 
 /// Counts of one queue, read atomically by [`Queue::counts`](crate::Queue::counts).
 ///
+/// ```no_run
+/// # let queue = kairos_cluster::Client::connect("redis://127.0.0.1/")?.queue("q")?;
+/// let c = queue.counts()?;
+/// println!("{} waiting ({} due later), {} running on {} nodes", c.ready, c.delayed, c.running, c.nodes);
+/// println!("urgent backlog: {}", c.ready_by_priority.range(48..).map(|(_, n)| n).sum::<u64>());
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
+///
 /// The live counts (`ready`, `delayed`, `running`) and the kept records (`dead`,
 /// `finished_kept`) are set sizes now; the `total_*` counters are exact cumulative counts
 /// since the queue was created, kept however many records retention has trimmed.

@@ -8,7 +8,7 @@ use redis::Value;
 use std::time::Duration;
 
 /// One event: a job completed, was retried, died, was cancelled, expired, or was
-/// recovered after its node lost the lease.
+/// recovered after its node lost the lease. See [`Queue::events`] for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     /// The stream entry id (`<ms>-<seq>`), to resume from.

@@ -6,6 +6,12 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A job's id in its queue: a number from the queue's own counter, never reused.
+///
+/// ```
+/// use kairos_cluster::JobId;
+/// assert_eq!(JobId(42).to_string(), "42");
+/// assert!(JobId(1) < JobId(2), "ids grow in enqueue order");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobId(pub u64);
 
@@ -23,6 +29,12 @@ impl std::fmt::Display for JobId {
 ///                 └──(retry later)──┼──┼────────────────┘  ├─(failed for good)─> dead
 ///                                   │  └─(lease expired)───┘
 ///  cancel (delayed or ready) ─> cancelled      past start deadline at claim ─> expired
+/// ```
+///
+/// ```
+/// use kairos_cluster::JobState;
+/// assert!(JobState::Dead.is_final() && !JobState::Delayed.is_final());
+/// assert_eq!(JobState::Completed.as_str(), "completed");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum JobState {
@@ -285,6 +297,15 @@ fn millis(d: Duration) -> Result<u64> {
 }
 
 /// What Redis knows of one job, read by [`Queue::status`](crate::Queue::status).
+///
+/// ```no_run
+/// # let queue = kairos_cluster::Client::connect("redis://127.0.0.1/")?.queue("q")?;
+/// let id = queue.enqueue(kairos_cluster::Job::new("noop"))?;
+/// if let Some(s) = queue.status(id)? {
+///     println!("{:?} after {} attempts, last error {:?}", s.state, s.attempts, s.last_error);
+/// }
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobStatus {
     /// The job's id.

@@ -54,6 +54,16 @@ impl Clone for Queue {
 }
 
 /// What one enqueue did.
+///
+/// ```no_run
+/// # use kairos_cluster::Job;
+/// # let queue = kairos_cluster::Client::connect("redis://127.0.0.1/")?.queue("q")?;
+/// let out = queue.enqueue_batch(&[Job::new("mail").idempotency_key("welcome-42"), Job::new("mail")])?;
+/// if out[0].duplicate {
+///     println!("welcome mail already queued as job {}", out[0].id);
+/// }
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Enqueued {
     /// The job's id (the first job's, for a duplicate).
@@ -63,6 +73,14 @@ pub struct Enqueued {
 }
 
 /// A node as its heartbeat describes it ([`Queue::nodes`]).
+///
+/// ```no_run
+/// # let queue = kairos_cluster::Client::connect("redis://127.0.0.1/")?.queue("q")?;
+/// for n in queue.nodes()? {
+///     println!("{} runs {} jobs", n.id, n.about["running"]);
+/// }
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct NodeInfo {
     /// The node's id.
@@ -74,6 +92,15 @@ pub struct NodeInfo {
 }
 
 /// What [`Queue::cancel`] did.
+///
+/// ```no_run
+/// # use kairos_cluster::{CancelOutcome, Job};
+/// # use std::time::Duration;
+/// # let queue = kairos_cluster::Client::connect("redis://127.0.0.1/")?.queue("q")?;
+/// let id = queue.enqueue(Job::new("reminder").after(Duration::from_secs(3600)))?;
+/// assert_eq!(queue.cancel(id)?, CancelOutcome::Cancelled);
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
     /// The job was delayed or ready; it is now cancelled and will never start.

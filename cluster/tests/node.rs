@@ -413,3 +413,33 @@ fn wait_async_follows_a_job_without_holding_a_worker() {
     assert!(e.is_bad_job());
     n.shutdown(WAIT);
 }
+
+#[test]
+fn a_job_longer_than_its_lease_keeps_it_renewed_and_runs_once() {
+    let (_redis, q, rt) = setup(2);
+    let runs = Arc::new(AtomicU32::new(0));
+    let r = runs.clone();
+    let slow = move |_: &kairos_cluster::JobContext| {
+        r.fetch_add(1, SeqCst);
+        std::thread::sleep(Duration::from_millis(800));
+        Ok(Vec::new())
+    };
+    // A second node is ready to take the job over if the lease ever ran out.
+    let rt2 = Runtime::builder().workers(1).build().unwrap();
+    let a = Node::builder(q.clone(), rt.handle())
+        .lease(Duration::from_millis(200))
+        .handler("slow", slow.clone())
+        .start()
+        .unwrap();
+    let b = Node::builder(q.clone(), rt2.handle())
+        .lease(Duration::from_millis(200))
+        .handler("slow", slow)
+        .start()
+        .unwrap();
+    let id = q.enqueue(Job::new("slow")).unwrap();
+    let s = q.wait(id, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts, s.lost_leases), (JobState::Completed, 1, 0));
+    assert_eq!(runs.load(SeqCst), 1);
+    let (ra, rb) = (a.shutdown(WAIT), b.shutdown(WAIT));
+    assert_eq!(ra.leases_lost + rb.leases_lost + ra.refused + rb.refused, 0, "{ra}\n{rb}");
+}

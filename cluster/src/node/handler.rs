@@ -10,6 +10,24 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// What a handler is given: the job and where it runs.
+///
+/// ```no_run
+/// # use kairos_cluster::{Client, JobError, Node};
+/// # let rt = kairos_rt::Runtime::new().unwrap();
+/// # let queue = Client::connect("redis://127.0.0.1/")?.queue("q")?;
+/// #[derive(serde::Deserialize)]
+/// struct Reading { device: String, celsius: f64 }
+/// let node = Node::builder(queue, rt.handle())
+///     .handler("reading", |job| {
+///         let r: Reading = job.json()?;
+///         if r.celsius > 90.0 {
+///             return Err(JobError::retry(format!("{} overheating, attempt {}", r.device, job.attempt)));
+///         }
+///         Ok(Vec::new())
+///     })
+///     .start()?;
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct JobContext {
     /// The job's id in its queue.

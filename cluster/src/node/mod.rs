@@ -121,7 +121,7 @@ impl std::fmt::Debug for NodeBuilder {
     }
 }
 
-/// Entry point: [`Node::builder`].
+/// Entry point: [`Node::builder`] (see [`NodeBuilder`] for an example).
 #[derive(Debug)]
 pub struct Node;
 
@@ -314,6 +314,18 @@ fn default_node_id() -> String {
 
 /// A started node. Stop it with [`shutdown`](Self::shutdown) to get its report; dropping
 /// it stops it the same way with a 30 s grace.
+///
+/// ```no_run
+/// # use kairos_cluster::{Client, Node};
+/// # use std::time::Duration;
+/// # let rt = kairos_rt::Runtime::new().unwrap();
+/// # let queue = Client::connect("redis://127.0.0.1/")?.queue("q")?;
+/// let node = Node::builder(queue, rt.handle()).handler("noop", |_| Ok(Vec::new())).start()?;
+/// println!("{} running {} jobs; so far: {}", node.id(), node.running(), node.report());
+/// let report = node.shutdown(Duration::from_secs(30));
+/// assert!(report.is_balanced());
+/// # Ok::<(), kairos_cluster::Error>(())
+/// ```
 pub struct RunningNode {
     state: Arc<NodeState>,
     client: Client,

@@ -51,6 +51,10 @@ pub struct WorkerArgs {
     /// Worker threads of the node's kairos runtime (default: available cores).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// How many `command` jobs may run their process at once (default: the worker count);
+    /// further ones wait without holding a worker, in priority order.
+    #[arg(long)]
+    pub max_processes: Option<usize>,
     /// A program the `command` kind may run (repeat for several). None: `command` jobs
     /// are dead-lettered.
     #[arg(long = "allow-command", value_name = "PROG")]

@@ -11,6 +11,9 @@ pub fn run(a: WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(w) = a.workers {
         rt = rt.workers(w);
     }
+    if let Some(n) = a.max_processes {
+        rt = rt.max_processes(n);
+    }
     let rt = rt.build()?;
     let (stop_tx, stop_rx) = mpsc::channel();
     ctrlc::set_handler(move || {
