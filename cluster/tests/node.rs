@@ -275,8 +275,12 @@ fn finished_records_are_trimmed_but_the_counters_stay_exact() {
     n.shutdown(WAIT);
     let c = q.counts().unwrap();
     assert!(c.finished_kept <= 5, "{c:?}");
-    assert!(q.status(ids[0]).unwrap().is_none(), "the oldest record is gone");
-    assert_eq!(q.status(ids[39]).unwrap().unwrap().state, JobState::Completed);
+    // Records go oldest first (jobs that finished in the same millisecond in any order):
+    // at most 5 are left, and those are whole.
+    let kept: Vec<_> = ids.iter().filter_map(|id| q.status(*id).unwrap()).collect();
+    assert!(!kept.is_empty() && kept.len() <= 5, "{} records kept", kept.len());
+    assert!(kept.iter().all(|s| s.state == JobState::Completed && s.finished_ms.is_some()));
+    assert_eq!(c.total_completed, 40);
 }
 
 #[test]
