@@ -327,7 +327,7 @@ pub struct JobStatus {
     pub last_error: Option<String>,
     /// The handler's result, kept while the finished record is retained.
     pub result: Option<Vec<u8>>,
-    /// The node holding it, while active.
+    /// The node that holds it (while active) or last held it.
     pub node: Option<String>,
     /// When it was enqueued (Redis's clock, epoch ms).
     pub created_ms: u64,

@@ -170,8 +170,8 @@ impl NodeBuilder {
     /// Retention of completed, cancelled and expired records: at most `count`, none older
     /// than `age` (default 10,000 and one hour); the oldest go first (records that
     /// finished within the same millisecond in no set order). Trimming happens as nodes
-    /// acknowledge, at most 200 records per acknowledgement, so a burst is trimmed over
-    /// the next few batches. The counters stay exact regardless.
+    /// acknowledge: each acknowledgement removes as many records as it finished, plus up
+    /// to 100 older ones. The counters stay exact regardless.
     pub fn keep_finished(mut self, count: u64, age: Duration) -> NodeBuilder {
         self.config.keep_finished = count;
         self.config.keep_finished_for = age;

@@ -41,13 +41,14 @@ end
 
 local out = { now, -1, 0 }
 local taken = 0
+local leases = {}
 while taken < max do
   local popped = redis.call('ZPOPMIN', P .. 'ready', max - taken)
   if #popped == 0 then break end
   for i = 1, #popped, 2 do
     local id = popped[i]
     local h = job_key(id)
-    local f = redis.call('HMGET', h, 'k', 'p', 'pr', 'dl', 'fl', 'r')
+    local f = redis.call('HMGET', h, 'k', 'p', 'pr', 'dl', 'fl', 'r', 'a')
     local pri = tonumber(f[3])
     if not f[1] or not f[2] or not pri or pri < 0 or pri > 63 or pri % 1 ~= 0 then
       local why = 'corrupt job hash: '
@@ -61,9 +62,10 @@ while taken < max do
       finish(id, 'expired', now, 'done')
       event('expired', id, nil, nil, ev)
     else
-      local token = redis.call('HINCRBY', h, 'a', 1)
-      redis.call('HSET', h, 'st', 'active', 'n', node, 'ls', now)
-      redis.call('ZADD', P .. 'active', now + lease, id)
+      local token = (tonumber(f[7]) or 0) + 1
+      redis.call('HSET', h, 'a', token, 'st', 'active', 'n', node)
+      leases[#leases + 1] = now + lease
+      leases[#leases + 1] = id
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = f[1]
@@ -75,6 +77,7 @@ while taken < max do
     end
   end
 end
+zadd_all(P .. 'active', leases)
 
 local nd = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
 local na = redis.call('ZRANGE', P .. 'active', 0, 0, 'WITHSCORES')

@@ -40,10 +40,18 @@ end
 -- Ends job `id` in a final state kept for retention (`done`) or inspection (`dead`).
 local function finish(id, state, now, set)
   redis.call('HSET', job_key(id), 'st', state, 'f', now)
-  redis.call('HDEL', job_key(id), 'n')
   redis.call('ZADD', P .. set, now, id)
   redis.call('HINCRBY', P .. 'stats', state, 1)
 end
 local function wake()
   redis.call('PUBLISH', P .. 'wake', '1')
 end
+-- Calls `cmd key flat[1] flat[2] ...` in chunks of at most 2,000 arguments (Lua's unpack
+-- has a hard limit of a few thousand values).
+local function call_chunked(cmd, key, flat, step)
+  for i = 1, #flat, step do
+    redis.call(cmd, key, unpack(flat, i, math.min(i + step - 1, #flat)))
+  end
+end
+local function zadd_all(key, flat) call_chunked('ZADD', key, flat, 2000) end
+local function zrem_all(key, ids) call_chunked('ZREM', key, ids, 2000) end

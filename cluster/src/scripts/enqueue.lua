@@ -3,8 +3,20 @@
 --   deadline ("" | "d<ms>" | "a<ms>"), retry spec ("" | "base,cap,max,jitter,panic"),
 --   idempotency key ("" | key), idempotency window ms.
 -- Returns a flat array: id, duplicate (0|1) per job, in order.
+-- Cost per job: one HSET (+ GET and SET with a key); the ready and delayed sets get one
+-- ZADD per call, the counters one INCRBY each.
 local now = now_ms()
+local n = #ARGV / 8
 local out = {}
+local ready_was_empty = redis.call('ZCARD', P .. 'ready') == 0
+local first = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
+local earliest = tonumber(first[2])
+-- Ids and ready-order numbers for the whole batch, taken at once (a duplicate leaves
+-- its id unused: ids are unique and increasing, not dense).
+local id0 = redis.call('INCRBY', P .. 'ids', n) - n
+local seq0 = redis.call('INCRBY', P .. 'seq', n) - n
+local ready, delayed = {}, {}
+local added = 0
 local notify = false
 local function abs_time(spec)
   if spec == '' then return nil end
@@ -12,7 +24,8 @@ local function abs_time(spec)
   if string.sub(spec, 1, 1) == 'd' then return now + v end
   return v
 end
-for i = 1, #ARGV, 8 do
+for j = 0, n - 1 do
+  local i = j * 8 + 1
   local kind, payload, pri = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local due, dl = abs_time(ARGV[i + 3]), abs_time(ARGV[i + 4])
   local retry, idem, window = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
@@ -22,22 +35,34 @@ for i = 1, #ARGV, 8 do
     out[#out + 1] = existing
     out[#out + 1] = 1
   else
-    local id = tostring(redis.call('INCR', P .. 'ids'))
+    local id = tostring(id0 + j + 1)
     if idem ~= '' then redis.call('SET', P .. 'i:' .. idem, id, 'PX', window) end
-    local h = job_key(id)
-    redis.call('HSET', h, 'k', kind, 'p', payload, 'pr', pri, 'c', now)
-    if dl then redis.call('HSET', h, 'dl', dl) end
-    if retry ~= '' then redis.call('HSET', h, 'r', retry) end
-    if idem ~= '' then redis.call('HSET', h, 'ik', idem) end
+    local f = { 'k', kind, 'p', payload, 'pr', pri, 'c', now }
+    if dl then f[#f + 1] = 'dl'; f[#f + 1] = dl end
+    if retry ~= '' then f[#f + 1] = 'r'; f[#f + 1] = retry end
+    if idem ~= '' then f[#f + 1] = 'ik'; f[#f + 1] = idem end
     if due and due > now then
-      if make_delayed(id, due) then notify = true end
+      f[#f + 1] = 'st'; f[#f + 1] = 'delayed'; f[#f + 1] = 'due'; f[#f + 1] = due
+      delayed[#delayed + 1] = due
+      delayed[#delayed + 1] = id
+      if not earliest or due < earliest then
+        earliest = due
+        notify = true
+      end
     else
-      if make_ready(id, pri) then notify = true end
+      f[#f + 1] = 'st'; f[#f + 1] = 'ready'
+      ready[#ready + 1] = ready_score(pri, seq0 + j + 1)
+      ready[#ready + 1] = id
+      if ready_was_empty then notify = true end
     end
-    redis.call('HINCRBY', P .. 'stats', 'enqueued', 1)
+    redis.call('HSET', job_key(id), unpack(f))
+    added = added + 1
     out[#out + 1] = id
     out[#out + 1] = 0
   end
 end
+zadd_all(P .. 'ready', ready)
+zadd_all(P .. 'delayed', delayed)
+if added > 0 then redis.call('HINCRBY', P .. 'stats', 'enqueued', added) end
 if notify then wake() end
 return out
