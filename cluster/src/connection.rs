@@ -79,6 +79,8 @@ impl ConnectionLike for Conn {
 pub struct Client {
     url: String,
     target: Target,
+    /// The seed URLs as given (passwords included), for the subscriber.
+    seeds: Vec<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -91,9 +93,11 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// `url` with any password replaced by `***`, for messages and `Debug`.
+/// `url` with any password replaced by `***` (`user:pass@` and a `pass=` query
+/// parameter), for messages and `Debug`.
 pub(crate) fn redact(url: &str) -> String {
     url.split(',')
+        .map(redact_query)
         .map(|u| match (u.find("://"), u.rfind('@')) {
             (Some(s), Some(at)) if at > s => {
                 let cred = &u[s + 3..at];
@@ -106,6 +110,22 @@ pub(crate) fn redact(url: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// `u` with the value of a `pass=` query parameter replaced by `***`.
+fn redact_query(u: &str) -> String {
+    let Some(q) = u.find('?') else { return u.to_string() };
+    let params: Vec<String> = u[q + 1..]
+        .split('&')
+        .map(|p| {
+            if p.starts_with("pass=") || p.starts_with("password=") {
+                format!("{}=***", &p[..p.find('=').unwrap()])
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    format!("{}?{}", &u[..q], params.join("&"))
 }
 
 impl Client {
@@ -158,7 +178,7 @@ impl Client {
                 .map_err(|e| bad(e.to_string()))?;
             Target::Cluster(c)
         };
-        Ok(Client { url: shown, target })
+        Ok(Client { url: shown, target, seeds: urls.iter().map(|u| u.to_string()).collect() })
     }
 
     /// The URL, with any password hidden.
@@ -196,9 +216,16 @@ impl Client {
         match &self.target {
             Target::Single(c) => c.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(e),
             Target::Cluster(_) => {
-                let first = self.url.split(',').next().unwrap_or_default();
-                let c = redis::Client::open(first).map_err(e)?;
-                c.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(e)
+                let mut last = None;
+                for seed in &self.seeds {
+                    match redis::Client::open(seed.as_str())
+                        .and_then(|c| c.get_connection_with_timeout(CONNECT_TIMEOUT))
+                    {
+                        Ok(c) => return Ok(c),
+                        Err(err) => last = Some(err),
+                    }
+                }
+                Err(e(last.expect("a cluster has at least one seed")))
             }
         }
     }
@@ -284,5 +311,21 @@ impl Reconnecting {
             }
         }
         unreachable!("the loop returns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden_wherever_the_url_carries_them() {
+        assert_eq!(redact("redis://u:secret@h:1/"), "redis://u:***@h:1/");
+        assert_eq!(
+            redact("redis+unix:///tmp/r.sock?db=0&pass=secret"),
+            "redis+unix:///tmp/r.sock?db=0&pass=***"
+        );
+        assert_eq!(redact("redis://:a@h:1/,redis://:b@h:2/"), "redis://:***@h:1/,redis://:***@h:2/");
+        assert_eq!(redact("redis://h:1/"), "redis://h:1/");
     }
 }

@@ -131,7 +131,8 @@ impl fmt::Display for Error {
             ErrorKind::Forbidden { url, what } => write!(
                 f,
                 "Redis at {url} refuses a command kairos-cluster needs ({what}): the user needs EVALSHA, \
-                 SCRIPT, PUBLISH, SUBSCRIBE and the hash, sorted set and stream commands on keys kairos:*"
+                 SCRIPT, PUBLISH, SUBSCRIBE and the hash, sorted set and stream commands on keys \
+                 kairos:{{q}}:* and {{q}}:record, and the channel kairos:{{q}}:wake, for each queue q"
             ),
             ErrorKind::Redis { url, what } => write!(f, "Redis at {url} failed during {what}"),
             ErrorKind::BadQueueName { name, why } => write!(f, "queue name {name:?} refused: {why}"),

@@ -51,7 +51,8 @@ pub enum JobState {
     Dead,
     /// Cancelled before it started.
     Cancelled,
-    /// Reached a node after its start deadline, so it never started.
+    /// Reached a node after its start deadline, so it was not started (again: a retry
+    /// whose deadline passed during its backoff ends here too).
     Expired,
 }
 

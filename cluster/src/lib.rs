@@ -85,6 +85,25 @@
 //! - **Every job ends** completed, dead, cancelled or expired, and Redis says which
 //!   ([`Queue::status`], [`Queue::counts`], the event stream [`Queue::events`]).
 //!
+//! ## What Redis must be
+//!
+//! - Redis 6.2 or newer with Lua scripting, and `maxmemory-policy noeviction` (the
+//!   default): an evicting policy deletes job records, and those jobs are lost or
+//!   dead-lettered as corrupt.
+//! - With ACLs, the user needs the scripting, hash, sorted-set, stream and pub/sub
+//!   commands on keys `kairos:{q}:*` (and `{q}:record` for the `record` kind) and the
+//!   channel `kairos:{q}:wake`, for each queue `q`; a node checks this when it starts.
+//! - The scripts name only the queue's key prefix in `KEYS` and build the other keys of
+//!   the queue from it; all of them share the queue's hash tag, so they live in one slot.
+//!   Redis and Redis Cluster run this; a server that insists on every key being declared
+//!   (some managed proxies) does not.
+//!
+//! ## Kinds and nodes
+//!
+//! Every node of a queue must handle every kind enqueued on it: a node that meets a kind
+//! it has no handler for dead-letters the job with that reason (rather than hand it on and
+//! on). Give kinds that run on different nodes queues of their own.
+//!
 //! ## The command-line tool
 //!
 //! `kairos-cluster worker | produce | stats | dead | events` (run it with `--help`): a node

@@ -355,6 +355,9 @@ impl Queue {
     ///
     /// A Redis error.
     pub fn dead(&self, limit: usize) -> Result<Vec<JobStatus>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let key = format!("{}dead", self.prefix);
         let ids: Vec<u64> = self.conn.with("dead", true, |c| {
             redis::cmd("ZRANGE").arg(&key).arg(0).arg(limit.saturating_sub(1) as i64).query(c)

@@ -23,19 +23,20 @@ fn a_node_killed_with_sigkill_loses_nothing() {
     let redis = RedisServer::start();
     let url = redis.url();
     let q = Client::connect(&url).unwrap().queue("kill").unwrap();
-    let jobs: Vec<Job> = (0..600).map(|_| Job::new("record").payload(b"3".to_vec())).collect();
+    let jobs: Vec<Job> = (0..2000).map(|_| Job::new("record").payload(b"20".to_vec())).collect();
     let ids: Vec<JobId> = q.enqueue_batch(&jobs).unwrap().into_iter().map(|e| e.id).collect();
 
     let mut victim = worker(&url, "kill", "victim");
     let survivor = worker(&url, "kill", "survivor");
     eventually("some jobs done and the victim holding some", || {
-        let c = q.counts().unwrap();
-        c.total_completed >= 100 && c.running > 0
+        let victim_holds =
+            q.nodes().unwrap().iter().any(|n| n.id == "victim" && n.about["held"].as_u64() > Some(0));
+        victim_holds && q.counts().unwrap().total_completed >= 100
     });
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
 
-    eventually("every job completed", || q.counts().unwrap().total_completed == 600);
+    eventually("every job completed", || q.counts().unwrap().total_completed == 2000);
     let c = q.counts().unwrap();
     assert_eq!((c.ready, c.delayed, c.running, c.dead), (0, 0, 0, 0), "{c:?}");
     eprintln!("after the kill: {} jobs recovered from the victim's leases", c.total_recovered);
@@ -46,6 +47,7 @@ fn a_node_killed_with_sigkill_loses_nothing() {
     let missing: Vec<&JobId> = ids.iter().filter(|id| !records.contains_key(&id.0)).collect();
     assert!(missing.is_empty(), "jobs never ran: {missing:?}");
     let twice = records.values().filter(|&&n| n > 1).count() as u64;
+    assert!(c.total_recovered > 0, "the victim held jobs when it died; they were recovered");
     assert!(
         twice <= c.total_recovered,
         "{twice} jobs ran twice but only {} were recovered",

@@ -198,8 +198,10 @@ fn a_node_that_lost_its_lease_has_its_ack_refused_and_the_job_runs_elsewhere() {
     let (redis, q, rt) = setup(2);
     let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
     let (started_tx, started_rx) = crossbeam_channel::bounded::<()>(1);
+    // One slot: the first node cannot claim the job again itself while its run goes on.
     let first = node(&q, &rt)
         .node_id("first")
+        .concurrency(1)
         .handler("slow", move |_| {
             started_tx.send(()).unwrap();
             release_rx.recv().unwrap();
@@ -251,8 +253,13 @@ fn a_stopping_node_finishes_what_runs_and_hands_back_what_has_not_started() {
     }
     assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), JobId(1));
     eventually("all ten claimed", || n.running() == 10);
+    // A stopping node announces it on the wake channel after it set its stop flag: release
+    // the running job only then, so the others cannot start.
+    let mut sub = redis::Client::open(q.client().url()).unwrap().get_connection().unwrap();
+    let mut sub = sub.as_pubsub();
+    sub.subscribe("kairos:{jobs}:wake").unwrap();
     let stopper = std::thread::spawn(move || n.shutdown(WAIT));
-    std::thread::sleep(Duration::from_millis(50));
+    while sub.get_message().unwrap().get_payload::<String>().unwrap() != "stop" {}
     release_tx.send(()).unwrap();
     let r = stopper.join().unwrap();
     assert_eq!((r.claimed, r.completed, r.handed_back), (10, 1, 9), "{r}");

@@ -10,7 +10,12 @@
 //! | `command` | JSON `{"program": "...", "args": [...], "timeout_ms": N}` | runs an allowed program (argv, never a shell) under `spawn_process`, with the node's process cap; fails if it exits non-zero or times out |
 //!
 //! `command` runs only programs named exactly as on the node's allow-list: anyone who can
-//! write to the queue can ask, but only the node's owner decides what may run.
+//! write to the queue can ask, but only the node's owner decides what may run. The
+//! arguments come from the payload, so allow only programs whose every argument list is
+//! harmless: allowing `sh`, `bash`, `python`, `env`, `xargs`, `find`, `curl` or the like
+//! lets any producer run anything. The program runs with an empty environment but for
+//! `PATH`. `sleep`, `record` and `command` refuse to run longer than the node's
+//! [`max_job_time`](super::NodeBuilder::max_job_time).
 
 use super::{JobContext, JobError, NodeBuilder};
 use crate::connection::Conn;
@@ -39,14 +44,22 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
     let record_key = builder.queue().name().record_key();
     let pool: Arc<Mutex<Vec<Conn>>> = Arc::new(Mutex::new(Vec::new()));
     let allowed: Arc<Vec<String>> = Arc::new(allowed.to_vec());
+    let max_ms = builder.job_time_limit().as_millis().min(u64::MAX as u128) as u64;
+    let too_long = move |what: &str, ms: u64| -> Result<(), JobError> {
+        if ms > max_ms {
+            return Err(JobError::fatal(format!("{what}: {ms} ms is over this node's limit of {max_ms} ms")));
+        }
+        Ok(())
+    };
     builder
         .handler("noop", |_| Ok(Vec::new()))
-        .handler_async("sleep", |job: JobContext| async move {
+        .handler_async("sleep", move |job: JobContext| async move {
             let ms: u64 = job
                 .text()?
                 .trim()
                 .parse()
                 .map_err(|_| JobError::fatal("sleep: payload must be milliseconds"))?;
+            too_long("sleep", ms)?;
             kairos_rt::sleep(Duration::from_millis(ms)).await;
             Ok(Vec::new())
         })
@@ -69,6 +82,7 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
                     let ms: u64 = text
                         .parse()
                         .map_err(|_| JobError::fatal("record: payload must be empty or milliseconds"))?;
+                    too_long("record", ms)?;
                     kairos_rt::sleep(Duration::from_millis(ms)).await;
                 }
                 let taken = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
@@ -102,8 +116,14 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
                 if spec.timeout_ms == 0 {
                     return Err(JobError::fatal("command: timeout_ms must be at least 1"));
                 }
+                too_long("command", spec.timeout_ms)?;
                 let mut cmd = Command::new(&spec.program);
-                cmd.args(&spec.args);
+                // The program gets its argv and PATH only: nothing of the node's
+                // environment (which may hold the Redis URL and its password).
+                cmd.args(&spec.args).env_clear();
+                if let Some(path) = std::env::var_os("PATH") {
+                    cmd.env("PATH", path);
+                }
                 let handle =
                     kairos_rt::try_current().ok_or_else(|| JobError::retry("command: no runtime"))?;
                 let out = handle

@@ -48,14 +48,37 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
     let mut conn: Option<Conn> = None;
     let mut sub: Option<redis::Connection> = None;
     let mut backoff = Duration::from_millis(10);
+    let mut warned = false;
     while !state.stopping.load(SeqCst) {
+        if state.runtime.is_shutdown() {
+            // Nothing claimed now could run: stop claiming (what is held is handed back
+            // as its tasks are dropped) rather than claim and hand back in a loop.
+            eprintln!(
+                "kairos-cluster node {}: its runtime has shut down; the node stops claiming",
+                state.node_id
+            );
+            break;
+        }
         let free = state.free_slots();
         if free == 0 {
             wait_for_slot(&state);
             continue;
         }
         if sub.is_none() {
-            sub = subscribe(&client, &queue);
+            sub = match subscribe(&client, &queue) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    if !warned {
+                        eprintln!(
+                            "kairos-cluster node {}: cannot subscribe to the wake channel ({e}); polling every {:?} instead",
+                            state.node_id,
+                            IDLE_POLL
+                        );
+                        warned = true;
+                    }
+                    None
+                }
+            };
         }
         if conn.is_none() {
             conn = client.conn().ok();
@@ -110,14 +133,19 @@ fn wait_for_slot(state: &NodeState) {
     }
 }
 
-/// A connection subscribed to the queue's wake channel, or `None` (the loop then polls).
-fn subscribe(client: &Client, queue: &QueueName) -> Option<redis::Connection> {
-    let mut c = client.subscriber().ok()?;
+/// A connection subscribed to the queue's wake channel (without one, the loop polls).
+pub(crate) fn subscribe(client: &Client, queue: &QueueName) -> crate::Result<redis::Connection> {
+    let url = client.url().to_string();
+    let err = |e| crate::Error::from_redis(&url, "SUBSCRIBE to the wake channel", e);
+    let mut c = client.subscriber()?;
     let cmd = redis::cmd("SUBSCRIBE").arg(queue.wake_channel()).get_packed_command();
-    c.send_packed_command(&cmd).ok()?;
-    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    c.recv_response().ok()?; // the subscription's confirmation
-    Some(c)
+    c.send_packed_command(&cmd).map_err(err)?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).map_err(err)?;
+    match c.recv_response().map_err(err)? {
+        // An ACL without the channel answers with an error instead of the confirmation.
+        redis::Value::ServerError(e) => Err(err(e.into())),
+        _ => Ok(c),
+    }
 }
 
 /// Waits up to `wait` for a message (any message ends the wait). False if the connection

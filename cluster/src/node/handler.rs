@@ -38,8 +38,9 @@ pub struct JobContext {
     pub payload: Vec<u8>,
     /// Its priority.
     pub priority: Priority,
-    /// Which start this is: 1 for the first; a retry or a recovery after a lost lease
-    /// counts up. Handlers must be idempotent: delivery is at least once.
+    /// Which claim this is: 1 for the first; a retry, a recovery after a lost lease and a
+    /// hand-back by a stopping node each count up. Handlers must be idempotent: delivery
+    /// is at least once.
     pub attempt: u32,
     /// The queue's name.
     pub queue: String,

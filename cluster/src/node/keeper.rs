@@ -5,11 +5,16 @@
 //! - **Batching**: it takes every outcome waiting in the channel (up to
 //!   [`MAX_BATCH`]) and sends them in one ACK, so a busy node makes one round trip per
 //!   batch, not per job; an idle one sends each outcome as soon as it arrives.
+//! - **Leases before acks**: renewals run on their own schedule, before any ack, so a
+//!   batch that keeps failing never lets running jobs' leases run out.
 //! - **Nothing dropped**: an outcome is removed from `pending` only when Redis answered
-//!   it (applied or refused); on a Redis failure the batch is kept and sent again after a
-//!   backoff. ACK is safe to repeat: an applied outcome changed the job's state, so a
-//!   second delivery is refused by the fencing check instead of applied twice; the
-//!   keeper only counts answers to the first delivery it got a reply for.
+//!   it (applied or refused); on a lost connection the batch is kept and sent again after
+//!   a backoff. ACK is safe to repeat: an applied outcome changed the job's state, so a
+//!   second delivery is refused by the fencing check instead of applied twice (the node
+//!   then counts it `refused`, and the queue's `stale` counter counts it too: a reply
+//!   lost in transit looks like a late ack). A batch Redis itself keeps refusing three
+//!   times is sent one outcome at a time; an outcome refused alone is set aside
+//!   (`unacked`): its job's lease runs out and another attempt runs it.
 //! - **Exit**: once the node is stopping, the fetcher has exited and no job is running,
 //!   it delivers what is pending (trying until the node's stop deadline) and says goodbye
 //!   (the node leaves the live-node set). What it could not deliver is counted `unacked`.
@@ -49,6 +54,7 @@ impl Keeper {
         let mut next_beat = Instant::now();
         let mut backoff = Duration::from_millis(10);
         let mut retry_at = Instant::now();
+        let mut failed_batches = 0u32;
         loop {
             let now = Instant::now();
             let finishing = self.fetcher_done.load(SeqCst) && self.state.running.load(SeqCst) == 0;
@@ -90,26 +96,55 @@ impl Keeper {
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 continue;
             };
+            // Leases first, whatever happens to the acks: a batch that keeps failing
+            // must not let the running jobs' leases run out.
             let mut ok = true;
-            if !pending.is_empty() {
+            if Instant::now() >= next_renew {
+                ok = renew(c, &prefix, &self.state).is_ok();
+                next_renew = Instant::now() + renew_every;
+            }
+            if ok && !pending.is_empty() {
                 let batch = pending.len().min(MAX_BATCH);
                 match ack(c, &prefix, &self.state, &pending[..batch]) {
                     Ok(answers) => {
                         self.count(&pending[..batch], &answers);
                         pending.drain(..batch);
+                        failed_batches = 0;
                     }
-                    Err(e) => {
+                    Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
                         eprintln!("kairos-cluster node {}: ack failed ({e}); retrying", self.state.node_id);
                         ok = false;
                     }
+                    Err(e) => {
+                        // Redis answered with an error: one outcome may be poison (a
+                        // result over Redis's limits, say). After a few tries, send them
+                        // one by one and set aside those Redis keeps refusing: their jobs'
+                        // leases run out and they are recovered, so nothing is lost.
+                        failed_batches += 1;
+                        eprintln!("kairos-cluster node {}: ack refused by Redis ({e})", self.state.node_id);
+                        if failed_batches >= 3 {
+                            let batch: Vec<Outcome> = pending.drain(..batch).collect();
+                            for o in batch {
+                                match ack(c, &prefix, &self.state, std::slice::from_ref(&o)) {
+                                    Ok(a) => self.count(std::slice::from_ref(&o), &a),
+                                    Err(_) => {
+                                        self.forget(&o);
+                                        self.state.counters.unacked.fetch_add(1, SeqCst);
+                                    }
+                                }
+                            }
+                            failed_batches = 0;
+                        } else {
+                            ok = false;
+                        }
+                    }
                 }
             }
-            if ok && Instant::now() >= next_renew {
-                ok = renew(c, &prefix, &self.state).is_ok();
-                next_renew = Instant::now() + renew_every;
-            }
             if ok && Instant::now() >= next_beat {
-                ok = heartbeat(c, &prefix, &self.state, false).is_ok();
+                // The heartbeat also trims retention (an empty ack), so records that
+                // end without an ack (cancelled, expired) are trimmed too.
+                ok = heartbeat(c, &prefix, &self.state, false).is_ok()
+                    && ack(c, &prefix, &self.state, &[]).is_ok();
                 next_beat = Instant::now() + HEARTBEAT_EVERY;
             }
             if ok {
@@ -122,12 +157,21 @@ impl Keeper {
         }
     }
 
-    /// Counts Redis's answers and forgets the jobs they settle.
+    /// Stops renewing `o`'s job, unless the node holds it again under a newer token.
+    fn forget(&self, o: &Outcome) {
+        let mut held = self.state.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.get(&o.id) == Some(&o.token) {
+            held.remove(&o.id);
+        }
+    }
+
+    /// Counts Redis's answers and forgets the jobs they settle. An answer settles only
+    /// its own claim: if the node lost the job's lease and claimed it again, the new
+    /// claim (a newer token) stays held and renewed.
     fn count(&self, batch: &[Outcome], answers: &[i64]) {
         let c = &self.state.counters;
-        let mut held = self.state.held.lock().unwrap_or_else(|p| p.into_inner());
         for (o, &a) in batch.iter().zip(answers) {
-            held.remove(&o.id);
+            self.forget(o);
             let counter = if a != 1 {
                 &c.refused
             } else {
@@ -177,8 +221,10 @@ fn renew(c: &mut Conn, prefix: &str, state: &NodeState) -> redis::RedisResult<()
         // A refused renewal means the lease had run out and the job was recovered: stop
         // renewing it (its ack will be refused too, and counted then).
         let mut held = state.held.lock().unwrap_or_else(|p| p.into_inner());
-        for ((id, _), _) in chunk.iter().zip(&answers).filter(|(_, &a)| a != 1) {
-            held.remove(id);
+        for ((id, token), _) in chunk.iter().zip(&answers).filter(|(_, &a)| a != 1) {
+            if held.get(id) == Some(token) {
+                held.remove(id);
+            }
             state.counters.leases_lost.fetch_add(1, SeqCst);
         }
     }

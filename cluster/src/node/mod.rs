@@ -60,6 +60,8 @@ pub(crate) struct NodeConfig {
     pub keep_dead: u64,
     pub keep_dead_for: Duration,
     pub max_payload: usize,
+    pub max_result: usize,
+    pub max_job_time: Duration,
 }
 
 impl Default for NodeConfig {
@@ -75,6 +77,8 @@ impl Default for NodeConfig {
             keep_dead: 100_000,
             keep_dead_for: Duration::from_secs(7 * 24 * 3600),
             max_payload: crate::job::DEFAULT_MAX_PAYLOAD,
+            max_result: crate::job::DEFAULT_MAX_PAYLOAD,
+            max_job_time: Duration::from_secs(600),
         }
     }
 }
@@ -128,13 +132,17 @@ pub struct Node;
 impl Node {
     /// A builder for a node that runs jobs of `queue` on `runtime`.
     pub fn builder(queue: Queue, runtime: kairos_rt::Handle) -> NodeBuilder {
-        NodeBuilder { queue, runtime, config: NodeConfig::default(), handlers: HashMap::new(), node_id: None }
+        let config = NodeConfig { concurrency: 2 * runtime.workers(), ..NodeConfig::default() };
+        NodeBuilder { queue, runtime, config, handlers: HashMap::new(), node_id: None }
     }
 }
 
 impl NodeBuilder {
-    /// How many jobs may be claimed and unfinished at once (default 32). The node claims
-    /// no more than this, so the rest stay in Redis for other nodes, in priority order.
+    /// How many jobs may be claimed and unfinished at once (default: twice the runtime's
+    /// workers). The node claims no more than this, so the rest stay in Redis for other
+    /// nodes, in priority order. Raise it for jobs that mostly wait (timers, processes,
+    /// I/O); for short CPU-bound jobs a larger value buys throughput (fewer round trips
+    /// per job) at the cost of jobs waiting inside this node rather than in Redis.
     pub fn concurrency(mut self, n: usize) -> NodeBuilder {
         self.config.concurrency = n;
         self
@@ -194,6 +202,22 @@ impl NodeBuilder {
         self
     }
 
+    /// Results larger than this are not kept in the job's record (the job still
+    /// completes; default 1 MiB). Error messages are always cut to 4 KiB.
+    pub fn max_result(mut self, bytes: usize) -> NodeBuilder {
+        self.config.max_result = bytes;
+        self
+    }
+
+    /// The longest a built-in `sleep` or `command` job may ask to run (its payload's
+    /// milliseconds or `timeout_ms`; default 10 minutes): longer requests are dead-lettered,
+    /// so whoever writes to the queue cannot hold a slot for ever. Set it before
+    /// [`builtin_kinds`](Self::builtin_kinds).
+    pub fn max_job_time(mut self, d: Duration) -> NodeBuilder {
+        self.config.max_job_time = d;
+        self
+    }
+
     /// The node's id in Redis (default `<hostname>-<pid>-<random>`).
     pub fn node_id(mut self, id: impl Into<String>) -> NodeBuilder {
         self.node_id = Some(id.into());
@@ -233,12 +257,19 @@ impl NodeBuilder {
         &self.queue
     }
 
+    pub(crate) fn job_time_limit(&self) -> Duration {
+        self.config.max_job_time
+    }
+
     /// Checks the settings, connects, and starts the node's two threads.
     ///
     /// # Errors
     ///
     /// [`Error::is_bad_config`] for a zero concurrency, a lease under 100 ms, no handler,
-    /// or zero lost leases; a connection error if Redis cannot be reached now.
+    /// or zero lost leases; a connection error if Redis cannot be reached now;
+    /// [`Error::is_forbidden`] if an ACL refuses the scripts or the queue's wake channel
+    /// (a node needs `~kairos:{q}:*`, `~{q}:record` for the `record` kind, and
+    /// `&kairos:{q}:wake`).
     pub fn start(self) -> Result<RunningNode> {
         let bad = |why: &str| Err(Error::new(ErrorKind::BadConfig { why: why.to_string() }));
         if self.config.concurrency == 0 {
@@ -256,6 +287,15 @@ impl NodeBuilder {
         let client = self.queue.client().clone();
         let mut conn = client.conn()?;
         client.check(&mut conn)?;
+        // The wake channel too: an ACL that allows the keys but not the channel would
+        // otherwise leave the node polling without a word.
+        let wake = self.queue.name().wake_channel();
+        redis::cmd("PUBLISH")
+            .arg(&wake)
+            .arg("hello")
+            .query::<i64>(&mut conn)
+            .map_err(|e| Error::from_redis(client.url(), "PUBLISH to the wake channel", e))?;
+        drop(fetcher::subscribe(&client, self.queue.name())?);
         drop(conn);
         let node_id = self.node_id.unwrap_or_else(default_node_id);
         let (tx, rx) = crossbeam_channel::unbounded();

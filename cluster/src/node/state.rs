@@ -110,7 +110,12 @@ impl NodeState {
                     if guard.state.stopping.load(SeqCst) {
                         return guard.send(Verdict::HandBack);
                     }
-                    let end = CatchPanic { inner: f(ctx) }.await;
+                    // The closure that makes the future may panic too (a payload it
+                    // unwraps): that is the handler failing, like a panic in the future.
+                    let end = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(ctx))) {
+                        Ok(inner) => CatchPanic { inner }.await,
+                        Err(p) => RunEnd::Panicked(super::handler::panic_message(p)),
+                    };
                     let verdict = guard.state.judge(&job, end);
                     guard.send(verdict);
                 }));
@@ -135,7 +140,13 @@ impl NodeState {
     fn judge(&self, job: &Claimed, end: RunEnd) -> Verdict {
         let (message, retryable) = match end {
             RunEnd::Returned(Ok(bytes)) => {
-                let keep = if self.config.keep_results { bytes } else { Vec::new() };
+                // A result over the cap is not kept (the job still completed): Redis
+                // memory stays bounded and the ack stays deliverable.
+                let keep = if self.config.keep_results && bytes.len() <= self.config.max_result {
+                    bytes
+                } else {
+                    Vec::new()
+                };
                 return Verdict::Completed(keep);
             }
             RunEnd::Returned(Err(e)) => (e.message().to_string(), e.is_retryable()),
@@ -144,6 +155,7 @@ impl NodeState {
                 (format!("handler panicked: {msg}"), true)
             }
         };
+        let message = cap_message(message);
         let failures = job.failures + 1;
         let policy = if job.retry.is_empty() { None } else { retry_spec::decode(&job.retry) };
         match policy {
@@ -193,7 +205,32 @@ impl OutcomeGuard {
 impl Drop for OutcomeGuard {
     fn drop(&mut self) {
         if !self.sent {
-            self.deliver(Verdict::HandBack);
+            // Dropped unsent: the task never ran (the runtime refused or dropped it), or
+            // something panicked past the handler's own guard. A hand-back must not be
+            // the answer to a panic, or a job that always panics would come back forever.
+            let verdict = if std::thread::panicking() {
+                Verdict::RetryAfterMs(1000, "the node panicked while running the job".into())
+            } else {
+                Verdict::HandBack
+            };
+            self.deliver(verdict);
         }
     }
+}
+
+/// The longest error message kept in Redis (in the job's record and in its event).
+pub(crate) const MAX_ERROR_BYTES: usize = 4096;
+
+/// `m` cut to [`MAX_ERROR_BYTES`] at a character boundary, saying how much was cut.
+pub(crate) fn cap_message(mut m: String) -> String {
+    if m.len() > MAX_ERROR_BYTES {
+        let mut end = MAX_ERROR_BYTES;
+        while !m.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = m.len() - end;
+        m.truncate(end);
+        m.push_str(&format!("... ({cut} more bytes cut)"));
+    }
+    m
 }

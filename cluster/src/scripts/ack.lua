@@ -24,7 +24,7 @@ local left_active, done, dead = {}, {}, {}
 for i = 7, #ARGV, 4 do
   local id, token, verdict, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local h = job_key(id)
-  local f = redis.call('HMGET', h, 'st', 'a', 'n', 'pr')
+  local f = job_fields(id, 'st', 'a', 'n', 'pr') or {}
   if f[1] ~= 'active' or f[2] ~= token or f[3] ~= node then
     bump('stale')
     out[#out + 1] = 0
@@ -84,7 +84,7 @@ local function trim(set, keep_ms, keep_n, budget)
     zrem_all(P .. set, ids)
   end
 end
-if #done > 0 then trim('done', keep_done_ms, keep_done_n, #done + 100) end
-if #dead > 0 then trim('dead', keep_dead_ms, keep_dead_n, #dead + 50) end
+trim('done', keep_done_ms, keep_done_n, #done + 100)
+trim('dead', keep_dead_ms, keep_dead_n, #dead + 50)
 if notify then wake() end
 return out

@@ -1,7 +1,8 @@
 -- CANCEL job ARGV[1] (events on: ARGV[2]). Returns 1 cancelled, 2 running (a running job
 -- is not interrupted), 0 already finished, -1 no such job.
 local id, ev = ARGV[1], ARGV[2]
-local st = redis.call('HGET', job_key(id), 'st')
+local f = job_fields(id, 'st')
+local st = f and f[1]
 if not st then return -1 end
 if st == 'active' then return 2 end
 if st ~= 'ready' and st ~= 'delayed' then return 0 end

@@ -17,26 +17,37 @@ local expired = redis.call('ZRANGEBYSCORE', P .. 'active', '-inf', now, 'LIMIT',
 for _, id in ipairs(expired) do
   redis.call('ZREM', P .. 'active', id)
   local h = job_key(id)
-  local lost = redis.call('HINCRBY', h, 'lo', 1)
-  if lost > max_lost then
-    redis.call('HSET', h, 'err', 'lease lost ' .. lost .. ' times: its node crashed or hung each time')
-    finish(id, 'dead', now, 'dead')
-    event('dead', id, 'err', 'lease lost', ev)
+  local f = job_fields(id, 'lo', 'pr')
+  if not f then
+    redis.call('ZADD', P .. 'dead', now, id)
+    redis.call('HINCRBY', P .. 'stats', 'dead', 1)
   else
-    local pri = tonumber(redis.call('HGET', h, 'pr')) or 0
-    redis.call('HDEL', h, 'n')
-    if make_ready(id, pri) then notify = true end
-    redis.call('HINCRBY', P .. 'stats', 'recovered', 1)
-    event('recovered', id, nil, nil, ev)
+    local lost = (tonumber(f[1]) or 0) + 1
+    redis.call('HSET', h, 'lo', lost)
+    if lost > max_lost then
+      redis.call('HSET', h, 'err', 'lease lost ' .. lost .. ' times: its node crashed or hung each time')
+      finish(id, 'dead', now, 'dead')
+      event('dead', id, 'err', 'lease lost', ev)
+    else
+      redis.call('HDEL', h, 'n')
+      if make_ready(id, tonumber(f[2]) or 0) then notify = true end
+      redis.call('HINCRBY', P .. 'stats', 'recovered', 1)
+      event('recovered', id, nil, nil, ev)
+    end
   end
 end
 
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   redis.call('ZREM', P .. 'delayed', id)
-  local pri = tonumber(redis.call('HGET', job_key(id), 'pr')) or 0
-  redis.call('HDEL', job_key(id), 'due')
-  make_ready(id, pri)
+  local f = job_fields(id, 'pr')
+  if f then
+    redis.call('HDEL', job_key(id), 'due')
+    make_ready(id, tonumber(f[1]) or 0)
+  else
+    redis.call('ZADD', P .. 'dead', now, id)
+    redis.call('HINCRBY', P .. 'stats', 'dead', 1)
+  end
 end
 
 local out = { now, -1, 0 }
@@ -48,9 +59,16 @@ while taken < max do
   for i = 1, #popped, 2 do
     local id = popped[i]
     local h = job_key(id)
-    local f = redis.call('HMGET', h, 'k', 'p', 'pr', 'dl', 'fl', 'r', 'a')
-    local pri = tonumber(f[3])
-    if not f[1] or not f[2] or not pri or pri < 0 or pri > 63 or pri % 1 ~= 0 then
+    local f = nil
+    if string.match(id, '^%d+$') then f = job_fields(id, 'k', 'p', 'pr', 'dl', 'fl', 'r', 'a') end
+    local pri = f and tonumber(f[3])
+    if not f then
+      -- Not a job id, or its key is not a hash: nothing to run or to update. It leaves
+      -- the ready set (ZPOPMIN took it) for the dead set, and is counted.
+      redis.call('ZADD', P .. 'dead', now, id)
+      redis.call('HINCRBY', P .. 'stats', 'dead', 1)
+      event('dead', id, 'err', 'corrupt: not a job id, or its key is not a hash', ev)
+    elseif not f[1] or not f[2] or not pri or pri < 0 or pri > 63 or pri % 1 ~= 0 then
       local why = 'corrupt job hash: '
       if not f[1] then why = why .. 'field k (kind) missing'
       elseif not f[2] then why = why .. 'field p (payload) missing'

@@ -43,8 +43,18 @@ local function finish(id, state, now, set)
   redis.call('ZADD', P .. set, now, id)
   redis.call('HINCRBY', P .. 'stats', state, 1)
 end
+-- A wake-up is a hint: a PUBLISH refused (an ACL without the channel) must not fail the
+-- script after its writes, so it is a pcall.
 local function wake()
-  redis.call('PUBLISH', P .. 'wake', '1')
+  redis.pcall('PUBLISH', P .. 'wake', '1')
+end
+-- Reads fields of job `id` without failing the script if the key is not a hash (a key
+-- overwritten by hand): returns nil then. Every script reads before it writes, so a bad
+-- key never stops a batch half way.
+local function job_fields(id, ...)
+  local f = redis.pcall('HMGET', job_key(id), ...)
+  if type(f) == 'table' and f.err then return nil end
+  return f
 end
 -- Calls `cmd key flat[1] flat[2] ...` in chunks of at most 2,000 arguments (Lua's unpack
 -- has a hard limit of a few thousand values).

@@ -6,7 +6,7 @@ local now = now_ms()
 local out = {}
 for i = 3, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
-  local f = redis.call('HMGET', job_key(id), 'st', 'a', 'n')
+  local f = job_fields(id, 'st', 'a', 'n') or {}
   if f[1] == 'active' and f[2] == token and f[3] == node then
     redis.call('ZADD', P .. 'active', 'XX', now + lease, id)
     out[#out + 1] = 1

@@ -16,6 +16,9 @@ pub fn run(a: ProduceArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
+    if a.count == 0 {
+        return Err("--count must be at least 1".into());
+    }
     if a.batch == 0 {
         return Err("--batch must be at least 1".into());
     }
