@@ -5,8 +5,9 @@
 //! gauges and latency samplers. A snapshot is exact when the runtime is quiescent and
 //! a moment's approximate view while tasks move; counters never go backwards.
 
-use crate::counters::Count;
-use crate::metrics::{new_histogram, LatencySummary, MetricsSnapshot};
+use crate::stats::Count;
+use crate::metrics::{LatencySummary, MetricsSnapshot};
+use crate::stats::latency::new_histogram;
 use crate::pending::PendingSnapshot;
 use crate::Handle;
 use kairos_rt_core::sync::atomic::Ordering::Relaxed;

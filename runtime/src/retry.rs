@@ -73,20 +73,8 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::sync::atomic::AtomicU64;
 use std::task::Poll;
 use std::time::Duration;
-
-/// Retry gauges and counters of one runtime.
-#[derive(Debug, Default)]
-pub(crate) struct RetryStats {
-    /// Tasks waiting for their next attempt right now.
-    pub(crate) waiting: AtomicU64,
-    /// Attempts after the first, ever.
-    pub(crate) retried: AtomicU64,
-    /// Retried tasks that ran out of attempts with an error, ever.
-    pub(crate) exhausted: AtomicU64,
-}
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 

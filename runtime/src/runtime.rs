@@ -13,7 +13,7 @@
 //! holds the intake gate, which shutdown drains) and admits a worker's spawn at once.
 
 use crate::context;
-use crate::counters::Count;
+use crate::stats::Count;
 use crate::error::SpawnError;
 use crate::report::ShutdownReport;
 use crate::shared::{Sched, Shared};
@@ -135,7 +135,7 @@ fn next_sample_here() -> bool {
     thread_local! {
         static SPAWNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     }
-    SPAWNS.with(crate::metrics::next_sample)
+    SPAWNS.with(crate::stats::latency::next_sample)
 }
 
 /// Why a submission was refused; the body comes back.

@@ -25,7 +25,7 @@
 //! them), so a task that is not complete always names this runtime's slot.
 
 use crate::clock::Clock;
-use crate::counters::{Count, Counters, Totals};
+use crate::stats::{Count, Counters, Totals};
 use crate::registry::Registry;
 use crate::{context, BuilderConfig};
 use crossbeam_utils::CachePadded;
@@ -80,7 +80,7 @@ pub(crate) struct Remote {
     /// The wheel's next expiration tick (`u64::MAX`: none), published by the owner.
     pub(crate) next_due: AtomicU64,
     /// Sampled submit-to-start latencies of the tasks this worker started.
-    pub(crate) latency: crate::metrics::LatencySampler,
+    pub(crate) latency: crate::stats::LatencySampler,
 }
 
 #[derive(Debug)]
@@ -104,7 +104,7 @@ pub(crate) struct Shared {
     /// The cap on concurrently running child processes (`spawn_process`).
     pub(crate) processes: std::sync::Arc<crate::process::ProcessLimiter>,
     /// Retry gauges (`Task::retry`).
-    pub(crate) retries: crate::retry::RetryStats,
+    pub(crate) retries: crate::stats::RetryGauges,
     /// The bound on waiting tasks, if `Builder::max_pending` set one.
     pub(crate) admission: Option<Admission>,
     /// Submitters blocked on a full `admission` wait here.
@@ -185,7 +185,7 @@ impl Shared {
                     idle_since: AtomicU64::new(0),
                     timed_by_level: core::array::from_fn(|_| AtomicU64::new(0)),
                     next_due: AtomicU64::new(u64::MAX),
-                    latency: crate::metrics::LatencySampler::new(),
+                    latency: crate::stats::LatencySampler::new(),
                 })
                 .collect(),
             idle: CachePadded::new(Idle::new(workers)),
@@ -196,7 +196,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             counters: Counters::default(),
             processes: std::sync::Arc::new(crate::process::ProcessLimiter::new(config.max_processes)),
-            retries: crate::retry::RetryStats::default(),
+            retries: crate::stats::RetryGauges::default(),
             admission: config.max_pending.map(Admission::new),
             room: Event::new(),
             home_slot,

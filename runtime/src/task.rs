@@ -313,7 +313,7 @@ where
             return Err(SpawnError::invalid(self, e.to_string()));
         }
         let RetryTask { task, policy } = self;
-        let hooks = RetryStats(handle.shared.clone(), policy.retries_at());
+        let hooks = RetryGaugeHooks(handle.shared.clone(), policy.retries_at());
         let retrying = Task {
             body: FutureBody(LazyRetry {
                 start: Some((task.body.0, policy)),
@@ -337,9 +337,9 @@ where
 }
 
 /// Keeps the runtime's retry gauges, and moves the task to its retry priority.
-struct RetryStats(Arc<Shared>, Option<Priority>);
+struct RetryGaugeHooks(Arc<Shared>, Option<Priority>);
 
-impl RetryHooks for RetryStats {
+impl RetryHooks for RetryGaugeHooks {
     fn waiting(&mut self, _next_attempt: u32, _delay: Duration) {
         self.0.retries.waiting.fetch_add(1, Relaxed);
         if let Some(p) = self.1.take() {
@@ -362,9 +362,9 @@ type BoxedRetry<T, E> = Pin<Box<dyn Future<Output = RetryOutcome<T, E>> + Send>>
 /// back.
 struct LazyRetry<F, T, E> {
     start: Option<(F, RetryPolicy)>,
-    hooks: Option<RetryStats>,
+    hooks: Option<RetryGaugeHooks>,
     /// Counts an exhausted retry (a second handle on the runtime's stats).
-    stats: Option<RetryStats>,
+    stats: Option<RetryGaugeHooks>,
     running: Option<BoxedRetry<T, E>>,
 }
 
@@ -381,7 +381,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.running.is_none() {
             if let (Some((f, policy)), Some(hooks)) = (self.start.take(), self.hooks.take()) {
-                self.stats = Some(RetryStats(hooks.0.clone(), None));
+                self.stats = Some(RetryGaugeHooks(hooks.0.clone(), None));
                 self.running = Some(Box::pin(retry_loop(f, policy, hooks)));
             }
         }

@@ -44,7 +44,7 @@
 use crate::aging::{AgingState, CHECK_EVERY};
 use crate::batching::{self, InjectorBatching, Took};
 use crate::context;
-use crate::counters::Count;
+use crate::stats::Count;
 use crate::shared::{Remote, Shared};
 use crate::spin::SpinPolicy;
 use crate::Handle;
@@ -343,7 +343,7 @@ impl WorkerCtx {
 
     /// Whether this worker's next sample is due (1 call in `SAMPLE_EVERY`).
     pub(crate) fn next_sample(&self) -> bool {
-        crate::metrics::next_sample(&self.samples)
+        crate::stats::latency::next_sample(&self.samples)
     }
 
     /// A timed task leaving the wheel keeps its due tick (so its due-to-start latency is

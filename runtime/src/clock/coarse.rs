@@ -9,7 +9,7 @@
 //!
 //! ## How it is used
 //!
-//! [`Clock::has_begun`](crate::clock::Clock::has_begun) answers "has tick `t` begun?"
+//! [`Clock::has_begun`](super::Clock::has_begun) answers "has tick `t` begun?"
 //! (is a `spawn_at` instant in the past?) with [`judge`], against a coarse reading `c`
 //! in nanoseconds since the runtime started:
 //!

@@ -7,9 +7,11 @@
 //! "never": such a task waits until it is cancelled or the runtime shuts down.
 //!
 //! Whether a tick has begun ([`Clock::has_begun`]) is first judged on the coarse clock
-//! (see [`coarse_clock`]), so that a far-off instant costs no precise clock read.
+//! (see [`coarse`]), so that a far-off instant costs no precise clock read.
 
-use crate::coarse_clock::{self, CoarseClock};
+mod coarse;
+
+use coarse::CoarseClock;
 use std::time::{Duration, Instant};
 
 const TICK_SHIFT: u32 = 10;
@@ -48,11 +50,11 @@ impl Clock {
 
     /// Whether `tick` has begun (a task due then is ready now). The coarse clock answers
     /// when the tick begins at or before it, or more than its slack after it; the
-    /// precise clock only in between (see [`coarse_clock`]).
+    /// precise clock only in between (see [`coarse`]).
     pub(crate) fn has_begun(&self, tick: u64) -> bool {
         let begins = tick.saturating_mul(TICK_NANOS);
         let judged = self.coarse.and_then(|c| {
-            c.floor_nanos().and_then(|floor| coarse_clock::judge(begins, floor, c.slack_nanos()))
+            c.floor_nanos().and_then(|floor| coarse::judge(begins, floor, c.slack_nanos()))
         });
         judged.unwrap_or_else(|| tick <= self.now_tick())
     }

@@ -1,0 +1,18 @@
+//! Statistics: what the runtime counts and samples, and the rules for counting it.
+//!
+//! This folder is a leaf: it depends on nothing else in the crate, and everything that
+//! counts a task or reads a count goes through it.
+//!
+//! - [`counters`]: every task is counted once as admitted and once by outcome
+//!   ([`Count`]), per worker without contention, summed by a snapshot ([`Totals`]).
+//! - [`latency`]: one task in 64 has its submit-to-start latency recorded into its
+//!   worker's histogram.
+//! - [`retry`]: the retry gauges (waiting, retried, exhausted).
+
+pub(crate) mod counters;
+pub(crate) mod latency;
+pub(crate) mod retry;
+
+pub(crate) use counters::{Count, Counters, Totals};
+pub(crate) use latency::LatencySampler;
+pub(crate) use retry::RetryGauges;
