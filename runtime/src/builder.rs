@@ -1,41 +1,13 @@
 //! [`Builder`]: how a [`Runtime`] is configured.
 
-use crate::shared::Shared;
-use crate::worker::WorkerCtx;
-use crate::Aging;
+use crate::config::{Aging, BuilderConfig, Hook};
+use crate::sched::shared::Shared;
+use crate::sched::worker::WorkerCtx;
 use crate::{BuildError, Handle, Runtime};
 use kairos_rt_core::queue::RunQueue;
 use kairos_rt_core::task::state::MAX_OWNERS;
 use std::fmt;
 use std::time::Duration;
-
-/// A thread start/stop hook (plain `std` Arc: hooks are not part of any lock-free protocol).
-type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
-
-/// Configuration the workers read.
-pub(crate) struct BuilderConfig {
-    pub(crate) on_thread_start: Option<Hook>,
-    pub(crate) on_thread_stop: Option<Hook>,
-    pub(crate) spin_before_park: Duration,
-    pub(crate) max_processes: usize,
-    pub(crate) max_pending: Option<usize>,
-    pub(crate) aging: Option<Aging>,
-    pub(crate) lifo: bool,
-}
-
-impl fmt::Debug for BuilderConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BuilderConfig")
-            .field("on_thread_start", &self.on_thread_start.is_some())
-            .field("on_thread_stop", &self.on_thread_stop.is_some())
-            .field("spin_before_park", &self.spin_before_park)
-            .field("max_processes", &self.max_processes)
-            .field("max_pending", &self.max_pending)
-            .field("aging", &self.aging)
-            .field("lifo", &self.lifo)
-            .finish()
-    }
-}
 
 /// Builds a [`Runtime`] with custom settings.
 ///

@@ -86,30 +86,24 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod aging;
-mod batching;
 mod builder;
 mod clock;
-mod context;
-mod stats;
+mod config;
 mod error;
 mod metrics;
 mod observe;
 mod pending;
 mod process;
-mod registry;
 mod report;
 mod retry;
 mod runtime;
-mod shared;
-mod spin;
+mod sched;
+mod stats;
 mod task;
 mod time;
-mod worker;
 
-pub use aging::Aging;
 pub use builder::Builder;
-pub(crate) use builder::BuilderConfig;
+pub use config::Aging;
 pub use error::{BuildError, Elapsed, SpawnError};
 pub use kairos_rt_core::task::{Closure, FutureBody, JoinError, JoinHandle, TaskId, TaskStatus};
 pub use kairos_rt_core::{InvalidPriority, Priority};
@@ -132,10 +126,11 @@ use std::future::Future;
 /// Outside a kairos task or `block_on`, with a message naming `what` to use instead.
 fn with_current<R>(what: &str, instead: &str, f: impl FnOnce(&Handle) -> R) -> R {
     let mut f = Some(f);
-    if let Some(r) = context::with_worker(|w| w.map(|w| (f.take().expect("called once"))(w.handle()))) {
+    if let Some(r) = sched::context::with_worker(|w| w.map(|w| (f.take().expect("called once"))(w.handle())))
+    {
         return r;
     }
-    match context::current_shared() {
+    match sched::context::current_shared() {
         Some(shared) => (f.take().expect("called once"))(&Handle { shared }),
         None => panic!(
             "kairos_rt::{what} must be called from inside a kairos task or Runtime::block_on; \
@@ -205,5 +200,5 @@ where
 /// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 pub fn try_current() -> Option<Handle> {
-    context::current_shared().map(|shared| Handle { shared })
+    sched::context::current_shared().map(|shared| Handle { shared })
 }

@@ -5,10 +5,10 @@
 //! gauges and latency samplers. A snapshot is exact when the runtime is quiescent and
 //! a moment's approximate view while tasks move; counters never go backwards.
 
-use crate::stats::Count;
 use crate::metrics::{LatencySummary, MetricsSnapshot};
-use crate::stats::latency::new_histogram;
 use crate::pending::PendingSnapshot;
+use crate::stats::latency::new_histogram;
+use crate::stats::Count;
 use crate::Handle;
 use kairos_rt_core::sync::atomic::Ordering::Relaxed;
 use kairos_rt_core::Priority;

@@ -579,7 +579,7 @@ impl<E> Failure<E> {
 
 /// Whether the runtime running this future has begun shutting down.
 fn runtime_closing() -> bool {
-    crate::context::current_shared().is_some_and(|s| s.is_closed())
+    crate::sched::context::current_shared().is_some_and(|s| s.is_closed())
 }
 
 /// Waits `delay` before attempt `next_attempt`: a timer in the runtime's wheel, or a

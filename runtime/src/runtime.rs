@@ -12,12 +12,12 @@
 //! limit, [`Admit::Wait`] blocks an outside caller until a task starts (never while it
 //! holds the intake gate, which shutdown drains) and admits a worker's spawn at once.
 
-use crate::context;
-use crate::stats::Count;
 use crate::error::SpawnError;
 use crate::report::ShutdownReport;
-use crate::shared::{Sched, Shared};
-use crate::worker::WorkerCtx;
+use crate::sched::context;
+use crate::sched::shared::{Sched, Shared};
+use crate::sched::worker::WorkerCtx;
+use crate::stats::Count;
 use crate::Builder;
 use event_listener::Listener;
 use kairos_rt_core::admission::Admission;

@@ -23,7 +23,7 @@
 use crate::error::SpawnError;
 use crate::retry::{retry_loop, RetryHooks, RetryOutcome, RetryPolicy};
 use crate::runtime::{Admit, Due};
-use crate::shared::Shared;
+use crate::sched::shared::Shared;
 use crate::{Handle, Sleep};
 use kairos_rt_core::sync::atomic::Ordering::Relaxed;
 use kairos_rt_core::sync::Arc;
@@ -345,7 +345,7 @@ impl RetryHooks for RetryGaugeHooks {
         if let Some(p) = self.1.take() {
             // Called inside the task's poll, on its worker: the wake-up that ends this
             // wait queues it at `p`.
-            crate::context::with_worker(|w| w.map(|w| w.reprioritize_current(p)));
+            crate::sched::context::with_worker(|w| w.map(|w| w.reprioritize_current(p)));
         }
     }
     fn resumed(&mut self) {

@@ -107,7 +107,9 @@ impl Future for Sleep {
             // On a worker, the task polling us is being shut down too: shutdown cancels
             // it at this `.await` (it claims every unfinished future, idle or mid-poll).
             // Ending the sleep instead would let a loop of sleeps run forever.
-            Poll::Ready(Err(e)) if e.is_shutdown() && crate::context::on_worker_thread() => Poll::Pending,
+            Poll::Ready(Err(e)) if e.is_shutdown() && crate::sched::context::on_worker_thread() => {
+                Poll::Pending
+            }
             // Elsewhere (`block_on`), a shutdown error ends the sleep: the runtime is gone.
             other => other.map(|_| ()),
         }

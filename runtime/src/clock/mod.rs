@@ -53,9 +53,9 @@ impl Clock {
     /// precise clock only in between (see [`coarse`]).
     pub(crate) fn has_begun(&self, tick: u64) -> bool {
         let begins = tick.saturating_mul(TICK_NANOS);
-        let judged = self.coarse.and_then(|c| {
-            c.floor_nanos().and_then(|floor| coarse::judge(begins, floor, c.slack_nanos()))
-        });
+        let judged = self
+            .coarse
+            .and_then(|c| c.floor_nanos().and_then(|floor| coarse::judge(begins, floor, c.slack_nanos())));
         judged.unwrap_or_else(|| tick <= self.now_tick())
     }
 

@@ -17,4 +17,3 @@ pub(crate) struct RetryGauges {
     /// Retried tasks that ran out of attempts with an error, ever.
     pub(crate) exhausted: AtomicU64,
 }
-

@@ -25,9 +25,10 @@
 //! them), so a task that is not complete always names this runtime's slot.
 
 use crate::clock::Clock;
+use crate::config::BuilderConfig;
+use crate::sched::context;
+use crate::sched::registry::Registry;
 use crate::stats::{Count, Counters, Totals};
-use crate::registry::Registry;
-use crate::{context, BuilderConfig};
 use crossbeam_utils::CachePadded;
 use event_listener::{Event, IntoNotification};
 use kairos_rt_core::admission::Admission;

@@ -5,8 +5,8 @@
 //! `kairos_rt::spawn`, `kairos_rt::sleep` and friends look here to find their runtime, and
 //! the scheduler uses it to push a woken task onto the local queue when it can.
 
-use crate::shared::Shared;
-use crate::worker::WorkerCtx;
+use crate::sched::shared::Shared;
+use crate::sched::worker::WorkerCtx;
 use kairos_rt_core::sync::Arc;
 use std::cell::{Cell, RefCell};
 

@@ -1,0 +1,41 @@
+//! Configuration: what [`Builder`](crate::Builder) produces and the workers read.
+//!
+//! A leaf: it names no other module of the crate but the clock (for tick conversion).
+//! Rules it keeps: a [`BuilderConfig`] is validated by the builder before any thread
+//! starts, and is immutable for the runtime's life; the public policy types it holds
+//! ([`Aging`]) say in their docs what every value means.
+
+pub(crate) mod aging;
+
+pub use aging::Aging;
+
+use std::fmt;
+use std::time::Duration;
+
+/// A thread start/stop hook (plain `std` Arc: hooks are not part of any lock-free protocol).
+pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// Configuration the workers read.
+pub(crate) struct BuilderConfig {
+    pub(crate) on_thread_start: Option<Hook>,
+    pub(crate) on_thread_stop: Option<Hook>,
+    pub(crate) spin_before_park: Duration,
+    pub(crate) max_processes: usize,
+    pub(crate) max_pending: Option<usize>,
+    pub(crate) aging: Option<Aging>,
+    pub(crate) lifo: bool,
+}
+
+impl fmt::Debug for BuilderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuilderConfig")
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("on_thread_stop", &self.on_thread_stop.is_some())
+            .field("spin_before_park", &self.spin_before_park)
+            .field("max_processes", &self.max_processes)
+            .field("max_pending", &self.max_pending)
+            .field("aging", &self.aging)
+            .field("lifo", &self.lifo)
+            .finish()
+    }
+}

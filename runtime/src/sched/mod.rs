@@ -1,0 +1,22 @@
+//! The scheduler: where a task waits and which thread runs it. No public types, and no
+//! knowledge of retries or processes (those are built on top, from spawns and timers).
+//!
+//! It owns:
+//!
+//! - [`shared`]: the state all workers and handles of one runtime share (`Shared`): the
+//!   injectors, each worker's `Remote` (the parts other threads reach), intake,
+//!   admission and the counters; and the remote-push and remote-timer protocols, stated
+//!   with both their sides in `shared.rs`;
+//! - [`worker`]: one worker thread, its loop and its policies;
+//! - [`context`]: which runtime (and which worker) the current thread belongs to;
+//! - [`registry`]: the live futures, so shutdown can cancel those that wait forever.
+//!
+//! Rules: every task ends counted once (through `stats`); a task is in exactly one of a
+//! run queue, a wheel, an inbox, or running, unless it is a future waiting for a wake-up
+//! (then it is in the registry); after intake closes no submission from outside lands in
+//! a queue that nobody drains.
+
+pub(crate) mod context;
+pub(crate) mod registry;
+pub(crate) mod shared;
+pub(crate) mod worker;

@@ -1,0 +1,194 @@
+//! Finding work: steps 2 and 3 of the main loop (see the parent module), and the checks
+//! a worker makes before it parks.
+//!
+//! Rules kept here: urgent work submitted from outside never waits behind local bulk
+//! (the injectors' mask is compared with the local queue's highest level on every pick);
+//! the injectors get a turn at equal levels every [`GLOBAL_QUEUE_INTERVAL`] picks; a busy
+//! worker looks for more urgent work at its peers every [`PEER_CHECK_INTERVAL`] picks;
+//! at most half of the workers search at once, and the last searcher to find work wakes
+//! another sleeper.
+
+use super::aging::CHECK_EVERY;
+use super::batching::{self, Took};
+use super::WorkerCtx;
+use crate::stats::Count;
+use kairos_rt_core::task::TaskRef;
+use kairos_rt_core::Priority;
+
+/// How often (in picks) the injectors get a turn at the local queue's own level.
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// How often (in picks) a busy worker looks for more urgent work queued at its peers.
+const PEER_CHECK_INTERVAL: u32 = 16;
+
+impl WorkerCtx {
+    pub(super) fn next_task(&self, pick: u32) -> Option<TaskRef> {
+        if pick % CHECK_EVERY == 0 {
+            if let Some(t) = self.aged_task() {
+                return Some(t);
+            }
+        }
+        let injectors = &self.handle.shared.injectors;
+        let global = injectors.mask().highest();
+        if pick % PEER_CHECK_INTERVAL == 0 {
+            let mine = self.queue.highest().max(global);
+            if let Some(t) = self.steal_more_urgent(mine) {
+                return Some(t);
+            }
+        }
+        let Some(local) = self.queue.highest() else {
+            return global.and_then(|_| self.steal_injected(Priority::LOWEST));
+        };
+        let global_first = match global {
+            Some(g) => g > local || (g == local && pick % GLOBAL_QUEUE_INTERVAL == 0),
+            None => false,
+        };
+        if let Some(g) = global.filter(|_| global_first) {
+            let t = if g > local {
+                // Every level above the local one, not just the advertised top: a bit can
+                // outlive its level's last task until a steal finds the level empty.
+                let above = Priority::new(local.level() + 1).unwrap_or(Priority::HIGHEST);
+                self.steal_injected(above)
+            } else {
+                injectors.refill_and_pop(&self.queue, local)
+            };
+            if t.is_some() {
+                return t;
+            }
+        }
+        self.queue.pop().or_else(|| self.steal_injected(Priority::LOWEST))
+    }
+
+    /// Steals a batch from the injectors' most urgent level at or above `min`, first
+    /// waiting for the batch to build up if this worker has been catching single tasks of
+    /// a stream (see [`batching`]).
+    fn steal_injected(&self, min: Priority) -> Option<TaskRef> {
+        let waited = self.batching.armed() && self.queue.is_empty();
+        if waited {
+            batching::wait_for_batch();
+        }
+        let task = self.handle.shared.injectors.steal_into(&self.queue, min);
+        let took = match &task {
+            None => Took::Nothing,
+            // Judged by this worker's queue: a steal into a queue that held tasks already
+            // counts as several (no wait needed while there is local work).
+            Some(_) if self.queue.is_empty() => Took::One,
+            Some(_) => Took::Several,
+        };
+        self.batching.after_steal(waited, took);
+        task
+    }
+
+    /// One task of the most overdue level, if aging is on and a level is overdue.
+    fn aged_task(&self) -> Option<TaskRef> {
+        let aging = self.aging.as_ref()?;
+        let injectors = &self.handle.shared.injectors;
+        let visible = kairos_rt_core::LevelMask(self.queue.mask().0 | injectors.mask().0);
+        if visible.0.count_ones() < 2 {
+            // One level or none: nothing can be starved. Keep the clocks of the idle
+            // levels reset without reading the time.
+            return None;
+        }
+        let now = self.handle.shared.clock.now_tick().max(1);
+        let level = aging.overdue(visible, now)?;
+        let t = self.queue.pop_at(level).or_else(|| injectors.steal_level_into(&self.queue, level))?;
+        aging.served(level, now);
+        Some(t)
+    }
+
+    /// Steals from a peer that advertises a level above `mine` (the best this worker could
+    /// run otherwise), so urgent work queued behind a busy peer does not wait while this
+    /// worker runs less urgent work.
+    fn steal_more_urgent(&self, mine: Option<Priority>) -> Option<TaskRef> {
+        let remotes = &self.handle.shared.remotes;
+        if remotes.len() <= 1 || mine == Some(Priority::HIGHEST) {
+            return None;
+        }
+        let min =
+            mine.map_or(Priority::LOWEST, |m| Priority::new(m.level() + 1).unwrap_or(Priority::HIGHEST));
+        let victim = self.most_urgent_peer(self.index + 1, min);
+        let found = victim.and_then(|v| remotes[v].stealers.steal_into(&self.queue, min));
+        if found.is_some() {
+            self.count(Count::Stolen);
+        }
+        found
+    }
+
+    pub(super) fn stop_searching(&self) {
+        if self.searching.replace(false) && self.handle.shared.idle.stop_searching() {
+            // The last searcher found work: there may be more, wake a helper. Always, even
+            // when only a few tasks are queued: skipping it for those saves a wake-up per
+            // burst of short tasks, but leaves a worker asleep while the queued tasks wait
+            // behind a long or blocking one (tests/wake_ups.rs fails then).
+            self.handle.shared.notify_one();
+        }
+    }
+
+    pub(super) fn search(&self) -> Option<TaskRef> {
+        if !self.searching.get() {
+            if !self.handle.shared.idle.try_start_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let found = self.steal_from_peers().or_else(|| self.steal_injected(Priority::LOWEST));
+        if found.is_some() {
+            self.stop_searching();
+        }
+        found
+    }
+
+    fn steal_from_peers(&self) -> Option<TaskRef> {
+        let remotes = &self.handle.shared.remotes;
+        let n = remotes.len();
+        if n <= 1 {
+            return None;
+        }
+        let start = (self.next_random() % n as u64) as usize;
+        let first = self.most_urgent_peer(start, Priority::LOWEST)?;
+        let found = remotes[first].stealers.steal_into(&self.queue, Priority::LOWEST).or_else(|| {
+            (0..n)
+                .map(|k| (start + k) % n)
+                .filter(|&v| v != self.index && v != first)
+                .find_map(|v| remotes[v].stealers.steal_into(&self.queue, Priority::LOWEST))
+        });
+        if found.is_some() {
+            self.count(Count::Stolen);
+        }
+        found
+    }
+
+    /// The peer advertising the most urgent level at or above `min`, scanning every other
+    /// worker once from index `start` (modulo their number); ties go to the first scanned.
+    fn most_urgent_peer(&self, start: usize, min: Priority) -> Option<usize> {
+        let remotes = &self.handle.shared.remotes;
+        let n = remotes.len();
+        let mut best: Option<(Priority, usize)> = None;
+        for v in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
+            if let Some(level) = remotes[v].stealers.advertised().highest().filter(|&h| h >= min) {
+                if best.is_none_or(|(b, _)| level > b) {
+                    best = Some((level, v));
+                }
+            }
+        }
+        best.map(|(_, v)| v)
+    }
+
+    /// Whether any ready work or timer message is visible (cheap; used before parking).
+    pub(super) fn work_hint(&self) -> bool {
+        let remote = self.remote();
+        self.ready_work_visible() || !remote.timer_inbox.is_empty() || !remote.timer_cancels.is_empty()
+    }
+
+    pub(super) fn ready_work_visible(&self) -> bool {
+        if !self.queue.is_empty() || self.handle.shared.injectors.maybe_has_work() {
+            return true;
+        }
+        self.handle
+            .shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != self.index && r.stealers.maybe_has_work() && r.stealers.has_work())
+    }
+}

@@ -1,0 +1,323 @@
+//! A worker: one OS thread that runs tasks in priority order.
+//!
+//! This folder owns a worker's private state ([`WorkerCtx`]: its run queue, its timing
+//! wheel, its searching flag and its policies) and the loop that uses it. Files, by
+//! step of the loop: `find.rs` (steps 2 and 3), `timers.rs` (step 1 and every change to
+//! the wheel), `park.rs` (step 4); the policies the loop consults are beside them:
+//! `aging.rs`, `batching.rs` (injector steals), `spin.rs` (spin before parking). Rules:
+//! only the owning thread touches the queue's pop end, the wheel and the owner-written
+//! gauges; other threads reach the worker only through its `Remote`.
+//!
+//! ## Finding work (`main_loop`)
+//!
+//! 1. Timers: drain the inbox and cancel messages from other threads, then move due
+//!    tasks from the wheel into the local run queue (the clock is read only while the
+//!    wheel holds something).
+//! 2. Local queue and injectors, in priority order: if the injectors' global mask shows a
+//!    level above the local queue's highest, take from the injectors first, so urgent work
+//!    submitted from outside never waits behind local bulk. At equal levels the local queue
+//!    goes first, except every 61st pick, when a batch of the injectors' tasks is moved
+//!    *behind* the local ones (FIFO within a level holds), so the injectors never starve.
+//!    Every 16th pick, a worker first checks its peers' advertised levels and steals
+//!    from one that holds more urgent work than anything it could run itself, so a busy
+//!    peer's queued urgent tasks never wait while this worker runs less urgent ones.
+//!    A worker whose injector steals have been taking one task at a time from a stream
+//!    of outside submissions waits a few microseconds before its next one, so a batch
+//!    builds up instead of every push contending with a steal (see [`batching`]).
+//! 3. Search: steal a batch from the worker advertising the most urgent level. At most
+//!    half of the workers search at once (see [`idle`](kairos_rt_core::idle)); the last
+//!    searcher to find work wakes another sleeper, so parallelism ramps up with load.
+//! 4. Park: spin for the configured budget while recent idle spells show that spinning
+//!    pays (see [`spin`]), then register as a sleeper, re-check, and
+//!    park until woken or until the wheel's next deadline. A deadline closer than
+//!    [`NEAR_DEADLINE`](park::NEAR_DEADLINE) is waited out by yielding instead, for precision.
+//!
+//! Aging (see [`aging`]) may serve one task of an overdue level ahead of
+//! step 2's order every few picks.
+//!
+//! ## Accounting and metrics
+//!
+//! A run that is a task's first (its state had no `STARTED`) counts `Started`, releases
+//! the task's admission unit, and, for 1 task in 64 (chosen by address), records the
+//! submit-to-start latency from the submit tick that the spawn stored in the task's
+//! (otherwise unused) wheel links. Time spent in `park` (spinning included) is idle
+//! time; the rest is busy.
+//!
+//! ## Shutdown
+//!
+//! Once `stopping` is set, a worker keeps running ready closures (futures it pops are
+//! cancelled instead of polled) until it finds no ready work anywhere, then cancels
+//! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
+
+mod aging;
+mod batching;
+mod find;
+mod park;
+mod spin;
+#[cfg(all(test, feature = "tracing"))]
+mod tests;
+mod timers;
+
+use crate::sched::context;
+use crate::sched::shared::{Remote, Shared};
+use crate::stats::Count;
+use crate::Handle;
+use aging::AgingState;
+use batching::InjectorBatching;
+use kairos_rt_core::queue::RunQueue;
+use kairos_rt_core::sync::atomic::Ordering::*;
+use kairos_rt_core::sync::Arc;
+use kairos_rt_core::task::{Header, Outcome, RunResult, TaskRef};
+use kairos_rt_core::timer::{cancel_for_shutdown, TimerDriver};
+use kairos_rt_core::wheel::TimerLinks;
+use kairos_rt_core::Priority;
+use park::reduce_timer_slack;
+use spin::SpinPolicy;
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// One worker's private state, reachable from its thread through `context`.
+pub(crate) struct WorkerCtx {
+    handle: Handle,
+    index: usize,
+    queue: RunQueue,
+    timers: RefCell<TimerDriver>,
+    /// Tasks picked so far (wrapping): the loop's policies act every n-th pick.
+    picks: Cell<u32>,
+    searching: Cell<bool>,
+    /// Whether to spin before parking (see [`spin`]).
+    spin: SpinPolicy,
+    rng: Cell<u64>,
+    aging: Option<AgingState>,
+    /// Sampling counter (see `next_sample`).
+    samples: Cell<u32>,
+    /// The address of the task this worker is running, while it runs (0: none). An
+    /// address, not a pointer, so the context stays `Send` until its thread starts.
+    current: Cell<usize>,
+    /// Whether to wait for a batch before the next injector steal (see [`batching`]).
+    batching: InjectorBatching,
+}
+
+impl core::fmt::Debug for WorkerCtx {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WorkerCtx").field("index", &self.index).field("queue", &self.queue).finish()
+    }
+}
+
+impl WorkerCtx {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize, queue: RunQueue) -> WorkerCtx {
+        WorkerCtx {
+            aging: shared.config.aging.as_ref().map(AgingState::new),
+            current: Cell::new(0),
+            batching: InjectorBatching::default(),
+            samples: Cell::new(0),
+            handle: Handle { shared },
+            index,
+            queue,
+            timers: RefCell::new(TimerDriver::new()),
+            picks: Cell::new(0),
+            searching: Cell::new(false),
+            spin: SpinPolicy::new(),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1)),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.handle.shared
+    }
+
+    /// A borrowed handle to this worker's runtime (no reference-count traffic).
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn remote(&self) -> &Remote {
+        &self.handle.shared.remotes[self.index]
+    }
+
+    fn next_random(&self) -> u64 {
+        // xorshift64*: only picks a starting victim.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Pushes a ready task onto this worker's queue and wakes a sleeper if that helps.
+    pub(crate) fn push_local(&self, task: TaskRef) {
+        self.queue.push(task);
+        if self.handle.shared.idle.wants_notify() {
+            self.handle.shared.notify_one();
+        }
+    }
+
+    fn count(&self, kind: Count) {
+        self.remote().counters.bump_owned(kind);
+    }
+
+    /// Counts the end of a timed task that never ran (claimed by a canceller, or dropped),
+    /// unless it is a future: the registry counts those when they complete.
+    fn count_unstarted(&self, outcome: Outcome, task: &TaskRef) {
+        if !task.header().is_future() {
+            self.handle.shared.count_end(outcome, true, task.snapshot());
+        }
+    }
+
+    /// The worker thread's body.
+    pub(crate) fn run(self) {
+        let _guard = context::enter_worker(&self);
+        reduce_timer_slack();
+        // A panicking hook must not take the worker with it (its queue and its wheel
+        // would be stranded); the payload is dropped.
+        if let Some(hook) = &self.handle.shared.config.on_thread_start {
+            let _ = catch_unwind(AssertUnwindSafe(|| hook()));
+        }
+        self.main_loop();
+        self.exit();
+        if let Some(hook) = &self.handle.shared.config.on_thread_stop {
+            let _ = catch_unwind(AssertUnwindSafe(|| hook()));
+        }
+    }
+
+    fn main_loop(&self) {
+        loop {
+            let pick = self.picks.get().wrapping_add(1);
+            self.picks.set(pick);
+            self.maintain_timers();
+            if let Some(task) = self.next_task(pick) {
+                self.stop_searching();
+                self.run_task(task);
+                continue;
+            }
+            if let Some(task) = self.search() {
+                self.run_task(task);
+                continue;
+            }
+            if self.handle.shared.stopping.load(Acquire) {
+                if self.ready_work_visible() {
+                    continue;
+                }
+                return;
+            }
+            self.park();
+        }
+    }
+
+    fn run_task(&self, task: TaskRef) {
+        let is_future = task.header().is_future();
+        if is_future && self.handle.shared.stopping.load(Relaxed) {
+            // Futures are cancelled, not polled, once shutdown begins (counted through
+            // the registry when the cancel completes them).
+            let _ = task.cancel(Outcome::Shutdown);
+            return;
+        }
+        let ptr = task.as_ptr();
+        let first = Cell::new(false);
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!(
+            "kairos.task",
+            task = task.as_ptr().as_ptr() as usize,
+            priority = task.priority().level(),
+            worker = self.index
+        )
+        .entered();
+        self.current.set(task.as_ptr().as_ptr() as usize);
+        let result = task.run_observed(&mut || {
+            first.set(true);
+            self.first_run(ptr);
+        });
+        self.current.set(0);
+        #[cfg(feature = "tracing")]
+        tracing::debug!(result = ?result, "kairos.task.ran");
+        if is_future && first.get() && !matches!(result, RunResult::Finished(Outcome::Expired)) {
+            self.count(Count::Started);
+        }
+        match result {
+            RunResult::Finished(Outcome::Expired) if !is_future => self.count(Count::Expired),
+            RunResult::Finished(outcome) if !is_future => {
+                self.count(Count::Started);
+                self.count(Count::of(outcome, true));
+            }
+            RunResult::Skipped(snap) if !is_future => {
+                self.handle.shared.count_end(snap.outcome(), true, snap)
+            }
+            // A yielding future goes behind everything queued at its level, including
+            // work submitted from outside (the injectors), not just this worker's queue.
+            RunResult::Yielded(t) => self.handle.shared.injectors.push(t),
+            RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle | RunResult::Stale => {}
+        }
+    }
+
+    /// Moves the task this worker is running to `priority` (see
+    /// [`State::set_priority_while_running`](kairos_rt_core::task::state::State::set_priority_while_running)).
+    pub(crate) fn reprioritize_current(&self, priority: Priority) -> bool {
+        match std::ptr::NonNull::new(self.current.get() as *mut Header) {
+            // SAFETY: `current` is set only while `run_task` holds the task's queue
+            // reference, which keeps the cell alive.
+            Some(ptr) => unsafe { ptr.as_ref() }.state().set_priority_while_running(priority),
+            None => false,
+        }
+    }
+
+    /// Accounting for a task's first run, called once it is claimed and before its body
+    /// starts: its admission unit goes back, and a sampled task (a non-zero tick in its
+    /// otherwise unused wheel links: see [`sample_due`](Self::sample_due) and the spawn
+    /// path) records its submit-to-start latency. `Started` is counted after the run,
+    /// unless the task expired instead of starting.
+    fn first_run(&self, ptr: std::ptr::NonNull<Header>) {
+        // SAFETY: the caller holds the queue reference (the cell is alive).
+        let header = unsafe { ptr.as_ref() };
+        let snap = header.state().load();
+        let due = if header.has_links() {
+            // SAFETY: the cell has links, and the task is claimed for this run: nobody
+            // else touches them.
+            unsafe { TimerLinks::due(Header::timer_links(ptr)) }
+        } else {
+            0
+        };
+        if snap.holds_unit() {
+            self.handle.shared.left_waiting();
+        }
+        if due != 0 {
+            let now = self.handle.shared.clock.now_tick();
+            let nanos = now.saturating_sub(due).saturating_mul(crate::clock::TICK_NANOS);
+            self.remote().latency.record(nanos);
+        }
+    }
+
+    /// Whether this worker's next sample is due (1 call in `SAMPLE_EVERY`).
+    pub(crate) fn next_sample(&self) -> bool {
+        crate::stats::latency::next_sample(&self.samples)
+    }
+
+    fn exit(&self) {
+        self.stop_searching();
+        let remote = self.remote();
+        {
+            // The wheel stays borrowed while its tasks are dropped: a dropped closure that
+            // cancels another timed task of this wheel then sends a cancel message (dropped
+            // below; `cancel_all` counts that task once, as cancelled) instead of unlinking
+            // it from under `cancel_all` (which freed it while the wheel still linked it).
+            let mut timers = self.timers.borrow_mut();
+            for t in remote.timer_inbox.take() {
+                self.count_unstarted(cancel_for_shutdown(&t), &t);
+            }
+            timers.cancel_all(|outcome, t| self.count_unstarted(outcome, t));
+        }
+        for gauge in &remote.timed_by_level {
+            gauge.store(0, Relaxed);
+        }
+        remote.next_due.store(u64::MAX, Relaxed);
+        Shared::drain_queue(&remote.timer_cancels, drop);
+        // Anything still local (a race with a last-moment push) is run, not lost.
+        while let Some(t) = self.queue.pop() {
+            self.run_task(t);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Parking: step 4 of the main loop (see the parent module).
+//!
+//! A worker with nothing to do spins for its budget while recent idle spells show that
+//! spinning pays ([`spin`](super::spin)), then registers as a sleeper, re-checks for
+//! work, and parks until woken or until its wheel's next deadline. A deadline closer
+//! than [`NEAR_DEADLINE`] is waited out by yielding instead, for precision.
+//!
+//! The sleeper side of two wake-up protocols lives here: the idle protocol
+//! (`kairos_rt_core::idle`: register, re-check, park) and the timer-inbox protocol
+//! (clear `inbox_wake_sent`, publish `parked_until`, `SeqCst` fence, re-check; the
+//! submitter's side is `Shared::push_timer_remote`, which states both).
+
+use super::WorkerCtx;
+use kairos_rt_core::sync::atomic::{fence, Ordering::*};
+use std::time::{Duration, Instant};
+
+/// A deadline closer than this is waited for by yielding rather than parking.
+pub(crate) const NEAR_DEADLINE: Duration = Duration::from_micros(60);
+
+impl WorkerCtx {
+    /// Step 4 of the main loop: spin while that pays, then sleep until woken or until
+    /// the wheel's next deadline; the time spent counts as idle.
+    pub(super) fn park(&self) {
+        let entered = Instant::now();
+        let remote = self.remote();
+        let since_start = entered.saturating_duration_since(self.handle.shared.clock.start());
+        remote.idle_since.store(nanos(since_start).saturating_add(1), Relaxed);
+        let budget = self.handle.shared.config.spin_before_park;
+        self.park_inner(entered, self.spin.spin_for(budget));
+        let elapsed = entered.elapsed();
+        self.batching.after_idle(elapsed);
+        self.spin.record(elapsed, budget);
+        let idle = remote.idle_nanos.load(Relaxed);
+        remote.idle_nanos.store(idle.saturating_add(nanos(elapsed)), Relaxed);
+        remote.idle_since.store(0, Relaxed);
+    }
+
+    fn park_inner(&self, entered: Instant, spin: Duration) {
+        // The wheel cannot change during the spin (only this thread links timers, and a
+        // timer or cancel sent in ends the spin through `work_hint`): look it up once.
+        let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
+        // The spin ends at the budget or at the wheel's next deadline, whichever is first
+        // (a long budget must not make a due timer wait for it); a budget too large to add
+        // (`Duration::MAX`) ends only at a deadline, work or shutdown.
+        let timer_due_at = next.and_then(|tick| self.handle.shared.clock.instant_of(tick));
+        let spin_until = match (entered.checked_add(spin), timer_due_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        loop {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+            if self.work_hint() || self.handle.shared.stopping.load(Relaxed) {
+                return;
+            }
+            if spin_until.is_some_and(|until| Instant::now() >= until) {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        // How far the deadline is now, after the spin.
+        let wait = next.map(|tick| self.handle.shared.clock.until(tick));
+        if let Some(Some(d)) = wait {
+            if d < NEAR_DEADLINE {
+                std::thread::yield_now();
+                return;
+            }
+        }
+        let remote = self.remote();
+        let was_searching = self.searching.replace(false);
+        self.handle.shared.idle.register_sleeper(self.index, was_searching);
+        remote.inbox_wake_sent.store(false, Relaxed);
+        remote.parked_until.store(next.unwrap_or(u64::MAX).max(1), SeqCst);
+        fence(SeqCst);
+        if !self.work_hint() && !self.handle.shared.stopping.load(SeqCst) {
+            match wait {
+                Some(Some(d)) => {
+                    // Wake a little early and yield out the rest for precision.
+                    let _ = remote.parker.park_timeout(d.saturating_sub(NEAR_DEADLINE / 2));
+                }
+                _ => remote.parker.park(),
+            }
+        }
+        remote.parked_until.store(0, SeqCst);
+        if self.handle.shared.idle.unregister_sleeper(self.index) {
+            self.searching.set(true);
+        }
+    }
+}
+
+/// Asks Linux to wake this thread's timed sleeps on time rather than batching them with
+/// the default 50 µs timer slack.
+pub(super) fn reduce_timer_slack() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only affects this thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// `d` in nanoseconds, saturating.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
