@@ -95,25 +95,23 @@ mod observe;
 mod pending;
 mod process;
 mod report;
-mod retry;
 mod runtime;
 mod sched;
 mod stats;
-mod task;
+pub mod task;
 mod time;
 
 pub use builder::Builder;
 pub use config::Aging;
 pub use error::{BuildError, Elapsed, SpawnError};
-pub use kairos_rt_core::task::{Closure, FutureBody, JoinError, JoinHandle, TaskId, TaskStatus};
 pub use kairos_rt_core::{InvalidPriority, Priority};
 pub use metrics::{LatencySummary, MetricsSnapshot};
 pub use pending::{LevelCounts, PendingSnapshot};
 pub use process::{ProcessError, ProcessOutput};
 pub use report::ShutdownReport;
-pub use retry::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError};
 pub use runtime::{Handle, Runtime};
-pub use task::{RetryTask, Spawnable, Task};
+pub use task::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError, RetryTask, Task};
+pub use task::{JoinError, JoinHandle, TaskId, TaskStatus};
 pub use time::{sleep, sleep_until, timeout, yield_now, Sleep, Timeout, YieldNow};
 
 use std::future::Future;

@@ -20,8 +20,9 @@
 //! Plain `spawn*` calls never go through this module, so tasks that use no policy pay
 //! nothing for it.
 
+use super::retry_loop::{retry_loop, RetryHooks, RetryOutcome};
+use super::retry_policy::RetryPolicy;
 use crate::error::SpawnError;
-use crate::retry::{retry_loop, RetryHooks, RetryOutcome, RetryPolicy};
 use crate::runtime::{Admit, Due};
 use crate::sched::shared::Shared;
 use crate::{Handle, Sleep};
