@@ -13,7 +13,7 @@
 //! holds the intake gate, which shutdown drains) and admits a worker's spawn at once.
 
 use crate::error::SpawnError;
-use crate::report::ShutdownReport;
+use crate::observe::ShutdownReport;
 use crate::sched::context;
 use crate::sched::shared::{Sched, Shared};
 use crate::sched::worker::WorkerCtx;

@@ -1,12 +1,29 @@
-//! Looking at a running runtime: [`Handle::pending`] and [`Handle::metrics`].
+//! Looking at a runtime: [`Handle::pending`] ([`PendingSnapshot`]), [`Handle::metrics`]
+//! ([`MetricsSnapshot`], exported as Prometheus text or through the `metrics` facade)
+//! and, at the end, [`ShutdownReport`].
 //!
-//! Both read without stopping the workers: per-worker counters (each worker writes its
-//! own cache line; see `counters`), queue lengths from the deques, per-worker timer
+//! This folder only reads: it owns no counter (those are in `stats`) and changes no
+//! scheduler state. Files: `pending.rs`, `snapshot.rs`, `prometheus.rs`, `facade.rs`
+//! (feature `metrics`), `report.rs`; this file gathers the readings from the workers.
+//!
+//! `pending` and `metrics` read without stopping the workers: per-worker counters (each worker writes its
+//! own cache line; see `stats::counters`), queue lengths from the deques, per-worker timer
 //! gauges and latency samplers. A snapshot is exact when the runtime is quiescent and
 //! a moment's approximate view while tasks move; counters never go backwards.
 
-use crate::metrics::{LatencySummary, MetricsSnapshot};
-use crate::pending::PendingSnapshot;
+#[cfg(feature = "metrics")]
+mod facade;
+mod pending;
+mod prometheus;
+mod report;
+mod snapshot;
+#[cfg(test)]
+mod tests;
+
+pub use pending::{LevelCounts, PendingSnapshot};
+pub use report::ShutdownReport;
+pub use snapshot::{LatencySummary, MetricsSnapshot};
+
 use crate::stats::latency::new_histogram;
 use crate::stats::Count;
 use crate::Handle;
