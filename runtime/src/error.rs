@@ -1,5 +1,6 @@
 //! Errors: building a runtime, spawning on one, and timeouts.
 
+use crate::sched::spawn::Refusal;
 use std::fmt;
 
 /// Why [`Builder::build`](crate::Builder::build) failed.
@@ -225,3 +226,13 @@ impl fmt::Display for Elapsed {
 }
 
 impl std::error::Error for Elapsed {}
+
+/// A refused submission as the error a `try_spawn*` returns.
+impl<B> Refusal<B> {
+    pub(crate) fn into_spawn_error<F>(self, f: impl FnOnce(B) -> F) -> SpawnError<F> {
+        match self {
+            Refusal::Shutdown(b) => SpawnError::shutdown(f(b)),
+            Refusal::Full(b, limit) => SpawnError::full(f(b), limit),
+        }
+    }
+}

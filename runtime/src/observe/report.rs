@@ -1,5 +1,6 @@
 //! [`ShutdownReport`]: how every task submitted to a runtime ended.
 
+use crate::stats::{Count, Totals};
 use std::time::Duration;
 
 /// What shutdown found: every task ever submitted, by how it ended.
@@ -63,6 +64,28 @@ pub struct ShutdownReport {
 }
 
 impl ShutdownReport {
+    /// The report of a shutdown that ended with `totals`, gave up waiting if
+    /// `timed_out`, and took `elapsed`. `unfinished` is what the counts do not account
+    /// for.
+    pub(crate) fn from_totals(totals: &Totals, timed_out: bool, elapsed: Duration) -> ShutdownReport {
+        let mut report = ShutdownReport {
+            submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
+            completed: totals.get(Count::Completed),
+            panicked: totals.get(Count::Panicked),
+            cancelled: totals.get(Count::Cancelled),
+            timers_dropped: totals.get(Count::TimerDropped),
+            futures_dropped: totals.get(Count::FutureDropped),
+            rejected: totals.get(Count::Rejected),
+            expired: totals.get(Count::Expired),
+            run_timeouts: totals.get(Count::TimedOut),
+            unfinished: 0,
+            timed_out,
+            elapsed,
+        };
+        report.unfinished = report.submitted.saturating_sub(report.accounted());
+        report
+    }
+
     /// The sum of every outcome count.
     pub fn accounted(&self) -> u64 {
         self.completed

@@ -8,6 +8,8 @@
 //!   admission and the counters; and the remote-push and remote-timer protocols, stated
 //!   with both their sides in `shared.rs`;
 //! - [`worker`]: one worker thread, its loop and its policies;
+//! - [`spawn`]: the spawn path (admission, intake, allocation, routing);
+//! - [`shutdown`]: how the runtime stops, in numbered steps;
 //! - [`context`]: which runtime (and which worker) the current thread belongs to;
 //! - [`registry`]: the live futures, so shutdown can cancel those that wait forever.
 //!
@@ -19,4 +21,6 @@
 pub(crate) mod context;
 pub(crate) mod registry;
 pub(crate) mod shared;
+pub(crate) mod shutdown;
+pub(crate) mod spawn;
 pub(crate) mod worker;

@@ -23,8 +23,8 @@
 use super::retry_loop::{retry_loop, RetryHooks, RetryOutcome};
 use super::retry_policy::RetryPolicy;
 use crate::error::SpawnError;
-use crate::runtime::{Admit, Due};
 use crate::sched::shared::Shared;
+use crate::sched::spawn::{Admit, Due};
 use crate::{Handle, Sleep};
 use kairos_rt_core::sync::atomic::Ordering::Relaxed;
 use kairos_rt_core::sync::Arc;

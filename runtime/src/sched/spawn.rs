@@ -1,0 +1,246 @@
+//! The spawn path: every task enters the runtime here, in four steps.
+//!
+//! 1. **Admission** (only with `Builder::max_pending`): take one unit of [`Admission`].
+//!    [`Admit::Try`] refuses at the limit, [`Admit::Wait`] blocks an outside caller until
+//!    a task starts (never while it holds the intake gate, which shutdown drains) and
+//!    admits a worker's spawn at once, over the limit; [`Admit::Exempt`] (the runtime's
+//!    own timers) takes none.
+//! 2. **Intake**: from outside, pass the [`Intake`](kairos_rt_core::intake::Intake) gate
+//!    (refused once shutdown closed it); a worker checks `is_closed` with a plain load
+//!    instead, and a worker that misses the close pushes onto its own queue, which it
+//!    empties before it exits. Each spawn is counted once here: `Admitted` or `Rejected`.
+//! 3. **Allocation**: the task cell, with its latency sample decided (1 ready task in
+//!    64 keeps its submit tick in its wheel links: see `WorkerCtx::first_run`).
+//! 4. **Routing** ([`Shared::route`]): from one of this runtime's workers, onto that
+//!    worker's own queue or wheel (no shared atomics beyond the task's own); from any
+//!    other thread, onto the per-level injectors with a wake-up if a worker sleeps
+//!    ([`Shared::push_remote`]), or, if timed, into a chosen worker's timer inbox
+//!    ([`Shared::push_timer_remote`], which states that protocol's two sides).
+
+use super::context;
+use super::shared::{Sched, Shared};
+use super::worker::WorkerCtx;
+use crate::stats::Count;
+use event_listener::Listener;
+use kairos_rt_core::admission::Admission;
+use kairos_rt_core::sync::atomic::Ordering::Relaxed;
+use kairos_rt_core::sync::Arc;
+use kairos_rt_core::task::{allocate, carries_scheduler, Body, JoinHandle, TaskId, TaskOptions, TaskRef};
+use kairos_rt_core::Priority;
+use std::time::{Duration, Instant};
+
+/// When a submitted task is due.
+pub(crate) enum Due {
+    /// Ready now.
+    Now,
+    /// At this clock tick.
+    At(u64),
+}
+
+/// What a spawn does when `max_pending` tasks already wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// Refuse with `Full`.
+    Try,
+    /// Take no admission unit: the runtime's own timers (a sleep of a future that is
+    /// already running), which must never wait for room nor take it from user tasks.
+    Exempt,
+    /// Block until there is room (outside the runtime); admit at once on a worker.
+    Wait,
+}
+
+/// Whether this (non-worker) thread's next spawn is sampled for the submit-to-start
+/// latency: 1 in `SAMPLE_EVERY`, by a per-thread counter.
+fn next_sample_here() -> bool {
+    thread_local! {
+        static SPAWNS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    SPAWNS.with(crate::stats::latency::next_sample)
+}
+
+/// Why a submission was refused; the body comes back.
+pub(crate) enum Refusal<B> {
+    Shutdown(B),
+    Full(B, usize),
+}
+
+/// A handle for a refused task: its result is a shutdown error.
+pub(crate) fn refused<T>() -> JoinHandle<T> {
+    // One sequence for the whole process, so refused ids of two runtimes never meet.
+    static REFUSED_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    JoinHandle::refused(TaskId::refused(REFUSED_SEQ.fetch_add(1, Relaxed)))
+}
+
+/// The handle of a spawned task (`allocate` returned its join reference), or a refused
+/// one.
+fn wrap<T>(join: Option<std::ptr::NonNull<kairos_rt_core::task::Header>>) -> JoinHandle<T> {
+    match join {
+        // SAFETY: `allocate` with `join: true` returns the handle's counted reference
+        // to a cell whose output type is `T` (the body's output).
+        Some(ptr) => unsafe { JoinHandle::from_raw(ptr) },
+        None => refused(),
+    }
+}
+
+impl Shared {
+    /// When a task for `when` is due: `Now` for a tick that has already begun (so a
+    /// past instant is ready work, run by any free worker and by shutdown's drain), else
+    /// `At(tick)`.
+    pub(crate) fn due_at(&self, when: Instant) -> Due {
+        let tick = self.clock.due_tick(when);
+        if self.clock.has_begun(tick) {
+            Due::Now
+        } else {
+            Due::At(tick)
+        }
+    }
+
+    /// When a task for `delay` from now is due: `Now` for zero, else `At(tick)`, a tick
+    /// after the current one (due ticks round up, the current tick rounds down), so the
+    /// clock is read once, not again to compare.
+    pub(crate) fn due_after(&self, delay: Duration) -> Due {
+        if delay.is_zero() {
+            return Due::Now;
+        }
+        Due::At(self.clock.due_after(delay))
+    }
+
+    /// Submits `body`; hands it back if intake is closed, or if full and `admit` says so.
+    pub(crate) fn submit<B: Body>(
+        self: &Arc<Self>,
+        body: B,
+        priority: Priority,
+        due: Due,
+        admit: Admit,
+    ) -> Result<JoinHandle<B::Output>, Refusal<B>> {
+        context::with_worker(|w| {
+            let local = w.filter(|w| Arc::ptr_eq(w.shared(), self));
+            self.submit_from(local, body, priority, due, admit)
+        })
+    }
+
+    /// Takes one admission unit (with `max_pending`); false if refused for `Try` at the
+    /// limit, or if the runtime closed while an outside `Wait` was blocked.
+    #[inline]
+    fn admit(&self, local: bool, admit: Admit) -> bool {
+        let Some(limit) = &self.admission else { return true };
+        match admit {
+            Admit::Exempt => true,
+            _ if limit.try_acquire() => true,
+            Admit::Try => false,
+            Admit::Wait => self.wait_for_room(limit, local),
+        }
+    }
+
+    /// A `Wait` spawn at the limit: a worker is admitted at once over the limit (it must
+    /// not block the queue it would wait on); another thread blocks until a unit comes
+    /// back, or until the runtime closes (false).
+    #[cold]
+    fn wait_for_room(&self, limit: &Admission, local: bool) -> bool {
+        let shared = self;
+        if local {
+            shared.admit_forced();
+            return true;
+        }
+        // Listen before each check, so a unit released between the check and the wait
+        // still wakes us.
+        loop {
+            let room = shared.room.listen();
+            if limit.try_acquire() {
+                return true;
+            }
+            if shared.is_closed() {
+                return false;
+            }
+            room.wait();
+        }
+    }
+
+    fn submit_from<B: Body>(
+        self: &Arc<Self>,
+        local: Option<&WorkerCtx>,
+        body: B,
+        priority: Priority,
+        due: Due,
+        admit: Admit,
+    ) -> Result<JoinHandle<B::Output>, Refusal<B>> {
+        let shared = self;
+        let count = |kind| match local {
+            Some(w) => w.remote().counters.bump_owned(kind),
+            None => shared.counters.add_shared(kind, 1),
+        };
+        if !self.admit(local.is_some(), admit) {
+            if shared.is_closed() {
+                count(Count::Rejected);
+                return Err(Refusal::Shutdown(body));
+            }
+            let limit = shared.admission.as_ref().map_or(0, |a| a.limit());
+            return Err(Refusal::Full(body, limit));
+        }
+        let admitted = match local {
+            Some(_) => !shared.is_closed(),
+            None => shared.intake.begin(),
+        };
+        let holds_unit = shared.admission.is_some() && admit != Admit::Exempt;
+        // One counter per spawn, so a report taken mid-race still balances.
+        if !admitted {
+            if holds_unit {
+                shared.left_waiting();
+            }
+            count(Count::Rejected);
+            return Err(Refusal::Shutdown(body));
+        }
+        count(Count::Admitted);
+        let due = match due {
+            Due::At(t) => Some(t),
+            Due::Now => None,
+        };
+        // The wheel a timed task goes to: this worker's, or one chosen for a remote insert.
+        let owner = match (due, local) {
+            (None, _) => 0,
+            (Some(_), Some(w)) => w.index(),
+            (Some(_), None) => shared.timer_owner(),
+        };
+        // A sampled ready task keeps its submit tick in wheel links it otherwise would not
+        // have; the worker reads it back at the first run (0 means "not sampled", hence
+        // the `max(1)`). Timed tasks are sampled when they leave the wheel instead.
+        let sampled = due.is_none()
+            && match local {
+                Some(w) => w.next_sample(),
+                None => next_sample_here(),
+            };
+        let sample_tick = if sampled { shared.clock.now_tick().max(1) } else { 0 };
+        let opts =
+            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit, owner, sample_tick };
+        let sched = carries_scheduler::<B>(&opts).then(|| Sched(shared.clone()));
+        let (task, join) = allocate(body, sched, opts);
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            task = task.as_ptr().as_ptr() as usize,
+            priority = priority.level(),
+            timed = due.is_some(),
+            "kairos.task.spawned"
+        );
+        if B::IS_FUTURE {
+            shared.registry.insert(task.clone());
+        }
+        shared.route(local, task, due, owner);
+        if local.is_none() {
+            shared.intake.end();
+        }
+        Ok(wrap(join))
+    }
+
+    /// Step 4 of a spawn: the task goes where it will wait. A ready task: this worker's
+    /// queue, or the injectors (with a wake-up) from outside. A timed task: this worker's
+    /// wheel, or `owner`'s timer inbox from outside (`push_timer_remote`).
+    #[inline]
+    fn route(&self, local: Option<&WorkerCtx>, task: TaskRef, due: Option<u64>, owner: usize) {
+        match (due, local) {
+            (Some(_), Some(w)) => w.insert_timer(task),
+            (Some(due), None) => self.push_timer_remote(owner, task, due),
+            (None, Some(w)) => w.push_local(task),
+            (None, None) => self.push_remote(task),
+        }
+    }
+}
