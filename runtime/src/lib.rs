@@ -86,11 +86,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
-mod builder;
 mod clock;
 mod config;
 mod error;
-mod handle;
 mod observe;
 mod process;
 mod runtime;
@@ -99,14 +97,12 @@ mod stats;
 pub mod task;
 mod time;
 
-pub use builder::Builder;
 pub use config::Aging;
 pub use error::{BuildError, Elapsed, SpawnError};
-pub use handle::Handle;
 pub use kairos_rt_core::{InvalidPriority, Priority};
 pub use observe::{LatencySummary, LevelCounts, MetricsSnapshot, PendingSnapshot, ShutdownReport};
 pub use process::{ProcessError, ProcessOutput};
-pub use runtime::Runtime;
+pub use runtime::{Builder, Handle, Runtime};
 pub use task::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError, RetryTask, Task};
 pub use task::{JoinError, JoinHandle, TaskId, TaskStatus};
 pub use time::{sleep, sleep_until, timeout, yield_now, Sleep, Timeout, YieldNow};
@@ -121,8 +117,9 @@ use std::future::Future;
 /// Outside a kairos task or `block_on`, with a message naming `what` to use instead.
 fn with_current<R>(what: &str, instead: &str, f: impl FnOnce(&Handle) -> R) -> R {
     let mut f = Some(f);
-    if let Some(r) = sched::context::with_worker(|w| w.map(|w| (f.take().expect("called once"))(w.handle())))
-    {
+    if let Some(r) = sched::context::with_worker(|w| {
+        w.map(|w| (f.take().expect("called once"))(Handle::from_shared(w.shared())))
+    }) {
         return r;
     }
     match sched::context::current_shared() {

@@ -1,6 +1,10 @@
-//! Looking at a runtime: [`Handle::pending`] ([`PendingSnapshot`]), [`Handle::metrics`]
-//! ([`MetricsSnapshot`], exported as Prometheus text or through the `metrics` facade)
-//! and, at the end, [`ShutdownReport`].
+//! Looking at a runtime: [`PendingSnapshot`] (`Handle::pending`), [`MetricsSnapshot`]
+//! (`Handle::metrics`, exported as Prometheus text or through the `metrics` facade) and,
+//! at the end, [`ShutdownReport`].
+//!
+//! A layer between the scheduler and the public API, not above the API: it reads
+//! `Shared` and builds the snapshot types, and `Handle`/`Runtime` only hand them out.
+//! So the API depends on it and it depends on no public handle (no import cycle).
 //!
 //! This folder only reads: it owns no counter (those are in `stats`) and changes no
 //! scheduler state. Files: `pending.rs`, `snapshot.rs`, `prometheus.rs`, `facade.rs`
@@ -24,15 +28,15 @@ pub use pending::{LevelCounts, PendingSnapshot};
 pub use report::ShutdownReport;
 pub use snapshot::{LatencySummary, MetricsSnapshot};
 
+use crate::sched::shared::Shared;
 use crate::stats::latency::new_histogram;
 use crate::stats::Count;
-use crate::Handle;
 use kairos_rt_core::sync::atomic::Ordering::Relaxed;
 use kairos_rt_core::Priority;
 
-impl Handle {
+impl Shared {
     fn ready_by_level(&self) -> [u64; Priority::LEVELS] {
-        let shared = &self.shared;
+        let shared = self;
         core::array::from_fn(|l| {
             let level = Priority::all().nth(l).unwrap_or(Priority::LOWEST);
             let queued: usize = shared.remotes.iter().map(|r| r.stealers.len_at(level)).sum();
@@ -42,45 +46,17 @@ impl Handle {
 
     fn timed_by_level(&self) -> [u64; Priority::LEVELS] {
         core::array::from_fn(|l| {
-            let sum = self
-                .shared
-                .remotes
-                .iter()
-                .fold(0u64, |acc, r| acc.wrapping_add(r.timed_by_level[l].load(Relaxed)));
+            let sum =
+                self.remotes.iter().fold(0u64, |acc, r| acc.wrapping_add(r.timed_by_level[l].load(Relaxed)));
             // A level can read negative after a timed task's priority changed (counted
             // at its old level when linked, at its new one when it left the wheel).
             u64::try_from(sum as i64).unwrap_or(0)
         })
     }
 
-    /// What waits to run: ready tasks and timed tasks per priority level, tasks waiting
-    /// for a retry, and the next due time (a lower bound: the wheels report the start of
-    /// the coarse slot that holds a far-off timer, so no timer is due before it).
-    ///
-    /// Counts are gathered without stopping the workers: exact when the runtime is
-    /// quiescent, approximate while tasks move. Timed tasks submitted from outside the
-    /// runtime are counted once a worker has taken them into its wheel (a sleeping worker is
-    /// woken for that, so this takes one scheduling pass). A ready task whose priority changed may be counted at both
-    /// levels until a worker skips its old queue entry.
-    ///
-    /// ```
-    /// use kairos_rt::{Priority, Runtime};
-    /// use std::time::Duration;
-    ///
-    /// let rt = Runtime::builder().workers(1).build()?;
-    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
-    /// # // The worker publishes its gauges, then its next due tick: wait for both.
-    /// # while rt.pending().timed() == 0 || rt.pending().next_due().is_none() { std::thread::yield_now(); }
-    /// let p = rt.pending();
-    /// assert_eq!(p.timed(), 1);
-    /// assert_eq!(p.at(Priority::LOW).timed, 1);
-    /// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
-    /// assert!(p.next_due().is_some());
-    /// later.cancel();
-    /// # Ok::<(), kairos_rt::BuildError>(())
-    /// ```
-    pub fn pending(&self) -> PendingSnapshot {
-        let shared = &self.shared;
+    /// See [`Handle::pending`](crate::Handle::pending).
+    pub(crate) fn pending_snapshot(&self) -> PendingSnapshot {
+        let shared = self;
         // A worker publishes its next due tick after it updates its gauges, so one whose
         // gauges read zero may still show the deadline of a timer it just removed: only
         // workers that hold timed tasks count.
@@ -99,21 +75,9 @@ impl Handle {
         )
     }
 
-    /// A snapshot of the runtime's counters and gauges (see [`MetricsSnapshot`]), with
-    /// [`to_prometheus`](MetricsSnapshot::to_prometheus) for export.
-    ///
-    /// ```
-    /// use kairos_rt::{Priority, Runtime};
-    ///
-    /// let rt = Runtime::builder().workers(2).build()?;
-    /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
-    /// let m = rt.metrics();
-    /// assert_eq!(m.submitted, 1);
-    /// assert!(m.to_prometheus().contains("kairos_tasks_submitted_total 1"));
-    /// # Ok::<(), kairos_rt::BuildError>(())
-    /// ```
-    pub fn metrics(&self) -> MetricsSnapshot {
-        let shared = &self.shared;
+    /// See [`Handle::metrics`](crate::Handle::metrics).
+    pub(crate) fn metrics_snapshot(&self) -> MetricsSnapshot {
+        let shared = self;
         let totals = shared.totals();
         let uptime = shared.clock.start().elapsed();
         let uptime_nanos = uptime.as_nanos().max(1) as f64;
@@ -163,17 +127,5 @@ impl Handle {
             busy_ratio,
             latency: LatencySummary::from_histogram(&histogram),
         }
-    }
-}
-
-impl crate::Runtime {
-    /// See [`Handle::pending`].
-    pub fn pending(&self) -> PendingSnapshot {
-        self.handle.pending()
-    }
-
-    /// See [`Handle::metrics`].
-    pub fn metrics(&self) -> MetricsSnapshot {
-        self.handle.metrics()
     }
 }

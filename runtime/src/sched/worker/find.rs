@@ -28,7 +28,7 @@ impl WorkerCtx {
                 return Some(t);
             }
         }
-        let injectors = &self.handle.shared.injectors;
+        let injectors = &self.shared.injectors;
         let global = injectors.mask().highest();
         if pick % PEER_CHECK_INTERVAL == 0 {
             let mine = self.queue.highest().max(global);
@@ -67,7 +67,7 @@ impl WorkerCtx {
         if waited {
             batching::wait_for_batch();
         }
-        let task = self.handle.shared.injectors.steal_into(&self.queue, min);
+        let task = self.shared.injectors.steal_into(&self.queue, min);
         let took = match &task {
             None => Took::Nothing,
             // Judged by this worker's queue: a steal into a queue that held tasks already
@@ -82,14 +82,14 @@ impl WorkerCtx {
     /// One task of the most overdue level, if aging is on and a level is overdue.
     fn aged_task(&self) -> Option<TaskRef> {
         let aging = self.aging.as_ref()?;
-        let injectors = &self.handle.shared.injectors;
+        let injectors = &self.shared.injectors;
         let visible = kairos_rt_core::LevelMask(self.queue.mask().0 | injectors.mask().0);
         if visible.0.count_ones() < 2 {
             // One level or none: nothing can be starved. Keep the clocks of the idle
             // levels reset without reading the time.
             return None;
         }
-        let now = self.handle.shared.clock.now_tick().max(1);
+        let now = self.shared.clock.now_tick().max(1);
         let level = aging.overdue(visible, now)?;
         let t = self.queue.pop_at(level).or_else(|| injectors.steal_level_into(&self.queue, level))?;
         aging.served(level, now);
@@ -100,7 +100,7 @@ impl WorkerCtx {
     /// run otherwise), so urgent work queued behind a busy peer does not wait while this
     /// worker runs less urgent work.
     fn steal_more_urgent(&self, mine: Option<Priority>) -> Option<TaskRef> {
-        let remotes = &self.handle.shared.remotes;
+        let remotes = &self.shared.remotes;
         if remotes.len() <= 1 || mine == Some(Priority::HIGHEST) {
             return None;
         }
@@ -115,18 +115,18 @@ impl WorkerCtx {
     }
 
     pub(super) fn stop_searching(&self) {
-        if self.searching.replace(false) && self.handle.shared.idle.stop_searching() {
+        if self.searching.replace(false) && self.shared.idle.stop_searching() {
             // The last searcher found work: there may be more, wake a helper. Always, even
             // when only a few tasks are queued: skipping it for those saves a wake-up per
             // burst of short tasks, but leaves a worker asleep while the queued tasks wait
             // behind a long or blocking one (tests/wake_ups.rs fails then).
-            self.handle.shared.notify_one();
+            self.shared.notify_one();
         }
     }
 
     pub(super) fn search(&self) -> Option<TaskRef> {
         if !self.searching.get() {
-            if !self.handle.shared.idle.try_start_searching() {
+            if !self.shared.idle.try_start_searching() {
                 return None;
             }
             self.searching.set(true);
@@ -139,7 +139,7 @@ impl WorkerCtx {
     }
 
     fn steal_from_peers(&self) -> Option<TaskRef> {
-        let remotes = &self.handle.shared.remotes;
+        let remotes = &self.shared.remotes;
         let n = remotes.len();
         if n <= 1 {
             return None;
@@ -161,7 +161,7 @@ impl WorkerCtx {
     /// The peer advertising the most urgent level at or above `min`, scanning every other
     /// worker once from index `start` (modulo their number); ties go to the first scanned.
     fn most_urgent_peer(&self, start: usize, min: Priority) -> Option<usize> {
-        let remotes = &self.handle.shared.remotes;
+        let remotes = &self.shared.remotes;
         let n = remotes.len();
         let mut best: Option<(Priority, usize)> = None;
         for v in (0..n).map(|k| (start + k) % n).filter(|&v| v != self.index) {
@@ -181,11 +181,10 @@ impl WorkerCtx {
     }
 
     pub(super) fn ready_work_visible(&self) -> bool {
-        if !self.queue.is_empty() || self.handle.shared.injectors.maybe_has_work() {
+        if !self.queue.is_empty() || self.shared.injectors.maybe_has_work() {
             return true;
         }
-        self.handle
-            .shared
+        self.shared
             .remotes
             .iter()
             .enumerate()

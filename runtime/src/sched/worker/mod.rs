@@ -61,7 +61,6 @@ mod timers;
 use crate::sched::context;
 use crate::sched::shared::{Remote, Shared};
 use crate::stats::Count;
-use crate::Handle;
 use aging::AgingState;
 use batching::InjectorBatching;
 use kairos_rt_core::queue::RunQueue;
@@ -78,7 +77,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// One worker's private state, reachable from its thread through `context`.
 pub(crate) struct WorkerCtx {
-    handle: Handle,
+    shared: Arc<Shared>,
     index: usize,
     queue: RunQueue,
     timers: RefCell<TimerDriver>,
@@ -111,7 +110,7 @@ impl WorkerCtx {
             current: Cell::new(0),
             batching: InjectorBatching::default(),
             samples: Cell::new(0),
-            handle: Handle { shared },
+            shared,
             index,
             queue,
             timers: RefCell::new(TimerDriver::new()),
@@ -123,12 +122,7 @@ impl WorkerCtx {
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.handle.shared
-    }
-
-    /// A borrowed handle to this worker's runtime (no reference-count traffic).
-    pub(crate) fn handle(&self) -> &Handle {
-        &self.handle
+        &self.shared
     }
 
     pub(crate) fn index(&self) -> usize {
@@ -136,7 +130,7 @@ impl WorkerCtx {
     }
 
     pub(crate) fn remote(&self) -> &Remote {
-        &self.handle.shared.remotes[self.index]
+        &self.shared.remotes[self.index]
     }
 
     fn next_random(&self) -> u64 {
@@ -152,8 +146,8 @@ impl WorkerCtx {
     /// Pushes a ready task onto this worker's queue and wakes a sleeper if that helps.
     pub(crate) fn push_local(&self, task: TaskRef) {
         self.queue.push(task);
-        if self.handle.shared.idle.wants_notify() {
-            self.handle.shared.notify_one();
+        if self.shared.idle.wants_notify() {
+            self.shared.notify_one();
         }
     }
 
@@ -165,7 +159,7 @@ impl WorkerCtx {
     /// unless it is a future: the registry counts those when they complete.
     fn count_unstarted(&self, outcome: Outcome, task: &TaskRef) {
         if !task.header().is_future() {
-            self.handle.shared.count_end(outcome, true, task.snapshot());
+            self.shared.count_end(outcome, true, task.snapshot());
         }
     }
 
@@ -175,12 +169,12 @@ impl WorkerCtx {
         reduce_timer_slack();
         // A panicking hook must not take the worker with it (its queue and its wheel
         // would be stranded); the payload is dropped.
-        if let Some(hook) = &self.handle.shared.config.on_thread_start {
+        if let Some(hook) = &self.shared.config.on_thread_start {
             let _ = catch_unwind(AssertUnwindSafe(|| hook()));
         }
         self.main_loop();
         self.exit();
-        if let Some(hook) = &self.handle.shared.config.on_thread_stop {
+        if let Some(hook) = &self.shared.config.on_thread_stop {
             let _ = catch_unwind(AssertUnwindSafe(|| hook()));
         }
     }
@@ -199,7 +193,7 @@ impl WorkerCtx {
                 self.run_task(task);
                 continue;
             }
-            if self.handle.shared.stopping.load(Acquire) {
+            if self.shared.stopping.load(Acquire) {
                 if self.ready_work_visible() {
                     continue;
                 }
@@ -211,7 +205,7 @@ impl WorkerCtx {
 
     fn run_task(&self, task: TaskRef) {
         let is_future = task.header().is_future();
-        if is_future && self.handle.shared.stopping.load(Relaxed) {
+        if is_future && self.shared.stopping.load(Relaxed) {
             // Futures are cancelled, not polled, once shutdown begins (counted through
             // the registry when the cancel completes them).
             let _ = task.cancel(Outcome::Shutdown);
@@ -244,12 +238,10 @@ impl WorkerCtx {
                 self.count(Count::Started);
                 self.count(Count::of(outcome, true));
             }
-            RunResult::Skipped(snap) if !is_future => {
-                self.handle.shared.count_end(snap.outcome(), true, snap)
-            }
+            RunResult::Skipped(snap) if !is_future => self.shared.count_end(snap.outcome(), true, snap),
             // A yielding future goes behind everything queued at its level, including
             // work submitted from outside (the injectors), not just this worker's queue.
-            RunResult::Yielded(t) => self.handle.shared.injectors.push(t),
+            RunResult::Yielded(t) => self.shared.injectors.push(t),
             RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle | RunResult::Stale => {}
         }
     }
@@ -282,10 +274,10 @@ impl WorkerCtx {
             0
         };
         if snap.holds_unit() {
-            self.handle.shared.left_waiting();
+            self.shared.left_waiting();
         }
         if due != 0 {
-            let now = self.handle.shared.clock.now_tick();
+            let now = self.shared.clock.now_tick();
             let nanos = now.saturating_sub(due).saturating_mul(crate::clock::TICK_NANOS);
             self.remote().latency.record(nanos);
         }

@@ -23,9 +23,9 @@ impl WorkerCtx {
     pub(super) fn park(&self) {
         let entered = Instant::now();
         let remote = self.remote();
-        let since_start = entered.saturating_duration_since(self.handle.shared.clock.start());
+        let since_start = entered.saturating_duration_since(self.shared.clock.start());
         remote.idle_since.store(nanos(since_start).saturating_add(1), Relaxed);
-        let budget = self.handle.shared.config.spin_before_park;
+        let budget = self.shared.config.spin_before_park;
         self.park_inner(entered, self.spin.spin_for(budget));
         let elapsed = entered.elapsed();
         self.batching.after_idle(elapsed);
@@ -42,7 +42,7 @@ impl WorkerCtx {
         // The spin ends at the budget or at the wheel's next deadline, whichever is first
         // (a long budget must not make a due timer wait for it); a budget too large to add
         // (`Duration::MAX`) ends only at a deadline, work or shutdown.
-        let timer_due_at = next.and_then(|tick| self.handle.shared.clock.instant_of(tick));
+        let timer_due_at = next.and_then(|tick| self.shared.clock.instant_of(tick));
         let spin_until = match (entered.checked_add(spin), timer_due_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -51,7 +51,7 @@ impl WorkerCtx {
             for _ in 0..32 {
                 std::hint::spin_loop();
             }
-            if self.work_hint() || self.handle.shared.stopping.load(Relaxed) {
+            if self.work_hint() || self.shared.stopping.load(Relaxed) {
                 return;
             }
             if spin_until.is_some_and(|until| Instant::now() >= until) {
@@ -60,7 +60,7 @@ impl WorkerCtx {
             std::thread::yield_now();
         }
         // How far the deadline is now, after the spin.
-        let wait = next.map(|tick| self.handle.shared.clock.until(tick));
+        let wait = next.map(|tick| self.shared.clock.until(tick));
         if let Some(Some(d)) = wait {
             if d < NEAR_DEADLINE {
                 std::thread::yield_now();
@@ -69,11 +69,11 @@ impl WorkerCtx {
         }
         let remote = self.remote();
         let was_searching = self.searching.replace(false);
-        self.handle.shared.idle.register_sleeper(self.index, was_searching);
+        self.shared.idle.register_sleeper(self.index, was_searching);
         remote.inbox_wake_sent.store(false, Relaxed);
         remote.parked_until.store(next.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
-        if !self.work_hint() && !self.handle.shared.stopping.load(SeqCst) {
+        if !self.work_hint() && !self.shared.stopping.load(SeqCst) {
             match wait {
                 Some(Some(d)) => {
                     // Wake a little early and yield out the rest for precision.
@@ -83,7 +83,7 @@ impl WorkerCtx {
             }
         }
         remote.parked_until.store(0, SeqCst);
-        if self.handle.shared.idle.unregister_sleeper(self.index) {
+        if self.shared.idle.unregister_sleeper(self.index) {
             self.searching.set(true);
         }
     }

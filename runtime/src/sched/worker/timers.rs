@@ -123,7 +123,7 @@ impl WorkerCtx {
             Shared::drain_queue(&remote.timer_cancels, |t| self.remove_timer(&mut timers, &t));
         }
         if let Some(next) = timers.next_expiration() {
-            let now = self.handle.shared.clock.now_tick();
+            let now = self.shared.clock.now_tick();
             if next <= now {
                 let moved = timers.fire(
                     now,
@@ -140,8 +140,8 @@ impl WorkerCtx {
                 );
                 self.publish_next_due(&timers);
                 drop(timers);
-                if moved > 1 && self.handle.shared.idle.wants_notify() {
-                    self.handle.shared.notify_one();
+                if moved > 1 && self.shared.idle.wants_notify() {
+                    self.shared.notify_one();
                 }
                 return;
             }

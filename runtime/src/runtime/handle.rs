@@ -2,6 +2,7 @@
 //! `sched::spawn` (admission, intake, routing); this file is the public face of it.
 
 use crate::error::SpawnError;
+use crate::observe::{MetricsSnapshot, PendingSnapshot};
 use crate::sched::context;
 use crate::sched::shared::Shared;
 use crate::sched::spawn::{refused, Admit, Due, Refusal};
@@ -38,6 +39,7 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
 #[derive(Clone)]
+#[repr(transparent)] // For `from_shared`.
 pub struct Handle {
     pub(crate) shared: Arc<Shared>,
 }
@@ -52,6 +54,15 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
+    /// Borrows `shared` as a handle, without touching its reference count (the spawn
+    /// path of a worker: `kairos_rt::spawn` inside a task).
+    pub(crate) fn from_shared(shared: &Arc<Shared>) -> &Handle {
+        // SAFETY: `Handle` is `repr(transparent)` over its only field, an `Arc<Shared>`,
+        // so both have the same layout and validity; the returned reference borrows
+        // `shared` for its own lifetime.
+        unsafe { &*(shared as *const Arc<Shared>).cast::<Handle>() }
+    }
+
     /// See [`Shared::due_at`].
     pub(crate) fn due_at(&self, when: Instant) -> Due {
         self.shared.due_at(when)
@@ -298,5 +309,55 @@ impl Handle {
     /// Whether the runtime has begun shutting down (every spawn is refused).
     pub fn is_shutdown(&self) -> bool {
         self.shared.is_closed()
+    }
+}
+
+/// Observing (see `observe`).
+impl Handle {
+    /// What waits to run: ready tasks and timed tasks per priority level, tasks waiting
+    /// for a retry, and the next due time (a lower bound: the wheels report the start of
+    /// the coarse slot that holds a far-off timer, so no timer is due before it).
+    ///
+    /// Counts are gathered without stopping the workers: exact when the runtime is
+    /// quiescent, approximate while tasks move. Timed tasks submitted from outside the
+    /// runtime are counted once a worker has taken them into its wheel (a sleeping worker is
+    /// woken for that, so this takes one scheduling pass). A ready task whose priority changed may be counted at both
+    /// levels until a worker skips its old queue entry.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
+    /// # // The worker publishes its gauges, then its next due tick: wait for both.
+    /// # while rt.pending().timed() == 0 || rt.pending().next_due().is_none() { std::thread::yield_now(); }
+    /// let p = rt.pending();
+    /// assert_eq!(p.timed(), 1);
+    /// assert_eq!(p.at(Priority::LOW).timed, 1);
+    /// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
+    /// assert!(p.next_due().is_some());
+    /// later.cancel();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn pending(&self) -> PendingSnapshot {
+        self.shared.pending_snapshot()
+    }
+
+    /// A snapshot of the runtime's counters and gauges (see [`MetricsSnapshot`]), with
+    /// [`to_prometheus`](MetricsSnapshot::to_prometheus) for export.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(2).build()?;
+    /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+    /// let m = rt.metrics();
+    /// assert_eq!(m.submitted, 1);
+    /// assert!(m.to_prometheus().contains("kairos_tasks_submitted_total 1"));
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics_snapshot()
     }
 }

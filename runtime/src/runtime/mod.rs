@@ -2,8 +2,13 @@
 //! them down (`sched::shutdown` has the steps).
 
 use crate::error::SpawnError;
-use crate::observe::ShutdownReport;
-use crate::{Builder, Handle};
+use crate::observe::{MetricsSnapshot, PendingSnapshot, ShutdownReport};
+mod builder;
+mod handle;
+
+pub use builder::Builder;
+pub use handle::Handle;
+
 use kairos_rt_core::task::JoinHandle;
 use kairos_rt_core::Priority;
 use std::fmt;
@@ -188,6 +193,19 @@ impl Runtime {
         let threads = std::mem::take(&mut self.threads);
         let timed_out = self.handle.shared.shut_down(threads, timeout, start);
         ShutdownReport::from_totals(&self.handle.shared.totals(), timed_out, start.elapsed())
+    }
+}
+
+/// Observing (see `observe`).
+impl Runtime {
+    /// See [`Handle::pending`].
+    pub fn pending(&self) -> PendingSnapshot {
+        self.handle.pending()
+    }
+
+    /// See [`Handle::metrics`].
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.handle.metrics()
     }
 }
 
