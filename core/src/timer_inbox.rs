@@ -108,7 +108,7 @@ impl TimerInbox {
     }
 
     /// Whether the inbox looks empty (a `SeqCst` load of the head: the owner's re-check
-    /// before it parks, see the runtime's `push_timer_remote`).
+    /// before it parks, see the runtime's `push_timer_inbox`).
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.head.load(SeqCst).is_null()

@@ -19,7 +19,7 @@
 //! - `tests/shutdown.rs`: the intake gate (a submission is refused or queued, never lost).
 //!
 //! `tests/park.rs` also holds one `#[ignore]`d model, `..._without_fence_after_push`: the
-//! same protocol with `Shared::push_remote` exactly as written, where loom finds a lost
+//! same protocol with `Shared::push_injected` exactly as written, where loom finds a lost
 //! wake-up (see its docs). Run it with `-- --ignored`.
 //!
 //! `tests/common/mod.rs` holds the shared test doubles: a counting [`Schedule`] mock whose

@@ -61,16 +61,16 @@ impl Rt {
         })
     }
 
-    /// `Shared::push_remote` (minus the closed check): push, then wake a sleeper if
+    /// `Shared::push_injected` (minus the closed check): push, then wake a sleeper if
     /// nobody searches.
     ///
-    /// `push_remote` says "`Injectors::push` ends with a SeqCst fence", but the fence in
+    /// `push_injected` says "`Injectors::push` ends with a SeqCst fence", but the fence in
     /// `Injectors::push` comes before its mask update. What orders the mask update before
     /// `Idle::notify_one`'s read of the idle state is that both are `SeqCst` accesses, which
     /// loom models as `AcqRel` (loom README, "Unsupported features"). With
     /// `fence_after_push`, the model issues the fence the comment describes; in C11 it adds
     /// nothing to two `SeqCst` accesses, and it lets loom see the order they already have.
-    fn push_remote(&self, task: TaskRef, fence_after_push: bool) {
+    fn push_injected(&self, task: TaskRef, fence_after_push: bool) {
         self.injectors.push(task);
         if fence_after_push {
             fence(SeqCst);
@@ -86,10 +86,10 @@ impl Rt {
         }
     }
 
-    /// `Shared::push_timer_remote`: push into the owner's inbox, fence, and unpark a
+    /// `Shared::push_timer_inbox`: push into the owner's inbox, fence, and unpark a
     /// parked owner if it sleeps past the new due tick or if no submitter has woken it
     /// for its inbox during this park yet.
-    fn push_timer_remote(&self, task: TaskRef, due: u64) {
+    fn push_timer_inbox(&self, task: TaskRef, due: u64) {
         self.timer_inbox.push(task);
         fence(SeqCst);
         let parked_until = self.parked_until.load(SeqCst);
@@ -196,13 +196,13 @@ impl Worker {
 /// (the submitter pops the sleeper and unparks it) are explored.
 ///
 /// The submitter issues a `SeqCst` fence after `Injectors::push` (see
-/// [`Rt::push_remote`]); the next model is the same without it.
+/// [`Rt::push_injected`]); the next model is the same without it.
 #[test]
 fn task_submitted_while_worker_parks_is_found() {
     submit_while_worker_parks(true, 1);
 }
 
-/// [`task_submitted_while_worker_parks_is_found`] with `Shared::push_remote` exactly as
+/// [`task_submitted_while_worker_parks_is_found`] with `Shared::push_injected` exactly as
 /// written: no fence between `Injectors::push`'s mask update and `Idle::notify_one`.
 ///
 /// loom finds a lost wake-up (the worker parks forever):
@@ -220,7 +220,7 @@ fn task_submitted_while_worker_parks_is_found() {
 /// In C11 this outcome is forbidden: the submitter's `mask.fetch_or` and its
 /// `state.load` are both `SeqCst`, so with the worker's `SeqCst` fence the store-buffer
 /// pattern cannot lose both. loom treats `SeqCst` accesses as `AcqRel` and finds it.
-/// Either way the code does not match its documentation (`push_remote`: "`Injectors::push`
+/// Either way the code does not match its documentation (`push_injected`: "`Injectors::push`
 /// ends with a SeqCst fence"; `idle`: "by the two fences"): with a `fence(SeqCst)` at the
 /// end of `Injectors::push`, after the mask update, this model passes unchanged.
 #[test]
@@ -237,7 +237,7 @@ fn two_tasks_submitted_while_worker_parks_are_both_found() {
     submit_while_worker_parks(true, 2);
 }
 
-/// `tasks` outside submitters (`Shared::push_remote`) vs the only worker's main loop
+/// `tasks` outside submitters (`Shared::push_injected`) vs the only worker's main loop
 /// (`WorkerCtx::main_loop`: `next_task`, `search`, `park`), until it ran every task.
 fn submit_while_worker_parks(fence_after_push: bool, tasks: usize) {
     model(3, move || {
@@ -251,7 +251,7 @@ fn submit_while_worker_parks(fence_after_push: bool, tasks: usize) {
                     r.fetch_add(1, SeqCst);
                 });
                 let rt = rt.clone();
-                thread::spawn(move || rt.push_remote(task, fence_after_push))
+                thread::spawn(move || rt.push_injected(task, fence_after_push))
             })
             .collect();
         let w = Worker::new(rt.clone());
@@ -288,7 +288,7 @@ fn submit_while_worker_parks(fence_after_push: bool, tasks: usize) {
 
 /// The only worker sleeps with a deadline (a timer due at tick 1000 in its wheel; the
 /// clock is frozen at 0) while another thread registers a timer due at tick 5 through the
-/// worker's inbox (`Shared::push_timer_remote`). The worker always takes the new timer
+/// worker's inbox (`Shared::push_timer_inbox`). The worker always takes the new timer
 /// into its wheel, so it can re-arm for tick 5, and it is never woken by the timeout of
 /// its old deadline.
 #[test]
@@ -303,7 +303,7 @@ fn timer_registered_while_worker_parks_with_deadline_is_found() {
         let near = timed(&hub, 5, &runs);
         let submitter = {
             let rt = rt.clone();
-            thread::spawn(move || rt.push_timer_remote(near, 5))
+            thread::spawn(move || rt.push_timer_inbox(near, 5))
         };
         let w = Worker::new(rt.clone());
         let now = 0;
@@ -351,7 +351,7 @@ fn timer_registered_while_worker_parks_with_deadline_is_found() {
 /// The only worker sleeps with a deadline (a timer due at tick 1000; the clock is frozen
 /// at 0) while two threads register timers due *later* (tick 2000) through its inbox.
 /// Neither needs the worker before its deadline, yet both reach its wheel while it
-/// sleeps: `Shared::push_timer_remote` wakes a parked owner once per park for its inbox
+/// sleeps: `Shared::push_timer_inbox` wakes a parked owner once per park for its inbox
 /// (`inbox_wake_sent`), so a burst of far-off timers is never stranded in the inbox
 /// (uncounted by `pending()`, holding inbox memory) until the owner's next deadline.
 /// A stranded timer shows up as a deadlock (loom's `park_timeout` never times out: the
@@ -369,7 +369,7 @@ fn far_timers_registered_while_worker_parks_all_reach_the_wheel() {
             .map(|_| {
                 let task = timed(&hub, 2000, &counter());
                 let rt = rt.clone();
-                thread::spawn(move || rt.push_timer_remote(task, 2000))
+                thread::spawn(move || rt.push_timer_inbox(task, 2000))
             })
             .collect();
         let w = Worker::new(rt.clone());

@@ -123,7 +123,7 @@ fn drain(q: &Injector<TaskRef>, mut f: impl FnMut(TaskRef)) {
 }
 
 /// Another thread allocates a timed task and registers it through worker 0's inbox
-/// (`Shared::push_timer_remote`) while the owner runs `maintain_timers` with its clock
+/// (`Shared::push_timer_inbox`) while the owner runs `maintain_timers` with its clock
 /// past the due tick: the task runs exactly once, through the wheel (`Linked`, then
 /// `fire`) or at once (`Due`, if the owner's clock passed the due tick first).
 #[test]

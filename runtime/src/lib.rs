@@ -83,29 +83,146 @@
 //! [`spawn`], [`spawn_future`], [`sleep`], [`sleep_until`] and [`timeout`] find the
 //! runtime of the task (or `block_on`) they are called from, and panic with a message
 //! that says what to use instead when called elsewhere. [`yield_now`] needs no runtime.
+//!
+//! # Modules
+//!
+//! The everyday names are at the crate root (as in the examples above); the public
+//! modules group them, as tokio does: [`task`] (the task types, the [`Task`] builder and
+//! retry policies), [`time`] (sleeps, timeouts, yields), [`metrics`] (pending counts,
+//! metrics snapshots, the shutdown report), [`process`] (OS commands) and [`error`]
+//! (every error type). Implementation types that appear in signatures ([`Spawnable`](task::Spawnable),
+//! [`Closure`](task::Closure), [`FutureBody`](task::FutureBody)) are only under [`task`].
+//!
+//! **`try_` means one thing**: a `try_spawn*` never waits for room. With
+//! [`Builder::max_pending`] it refuses a task at the limit ([`SpawnError::is_full`])
+//! where the plain name would wait (`spawn`, `spawn_with`); the refused body comes back
+//! inside the error. Anything that can be refused returns a `Result`, with or without
+//! `try_` (`spawn_with` also returns one, for an invalid policy or a shut-down runtime).
+//!
+//! # Architecture
+//!
+//! `runtime/src` is layered; each layer uses only the layers below it
+//! (`scripts/module-cycles.py` checks that no two top-level modules import each other,
+//! directly or through others):
+//!
+//! ```text
+//!  public API   runtime/ (Runtime, Builder, Handle)  task/  time.rs  process/  error.rs
+//!                   |           |
+//!  reading      observe/ (pending, metrics snapshot, Prometheus text, shutdown report)
+//!                   |
+//!  scheduler    sched/ (shared.rs, spawn.rs, shutdown.rs, context.rs, registry.rs,
+//!                       worker/: find.rs, timers.rs, park.rs, aging, batching, spin)
+//!                   |
+//!  leaves       config/ (BuilderConfig, Aging)   clock/   stats/ (counters, latency, retry)
+//!                   |
+//!  core         kairos_rt_core (task cells, run queues, injectors, wheels, idle, intake)
+//! ```
+//!
+//! One exception is left: `sched/shared.rs` holds the process limiter of `process/`
+//! (`Handle::spawn_process`), until that limiter moves to a leaf.
+//!
+//! The path of a task, from spawn to run:
+//!
+//! ```text
+//!  Handle::spawn            runtime/handle.rs   the public call
+//!   -> Shared::submit       sched/spawn.rs      admission, intake, allocation
+//!   -> Shared::route        sched/spawn.rs      a worker's own queue or wheel, or
+//!   -> Shared::push_injected / push_timer_inbox  sched/shared.rs  from outside: the
+//!                                               injectors, or a worker's timer inbox
+//!   -> WorkerCtx::maintain_timers  sched/worker/timers.rs  a due timer -> the run queue
+//!   -> WorkerCtx::next_task / search  sched/worker/find.rs  the most urgent task it sees
+//!   -> WorkerCtx::run_task  sched/worker/mod.rs the body runs; the end is counted once
+//!   (idle: WorkerCtx::park  sched/worker/park.rs  spin, then sleep until woken or due)
+//! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, missing_debug_implementations)]
 
 mod clock;
 mod config;
-mod error;
 mod observe;
-mod process;
 mod runtime;
 mod sched;
 mod stats;
 pub mod task;
-mod time;
+pub mod time;
 
 pub use config::Aging;
-pub use error::{BuildError, Elapsed, SpawnError};
 pub use kairos_rt_core::{InvalidPriority, Priority};
 pub use observe::{LatencySummary, LevelCounts, MetricsSnapshot, PendingSnapshot, ShutdownReport};
 pub use process::{ProcessError, ProcessOutput};
+pub use runtime::error::{BuildError, Elapsed, SpawnError};
 pub use runtime::{Builder, Handle, Runtime};
 pub use task::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError, RetryTask, Task};
 pub use task::{JoinError, JoinHandle, TaskId, TaskStatus};
 pub use time::{sleep, sleep_until, timeout, yield_now, Sleep, Timeout, YieldNow};
+
+pub mod error {
+    //! Every error type of the crate: building a runtime ([`BuildError`]), spawning
+    //! ([`SpawnError`]), joining a task ([`JoinError`]), a timeout ([`Elapsed`]), a bad
+    //! priority ([`InvalidPriority`]) or retry policy ([`RetryPolicyError`]), and a child
+    //! process ([`ProcessError`]). Each says what went wrong in its `Display` text.
+    //!
+    //! ```
+    //! use kairos_rt::error::BuildError;
+    //! use kairos_rt::Runtime;
+    //!
+    //! let err: BuildError = Runtime::builder().workers(0).build().unwrap_err();
+    //! assert!(err.is_zero_workers());
+    //! ```
+    pub use crate::process::ProcessError;
+    pub use crate::runtime::error::{BuildError, Elapsed, SpawnError};
+    pub use crate::task::{JoinError, RetryPolicyError};
+    pub use kairos_rt_core::InvalidPriority;
+}
+
+pub mod process {
+    //! OS commands run as tasks: [`Handle::spawn_process`](crate::Handle::spawn_process)
+    //! starts a [`Command`](std::process::Command) under a timeout and the runtime's cap
+    //! on concurrent children ([`Builder::max_processes`](crate::Builder::max_processes)),
+    //! and its handle resolves with the [`ProcessOutput`] or a [`ProcessError`] that says
+    //! what went wrong (failed to start, timed out and killed, ...).
+    //!
+    //! ```no_run
+    //! use kairos_rt::process::ProcessOutput;
+    //! use kairos_rt::{Priority, Runtime};
+    //! use std::process::Command;
+    //! use std::time::Duration;
+    //!
+    //! let rt = Runtime::builder().workers(1).build()?;
+    //! let h = rt.spawn_process(Priority::NORMAL, Command::new("true"), Duration::from_secs(5));
+    //! let out: ProcessOutput = h.join().unwrap().unwrap();
+    //! assert!(out.status.success());
+    //! # Ok::<(), kairos_rt::BuildError>(())
+    //! ```
+
+    // The implementation, with its protocol docs (internal), in `process/mod.rs`.
+    #[path = "mod.rs"]
+    mod imp;
+
+    pub(crate) use imp::ProcessLimiter;
+    pub use imp::{ProcessError, ProcessOutput};
+}
+
+pub mod metrics {
+    //! Looking at a runtime: what waits ([`PendingSnapshot`], from
+    //! [`Handle::pending`](crate::Handle::pending)), counters and gauges
+    //! ([`MetricsSnapshot`], from [`Handle::metrics`](crate::Handle::metrics), with
+    //! Prometheus text and, with the `metrics` feature, the `metrics` crate facade), and
+    //! how every task ended ([`ShutdownReport`], from
+    //! [`Runtime::shutdown`](crate::Runtime::shutdown)).
+    //!
+    //! ```
+    //! use kairos_rt::metrics::MetricsSnapshot;
+    //! use kairos_rt::{Priority, Runtime};
+    //!
+    //! let rt = Runtime::builder().workers(1).build()?;
+    //! rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+    //! let m: MetricsSnapshot = rt.metrics();
+    //! assert_eq!(m.submitted, 1);
+    //! # Ok::<(), kairos_rt::BuildError>(())
+    //! ```
+    pub use crate::observe::{LatencySummary, LevelCounts, MetricsSnapshot, PendingSnapshot, ShutdownReport};
+}
 
 use std::future::Future;
 

@@ -6,7 +6,7 @@
 //! the `Sleep` cancels the timer at once. The sleeping future itself is re-queued at its
 //! own priority when woken.
 
-use crate::error::Elapsed;
+pub use crate::runtime::error::Elapsed;
 use crate::with_current;
 use kairos_rt_core::task::JoinHandle;
 use std::fmt;

@@ -1,8 +1,8 @@
 //! [`Handle`]: spawns onto a runtime from anywhere. Every spawn goes through
 //! `sched::spawn` (admission, intake, routing); this file is the public face of it.
 
-use crate::error::SpawnError;
 use crate::observe::{MetricsSnapshot, PendingSnapshot};
+use crate::runtime::error::SpawnError;
 use crate::sched::context;
 use crate::sched::shared::Shared;
 use crate::sched::spawn::{refused, Admit, Due, Refusal};
@@ -16,7 +16,7 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// A cheap, cloneable reference to a [`Runtime`] for spawning from any thread.
+/// A cheap, cloneable reference to a [`Runtime`](crate::Runtime) for spawning from any thread.
 ///
 /// A handle keeps working after its runtime shut down: every spawn is then refused
 /// (`spawn*` return handles whose result is a shutdown error; `try_spawn` hands the

@@ -1,9 +1,10 @@
 //! [`Runtime`]: owns the worker threads; spawns onto them like its [`Handle`], and shuts
 //! them down (`sched::shutdown` has the steps).
 
-use crate::error::SpawnError;
 use crate::observe::{MetricsSnapshot, PendingSnapshot, ShutdownReport};
+use crate::runtime::error::SpawnError;
 mod builder;
+pub(crate) mod error;
 mod handle;
 
 pub use builder::Builder;

@@ -1,4 +1,28 @@
-//! State shared by all workers and handles of one runtime.
+//! State shared by all workers and handles of one runtime ([`Shared`]), and each worker's
+//! [`Remote`]: the parts of a worker that other threads reach (its stealers, timer inbox
+//! and cancel queue, parker, counters and gauges).
+//!
+//! ## Wake-up protocols from outside, both sides
+//!
+//! **Ready task from outside** ([`Shared::push_injected`]; loom model `park.rs`):
+//!
+//! - submitter: push onto the injectors (`Injectors::push` ends with a `SeqCst` fence,
+//!   after the level mask update); then `Idle::notify_one`, which unparks a sleeper if
+//!   no worker is searching (and one anyway past a backlog: `notify_after_remote_push`).
+//! - worker (`WorkerCtx::park_inner`): `Idle::register_sleeper`; publish
+//!   `parked_until`; `SeqCst` fence; re-check for work (`work_hint`: its queue, the
+//!   injectors, its peers, its timer inbox and cancels); park only if there is none.
+//!
+//! Either the worker's re-check sees the task, or the submitter's notify sees the
+//! registered sleeper and unparks it.
+//!
+//! **Timed task from outside** ([`Shared::push_timer_inbox`]; loom model
+//! `far_timers_registered_while_worker_parks_all_reach_the_wheel`): see that method,
+//! which states the submitter's and the owner's steps.
+//!
+//! **Cancel of a timed closure from outside** (`Sched::timer_cancelled`): push onto the
+//! owner's cancel queue, `SeqCst` fence, unpark the owner if it parks; the owner's
+//! re-check above covers the cancel queue too.
 //!
 //! ## Intake and shutdown
 //!
@@ -261,7 +285,7 @@ impl Shared {
 
     /// Pushes a ready task from a thread that is not one of our workers, and wakes a
     /// sleeper if needed.
-    pub(crate) fn push_remote(&self, task: TaskRef) {
+    pub(crate) fn push_injected(&self, task: TaskRef) {
         if self.closed.load(Acquire) {
             drop(task);
             return;
@@ -333,7 +357,7 @@ impl Shared {
     ///
     /// The cost: a burst of far-off timers wakes each parked owner once, but a slow stream
     /// of them (slower than a park cycle) wakes the owner once per timer.
-    pub(crate) fn push_timer_remote(&self, owner: usize, task: TaskRef, due: u64) {
+    pub(crate) fn push_timer_inbox(&self, owner: usize, task: TaskRef, due: u64) {
         let remote = &self.remotes[owner];
         remote.timer_inbox.push(task);
         fence(SeqCst);
@@ -387,7 +411,7 @@ impl Schedule for Sched {
             _ => Some(task),
         });
         if let Some(task) = handled {
-            shared.push_remote(task);
+            shared.push_injected(task);
         }
     }
 

@@ -16,7 +16,7 @@
 //!    cancel messages, and set `closed`.
 //! 5. **Late pushes**: a push that raced step 4 (a waker firing after the final drain,
 //!    a timed closure cancelled from outside) sees `closed` and drains what it pushed
-//!    itself (`Shared::push_remote`, `Sched::timer_cancelled`).
+//!    itself (`Shared::push_injected`, `Sched::timer_cancelled`).
 //!
 //! The report's counts then balance: every admitted task ended counted exactly once
 //! (see `stats::counters`), unless the wait timed out (then the rest is `unfinished`).

@@ -14,8 +14,8 @@
 //! 4. **Routing** ([`Shared::route`]): from one of this runtime's workers, onto that
 //!    worker's own queue or wheel (no shared atomics beyond the task's own); from any
 //!    other thread, onto the per-level injectors with a wake-up if a worker sleeps
-//!    ([`Shared::push_remote`]), or, if timed, into a chosen worker's timer inbox
-//!    ([`Shared::push_timer_remote`], which states that protocol's two sides).
+//!    ([`Shared::push_injected`]), or, if timed, into a chosen worker's timer inbox
+//!    ([`Shared::push_timer_inbox`], which states that protocol's two sides).
 
 use super::context;
 use super::shared::{Sched, Shared};
@@ -233,14 +233,14 @@ impl Shared {
 
     /// Step 4 of a spawn: the task goes where it will wait. A ready task: this worker's
     /// queue, or the injectors (with a wake-up) from outside. A timed task: this worker's
-    /// wheel, or `owner`'s timer inbox from outside (`push_timer_remote`).
+    /// wheel, or `owner`'s timer inbox from outside (`push_timer_inbox`).
     #[inline]
     fn route(&self, local: Option<&WorkerCtx>, task: TaskRef, due: Option<u64>, owner: usize) {
         match (due, local) {
             (Some(_), Some(w)) => w.insert_timer(task),
-            (Some(due), None) => self.push_timer_remote(owner, task, due),
+            (Some(due), None) => self.push_timer_inbox(owner, task, due),
             (None, Some(w)) => w.push_local(task),
-            (None, None) => self.push_remote(task),
+            (None, None) => self.push_injected(task),
         }
     }
 }

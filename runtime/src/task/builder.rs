@@ -22,7 +22,7 @@
 
 use super::retry_loop::{retry_loop, RetryHooks, RetryOutcome};
 use super::retry_policy::RetryPolicy;
-use crate::error::SpawnError;
+use crate::runtime::error::SpawnError;
 use crate::sched::shared::Shared;
 use crate::sched::spawn::{Admit, Due};
 use crate::{Handle, Sleep};

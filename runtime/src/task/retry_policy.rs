@@ -19,7 +19,7 @@ const NANOS_PER_SEC: u128 = 1_000_000_000;
 /// timer in the runtime's timing wheel: no thread is held while a retry waits.
 /// Attempts are numbered from 1; attempt `k + 1` runs after `k` failures and
 /// [`delay_before(k + 1)`](Self::delay_before). The task's handle resolves with a
-/// [`RetryOutcome`]: the last attempt's result and the number of attempts that ran.
+/// [`RetryOutcome`](crate::RetryOutcome): the last attempt's result and the number of attempts that ran.
 ///
 /// # Edge values
 ///

@@ -8,7 +8,7 @@
 //! The sleeper side of two wake-up protocols lives here: the idle protocol
 //! (`kairos_rt_core::idle`: register, re-check, park) and the timer-inbox protocol
 //! (clear `inbox_wake_sent`, publish `parked_until`, `SeqCst` fence, re-check; the
-//! submitter's side is `Shared::push_timer_remote`, which states both).
+//! submitter's side is `Shared::push_timer_inbox`, which states both).
 
 use super::WorkerCtx;
 use kairos_rt_core::sync::atomic::{fence, Ordering::*};

@@ -3,7 +3,7 @@
 //! The wheel is owned by the worker and borrowed only on its thread. A timed task enters
 //! it in one place ([`WorkerCtx::link_timer`]): from a spawn on this worker
 //! ([`WorkerCtx::insert_timer`]) or from the timer inbox, which other threads fill
-//! (`Shared::push_timer_remote` states the inbox wake-up protocol, both sides). A task
+//! (`Shared::push_timer_inbox` states the inbox wake-up protocol, both sides). A task
 //! cancelled on another thread comes back as a cancel message and is unlinked here. A
 //! task that leaves the wheel due is pushed on the local queue; every change to the wheel
 //! updates the per-level timed gauges and the published next due tick.

@@ -1,4 +1,6 @@
-//! Errors: building a runtime, spawning on one, and timeouts.
+//! The runtime's own errors: building a runtime ([`BuildError`]), spawning on one
+//! ([`SpawnError`]), and timeouts ([`Elapsed`]). All of the crate's errors are gathered
+//! in the public `kairos_rt::error` module.
 
 use crate::sched::spawn::Refusal;
 use std::fmt;
