@@ -2,7 +2,7 @@
 //!
 //! The scenario runner and the criterion micro benchmarks that put kairos side by side
 //! with its peers: tokio's multi-thread runtime, rayon-core's `ThreadPool`, and
-//! [`heap_pool::HeapPool`], the classic `Mutex<BinaryHeap>` + `Condvar` scheduler.
+//! [`peers::heap_pool::HeapPool`], the classic `Mutex<BinaryHeap>` + `Condvar` scheduler.
 //!
 //! ## How a run is organised
 //!
@@ -24,7 +24,6 @@
 pub mod alloc;
 pub mod args;
 pub mod child;
-pub mod heap_pool;
 pub mod machine;
 pub mod measure;
 pub mod peers;

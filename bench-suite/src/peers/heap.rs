@@ -1,11 +1,11 @@
-//! The `Mutex<BinaryHeap>` + `Condvar` pool ([`crate::heap_pool::HeapPool`]) as a peer. It
+//! The `Mutex<BinaryHeap>` + `Condvar` pool ([`crate::peers::heap_pool::HeapPool`]) as a peer. It
 //! has every feature the scenarios ask for: priorities, timed tasks, handles, cancel,
 //! priority change and a bounded queue.
 
 use std::time::Instant;
 
 use super::{unsupported, Feature, Peer, PeerConfig, PeerKind, Prio};
-use crate::heap_pool::{HeapPool, TaskHandle};
+use crate::peers::heap_pool::{HeapPool, TaskHandle};
 
 /// A [`HeapPool`] with `cfg.workers` threads.
 pub struct HeapPoolPeer {

@@ -20,6 +20,7 @@ use std::fmt;
 use std::time::Instant;
 
 pub mod heap;
+pub mod heap_pool;
 pub mod kairos;
 pub mod rayon;
 pub mod tokio;
@@ -98,7 +99,7 @@ pub enum PeerKind {
     Tokio,
     /// rayon-core's `ThreadPool`.
     Rayon,
-    /// The `Mutex<BinaryHeap>` + `Condvar` pool ([`crate::heap_pool`]).
+    /// The `Mutex<BinaryHeap>` + `Condvar` pool ([`crate::peers::heap_pool`]).
     HeapPool,
 }
 
