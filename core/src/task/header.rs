@@ -79,6 +79,41 @@ impl Header {
         }
     }
 
+    /// The tick the task's submit-to-start latency is measured from, or 0 if the task is
+    /// not sampled. A sampled ready task carries its submit tick (set at allocation from
+    /// [`TaskOptions::sample_tick`](super::TaskOptions::sample_tick)); a timed task keeps
+    /// its due tick when it leaves the wheel, unless the runtime
+    /// [clears](Self::clear_latency_sample) it. The tick lives in the wheel links, which
+    /// are otherwise unused once the task is out of any wheel; a cell without links has
+    /// no sample.
+    ///
+    /// # Safety
+    /// `header` must point to a live cell that is in no wheel, and the caller must have
+    /// exclusive access to its links (a worker that claimed the task for a run does).
+    pub unsafe fn latency_sample(header: NonNull<Header>) -> u64 {
+        // SAFETY: the cell is live (caller's contract); if it has links, they are in no
+        // wheel and only the caller touches them.
+        unsafe {
+            if header.as_ref().has_links() {
+                TimerLinks::due(Header::timer_links(header))
+            } else {
+                0
+            }
+        }
+    }
+
+    /// Marks a task that has links as not sampled (see
+    /// [`latency_sample`](Self::latency_sample)).
+    ///
+    /// # Safety
+    /// `header` must point to a live cell that [has links](Self::has_links), is in no
+    /// wheel, and whose links only the caller accesses.
+    pub unsafe fn clear_latency_sample(header: NonNull<Header>) {
+        // SAFETY: the cell is live, has links, and they are unlinked and exclusively ours
+        // (caller's contract), as `set_due` requires.
+        unsafe { TimerLinks::set_due(Header::timer_links(header), 0) }
+    }
+
     /// The header of the cell whose wheel links are at `links`.
     ///
     /// # Safety

@@ -68,7 +68,6 @@ use kairos_rt_core::sync::atomic::Ordering::*;
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::{Header, Outcome, RunResult, TaskRef};
 use kairos_rt_core::timer::{cancel_for_shutdown, TimerDriver};
-use kairos_rt_core::wheel::TimerLinks;
 use kairos_rt_core::Priority;
 use park::reduce_timer_slack;
 use spin::SpinPolicy;
@@ -266,19 +265,15 @@ impl WorkerCtx {
         // SAFETY: the caller holds the queue reference (the cell is alive).
         let header = unsafe { ptr.as_ref() };
         let snap = header.state().load();
-        let due = if header.has_links() {
-            // SAFETY: the cell has links, and the task is claimed for this run: nobody
-            // else touches them.
-            unsafe { TimerLinks::due(Header::timer_links(ptr)) }
-        } else {
-            0
-        };
+        // SAFETY: the task is claimed for this run: it is in no wheel and nobody else
+        // touches its links.
+        let sample = unsafe { Header::latency_sample(ptr) };
         if snap.holds_unit() {
             self.shared.left_waiting();
         }
-        if due != 0 {
+        if sample != 0 {
             let now = self.shared.clock.now_tick();
-            let nanos = now.saturating_sub(due).saturating_mul(crate::clock::TICK_NANOS);
+            let nanos = now.saturating_sub(sample).saturating_mul(crate::clock::TICK_NANOS);
             self.remote().latency.record(nanos);
         }
     }

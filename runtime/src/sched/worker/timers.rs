@@ -13,7 +13,6 @@ use crate::sched::shared::Shared;
 use kairos_rt_core::sync::atomic::Ordering::Relaxed;
 use kairos_rt_core::task::{Header, TaskRef};
 use kairos_rt_core::timer::{Inserted, TimerDriver};
-use kairos_rt_core::wheel::TimerLinks;
 use kairos_rt_core::Priority;
 
 /// Where [`WorkerCtx::link_timer`] put a timed task.
@@ -98,7 +97,7 @@ impl WorkerCtx {
         if !self.next_sample() {
             // SAFETY: the task has just left the wheel (so its cell has links) and is not
             // queued yet: this thread has the only access to them.
-            unsafe { TimerLinks::set_due(Header::timer_links(task.as_ptr()), 0) };
+            unsafe { Header::clear_latency_sample(task.as_ptr()) };
         }
     }
 
