@@ -1,5 +1,8 @@
 //! The runtime's clock: `Instant`s as `u64` ticks of 1,024 ns since the runtime started.
 //!
+//! A leaf: this folder owns the tick conversions ([`Clock`], here) and the cheap coarse
+//! reading that answers most "has this tick begun?" questions (`coarse.rs`).
+//!
 //! A tick of 2^10 ns keeps conversions to shifts and gives the timing wheels a
 //! resolution of about a microsecond. Due ticks round *up* and the current tick rounds
 //! *down*, so a timer never fires before its instant. An instant more than 2^64 ns

@@ -1,5 +1,13 @@
-//! [`Runtime`]: owns the worker threads; spawns onto them like its [`Handle`], and shuts
-//! them down (`sched::shutdown` has the steps).
+//! The public face of a runtime: [`Runtime`] (owns the worker threads; spawns onto them
+//! like its [`Handle`], and shuts them down), [`Builder`] (checks the settings, starts the
+//! threads) and [`Handle`] (spawns from anywhere), plus the runtime's own errors.
+//!
+//! This folder holds no scheduling logic: every spawn is handed to `sched::spawn`, the
+//! shutdown to `sched::shutdown` (which numbers its steps), and readings come from
+//! `observe`. Rules: a `Handle` never keeps the runtime's threads alive (they belong to
+//! the `Runtime`, which shuts them down when dropped); a refused spawn always gives a
+//! result (a handle whose result is a shutdown error, or the body back in a
+//! `SpawnError`), never a panic.
 
 use crate::observe::{MetricsSnapshot, PendingSnapshot, ShutdownReport};
 use crate::runtime::error::SpawnError;
