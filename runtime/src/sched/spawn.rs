@@ -58,6 +58,22 @@ fn next_sample_here() -> bool {
     SPAWNS.with(crate::stats::latency::next_sample)
 }
 
+/// Why steps 1 and 2 refused a spawn (the body is given back by the caller).
+enum Refused {
+    Shutdown,
+    /// Full at this `max_pending` limit.
+    Full(usize),
+}
+
+impl Refused {
+    fn with<B>(self, body: B) -> Refusal<B> {
+        match self {
+            Refused::Shutdown => Refusal::Shutdown(body),
+            Refused::Full(limit) => Refusal::Full(body, limit),
+        }
+    }
+}
+
 /// Why a submission was refused; the body comes back.
 pub(crate) enum Refusal<B> {
     Shutdown(B),
@@ -164,55 +180,13 @@ impl Shared {
         due: Due,
         admit: Admit,
     ) -> Result<JoinHandle<B::Output>, Refusal<B>> {
-        let shared = self;
-        let count = |kind| match local {
-            Some(w) => w.remote().counters.bump_owned(kind),
-            None => shared.counters.add_shared(kind, 1),
+        let holds_unit = match self.enter(local, admit) {
+            Ok(holds_unit) => holds_unit,
+            Err(refused) => return Err(refused.with(body)),
         };
-        if !self.admit(local.is_some(), admit) {
-            if shared.is_closed() {
-                count(Count::Rejected);
-                return Err(Refusal::Shutdown(body));
-            }
-            let limit = shared.admission.as_ref().map_or(0, |a| a.limit());
-            return Err(Refusal::Full(body, limit));
-        }
-        let admitted = match local {
-            Some(_) => !shared.is_closed(),
-            None => shared.intake.begin(),
-        };
-        let holds_unit = shared.admission.is_some() && admit != Admit::Exempt;
-        // One counter per spawn, so a report taken mid-race still balances.
-        if !admitted {
-            if holds_unit {
-                shared.left_waiting();
-            }
-            count(Count::Rejected);
-            return Err(Refusal::Shutdown(body));
-        }
-        count(Count::Admitted);
-        let due = match due {
-            Due::At(t) => Some(t),
-            Due::Now => None,
-        };
-        // The wheel a timed task goes to: this worker's, or one chosen for a remote insert.
-        let owner = match (due, local) {
-            (None, _) => 0,
-            (Some(_), Some(w)) => w.index(),
-            (Some(_), None) => shared.timer_owner(),
-        };
-        // A sampled ready task keeps its submit tick in wheel links it otherwise would not
-        // have; the worker reads it back at the first run (0 means "not sampled", hence
-        // the `max(1)`). Timed tasks are sampled when they leave the wheel instead.
-        let sampled = due.is_none()
-            && match local {
-                Some(w) => w.next_sample(),
-                None => next_sample_here(),
-            };
-        let sample_tick = if sampled { shared.clock.now_tick().max(1) } else { 0 };
-        let opts =
-            TaskOptions { priority, due, join: true, home: shared.home_slot, holds_unit, owner, sample_tick };
-        let sched = carries_scheduler::<B>(&opts).then(|| Sched(shared.clone()));
+        let opts = self.task_options(local, priority, due, holds_unit);
+        let (due, owner) = (opts.due, opts.owner);
+        let sched = carries_scheduler::<B>(&opts).then(|| Sched(self.clone()));
         let (task, join) = allocate(body, sched, opts);
         #[cfg(feature = "tracing")]
         tracing::debug!(
@@ -222,13 +196,78 @@ impl Shared {
             "kairos.task.spawned"
         );
         if B::IS_FUTURE {
-            shared.registry.insert(task.clone());
+            self.registry.insert(task.clone());
         }
-        shared.route(local, task, due, owner);
+        self.route(local, task, due, owner);
         if local.is_none() {
-            shared.intake.end();
+            self.intake.end();
         }
         Ok(wrap(join))
+    }
+
+    /// Steps 1 and 2: admission, then intake. Counts the spawn once, `Admitted` or
+    /// `Rejected` (one counter per spawn, so a report taken mid-race still balances; a
+    /// spawn refused for `Full` is not counted at all). Returns whether the task holds an
+    /// admission unit. From outside, an `Ok` leaves the caller inside the intake gate
+    /// (`Intake::end` after routing).
+    #[inline]
+    fn enter(&self, local: Option<&WorkerCtx>, admit: Admit) -> Result<bool, Refused> {
+        let count = |kind| match local {
+            Some(w) => w.remote().counters.bump_owned(kind),
+            None => self.counters.add_shared(kind, 1),
+        };
+        if !self.admit(local.is_some(), admit) {
+            if self.is_closed() {
+                count(Count::Rejected);
+                return Err(Refused::Shutdown);
+            }
+            return Err(Refused::Full(self.admission.as_ref().map_or(0, |a| a.limit())));
+        }
+        let admitted = match local {
+            Some(_) => !self.is_closed(),
+            None => self.intake.begin(),
+        };
+        let holds_unit = self.admission.is_some() && admit != Admit::Exempt;
+        if !admitted {
+            if holds_unit {
+                self.left_waiting();
+            }
+            count(Count::Rejected);
+            return Err(Refused::Shutdown);
+        }
+        count(Count::Admitted);
+        Ok(holds_unit)
+    }
+
+    /// Step 3's options: the due tick, the wheel a timed task goes to (this worker's, or
+    /// one chosen for a remote insert), and the latency sample. A sampled ready task keeps
+    /// its submit tick in wheel links it otherwise would not have; the worker reads it
+    /// back at the first run (0 means "not sampled", hence the `max(1)`). Timed tasks are
+    /// sampled when they leave the wheel instead.
+    #[inline]
+    fn task_options(
+        &self,
+        local: Option<&WorkerCtx>,
+        priority: Priority,
+        due: Due,
+        holds_unit: bool,
+    ) -> TaskOptions {
+        let due = match due {
+            Due::At(t) => Some(t),
+            Due::Now => None,
+        };
+        let owner = match (due, local) {
+            (None, _) => 0,
+            (Some(_), Some(w)) => w.index(),
+            (Some(_), None) => self.timer_owner(),
+        };
+        let sampled = due.is_none()
+            && match local {
+                Some(w) => w.next_sample(),
+                None => next_sample_here(),
+            };
+        let sample_tick = if sampled { self.clock.now_tick().max(1) } else { 0 };
+        TaskOptions { priority, due, join: true, home: self.home_slot, holds_unit, owner, sample_tick }
     }
 
     /// Step 4 of a spawn: the task goes where it will wait. A ready task: this worker's
