@@ -149,7 +149,7 @@ pub mod time;
 pub use config::Aging;
 pub use kairos_rt_core::{InvalidPriority, Priority};
 pub use observe::{LatencySummary, LevelCounts, MetricsSnapshot, PendingSnapshot, ShutdownReport};
-pub use process::{ProcessError, ProcessOutput};
+pub use process::{ProcessEnd, ProcessError, ProcessOutput, ProcessTask};
 pub use runtime::error::{BuildError, Elapsed, SpawnError};
 pub use runtime::{Builder, Handle, Runtime};
 pub use task::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError, RetryTask, Task};
@@ -200,7 +200,7 @@ pub mod process {
     mod imp;
 
     pub(crate) use imp::ProcessLimiter;
-    pub use imp::{ProcessError, ProcessOutput};
+    pub use imp::{ProcessEnd, ProcessError, ProcessOutput, ProcessTask};
 }
 
 pub mod metrics {

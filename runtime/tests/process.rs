@@ -2,7 +2,7 @@
 //! cap, and no leaked child when the task is dropped.
 #![cfg(unix)]
 
-use kairos_rt::{Priority, ProcessOutput, Runtime};
+use kairos_rt::{Priority, ProcessEnd, ProcessOutput, ProcessTask, Runtime};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,6 +66,8 @@ fn captures_stdout_stderr_and_exit_code() {
     assert!(!out.status.success());
     assert!(!out.success());
     assert!(!out.timed_out);
+    assert_eq!(out.end, ProcessEnd::Exited);
+    assert!(!out.truncated());
 
     let ok = run(&rt, sh("echo fine"), LONG);
     assert!(ok.success());
@@ -98,6 +100,7 @@ fn kills_at_the_timeout() {
     assert!(!out.status.success());
     assert!(!out.success());
     assert_eq!(out.code(), None, "killed by a signal");
+    assert_eq!(out.end, ProcessEnd::KilledAtTimeout);
     {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(out.status.signal(), Some(9));
@@ -258,4 +261,213 @@ fn the_kill_reaches_what_the_child_started() {
     }
     assert!(dead(&grandchild), "the child's own child {grandchild} survived the kill");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Waits (bounded, a hang guard only) until `pid` is gone or a zombie.
+#[cfg(target_os = "linux")]
+fn wait_dead(pid: &str) -> bool {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !dead(pid) && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    dead(pid)
+}
+
+/// A script whose shell starts `job` in the background, writes the job's pid to
+/// `pid_file`, prints `parent-exits` and exits at once, leaving the job behind.
+#[cfg(target_os = "linux")]
+fn leaves_behind(job: &str, pid_file: &Path) -> Command {
+    sh(&format!("{job} & echo $! > '{f}.tmp'; mv '{f}.tmp' '{f}'; echo parent-exits", f = pid_file.display()))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_job_left_behind_holding_the_pipes_is_killed_at_the_timeout() {
+    // The case: the shell exits at once, its background job keeps the pipes open
+    // and sleeps 30 s. At the timeout the job must die with its group.
+    let rt = runtime(1, 1);
+    let dir = temp_dir("left-behind");
+    let pid_file = dir.join("pid");
+    let h = rt.spawn_process(
+        Priority::NORMAL,
+        leaves_behind("(sleep 30)", &pid_file),
+        Duration::from_millis(300),
+    );
+    let out = h.join().unwrap().unwrap();
+    let job = read_pid(&pid_file);
+    assert!(out.timed_out);
+    assert_eq!(out.end, ProcessEnd::OutputHeldAtTimeout, "{out:?}");
+    assert_eq!(out.code(), Some(0), "the shell exited on its own: {out:?}");
+    assert_eq!(out.stdout, b"parent-exits\n");
+    assert!(wait_dead(&job), "the job {job} the shell left behind survived the timeout");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_job_left_behind_is_killed_when_the_run_ends() {
+    // The job does not hold the pipes: the run ends when the shell exits, and what the
+    // shell left in its group is killed then.
+    let rt = runtime(1, 1);
+    let dir = temp_dir("swept");
+    let pid_file = dir.join("pid");
+    let out = run(&rt, leaves_behind("sleep 30 >/dev/null 2>&1", &pid_file), LONG);
+    let job = read_pid(&pid_file);
+    assert!(!out.timed_out);
+    assert_eq!(out.end, ProcessEnd::Exited);
+    assert!(out.success(), "{out:?}");
+    assert!(wait_dead(&job), "the job {job} outlived the run");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Starts a shell that leaves `(sleep 30)` behind holding its pipes and exits; returns
+/// the handle and the pids of the shell and the job once the shell is gone.
+#[cfg(target_os = "linux")]
+fn start_and_let_the_leader_exit(
+    rt: &Runtime,
+    dir: &Path,
+) -> (kairos_rt::JoinHandle<Result<ProcessOutput, kairos_rt::ProcessError>>, String) {
+    let pid_file = dir.join("pid");
+    let leader_file = dir.join("leader");
+    let script = format!(
+        "echo $$ > '{l}.tmp'; mv '{l}.tmp' '{l}'; (sleep 30) & echo $! > '{f}.tmp'; mv '{f}.tmp' '{f}'; echo parent-exits",
+        f = pid_file.display(),
+        l = leader_file.display()
+    );
+    let h = rt.spawn_process(Priority::NORMAL, sh(&script), Duration::from_secs(60));
+    let job = read_pid(&pid_file);
+    let leader = read_pid(&leader_file);
+    assert!(wait_dead(&leader), "the shell {leader} did not exit");
+    assert!(!dead(&job));
+    (h, job)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn shutdown_kills_the_group_after_the_leader_exited() {
+    let rt = runtime(2, 2);
+    let dir = temp_dir("shutdown-group");
+    let (h, job) = start_and_let_the_leader_exit(&rt, &dir);
+    let report = rt.shutdown();
+    assert!(h.join().unwrap_err().is_shutdown());
+    assert!(report.is_balanced(), "{report:?}");
+    assert!(wait_dead(&job), "the job {job} outlived the runtime");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn cancel_kills_the_group_after_the_leader_exited() {
+    let rt = runtime(1, 1);
+    let dir = temp_dir("cancel-group");
+    let (h, job) = start_and_let_the_leader_exit(&rt, &dir);
+    h.cancel();
+    assert!(h.join().unwrap_err().is_cancelled());
+    assert!(wait_dead(&job), "the job {job} outlived its cancelled task");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn output_past_the_default_cap_is_dropped_and_counted() {
+    let rt = runtime(1, 1);
+    let out = run(&rt, sh("head -c 3000000 /dev/zero; printf tail >&2"), LONG);
+    assert!(out.success(), "the pipe was drained past the cap: {:?}", out.status);
+    assert_eq!(out.stdout.len(), 1 << 20, "1 MiB kept per stream by default");
+    assert_eq!(out.stdout_dropped, 3_000_000 - (1 << 20));
+    assert_eq!(out.stderr, b"tail");
+    assert_eq!(out.stderr_dropped, 0);
+    assert!(out.truncated());
+}
+
+#[test]
+fn the_output_cap_is_set_per_process() {
+    let rt = runtime(1, 2);
+    let script = "printf 0123456789; printf abcdef >&2";
+    let spawn = |cap| rt.spawn_process_with(ProcessTask::new(sh(script), LONG).max_output(cap));
+    let (small, none, all) = (spawn(4), spawn(0), spawn(usize::MAX));
+    let small = small.join().unwrap().unwrap();
+    assert_eq!((&small.stdout[..], small.stdout_dropped), (&b"0123"[..], 6));
+    assert_eq!((&small.stderr[..], small.stderr_dropped), (&b"abcd"[..], 2));
+    let none = none.join().unwrap().unwrap();
+    assert_eq!((none.stdout.len(), none.stdout_dropped, none.stderr_dropped), (0, 10, 6));
+    let all = all.join().unwrap().unwrap();
+    assert_eq!((&all.stdout[..], all.stdout_dropped), (&b"0123456789"[..], 0));
+    assert!(!all.truncated());
+    let big =
+        rt.spawn_process_with(ProcessTask::new(sh("head -c 3000000 /dev/zero"), LONG).max_output(usize::MAX));
+    assert_eq!(big.join().unwrap().unwrap().stdout.len(), 3_000_000, "no cap: everything is kept");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn pipes_held_outside_the_group_are_closed_and_the_run_resolves() {
+    // A job that left the group (setsid) is out of reach: at the timeout the runtime
+    // closes its ends of the pipes and resolves with what it read.
+    let rt = runtime(1, 1);
+    let dir = temp_dir("setsid");
+    let pid_file = dir.join("pid");
+    let script = format!(
+        "setsid sh -c 'echo $$ > \"{f}.tmp\"; mv \"{f}.tmp\" \"{f}\"; exec sleep 30' & echo parent-exits",
+        f = pid_file.display()
+    );
+    let out = run(&rt, sh(&script), Duration::from_millis(200));
+    let outsider = read_pid(&pid_file);
+    assert_eq!(out.end, ProcessEnd::OutputHeldAtTimeout);
+    assert_eq!(out.stdout, b"parent-exits\n");
+    assert!(!dead(&outsider), "a process outside the group is not killed (documented)");
+    let _ = Command::new("kill").args(["-9", &outsider]).status();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The `Threads:` line of `/proc/self/status`.
+#[cfg(target_os = "linux")]
+fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+    line["Threads:".len()..].trim().parse().unwrap()
+}
+
+/// Run alone in a child test process by `running_processes_cost_at_most_one_thread`
+/// (other tests' threads would skew the count): prints the thread count with a runtime
+/// and no process, then with `KAIROS_PROCESS_PROBE` processes running.
+#[cfg(target_os = "linux")]
+#[test]
+#[ignore = "a probe run by running_processes_cost_at_most_one_thread"]
+fn thread_count_probe() {
+    let n: usize = std::env::var("KAIROS_PROCESS_PROBE").map_or(20, |s| s.parse().unwrap());
+    let rt = runtime(1, n);
+    let dir = temp_dir("probe");
+    let before = thread_count();
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let script = format!("touch '{}/{i}'; exec sleep 30", dir.display());
+            rt.spawn_process(Priority::NORMAL, sh(&script), Duration::from_secs(60))
+        })
+        .collect();
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_dir(&dir).unwrap().count() < n {
+        assert!(Instant::now() < give_up, "the processes did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let during = thread_count();
+    println!("threads: {before} with the runtime alone, {during} with {n} processes running");
+    drop(handles);
+    let _ = rt.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn running_processes_cost_at_most_one_thread() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["thread_count_probe", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("KAIROS_PROCESS_PROBE", "20")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the probe failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    let line = text.lines().find_map(|l| l.split_once("threads: ")).expect("the probe's count").1;
+    let counts: Vec<usize> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+    let (before, during) = (counts[0], counts[1]);
+    assert!(during <= before + 1, "20 running processes cost {} threads: {line}", during - before);
 }
