@@ -136,7 +136,7 @@ impl Watch {
         };
         let entry = Entry {
             pid,
-            pidfd: pidfd_open(pid).ok(),
+            pidfd: exit_fd(pid),
             exited_at: None,
             streams: [stream(out)?, stream(err)?],
             waker: None,
@@ -406,6 +406,15 @@ fn eventfd() -> io::Result<File> {
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
+/// A pidfd for `pid`, or `None` (old kernel, seccomp filter: exits are then polled).
+fn exit_fd(pid: libc::pid_t) -> Option<File> {
+    #[cfg(test)]
+    if tests::NO_PIDFD.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    pidfd_open(pid).ok()
+}
+
 /// A pidfd (close-on-exec) for `pid`, an unreaped child of ours (so the pid names it).
 fn pidfd_open(pid: libc::pid_t) -> io::Result<File> {
     // SAFETY: `pidfd_open(pid, 0)` takes no pointer; the caller's `pid` is its unreaped
@@ -440,5 +449,37 @@ pub(super) fn has_exited(pid: libc::pid_t) -> io::Result<bool> {
         if e.kind() != io::ErrorKind::Interrupted {
             return Err(e);
         }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use crate::{Priority, ProcessEnd, Runtime};
+    use std::process::Command;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// Makes the driver watch exits by `waitid` polling, as on a kernel without
+    /// `pidfd_open` (the rest of this test binary then does too, which it tolerates).
+    pub(crate) static NO_PIDFD: AtomicBool = AtomicBool::new(false);
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    }
+
+    #[test]
+    fn exits_are_seen_without_a_pidfd() {
+        NO_PIDFD.store(true, Ordering::Relaxed);
+        let rt = Runtime::builder().workers(1).max_processes(2).build().unwrap();
+        let run = |cmd, timeout| rt.spawn_process(Priority::NORMAL, cmd, timeout).join().unwrap().unwrap();
+        let out = run(sh("printf out; exit 3"), Duration::from_secs(20));
+        assert_eq!((out.code(), &out.stdout[..], out.end), (Some(3), &b"out"[..], ProcessEnd::Exited));
+        let out = run(sh("exec sleep 30"), Duration::from_millis(50));
+        assert_eq!(out.end, ProcessEnd::KilledAtTimeout);
+        let out = run(sh("(sleep 30) & echo parent-exits"), Duration::from_millis(50));
+        assert_eq!((out.code(), out.end), (Some(0), ProcessEnd::OutputHeldAtTimeout));
+        assert!(rt.shutdown().is_balanced());
     }
 }
