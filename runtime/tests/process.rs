@@ -48,6 +48,12 @@ fn read_pid(file: &Path) -> String {
     }
 }
 
+/// A shell snippet that writes `what` (such as `$$` or `$!`) to `file` atomically, for
+/// [`read_pid`].
+fn save(what: &str, file: &Path) -> String {
+    format!("echo {what} > \"{f}.tmp\"; mv \"{f}.tmp\" \"{f}\"", f = file.display())
+}
+
 fn alive(pid: &str) -> bool {
     Command::new("kill").args(["-0", pid]).stderr(std::process::Stdio::null()).status().unwrap().success()
 }
@@ -189,7 +195,7 @@ fn shutdown_kills_and_reaps_the_child() {
     let rt = runtime(2, 2);
     let dir = temp_dir("shutdown");
     let pid_file = dir.join("pid");
-    let script = format!("echo $$ > '{f}.tmp'; mv '{f}.tmp' '{f}'; exec sleep 30", f = pid_file.display());
+    let script = format!("{}; exec sleep 30", save("$$", &pid_file));
     let h = rt.spawn_process(Priority::NORMAL, sh(&script), Duration::from_secs(60));
     let pid = read_pid(&pid_file);
     assert!(alive(&pid));
@@ -207,7 +213,7 @@ fn cancelling_the_task_kills_and_reaps_the_child() {
     let rt = runtime(1, 1);
     let dir = temp_dir("cancel");
     let pid_file = dir.join("pid");
-    let script = format!("echo $$ > '{f}.tmp'; mv '{f}.tmp' '{f}'; exec sleep 30", f = pid_file.display());
+    let script = format!("{}; exec sleep 30", save("$$", &pid_file));
     let h = rt.spawn_process(Priority::NORMAL, sh(&script), Duration::from_secs(60));
     let pid = read_pid(&pid_file);
     // The task waits for the child, so the cancel drops its future here (or, if a worker
@@ -247,19 +253,13 @@ fn the_kill_reaches_what_the_child_started() {
     let rt = runtime(1, 1);
     let dir = temp_dir("group");
     let pid_file = dir.join("pid");
-    let script = format!(
-        "sleep 30 & echo $! > '{f}.tmp'; mv '{f}.tmp' '{f}'; printf started; wait; echo never",
-        f = pid_file.display()
-    );
+    let script = format!("sleep 30 & {}; printf started; wait; echo never", save("$!", &pid_file));
     let out = run(&rt, sh(&script), Duration::from_millis(300));
     assert!(out.timed_out);
+    assert_eq!(out.end, ProcessEnd::KilledAtTimeout);
     assert_eq!(out.stdout, b"started");
     let grandchild = read_pid(&pid_file);
-    let give_up = Instant::now() + Duration::from_secs(5);
-    while !dead(&grandchild) && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert!(dead(&grandchild), "the child's own child {grandchild} survived the kill");
+    assert!(wait_dead(&grandchild), "the child's own child {grandchild} survived the kill");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -277,7 +277,7 @@ fn wait_dead(pid: &str) -> bool {
 /// `pid_file`, prints `parent-exits` and exits at once, leaving the job behind.
 #[cfg(target_os = "linux")]
 fn leaves_behind(job: &str, pid_file: &Path) -> Command {
-    sh(&format!("{job} & echo $! > '{f}.tmp'; mv '{f}.tmp' '{f}'; echo parent-exits", f = pid_file.display()))
+    sh(&format!("{job} & {}; echo parent-exits", save("$!", pid_file)))
 }
 
 #[cfg(target_os = "linux")]
@@ -329,11 +329,8 @@ fn start_and_let_the_leader_exit(
 ) -> (kairos_rt::JoinHandle<Result<ProcessOutput, kairos_rt::ProcessError>>, String) {
     let pid_file = dir.join("pid");
     let leader_file = dir.join("leader");
-    let script = format!(
-        "echo $$ > '{l}.tmp'; mv '{l}.tmp' '{l}'; (sleep 30) & echo $! > '{f}.tmp'; mv '{f}.tmp' '{f}'; echo parent-exits",
-        f = pid_file.display(),
-        l = leader_file.display()
-    );
+    let script =
+        format!("{}; (sleep 30) & {}; echo parent-exits", save("$$", &leader_file), save("$!", &pid_file));
     let h = rt.spawn_process(Priority::NORMAL, sh(&script), Duration::from_secs(60));
     let job = read_pid(&pid_file);
     let leader = read_pid(&leader_file);
@@ -406,10 +403,7 @@ fn pipes_held_outside_the_group_are_closed_and_the_run_resolves() {
     let rt = runtime(1, 1);
     let dir = temp_dir("setsid");
     let pid_file = dir.join("pid");
-    let script = format!(
-        "setsid sh -c 'echo $$ > \"{f}.tmp\"; mv \"{f}.tmp\" \"{f}\"; exec sleep 30' & echo parent-exits",
-        f = pid_file.display()
-    );
+    let script = format!("setsid sh -c '{}; exec sleep 30' & echo parent-exits", save("$$", &pid_file));
     let out = run(&rt, sh(&script), Duration::from_millis(200));
     let outsider = read_pid(&pid_file);
     assert_eq!(out.end, ProcessEnd::OutputHeldAtTimeout);
