@@ -100,7 +100,7 @@ impl ProcessError {
         matches!(self.kind, ErrorKind::Io { .. })
     }
 
-    /// The program, as given to [`Command::new`] (lossily converted to text).
+    /// The program, as given to [`Command::new`](std::process::Command::new) (lossily converted to text).
     ///
     /// ```
     /// # use kairos_rt::{Priority, Runtime};
