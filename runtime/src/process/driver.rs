@@ -478,7 +478,8 @@ pub(super) mod tests {
         assert_eq!((out.code(), &out.stdout[..], out.end), (Some(3), &b"out"[..], ProcessEnd::Exited));
         let out = run(sh("exec sleep 30"), Duration::from_millis(50));
         assert_eq!(out.end, ProcessEnd::KilledAtTimeout);
-        let out = run(sh("(sleep 30) & echo parent-exits"), Duration::from_millis(50));
+        // Long enough for the shell to exit first, even on a loaded machine.
+        let out = run(sh("(sleep 30) & echo parent-exits"), Duration::from_secs(1));
         assert_eq!((out.code(), out.end), (Some(0), ProcessEnd::OutputHeldAtTimeout));
         assert!(rt.shutdown().is_balanced());
     }

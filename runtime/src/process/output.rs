@@ -72,7 +72,7 @@ pub struct ProcessOutput {
 /// // The shell exits at once, but the job it left behind holds the output open.
 /// let mut cmd = Command::new("sh");
 /// cmd.args(["-c", "(sleep 30) & echo parent-exits"]);
-/// let out = rt.spawn_process_with(ProcessTask::new(cmd, Duration::from_millis(100))).join().unwrap().unwrap();
+/// let out = rt.spawn_process_with(ProcessTask::new(cmd, Duration::from_secs(1))).join().unwrap().unwrap();
 /// assert_eq!(out.end, ProcessEnd::OutputHeldAtTimeout);
 /// assert_eq!(out.code(), Some(0), "the shell's own exit");
 /// assert!(out.timed_out);
