@@ -23,7 +23,10 @@
 //!   module). The `waitid` call runs under the lock on a registered entry, and the owner
 //!   removes the entry before it reaps, so the pid is still our unreaped child.
 //! - Every change wakes the waker the owner left in the entry (checked and registered
-//!   under the same lock: no lost wake-up).
+//!   under the same lock: no lost wake-up). Wakers run outside the lock, each under
+//!   `catch_unwind`: a waker is the owner runtime's code, and one that panics (a task
+//!   woken as its runtime goes away) must not stop the driver of every other child. Any
+//!   other panic restarts the loop.
 //! - An *orphan* entry holds a `Child` whose owner could not kill it (see
 //!   [`Watch::orphan`]): the driver reaps it when it exits and removes the entry.
 //! - The thread is started by the first registration and exits after [`LINGER`] with no
@@ -254,8 +257,15 @@ enum Slot {
     Exit,
 }
 
-/// The driver thread's loop (see the module docs).
+/// The driver thread: runs [`serve`] until it returns (idle), starting it again if it
+/// panics, so one failure cannot leave every child unserved (the registry's lock
+/// recovers from poisoning).
 fn drive() {
+    while std::panic::catch_unwind(serve).is_err() {}
+}
+
+/// The driver's loop (see the module docs); returns once idle for [`LINGER`].
+fn serve() {
     let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut slots: Vec<(u64, Slot)> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -341,7 +351,9 @@ fn drive() {
             });
         }
         for w in wakers {
-            w.wake();
+            // A waker is foreign code (its runtime's): if it panics (its runtime is gone,
+            // say), the other children are still served.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake()));
         }
     }
 }
@@ -454,9 +466,14 @@ pub(super) fn has_exited(pid: libc::pid_t) -> io::Result<bool> {
 
 #[cfg(test)]
 pub(super) mod tests {
+    use super::{Until, Watch};
     use crate::{Priority, ProcessEnd, Runtime};
-    use std::process::Command;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Child, Command, Stdio};
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
     use std::time::Duration;
 
     /// Makes the driver watch exits by `waitid` polling, as on a kernel without
@@ -482,5 +499,57 @@ pub(super) mod tests {
         let out = run(sh("(sleep 30) & echo parent-exits"), Duration::from_secs(1));
         assert_eq!((out.code(), out.end), (Some(0), ProcessEnd::OutputHeldAtTimeout));
         assert!(rt.shutdown().is_balanced());
+    }
+
+    /// Starts `script` and registers it with the driver.
+    fn watched(script: &str) -> (Child, Watch) {
+        let mut child =
+            sh(script).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).spawn().unwrap();
+        let pipes = [child.stdout.take().map(OwnedFd::from), child.stderr.take().map(OwnedFd::from)];
+        let watch = Watch::register(child.id(), pipes, 1024).unwrap();
+        (child, watch)
+    }
+
+    struct Panics;
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("a waker whose runtime is gone (expected by this test)");
+        }
+    }
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    #[test]
+    fn a_panicking_waker_does_not_stop_the_driver() {
+        let dir = std::env::temp_dir().join(format!("kairos-driver-panic-{}", std::process::id()));
+        let go = dir.join("go");
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::fs::remove_file(&go);
+        // Runs until `go` exists, so the panicking waker is registered before it exits.
+        let (mut first, first_watch) =
+            watched(&format!("while [ ! -e '{}' ]; do sleep 0.01; done", go.display()));
+        let panics = Waker::from(Arc::new(Panics));
+        assert!(first_watch.poll_until(Until::Finished, &mut Context::from_waker(&panics)).is_pending());
+        std::fs::write(&go, b"").unwrap();
+        // The driver wakes (and survives) the panicking waker, then serves this child.
+        let (mut second, second_watch) = watched("sleep 0.05; printf second");
+        let unpark = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let give_up = std::time::Instant::now() + Duration::from_secs(20);
+        while second_watch.poll_until(Until::Finished, &mut Context::from_waker(&unpark)) == Poll::Pending {
+            assert!(std::time::Instant::now() < give_up, "the driver stopped serving children");
+            std::thread::park_timeout(Duration::from_secs(1));
+        }
+        let collected = second_watch.close();
+        let [mut out, _] = collected.captures;
+        assert_eq!(out.take(), (b"second".to_vec(), 0));
+        assert!(second.wait().unwrap().success());
+        drop(first_watch);
+        assert!(first.wait().unwrap().success());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
