@@ -454,3 +454,17 @@ fn a_job_longer_than_its_lease_keeps_it_renewed_and_runs_once() {
     let (ra, rb) = (a.shutdown(WAIT), b.shutdown(WAIT));
     assert_eq!(ra.leases_lost + rb.leases_lost + ra.refused + rb.refused, 0, "{ra}\n{rb}");
 }
+
+#[test]
+fn a_command_whose_output_is_over_the_result_cap_fails_instead_of_passing_a_partial_result() {
+    let (_redis, q, rt) = setup(1);
+    let n = node(&q, &rt).max_result(4).builtin_kinds(&["echo".to_string()]).start().unwrap();
+    let id =
+        q.enqueue(Job::new("command").payload(br#"{"program":"echo","args":["hello"]}"#.to_vec())).unwrap();
+    let s = q.wait(id, WAIT).unwrap();
+    assert_eq!(s.state, JobState::Dead);
+    assert!(s.last_error.unwrap().contains("6 bytes"));
+    let ok = q.enqueue(Job::new("command").payload(br#"{"program":"echo","args":["hi"]}"#.to_vec())).unwrap();
+    assert_eq!(q.wait(ok, WAIT).unwrap().result.as_deref(), Some(&b"hi\n"[..]));
+    n.shutdown(WAIT);
+}

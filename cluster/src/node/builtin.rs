@@ -19,6 +19,7 @@
 
 use super::{JobContext, JobError, NodeBuilder};
 use crate::connection::Conn;
+use kairos_rt::ProcessTask;
 use serde::Deserialize;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,7 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
     let record_key = builder.queue().name().record_key();
     let pool: Arc<Mutex<Vec<Conn>>> = Arc::new(Mutex::new(Vec::new()));
     let allowed: Arc<Vec<String>> = Arc::new(allowed.to_vec());
+    let max_output = builder.result_limit();
     let max_ms = builder.job_time_limit().as_millis().min(u64::MAX as u128) as u64;
     let too_long = move |what: &str, ms: u64| -> Result<(), JobError> {
         if ms > max_ms {
@@ -124,17 +126,19 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
                 if let Some(path) = std::env::var_os("PATH") {
                     cmd.env("PATH", path);
                 }
-                let handle =
-                    kairos_rt::try_current().ok_or_else(|| JobError::retry("command: no runtime"))?;
+                let handle = kairos_rt::try_current().ok_or_else(|| JobError::retry("command: no runtime"))?;
+                let task = ProcessTask::new(cmd, Duration::from_millis(spec.timeout_ms))
+                    .priority(job.priority)
+                    .max_output(max_output);
                 let out = handle
-                    .spawn_process(job.priority, cmd, Duration::from_millis(spec.timeout_ms))
+                    .spawn_process_with(task)
                     .await
                     .map_err(|e| JobError::retry(format!("command: task failed: {e}")))?
                     .map_err(|e| JobError::retry(format!("command: {e}")))?;
                 if out.timed_out {
                     return Err(JobError::retry(format!(
-                        "command: {} timed out after {} ms",
-                        spec.program, spec.timeout_ms
+                        "command: {} timed out after {} ms ({:?})",
+                        spec.program, spec.timeout_ms, out.end
                     )));
                 }
                 if !out.success() {
@@ -143,6 +147,14 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
                         spec.program,
                         out.code(),
                         out.stderr_lossy().trim()
+                    )));
+                }
+                if out.stdout_dropped > 0 {
+                    // A partial result would pass for the whole one: say so instead.
+                    return Err(JobError::fatal(format!(
+                        "command: {} wrote {} bytes to stdout, over this node's max_result of {max_output} bytes",
+                        spec.program,
+                        out.stdout.len() as u64 + out.stdout_dropped
                     )));
                 }
                 Ok(out.stdout)

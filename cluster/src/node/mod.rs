@@ -203,7 +203,9 @@ impl NodeBuilder {
     }
 
     /// Results larger than this are not kept in the job's record (the job still
-    /// completes; default 1 MiB). Error messages are always cut to 4 KiB.
+    /// completes; default 1 MiB). Error messages are always cut to 4 KiB. The built-in
+    /// `command` kind fails a job whose output is over it (set it before
+    /// [`builtin_kinds`](Self::builtin_kinds)).
     pub fn max_result(mut self, bytes: usize) -> NodeBuilder {
         self.config.max_result = bytes;
         self
@@ -259,6 +261,10 @@ impl NodeBuilder {
 
     pub(crate) fn job_time_limit(&self) -> Duration {
         self.config.max_job_time
+    }
+
+    pub(crate) fn result_limit(&self) -> usize {
+        self.config.max_result
     }
 
     /// Checks the settings, connects, and starts the node's two threads.
