@@ -64,6 +64,12 @@ fn metrics_count_what_happened() {
     join(rt.spawn(Priority::NORMAL, || panic!("boom"))).unwrap_err();
     let gone = rt.spawn_after(Duration::from_secs(3600), Priority::LOW, || ());
     assert!(gone.cancel());
+    // A handle resolves before its worker counts the end: wait for the counts to settle
+    // (they must reach these values; a wrong count hangs here and fails the bound).
+    assert!(wait_until(|| {
+        let m = rt.metrics();
+        m.completed == n as u64 && m.panicked == 1 && m.failed == 1 && m.cancelled == 1
+    }));
     let m = rt.metrics();
     assert_eq!(m.submitted, n as u64 + 2);
     assert_eq!(m.completed, n as u64);

@@ -384,7 +384,9 @@ fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
     assert!(wait_until(|| attempts.load(SeqCst) == 1));
     let gate = Gate::hold(&rt, Priority::HIGHEST);
     let normal = rt.spawn(Priority::NORMAL, rec("normal"));
-    std::thread::sleep(Duration::from_millis(10)); // the backoff passes while the worker is held
+    // The backoff passes while the worker is held (the backoff is long enough that the
+    // gate is in place before it ends, even on a loaded machine).
+    std::thread::sleep(Duration::from_millis(300));
     join(gate.open()).unwrap();
     join(normal).unwrap();
     assert_eq!(join(retrying).unwrap().attempts, 2);
@@ -394,7 +396,7 @@ fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
 
 #[test]
 fn retries_keep_the_task_priority_or_use_the_configured_one() {
-    let backoff = RetryPolicy::fixed(Duration::from_millis(1));
+    let backoff = RetryPolicy::fixed(Duration::from_millis(200));
     assert_eq!(retry_vs_normal(backoff.clone()), ["retry", "normal"], "HIGH retry before NORMAL");
     assert_eq!(retry_vs_normal(backoff.retry_priority(Priority::LOWEST)), ["normal", "retry"]);
 }
