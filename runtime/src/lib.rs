@@ -140,6 +140,7 @@
 mod clock;
 mod config;
 mod observe;
+mod recurring;
 mod runtime;
 mod sched;
 mod stats;
@@ -150,6 +151,10 @@ pub use config::Aging;
 pub use kairos_rt_core::{InvalidPriority, Priority};
 pub use observe::{LatencySummary, LevelCounts, MetricsSnapshot, PendingSnapshot, ShutdownReport};
 pub use process::{ProcessEnd, ProcessError, ProcessOutput, ProcessTask};
+pub use recurring::{
+    spawn_recurring, MissedTickBehavior, OnPanic, Overlap, Recurring, Schedule, ScheduleError,
+    SchedulesSnapshot, Ticks,
+};
 pub use runtime::error::{BuildError, Elapsed, SpawnError};
 pub use runtime::{Builder, Handle, Runtime};
 pub use task::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError, RetryTask, Task};

@@ -6,6 +6,8 @@
 //! the `Sleep` cancels the timer at once. The sleeping future itself is re-queued at its
 //! own priority when woken.
 
+pub use crate::recurring::interval::{interval, interval_at, Interval};
+pub use crate::recurring::MissedTickBehavior;
 pub use crate::runtime::error::Elapsed;
 use crate::with_current;
 use kairos_rt_core::task::JoinHandle;

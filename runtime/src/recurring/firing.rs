@@ -1,0 +1,380 @@
+//! The firing loop behind a [`Recurring`](crate::Recurring) schedule.
+//!
+//! ## Protocol
+//!
+//! A schedule has at most one pending *firing*: a timed closure task at the schedule's
+//! priority, due at its tick (plus jitter), in a timing wheel. No thread waits for it.
+//! Everything below happens under the schedule's mutex, except running the body.
+//!
+//! A firing for tick `T` that starts at `S` returns at once if the schedule is stopped
+//! (cancelled, exhausted, stopped by a panic): a firing that loses the race with
+//! `cancel` does nothing. Otherwise it records its lateness, counts the tick, starts a
+//! run (`running += 1`, `runs += 1`) and, by the overlap rule:
+//!
+//! - `Skip` and `QueueOne` (*sequential*): runs the body first and schedules the next
+//!   firing after it, so no firing waits in a wheel while the run holds the worker
+//!   (a run blocks its worker's own wheel; issue 20). After a run ending at `E`: the next
+//!   tick `N` comes from `T` under the missed-tick behavior judged at `S`. If `N > E`, or
+//!   under `Burst` (which never loses a tick), the firing of `N` is spawned (at once if
+//!   it is due). Otherwise the ticks in `[N, E]` came during the run: `Skip` counts them
+//!   all as skipped and goes on from the last; `QueueOne` counts all but the last as
+//!   skipped and runs again at once for the last, then repeats.
+//! - `Concurrent`: schedules the next firing first, through a *relay*: a ready task that
+//!   spawns it. The relay sits in this worker's run queue, where a free worker steals it
+//!   and puts the next firing in its own wheel, so ticks keep firing, on other workers,
+//!   while this run holds this one. Then it runs the body.
+//!
+//! ## Invariants
+//!
+//! - A run *starts* exactly when `runs` is incremented, under the mutex, after checking
+//!   that the schedule is not stopped. [`Recurring::cancel`](crate::Recurring::cancel) sets the stop under the same
+//!   mutex, so once it returns `true` no run starts (a run already started may finish).
+//! - Ticks come from the grid, never from when a run ended: no drift.
+//! - The schedule's tasks never pile up: one pending firing (or relay) at most, plus the
+//!   runs going (at most 1 for `Skip` and `QueueOne`, and with no firing pending while it
+//!   runs; for `Concurrent`, at most one per busy worker, since a run's relay waits for a
+//!   free one).
+//! - The mutex is never held while user code runs; it is held while the next firing is
+//!   spawned (a worker's spawn never blocks; the first spawn from outside may wait for
+//!   room under `max_pending`, before any firing exists).
+//! - Firings and relays are ordinary tasks: the shutdown report counts each as completed
+//!   (panics in the body are caught and counted here, in `panicked`), and a pending
+//!   firing dropped by shutdown as a dropped timer.
+
+use super::census::{Census, Counts};
+use super::error::ScheduleError;
+use super::missed_tick::MissedTickBehavior;
+use super::schedule::{OnPanic, Overlap, Schedule};
+use crate::Handle;
+use chrono::{DateTime, Utc};
+use kairos_rt_core::task::JoinHandle;
+use kairos_rt_core::Priority;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Why a schedule stopped firing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// [`Recurring::cancel`](crate::Recurring::cancel).
+    Cancelled,
+    /// A run panicked under [`OnPanic::Stop`].
+    Panicked,
+    /// No tick left (`times`, `until`, or the end of a cron grid).
+    Exhausted,
+    /// The runtime refused the next firing.
+    Shutdown,
+}
+
+/// The mutable part of a schedule, under its mutex.
+#[derive(Debug)]
+struct Firing {
+    priority: Priority,
+    /// The pending firing's task (or relay); `None` while a sequential run goes on.
+    next: Option<JoinHandle<()>>,
+    /// The next tick, and when it is due (tick + jitter) on both clocks.
+    tick: DateTime<Utc>,
+    due: DateTime<Utc>,
+    due_instant: Instant,
+    /// Ticks consumed (that started a run or were skipped by the overlap rule).
+    fired: u64,
+    running: u32,
+    stop: Option<Stop>,
+}
+
+impl Firing {
+    /// Whether a run may still start: not stopped, and a run is going (a sequential
+    /// run schedules the next firing when it ends) or a firing is pending (a pending
+    /// task that ended without replacing itself was dropped by shutdown).
+    fn is_live(&self) -> bool {
+        self.stop.is_none() && (self.running > 0 || self.next.as_ref().is_some_and(|h| !h.is_finished()))
+    }
+
+    /// No run going and none will start.
+    fn is_over(&self) -> bool {
+        self.running == 0 && !self.is_live()
+    }
+
+    /// Sets the next tick, drawing its jitter, and when it is due.
+    fn set_next(&mut self, schedule: &Schedule, tick: DateTime<Utc>) {
+        let max = schedule.max_jitter();
+        let jitter = if max.is_zero() {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(fastrand::u64(0..=u64::try_from(max.as_nanos()).unwrap_or(u64::MAX)))
+        };
+        let due = tick + jitter;
+        let (now, now_instant) = (Utc::now(), Instant::now());
+        let due_instant = now_instant.checked_add(gap(now, due)).unwrap_or(now_instant);
+        (self.tick, self.due, self.due_instant) = (tick, due, due_instant);
+    }
+
+    fn exhaust(&mut self) {
+        self.stop = Some(Stop::Exhausted);
+        self.next = None;
+    }
+
+    /// How many more ticks `times` allows.
+    fn ticks_left(&self, schedule: &Schedule) -> u64 {
+        schedule.max_firings().map_or(u64::MAX, |n| n.saturating_sub(self.fired))
+    }
+}
+
+/// A schedule's shared state: what the pending firing, the running runs and the
+/// [`Recurring`](crate::Recurring) handle all point at. `F` is the body, last so the state can be unsized.
+pub(crate) struct State<F: ?Sized> {
+    pub(crate) schedule: Schedule,
+    handle: Handle,
+    census: Arc<Census>,
+    pub(crate) counts: Counts,
+    firing: Mutex<Firing>,
+    body: F,
+}
+
+/// The state with its body type erased.
+pub(crate) type DynState = State<dyn Fn() + Send + Sync>;
+
+impl<F: ?Sized> Drop for State<F> {
+    fn drop(&mut self) {
+        self.census.retired.absorb(&self.counts);
+        Counts::add(&self.census.retired_schedules, 1);
+    }
+}
+
+impl<F: ?Sized> State<F> {
+    fn lock(&self) -> MutexGuard<'_, Firing> {
+        self.firing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The gap `to - from` as a `Duration`, zero if `to` is earlier.
+fn gap(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+    (to - from).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// Spawns the firing of the next tick set in `firing`; marks the schedule stopped if the
+/// runtime refuses it.
+fn spawn_firing(state: &Arc<DynState>, firing: &mut Firing) {
+    if state.handle.is_shutdown() {
+        firing.stop = Some(Stop::Shutdown);
+        firing.next = None;
+        return;
+    }
+    let this = state.clone();
+    firing.next = Some(state.handle.spawn_at(firing.due_instant, firing.priority, move || fire(&this)));
+}
+
+/// Sets the next tick after `tick` for a firing that started at `started` (on the grid:
+/// without its jitter), or marks the schedule exhausted. Returns whether there is one.
+fn plan_next(state: &DynState, firing: &mut Firing, tick: DateTime<Utc>, started: DateTime<Utc>) -> bool {
+    let next = if firing.ticks_left(&state.schedule) == 0 {
+        None
+    } else {
+        let (next, missed) = state.schedule.next_tick_counting(tick, started);
+        Counts::add(&state.counts.missed, missed);
+        next
+    };
+    match next {
+        Some(next) => firing.set_next(&state.schedule, next),
+        None => firing.exhaust(),
+    }
+    next.is_some()
+}
+
+/// The body of a firing task (see the module's protocol).
+fn fire(state: &Arc<DynState>) {
+    let mut firing = state.lock();
+    if firing.stop.is_some() {
+        return;
+    }
+    let now_instant = Instant::now();
+    state.counts.record_lateness(now_instant.saturating_duration_since(firing.due_instant));
+    // Missed ticks are judged on the grid: this firing's own jitter is not lateness.
+    let (tick, started) = (firing.tick, Utc::now() - gap(firing.tick, firing.due));
+    firing.fired += 1;
+    firing.running += 1;
+    Counts::add(&state.counts.runs, 1);
+    if state.schedule.overlap_rule() == Overlap::Concurrent {
+        if plan_next(state, &mut firing, tick, started) {
+            let this = state.clone();
+            let relay = move || {
+                let mut firing = this.lock();
+                if firing.stop.is_none() {
+                    spawn_firing(&this, &mut firing);
+                }
+            };
+            firing.next = Some(state.handle.spawn(firing.priority, relay));
+        }
+        drop(firing);
+        run_once(state);
+        state.lock().running -= 1;
+        return;
+    }
+    // Sequential: nothing pending while the body runs; `next_due` shows the next tick.
+    firing.next = None;
+    if let (Some(next), _) = state.schedule.next_tick_counting(tick, started) {
+        firing.set_next(&state.schedule, next);
+    }
+    drop(firing);
+    let (mut tick, mut started) = (tick, started);
+    loop {
+        run_once(state);
+        let mut firing = state.lock();
+        match after_run(state, &mut firing, tick, started) {
+            Some(queued) => {
+                (tick, started) = (queued, Utc::now());
+                Counts::add(&state.counts.runs, 1);
+            }
+            None => {
+                firing.running -= 1;
+                return;
+            }
+        }
+    }
+}
+
+/// After a sequential run of `tick` that started at `started`: spawns the next firing,
+/// or returns the tick to run again at once (`QueueOne`), or stops. See the protocol.
+fn after_run(
+    state: &Arc<DynState>,
+    firing: &mut Firing,
+    mut tick: DateTime<Utc>,
+    mut started: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let end = Utc::now();
+    loop {
+        if firing.stop.is_some() || !plan_next(state, firing, tick, started) {
+            return None;
+        }
+        if firing.tick > end || state.schedule.missed_tick_behavior() == MissedTickBehavior::Burst {
+            // Ahead, or Burst (which never loses a tick): its firing is due now.
+            spawn_firing(state, firing);
+            return None;
+        }
+        // Ticks came while the run went on.
+        let (came, last) = state.schedule.ticks_through(firing.tick, end, firing.ticks_left(&state.schedule));
+        firing.fired += came;
+        if state.schedule.overlap_rule() == Overlap::QueueOne {
+            Counts::add(&state.counts.skipped, came - 1);
+            return Some(last);
+        }
+        Counts::add(&state.counts.skipped, came);
+        (tick, started) = (last, end);
+    }
+}
+
+/// Runs the body once, catching a panic; counts it and applies [`OnPanic`].
+fn run_once(state: &Arc<DynState>) {
+    if catch_unwind(AssertUnwindSafe(|| (state.body)())).is_ok() {
+        return;
+    }
+    Counts::add(&state.counts.panicked, 1);
+    if state.schedule.on_panic_rule() == OnPanic::Stop {
+        let mut firing = state.lock();
+        if matches!(firing.stop, None | Some(Stop::Exhausted)) {
+            firing.stop = Some(Stop::Panicked);
+            if let Some(next) = firing.next.take() {
+                let _ = next.cancel();
+            }
+        }
+    }
+}
+
+impl DynState {
+    /// Starts `schedule` on `handle`'s runtime: its first firing is spawned.
+    pub(crate) fn start<F>(
+        handle: &Handle,
+        schedule: Schedule,
+        priority: Priority,
+        f: F,
+    ) -> Result<Arc<DynState>, ScheduleError>
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        schedule.validate()?;
+        if handle.is_shutdown() {
+            return Err(ScheduleError::shutdown());
+        }
+        let now = Utc::now();
+        let Some(first) = schedule.first_tick(now) else {
+            return Err(ScheduleError::invalid(format!(
+                "the schedule has no tick at or after now ({now}): its until has passed"
+            )));
+        };
+        let census = Census::of(&handle.shared);
+        let state: Arc<DynState> = Arc::new(State {
+            schedule,
+            handle: handle.clone(),
+            census: census.clone(),
+            counts: Counts::default(),
+            firing: Mutex::new(Firing {
+                priority,
+                next: None,
+                tick: first,
+                due: first,
+                due_instant: Instant::now(),
+                fired: 0,
+                running: 0,
+                stop: None,
+            }),
+            body: f,
+        });
+        {
+            let mut firing = state.lock();
+            firing.set_next(&state.schedule, first);
+            spawn_firing(&state, &mut firing);
+            if firing.stop == Some(Stop::Shutdown) {
+                return Err(ScheduleError::shutdown());
+            }
+        }
+        census.register(Arc::downgrade(&state));
+        Ok(state)
+    }
+
+    /// Stops the schedule if it is live (see `Recurring::cancel`).
+    pub(crate) fn cancel(&self) -> bool {
+        let mut firing = self.lock();
+        if !firing.is_live() {
+            return false;
+        }
+        firing.stop = Some(Stop::Cancelled);
+        if let Some(next) = firing.next.take() {
+            let _ = next.cancel();
+        }
+        true
+    }
+
+    /// When the next firing is due, if the schedule is live.
+    pub(crate) fn next_due(&self) -> Option<SystemTime> {
+        let firing = self.lock();
+        firing.is_live().then(|| firing.due.into())
+    }
+
+    pub(crate) fn priority(&self) -> Priority {
+        self.lock().priority
+    }
+
+    /// Sets the priority of the next firings, the pending one included, if live.
+    pub(crate) fn set_priority(&self, priority: Priority) -> bool {
+        let mut firing = self.lock();
+        if !firing.is_live() {
+            return false;
+        }
+        firing.priority = priority;
+        if let Some(next) = &firing.next {
+            let _ = next.set_priority(priority);
+        }
+        true
+    }
+
+    /// No run going and none will start.
+    pub(crate) fn is_over(&self) -> bool {
+        self.lock().is_over()
+    }
+
+    /// Whether the schedule is over, and if live, when its next firing is due.
+    pub(crate) fn status(&self) -> (bool, Option<SystemTime>) {
+        let firing = self.lock();
+        (firing.is_over(), firing.is_live().then(|| firing.due.into()))
+    }
+}

@@ -1,0 +1,31 @@
+//! Recurring work: [`Schedule`]s (every period, or cron in a time zone) run by
+//! [`Handle::spawn_recurring`](crate::Handle::spawn_recurring) as timed tasks at their
+//! priority, and tokio-style [`Interval`](crate::time::Interval)s for futures.
+//!
+//! A layer on the runtime's public spawning API: each firing is an ordinary timed task
+//! (`Handle::spawn_at`), so recurring work shares the timing wheels, the priorities and
+//! the shutdown accounting of everything else.
+//!
+//! - `schedule.rs`: the [`Schedule`] value and its pure tick functions.
+//! - `cron.rs`: cron expressions and time zones (croner, chrono-tz).
+//! - `missed_tick.rs`: [`MissedTickBehavior`], the rule after missed ticks.
+//! - `handle.rs`: the [`Recurring`] handle and `spawn_recurring`.
+//! - `firing.rs`: the firing loop (its protocol is there).
+//! - `census.rs`: the per-runtime tally behind [`Handle::schedules`](crate::Handle::schedules).
+//! - `interval.rs`: [`Interval`](crate::time::Interval).
+//! - `error.rs`: [`ScheduleError`].
+
+mod census;
+mod cron;
+mod error;
+mod firing;
+mod handle;
+pub(crate) mod interval;
+mod missed_tick;
+mod schedule;
+
+pub use census::SchedulesSnapshot;
+pub use error::ScheduleError;
+pub use handle::{spawn_recurring, Recurring};
+pub use missed_tick::MissedTickBehavior;
+pub use schedule::{OnPanic, Overlap, Schedule, Ticks};

@@ -1,0 +1,387 @@
+//! `spawn_recurring` on a real runtime: counts, order, overlap rules, panics, cancel,
+//! missed ticks, shutdown accounting. Assertions are on counts and order; waits are
+//! bounded (`wait_until`), never timing bounds.
+
+mod common;
+
+use common::{runtime, wait_until, Gate, PATIENCE};
+use kairos_rt::time::{interval, interval_at, MissedTickBehavior as IntervalMissed};
+use kairos_rt::{MissedTickBehavior, OnPanic, Overlap, Priority, Recurring, Schedule};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+fn every(d: Duration) -> Schedule {
+    Schedule::every(d).unwrap()
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A body that counts its starts, tracks how many runs overlap, and blocks while `hold`.
+#[derive(Default)]
+struct Probe {
+    starts: AtomicU64,
+    running: AtomicU64,
+    max_running: AtomicU64,
+    hold: AtomicBool,
+}
+
+impl Probe {
+    fn held() -> Arc<Probe> {
+        let p = Arc::new(Probe::default());
+        p.hold.store(true, SeqCst);
+        p
+    }
+
+    fn body(self: &Arc<Probe>) -> impl Fn() + Send + Sync + 'static {
+        let p = self.clone();
+        move || {
+            p.starts.fetch_add(1, SeqCst);
+            let now = p.running.fetch_add(1, SeqCst) + 1;
+            p.max_running.fetch_max(now, SeqCst);
+            let deadline = Instant::now() + PATIENCE;
+            while p.hold.load(SeqCst) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            p.running.fetch_sub(1, SeqCst);
+        }
+    }
+
+    fn starts(&self) -> u64 {
+        self.starts.load(SeqCst)
+    }
+}
+
+fn finish(job: &Recurring) {
+    assert!(wait_until(|| job.is_finished()), "schedule never finished: {job:?}");
+}
+
+#[test]
+fn times_n_runs_exactly_n_times_in_order_then_finishes() {
+    let rt = runtime(2);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let n = Arc::new(AtomicU64::new(0));
+    let (l, c) = (log.clone(), n.clone());
+    let job = rt
+        .spawn_recurring(
+            every(Duration::from_micros(200)).times(5).missed_tick(MissedTickBehavior::Burst),
+            Priority::NORMAL,
+            move || {
+                l.lock().unwrap().push(c.fetch_add(1, SeqCst));
+            },
+        )
+        .unwrap();
+    finish(&job);
+    assert_eq!(*log.lock().unwrap(), [0, 1, 2, 3, 4]);
+    assert_eq!((job.runs(), job.skipped(), job.panicked()), (5, 0, 0));
+    assert_eq!(job.next_due(), None);
+    assert!(!job.cancel(), "already finished");
+    let report = rt.shutdown();
+    assert_eq!(report.completed, 5, "one task per firing: {report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+#[test]
+fn until_stops_the_schedule() {
+    let rt = runtime(2);
+    let start = SystemTime::now() + ms(5);
+    let s = every(ms(1)).starting_at(start).until(start + ms(3));
+    let job = rt.spawn_recurring(s, Priority::NORMAL, || ()).unwrap();
+    assert_eq!(job.next_due(), Some(start));
+    finish(&job);
+    // Ticks at 0, 1, 2, 3 ms past start; on a noisy machine some may be dropped as
+    // missed (Skip) or skipped (a run preempted across a tick).
+    assert_eq!(job.runs() + job.missed() + job.skipped(), 4, "{job:?}");
+}
+
+#[test]
+fn overlap_skip_never_runs_twice_at_once_and_counts_skips() {
+    let rt = runtime(2);
+    let probe = Probe::held();
+    let job = rt.spawn_recurring(every(ms(1)), Priority::NORMAL, probe.body()).unwrap();
+    assert!(wait_until(|| probe.starts() == 1));
+    std::thread::sleep(ms(10)); // about 10 ticks come while the run is held
+                                // Nothing piles up: while the run goes on, not even a firing is pending.
+    assert_eq!(rt.pending().total(), 0, "{:?}", rt.pending());
+    assert!(job.next_due().is_some() && !job.is_finished());
+    probe.hold.store(false, SeqCst);
+    assert!(wait_until(|| job.runs() >= 3), "{job:?}");
+    assert!(job.cancel());
+    finish(&job);
+    assert!(job.skipped() >= 9, "the ticks during the held run: {job:?}");
+    assert_eq!(probe.max_running.load(SeqCst), 1);
+    assert_eq!(probe.starts(), job.runs());
+}
+
+#[test]
+fn overlap_queue_one_runs_one_queued_tick_after_the_slow_run() {
+    let rt = runtime(2);
+    let probe = Probe::held();
+    let s = every(ms(1)).overlap(Overlap::QueueOne).times(10);
+    let job = rt.spawn_recurring(s, Priority::NORMAL, probe.body()).unwrap();
+    assert!(wait_until(|| probe.starts() == 1));
+    std::thread::sleep(ms(20)); // all 10 ticks come while the first run is held
+    assert_eq!(job.runs(), 1);
+    probe.hold.store(false, SeqCst);
+    finish(&job);
+    // 1 ran, 1 was queued and ran after it, 8 were skipped (or missed, if the first
+    // firing itself started more than a period late).
+    assert_eq!((job.runs(), probe.starts()), (2, 2), "{job:?}");
+    assert_eq!(job.skipped() + job.missed(), 8, "{job:?}");
+    assert_eq!(probe.max_running.load(SeqCst), 1);
+}
+
+#[test]
+fn overlap_concurrent_starts_a_run_at_every_tick() {
+    let rt = runtime(3);
+    let probe = Probe::held();
+    let s = every(ms(1)).overlap(Overlap::Concurrent).times(2);
+    let job = rt.spawn_recurring(s, Priority::NORMAL, probe.body()).unwrap();
+    assert!(wait_until(|| probe.running.load(SeqCst) == 2), "{job:?}");
+    assert_eq!(job.skipped(), 0);
+    assert!(!job.is_finished(), "runs are still going");
+    probe.hold.store(false, SeqCst);
+    finish(&job);
+    assert_eq!(probe.max_running.load(SeqCst), 2);
+}
+
+#[test]
+fn cancel_stops_a_queued_run_from_starting() {
+    let rt = runtime(2);
+    let probe = Probe::held();
+    let job =
+        rt.spawn_recurring(every(ms(1)).overlap(Overlap::QueueOne), Priority::NORMAL, probe.body()).unwrap();
+    assert!(wait_until(|| probe.starts() == 1));
+    std::thread::sleep(ms(5)); // ticks come: one would be queued
+    assert!(job.cancel(), "a run is going: the schedule is live");
+    probe.hold.store(false, SeqCst);
+    finish(&job);
+    assert_eq!((job.runs(), probe.starts()), (1, 1), "the queued run must not start after cancel");
+    assert_eq!(rt.pending().total(), 0);
+}
+
+#[test]
+fn no_run_starts_after_cancel_returns_true() {
+    let rt = runtime(2);
+    let started = Arc::new(AtomicU64::new(0));
+    let mut jobs = Vec::new();
+    for i in 0..200u64 {
+        let started = started.clone();
+        let overlap = if i % 2 == 0 { Overlap::Concurrent } else { Overlap::Skip };
+        let s = every(Duration::from_micros(50 + i)).overlap(overlap);
+        jobs.push(
+            rt.spawn_recurring(s, Priority::NORMAL, move || {
+                started.fetch_add(1, SeqCst);
+            })
+            .unwrap(),
+        );
+    }
+    assert!(wait_until(|| jobs.iter().all(|j| j.runs() > 0)));
+    let at_cancel: Vec<u64> = jobs
+        .iter()
+        .map(|j| {
+            assert!(j.cancel());
+            j.runs()
+        })
+        .collect();
+    for j in &jobs {
+        finish(j);
+    }
+    std::thread::sleep(ms(5)); // room for a wrongly started run to show up
+    let after: Vec<u64> = jobs.iter().map(Recurring::runs).collect();
+    assert_eq!(at_cancel, after, "a run started after cancel returned true");
+    assert_eq!(started.load(SeqCst), after.iter().sum::<u64>());
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+#[test]
+fn a_panicking_run_is_counted_and_the_schedule_goes_on() {
+    let rt = runtime(2);
+    // Concurrent + Burst: every tick starts a run, however slow a panic is to unwind.
+    let s = every(Duration::from_micros(300))
+        .times(3)
+        .overlap(Overlap::Concurrent)
+        .missed_tick(MissedTickBehavior::Burst);
+    let job = rt.spawn_recurring(s, Priority::NORMAL, || panic!("boom")).unwrap();
+    finish(&job);
+    assert_eq!((job.runs(), job.panicked()), (3, 3));
+    let report = rt.shutdown();
+    // 3 firings and the 2 relays that spawned the next ones (Concurrent); the panics were
+    // caught by the schedule, so no task panicked.
+    assert_eq!((report.completed, report.panicked), (5, 0), "{report:?}");
+}
+
+#[test]
+fn on_panic_stop_stops_at_the_first_panic() {
+    let rt = runtime(2);
+    let s = every(Duration::from_micros(300)).on_panic(OnPanic::Stop);
+    let job = rt.spawn_recurring(s, Priority::NORMAL, || panic!("boom")).unwrap();
+    finish(&job);
+    assert_eq!((job.runs(), job.panicked()), (1, 1));
+    assert!(!job.cancel(), "already stopped");
+}
+
+#[test]
+fn missed_ticks_skip_drops_them_and_burst_fires_them() {
+    for policy in [MissedTickBehavior::Skip, MissedTickBehavior::Burst] {
+        let rt = runtime(1);
+        let gate = Gate::hold(&rt, Priority::HIGHEST);
+        let s = every(ms(1)).missed_tick(policy).times(20);
+        let job = rt.spawn_recurring(s, Priority::NORMAL, || ()).unwrap();
+        std::thread::sleep(ms(20)); // the only worker is held: 20 ticks go by
+        common::join(gate.open()).unwrap();
+        assert!(job.max_lateness() >= Duration::ZERO);
+        if policy == MissedTickBehavior::Burst {
+            finish(&job);
+            assert_eq!((job.runs(), job.missed(), job.skipped()), (20, 0, 0), "every tick fired: {job:?}");
+        } else {
+            assert!(wait_until(|| job.runs() >= 2), "{policy:?}: {job:?}");
+            assert!(job.missed() >= 19, "{policy:?}: {job:?}");
+            assert!(job.cancel());
+        }
+        assert!(job.max_lateness() > Duration::ZERO, "the first firing was late");
+    }
+}
+
+#[test]
+fn set_priority_and_next_due() {
+    let rt = runtime(1);
+    let start = SystemTime::now() + Duration::from_secs(3600);
+    let job = rt.spawn_recurring(every(ms(10)).starting_at(start), Priority::LOW, || ()).unwrap();
+    assert_eq!(job.next_due(), Some(start));
+    assert!(wait_until(|| rt.pending().at(Priority::LOW).timed == 1), "{:?}", rt.pending());
+    assert!(job.set_priority(Priority::HIGH));
+    assert_eq!(job.priority(), Priority::HIGH);
+    assert!(job.cancel());
+    assert!(!job.set_priority(Priority::LOW));
+    assert_eq!(job.next_due(), None);
+}
+
+#[test]
+fn set_priority_applies_to_the_next_firings() {
+    let rt = runtime(1);
+    let probe = Probe::held();
+    let hourly = every(Duration::from_secs(3600));
+    let job = rt.spawn_recurring(hourly, Priority::LOW, probe.body()).unwrap();
+    assert!(wait_until(|| probe.starts() == 1), "the first tick is now");
+    assert!(job.set_priority(Priority::HIGH), "live while its run goes on");
+    probe.hold.store(false, SeqCst);
+    // The run ends and spawns the next firing (in an hour) at the new priority.
+    assert!(wait_until(|| rt.pending().at(Priority::HIGH).timed == 1), "{:?}", rt.pending());
+    assert_eq!(rt.pending().at(Priority::LOW).timed, 0);
+    assert!(job.cancel());
+}
+
+#[test]
+fn dropping_the_handle_detaches() {
+    let rt = runtime(2);
+    let n = Arc::new(AtomicU64::new(0));
+    let c = n.clone();
+    drop(rt.spawn_recurring(
+        every(Duration::from_micros(200)).times(4).missed_tick(MissedTickBehavior::Burst),
+        Priority::NORMAL,
+        move || {
+            c.fetch_add(1, SeqCst);
+        },
+    ));
+    assert!(wait_until(|| n.load(SeqCst) == 4));
+    assert!(wait_until(|| rt.handle().schedules().finished == 1));
+    let s = rt.handle().schedules();
+    assert_eq!((s.active, s.runs), (0, 4), "{s:?}");
+}
+
+#[test]
+fn spawn_recurring_from_inside_a_task() {
+    let rt = runtime(2);
+    let n = Arc::new(AtomicU64::new(0));
+    let c = n.clone();
+    let job = rt.spawn(Priority::NORMAL, move || {
+        kairos_rt::spawn_recurring(
+            every(Duration::from_micros(100)).times(3).missed_tick(MissedTickBehavior::Burst),
+            Priority::HIGH,
+            move || {
+                c.fetch_add(1, SeqCst);
+            },
+        )
+        .unwrap()
+    });
+    let job = common::join(job).unwrap();
+    finish(&job);
+    assert_eq!(n.load(SeqCst), 3);
+}
+
+#[test]
+fn shutdown_stops_schedules_and_accounts_for_every_firing() {
+    let rt = runtime(2);
+    let handle = rt.handle();
+    let daily = rt.spawn_recurring(Schedule::cron("@daily").unwrap(), Priority::LOW, || ()).unwrap();
+    let three = rt
+        .spawn_recurring(
+            every(Duration::from_micros(100)).times(3).missed_tick(MissedTickBehavior::Burst),
+            Priority::NORMAL,
+            || (),
+        )
+        .unwrap();
+    finish(&three);
+    let before = handle.schedules();
+    assert_eq!((before.active, before.finished, before.runs), (1, 1, 3), "{before:?}");
+    assert!(before.next_due.is_some());
+    let report = rt.shutdown();
+    assert_eq!(
+        (report.completed, report.timers_dropped),
+        (3, 1),
+        "3 firings ran, the daily one was pending: {report:?}"
+    );
+    assert!(report.is_balanced(), "{report:?}");
+    assert!(daily.is_finished() && daily.next_due().is_none());
+    assert!(!daily.cancel(), "shutdown already stopped it");
+    let after = handle.schedules();
+    assert_eq!((after.active, after.finished, after.next_due), (0, 2, None), "{after:?}");
+    let refused = handle.spawn_recurring(every(ms(1)), Priority::LOW, || ()).unwrap_err();
+    assert!(refused.is_shutdown(), "{refused}");
+}
+
+#[test]
+fn a_bad_schedule_is_refused_at_spawn_not_in_a_worker() {
+    let rt = runtime(1);
+    let err = rt.spawn_recurring(every(ms(1)).times(0), Priority::LOW, || ()).unwrap_err();
+    assert!(err.is_invalid() && err.to_string().contains("times(0)"), "{err}");
+    let past = SystemTime::now() - Duration::from_secs(10);
+    let err = rt.spawn_recurring(every(ms(1)).until(past), Priority::LOW, || ()).unwrap_err();
+    assert!(err.is_invalid(), "{err}");
+    let report = rt.shutdown();
+    assert_eq!(report.submitted, 0);
+}
+
+#[test]
+fn interval_ticks_on_its_grid_with_tokio_policies() {
+    let rt = runtime(1);
+    let ticks = rt.block_on(async {
+        let start = Instant::now();
+        let mut every = interval_at(start, ms(1)).unwrap();
+        let mut ticks = vec![];
+        for _ in 0..4 {
+            ticks.push(every.tick().await - start);
+        }
+        ticks
+    });
+    assert_eq!(ticks, [ms(0), ms(1), ms(2), ms(3)], "each tick is its grid instant");
+    // Missed ticks (as tokio): the late tick returns at once; then Burst returns each
+    // missed one, Skip jumps to the first tick of the grid after now.
+    let (burst, skip) = rt.block_on(async {
+        let mut b = interval(ms(1)).unwrap();
+        let mut s = interval(ms(1)).unwrap();
+        s.set_missed_tick_behavior(IntervalMissed::Skip);
+        let (b0, s0) = (b.tick().await, s.tick().await);
+        kairos_rt::sleep(ms(10)).await;
+        let late = (b.tick().await - b0, s.tick().await - s0);
+        assert_eq!(late, (ms(1), ms(1)), "the late tick is the next of the grid");
+        (b.tick().await - b0, s.tick().await - s0)
+    });
+    assert_eq!(burst, ms(2), "Burst: the next missed tick");
+    assert!(skip >= ms(10), "Skip: a tick of the grid after now, got {skip:?}");
+    assert_eq!(skip.as_nanos() % ms(1).as_nanos(), 0, "on the grid: {skip:?}");
+}
