@@ -15,6 +15,16 @@ fn berlin(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Berlin.with_ymd_and_hms(y, mo, d, h, mi, 0).earliest().unwrap().with_timezone(&Utc)
 }
 
+/// The first `n` ticks of cron `expr` on Berlin's wall clock, from `from`.
+fn berlin_ticks(expr: &str, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    Schedule::cron_in(expr, "Europe/Berlin").unwrap().ticks(from).take(n).collect()
+}
+
+/// `[h:m, ...]` on day `d` of month `mo` of 2026, in UTC.
+fn utc_times(mo: u32, d: u32, hm: &[(u32, u32)]) -> Vec<DateTime<Utc>> {
+    hm.iter().map(|&(h, m)| utc(2026, mo, d, h, m, 0)).collect()
+}
+
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
@@ -117,49 +127,30 @@ fn cron_reads_the_wall_clock_of_its_time_zone() {
 #[test]
 fn a_fixed_time_job_in_a_skipped_hour_runs_once_after_the_gap() {
     // 29 March 2026, Berlin: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist.
-    let s = Schedule::cron_in("30 2 * * *", "Europe/Berlin").unwrap();
-    let ticks: Vec<_> = s.ticks(berlin(2026, 3, 28, 12, 0)).take(2).collect();
+    let ticks = berlin_ticks("30 2 * * *", berlin(2026, 3, 28, 12, 0), 2);
     assert_eq!(ticks, [berlin(2026, 3, 29, 3, 0), berlin(2026, 3, 30, 2, 30)]);
     assert_eq!(ticks[0], utc(2026, 3, 29, 1, 0, 0));
 }
 
 #[test]
 fn a_wildcard_job_loses_the_occurrences_in_a_skipped_hour() {
-    let s = Schedule::cron_in("*/30 * * * *", "Europe/Berlin").unwrap();
-    let ticks: Vec<_> = s.ticks(berlin(2026, 3, 29, 1, 0)).take(4).collect();
     // 01:00, 01:30 (CET), then 03:00, 03:30 (CEST): one real hour, no 02:xx.
-    assert_eq!(
-        ticks,
-        [
-            utc(2026, 3, 29, 0, 0, 0),
-            utc(2026, 3, 29, 0, 30, 0),
-            utc(2026, 3, 29, 1, 0, 0),
-            utc(2026, 3, 29, 1, 30, 0)
-        ]
-    );
+    let ticks = berlin_ticks("*/30 * * * *", berlin(2026, 3, 29, 1, 0), 4);
+    assert_eq!(ticks, utc_times(3, 29, &[(0, 0), (0, 30), (1, 0), (1, 30)]));
 }
 
 #[test]
 fn a_fixed_time_job_in_a_repeated_hour_runs_once() {
     // 25 October 2026, Berlin: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice.
-    let s = Schedule::cron_in("30 2 * * *", "Europe/Berlin").unwrap();
-    let ticks: Vec<_> = s.ticks(utc(2026, 10, 24, 12, 0, 0)).take(2).collect();
+    let ticks = berlin_ticks("30 2 * * *", utc(2026, 10, 24, 12, 0, 0), 2);
     assert_eq!(ticks, [utc(2026, 10, 25, 0, 30, 0), utc(2026, 10, 26, 1, 30, 0)], "first pass only");
 }
 
 #[test]
 fn a_wildcard_job_runs_at_both_passes_of_a_repeated_hour() {
-    let s = Schedule::cron_in("0,30 2 * * *", "Europe/Berlin").unwrap();
-    let ticks: Vec<_> = s.ticks(utc(2026, 10, 24, 12, 0, 0)).take(4).collect();
-    assert_eq!(
-        ticks,
-        [
-            utc(2026, 10, 25, 0, 0, 0),
-            utc(2026, 10, 25, 0, 30, 0),
-            utc(2026, 10, 25, 1, 0, 0),
-            utc(2026, 10, 25, 1, 30, 0)
-        ]
-    );
+    // 02:00 and 02:30 CEST (00:00, 00:30 UTC), then again in CET (01:00, 01:30 UTC).
+    let ticks = berlin_ticks("0,30 2 * * *", utc(2026, 10, 24, 12, 0, 0), 4);
+    assert_eq!(ticks, utc_times(10, 25, &[(0, 0), (0, 30), (1, 0), (1, 30)]));
 }
 
 #[test]
