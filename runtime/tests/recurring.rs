@@ -385,3 +385,30 @@ fn interval_ticks_on_its_grid_with_tokio_policies() {
     assert!(skip >= ms(10), "Skip: a tick of the grid after now, got {skip:?}");
     assert_eq!(skip.as_nanos() % ms(1).as_nanos(), 0, "on the grid: {skip:?}");
 }
+
+#[test]
+fn no_firing_starts_before_its_tick_on_the_wall_clock() {
+    let rt = runtime(2);
+    let early = Arc::new(AtomicU64::new(0));
+    let period = Duration::from_micros(700);
+    let jobs: Vec<_> = (0..100u64)
+        .map(|i| {
+            let start = SystemTime::now() + ms(2) + Duration::from_micros(i * 7);
+            let (early, k) = (early.clone(), AtomicU64::new(0));
+            let s = every(period).starting_at(start).times(3).missed_tick(MissedTickBehavior::Burst);
+            rt.spawn_recurring(s, Priority::NORMAL, move || {
+                // Burst: run k is tick k.
+                let tick = start + period * k.fetch_add(1, SeqCst) as u32;
+                if SystemTime::now() < tick {
+                    early.fetch_add(1, SeqCst);
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    for j in &jobs {
+        finish(j);
+        assert_eq!(j.runs(), 3);
+    }
+    assert_eq!(early.load(SeqCst), 0, "a firing started before its tick");
+}

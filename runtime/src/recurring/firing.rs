@@ -76,6 +76,11 @@ struct Firing {
     tick: DateTime<Utc>,
     due: DateTime<Utc>,
     due_instant: Instant,
+    /// The next tick on the monotonic clock (without jitter), and whether it was mapped
+    /// yet: an `every` grid is mapped once and then carried on by exact periods, with no
+    /// clock read; a cron grid is mapped at each tick (the wall clock is its truth).
+    tick_instant: Instant,
+    mapped: bool,
     /// Ticks consumed (that started a run or were skipped by the overlap rule).
     fired: u64,
     running: u32,
@@ -103,10 +108,34 @@ impl Firing {
         } else {
             Duration::from_nanos(fastrand::u64(0..=u64::try_from(max.as_nanos()).unwrap_or(u64::MAX)))
         };
-        let due = tick + jitter;
-        let (now, now_instant) = (Utc::now(), Instant::now());
-        let due_instant = now_instant.checked_add(gap(now, due)).unwrap_or(now_instant);
-        (self.tick, self.due, self.due_instant) = (tick, due, due_instant);
+        let tick_instant = if self.mapped && schedule.period().is_some() && tick >= self.tick {
+            self.tick_instant.checked_add(gap(self.tick, tick))
+        } else {
+            // The monotonic clock is read after the wall clock, so the mapped instant is
+            // never before the wall-clock tick (only up to the gap between the reads after).
+            let now = Utc::now();
+            let now_instant = Instant::now();
+            now_instant.checked_add(gap(now, tick))
+        };
+        // A tick beyond what an `Instant` holds (centuries away) is far enough: never due.
+        let tick_instant = tick_instant.unwrap_or_else(far_future);
+        self.mapped = true;
+        (self.tick, self.tick_instant) = (tick, tick_instant);
+        (self.due, self.due_instant) =
+            (tick + jitter, tick_instant.checked_add(jitter).unwrap_or(tick_instant));
+    }
+
+    /// The wall-clock time at instant `at`: read from the monotonic grid for an `every`
+    /// schedule (no clock read, and no wall-clock step can move the grid), from the wall
+    /// clock for cron.
+    fn wall_at(&self, schedule: &Schedule, at: Instant) -> DateTime<Utc> {
+        if schedule.period().is_none() || !self.mapped {
+            return Utc::now();
+        }
+        match at.checked_duration_since(self.tick_instant) {
+            Some(after) => self.tick + after,
+            None => self.tick - self.tick_instant.duration_since(at),
+        }
     }
 
     fn exhaust(&mut self) {
@@ -145,6 +174,11 @@ impl<F: ?Sized> State<F> {
     fn lock(&self) -> MutexGuard<'_, Firing> {
         self.firing.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// About 30 years from now: the instant of a tick too far away for an `Instant`.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// The gap `to - from` as a `Duration`, zero if `to` is earlier.
@@ -190,7 +224,8 @@ fn fire(state: &Arc<DynState>) {
     let now_instant = Instant::now();
     state.counts.record_lateness(now_instant.saturating_duration_since(firing.due_instant));
     // Missed ticks are judged on the grid: this firing's own jitter is not lateness.
-    let (tick, started) = (firing.tick, Utc::now() - gap(firing.tick, firing.due));
+    let started = firing.wall_at(&state.schedule, now_instant) - gap(firing.tick, firing.due);
+    let tick = firing.tick;
     firing.fired += 1;
     firing.running += 1;
     Counts::add(&state.counts.runs, 1);
@@ -222,7 +257,7 @@ fn fire(state: &Arc<DynState>) {
         let mut firing = state.lock();
         match after_run(state, &mut firing, tick, started) {
             Some(queued) => {
-                (tick, started) = (queued, Utc::now());
+                (tick, started) = (queued, firing.wall_at(&state.schedule, Instant::now()));
                 Counts::add(&state.counts.runs, 1);
             }
             None => {
@@ -241,7 +276,7 @@ fn after_run(
     mut tick: DateTime<Utc>,
     mut started: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let end = Utc::now();
+    let end = firing.wall_at(&state.schedule, Instant::now());
     loop {
         if firing.stop.is_some() || !plan_next(state, firing, tick, started) {
             return None;
@@ -313,6 +348,8 @@ impl DynState {
                 tick: first,
                 due: first,
                 due_instant: Instant::now(),
+                tick_instant: Instant::now(),
+                mapped: false,
                 fired: 0,
                 running: 0,
                 stop: None,
