@@ -2,7 +2,8 @@
 //! has every feature the scenarios ask for: priorities, timed tasks, handles, cancel,
 //! priority change and a bounded queue.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::{unsupported, Feature, Peer, PeerConfig, PeerKind, Prio};
 use crate::peers::heap_pool::{HeapPool, TaskHandle};
@@ -60,6 +61,17 @@ impl Peer for HeapPoolPeer {
         h.set_priority(prio.0)
     }
 
+    fn spawn_every<F: Fn() + Send + Sync + 'static>(
+        &self,
+        first: Instant,
+        period: Duration,
+        prio: Prio,
+        f: F,
+    ) {
+        let f = Arc::new(f);
+        drop(self.pool.spawn_at(first, prio.0, move || fire_and_reinsert(first, period, prio.0, f)));
+    }
+
     fn join(&self, h: TaskHandle) {
         h.join();
     }
@@ -72,4 +84,18 @@ impl Peer for HeapPoolPeer {
         let s = self.pool.shutdown();
         format!("shutdown: {} completed, {} timed tasks dropped", s.completed, s.dropped_timed)
     }
+}
+
+/// One firing of a recurring task on the heap pool: runs `f`, then re-inserts itself as a
+/// timed task for the next tick of the grid (`due + period`, or the first tick after now
+/// when ticks were missed).
+fn fire_and_reinsert<F: Fn() + Send + Sync + 'static>(due: Instant, period: Duration, prio: u8, f: Arc<F>) {
+    f();
+    let now = Instant::now();
+    let mut next = due + period;
+    if next <= now {
+        let behind = now.duration_since(due).as_nanos() / period.as_nanos();
+        next = due + period * (behind as u32 + 1);
+    }
+    HeapPool::spawn_at_current(next, prio, move || fire_and_reinsert(next, period, prio, f));
 }

@@ -496,6 +496,18 @@ impl HeapPool {
         })
     }
 
+    /// Submits a detached task due at `due` onto the pool whose worker runs the caller;
+    /// `false` (and the closure is dropped) when the caller is not a worker of a heap pool.
+    pub fn spawn_at_current<F: FnOnce() + Send + 'static>(due: Instant, prio: u8, f: F) -> bool {
+        CURRENT.with(|c| match c.get() {
+            Some(shared) => {
+                shared.submit_at(due, new_task(prio, f));
+                true
+            }
+            None => false,
+        })
+    }
+
     /// Tasks waiting (ready or timed).
     pub fn pending(&self) -> usize {
         self.shared.lock().pending()

@@ -8,7 +8,7 @@
 //! priority change of a pending task is `JoinHandle::set_priority`. Aging is on, as by
 //! default.
 
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{Feature, Peer, PeerConfig, PeerKind, Prio};
 
@@ -42,7 +42,8 @@ impl Peer for KairosPeer {
             | Feature::Handles
             | Feature::Cancel
             | Feature::SetPriority
-            | Feature::Bounded => true,
+            | Feature::Bounded
+            | Feature::Recurring => true,
         }
     }
 
@@ -82,6 +83,20 @@ impl Peer for KairosPeer {
 
     fn set_priority(h: &Self::Handle, prio: Prio) -> bool {
         h.set_priority(priority(prio))
+    }
+
+    fn spawn_every<F: Fn() + Send + Sync + 'static>(
+        &self,
+        first: Instant,
+        period: Duration,
+        prio: Prio,
+        f: F,
+    ) {
+        // Read the monotonic clock first: the wall-clock start is then never before `first`.
+        let now = Instant::now();
+        let start = SystemTime::now() + first.saturating_duration_since(now);
+        let every = kairos_rt::Schedule::every(period).expect("a non-zero period").starting_at(start);
+        drop(self.rt.spawn_recurring(every, priority(prio), f).expect("a runtime that runs"));
     }
 
     fn join(&self, h: Self::Handle) {

@@ -7,6 +7,10 @@
 //! | rayon-core `ThreadPool` | [`rayon`] | no (FIFO) | no | no | no | no |
 //! | heap pool | [`heap`] | yes | yes | yes | yes | yes |
 //!
+//! Recurring work ([`Peer::spawn_every`]): kairos `spawn_recurring` (a timed task per
+//! firing), tokio an `interval` in one task per schedule, the heap pool a timed task that
+//! re-inserts itself; rayon-core has none.
+//!
 //! Scenarios are generic over `P: Peer`, so every peer runs the same scenario code and the
 //! same task body. A scenario that needs a [`Feature`] a peer lacks checks
 //! [`Peer::supports`] first and reports "not supported" instead of faking it; peers without
@@ -17,7 +21,7 @@
 //! a scenario that calls them without checking is a bug in the scenario.
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub mod heap;
 pub mod heap_pool;
@@ -58,6 +62,8 @@ pub enum Feature {
     SetPriority,
     /// Submission can be bounded (`PeerConfig::max_pending` + `try_spawn`).
     Bounded,
+    /// Recurring work (`spawn_every`), by the peer's own means.
+    Recurring,
 }
 
 impl Feature {
@@ -70,6 +76,7 @@ impl Feature {
             Feature::Cancel => "cancellation",
             Feature::SetPriority => "priority change of a pending task",
             Feature::Bounded => "a bounded submission queue",
+            Feature::Recurring => "recurring work",
         }
     }
 }
@@ -178,6 +185,17 @@ pub trait Peer: Sized + Sync + 'static {
     /// Changes the priority of a pending task; `true` when it took effect. Needs
     /// [`Feature::SetPriority`].
     fn set_priority(h: &Self::Handle, prio: Prio) -> bool;
+
+    /// Runs `f` at `first` and then every `period`, at `prio`, until shutdown, by the
+    /// peer's own means for recurring work; ticks missed while the runtime was busy are
+    /// skipped (the next tick stays on the grid). Needs [`Feature::Recurring`].
+    fn spawn_every<F: Fn() + Send + Sync + 'static>(
+        &self,
+        first: Instant,
+        period: Duration,
+        prio: Prio,
+        f: F,
+    );
 
     /// Blocks until the task finished. Needs [`Feature::Handles`].
     fn join(&self, h: Self::Handle);

@@ -6,7 +6,7 @@
 //! scenarios that need those say "not supported" for it. Its "spawn + join" is
 //! `ThreadPool::install`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{unsupported, Feature, Peer, PeerConfig, PeerKind, Prio};
 
@@ -67,6 +67,16 @@ impl Peer for RayonPeer {
 
     fn set_priority(_h: &(), _prio: Prio) -> bool {
         unsupported(Self::KIND, Feature::SetPriority)
+    }
+
+    fn spawn_every<F: Fn() + Send + Sync + 'static>(
+        &self,
+        _first: Instant,
+        _period: Duration,
+        _prio: Prio,
+        _f: F,
+    ) {
+        unsupported(Self::KIND, Feature::Recurring)
     }
 
     fn join(&self, _h: ()) {

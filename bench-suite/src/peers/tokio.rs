@@ -33,7 +33,7 @@ impl Peer for TokioPeer {
     }
 
     fn supports(feature: Feature) -> bool {
-        matches!(feature, Feature::Timers | Feature::Handles | Feature::Cancel)
+        matches!(feature, Feature::Timers | Feature::Handles | Feature::Cancel | Feature::Recurring)
     }
 
     #[inline]
@@ -65,6 +65,23 @@ impl Peer for TokioPeer {
         let pending = !h.is_finished();
         h.abort();
         pending
+    }
+
+    fn spawn_every<F: Fn() + Send + Sync + 'static>(
+        &self,
+        first: Instant,
+        period: Duration,
+        _prio: Prio,
+        f: F,
+    ) {
+        drop(self.rt.spawn(async move {
+            let mut every = tokio::time::interval_at(first.into(), period);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                every.tick().await;
+                f();
+            }
+        }));
     }
 
     fn is_finished(h: &Self::Handle) -> bool {

@@ -18,6 +18,7 @@
 //! | `queue-ops` | [`queue_ops`] | the distributed scheduler's table: add, remove, get-by-id, update, concurrent add/remove, mixed, submission latency, memory per 1,000 tasks, and a burst into a bounded queue |
 //! | `add-1m` | [`add_1m`] | add N tasks with random priorities 1..10 (the tutorial's scaling test) |
 //! | `idle` | [`idle`] | CPU, wake-ups and RSS of an idle runtime |
+//! | `recurring` | [`recurring`] | 100k schedules of 1 s (lateness, bytes per schedule, CPU) and 1,000 of 1 ms (firings/s, ticks not run, memory flat) |
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,7 @@ pub mod iot;
 pub mod latency;
 pub mod priority;
 pub mod queue_ops;
+pub mod recurring;
 pub mod spawn;
 pub mod timer_precision;
 pub mod timers;
@@ -89,11 +91,13 @@ pub enum Scenario {
     Add1m,
     /// See [`idle`].
     Idle,
+    /// See [`recurring`].
+    Recurring,
 }
 
 impl Scenario {
     /// Every scenario, in the order the runner runs them.
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Spawn,
         Scenario::Fanout,
         Scenario::Timers,
@@ -104,6 +108,7 @@ impl Scenario {
         Scenario::QueueOps,
         Scenario::Add1m,
         Scenario::Idle,
+        Scenario::Recurring,
     ];
 
     /// The `--scenario` name.
@@ -119,6 +124,7 @@ impl Scenario {
             Scenario::QueueOps => "queue-ops",
             Scenario::Add1m => "add-1m",
             Scenario::Idle => "idle",
+            Scenario::Recurring => "recurring",
         }
     }
 
@@ -145,6 +151,9 @@ impl Scenario {
             }
             Scenario::Add1m => "add tasks with random priorities 1..10",
             Scenario::Idle => "CPU, wake-ups and RSS of an idle runtime",
+            Scenario::Recurring => {
+                "schedules at a fixed period: lateness, bytes per schedule, CPU; overload at 1 ms"
+            }
         }
     }
 
@@ -162,6 +171,7 @@ impl Scenario {
             Scenario::Iot => s(&["1000 devices", "memory"]),
             Scenario::QueueOps => mode.pick(s(&["100k", "memory", "burst"]), s(&["20k", "memory", "burst"])),
             Scenario::Idle => mode.pick(s(&["1s"]), s(&["0.5s"])),
+            Scenario::Recurring => s(&["100k/1s", "1000/1ms"]),
         }
     }
 
@@ -171,6 +181,7 @@ impl Scenario {
         match self {
             Scenario::Timers => true,
             Scenario::QueueOps | Scenario::Iot => case == "memory",
+            Scenario::Recurring => case.ends_with("/1s"),
             _ => false,
         }
     }
@@ -439,6 +450,7 @@ pub fn run_case<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
         Scenario::QueueOps => queue_ops::run::<P>(ctx),
         Scenario::Add1m => add_1m::run::<P>(ctx),
         Scenario::Idle => idle::run::<P>(ctx),
+        Scenario::Recurring => recurring::run::<P>(ctx),
     }
 }
 
