@@ -81,6 +81,8 @@ struct Firing {
     /// clock read; a cron grid is mapped at each tick (the wall clock is its truth).
     tick_instant: Instant,
     mapped: bool,
+    /// When the sequential run of `tick` started (on the grid).
+    started: DateTime<Utc>,
     /// Ticks consumed (that started a run or were skipped by the overlap rule).
     fired: u64,
     running: u32,
@@ -98,6 +100,19 @@ impl Firing {
     /// No run going and none will start.
     fn is_over(&self) -> bool {
         self.running == 0 && !self.is_live()
+    }
+
+    /// When the next firing is due, if live: while a sequential run goes on (no firing
+    /// pending yet), the tick that follows it if the run ends in time, without jitter.
+    fn next_due(&self, schedule: &Schedule) -> Option<SystemTime> {
+        if !self.is_live() {
+            return None;
+        }
+        if self.next.is_none() {
+            let more = self.ticks_left(schedule) > 0;
+            return schedule.next_tick(self.tick, self.started).filter(|_| more).map(Into::into);
+        }
+        Some(self.due.into())
     }
 
     /// Sets the next tick, drawing its jitter, and when it is due.
@@ -245,11 +260,10 @@ fn fire(state: &Arc<DynState>) {
         state.lock().running -= 1;
         return;
     }
-    // Sequential: nothing pending while the body runs; `next_due` shows the next tick.
+    // Sequential: nothing pending while the body runs (`next_due` computes the next
+    // tick from this run's tick and start).
     firing.next = None;
-    if let (Some(next), _) = state.schedule.next_tick_counting(tick, started) {
-        firing.set_next(&state.schedule, next);
-    }
+    firing.started = started;
     drop(firing);
     let (mut tick, mut started) = (tick, started);
     loop {
@@ -350,6 +364,7 @@ impl DynState {
                 due_instant: Instant::now(),
                 tick_instant: Instant::now(),
                 mapped: false,
+                started: first,
                 fired: 0,
                 running: 0,
                 stop: None,
@@ -383,8 +398,7 @@ impl DynState {
 
     /// When the next firing is due, if the schedule is live.
     pub(crate) fn next_due(&self) -> Option<SystemTime> {
-        let firing = self.lock();
-        firing.is_live().then(|| firing.due.into())
+        self.lock().next_due(&self.schedule)
     }
 
     pub(crate) fn priority(&self) -> Priority {
@@ -412,6 +426,6 @@ impl DynState {
     /// Whether the schedule is over, and if live, when its next firing is due.
     pub(crate) fn status(&self) -> (bool, Option<SystemTime>) {
         let firing = self.lock();
-        (firing.is_over(), firing.is_live().then(|| firing.due.into()))
+        (firing.is_over(), firing.next_due(&self.schedule))
     }
 }
