@@ -340,6 +340,11 @@ fn shutdown_stops_schedules_and_accounts_for_every_firing() {
     assert!(!daily.cancel(), "shutdown already stopped it");
     let after = handle.schedules();
     assert_eq!((after.active, after.finished, after.next_due), (0, 2, None), "{after:?}");
+    let text = after.to_prometheus();
+    assert!(
+        text.contains("kairos_schedule_runs_total 3\n") && text.contains("kairos_schedules_finished 2\n"),
+        "{text}"
+    );
     let refused = handle.spawn_recurring(every(ms(1)), Priority::LOW, || ()).unwrap_err();
     assert!(refused.is_shutdown(), "{refused}");
 }

@@ -157,6 +157,51 @@ pub struct SchedulesSnapshot {
     pub max_lateness: Duration,
 }
 
+impl SchedulesSnapshot {
+    /// The snapshot in the Prometheus text exposition format, to append to
+    /// [`MetricsSnapshot::to_prometheus`](crate::MetricsSnapshot::to_prometheus):
+    /// `kairos_schedules_active`, `kairos_schedules_finished` (gauges),
+    /// `kairos_schedule_runs_total`, `kairos_schedule_skipped_total`,
+    /// `kairos_schedule_missed_total`, `kairos_schedule_panicked_total` (counters) and
+    /// `kairos_schedule_lateness_seconds{stat="mean"|"max"}` (gauge).
+    ///
+    /// ```
+    /// let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let text = rt.handle().schedules().to_prometheus();
+    /// assert!(text.contains("kairos_schedule_runs_total 0"));
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn to_prometheus(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(1024);
+        let families: [(&str, &str, &str, u64); 6] = [
+            (
+                "kairos_schedules_active",
+                "gauge",
+                "Schedules that will fire again or have a run going.",
+                self.active,
+            ),
+            ("kairos_schedules_finished", "gauge", "Schedules that are over.", self.finished),
+            ("kairos_schedule_runs_total", "counter", "Runs started by schedules.", self.runs),
+            ("kairos_schedule_skipped_total", "counter", "Ticks skipped by the overlap rule.", self.skipped),
+            ("kairos_schedule_missed_total", "counter", "Ticks dropped as missed.", self.missed),
+            ("kairos_schedule_panicked_total", "counter", "Schedule runs that panicked.", self.panicked),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        let name = "kairos_schedule_lateness_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} How long after their due time firings started.\n# TYPE {name} gauge"
+        );
+        for (stat, d) in [("mean", self.mean_lateness), ("max", self.max_lateness)] {
+            let _ = writeln!(out, "{name}{{stat=\"{stat}\"}} {}", d.as_secs_f64());
+        }
+        out
+    }
+}
+
 impl Handle {
     /// Every schedule of this runtime: how many are active and finished, the next due
     /// time, and their firings, skips, misses, panics and lateness. It keeps working after
