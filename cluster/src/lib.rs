@@ -123,6 +123,7 @@ mod node;
 mod queue;
 mod queue_name;
 mod retry_spec;
+mod schedules;
 mod scripts;
 
 pub use connection::Client;
@@ -133,3 +134,4 @@ pub use job::{Job, JobId, JobState, JobStatus, DEFAULT_IDEMPOTENCY_WINDOW, DEFAU
 pub use node::{BoxJobFuture, JobContext, JobError, JobResult, Node, NodeBuilder, NodeReport, RunningNode};
 pub use queue::{CancelOutcome, Enqueued, NodeInfo, Queue};
 pub use queue_name::QueueName;
+pub use schedules::ScheduleInfo;

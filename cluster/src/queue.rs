@@ -139,6 +139,10 @@ impl Queue {
         self.conn.client()
     }
 
+    pub(crate) fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
     pub(crate) fn prefix(&self) -> &str {
         &self.prefix
     }

@@ -18,7 +18,7 @@
 //! | `ev` | stream | events (completed, retry, dead, cancelled, expired, recovered), ~10,000 kept |
 //! | `nodes`, `nodes-info` | sorted set, hash | live nodes by heartbeat deadline, what each said of itself |
 //! | `wake` | pub/sub channel | "something may be ready sooner than you think" |
-//! | `sched`, `sched-next` | hash, sorted set | recurring schedules and their next tick |
+//! | `s:<name>`, `scheds`, `sched-next` | hash, hash, sorted set | a recurring schedule (spec, job template, firings), the names, the next ticks |
 //!
 //! `{q}:record` (outside the prefix, same hash tag) is the hash the built-in `record` kind
 //! counts runs in.

@@ -23,6 +23,7 @@ pub(crate) struct Scripts {
     pub heartbeat: redis::Script,
     pub counts: redis::Script,
     pub fire: redis::Script,
+    pub schedule: redis::Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -35,12 +36,13 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     heartbeat: script(include_str!("scripts/heartbeat.lua")),
     counts: script(include_str!("scripts/counts.lua")),
     fire: script(include_str!("scripts/fire.lua")),
+    schedule: script(include_str!("scripts/schedule.lua")),
 });
 
 impl Scripts {
     /// Every script, for loading them at connect time (which is how a Redis without Lua,
     /// or an ACL that forbids scripts, is found at once rather than at the first job).
-    pub(crate) fn all(&self) -> [&redis::Script; 9] {
+    pub(crate) fn all(&self) -> [&redis::Script; 10] {
         [
             &self.enqueue,
             &self.claim,
@@ -51,6 +53,7 @@ impl Scripts {
             &self.heartbeat,
             &self.counts,
             &self.fire,
+            &self.schedule,
         ]
     }
 }

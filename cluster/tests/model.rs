@@ -183,7 +183,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     j.st = St::Active { node, token: j.claims, expired: false };
                     expected.push((id, j.claims));
                 }
-                let got: Vec<(u64, u64)> = r[3..]
+                let n_jobs: usize = redis::from_redis_value(r[3].clone()).unwrap();
+                let got: Vec<(u64, u64)> = r[4..4 + 7 * n_jobs]
                     .chunks(7)
                     .map(|f| {
                         (

@@ -25,9 +25,11 @@ use super::state::{Claimed, NodeState};
 use crate::connection::{Client, Conn};
 use crate::job::JobId;
 use crate::queue_name::QueueName;
+use crate::schedules::{utc_of_ms, ScheduleSpec};
 use crate::scripts::SCRIPTS;
 use kairos_rt::Priority;
 use redis::Value;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +43,8 @@ struct ClaimReply {
     next_ms: i64,
     ready_left: i64,
     jobs: Vec<Claimed>,
+    /// Recurring schedules whose tick is due: name, tick (epoch ms).
+    due_schedules: Vec<(String, i64)>,
 }
 
 pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
@@ -49,6 +53,7 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
     let mut sub: Option<redis::Connection> = None;
     let mut backoff = Duration::from_millis(10);
     let mut warned = false;
+    let mut specs: HashMap<String, Option<ScheduleSpec>> = HashMap::new();
     while !state.stopping.load(SeqCst) {
         if state.runtime.is_shutdown() {
             // Nothing claimed now could run: stop claiming (what is held is handed back
@@ -83,7 +88,7 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
         if conn.is_none() {
             conn = client.conn().ok();
         }
-        let reply = match conn.as_mut().map(|c| claim(c, &prefix, &state, free)) {
+        let mut reply = match conn.as_mut().map(|c| claim(c, &prefix, &state, free)) {
             Some(Ok(r)) => r,
             failed => {
                 if let Some(Err(e)) = failed {
@@ -102,8 +107,15 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
         backoff = Duration::from_millis(10);
         let got = reply.jobs.len();
         state.counters.claimed.fetch_add(got as u64, SeqCst);
-        for job in reply.jobs {
+        for job in std::mem::take(&mut reply.jobs) {
             state.start(job);
+        }
+        if !reply.due_schedules.is_empty() {
+            if let Some(c) = conn.as_mut() {
+                // A failure here is retried at the next claim (the tick stays due).
+                let _ = fire_due(c, &prefix, &state, &reply, &mut specs);
+            }
+            continue;
         }
         if got == free || reply.ready_left > 0 {
             continue;
@@ -195,11 +207,11 @@ fn parse_claim(raw: &[Value]) -> Option<ClaimReply> {
         next_ms: int(raw.get(1)?)?,
         ready_left: int(raw.get(2)?)?,
         jobs: Vec::new(),
+        due_schedules: Vec::new(),
     };
-    for f in raw.get(3..)?.chunks(7) {
-        if f.len() != 7 {
-            return None;
-        }
+    let n_jobs = usize::try_from(int(raw.get(3)?)?).ok()?;
+    let jobs_end = 4 + 7 * n_jobs;
+    for f in raw.get(4..jobs_end)?.chunks(7) {
         reply.jobs.push(Claimed {
             id: JobId(int(&f[0])? as u64),
             token: int(&f[1])? as u64,
@@ -210,5 +222,60 @@ fn parse_claim(raw: &[Value]) -> Option<ClaimReply> {
             retry: String::from_utf8_lossy(&bytes(&f[6])?).into_owned(),
         });
     }
+    let n_sched = usize::try_from(int(raw.get(jobs_end)?)?).ok()?;
+    for pair in raw.get(jobs_end + 1..jobs_end + 1 + 2 * n_sched)?.chunks(2) {
+        let name = String::from_utf8_lossy(&bytes(&pair[0])?).into_owned();
+        let tick = match &pair[1] {
+            Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse::<f64>().ok()? as i64,
+            other => int(other)?,
+        };
+        reply.due_schedules.push((name, tick));
+    }
     Some(reply)
+}
+
+/// Fires every due schedule of `reply`: computes the tick after the due one from the
+/// schedule's spec (parsed once per spec text) and Redis's clock, and runs FIRE, which
+/// enqueues the job only if no other node fired that tick first. A spec that does not
+/// parse ends its schedule (FIRE with no next tick) after one last firing.
+fn fire_due(
+    conn: &mut Conn,
+    prefix: &str,
+    state: &NodeState,
+    reply: &ClaimReply,
+    specs: &mut HashMap<String, Option<ScheduleSpec>>,
+) -> redis::RedisResult<()> {
+    let now = utc_of_ms(reply.now_ms);
+    for (name, tick) in &reply.due_schedules {
+        let text: Option<String> =
+            redis::cmd("HGET").arg(format!("{prefix}s:{name}")).arg("spec").query(conn)?;
+        let text = text.unwrap_or_default();
+        let spec = specs
+            .entry(text.clone())
+            .or_insert_with(|| serde_json::from_str::<ScheduleSpec>(&text).ok())
+            .clone();
+        let schedule = spec.as_ref().and_then(ScheduleSpec::build);
+        let next = match (schedule, utc_of_ms(*tick), now) {
+            (Some(s), Some(t), Some(now)) => s.next_tick(t, now).map_or(-1, |n| n.timestamp_millis()),
+            _ => {
+                eprintln!(
+                    "kairos-cluster node {}: schedule {name:?} has a spec that does not parse; it ends",
+                    state.node_id
+                );
+                -1
+            }
+        };
+        let jitter = spec.map_or(0, |s| s.jitter_ms());
+        let jitter = if jitter > 0 { fastrand::u64(0..=jitter) } else { 0 };
+        let _: i64 = SCRIPTS
+            .fire
+            .key(prefix)
+            .arg(name)
+            .arg(*tick)
+            .arg(next)
+            .arg(jitter)
+            .arg(if state.config.events { "1" } else { "0" })
+            .invoke(conn)?;
+    }
+    Ok(())
 }

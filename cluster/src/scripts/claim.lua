@@ -6,8 +6,10 @@
 -- 3. Pop the most urgent ready jobs, up to `max`; a job past its start deadline ends
 --    expired, a job whose hash is missing or corrupt is dead-lettered with the reason;
 --    each job taken gets attempt counter + 1 (its fencing token) and a lease.
--- Returns: { now, next wake-up ms (-1 none), ready left, then 7 fields per job:
---   id, token, kind, payload, priority, failures so far, retry spec }.
+-- 4. List recurring schedules whose tick is due (the node fires them, see FIRE).
+-- Returns: { now, next wake-up ms (-1 none), ready left, jobs taken, then 7 fields per job:
+--   id, token, kind, payload, priority, failures so far, retry spec; then the number
+--   of due schedules and a name, tick (ms) pair for each }.
 local node, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_lost, ev = tonumber(ARGV[4]), ARGV[5]
 local now = now_ms()
@@ -50,7 +52,7 @@ for _, id in ipairs(due) do
   end
 end
 
-local out = { now, -1, 0 }
+local out = { now, -1, 0, 0 }
 local taken = 0
 local leases = {}
 while taken < max do
@@ -97,12 +99,21 @@ while taken < max do
 end
 zadd_all(P .. 'active', leases)
 
+-- Recurring schedules whose tick is due: the node computes each one's next tick and
+-- fires it (FIRE). Put after the jobs in the reply: a count, then name, tick pairs.
+local sched = redis.call('ZRANGEBYSCORE', P .. 'sched-next', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
+out[#out + 1] = #sched / 2
+for _, v in ipairs(sched) do out[#out + 1] = v end
+
 local nd = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
 local na = redis.call('ZRANGE', P .. 'active', 0, 0, 'WITHSCORES')
 local next = -1
 if nd[2] then next = tonumber(nd[2]) end
 if na[2] and (next == -1 or tonumber(na[2]) < next) then next = tonumber(na[2]) end
+local ns = redis.call('ZRANGE', P .. 'sched-next', 0, 0, 'WITHSCORES')
+if ns[2] and (next == -1 or tonumber(ns[2]) < next) then next = tonumber(ns[2]) end
 out[2] = next
 out[3] = redis.call('ZCARD', P .. 'ready')
+out[4] = taken
 if notify then wake() end
 return out

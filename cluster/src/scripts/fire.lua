@@ -1,23 +1,37 @@
--- FIRE a recurring schedule's tick, once however many nodes try.
+-- FIRE a recurring schedule's tick: enqueue its job once, however many nodes try.
 -- ARGV: schedule name, the tick the caller saw due (ms), the tick after it (ms, or -1
--- when the schedule is over), then one job in ENQUEUE's 8-field layout.
--- Only the caller whose expected tick still matches `sched-next` enqueues the job and
--- moves the schedule on; the others get 0. Returns the new job id, or 0.
-local name, tick, next = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- when the schedule has no more), the firing's jitter (ms, the job is due that much
+-- after the tick), events on.
+-- Only the caller whose tick still matches `sched-next` enqueues the job and moves the
+-- schedule on (or ends it: no next tick, or `times` reached); the others get 0.
+-- Returns the new job's id, or 0.
+local name, tick, next, jitter = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local cur = redis.call('ZSCORE', P .. 'sched-next', name)
-if not cur or tonumber(cur) ~= tonumber(tick) then return 0 end
-if next < 0 then
+if not cur or tonumber(cur) ~= tick then return 0 end
+local h = P .. 's:' .. name
+local t = redis.call('HMGET', h, 'k', 'p', 'pr', 'dl', 'r', 'times')
+local pri = tonumber(t[3])
+if not t[1] or not pri then
+  redis.call('ZREM', P .. 'sched-next', name)
+  return 0
+end
+local fired = redis.call('HINCRBY', h, 'fired', 1)
+if next < 0 or (t[6] and tonumber(t[6]) and fired >= tonumber(t[6])) then
   redis.call('ZREM', P .. 'sched-next', name)
 else
   redis.call('ZADD', P .. 'sched-next', next, name)
 end
 local now = now_ms()
-local kind, payload, pri = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local id = tostring(redis.call('INCR', P .. 'ids'))
-redis.call('HSET', job_key(id), 'k', kind, 'p', payload, 'pr', pri, 'c', now, 'sc', name)
-if ARGV[8] ~= '' then redis.call('HSET', job_key(id), 'dl', now + tonumber(string.sub(ARGV[8], 2))) end
-if ARGV[9] ~= '' then redis.call('HSET', job_key(id), 'r', ARGV[9]) end
-local notify = make_ready(id, pri)
+redis.call('HSET', job_key(id), 'k', t[1], 'p', t[2], 'pr', pri, 'c', now, 'sc', name)
+if t[4] and t[4] ~= '' then redis.call('HSET', job_key(id), 'dl', now + tonumber(string.sub(t[4], 2))) end
+if t[5] and t[5] ~= '' then redis.call('HSET', job_key(id), 'r', t[5]) end
+local notify
+if jitter > 0 then
+  notify = make_delayed(id, now + jitter)
+else
+  notify = make_ready(id, pri)
+end
 redis.call('HINCRBY', P .. 'stats', 'enqueued', 1)
 redis.call('HINCRBY', P .. 'stats', 'scheduled', 1)
 if notify then wake() end

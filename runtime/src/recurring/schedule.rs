@@ -396,6 +396,21 @@ impl Schedule {
         }
     }
 
+    /// The instant after which the schedule has no ticks ([`until`](Self::until)), if set.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use std::time::Duration;
+    ///
+    /// let end = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+    /// let s = kairos_rt::Schedule::every(Duration::from_secs(1))?.until(end);
+    /// assert_eq!(s.until_time(), Some(end));
+    /// # Ok::<(), kairos_rt::ScheduleError>(())
+    /// ```
+    pub fn until_time(&self) -> Option<DateTime<Utc>> {
+        self.until
+    }
+
     /// The cron expression of a cron schedule, as given; `None` for `every`.
     ///
     /// ```
