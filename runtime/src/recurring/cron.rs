@@ -20,7 +20,7 @@
 //! - A `CronSpec` that exists fires at least once after the time it was made: an
 //!   expression that can never fire (31 February) is refused by [`CronSpec::parse`].
 
-use super::error::ScheduleError;
+use crate::time::ScheduleError;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};

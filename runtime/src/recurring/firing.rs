@@ -42,9 +42,9 @@
 //!   firing dropped by shutdown as a dropped timer.
 
 use super::census::{Census, Counts};
-use super::error::ScheduleError;
-use super::missed_tick::MissedTickBehavior;
 use super::schedule::{OnPanic, Overlap, Schedule};
+use crate::time::MissedTickBehavior;
+use crate::time::ScheduleError;
 use crate::Handle;
 use chrono::{DateTime, Utc};
 use kairos_rt_core::task::JoinHandle;

@@ -1,9 +1,9 @@
 //! [`Recurring`]: the handle to a running schedule, and `spawn_recurring` on
 //! [`Handle`], [`Runtime`] and inside tasks. The firing loop is in `firing.rs`.
 
-use super::error::ScheduleError;
 use super::firing::DynState;
 use super::schedule::Schedule;
+use crate::time::ScheduleError;
 use crate::{with_current, Handle, Runtime};
 use kairos_rt_core::Priority;
 use std::fmt;

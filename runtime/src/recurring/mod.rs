@@ -12,20 +12,16 @@
 //! - `handle.rs`: the [`Recurring`] handle and `spawn_recurring`.
 //! - `firing.rs`: the firing loop (its protocol is there).
 //! - `census.rs`: the per-runtime tally behind [`Handle::schedules`](crate::Handle::schedules).
-//! - `interval.rs`: [`Interval`](crate::time::Interval).
 //! - `error.rs`: [`ScheduleError`].
 
 mod census;
 mod cron;
-mod error;
 mod firing;
 mod handle;
-pub(crate) mod interval;
-mod missed_tick;
 mod schedule;
 
+pub use crate::time::MissedTickBehavior;
+pub use crate::time::ScheduleError;
 pub use census::SchedulesSnapshot;
-pub use error::ScheduleError;
 pub use handle::{spawn_recurring, Recurring};
-pub use missed_tick::MissedTickBehavior;
 pub use schedule::{OnPanic, Overlap, Schedule, Ticks};

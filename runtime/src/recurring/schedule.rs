@@ -19,8 +19,8 @@
 //!   (ticks that fired or were skipped by the overlap rule), not ticks dropped as missed.
 
 use super::cron::CronSpec;
-use super::error::ScheduleError;
-use super::missed_tick::MissedTickBehavior;
+use crate::time::MissedTickBehavior;
+use crate::time::ScheduleError;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,6 @@
-//! Futures that wait: [`sleep`], [`sleep_until`], [`timeout`], [`yield_now`].
+//! Futures that wait: [`sleep`], [`sleep_until`], [`timeout`], [`yield_now`], and
+//! tokio-style [`interval`]s (`interval.rs`) with their [`MissedTickBehavior`]
+//! (`missed_tick.rs`, shared with recurring schedules, which sit above this module).
 //!
 //! A sleep is a timed no-op task at [`Priority::HIGHEST`](crate::Priority::HIGHEST) in
 //! the runtime's timing wheels, awaited through its join handle: it costs one small
@@ -6,11 +8,16 @@
 //! the `Sleep` cancels the timer at once. The sleeping future itself is re-queued at its
 //! own priority when woken.
 
-pub use crate::recurring::interval::{interval, interval_at, Interval};
-pub use crate::recurring::MissedTickBehavior;
+mod interval;
+mod missed_tick;
+mod schedule_error;
+
 pub use crate::runtime::error::Elapsed;
 use crate::with_current;
+pub use interval::{interval, interval_at, Interval};
 use kairos_rt_core::task::JoinHandle;
+pub use missed_tick::MissedTickBehavior;
+pub use schedule_error::ScheduleError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -11,8 +11,8 @@
 //! `tick()` is cancel-safe: the next instant is only moved once the sleep has completed,
 //! so dropping a `tick()` future part-way loses no tick.
 
-use super::error::ScheduleError;
 use super::missed_tick::MissedTickBehavior;
+use super::schedule_error::ScheduleError;
 use std::time::{Duration, Instant};
 
 /// Ticks every period, for futures: made by [`interval`] or [`interval_at`].
