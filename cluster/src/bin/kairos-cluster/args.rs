@@ -24,6 +24,50 @@ pub enum Command {
     Dead(DeadArgs),
     /// Follow the queue's event stream.
     Events(EventsArgs),
+    /// Register (or replace) a recurring schedule: its job is enqueued once per tick,
+    /// whichever nodes run the queue.
+    Schedule(ScheduleArgs),
+    /// Remove a recurring schedule.
+    Unschedule(UnscheduleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The schedule's name in the queue.
+    #[arg(long)]
+    pub name: String,
+    /// Fire every this many milliseconds.
+    #[arg(long, conflicts_with = "cron", required_unless_present = "cron")]
+    pub every_ms: Option<u64>,
+    /// Fire on a cron expression (5 fields, or 6 with seconds first).
+    #[arg(long)]
+    pub cron: Option<String>,
+    /// IANA time zone of the cron expression (default UTC).
+    #[arg(long, requires = "cron")]
+    pub tz: Option<String>,
+    /// Stop after this many firings.
+    #[arg(long)]
+    pub times: Option<u64>,
+    /// Job kind.
+    #[arg(long)]
+    pub kind: String,
+    /// Job payload text.
+    #[arg(long, default_value = "")]
+    pub payload: String,
+    /// Job priority (0 lowest, 63 highest).
+    #[arg(long, default_value_t = 32)]
+    pub priority: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct UnscheduleArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The schedule's name.
+    #[arg(long)]
+    pub name: String,
 }
 
 /// Where the queue is.

@@ -7,6 +7,8 @@
 //! kairos-cluster stats   --redis URL --queue Q [--json] [--watch]
 //! kairos-cluster dead    --redis URL --queue Q [--requeue]
 //! kairos-cluster events  --redis URL --queue Q [--from ID]
+//! kairos-cluster schedule --redis URL --queue Q --name N (--every-ms MS | --cron EXPR [--tz ZONE]) --kind K
+//! kairos-cluster unschedule --redis URL --queue Q --name N
 //! ```
 
 mod args;
@@ -24,6 +26,8 @@ fn main() {
         args::Command::Stats(a) => show::stats(a),
         args::Command::Dead(a) => show::dead(a),
         args::Command::Events(a) => show::events(a),
+        args::Command::Schedule(a) => show::schedule(a),
+        args::Command::Unschedule(a) => show::unschedule(a),
     };
     if let Err(e) = result {
         eprintln!("kairos-cluster: {e}");

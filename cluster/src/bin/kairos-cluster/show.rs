@@ -1,6 +1,6 @@
 //! `stats`, `dead` and `events`: what an operator reads.
 
-use crate::args::{DeadArgs, EventsArgs, StatsArgs};
+use crate::args::{DeadArgs, EventsArgs, ScheduleArgs, StatsArgs, UnscheduleArgs};
 use kairos_cluster::{Client, QueueCounts};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,12 @@ pub fn stats(a: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
                 c.total_handed_back,
                 c.total_stale_acks
             );
+            for s in queue.schedules()? {
+                println!(
+                    "  schedule {}: kind {}, fired {}, next tick {:?} ms, {}",
+                    s.name, s.kind, s.fired, s.next_tick_ms, s.spec
+                );
+            }
             for n in queue.nodes()? {
                 println!("  node {}: {}", n.id, n.about);
             }
@@ -105,5 +111,33 @@ pub fn events(a: EventsArgs) -> Result<(), Box<dyn std::error::Error>> {
                 return Ok(());
             }
         }
+    }
+}
+
+pub fn schedule(a: ScheduleArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let queue = Client::connect(&a.target.redis)?.queue(&a.target.queue)?;
+    let mut s = match (a.every_ms, &a.cron, &a.tz) {
+        (Some(ms), _, _) => kairos_rt::Schedule::every(Duration::from_millis(ms))?,
+        (None, Some(expr), Some(tz)) => kairos_rt::Schedule::cron_in(expr, tz)?,
+        (None, Some(expr), None) => kairos_rt::Schedule::cron(expr)?,
+        (None, None, _) => return Err("give --every-ms or --cron".into()),
+    };
+    if let Some(n) = a.times {
+        s = s.times(n);
+    }
+    let priority = kairos_rt::Priority::new(a.priority)?;
+    let job = kairos_cluster::Job::new(a.kind).payload(a.payload.into_bytes()).priority(priority);
+    queue.schedule(&a.name, &s, job)?;
+    println!("schedule {:?} registered on queue {:?}", a.name, a.target.queue);
+    Ok(())
+}
+
+pub fn unschedule(a: UnscheduleArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let queue = Client::connect(&a.target.redis)?.queue(&a.target.queue)?;
+    if queue.unschedule(&a.name)? {
+        println!("schedule {:?} removed", a.name);
+        Ok(())
+    } else {
+        Err(format!("no schedule {:?} on queue {:?}", a.name, a.target.queue).into())
     }
 }
