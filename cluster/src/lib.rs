@@ -107,7 +107,7 @@
 //! ## The command-line tool
 //!
 //! `kairos-cluster worker | produce | stats | dead | events` (run it with `--help`): a node
-//! with the built-in kinds (`noop`, `sleep`, `fail`, `record`, and `command` for programs
+//! with the built-in kinds (`noop`, `sleep`, `fail`, `record`, `stamp`, and `command` for programs
 //! on its `--allow-command` list), a producer with periodic or gaussian arrivals, counts
 //! (`--json`), dead letters, and the event stream.
 

@@ -77,6 +77,16 @@ impl QueueName {
         format!("{{{}}}:record", self.0)
     }
 
+    /// The list the built-in `stamp` kind appends its start delays to: `{name}:stamps`.
+    ///
+    /// ```
+    /// let q = kairos_cluster::QueueName::new("jobs").unwrap();
+    /// assert_eq!(q.stamp_key(), "{jobs}:stamps");
+    /// ```
+    pub fn stamp_key(&self) -> String {
+        format!("{{{}}}:stamps", self.0)
+    }
+
     /// The pub/sub channel that wakes idle nodes.
     pub(crate) fn wake_channel(&self) -> String {
         format!("{}wake", self.prefix())

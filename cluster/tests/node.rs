@@ -346,6 +346,33 @@ fn the_builtin_kinds_do_what_they_say() {
 }
 
 #[test]
+fn the_stamp_kind_appends_start_minus_the_payload_instant() {
+    let (redis, q, rt) = setup(2);
+    let n = node(&q, &rt).builtin_kinds(&[]).start().unwrap();
+    let now_us =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64;
+    // An instant one hour ahead: the job starts long "before" it, a negative delay.
+    let ahead = now_us() + 3_600_000_000;
+    let before = now_us();
+    let a = q.enqueue(Job::new("stamp").payload(before.to_string().into_bytes())).unwrap();
+    let b = q.enqueue(Job::new("stamp").payload(ahead.to_string().into_bytes())).unwrap();
+    let bad = q.enqueue(Job::new("stamp").payload(b"soon".to_vec())).unwrap();
+    assert_eq!(q.wait(a, WAIT).unwrap().state, JobState::Completed);
+    assert_eq!(q.wait(b, WAIT).unwrap().state, JobState::Completed);
+    let after = now_us();
+    let s = q.wait(bad, WAIT).unwrap();
+    assert_eq!(s.state, JobState::Dead, "a payload that is not a number is refused");
+    assert!(s.last_error.unwrap().contains("microseconds"));
+    let mut stamps: Vec<i64> =
+        redis::cmd("LRANGE").arg(q.name().stamp_key()).arg(0).arg(-1).query(&mut redis.conn()).unwrap();
+    stamps.sort_unstable();
+    assert_eq!(stamps.len(), 2, "{stamps:?}");
+    assert!(stamps[0] < -3_000_000_000, "{stamps:?}");
+    assert!((0..=after - before).contains(&stamps[1]), "{stamps:?} not within 0..={}", after - before);
+    n.shutdown(WAIT);
+}
+
+#[test]
 fn a_node_rides_out_a_redis_restart() {
     let mut redis = RedisServer::start_with(common::Persistence::AofAlways, &[]);
     let q = Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();

@@ -7,6 +7,7 @@
 //! | `sleep` | milliseconds, as text | waits that long on the runtime's timer (no thread held) |
 //! | `fail` | N, as text | fails (retryably) while its attempt number is at most N |
 //! | `record` | empty, or milliseconds as text | waits that long (if given), then adds 1 to field `<job id>` of hash `{queue}:record`, so a checker can count runs |
+//! | `stamp` | a wall-clock instant, microseconds since the Unix epoch, as text | appends `start - instant` (signed microseconds, read from the node's `SystemTime` when the handler starts) to the list `{queue}:stamps`: with the instant set by the producer at submission (or to the due time), a benchmark reads enqueue-to-start latency (or lateness) of every job; producer and node must share a clock (same host) |
 //! | `command` | JSON `{"program": "...", "args": [...], "timeout_ms": N}` | runs an allowed program (argv, never a shell) under `spawn_process`, with the node's process cap; fails if it exits non-zero or times out |
 //!
 //! `command` runs only programs named exactly as on the node's allow-list: anyone who can
@@ -18,12 +19,12 @@
 //! [`max_job_time`](super::NodeBuilder::max_job_time).
 
 use super::{JobContext, JobError, NodeBuilder};
-use crate::connection::Conn;
+use crate::connection::{Client, Conn};
 use kairos_rt::ProcessTask;
 use serde::Deserialize;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The payload of a `command` job.
 #[derive(Debug, Deserialize)]
@@ -43,7 +44,9 @@ fn default_timeout_ms() -> u64 {
 pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder {
     let client = builder.queue().client().clone();
     let record_key = builder.queue().name().record_key();
-    let pool: Arc<Mutex<Vec<Conn>>> = Arc::new(Mutex::new(Vec::new()));
+    let stamp_key = builder.queue().name().stamp_key();
+    let record_redis = PooledRedis { client, pool: Arc::new(Mutex::new(Vec::new())) };
+    let stamp_redis = record_redis.clone();
     let allowed: Arc<Vec<String>> = Arc::new(allowed.to_vec());
     let max_output = builder.result_limit();
     let max_ms = builder.job_time_limit().as_millis().min(u64::MAX as u128) as u64;
@@ -77,7 +80,7 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
             Ok(Vec::new())
         })
         .handler_async("record", move |job: JobContext| {
-            let (client, record_key, pool) = (client.clone(), record_key.clone(), pool.clone());
+            let (redis, record_key) = (record_redis.clone(), record_key.clone());
             async move {
                 let text = job.text()?.trim();
                 if !text.is_empty() {
@@ -87,22 +90,18 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
                     too_long("record", ms)?;
                     kairos_rt::sleep(Duration::from_millis(ms)).await;
                 }
-                let taken = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                let mut conn = match taken {
-                    Some(c) => c,
-                    None => client.conn().map_err(|e| JobError::retry(format!("record: {e}")))?,
-                };
-                // One short blocking round trip on the worker.
-                let r: redis::RedisResult<i64> =
-                    redis::cmd("HINCRBY").arg(&record_key).arg(job.id.0).arg(1).query(&mut conn);
-                match r {
-                    Ok(_) => {
-                        pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-                        Ok(Vec::new())
-                    }
-                    Err(e) => Err(JobError::retry(format!("record: HINCRBY failed: {e}"))),
-                }
+                redis.query("record", redis::cmd("HINCRBY").arg(&record_key).arg(job.id.0).arg(1))?;
+                Ok(Vec::new())
             }
+        })
+        .handler("stamp", move |job| {
+            let start_us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+            let at_us: i64 =
+                job.text()?.trim().parse().map_err(|_| {
+                    JobError::fatal("stamp: payload must be microseconds since the Unix epoch")
+                })?;
+            stamp_redis.query("stamp", redis::cmd("RPUSH").arg(&stamp_key).arg(start_us - at_us))?;
+            Ok(Vec::new())
         })
         .handler_async("command", move |job: JobContext| {
             let allowed = allowed.clone();
@@ -160,4 +159,30 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
                 Ok(out.stdout)
             }
         })
+}
+
+/// Connections for the built-in kinds' one-command round trips, reused across jobs.
+#[derive(Clone)]
+struct PooledRedis {
+    client: Client,
+    pool: Arc<Mutex<Vec<Conn>>>,
+}
+
+impl PooledRedis {
+    /// Runs `cmd` on a pooled connection (one short blocking round trip on the worker); a
+    /// Redis error is a retryable failure of the job, named after `kind`.
+    fn query(&self, kind: &str, cmd: &redis::Cmd) -> Result<i64, JobError> {
+        let taken = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match taken {
+            Some(c) => c,
+            None => self.client.conn().map_err(|e| JobError::retry(format!("{kind}: {e}")))?,
+        };
+        match cmd.query::<i64>(&mut conn) {
+            Ok(v) => {
+                self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                Ok(v)
+            }
+            Err(e) => Err(JobError::retry(format!("{kind}: {e}"))),
+        }
+    }
 }

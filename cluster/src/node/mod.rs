@@ -249,7 +249,7 @@ impl NodeBuilder {
         self
     }
 
-    /// Registers the built-in kinds `noop`, `sleep`, `fail` and `record` (see the crate
+    /// Registers the built-in kinds `noop`, `sleep`, `fail`, `record` and `stamp` (see the crate
     /// docs), and `command` for the programs in `allowed_programs` only.
     pub fn builtin_kinds(self, allowed_programs: &[String]) -> NodeBuilder {
         builtin::register(self, allowed_programs)

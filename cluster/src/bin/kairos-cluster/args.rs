@@ -13,7 +13,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a node with the built-in kinds (noop, sleep, fail, record, command) until
+    /// Run a node with the built-in kinds (noop, sleep, fail, record, stamp, command) until
     /// SIGTERM or Ctrl-C, then drain gracefully and print the node's report.
     Worker(WorkerArgs),
     /// Enqueue jobs at a rate, periodically, or with gaussian inter-arrival times.
