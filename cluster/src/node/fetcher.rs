@@ -160,16 +160,18 @@ pub(crate) fn subscribe(client: &Client, queue: &QueueName) -> crate::Result<red
     }
 }
 
-/// Waits up to `wait` for a message (any message ends the wait). False if the connection
-/// broke and must be made again.
+/// Waits up to `wait` for a message (any message ends the wait). True if a message came;
+/// false if the wait timed out or the connection broke: either way the connection must
+/// be made again. After a read timeout, redis-rs's `recv_response` takes the next thing
+/// read for a late reply to a command and silently skips it: on a subscribed connection
+/// that is the next wake message, which would leave the node asleep until its next idle
+/// poll (up to [`IDLE_POLL`]) with jobs ready. The loop subscribes again before its next
+/// claim, so no message published after that claim is missed.
 fn wait_for_message(sub: &mut redis::Connection, wait: Duration) -> bool {
     if sub.set_read_timeout(Some(wait)).is_err() {
         return false;
     }
-    match sub.recv_response() {
-        Ok(_) => true,
-        Err(e) => e.is_timeout(),
-    }
+    sub.recv_response().is_ok()
 }
 
 fn claim(conn: &mut Conn, prefix: &str, state: &NodeState, max: usize) -> redis::RedisResult<ClaimReply> {
@@ -278,4 +280,73 @@ fn fire_due(
             .invoke(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    /// A throwaway `redis-server` on a free loopback port, killed on drop.
+    struct Server(std::process::Child, u16);
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn server() -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (apt-get install redis-server)");
+        let s = Server(child, port);
+        for _ in 0..1000 {
+            if let Ok(mut c) =
+                redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection()
+            {
+                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                    return s;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not answer PING");
+    }
+
+    /// A wake message published after a timed-out wait must end the next wait. Seen to
+    /// fail (the message skipped, the node asleep until the idle poll) when a timed-out
+    /// wait kept its connection.
+    #[test]
+    fn a_wake_after_a_timed_out_wait_is_not_lost() {
+        let s = server();
+        let client = Client::connect(&format!("redis://127.0.0.1:{}/", s.1)).unwrap();
+        let queue = QueueName::new("wake").unwrap();
+        let mut publisher =
+            redis::Client::open(format!("redis://127.0.0.1:{}/", s.1)).unwrap().get_connection().unwrap();
+        let mut sub = subscribe(&client, &queue).ok();
+        for round in 0..3 {
+            // Nothing published: the wait times out, and the loop's rule applies.
+            if !wait_for_message(sub.as_mut().unwrap(), Duration::from_millis(20)) {
+                sub = subscribe(&client, &queue).ok();
+            }
+            let _: i64 =
+                redis::cmd("PUBLISH").arg(queue.wake_channel()).arg("1").query(&mut publisher).unwrap();
+            // The next read on the loop's connection is that message (30 s: a hang guard;
+            // it is already in the socket).
+            let c = sub.as_mut().unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let got = c.recv_response();
+            let text = format!("{got:?}");
+            assert!(
+                got.is_ok() && text.contains("message") && text.contains("wake"),
+                "round {round}: the wake message published after a timed-out wait was lost: {text}"
+            );
+        }
+    }
 }
