@@ -52,6 +52,7 @@ pub fn lookup(scenario: &str, key: &str) -> Option<&'static str> {
         ("recurring", "lateness_p99") => "issue 21 bar: <= 200 us at 100k x 1 s",
         ("recurring", "heap_bytes_per_schedule") => "issue 21 bar: <= 128 B per schedule",
         ("idle", "runtime_rss_kb") => "kairos bar: < 4 MB",
+        ("cluster", k) => return crate::scenarios::cluster::published::lookup(k),
         _ => return None,
     })
 }

@@ -19,6 +19,7 @@
 //! | `add-1m` | [`add_1m`] | add N tasks with random priorities 1..10 (the tutorial's scaling test) |
 //! | `idle` | [`idle`] | CPU, wake-ups and RSS of an idle runtime |
 //! | `recurring` | [`recurring`] | 100k schedules of 1 s (lateness, bytes per schedule, CPU) and 1,000 of 1 ms (firings/s, ticks not run, memory flat) |
+//! | `cluster` | [`cluster`] | kairos-cluster processes on a Redis of its own: enqueue, processing, latency, lateness, memory, CPU, priority, and the fault run |
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,7 @@ use crate::measure::Completion;
 use crate::peers::{Feature, Peer, PeerConfig, PeerKind, Prio};
 
 pub mod add_1m;
+pub mod cluster;
 pub mod fanout;
 pub mod idle;
 pub mod iot;
@@ -93,11 +95,13 @@ pub enum Scenario {
     Idle,
     /// See [`recurring`].
     Recurring,
+    /// See [`cluster`].
+    Cluster,
 }
 
 impl Scenario {
     /// Every scenario, in the order the runner runs them.
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::Spawn,
         Scenario::Fanout,
         Scenario::Timers,
@@ -109,6 +113,7 @@ impl Scenario {
         Scenario::Add1m,
         Scenario::Idle,
         Scenario::Recurring,
+        Scenario::Cluster,
     ];
 
     /// The `--scenario` name.
@@ -125,6 +130,7 @@ impl Scenario {
             Scenario::Add1m => "add-1m",
             Scenario::Idle => "idle",
             Scenario::Recurring => "recurring",
+            Scenario::Cluster => "cluster",
         }
     }
 
@@ -154,6 +160,7 @@ impl Scenario {
             Scenario::Recurring => {
                 "schedules at a fixed period: lateness, bytes per schedule, CPU; overload at 1 ms"
             }
+            Scenario::Cluster => "kairos-cluster node and producer processes on one Redis, and the fault run",
         }
     }
 
@@ -172,6 +179,7 @@ impl Scenario {
             Scenario::QueueOps => mode.pick(s(&["100k", "memory", "burst"]), s(&["20k", "memory", "burst"])),
             Scenario::Idle => mode.pick(s(&["1s"]), s(&["0.5s"])),
             Scenario::Recurring => s(&["100k/1s", "1000/1ms"]),
+            Scenario::Cluster => s(&cluster::CASES),
         }
     }
 
@@ -190,6 +198,7 @@ impl Scenario {
     pub fn timeout(self, mode: Mode) -> Duration {
         let base = match self {
             Scenario::Timers => 600,
+            Scenario::Cluster => return Duration::from_secs(mode.pick(600, 110)),
             _ => 120,
         };
         Duration::from_secs(mode.pick(base, 60))
@@ -451,6 +460,7 @@ pub fn run_case<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
         Scenario::Add1m => add_1m::run::<P>(ctx),
         Scenario::Idle => idle::run::<P>(ctx),
         Scenario::Recurring => recurring::run::<P>(ctx),
+        Scenario::Cluster => cluster::run::<P>(ctx),
     }
 }
 
