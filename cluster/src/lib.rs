@@ -82,6 +82,12 @@
 //!   survives a Redis crash. With `appendfsync everysec` up to about a second of writes
 //!   can be lost on a crash of the Redis host; without persistence, everything. Replicas
 //!   are asynchronous: a failover can lose the last writes.
+//! - **Redis Cluster availability is Redis Cluster's.** While a master is down, the
+//!   queues whose slot it serves refuse enqueues and claims with an error (nodes retry
+//!   with backoff); queues on other masters keep working only with
+//!   `cluster-require-full-coverage no` (with the default `yes`, every queue stops once
+//!   the cluster marks the master failed, after `cluster-node-timeout`). A master that
+//!   comes back on its AOF (`appendfsync always`) has lost nothing it acknowledged.
 //! - **Every job ends** completed, dead, cancelled or expired, and Redis says which
 //!   ([`Queue::status`], [`Queue::counts`], the event stream [`Queue::events`]).
 //!

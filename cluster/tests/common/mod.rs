@@ -151,6 +151,12 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start(n: usize) -> RedisCluster {
+        RedisCluster::start_with(n, Persistence::None, &[])
+    }
+
+    /// A cluster whose masters keep their data as `persistence` says; `extra` arguments
+    /// go to every `redis-server`.
+    pub fn start_with(n: usize, persistence: Persistence, extra: &[&str]) -> RedisCluster {
         let servers: Vec<RedisServer> = (0..n)
             .map(|_| {
                 let dir = tempfile::tempdir().expect("temporary directory");
@@ -159,13 +165,12 @@ impl RedisCluster {
                 let mut s = RedisServer {
                     port: free_port(),
                     dir,
-                    persistence: Persistence::None,
-                    extra: vec![
-                        "--cluster-enabled".into(),
-                        "yes".into(),
-                        "--cluster-config-file".into(),
-                        conf,
-                    ],
+                    persistence,
+                    extra: ["--cluster-enabled", "yes", "--cluster-config-file", &conf]
+                        .iter()
+                        .chain(extra)
+                        .map(|s| s.to_string())
+                        .collect(),
                     child: None,
                 };
                 s.spawn();
@@ -182,13 +187,43 @@ impl RedisCluster {
         assert!(status.success(), "redis-cli --cluster create failed: {status}");
         let c = RedisCluster { servers };
         // Wait until every node agrees the cluster is up.
-        for s in &c.servers {
+        c.wait_ok();
+        c
+    }
+
+    /// Waits until every running master says `cluster_state:ok`.
+    pub fn wait_ok(&self) {
+        for s in self.servers.iter().filter(|s| s.child.is_some()) {
             eventually("cluster_state:ok", || {
                 let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut s.conn()).unwrap_or_default();
                 info.contains("cluster_state:ok")
             });
         }
-        c
+    }
+
+    /// The index in `servers` of the master that serves `key`'s slot.
+    pub fn owner_of(&self, key: &str) -> usize {
+        let s = self.servers.iter().find(|s| s.child.is_some()).expect("a running master");
+        let slot: i64 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(key).query(&mut s.conn()).unwrap();
+        let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut s.conn()).unwrap();
+        for range in ranges {
+            let redis::Value::Array(r) = range else { continue };
+            let (Some(redis::Value::Int(lo)), Some(redis::Value::Int(hi)), Some(redis::Value::Array(m))) =
+                (r.first(), r.get(1), r.get(2))
+            else {
+                continue;
+            };
+            if (*lo..=*hi).contains(&slot) {
+                if let Some(redis::Value::Int(port)) = m.get(1) {
+                    return self
+                        .servers
+                        .iter()
+                        .position(|s| i64::from(s.port) == *port)
+                        .expect("a known port");
+                }
+            }
+        }
+        panic!("no master serves slot {slot}");
     }
 
     /// The seed URLs, comma-separated, as `Client::connect` takes them.
