@@ -5,6 +5,7 @@
 //! | case | module | figures |
 //! | --- | --- | --- |
 //! | `1 node`, `3 nodes` | [`nodes`] | Redis ceiling; enqueue one at a time and batched; Redis memory per pending job; processing rate of `noop` jobs from a full queue; CPU per job (nodes, Redis, Redis in scripts); enqueue-to-start p50/p95/p99/p99.9 at 1,000/s and 5,000/s offered; delayed-job lateness p50/p99; HIGHEST probe wait behind a LOWEST flood |
+//! | (in `1 node`, `3 nodes`) | [`apalis`] | apalis-redis on the same Redis, same body, same process and thread counts (FIFO: no priorities) |
 //! | `faults` | [`faults`] | node SIGKILL (lost, run twice, recovery time); Redis SIGKILL with `appendfsync always` and `everysec` (acknowledged enqueues lost, loss window) |
 //!
 //! Only the `kairos` peer runs it (the in-process peers have no Redis queue): the table's
@@ -18,6 +19,7 @@
 //! `kairos-cluster` (the library) so both build from the same sources; cargo cannot yet
 //! depend on another package's binary, hence the build step.
 
+pub mod apalis;
 pub mod ceiling;
 pub mod faults;
 pub mod load;

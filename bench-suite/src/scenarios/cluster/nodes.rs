@@ -17,7 +17,8 @@
 //! 6. lateness of delayed `stamp` jobs (due 100 ms - 1 s after their enqueue);
 //! 7. a LOWEST flood of `noop` jobs, then HIGHEST `stamp` probes every 5 ms while it
 //!    drains: how long an urgent job waits behind a backlog, on any node;
-//! 8. SIGTERM to the nodes: their reports must balance.
+//! 8. SIGTERM to the nodes: their reports must balance;
+//! 9. the peer, apalis-redis, on the same Redis after `FLUSHALL` (see [`super::apalis`]).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -238,6 +239,30 @@ pub fn run(ctx: &Ctx, bin: &std::path::Path, n: usize) -> Result<CaseResult, Ski
             )),
             None => r.note(format!("{id}: printed no report at SIGTERM")),
         }
+    }
+
+    // The peer: apalis-redis on the same Redis, emptied first.
+    let _: () = redis::cmd("FLUSHALL").query(&mut conn).map_err(|e| Skip::Failed(e.to_string()))?;
+    match super::apalis::binary(!quick)
+        .and_then(|b| super::apalis::process_rate(&b, &redis, n, pick(100_000, 30_000)))
+    {
+        Ok(peer) => {
+            r.metric(
+                "apalis_process_per_s",
+                &format!("apalis-redis (FIFO, no priorities): processing noop jobs, {n} process(es) x 2 threads, jobs/s"),
+                "jobs/s",
+                peer,
+                Better::Higher,
+            );
+            r.metric(
+                "kairos_vs_apalis",
+                "kairos-cluster processing rate / apalis-redis's",
+                "x",
+                rate / peer,
+                Better::Higher,
+            );
+        }
+        Err(e) => r.note(format!("apalis-redis not measured: {e}")),
     }
     Ok(r)
 }

@@ -177,30 +177,40 @@ pub fn script_usec(text: &str) -> (f64, f64) {
 /// matches the source), then the file of that name next to this executable
 /// (`target/release/`).
 pub fn cluster_binary() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("KAIROS_CLUSTER_BIN") {
+    built_binary("KAIROS_CLUSTER_BIN", "kairos-cluster", &["-p", "kairos-cluster"], true)
+}
+
+/// A binary of this workspace: `$<env>` if set; else, if `build` and `$CARGO` is set,
+/// `cargo build [--release] <cargo_args> --bin <name>` first; then `<name>` next to this
+/// executable.
+pub fn built_binary(env: &str, name: &str, cargo_args: &[&str], build: bool) -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(env) {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let dir = exe.parent().ok_or("own executable has no directory")?;
-    if let Some(cargo) = std::env::var_os("CARGO") {
+    if let Some(cargo) = std::env::var_os("CARGO").filter(|_| build) {
         let profile = if cfg!(debug_assertions) { None } else { Some("--release") };
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "kairos-cluster", "--bin", "kairos-cluster"])
+            .args(["build", "-q"])
+            .args(cargo_args)
+            .args(["--bin", name])
             .args(profile)
             .stdout(Stdio::null())
             .status()
-            .map_err(|e| format!("cargo build -p kairos-cluster: {e}"))?;
+            .map_err(|e| format!("cargo build {}: {e}", cargo_args.join(" ")))?;
         if !status.success() {
-            return Err(format!("cargo build -p kairos-cluster failed: {status}"));
+            return Err(format!("cargo build {} --bin {name} failed: {status}", cargo_args.join(" ")));
         }
     }
-    let bin = dir.join("kairos-cluster");
+    let bin = dir.join(name);
     if bin.is_file() {
         Ok(bin)
     } else {
         Err(format!(
-            "{} not found: run `cargo build --release -p kairos-cluster` or set KAIROS_CLUSTER_BIN",
-            bin.display()
+            "{} not found: run `cargo build --release {} --bin {name}` or set {env}",
+            bin.display(),
+            cargo_args.join(" ")
         ))
     }
 }

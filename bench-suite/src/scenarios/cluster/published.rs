@@ -18,6 +18,7 @@ pub fn lookup(key: &str) -> Option<&'static str> {
         "e2e_5k_p99" => "Go+Redis p99 < 50 ms; bar <= 5 ms",
         "e2e_1k_p99.9" | "e2e_5k_p99.9" => "Go+Redis p99.9 < 100 ms",
         "delayed_late_p99" => "BullMQ users report 100 ms - 5 s; bar <= 10 ms",
+        "kairos_vs_apalis" => "bar (3 nodes) >= 2x apalis-redis",
         "kill_lost" => "Go+Redis: 0% data loss; bar 0",
         "kill_recovery_ms" => "Go+Redis: node failure recovery 15 s; bar lease + 1 s = 2,000 ms",
         "redis_kill_always_lost" => "Go+Redis: \"0% data loss (Redis persistence)\"; bar 0",
