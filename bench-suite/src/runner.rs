@@ -50,7 +50,8 @@ pub fn run(opts: &Options) -> Result<PathBuf, String> {
     let mut runs: Vec<RunOutput> = Vec::new();
     for &scenario in &opts.scenarios {
         let cases = scenario.cases(opts.mode);
-        let total = (cases.len() * opts.rounds as usize * opts.peers.len()) as u64;
+        let rounds = scenario.rounds(opts.mode, opts.rounds);
+        let total = (cases.len() * rounds as usize * opts.peers.len()) as u64;
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {elapsed:>4} {msg}")
@@ -60,7 +61,7 @@ pub fn run(opts: &Options) -> Result<PathBuf, String> {
         bar.set_prefix(scenario.name());
         let first = runs.len();
         for case in &cases {
-            for round in 0..opts.rounds {
+            for round in 0..rounds {
                 for &peer in &opts.peers {
                     bar.set_message(format!("{case} / {peer} / round {}", round + 1));
                     let child = ChildArgs {

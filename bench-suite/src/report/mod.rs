@@ -22,6 +22,7 @@ use crate::machine::{Machine, Versions};
 use crate::peers::PeerKind;
 use crate::scenarios::{Mode, RunOutput, Status};
 
+pub mod cluster_plot;
 pub mod plots;
 pub mod published;
 mod render;

@@ -292,6 +292,7 @@ pub fn draw_all(dir: &Path, summaries: &[CaseSummary], _peers: &[PeerKind]) -> R
         draw_bars(&dir.join("memory.svg"), "Memory (lower is better)", &mem)?;
         files.push("memory.svg".to_string());
     }
+    files.extend(super::cluster_plot::draw(dir, summaries)?);
     Ok(files)
 }
 

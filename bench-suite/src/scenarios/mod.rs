@@ -194,6 +194,16 @@ impl Scenario {
         }
     }
 
+    /// Rounds to run of each case when `requested` were asked for: the `cluster`
+    /// scenario runs one in quick mode (each of its cases starts whole processes and runs
+    /// for ~20 s; its figures are of one run, not medians).
+    pub fn rounds(self, mode: Mode, requested: u32) -> u32 {
+        match (self, mode) {
+            (Scenario::Cluster, Mode::Quick) => requested.min(1),
+            _ => requested,
+        }
+    }
+
     /// How long one run may take before the runner kills it.
     pub fn timeout(self, mode: Mode) -> Duration {
         let base = match self {

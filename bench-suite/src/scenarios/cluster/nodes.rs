@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, bin: &std::path::Path, n: usize) -> Result<CaseResult, Ski
     let mut conn = redis.conn().map_err(Skip::Failed)?;
 
     let (plain, piped) =
-        ceiling::measure(redis.port, pick(200_000, 50_000), 50).map_err(failed("ceiling"))?;
+        ceiling::measure(redis.port, pick(200_000, 20_000), 50).map_err(failed("ceiling"))?;
     let _: () = redis::cmd("FLUSHALL").query(&mut conn).map_err(|e| Skip::Failed(e.to_string()))?;
     r.metric(
         "redis_ops_per_s",
@@ -100,7 +100,7 @@ pub fn run(ctx: &Ctx, bin: &std::path::Path, n: usize) -> Result<CaseResult, Ski
     let q: Queue =
         Client::connect(&url).and_then(|c| c.queue(name)).map_err(|e| Skip::Failed(e.to_string()))?;
     let mem0 = redis.info_field("memory", "used_memory").map_err(Skip::Failed)?;
-    let (one, batched) = (pick(10_000, 3_000), pick(100_000, 30_000));
+    let (one, batched) = (pick(10_000, 2_000), pick(100_000, 15_000));
     let one_rate = produce(bin, &url, name, n, one, 1)?;
     let batch_rate = produce(bin, &url, name, n, batched, 100)?;
     let total = (one + batched) * n as u64;
@@ -191,7 +191,7 @@ pub fn run(ctx: &Ctx, bin: &std::path::Path, n: usize) -> Result<CaseResult, Ski
     // Latency at fixed offered rates.
     let mut done = total;
     for (rate, label) in [(1_000.0, "1k"), (5_000.0, "5k")] {
-        let sent = open_loop(&q, rate, if quick { 2.0 } else { 5.0 }, Priority::NORMAL)?;
+        let sent = open_loop(&q, rate, if quick { 1.0 } else { 5.0 }, Priority::NORMAL)?;
         done += sent;
         wait_completed(&q, done, Duration::from_secs(60))?;
         let h = take_stamps(&mut conn, &q)?;
@@ -199,15 +199,15 @@ pub fn run(ctx: &Ctx, bin: &std::path::Path, n: usize) -> Result<CaseResult, Ski
     }
 
     // Delayed jobs.
-    let nd = pick(5_000, 1_000);
-    delayed(&q, nd, Duration::from_secs(if quick { 1 } else { 5 }), 100..1_000)?;
+    let nd = pick(5_000, 500);
+    delayed(&q, nd, Duration::from_millis(if quick { 500 } else { 5_000 }), 100..1_000)?;
     done += nd;
     wait_completed(&q, done, Duration::from_secs(60))?;
     let h = take_stamps(&mut conn, &q)?;
     r.latency("delayed_late", "lateness of delayed jobs (start - due)", &h, &[0.5, 0.99]);
 
     // HIGHEST probes behind a LOWEST flood.
-    let flood = pick(200_000, 30_000);
+    let flood = pick(200_000, 15_000);
     let batch: Vec<Job> = (0..500)
         .map(|_| Job::new("noop").priority(Priority::LOWEST).payload(PAYLOAD_16.as_bytes().to_vec()))
         .collect();
@@ -244,7 +244,7 @@ pub fn run(ctx: &Ctx, bin: &std::path::Path, n: usize) -> Result<CaseResult, Ski
     // The peer: apalis-redis on the same Redis, emptied first.
     let _: () = redis::cmd("FLUSHALL").query(&mut conn).map_err(|e| Skip::Failed(e.to_string()))?;
     match super::apalis::binary(!quick)
-        .and_then(|b| super::apalis::process_rate(&b, &redis, n, pick(100_000, 30_000)))
+        .and_then(|b| super::apalis::process_rate(&b, &redis, n, pick(100_000, 8_000)))
     {
         Ok(peer) => {
             r.metric(

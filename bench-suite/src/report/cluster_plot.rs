@@ -1,0 +1,139 @@
+//! `cluster.svg`: the `cluster` scenario at a glance. Left: throughput against node count
+//! (kairos-cluster processing, enqueue batched and one at a time, and apalis-redis
+//! processing, each a line over 1 and 3 nodes). Right: enqueue-to-start latency CDFs at
+//! 1,000/s and 5,000/s offered, one line per node count (log scale, "nines" axis as in
+//! `latency-cdf.svg`).
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::{CaseSummary, Outcome};
+use crate::peers::PeerKind;
+
+const LINES: [(&str, &str, RGBColor); 4] = [
+    ("process_per_s", "kairos processing", RGBColor(214, 39, 40)),
+    ("enqueue_batch_per_s", "kairos enqueue, batches", RGBColor(255, 127, 14)),
+    ("enqueue_one_per_s", "kairos enqueue, one by one", RGBColor(148, 103, 189)),
+    ("apalis_process_per_s", "apalis-redis processing", RGBColor(31, 119, 180)),
+];
+
+fn nodes_of(case: &str) -> Option<f64> {
+    case.split_whitespace().next()?.parse().ok()
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Draws `cluster.svg` into `dir` if the cluster scenario measured anything; returns the
+/// file name written.
+pub fn draw(dir: &Path, summaries: &[CaseSummary]) -> Result<Option<String>, String> {
+    let cases: Vec<(f64, &CaseSummary)> = summaries
+        .iter()
+        .filter(|s| s.scenario == "cluster")
+        .filter_map(|s| Some((nodes_of(&s.case)?, s)))
+        .filter(|(_, s)| s.value(PeerKind::Kairos, "process_per_s").is_some())
+        .collect();
+    if cases.is_empty() {
+        return Ok(None);
+    }
+    let file = "cluster.svg";
+    let path = dir.join(file);
+    let root = SVGBackend::new(&path, (1100, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled("kairos-cluster on one Redis", ("sans-serif", 22)).map_err(err)?;
+    let (left, right) = root.split_horizontally(520);
+
+    let ymax = cases
+        .iter()
+        .flat_map(|(_, s)| LINES.iter().filter_map(|(k, _, _)| s.value(PeerKind::Kairos, k)))
+        .fold(1.0f64, f64::max);
+    let mut chart = ChartBuilder::on(&left)
+        .caption("throughput (jobs/s) against node count", ("sans-serif", 14))
+        .margin(10)
+        .x_label_area_size(28)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.5f64..3.5, 0f64..ymax * 1.15)
+        .map_err(err)?;
+    chart.configure_mesh().x_labels(4).x_desc("nodes (2 workers each)").draw().map_err(err)?;
+    for (key, label, c) in LINES {
+        let pts: Vec<(f64, f64)> =
+            cases.iter().filter_map(|(n, s)| Some((*n, s.value(PeerKind::Kairos, key)?))).collect();
+        if pts.is_empty() {
+            continue;
+        }
+        chart
+            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+
+    let nines = |q: f64| -(1.0 - q).max(1e-6).log10();
+    let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for (n, s) in &cases {
+        for (p, o) in &s.peers {
+            let Outcome::Measured { series, .. } = o else { continue };
+            if *p != PeerKind::Kairos {
+                continue;
+            }
+            for se in series.iter().filter(|se| se.name.starts_with("enqueue to start")) {
+                let rate = se.name.rsplit(" at ").next().unwrap_or("").replace(" offered", "");
+                let pts = se
+                    .points
+                    .iter()
+                    .filter(|(q, _)| *q < 1.0)
+                    .map(|(q, v)| (nines(*q), v.max(1.0)))
+                    .collect();
+                curves.push((format!("{n} node(s), {rate}"), pts));
+            }
+        }
+    }
+    let all: Vec<(f64, f64)> = curves.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let xmax = all.iter().map(|p| p.0).fold(1.0f64, f64::max);
+    let ymin = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).clamp(1.0, 1e9);
+    let ymax = all.iter().map(|p| p.1).fold(0.0f64, f64::max).max(ymin * 10.0);
+    let mut chart = ChartBuilder::on(&right)
+        .caption("enqueue to start (us) by percentile", ("sans-serif", 14))
+        .margin(10)
+        .x_label_area_size(28)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..xmax, (ymin * 0.8..ymax * 1.25).log_scale())
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_labels(xmax.ceil() as usize + 1)
+        .x_label_formatter(&|x| format!("p{}", ((100.0 * (1.0 - 10f64.powf(-*x))) * 10.0).round() / 10.0))
+        .draw()
+        .map_err(err)?;
+    let palette =
+        [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(31, 119, 180), RGBColor(44, 160, 44)];
+    for (i, (label, pts)) in curves.into_iter().enumerate() {
+        let c = palette[i % palette.len()];
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(Some(file.to_string()))
+}
