@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 
 use super::{CaseSummary, Outcome};
@@ -24,6 +25,20 @@ fn nodes_of(case: &str) -> Option<f64> {
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
+}
+
+/// The legend box, upper left.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(err)
 }
 
 /// Draws `cluster.svg` into `dir` if the cluster scenario measured anything; returns the
@@ -70,14 +85,7 @@ pub fn draw(dir: &Path, summaries: &[CaseSummary]) -> Result<Option<String>, Str
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart)?;
 
     let nines = |q: f64| -(1.0 - q).max(1e-6).log10();
     let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
@@ -126,14 +134,50 @@ pub fn draw(dir: &Path, summaries: &[CaseSummary]) -> Result<Option<String>, Str
             .label(label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart)?;
     root.present().map_err(err)?;
     Ok(Some(file.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Cell, MetricInfo};
+    use crate::scenarios::{Better, Series};
+
+    fn case(nodes: &str, rate: f64) -> CaseSummary {
+        let cell = |v: f64| Cell { median: v, min: v, max: v, rounds: 1 };
+        let cells = [("process_per_s", rate), ("apalis_process_per_s", rate / 5.0)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), cell(v)))
+            .collect();
+        let series = vec![Series {
+            name: "enqueue to start at 5k/s offered".into(),
+            unit: "us".into(),
+            points: vec![(0.0, 100.0), (0.5, 300.0), (0.99, 2000.0), (1.0, 5000.0)],
+        }];
+        CaseSummary {
+            scenario: "cluster".into(),
+            case: nodes.into(),
+            metrics: vec![MetricInfo {
+                key: "process_per_s".into(),
+                label: "processing".into(),
+                unit: "jobs/s".into(),
+                better: Better::Higher,
+            }],
+            peers: vec![(PeerKind::Kairos, Outcome::Measured { cells, notes: vec![], series })],
+        }
+    }
+
+    #[test]
+    fn draws_throughput_against_nodes_only_when_the_cluster_ran() {
+        let dir = std::env::temp_dir().join(format!("kairos-cluster-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(draw(&dir, &[]).unwrap(), None);
+        let file = draw(&dir, &[case("1 node", 40_000.0), case("3 nodes", 42_000.0)]).unwrap();
+        assert_eq!(file.as_deref(), Some("cluster.svg"));
+        let svg = std::fs::read_to_string(dir.join("cluster.svg")).unwrap();
+        assert!(svg.contains("apalis-redis processing") && svg.contains("3 node(s), 5k/s"), "legend missing");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
