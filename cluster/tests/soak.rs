@@ -120,7 +120,13 @@ fn three_nodes_survive_kills_a_pause_and_a_redis_restart_without_losing_a_job() 
         c.ready + c.delayed + c.running == 0 && c.total_completed + c.total_dead == total
     });
     let c = q.counts().unwrap();
-    assert_eq!((c.total_completed, c.total_dead, c.dead), (total, 0, 0), "{c:?}");
+    let dead: Vec<String> = q
+        .dead(20)
+        .unwrap()
+        .into_iter()
+        .map(|s| format!("{} {} attempts {}: {}", s.id, s.kind, s.attempts, s.last_error.unwrap_or_default()))
+        .collect();
+    assert_eq!((c.total_completed, c.total_dead, c.dead), (total, 0, 0), "{c:?}; dead: {dead:#?}");
     let records: HashMap<u64, u64> = q.records().unwrap();
     let never: Vec<&JobId> = record_ids.iter().filter(|id| !records.contains_key(&id.0)).collect();
     assert!(never.is_empty(), "{} jobs never ran, e.g. {:?}", never.len(), &never[..never.len().min(10)]);
