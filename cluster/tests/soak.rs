@@ -62,13 +62,15 @@ fn three_nodes_survive_kills_a_pause_and_a_redis_restart_without_losing_a_job() 
         }
         j
     };
+    // Retries for every job: a record job's HINCRBY fails while Redis restarts, and a job
+    // without retries would be dead-lettered on that first failure.
+    let retry = RetryPolicy::fixed(Duration::from_millis(20)).max_attempts(20);
     let jobs: Vec<Job> = (0..n_record)
         .map(|_| {
             let ms = rng.u64(0..40);
-            job(&mut rng, "record", if ms == 0 { String::new() } else { ms.to_string() })
+            job(&mut rng, "record", if ms == 0 { String::new() } else { ms.to_string() }).retry(retry.clone())
         })
         .collect();
-    let retry = RetryPolicy::fixed(Duration::from_millis(20)).max_attempts(20);
     let fails: Vec<Job> = (0..n_fail)
         .map(|_| {
             let n = rng.u32(1..=3);
