@@ -285,11 +285,20 @@ impl Shared {
 
     /// Pushes a ready task from a thread that is not one of our workers, and wakes a
     /// sleeper if needed.
+    ///
+    /// A push that finds the runtime closed (a waker firing as or after the runtime
+    /// ends) drops the entry: the task already ended and was counted (shutdown's final
+    /// drain cancels every live future through the registry before it sets `closed`).
+    /// A push that races the final drain drains the injectors itself, which may drop
+    /// the last references to tasks and so to this state: the caller must hold its own
+    /// `Arc` for the call (as `Sched::schedule` does), not borrow one from a task.
     pub(crate) fn push_injected(&self, task: TaskRef) {
         if self.closed.load(Acquire) {
             drop(task);
             return;
         }
+        #[cfg(test)]
+        tests::before_remote_push();
         let level = task.priority();
         // `Injectors::push` fences after the push (and after a mask update), as the idle
         // protocol requires.
@@ -297,6 +306,8 @@ impl Shared {
         self.notify_after_remote_push(level);
         if self.closed.load(SeqCst) {
             self.drain_injectors();
+            #[cfg(test)]
+            tests::after_late_drain();
         }
     }
 
@@ -411,6 +422,10 @@ impl Schedule for Sched {
             _ => Some(task),
         });
         if let Some(task) = handled {
+            // `self` lives in the task's own cell. Once the runtime is closed the push
+            // drains the injectors and may drop that cell's last reference, taking the
+            // runtime's last `Arc` with it: hold one of our own for the call.
+            let shared = Arc::clone(shared);
             shared.push_injected(task);
         }
     }
@@ -446,7 +461,34 @@ mod tests {
     use super::*;
     use crate::{Handle, Runtime};
     use kairos_rt_core::queue::RunQueue;
+    use std::cell::RefCell;
+    use std::sync::Mutex;
+    use std::task::{Poll, Waker};
     use std::time::Duration;
+
+    thread_local! {
+        /// Run once by the next `push_injected` on this thread, between its first check
+        /// of `closed` and its push: lets a test put shutdown's final drain there.
+        static BEFORE_REMOTE_PUSH: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    thread_local! {
+        /// Run once by the next `push_injected` on this thread that drained the
+        /// injectors itself (it found the runtime closed after its push), as it returns.
+        static AFTER_LATE_DRAIN: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn before_remote_push() {
+        if let Some(f) = BEFORE_REMOTE_PUSH.with(|h| h.borrow_mut().take()) {
+            f();
+        }
+    }
+
+    pub(super) fn after_late_drain() {
+        if let Some(f) = AFTER_LATE_DRAIN.with(|h| h.borrow_mut().take()) {
+            f();
+        }
+    }
 
     /// A runtime of two workers whose threads never start: the test plays their parts
     /// in the idle protocol by hand.
@@ -501,5 +543,53 @@ mod tests {
         let report = rt.shutdown();
         assert_eq!((report.completed, report.timers_dropped), (1, 0), "{report:?}");
         assert_eq!(h.join().unwrap(), 7);
+    }
+
+    /// A waker fires as the runtime goes away: it sees the runtime open, then shutdown's
+    /// final drain completes and the `Runtime` is dropped before it pushes. Its push finds
+    /// the runtime closed and drains the injectors itself, dropping the task, whose cell
+    /// holds the last reference to the shared state. That state must outlive the drain
+    /// (it used to be freed in the middle of it: "index out of bounds: the len is 0" in
+    /// `Injectors::steal_one`).
+    #[test]
+    fn a_wake_up_racing_the_final_drain_is_dropped_harmlessly() {
+        let (rt, shared) = runtime_without_threads();
+        let slot: std::sync::Arc<Mutex<Option<Waker>>> = Default::default();
+        let stored = slot.clone();
+        let h = rt.spawn_future(
+            Priority::NORMAL,
+            std::future::poll_fn(move |cx| {
+                *stored.lock().unwrap() = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            }),
+        );
+        // Play the worker: poll the future once, so it waits for its waker.
+        let task = shared.injectors.steal_one().expect("the spawned future is queued");
+        assert!(matches!(task.run(), RunResult::Idle));
+        let waker = slot.lock().unwrap().take().expect("the future stored its waker");
+        drop(h); // detached: its cell ends with the waker's reference
+        let state = Arc::downgrade(&shared);
+        drop(shared);
+        let alive_after_drain = std::sync::Arc::new(Mutex::new(None));
+        let (alive, weak) = (alive_after_drain.clone(), state.clone());
+        AFTER_LATE_DRAIN.with(|hook| {
+            *hook.borrow_mut() =
+                Some(Box::new(move || *alive.lock().unwrap() = Some(weak.strong_count() > 0)));
+        });
+        let report = std::sync::Arc::new(Mutex::new(None));
+        let seen = report.clone();
+        BEFORE_REMOTE_PUSH.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move || *seen.lock().unwrap() = Some(rt.shutdown())));
+        });
+        waker.wake();
+        assert_eq!(
+            *alive_after_drain.lock().unwrap(),
+            Some(true),
+            "the late push drained the injectors itself, and the state it borrowed outlived that drain"
+        );
+        let report = report.lock().unwrap().take().expect("shutdown ran inside the push");
+        assert_eq!((report.submitted, report.futures_dropped), (1, 1), "{report:?}");
+        assert!(report.is_balanced(), "{report:?}");
+        assert!(state.upgrade().is_none(), "the shared state is freed once the task is gone");
     }
 }

@@ -16,7 +16,10 @@
 //!    cancel messages, and set `closed`.
 //! 5. **Late pushes**: a push that raced step 4 (a waker firing after the final drain,
 //!    a timed closure cancelled from outside) sees `closed` and drains what it pushed
-//!    itself (`Shared::push_injected`, `Sched::timer_cancelled`).
+//!    itself (`Shared::push_injected`, `Sched::timer_cancelled`). Such a wake-up is
+//!    harmless: the task it names already ended and was counted in step 4, its entry is
+//!    dropped, and the pusher holds its own reference to the shared state while it
+//!    drains (the entry may have held the state's last one).
 //!
 //! The report's counts then balance: every admitted task ended counted exactly once
 //! (see `stats::counters`), unless the wait timed out (then the rest is `unfinished`).
