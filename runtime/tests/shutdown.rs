@@ -468,3 +468,48 @@ fn refused_tasks_of_two_runtimes_never_share_an_id() {
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "refused ids repeat: {ids:?}");
 }
+
+/// Issue 19 item 2: a queued ready closure runs at shutdown whatever policy wraps it (a
+/// deadline, a run timeout, a retry); a retry whose first attempt fails and that would
+/// wait for its backoff is cancelled (`futures_dropped`), not retried.
+#[test]
+fn queued_closures_with_policies_run_at_shutdown() {
+    use kairos_rt::{RetryPolicy, Task};
+    use std::time::Instant;
+    let rt = runtime(1);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let plain = rt.spawn(Priority::NORMAL, move || r.fetch_add(1, SeqCst));
+    let r = ran.clone();
+    let far = Instant::now() + Duration::from_secs(3600);
+    let deadline = rt.spawn_with(Task::new(move || r.fetch_add(1, SeqCst)).deadline(far)).unwrap();
+    let r = ran.clone();
+    let limited =
+        rt.spawn_with(Task::new(move || r.fetch_add(1, SeqCst)).timeout(Duration::from_secs(3600))).unwrap();
+    let policy = || RetryPolicy::fixed(Duration::from_secs(3600)).max_attempts(3);
+    let r = ran.clone();
+    let retried =
+        rt.spawn_with(Task::new(move || Ok::<_, ()>(r.fetch_add(1, SeqCst))).retry(policy())).unwrap();
+    let r = ran.clone();
+    let failing =
+        rt.spawn_with(Task::new(move || Err::<(), _>(r.fetch_add(1, SeqCst))).retry(policy())).unwrap();
+    let t = begin_shutdown(rt);
+    assert_eq!(ran.load(SeqCst), 0, "all five wait behind the gate");
+    drop(gate.open());
+    let report = finish(t);
+    assert_eq!(ran.load(SeqCst), 5, "every queued closure ran exactly once: {report:?}");
+    join(plain).unwrap();
+    join(deadline).unwrap();
+    join(limited).unwrap();
+    let ok = join(retried).unwrap();
+    assert_eq!((ok.is_ok(), ok.attempts), (true, 1));
+    // Its first attempt ran and failed; waiting for its backoff it is cancelled like any
+    // waiting future: no second attempt, and the report counts it in `futures_dropped`.
+    assert!(join(failing).unwrap_err().is_shutdown());
+    assert_eq!(report.futures_dropped, 1, "{report:?}");
+    // The gate, the five, and the backoff timer the failed retry asked for (refused:
+    // intake is closed).
+    assert_eq!((report.submitted, report.completed, report.rejected), (7, 5, 1), "{report:?}");
+    assert!(report.is_balanced() && !report.timed_out, "{report:?}");
+}

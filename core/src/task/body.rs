@@ -15,6 +15,12 @@ pub unsafe trait Body: Send + 'static {
     /// `true` for futures: the body can return `Pending`, stays in place after `run`
     /// until the harness drops it, and can be cancelled at a poll point.
     const IS_FUTURE: bool;
+    /// For a future: whether a runtime that is shutting down still polls it when it
+    /// finds it queued and *never started*, as it runs every queued closure (a future
+    /// that stands for a closure, such as a retried one, keeps the closure's shutdown
+    /// rule). Other futures are cancelled unpolled once shutdown begins. Closures ignore
+    /// it: they always run.
+    const STARTS_AT_SHUTDOWN: bool = false;
 
     /// Runs or polls the body. `Ready(Err(abort))` ends the task without an output,
     /// with the outcome the [`Abort`] names.

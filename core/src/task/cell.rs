@@ -246,6 +246,7 @@ fn vtable<B: Body, K: SchedulerSlot, L: CellLinks>() -> &'static Vtable {
             schedule: schedule::<B, K, L>,
             is_future: B::IS_FUTURE,
             has_links: L::HAS_LINKS,
+            starts_at_shutdown: B::STARTS_AT_SHUTDOWN,
         };
     }
     &<(B, K, L) as HasVtable>::VTABLE

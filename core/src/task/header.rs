@@ -31,6 +31,8 @@ pub(crate) struct Vtable {
     pub is_future: bool,
     /// Whether the cell has wheel links after its header.
     pub has_links: bool,
+    /// [`Body::STARTS_AT_SHUTDOWN`](super::Body::STARTS_AT_SHUTDOWN) of the body.
+    pub starts_at_shutdown: bool,
 }
 
 /// The header at the start of every task cell.
@@ -57,6 +59,12 @@ impl Header {
     /// Whether the body is a future.
     pub fn is_future(&self) -> bool {
         self.vtable.is_future
+    }
+
+    /// Whether a runtime shutting down polls this future if it was never started (see
+    /// [`Body::STARTS_AT_SHUTDOWN`](super::Body::STARTS_AT_SHUTDOWN)).
+    pub fn starts_at_shutdown(&self) -> bool {
+        self.vtable.starts_at_shutdown
     }
 
     /// Whether the cell has wheel links: a timed task's cell, or a ready task's that

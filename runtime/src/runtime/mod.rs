@@ -144,7 +144,9 @@ impl Runtime {
         self.handle.workers()
     }
 
-    /// Stops intake, lets every queued ready closure run, cancels pending timed tasks
+    /// Stops intake, lets every queued ready closure run (whatever policy wraps it: a
+    /// retried closure runs its first attempt, and is cancelled if it then waits for a
+    /// backoff; see [`Task`](crate::Task)), cancels pending timed tasks
     /// and unfinished futures (their handles report
     /// [`is_shutdown`](crate::JoinError::is_shutdown)), joins the workers, and reports
     /// how every submitted task ended.

@@ -6,7 +6,9 @@
 //! 2. **Wake everyone**: submitters blocked on a full runtime (they find it closed and
 //!    give up), sleeping workers (through the idle state and every parker).
 //! 3. **Join the workers** (up to the timeout). Each worker, before it exits, runs the
-//!    ready closures it can find (futures it pops are cancelled, not polled), then
+//!    ready closures it can find (futures it pops are cancelled, not polled, except a
+//!    retried closure that never started: it runs its first attempt like any queued
+//!    closure, whatever other policy wraps it), then
 //!    cancels every task in its wheel and timer inbox with the `Shutdown` outcome and
 //!    counts each (`WorkerCtx::exit`). A worker that is the caller's own thread (the
 //!    runtime dropped inside one of its tasks) exits by itself and is not joined.

@@ -17,6 +17,13 @@
 //!   a failure waits for its backoff on a wheel timer (no thread held) and runs again at
 //!   its own priority; see [`RetryPolicy`].
 //!
+//! **At shutdown** a queued task follows the rule of what it wraps, whatever its
+//! policies: a queued closure runs (a deadline still applies; a retried closure runs its
+//! first attempt), a future is cancelled. A retried task whose attempt failed and that
+//! waits for its backoff when shutdown begins is cancelled: no further attempt starts,
+//! its handle reports [`JoinError::is_shutdown`](crate::JoinError::is_shutdown), and the
+//! shutdown report counts it in `futures_dropped`.
+//!
 //! Plain `spawn*` calls never go through this module, so tasks that use no policy pay
 //! nothing for it.
 
@@ -316,7 +323,7 @@ where
         let RetryTask { task, policy } = self;
         let hooks = RetryGaugeHooks(handle.shared.clone(), policy.retries_at());
         let retrying = Task {
-            body: FutureBody(LazyRetry {
+            body: RetryBody(LazyRetry {
                 start: Some((task.body.0, policy)),
                 hooks: Some(hooks),
                 stats: None,
@@ -329,7 +336,7 @@ where
         };
         retrying.spawn_on(handle, wait).map_err(|e| {
             e.map(|t| {
-                let Task { body: FutureBody(lazy), priority, start, deadline, timeout } = t;
+                let Task { body: RetryBody(lazy), priority, start, deadline, timeout } = t;
                 let (f, policy) = lazy.start.expect("a refused retry task never ran");
                 RetryTask { task: Task { body: Closure(f), priority, start, deadline, timeout }, policy }
             })
@@ -354,6 +361,31 @@ impl RetryHooks for RetryGaugeHooks {
     }
     fn retrying(&mut self, _attempt: u32) {
         self.0.retries.retried.fetch_add(1, Relaxed);
+    }
+}
+
+/// The body of a retried task: a future (the retry loop) that keeps a closure's
+/// shutdown rule. Queued and never started, it still runs its first attempt when the
+/// runtime shuts down, like any queued closure; once started, shutdown treats it as a
+/// future (a retry waiting for its backoff is cancelled).
+struct RetryBody<Fut>(Fut);
+
+// SAFETY: `run` polls the future in place and never moves or drops it, as the contract
+// for `IS_FUTURE == true` requires (as `FutureBody` does).
+unsafe impl<Fut> Body for RetryBody<Fut>
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    type Output = Fut::Output;
+    const IS_FUTURE: bool = true;
+    const STARTS_AT_SHUTDOWN: bool = true;
+
+    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<Fut::Output, Abort>> {
+        // SAFETY: the caller owns the initialised body exclusively, and the cell never
+        // moves (heap-allocated, freed only at the last reference): pinning in place is sound.
+        let fut = unsafe { Pin::new_unchecked(&mut (*this).0) };
+        fut.poll(cx).map(Ok)
     }
 }
 
@@ -420,6 +452,7 @@ struct Policed<B> {
 unsafe impl<B: Body> Body for Policed<B> {
     type Output = B::Output;
     const IS_FUTURE: bool = B::IS_FUTURE;
+    const STARTS_AT_SHUTDOWN: bool = B::STARTS_AT_SHUTDOWN;
 
     unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<B::Output, Abort>> {
         // SAFETY: the caller owns the initialised body exclusively for this call.

@@ -46,7 +46,8 @@
 //! ## Shutdown
 //!
 //! Once `stopping` is set, a worker keeps running ready closures (futures it pops are
-//! cancelled instead of polled) until it finds no ready work anywhere, then cancels
+//! cancelled instead of polled, except a never-started one whose body keeps a closure's
+//! rule, `Body::STARTS_AT_SHUTDOWN`: a retried closure runs its first attempt) until it finds no ready work anywhere, then cancels
 //! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
 
 mod aging;
@@ -202,9 +203,15 @@ impl WorkerCtx {
         }
     }
 
+    /// Whether shutdown still polls this queued future: one that keeps a closure's
+    /// shutdown rule (`Body::STARTS_AT_SHUTDOWN`, a retried closure) and never started.
+    fn starts_at_shutdown(task: &TaskRef) -> bool {
+        task.header().starts_at_shutdown() && !task.snapshot().is_started()
+    }
+
     fn run_task(&self, task: TaskRef) {
         let is_future = task.header().is_future();
-        if is_future && self.shared.stopping.load(Relaxed) {
+        if is_future && self.shared.stopping.load(Relaxed) && !Self::starts_at_shutdown(&task) {
             // Futures are cancelled, not polled, once shutdown begins (counted through
             // the registry when the cancel completes them).
             let _ = task.cancel(Outcome::Shutdown);
