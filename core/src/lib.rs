@@ -27,6 +27,7 @@ pub mod intake;
 pub mod park;
 mod priority;
 pub mod queue;
+pub mod shared_wheel;
 pub mod sync;
 pub mod task;
 pub mod timer;

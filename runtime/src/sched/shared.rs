@@ -60,6 +60,7 @@ use kairos_rt_core::idle::Idle;
 use kairos_rt_core::intake::Intake;
 use kairos_rt_core::park::Parker;
 use kairos_rt_core::queue::{Injectors, Stealers};
+use kairos_rt_core::shared_wheel::SharedWheel;
 use kairos_rt_core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
 use kairos_rt_core::sync::deque::{Injector, Steal};
 use kairos_rt_core::sync::Arc;
@@ -80,6 +81,9 @@ const FORCED_WAKE_BACKLOG: usize = 4;
 #[derive(Debug)]
 pub(crate) struct Remote {
     pub(crate) stealers: Stealers,
+    /// The worker's timing wheel: held by the worker, or by a free worker firing its due
+    /// timers while it is busy (see `worker/timers.rs`).
+    pub(crate) wheel: SharedWheel,
     /// Timed tasks registered from other threads, for the owner to put in its wheel.
     pub(crate) timer_inbox: TimerInbox,
     /// Timed tasks cancelled from other threads, for the owner to unlink.
@@ -102,7 +106,8 @@ pub(crate) struct Remote {
     /// Timed tasks in this worker's wheel, per level, as wrapping two's-complement counts
     /// (owner-written; a level can read negative after a priority change, see `pending`).
     pub(crate) timed_by_level: [AtomicU64; Priority::LEVELS],
-    /// The wheel's next expiration tick (`u64::MAX`: none), published by the owner.
+    /// The wheel's next expiration tick (`u64::MAX`: none: the wheel is empty), published
+    /// by whoever holds the wheel after every change.
     pub(crate) next_due: AtomicU64,
     /// Sampled submit-to-start latencies of the tasks this worker started.
     pub(crate) latency: crate::stats::LatencySampler,
@@ -200,6 +205,7 @@ impl Shared {
                 .into_iter()
                 .map(|stealers| Remote {
                     stealers,
+                    wheel: SharedWheel::new(),
                     timer_inbox: TimerInbox::new(),
                     timer_cancels: Injector::new(),
                     parker: Parker::new(),
@@ -368,12 +374,21 @@ impl Shared {
     ///
     /// The cost: a burst of far-off timers wakes each parked owner once, but a slow stream
     /// of them (slower than a park cycle) wakes the owner once per timer.
+    ///
+    /// An owner that is awake (`parked_until` 0) may be busy in a long task: then one
+    /// sleeper is notified instead, which takes the inbox into the owner's wheel for it.
     pub(crate) fn push_timer_inbox(&self, owner: usize, task: TaskRef, due: u64) {
         let remote = &self.remotes[owner];
         remote.timer_inbox.push(task);
         fence(SeqCst);
         let parked_until = remote.parked_until.load(SeqCst);
-        if parked_until != 0 && (due < parked_until || !remote.inbox_wake_sent.swap(true, AcqRel)) {
+        if parked_until == 0 {
+            // The owner is awake and may be stuck in a long task: a sleeper wakes to take
+            // the inbox for it (`WorkerCtx::help_peers`; the sleeper's re-check before it
+            // parks looks at awake peers' inboxes, which the idle protocol orders against
+            // this notify).
+            self.notify_one();
+        } else if due < parked_until || !remote.inbox_wake_sent.swap(true, AcqRel) {
             remote.parker.unpark();
         }
     }

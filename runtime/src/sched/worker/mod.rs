@@ -5,7 +5,8 @@
 //! step of the loop: `find.rs` (steps 2 and 3), `timers.rs` (step 1 and every change to
 //! the wheel), `park.rs` (step 4); the policies the loop consults are beside them:
 //! `aging.rs`, `batching.rs` (injector steals), `spin.rs` (spin before parking). Rules:
-//! only the owning thread touches the queue's pop end, the wheel and the owner-written
+//! only the owning thread touches the queue's pop end; only the holder of a wheel (its
+//! owner, or a free worker helping a busy owner: see [`timers`]) touches the wheel and its
 //! gauges; other threads reach the worker only through its `Remote`.
 //!
 //! ## Finding work (`main_loop`)
@@ -27,9 +28,11 @@
 //! 3. Search: steal a batch from the worker advertising the most urgent level. At most
 //!    half of the workers search at once (see [`idle`](kairos_rt_core::idle)); the last
 //!    searcher to find work wakes another sleeper, so parallelism ramps up with load.
-//! 4. Park: spin for the configured budget while recent idle spells show that spinning
-//!    pays (see [`spin`]), then register as a sleeper, re-check, and
-//!    park until woken or until the wheel's next deadline. A deadline closer than
+//! 4. Help, then park: fire the due timers of a peer that is busy past them (see
+//!    [`timers`]); else spin for the configured budget while recent idle spells show that
+//!    spinning pays (see [`spin`]), then register as a sleeper, re-check, and
+//!    park until woken or until the next deadline it watches (its wheel's, and its
+//!    peers' plus `HELP_AFTER`). A deadline closer than
 //!    [`NEAR_DEADLINE`](park::NEAR_DEADLINE) is waited out by yielding instead, for precision.
 //!
 //! Aging (see [`aging`]) may serve one task of an overdue level ahead of
@@ -68,11 +71,11 @@ use kairos_rt_core::queue::RunQueue;
 use kairos_rt_core::sync::atomic::Ordering::*;
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::{Header, Outcome, RunResult, TaskRef};
-use kairos_rt_core::timer::{cancel_for_shutdown, TimerDriver};
+use kairos_rt_core::timer::cancel_for_shutdown;
 use kairos_rt_core::Priority;
 use park::reduce_timer_slack;
 use spin::SpinPolicy;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// One worker's private state, reachable from its thread through `context`.
@@ -80,7 +83,9 @@ pub(crate) struct WorkerCtx {
     shared: Arc<Shared>,
     index: usize,
     queue: RunQueue,
-    timers: RefCell<TimerDriver>,
+    /// Whether this thread holds a wheel (its own or a peer's) right now: a nested wheel
+    /// access then falls back to a message instead of waiting (see `timers.rs`).
+    holding: Cell<bool>,
     /// Tasks picked so far (wrapping): the loop's policies act every n-th pick.
     picks: Cell<u32>,
     searching: Cell<bool>,
@@ -113,7 +118,7 @@ impl WorkerCtx {
             shared,
             index,
             queue,
-            timers: RefCell::new(TimerDriver::new()),
+            holding: Cell::new(false),
             picks: Cell::new(0),
             searching: Cell::new(false),
             spin: SpinPolicy::new(),
@@ -191,6 +196,9 @@ impl WorkerCtx {
             }
             if let Some(task) = self.search() {
                 self.run_task(task);
+                continue;
+            }
+            if self.help_peers() {
                 continue;
             }
             if self.shared.stopping.load(Acquire) {
@@ -294,15 +302,19 @@ impl WorkerCtx {
         self.stop_searching();
         let remote = self.remote();
         {
-            // The wheel stays borrowed while its tasks are dropped: a dropped closure that
+            // The wheel stays held while its tasks are dropped: a dropped closure that
             // cancels another timed task of this wheel then sends a cancel message (dropped
             // below; `cancel_all` counts that task once, as cancelled) instead of unlinking
             // it from under `cancel_all` (which freed it while the wheel still linked it).
-            let mut timers = self.timers.borrow_mut();
-            for t in remote.timer_inbox.take() {
-                self.count_unstarted(cancel_for_shutdown(&t), &t);
-            }
-            timers.cancel_all(|outcome, t| self.count_unstarted(outcome, t));
+            // Closing it (waiting for a helper that holds it) ends every helper's access.
+            self.holding.set(true);
+            remote.wheel.close(|timers| {
+                for t in remote.timer_inbox.take() {
+                    self.count_unstarted(cancel_for_shutdown(&t), &t);
+                }
+                timers.cancel_all(|outcome, t| self.count_unstarted(outcome, t));
+            });
+            self.holding.set(false);
         }
         for gauge in &remote.timed_by_level {
             gauge.store(0, Relaxed);

@@ -36,9 +36,11 @@ impl WorkerCtx {
     }
 
     fn park_inner(&self, entered: Instant, spin: Duration) {
-        // The wheel cannot change during the spin (only this thread links timers, and a
-        // timer or cancel sent in ends the spin through `work_hint`): look it up once.
-        let next = self.timers.try_borrow().ok().and_then(|t| t.next_expiration());
+        // The tick to wake at: this wheel's next deadline, or a peer's plus `HELP_AFTER`.
+        // Looked up once: this wheel cannot change during the spin (a timer or cancel
+        // sent in ends the spin through `work_hint`), and a peer's lowered tick is caught
+        // by the re-check below or by its announce.
+        let next = Some(self.wake_tick()).filter(|&t| t != u64::MAX);
         // The spin ends at the budget or at the wheel's next deadline, whichever is first
         // (a long budget must not make a due timer wait for it); a budget too large to add
         // (`Duration::MAX`) ends only at a deadline, work or shutdown.
@@ -73,7 +75,11 @@ impl WorkerCtx {
         remote.inbox_wake_sent.store(false, Relaxed);
         remote.parked_until.store(next.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
-        if !self.work_hint() && !self.shared.stopping.load(SeqCst) {
+        // The peers' ticks are re-read after the fence: one lowered since (its announce
+        // may have missed this park) or an awake peer's inbox means another round.
+        let rechecked =
+            self.work_hint() || self.wake_tick() < next.unwrap_or(u64::MAX) || self.peer_messages_wait();
+        if !rechecked && !self.shared.stopping.load(SeqCst) {
             match wait {
                 Some(Some(d)) => {
                     // Wake a little early and yield out the rest for precision.

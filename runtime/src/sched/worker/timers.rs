@@ -1,19 +1,59 @@
-//! A worker's timers: its wheel, and the timed tasks other threads send it.
+//! A worker's timers: its wheel, the timed tasks other threads send it, and the hand-over
+//! that lets a free worker fire the due timers of a busy one.
 //!
-//! The wheel is owned by the worker and borrowed only on its thread. A timed task enters
-//! it in one place ([`WorkerCtx::link_timer`]): from a spawn on this worker
-//! ([`WorkerCtx::insert_timer`]) or from the timer inbox, which other threads fill
-//! (`Shared::push_timer_inbox` states the inbox wake-up protocol, both sides). A task
-//! cancelled on another thread comes back as a cancel message and is unlinked here. A
-//! task that leaves the wheel due is pushed on the local queue; every change to the wheel
-//! updates the per-level timed gauges and the published next due tick.
+//! ## Protocol: no timer waits behind a busy worker
+//!
+//! Each worker's wheel is a [`SharedWheel`] in its `Remote`: the owner holds it for every
+//! change (one uncontended CAS), and any other worker may take it with one `try_hold`.
+//!
+//! - **Owner**: as before, inserts its spawns and its inbox, unlinks cancels and fires
+//!   what is due, all in step 1 of its loop (or at the spawn), holding its wheel; after
+//!   every change it publishes the wheel's next due tick (`Remote::next_due`). When that
+//!   tick *lowers*, it announces it: `SeqCst` fence, then it unparks every peer parked
+//!   past the new tick plus [`HELP_AFTER`].
+//! - **Helper** (a worker that found no work, before it parks, `help_peers`): for each
+//!   peer that is awake (`parked_until` 0: running, or about to) whose next due tick is
+//!   [`HELP_AFTER`] past, or whose inbox or cancel queue holds messages, it `try_hold`s
+//!   the peer's wheel and does the owner's step 1 for it: links the inbox, unlinks the
+//!   cancels, fires what is due into its own run queue (counted and sampled like the
+//!   owner's), publishes the next due tick. A wheel that is held is left alone.
+//! - **Watch while parked**: a worker parks until the earliest of its own next due tick
+//!   and every peer's next due tick plus [`HELP_AFTER`] (`wake_tick`), published as its
+//!   `parked_until`; after its `SeqCst` fence it re-reads the peers' ticks and does not
+//!   park if one is now earlier (or an awake peer's inbox is not empty). With the owner's
+//!   announce this is the store-buffer pattern: either the parker sees the lowered tick,
+//!   or the owner sees the parker's `parked_until` and unparks it.
+//!
+//! Invariants: a wheel is touched only by its holder; a worker never waits for a wheel
+//! while it holds one (`holding`: a nested insert goes to the inbox and a nested cancel to
+//! the cancel queue, as they did when the wheel was a `RefCell`), so the owner's wait
+//! for a helper (a few microseconds of firing) cannot deadlock; the per-level gauges and
+//! `next_due` are written only by the wheel's holder; a task leaves a wheel once (it
+//! fires once or is cancelled once: `SharedWheel`'s invariants, loom model
+//! `wheel_handover.rs`). Due timers of a worker busy in one task are fired by an idle
+//! worker about [`HELP_AFTER`] after their due time (plus that worker's wake-up).
+//!
+//! Cost: the owner pays one CAS and a store per wheel access, and a fence plus one load
+//! per peer when its next due tick lowers. An idle worker wakes once per
+//! `max(HELP_AFTER, gap between its peers' timers)` while a peer's wheel holds timers,
+//! even when that peer serves them itself.
 
 use super::WorkerCtx;
-use crate::sched::shared::Shared;
-use kairos_rt_core::sync::atomic::Ordering::Relaxed;
+use crate::clock::TICK_NANOS;
+use crate::sched::shared::{Remote, Shared};
+use kairos_rt_core::shared_wheel::SharedWheel;
+use kairos_rt_core::sync::atomic::{fence, Ordering::*};
 use kairos_rt_core::task::{Header, TaskRef};
 use kairos_rt_core::timer::{Inserted, TimerDriver};
 use kairos_rt_core::Priority;
+use std::time::Duration;
+
+/// How long past its due tick a timer waits for its own worker before a free worker
+/// takes the wheel and fires it.
+pub(crate) const HELP_AFTER: Duration = Duration::from_millis(1);
+
+/// [`HELP_AFTER`] in clock ticks.
+const HELP_AFTER_TICKS: u64 = HELP_AFTER.as_nanos() as u64 / TICK_NANOS;
 
 /// Where [`WorkerCtx::link_timer`] put a timed task.
 enum Placed {
@@ -25,30 +65,62 @@ enum Placed {
     Ended,
 }
 
+/// Clears a worker's `holding` flag when dropped (also on unwind).
+struct Holding<'a>(&'a std::cell::Cell<bool>);
+
+impl Drop for Holding<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 impl WorkerCtx {
-    /// Puts a timed task (owned by this worker) in the wheel, or runs it now if due.
-    pub(crate) fn insert_timer(&self, task: TaskRef) {
-        match self.timers.try_borrow_mut() {
-            Ok(mut timers) => match self.link_timer(&mut timers, task) {
-                Placed::InWheel => self.publish_next_due(&timers),
-                Placed::Ready(ready) => {
-                    drop(timers);
-                    self.push_local(ready);
-                }
-                Placed::Ended => {}
-            },
-            Err(_) => self.remote().timer_inbox.push(task),
+    /// Runs `f` holding `wheel` (this worker's own with `help == false`, waiting for a
+    /// helper to release it; a peer's with `help == true`, only if free). `None` if this
+    /// thread already holds a wheel, or the wheel is held by another (`help`) or closed.
+    fn with_wheel<R>(
+        &self,
+        wheel: &SharedWheel,
+        help: bool,
+        f: impl FnOnce(&mut TimerDriver) -> R,
+    ) -> Option<R> {
+        if self.holding.replace(true) {
+            return None;
+        }
+        let _holding = Holding(&self.holding);
+        if help {
+            wheel.try_hold(f)
+        } else {
+            wheel.hold(f)
         }
     }
 
-    /// The one place a timed task enters this worker's wheel: linked (and counted in the
-    /// timed gauge), handed back ready if already due (with its latency sample decided),
-    /// or counted if it ended before it got here.
-    fn link_timer(&self, timers: &mut TimerDriver, task: TaskRef) -> Placed {
+    /// Puts a timed task (owned by this worker) in the wheel, or runs it now if due.
+    pub(crate) fn insert_timer(&self, task: TaskRef) {
+        let remote = self.remote();
+        let mut task = Some(task);
+        let placed = self.with_wheel(&remote.wheel, false, |timers| {
+            let placed = self.link_timer(remote, timers, task.take().expect("taken once"));
+            if matches!(placed, Placed::InWheel) {
+                self.publish_next_due(remote, timers);
+            }
+            placed
+        });
+        match (placed, task) {
+            (Some(Placed::Ready(ready)), _) => self.push_local(ready),
+            (_, Some(task)) => remote.timer_inbox.push(task),
+            _ => {}
+        }
+    }
+
+    /// The one place a timed task enters a wheel (`remote`'s, held by this thread): linked
+    /// (and counted in the timed gauge), handed back ready if already due (with its
+    /// latency sample decided), or counted if it ended before it got here.
+    fn link_timer(&self, remote: &Remote, timers: &mut TimerDriver, task: TaskRef) -> Placed {
         let level = task.priority();
         match timers.insert(task) {
             Inserted::Linked => {
-                self.timed_gauge(level, 1);
+                timed_gauge(remote, level, 1);
                 Placed::InWheel
             }
             Inserted::Due(ready) => {
@@ -62,31 +134,39 @@ impl WorkerCtx {
         }
     }
 
-    /// Adds `delta` to this worker's timed-task gauge of `level` (owner-only, wrapping).
-    fn timed_gauge(&self, level: Priority, delta: i64) {
-        let slot = &self.remote().timed_by_level[level.index()];
-        slot.store(slot.load(Relaxed).wrapping_add(delta as u64), Relaxed);
-    }
-
-    fn publish_next_due(&self, timers: &TimerDriver) {
-        self.remote().next_due.store(timers.next_expiration().unwrap_or(u64::MAX), Relaxed);
-    }
-
-    /// Unlinks a timed task cancelled on this thread. Returns it back if the wheel is
-    /// busy (the caller then sends it as a cancel message).
-    pub(crate) fn unlink_timer(&self, task: TaskRef) -> Option<TaskRef> {
-        match self.timers.try_borrow_mut() {
-            Ok(mut timers) => {
-                self.remove_timer(&mut timers, &task);
-                None
+    /// Publishes the next due tick of `remote`'s wheel (held by this thread), and
+    /// announces it to parked peers if it lowered (see the module docs).
+    fn publish_next_due(&self, remote: &Remote, timers: &TimerDriver) {
+        let next = timers.next_expiration().unwrap_or(u64::MAX);
+        let before = remote.next_due.load(Relaxed);
+        if next == before {
+            return;
+        }
+        remote.next_due.store(next, SeqCst);
+        if next < before {
+            fence(SeqCst);
+            let watch = next.saturating_add(HELP_AFTER_TICKS);
+            for (i, r) in self.shared.remotes.iter().enumerate() {
+                if i != self.index && r.parked_until.load(SeqCst) > watch {
+                    r.parker.unpark();
+                }
             }
-            Err(_) => Some(task),
         }
     }
 
-    pub(super) fn remove_timer(&self, timers: &mut TimerDriver, task: &TaskRef) {
+    /// Unlinks a timed task cancelled on this thread. Returns it back if this thread holds
+    /// a wheel already (the caller then sends it as a cancel message).
+    pub(crate) fn unlink_timer(&self, task: TaskRef) -> Option<TaskRef> {
+        let remote = self.remote();
+        match self.with_wheel(&remote.wheel, false, |timers| self.remove_timer(remote, timers, &task)) {
+            Some(()) => None,
+            None => Some(task),
+        }
+    }
+
+    fn remove_timer(&self, remote: &Remote, timers: &mut TimerDriver, task: &TaskRef) {
         if let Some(outcome) = timers.remove(task) {
-            self.timed_gauge(task.priority(), -1);
+            timed_gauge(remote, task.priority(), -1);
             self.count_unstarted(outcome, task);
         }
     }
@@ -105,46 +185,116 @@ impl WorkerCtx {
     /// tasks from the wheel into the local run queue.
     pub(super) fn maintain_timers(&self) {
         let remote = self.remote();
-        let inbox = !remote.timer_inbox.is_empty();
-        let cancels = !remote.timer_cancels.is_empty();
-        let Ok(mut timers) = self.timers.try_borrow_mut() else { return };
-        if !inbox && !cancels && timers.is_empty() {
+        if remote.timer_inbox.is_empty()
+            && remote.timer_cancels.is_empty()
+            && remote.next_due.load(Relaxed) == u64::MAX
+        {
             return;
         }
-        if inbox {
-            for t in remote.timer_inbox.take() {
-                if let Placed::Ready(ready) = self.link_timer(&mut timers, t) {
-                    self.queue.push(ready);
-                }
-            }
-        }
-        if cancels {
-            Shared::drain_queue(&remote.timer_cancels, |t| self.remove_timer(&mut timers, &t));
-        }
-        if let Some(next) = timers.next_expiration() {
-            let now = self.shared.clock.now_tick();
-            if next <= now {
-                let moved = timers.fire(
-                    now,
-                    |t| {
-                        self.timed_gauge(t.priority(), -1);
-                        self.sample_due(&t);
-                        self.queue.push(t);
-                    },
-                    |t| {
-                        let snap = t.snapshot();
-                        self.timed_gauge(snap.priority(), -1);
-                        self.count_unstarted(snap.outcome(), t);
-                    },
-                );
-                self.publish_next_due(&timers);
-                drop(timers);
-                if moved > 1 && self.shared.idle.wants_notify() {
-                    self.shared.notify_one();
-                }
-                return;
-            }
-        }
-        self.publish_next_due(&timers);
+        self.tend(remote, false);
     }
+
+    /// Before parking: does step 1 for every awake peer whose timers are
+    /// [`HELP_AFTER`] overdue or whose messages wait (see the module docs). Returns
+    /// whether it moved any task into this worker's queue.
+    pub(super) fn help_peers(&self) -> bool {
+        let mut now = None;
+        let mut moved = false;
+        for (i, r) in self.shared.remotes.iter().enumerate() {
+            if i == self.index || r.parked_until.load(Relaxed) != 0 {
+                continue;
+            }
+            let messages = !r.timer_inbox.is_empty() || !r.timer_cancels.is_empty();
+            let due = r.next_due.load(Relaxed);
+            let overdue = due != u64::MAX && {
+                let now = *now.get_or_insert_with(|| self.shared.clock.now_tick());
+                due.saturating_add(HELP_AFTER_TICKS) <= now
+            };
+            if messages || overdue {
+                moved |= self.tend(r, true) > 0;
+            }
+        }
+        moved
+    }
+
+    /// The earliest tick this worker must wake at to serve its own wheel and watch its
+    /// peers' ([`HELP_AFTER`] after their next due tick); `u64::MAX`: none.
+    pub(super) fn wake_tick(&self) -> u64 {
+        self.shared
+            .remotes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let due = r.next_due.load(SeqCst);
+                if i == self.index {
+                    due
+                } else {
+                    due.saturating_add(HELP_AFTER_TICKS)
+                }
+            })
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Whether a peer that is awake has timer messages waiting (a parker's re-check:
+    /// `Shared::push_timer_inbox` notifies a sleeper for those).
+    pub(super) fn peer_messages_wait(&self) -> bool {
+        self.shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != self.index && r.parked_until.load(SeqCst) == 0 && !r.timer_inbox.is_empty())
+    }
+
+    /// Step 1 for `remote`'s wheel (this worker's own, or a peer's with `help`): link its
+    /// inbox, unlink its cancels, fire what is due into this worker's queue, publish.
+    /// Returns how many tasks it queued.
+    fn tend(&self, remote: &Remote, help: bool) -> usize {
+        let moved = self.with_wheel(&remote.wheel, help, |timers| {
+            let mut moved = 0;
+            if !remote.timer_inbox.is_empty() {
+                for t in remote.timer_inbox.take() {
+                    if let Placed::Ready(ready) = self.link_timer(remote, timers, t) {
+                        self.queue.push(ready);
+                        moved += 1;
+                    }
+                }
+            }
+            if !remote.timer_cancels.is_empty() {
+                Shared::drain_queue(&remote.timer_cancels, |t| self.remove_timer(remote, timers, &t));
+            }
+            if let Some(next) = timers.next_expiration() {
+                let now = self.shared.clock.now_tick();
+                if next <= now {
+                    moved += timers.fire(
+                        now,
+                        |t| {
+                            timed_gauge(remote, t.priority(), -1);
+                            self.sample_due(&t);
+                            self.queue.push(t);
+                        },
+                        |t| {
+                            let snap = t.snapshot();
+                            timed_gauge(remote, snap.priority(), -1);
+                            self.count_unstarted(snap.outcome(), t);
+                        },
+                    );
+                }
+            }
+            self.publish_next_due(remote, timers);
+            moved
+        });
+        let moved = moved.unwrap_or(0);
+        if moved > 1 && self.shared.idle.wants_notify() {
+            self.shared.notify_one();
+        }
+        moved
+    }
+}
+
+/// Adds `delta` to `remote`'s timed-task gauge of `level` (written only by the holder of
+/// its wheel, wrapping).
+fn timed_gauge(remote: &Remote, level: Priority, delta: i64) {
+    let slot = &remote.timed_by_level[level.index()];
+    slot.store(slot.load(Relaxed).wrapping_add(delta as u64), Relaxed);
 }

@@ -1,0 +1,109 @@
+//! Timers of a busy worker are fired by a free one: a task that schedules timed work and
+//! then keeps its worker busy does not hold that work back. Each test proves it by
+//! ordering: the busy task waits for something only the timed work can produce, so the
+//! test completes only if another worker fired the busy worker's wheel. No assertion
+//! reads the clock; `PATIENCE` only bounds a hang.
+
+mod common;
+
+use common::*;
+use kairos_rt::{Priority, Runtime};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// Children scheduled by a task into its own worker's wheel.
+const CHILDREN: usize = 50;
+
+/// How many of [`CHILDREN`] messages arrive on `rx` within one `PATIENCE` in all.
+fn receive_all(rx: &mpsc::Receiver<usize>) -> usize {
+    let give_up = Instant::now() + PATIENCE;
+    (0..CHILDREN)
+        .take_while(|_| rx.recv_timeout(give_up.saturating_duration_since(Instant::now())).is_ok())
+        .count()
+}
+
+/// A task schedules timed children on its own worker, then blocks until every child has
+/// run: they can only run if the other (idle) worker fires them from the blocked
+/// worker's wheel.
+#[test]
+fn timed_children_of_a_blocked_task_run_before_it_returns() {
+    let rt = runtime(2);
+    let parent = rt.spawn(Priority::NORMAL, || {
+        let here = kairos_rt::try_current().expect("inside a task");
+        let (tx, rx) = mpsc::channel();
+        for i in 0..CHILDREN {
+            let tx = tx.clone();
+            let delay = Duration::from_micros(1_000 + 200 * i as u64);
+            drop(here.spawn_after(delay, Priority::new((i % 64) as u8).unwrap(), move || {
+                let _ = tx.send(i);
+            }));
+        }
+        receive_all(&rx)
+    });
+    assert_eq!(join(parent).unwrap(), CHILDREN, "every child ran while its parent blocked");
+    let report = rt.shutdown();
+    assert_eq!(report.completed, CHILDREN as u64 + 1, "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+/// The same through the runtime's own timers: a sleep registered on a worker that then
+/// blocks wakes its waker while the worker is still blocked (the waker sends on the
+/// channel the blocking closure waits on).
+#[test]
+fn a_sleep_on_a_blocked_worker_wakes_without_waiting_for_it() {
+    struct SendOnWake(std::sync::Mutex<mpsc::Sender<()>>);
+    impl Wake for SendOnWake {
+        fn wake(self: Arc<Self>) {
+            let _ = self.0.lock().unwrap().send(());
+        }
+    }
+    let rt = runtime(2);
+    let blocker = rt.spawn(Priority::NORMAL, || {
+        let (tx, rx) = mpsc::channel();
+        let waker = Waker::from(Arc::new(SendOnWake(std::sync::Mutex::new(tx))));
+        let mut sleep = pin!(kairos_rt::sleep(Duration::from_millis(5)));
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_pending(), "not due yet");
+        // This worker now blocks until the sleep's waker runs: only another worker can
+        // fire the sleep's timer from this worker's wheel.
+        let woken = rx.recv_timeout(PATIENCE).is_ok();
+        (woken, sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_ready())
+    });
+    assert_eq!(join(blocker).unwrap(), (true, true), "the sleep woke and completed while its worker blocked");
+    rt.shutdown();
+}
+
+/// Timers registered from outside while every worker is busy, then one worker freed: the
+/// freed worker fires the timers of the worker that stays busy (which waits for them).
+#[test]
+fn outside_timers_of_a_busy_worker_are_fired_by_the_worker_that_frees_up() {
+    let rt: Runtime = runtime(2);
+    let (tx, rx) = mpsc::channel();
+    let rx = Arc::new(std::sync::Mutex::new(rx));
+    let (started_tx, started_rx) = mpsc::channel();
+    // Worker A: waits for every timer (it can only see them if someone else fires them).
+    let waiter = {
+        let rx = rx.clone();
+        rt.spawn(Priority::NORMAL, move || {
+            started_tx.send(()).unwrap();
+            let rx = rx.lock().unwrap();
+            receive_all(&rx)
+        })
+    };
+    started_rx.recv_timeout(PATIENCE).unwrap();
+    let gate = Gate::hold(&rt, Priority::NORMAL);
+    // Both workers busy: the timers land in either one's inbox.
+    for i in 0..CHILDREN {
+        let tx = tx.clone();
+        drop(rt.spawn_after(Duration::from_micros(500 + 100 * i as u64), Priority::NORMAL, move || {
+            let _ = tx.send(i);
+        }));
+    }
+    join(gate.open()).unwrap();
+    assert_eq!(join(waiter).unwrap(), CHILDREN, "every timer ran while the waiter blocked");
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}
