@@ -230,19 +230,10 @@ impl Queue {
         let ev_key = format!("{}ev", self.prefix);
         let mut last = "$".to_string();
         loop {
-            match self.status(id)? {
-                None => {
-                    return Err(Error::new(ErrorKind::BadJob {
-                        why: format!("no job {id} in queue {}", self.name),
-                    }))
-                }
-                Some(s) if s.state.is_final() => return Ok(s),
-                Some(_) => {}
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::new(ErrorKind::WaitTimedOut { id: id.0 }));
-            }
+            let left = match self.final_status_or_time_left(id, until)? {
+                Ok(status) => return Ok(status),
+                Err(left) => left,
+            };
             // Block on the stream for news (any job's), at most 100 ms at a time: the
             // status is read again either way, so a missed event costs at most that.
             let block = left.min(Duration::from_millis(100)).as_millis().max(1) as u64;
@@ -288,19 +279,10 @@ impl Queue {
         let until = Instant::now() + timeout;
         let mut pause = Duration::from_millis(1);
         loop {
-            match self.status(id)? {
-                None => {
-                    return Err(Error::new(ErrorKind::BadJob {
-                        why: format!("no job {id} in queue {}", self.name),
-                    }))
-                }
-                Some(s) if s.state.is_final() => return Ok(s),
-                Some(_) => {}
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::new(ErrorKind::WaitTimedOut { id: id.0 }));
-            }
+            let left = match self.final_status_or_time_left(id, until)? {
+                Ok(status) => return Ok(status),
+                Err(left) => left,
+            };
             kairos_rt::sleep(pause.min(left)).await;
             pause = (pause * 2).min(Duration::from_millis(50));
         }
@@ -335,6 +317,19 @@ impl Queue {
                 NodeInfo { id, alive_until_ms, about }
             })
             .collect())
+    }
+
+    /// One step of a wait: the job's status if it is final, or the time left before
+    /// `until`; an error if there is no such job or no time is left.
+    fn final_status_or_time_left(&self, id: JobId, until: Instant) -> Result<Result<JobStatus, Duration>> {
+        match self.status(id)? {
+            None => Err(Error::new(ErrorKind::BadJob { why: format!("no job {id} in queue {}", self.name) })),
+            Some(s) if s.state.is_final() => Ok(Ok(s)),
+            Some(_) => match until.saturating_duration_since(Instant::now()) {
+                left if left.is_zero() => Err(Error::new(ErrorKind::WaitTimedOut { id: id.0 })),
+                left => Ok(Err(left)),
+            },
+        }
     }
 
     /// Counts by state and by priority, live nodes, and the exact cumulative counters.
