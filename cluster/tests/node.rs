@@ -155,7 +155,8 @@ fn a_corrupt_job_hash_is_dead_lettered_and_the_node_goes_on() {
         .unwrap();
     let good = q.enqueue(Job::new("ok")).unwrap();
     let n = node(&q, &rt).handler("ok", |_| Ok(Vec::new())).start().unwrap();
-    assert_eq!(q.wait(good, WAIT).unwrap().state, JobState::Completed);
+    let g = q.wait(good, WAIT).unwrap();
+    assert_eq!(g.state, JobState::Completed, "{g:?}");
     let s = q.wait(bad, WAIT).unwrap();
     assert_eq!(s.state, JobState::Dead);
     assert!(s.last_error.unwrap().contains("pr (priority)"));
@@ -492,6 +493,7 @@ fn a_command_whose_output_is_over_the_result_cap_fails_instead_of_passing_a_part
     assert_eq!(s.state, JobState::Dead);
     assert!(s.last_error.unwrap().contains("6 bytes"));
     let ok = q.enqueue(Job::new("command").payload(br#"{"program":"echo","args":["hi"]}"#.to_vec())).unwrap();
-    assert_eq!(q.wait(ok, WAIT).unwrap().result.as_deref(), Some(&b"hi\n"[..]));
+    let s = q.wait(ok, WAIT).unwrap();
+    assert_eq!(s.result.as_deref(), Some(&b"hi\n"[..]), "{s:?}");
     n.shutdown(WAIT);
 }

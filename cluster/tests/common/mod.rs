@@ -53,7 +53,7 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn spawn(&mut self) {
+    fn spawn_once(&mut self) {
         let mut cmd = Command::new("redis-server");
         cmd.arg("--port").arg(self.port.to_string());
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--daemonize", "no"]);
@@ -77,6 +77,37 @@ impl RedisServer {
         self.wait_ready();
     }
 
+    /// Starts the server, on a new free port if another process took this one between
+    /// `free_port` and the server's bind (then the server that answers is not ours: two
+    /// tests would share one Redis).
+    fn spawn(&mut self) {
+        for _ in 0..20 {
+            self.spawn_once();
+            let ours = match self.answering_pid() {
+                Some(pid) => pid == self.pid(),
+                // A server with a password answers INFO with NOAUTH: ours if it still runs
+                // (a server that lost the port race exits at once).
+                None => {
+                    std::thread::sleep(Duration::from_millis(200));
+                    matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+                }
+            };
+            if ours {
+                return;
+            }
+            self.kill();
+            self.port = free_port();
+        }
+        panic!("could not start a redis-server of our own on a free port in 20 tries");
+    }
+
+    /// The pid of the server answering on our port.
+    fn answering_pid(&self) -> Option<u32> {
+        let mut c = redis::Client::open(self.url()).ok()?.get_connection().ok()?;
+        let info: String = redis::cmd("INFO").arg("server").query(&mut c).ok()?;
+        info.lines().find_map(|l| l.strip_prefix("process_id:")).and_then(|p| p.trim().parse().ok())
+    }
+
     fn wait_ready(&mut self) {
         let until = Instant::now() + Duration::from_secs(20);
         loop {
@@ -91,8 +122,8 @@ impl RedisServer {
                     }
                 }
             }
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("redis-server exited at start: {status}");
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return; // exited at start (the port was taken): `spawn` tries another
             }
             assert!(Instant::now() < until, "redis-server did not answer PING within 20 s");
             std::thread::sleep(Duration::from_millis(20));
@@ -110,7 +141,7 @@ impl RedisServer {
     /// Starts it again on the same port and directory (AOF, if on, is replayed).
     pub fn restart(&mut self) {
         self.kill();
-        self.spawn();
+        self.spawn_once();
     }
 
     pub fn pid(&self) -> u32 {
