@@ -12,7 +12,6 @@ mod common;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
 
 const COMMON: &str = include_str!("../src/scripts/common.lua");
 fn script(body: &str) -> redis::Script {
@@ -86,19 +85,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn server() -> &'static String {
-    static URL: OnceLock<(String, std::sync::Mutex<common::RedisServer>)> = OnceLock::new();
-    &URL.get_or_init(|| {
-        let s = common::RedisServer::start();
-        (s.url(), std::sync::Mutex::new(s))
-    })
-    .0
-}
-
-fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run(url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
     static CASE: AtomicU32 = AtomicU32::new(0);
     let p = format!("kairos:{{m{}}}:", CASE.fetch_add(1, Ordering::SeqCst));
-    let mut c = redis::Client::open(server().as_str()).unwrap().get_connection().unwrap();
+    let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
     let (enqueue, claim, ack) = (
         script(include_str!("../src/scripts/enqueue.lua")),
         script(include_str!("../src/scripts/claim.lua")),
@@ -361,10 +351,17 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
-    #[test]
-    fn the_scripts_follow_the_model(ops in prop::collection::vec(op(), 1..60)) {
-        run(ops)?;
+/// One server for all cases, owned by the test so it stops with it (a server in a static
+/// would outlive the test process).
+#[test]
+fn the_scripts_follow_the_model() {
+    let server = common::RedisServer::start();
+    let url = server.url();
+    let mut runner =
+        proptest::test_runner::TestRunner::new(ProptestConfig { cases: 96, ..ProptestConfig::default() });
+    let result = runner.run(&prop::collection::vec(op(), 1..60), |ops| run(&url, ops));
+    drop(server);
+    if let Err(e) = result {
+        panic!("{e}");
     }
 }
