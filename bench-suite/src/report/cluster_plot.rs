@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use plotters::coord::CoordTranslate;
 use plotters::prelude::*;
 
+use super::plots::legend;
 use super::{CaseSummary, Outcome};
 use crate::peers::PeerKind;
 
@@ -25,20 +25,6 @@ fn nodes_of(case: &str) -> Option<f64> {
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
-}
-
-/// The legend box, upper left.
-fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(err)
 }
 
 /// Draws `cluster.svg` into `dir` if the cluster scenario measured anything; returns the

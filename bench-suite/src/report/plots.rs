@@ -258,14 +258,7 @@ fn draw_cdfs(path: &Path, title: &str, panels: &[CdfPanel]) -> Result<(), String
                 .label(p.name())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart)?;
     }
     root.present().map_err(err)
 }
@@ -294,6 +287,20 @@ pub fn draw_all(dir: &Path, summaries: &[CaseSummary], _peers: &[PeerKind]) -> R
     }
     files.extend(super::cluster_plot::draw(dir, summaries)?);
     Ok(files)
+}
+
+/// The legend box, upper left.
+pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(err)
 }
 
 #[cfg(test)]
