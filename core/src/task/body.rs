@@ -21,6 +21,11 @@ pub unsafe trait Body: Send + 'static {
     /// rule). Other futures are cancelled unpolled once shutdown begins. Closures ignore
     /// it: they always run.
     const STARTS_AT_SHUTDOWN: bool = false;
+    /// Whether the task is one of the runtime's own timers (the no-op task behind a
+    /// sleep, a timeout, a run-timeout limit or a retry backoff) rather than work a user
+    /// submitted: the runtime counts such tasks apart from user tasks. It changes
+    /// nothing in how the task runs.
+    const IS_RUNTIME_TIMER: bool = false;
 
     /// Runs or polls the body. `Ready(Err(abort))` ends the task without an output,
     /// with the outcome the [`Abort`] names.

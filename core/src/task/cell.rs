@@ -247,6 +247,7 @@ fn vtable<B: Body, K: SchedulerSlot, L: CellLinks>() -> &'static Vtable {
             is_future: B::IS_FUTURE,
             has_links: L::HAS_LINKS,
             starts_at_shutdown: B::STARTS_AT_SHUTDOWN,
+            is_runtime_timer: B::IS_RUNTIME_TIMER,
         };
     }
     &<(B, K, L) as HasVtable>::VTABLE

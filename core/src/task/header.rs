@@ -33,6 +33,8 @@ pub(crate) struct Vtable {
     pub has_links: bool,
     /// [`Body::STARTS_AT_SHUTDOWN`](super::Body::STARTS_AT_SHUTDOWN) of the body.
     pub starts_at_shutdown: bool,
+    /// [`Body::IS_RUNTIME_TIMER`](super::Body::IS_RUNTIME_TIMER) of the body.
+    pub is_runtime_timer: bool,
 }
 
 /// The header at the start of every task cell.
@@ -65,6 +67,12 @@ impl Header {
     /// [`Body::STARTS_AT_SHUTDOWN`](super::Body::STARTS_AT_SHUTDOWN)).
     pub fn starts_at_shutdown(&self) -> bool {
         self.vtable.starts_at_shutdown
+    }
+
+    /// Whether the task is one of the runtime's own timers, counted apart from user
+    /// tasks (see [`Body::IS_RUNTIME_TIMER`](super::Body::IS_RUNTIME_TIMER)).
+    pub fn is_runtime_timer(&self) -> bool {
+        self.vtable.is_runtime_timer
     }
 
     /// Whether the cell has wheel links: a timed task's cell, or a ready task's that
