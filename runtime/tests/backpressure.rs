@@ -211,3 +211,37 @@ fn the_runtimes_own_timers_take_no_room() {
     assert!(waiting.cancel());
     assert!(sleeper.cancel());
 }
+
+/// A spawn refused for room is counted (`refused_full`), from outside and from inside a
+/// task, and is no submission: the task went back to its caller.
+#[test]
+fn refusals_for_room_are_counted() {
+    let rt = bounded(1, 1);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let queued = rt.try_spawn(Priority::NORMAL, || ()).unwrap();
+    for _ in 0..10 {
+        assert!(rt.try_spawn(Priority::NORMAL, || ()).unwrap_err().is_full());
+    }
+    let m = rt.metrics();
+    assert_eq!(m.refused_full, 10, "{m}");
+    assert_eq!(m.rejected, 0, "{m}");
+    assert_eq!(m.submitted, 2, "the gate and the queued task: {m}");
+    let text = m.to_prometheus();
+    assert!(text.contains("\nkairos_tasks_refused_full_total 10\n"), "{text}");
+    assert!(text.contains("\nkairos_tasks_rejected_total 0\n"), "{text}");
+    join(gate.open()).unwrap();
+    join(queued).unwrap();
+    // From inside a task (counted by the worker itself), at the limit.
+    let inside = rt.spawn(Priority::NORMAL, || {
+        let handle = kairos_rt::try_current().unwrap();
+        let blocker = handle.spawn_after(Duration::from_secs(3600), Priority::LOW, || ());
+        let refused = handle.try_spawn(Priority::LOW, || ()).is_err();
+        assert!(blocker.cancel());
+        refused
+    });
+    assert!(join(inside).unwrap(), "the timed task filled the runtime");
+    assert!(wait_until(|| rt.metrics().refused_full == 11));
+    let report = rt.shutdown();
+    assert_eq!(report.submitted, 4, "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}

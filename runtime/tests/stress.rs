@@ -40,8 +40,10 @@ struct Ctx {
     /// Per-task run counters, indexed by task id.
     runs: Vec<AtomicU8>,
     next_id: AtomicUsize,
-    /// Every call that submits a task (spawn*, try_spawn, sleep, timeout), from anywhere.
+    /// Every call that submits a task (spawn*, try_spawn), from anywhere.
     calls: AtomicU64,
+    /// Every call that asks for one of the runtime's own timers (sleep, timeout).
+    timer_calls: AtomicU64,
     /// Panicking bodies that started (each is exactly one `panicked` in the report).
     panics_ran: AtomicU64,
     /// `cancel()` calls that returned true, by task id.
@@ -57,6 +59,7 @@ impl Ctx {
             runs: (0..outside * 3).map(|_| AtomicU8::new(0)).collect(),
             next_id: AtomicUsize::new(0),
             calls: AtomicU64::new(0),
+            timer_calls: AtomicU64::new(0),
             panics_ran: AtomicU64::new(0),
             cancelled_ids: std::sync::Mutex::new(Vec::new()),
             handed_back: AtomicU64::new(0),
@@ -75,6 +78,10 @@ impl Ctx {
 
     fn call(&self) {
         self.calls.fetch_add(1, SeqCst);
+    }
+
+    fn timer_call(&self) {
+        self.timer_calls.fetch_add(1, SeqCst);
     }
 }
 
@@ -143,7 +150,7 @@ async fn future_body(ctx: Arc<Ctx>, id: usize, seed: u64) -> usize {
         kairos_rt::yield_now().await;
     }
     if r.u8(0..3) == 0 {
-        ctx.call();
+        ctx.timer_call();
         kairos_rt::sleep(Duration::from_micros(r.u64(0..500))).await;
     }
     if r.u8(0..4) == 0 {
@@ -153,7 +160,7 @@ async fn future_body(ctx: Arc<Ctx>, id: usize, seed: u64) -> usize {
         }
     }
     if r.u8(0..6) == 0 {
-        ctx.call(); // the timeout's own sleep
+        ctx.timer_call(); // the timeout's own sleep
         let _ = kairos_rt::timeout(Duration::from_micros(r.u64(0..300)), kairos_rt::yield_now()).await;
     }
     id
@@ -332,6 +339,7 @@ fn stress_with_shutdown_in_the_middle() {
     assert_eq!(report.unfinished, 0, "{report:?}");
     assert!(report.is_balanced(), "{report:?}");
     assert_eq!(report.submitted, ctx.calls.load(SeqCst) + 1, "every spawn call is in the report: {report:?}");
+    assert_eq!(report.runtime_timers.submitted, ctx.timer_calls.load(SeqCst), "every sleep: {report:?}");
     assert_eq!(report.panicked, ctx.panics_ran.load(SeqCst), "{report:?}");
     assert!(report.rejected >= threads as u64, "each submitter's last call was refused: {report:?}");
     assert!(report.rejected >= ctx.handed_back.load(SeqCst), "{report:?}");
@@ -400,6 +408,8 @@ fn stress_to_completion_runs_every_task_once() {
     let report = within(move || rt.shutdown()).expect("shutdown hung");
     assert!(report.is_balanced() && report.unfinished == 0, "{report:?}");
     assert_eq!(report.submitted, ctx.calls.load(SeqCst), "{report:?}");
+    assert_eq!(report.runtime_timers.submitted, ctx.timer_calls.load(SeqCst), "every sleep: {report:?}");
+    assert_eq!(report.runtime_timers.refused, 0, "{report:?}");
     assert_eq!(report.rejected, 0, "{report:?}");
     assert_eq!(report.panicked, ctx.panics_ran.load(SeqCst), "{report:?}");
     let ids = ctx.next_id.load(SeqCst).min(ctx.runs.len());

@@ -24,8 +24,8 @@ impl MetricsSnapshot {
     /// [`Runtime::metrics`](crate::Runtime::metrics) snapshot: the runtime's hot path
     /// never touches the facade, so recording costs nothing there.
     ///
-    /// Differences from the text export: every priority level's `kairos_queue_depth` is
-    /// set, empty ones to 0 (so a level that drains does not keep its last value); the
+    /// As in the text export, every priority level's `kairos_queue_depth` is set, empty
+    /// ones to 0 (so a level that drains does not keep its last value). Differences: the
     /// latency quantiles are gauges `kairos_submit_to_start_seconds{quantile="q"}` and the
     /// sample count a counter `kairos_submit_to_start_seconds_count`, without `_sum`.
     pub fn record(&self) {

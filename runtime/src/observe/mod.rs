@@ -20,12 +20,14 @@ mod facade;
 mod pending;
 mod prometheus;
 mod report;
+mod runtime_timers;
 mod snapshot;
 #[cfg(test)]
 mod tests;
 
 pub use pending::{LevelCounts, PendingSnapshot};
 pub use report::ShutdownReport;
+pub use runtime_timers::RuntimeTimerCounts;
 pub use snapshot::{LatencySummary, MetricsSnapshot};
 
 use crate::sched::shared::Shared;
@@ -54,25 +56,39 @@ impl Shared {
         })
     }
 
+    /// The runtime's own timers in the wheels now (the gauges can lag a moment behind).
+    fn runtime_timers_waiting(&self) -> u64 {
+        let sum = self.remotes.iter().fold(0u64, |acc, r| acc.wrapping_add(r.runtime_timers.load(Relaxed)));
+        // Each gauge is exact for its wheel; only a read racing a worker's exit (which
+        // zeroes them) could see a removal without its insertion.
+        u64::try_from(sum as i64).unwrap_or(0)
+    }
+
     /// See [`Handle::pending`](crate::Handle::pending).
     pub(crate) fn pending_snapshot(&self) -> PendingSnapshot {
         let shared = self;
         // A worker publishes its next due tick after it updates its gauges, so one whose
         // gauges read zero may still show the deadline of a timer it just removed: only
-        // workers that hold timed tasks count.
+        // workers that hold timed tasks (or timers of the runtime's own) count.
         let next_tick = shared
             .remotes
             .iter()
-            .filter(|r| r.timed_by_level.iter().any(|g| g.load(Relaxed) != 0))
+            .filter(|r| {
+                r.runtime_timers.load(Relaxed) != 0 || r.timed_by_level.iter().any(|g| g.load(Relaxed) != 0)
+            })
             .map(|r| r.next_due.load(Relaxed))
             .min()
             .unwrap_or(u64::MAX);
+        // Queues before wheels: a task moving from a wheel to a queue between the reads is
+        // missed, never counted twice.
+        let ready = self.ready_by_level();
         PendingSnapshot::new(
-            self.ready_by_level(),
+            ready,
             self.timed_by_level(),
             shared.retries.waiting.load(Relaxed),
             shared.clock.instant_of(next_tick),
         )
+        .with_runtime_timers(self.runtime_timers_waiting())
     }
 
     /// See [`Handle::metrics`](crate::Handle::metrics).
@@ -108,6 +124,7 @@ impl Shared {
         MetricsSnapshot {
             uptime,
             workers: shared.num_workers(),
+            // Refusals for room are no submissions (the body went back to the caller).
             submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
             started: totals.get(Count::Started) + retried,
             // A retry task that ran out of attempts returns its last error as its output:
@@ -120,9 +137,12 @@ impl Shared {
             timed_out,
             retried,
             rejected: totals.get(Count::Rejected),
+            refused_full: totals.get(Count::RefusedFull),
             stolen: totals.get(Count::Stolen),
+            runtime_timers: RuntimeTimerCounts::from_totals(&totals),
             queue_depth: self.ready_by_level(),
             timers_pending: self.timed_by_level().iter().sum(),
+            runtime_timers_pending: self.runtime_timers_waiting(),
             retry_waiting: shared.retries.waiting.load(Relaxed),
             busy_ratio,
             latency: LatencySummary::from_histogram(&histogram),

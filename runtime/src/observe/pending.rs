@@ -29,24 +29,49 @@ impl LevelCounts {
     }
 }
 
-/// The work a runtime holds that has not started yet: counts by priority level and by
-/// state (ready, timed, waiting for a retry), and the next due time.
+/// The work a runtime holds that waits: counts by priority level and by state (ready,
+/// timed, waiting for a retry), and the next due time.
 ///
 /// Returned by [`Runtime::pending`](crate::Runtime::pending) and
 /// [`Handle::pending`](crate::Handle::pending). The counts are a moment's view gathered
 /// without stopping the workers: they are exact when the runtime is quiescent (nothing
 /// being submitted, started or moved between queues), and approximate while tasks move,
-/// since each queue is read at a slightly different instant. A task that is running is not
-/// pending.
+/// since each queue is read at a slightly different instant.
 ///
-/// Tasks waiting for their next retry attempt are counted in
-/// [`retry_waiting`](Self::retry_waiting), not by level.
+/// # What is pending
 ///
-/// The runtime's own timers are timed tasks too, at [`Priority::HIGHEST`]: each pending
-/// [`sleep`](crate::sleep) or [`timeout`](crate::timeout), each run-timeout limit of a
-/// running future ([`Task::timeout`](crate::Task::timeout)) and each retry backoff shows
-/// as one entry in [`timed`](Self::timed) and in `at(Priority::HIGHEST).timed`. So a task
-/// waiting for a retry shows twice: once in `retry_waiting`, once as its backoff timer.
+/// - [`ready`](Self::ready): tasks queued to run, by level: user tasks not started yet,
+///   and started futures queued to be polled again (woken, or yielding);
+/// - [`timed`](Self::timed): user tasks in a timing wheel, waiting for their due time;
+/// - [`retry_waiting`](Self::retry_waiting): tasks waiting for their next retry attempt
+///   (not by level).
+///
+/// Not pending: a running task, a future waiting for something (a sleep, a channel), and
+/// the runtime's own timers, the small tasks behind every [`sleep`](crate::sleep),
+/// [`timeout`](crate::timeout), run-timeout limit ([`Task::timeout`](crate::Task::timeout))
+/// and retry backoff: those are counted apart, in
+/// [`runtime_timers`](Self::runtime_timers), and not in [`total`](Self::total). (Once one
+/// fires it is queued at [`Priority::HIGHEST`] for a moment, and shows in `ready` like a
+/// woken future.)
+///
+/// # The bound
+///
+/// At any moment, `total() <= W + Q + R + M`, where `W` is the user tasks submitted and
+/// not started yet, `Q` the started futures and fired timers queued to run again, `R` the
+/// tasks waiting for a retry, and `M` the tasks in flight while the snapshot reads the
+/// queues: each queue is read at its own instant, so a task that a worker takes to start
+/// (or steals from another worker's queue, at most 32 per steal) during the read may
+/// still be counted where it was. With
+/// [`Builder::max_pending(n)`](crate::Builder::max_pending) and every task submitted
+/// from outside the runtime, `W <= n` (a spawn from inside a task is admitted past the
+/// limit): so a runtime whose futures sleep shows `total() <= n + M` however many of them
+/// sleep, and exactly 0 once they all sleep and nothing else waits.
+///
+/// A snapshot can also miss tasks in flight: queues are read before wheels, so a task
+/// leaving a wheel for a queue during the read is missed, never counted twice. A task
+/// cancelled while queued (or moved to another level by
+/// [`JoinHandle::set_priority`](crate::JoinHandle::set_priority)) leaves its old queue
+/// entry behind, counted in `ready` until a worker reaches and drops it.
 ///
 /// # Examples
 ///
@@ -65,6 +90,7 @@ pub struct PendingSnapshot {
     timed: [u64; Priority::LEVELS],
     retry_waiting: u64,
     next_due: Option<Instant>,
+    runtime_timers: u64,
 }
 
 impl PendingSnapshot {
@@ -77,7 +103,13 @@ impl PendingSnapshot {
         retry_waiting: u64,
         next_due: Option<Instant>,
     ) -> PendingSnapshot {
-        PendingSnapshot { ready, timed, retry_waiting, next_due }
+        PendingSnapshot { ready, timed, retry_waiting, next_due, runtime_timers: 0 }
+    }
+
+    /// This snapshot with `n` of the runtime's own timers waiting in the wheels.
+    pub(crate) fn with_runtime_timers(mut self, n: u64) -> PendingSnapshot {
+        self.runtime_timers = n;
+        self
     }
 
     /// Every pending task: `ready() + timed() + retry_waiting()`.
@@ -105,6 +137,29 @@ impl PendingSnapshot {
         self.retry_waiting
     }
 
+    /// The runtime's own timers waiting in the wheels: one per pending
+    /// [`sleep`](crate::sleep) or [`timeout`](crate::timeout), run-timeout limit of a
+    /// running future and retry backoff. Not tasks, so not in [`total`](Self::total).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let sleeper = rt.spawn_future(Priority::NORMAL, async {
+    ///     kairos_rt::sleep(Duration::from_secs(3600)).await;
+    /// });
+    /// while rt.pending().runtime_timers() == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(rt.pending().total(), 0, "a sleeping future is not waiting to run");
+    /// sleeper.cancel();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn runtime_timers(&self) -> u64 {
+        self.runtime_timers
+    }
+
     /// The counts at one priority level.
     ///
     /// ```
@@ -128,8 +183,9 @@ impl PendingSnapshot {
         })
     }
 
-    /// The earliest due time among tasks waiting for a time (timed tasks and retries), if
-    /// any. It may already be in the past when a worker is about to run the task.
+    /// The earliest due time in the timing wheels (timed tasks, and the runtime's own
+    /// timers: a sleep's end, a retry's next attempt), if any. It may already be in the
+    /// past when a worker is about to run the task.
     pub fn next_due(&self) -> Option<Instant> {
         self.next_due
     }

@@ -20,7 +20,8 @@ const fn gauge(name: &'static str, help: &'static str) -> Family {
     Family { name, help, kind: "gauge" }
 }
 
-pub(super) const QUEUE_DEPTH: Family = gauge("kairos_queue_depth", "Ready tasks queued, by priority level.");
+pub(super) const QUEUE_DEPTH: Family =
+    gauge("kairos_queue_depth", "Ready tasks queued, by priority level (every level, empty ones at 0).");
 pub(super) const BUSY_RATIO: Family =
     gauge("kairos_worker_busy_ratio", "Share of the uptime a worker spent running tasks (0 to 1).");
 pub(super) const LATENCY: Family = Family {
@@ -33,10 +34,15 @@ pub(super) const LATENCY_SUM: &str = "kairos_submit_to_start_seconds_sum";
 
 impl MetricsSnapshot {
     /// Every counter, with its family.
-    pub(super) fn counters(&self) -> [(Family, u64); 11] {
+    pub(super) fn counters(&self) -> [(Family, u64); 17] {
+        let timers = &self.runtime_timers;
         [
             (
-                counter("kairos_tasks_submitted_total", "Tasks submitted, including refused ones."),
+                counter(
+                    "kairos_tasks_submitted_total",
+                    "Tasks submitted, including those refused at shutdown; not refusals for room \
+                     (kairos_tasks_refused_full_total) nor the runtime's own timers.",
+                ),
                 self.submitted,
             ),
             (counter("kairos_tasks_started_total", "Task runs started, one per attempt."), self.started),
@@ -65,15 +71,76 @@ impl MetricsSnapshot {
                 self.timed_out,
             ),
             (counter("kairos_task_retries_total", "Attempts after the first."), self.retried),
-            (counter("kairos_tasks_rejected_total", "Tasks refused at submission."), self.rejected),
+            (
+                counter(
+                    "kairos_tasks_rejected_total",
+                    "Tasks refused because the runtime was shutting down (counted as submitted too).",
+                ),
+                self.rejected,
+            ),
+            (
+                counter(
+                    "kairos_tasks_refused_full_total",
+                    "Submissions refused because max_pending tasks already waited; the task was \
+                     handed back to the caller (not counted as submitted).",
+                ),
+                self.refused_full,
+            ),
             (counter("kairos_tasks_stolen_total", "Tasks taken from another worker's queue."), self.stolen),
+            (
+                counter(
+                    "kairos_runtime_timers_submitted_total",
+                    "The runtime's own timers asked for (sleeps, timeouts, run-timeout limits, \
+                     retry backoffs), not counted as tasks.",
+                ),
+                timers.submitted,
+            ),
+            (
+                counter("kairos_runtime_timers_fired_total", "The runtime's own timers that fired."),
+                timers.fired,
+            ),
+            (
+                counter(
+                    "kairos_runtime_timers_cancelled_total",
+                    "The runtime's own timers cancelled before they fired (the sleep was dropped).",
+                ),
+                timers.cancelled,
+            ),
+            (
+                counter(
+                    "kairos_runtime_timers_dropped_total",
+                    "The runtime's own timers still waiting at shutdown, dropped unfired.",
+                ),
+                timers.dropped,
+            ),
+            (
+                counter(
+                    "kairos_runtime_timers_refused_total",
+                    "The runtime's own timers asked for while the runtime was shutting down.",
+                ),
+                timers.refused,
+            ),
         ]
     }
 
     /// Every gauge without labels, with its family.
-    pub(super) fn scalar_gauges(&self) -> [(Family, f64); 4] {
+    pub(super) fn scalar_gauges(&self) -> [(Family, f64); 5] {
         [
-            (gauge("kairos_timers_pending", "Tasks waiting for their due time."), self.timers_pending as f64),
+            (
+                gauge(
+                    "kairos_timers_pending",
+                    "Tasks waiting for their due time (not the runtime's own timers).",
+                ),
+                self.timers_pending as f64,
+            ),
+            (
+                gauge(
+                    "kairos_runtime_timers_pending",
+                    "The runtime's own timers waiting: pending sleeps, timeouts, run-timeout \
+                     limits and retry backoffs.",
+                ),
+                self.runtime_timers_pending as f64,
+            ),
             (
                 gauge("kairos_retry_waiting", "Tasks waiting for their next retry attempt."),
                 self.retry_waiting as f64,
@@ -91,11 +158,14 @@ impl MetricsSnapshot {
     /// counters end in `_total` and times are in seconds:
     ///
     /// - counters `kairos_tasks_{submitted,started,completed,failed,panicked,cancelled,
-    ///   expired,timed_out,rejected,stolen}_total` and `kairos_task_retries_total`;
-    /// - gauges `kairos_timers_pending`, `kairos_retry_waiting`, `kairos_uptime_seconds`,
-    ///   `kairos_workers`, `kairos_worker_busy_ratio{worker="i"}` (one per worker) and
-    ///   `kairos_queue_depth{priority="N"}`, emitted **only for non-empty levels** (an
-    ///   absent level is empty: sum with `sum(kairos_queue_depth) or vector(0)`);
+    ///   expired,timed_out,rejected,refused_full,stolen}_total`, `kairos_task_retries_total`
+    ///   and, for the runtime's own timers (not tasks),
+    ///   `kairos_runtime_timers_{submitted,fired,cancelled,dropped,refused}_total`;
+    /// - gauges `kairos_timers_pending`, `kairos_runtime_timers_pending`,
+    ///   `kairos_retry_waiting`, `kairos_uptime_seconds`, `kairos_workers`,
+    ///   `kairos_worker_busy_ratio{worker="i"}` (one per worker) and
+    ///   `kairos_queue_depth{priority="N"}`, one sample for **every** level 0 to 63 (an
+    ///   empty level reads 0, so every series exists from the first scrape);
     /// - summary `kairos_submit_to_start_seconds` with quantiles 0.5, 0.9, 0.99, 0.999 and
     ///   1 (the maximum), `_sum` and `_count` (the number of samples); the quantiles are
     ///   left out while there are no samples.
@@ -117,9 +187,7 @@ impl MetricsSnapshot {
         }
         out.family(&QUEUE_DEPTH);
         for (level, &depth) in self.queue_depth.iter().enumerate().rev() {
-            if depth != 0 {
-                out.sample(QUEUE_DEPTH.name, Some(("priority", &level)), depth);
-            }
+            out.sample(QUEUE_DEPTH.name, Some(("priority", &level)), depth);
         }
         out.family(&BUSY_RATIO);
         for (worker, &ratio) in self.busy_ratio.iter().enumerate() {

@@ -1,21 +1,22 @@
 //! [`ShutdownReport`]: how every task submitted to a runtime ended.
 
+use super::RuntimeTimerCounts;
 use crate::stats::{Count, Totals};
 use std::time::Duration;
 
 /// What shutdown found: every task ever submitted, by how it ended.
 ///
 /// Every [`sleep`](crate::sleep) (and [`timeout`](crate::timeout)), every run-timeout
-/// limit ([`Task::timeout`](crate::Task::timeout)) and every retry backoff is a small timed
-/// task of its own and is counted like any other: `submitted` includes them, one that
-/// fires counts as `completed`, one dropped before it fires (the sleep was dropped, the
-/// future finished within its limit) counts as `cancelled`, and one still waiting at
-/// shutdown as `timers_dropped`.
+/// limit ([`Task::timeout`](crate::Task::timeout)) and every retry backoff is a small
+/// timer task of the runtime's own. Those are not user tasks: they are counted apart, in
+/// [`runtime_timers`](Self::runtime_timers) (fired, cancelled because the sleep was
+/// dropped or the future finished within its limit, dropped unfired at shutdown), and
+/// balance on their own.
 ///
-/// The counts always balance: `submitted` equals the sum of all the other counts
-/// ([`is_balanced`](Self::is_balanced)). A task counted in `unfinished` was still
-/// queued or running when [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)
-/// gave up waiting.
+/// The counts always balance: `submitted` equals the sum of all the other counts, and
+/// every runtime timer is accounted for too ([`is_balanced`](Self::is_balanced)). A task
+/// counted in `unfinished` was still queued or running when
+/// [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout) gave up waiting.
 ///
 /// # Examples
 ///
@@ -49,7 +50,9 @@ pub struct ShutdownReport {
     pub timers_dropped: u64,
     /// Futures not finished at shutdown, dropped at their last poll point.
     pub futures_dropped: u64,
-    /// Tasks refused because the runtime was shutting down.
+    /// Tasks refused because the runtime was shutting down. (A spawn refused for room
+    /// under `max_pending` is no submission: the task went back to its caller; see
+    /// [`MetricsSnapshot::refused_full`](crate::MetricsSnapshot::refused_full).)
     pub rejected: u64,
     /// Tasks whose deadline passed before they started (they never ran).
     pub expired: u64,
@@ -57,6 +60,10 @@ pub struct ShutdownReport {
     pub run_timeouts: u64,
     /// Tasks still queued or running when `shutdown_timeout` stopped waiting.
     pub unfinished: u64,
+    /// The runtime's own timers (sleeps, timeouts, run-timeout limits, retry backoffs),
+    /// apart from the tasks above. After a shutdown that timed out, some may be
+    /// [`unaccounted`](RuntimeTimerCounts::unaccounted) (still in a running worker's wheel).
+    pub runtime_timers: RuntimeTimerCounts,
     /// Whether `shutdown_timeout` stopped waiting before all workers exited.
     pub timed_out: bool,
     /// How long the shutdown took.
@@ -79,6 +86,7 @@ impl ShutdownReport {
             expired: totals.get(Count::Expired),
             run_timeouts: totals.get(Count::TimedOut),
             unfinished: 0,
+            runtime_timers: RuntimeTimerCounts::from_totals(totals),
             timed_out,
             elapsed,
         };
@@ -100,9 +108,14 @@ impl ShutdownReport {
     }
 
     /// Whether every submitted task is accounted for: the counts add up, and no task is
-    /// `unfinished` unless `shutdown_timeout` stopped waiting (a task missing from every
-    /// outcome count without a timeout would be a lost task).
+    /// `unfinished` (nor any runtime timer
+    /// [`unaccounted`](RuntimeTimerCounts::unaccounted)) unless `shutdown_timeout` stopped
+    /// waiting (a task missing from every outcome count without a timeout would be a lost
+    /// task).
     pub fn is_balanced(&self) -> bool {
-        self.accounted() == self.submitted && (self.timed_out || self.unfinished == 0)
+        let timers = &self.runtime_timers;
+        self.accounted() == self.submitted
+            && timers.ended() <= timers.submitted
+            && (self.timed_out || (self.unfinished == 0 && timers.ended() == timers.submitted))
     }
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use kairos_rt_core::Priority;
 
+use super::RuntimeTimerCounts;
+
 /// Percentiles of the time from a task's submission (or due time, for timed tasks) to the
 /// start of its run, over the runtime's whole life.
 ///
@@ -100,7 +102,9 @@ pub struct MetricsSnapshot {
     /// Number of worker threads.
     pub workers: usize,
 
-    /// Tasks submitted, including those refused (counted in `rejected` too) (counter).
+    /// Tasks submitted, including those refused at shutdown (counted in `rejected` too);
+    /// not the refusals for room (`refused_full`), nor the runtime's own timers
+    /// (`runtime_timers`) (counter).
     pub submitted: u64,
     /// Task runs started by a worker, one per attempt; a task that expires unrun does not
     /// count (counter).
@@ -120,17 +124,29 @@ pub struct MetricsSnapshot {
     pub timed_out: u64,
     /// Attempts after the first (counter).
     pub retried: u64,
-    /// Tasks refused at submission (counter).
+    /// Tasks refused because the runtime was shutting down (counter); also counted in
+    /// `submitted`.
     pub rejected: u64,
+    /// Submissions refused because [`max_pending`](crate::Builder::max_pending) tasks
+    /// already waited: `try_spawn` and friends returned an error whose
+    /// [`is_full`](crate::SpawnError::is_full) is true and handed the task back (counter).
+    /// Not in `submitted`: the caller may offer the same task again, and each refusal
+    /// counts.
+    pub refused_full: u64,
     /// Steals from another worker's queue (counter): each moves a batch of tasks.
     pub stolen: u64,
+    /// The runtime's own timers (behind sleeps, timeouts, run-timeout limits and retry
+    /// backoffs), counted apart from the tasks above (counters).
+    pub runtime_timers: RuntimeTimerCounts,
 
     /// Ready tasks queued at each priority level; index = level (gauge).
     pub queue_depth: [u64; Priority::LEVELS],
-    /// Tasks waiting for their due time (gauge), including the runtime's own timers:
-    /// pending sleeps, run-timeout limits and retry backoffs (see
-    /// [`PendingSnapshot`](crate::PendingSnapshot)).
+    /// User tasks waiting for their due time (gauge); the runtime's own timers are
+    /// `runtime_timers_pending` (see [`PendingSnapshot`](crate::PendingSnapshot)).
     pub timers_pending: u64,
+    /// The runtime's own timers waiting in the wheels: pending sleeps, timeouts,
+    /// run-timeout limits and retry backoffs (gauge).
+    pub runtime_timers_pending: u64,
     /// Tasks waiting for their next retry attempt (gauge).
     pub retry_waiting: u64,
     /// For each worker, the share of [`uptime`](Self::uptime) it spent running tasks,
@@ -155,7 +171,8 @@ impl MetricsSnapshot {
 ///
 /// ```text
 /// kairos: 4 workers, up 12.5s
-/// tasks: 100 submitted, 98 started, 90 completed, 3 failed (1 panicked, 1 timed out), 2 cancelled, 0 expired, 4 retried, 0 rejected, 12 stolen
+/// tasks: 100 submitted, 98 started, 90 completed, 3 failed (1 panicked, 1 timed out), 2 cancelled, 0 expired, 4 retried, 0 rejected, 7 refused full, 12 stolen
+/// runtime timers: 40 submitted, 30 fired, 8 cancelled, 0 dropped, 0 refused, 2 pending
 /// pending: 5 ready (p63: 1, p32: 4), 3 timed, 1 retry-waiting
 /// busy: 12% 40% 3% 0%
 /// submit-to-start (1234 samples): p50 12µs, p90 40µs, p99 200µs, p99.9 1.2ms, max 3ms
@@ -166,7 +183,7 @@ impl fmt::Display for MetricsSnapshot {
         writeln!(
             f,
             "tasks: {} submitted, {} started, {} completed, {} failed ({} panicked, {} timed out), \
-             {} cancelled, {} expired, {} retried, {} rejected, {} stolen",
+             {} cancelled, {} expired, {} retried, {} rejected, {} refused full, {} stolen",
             self.submitted,
             self.started,
             self.completed,
@@ -177,7 +194,14 @@ impl fmt::Display for MetricsSnapshot {
             self.expired,
             self.retried,
             self.rejected,
+            self.refused_full,
             self.stolen
+        )?;
+        let t = &self.runtime_timers;
+        writeln!(
+            f,
+            "runtime timers: {} submitted, {} fired, {} cancelled, {} dropped, {} refused, {} pending",
+            t.submitted, t.fired, t.cancelled, t.dropped, t.refused, self.runtime_timers_pending
         )?;
         write!(f, "pending: {} ready", self.queue_depth_total())?;
         let mut sep = " (";

@@ -3,6 +3,7 @@
 
 use super::prometheus::PromF64;
 use super::snapshot::{LatencySummary, MetricsSnapshot};
+use super::RuntimeTimerCounts;
 use crate::stats::latency::{new_histogram, LatencySampler, MAX_TRACKED_NANOS};
 use hdrhistogram::Histogram;
 use kairos_rt_core::Priority;
@@ -29,9 +30,12 @@ fn snapshot() -> MetricsSnapshot {
         timed_out: 2,
         retried: 6,
         rejected: 8,
+        refused_full: 13,
         stolen: 9,
+        runtime_timers: RuntimeTimerCounts { submitted: 40, fired: 30, cancelled: 8, dropped: 0, refused: 0 },
         queue_depth,
         timers_pending: 11,
+        runtime_timers_pending: 2,
         retry_waiting: 12,
         busy_ratio: vec![0.25, 1.0, 0.0],
         latency: LatencySummary::from_histogram(&h),
@@ -151,7 +155,8 @@ fn prometheus_text_is_well_formed() {
     let m = snapshot();
     let text = m.to_prometheus();
     check_exposition(&text);
-    // And with nothing recorded: no latency quantiles, empty gauge families.
+    // And with nothing recorded: no latency quantiles, no busy ratios, but every queue
+    // level's series, at 0.
     let empty = MetricsSnapshot {
         queue_depth: [0; Priority::LEVELS],
         busy_ratio: Vec::new(),
@@ -161,7 +166,13 @@ fn prometheus_text_is_well_formed() {
     let text = empty.to_prometheus();
     check_exposition(&text);
     assert!(!text.contains("quantile"), "{text}");
-    assert!(!text.contains("kairos_queue_depth{"), "{text}");
+    assert!(!text.contains("kairos_worker_busy_ratio{"), "{text}");
+    for level in 0..Priority::LEVELS {
+        assert!(
+            text.contains(&format!("\nkairos_queue_depth{{priority=\"{level}\"}} 0\n")),
+            "{level}: {text}"
+        );
+    }
     assert!(text.contains("\nkairos_submit_to_start_seconds_count 0\n"), "{text}");
 }
 
@@ -180,13 +191,21 @@ fn prometheus_text_has_the_values() {
         "kairos_tasks_timed_out_total 2",
         "kairos_task_retries_total 6",
         "kairos_tasks_rejected_total 8",
+        "kairos_tasks_refused_full_total 13",
         "kairos_tasks_stolen_total 9",
+        "kairos_runtime_timers_submitted_total 40",
+        "kairos_runtime_timers_fired_total 30",
+        "kairos_runtime_timers_cancelled_total 8",
+        "kairos_runtime_timers_dropped_total 0",
+        "kairos_runtime_timers_refused_total 0",
         "kairos_timers_pending 11",
+        "kairos_runtime_timers_pending 2",
         "kairos_retry_waiting 12",
         "kairos_uptime_seconds 12.5",
         "kairos_workers 3",
         "kairos_queue_depth{priority=\"48\"} 7",
         "kairos_queue_depth{priority=\"3\"} 2",
+        "kairos_queue_depth{priority=\"0\"} 0",
         "kairos_worker_busy_ratio{worker=\"0\"} 0.25",
         "kairos_worker_busy_ratio{worker=\"1\"} 1",
         "kairos_worker_busy_ratio{worker=\"2\"} 0",
@@ -197,8 +216,8 @@ fn prometheus_text_has_the_values() {
     ] {
         assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
     }
-    // Only non-empty levels.
-    assert_eq!(lines.iter().filter(|l| l.starts_with("kairos_queue_depth{")).count(), 2);
+    // Every level, empty ones at 0.
+    assert_eq!(lines.iter().filter(|l| l.starts_with("kairos_queue_depth{")).count(), Priority::LEVELS);
     // Quantiles in seconds, within the histogram's precision.
     let quantile = |q: &str| -> f64 {
         let prefix = format!("kairos_submit_to_start_seconds{{quantile=\"{q}\"}} ");
@@ -316,8 +335,13 @@ fn merge_into_a_narrower_histogram_saturates() {
 #[test]
 fn display_is_compact() {
     let text = snapshot().to_string();
-    assert_eq!(text.lines().count(), 5, "{text}");
+    assert_eq!(text.lines().count(), 6, "{text}");
     assert!(text.contains("42 completed"), "{text}");
+    assert!(text.contains("8 rejected, 13 refused full"), "{text}");
+    assert!(
+        text.contains("runtime timers: 40 submitted, 30 fired, 8 cancelled, 0 dropped, 0 refused, 2 pending"),
+        "{text}"
+    );
     assert!(text.contains("9 ready (p48: 7, p3: 2), 11 timed, 12 retry-waiting"), "{text}");
     assert!(text.contains("busy: 25% 100% 0%"), "{text}");
     assert!(text.contains("(1000 samples)"), "{text}");
@@ -420,6 +444,9 @@ mod facade {
         assert_eq!(get("kairos_task_retries_total"), 6.0);
         assert_eq!(get("kairos_tasks_stolen_total"), 9.0);
         assert_eq!(get("kairos_timers_pending"), 11.0);
+        assert_eq!(get("kairos_runtime_timers_pending"), 2.0);
+        assert_eq!(get("kairos_tasks_refused_full_total"), 13.0);
+        assert_eq!(get("kairos_runtime_timers_fired_total"), 30.0);
         assert_eq!(get("kairos_uptime_seconds"), 12.5);
         assert_eq!(get("kairos_queue_depth{priority=48}"), 7.0);
         assert_eq!(get("kairos_queue_depth{priority=3}"), 2.0);

@@ -6,6 +6,7 @@ use crate::runtime::error::SpawnError;
 use crate::sched::context;
 use crate::sched::shared::Shared;
 use crate::sched::spawn::{refused, Admit, Due, Refusal};
+use crate::time::RuntimeTimer;
 use kairos_rt_core::park::{ParkWaker, Parker};
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::{Body, Closure, FutureBody, JoinHandle};
@@ -91,9 +92,10 @@ impl Handle {
     }
 
     /// The timer behind a [`Sleep`](crate::Sleep): a no-op HIGHEST task due at `due`,
-    /// exempt from `max_pending` (it holds no unit, so its start releases none).
+    /// exempt from `max_pending` (it holds no unit, so its start releases none), counted
+    /// as one of the runtime's own timers, not as a user task.
     pub(crate) fn timer(&self, due: Due) -> JoinHandle<()> {
-        self.submit(Closure(|| ()), Priority::HIGHEST, due, Admit::Exempt).unwrap_or_else(|_| self.refused())
+        self.submit(RuntimeTimer, Priority::HIGHEST, due, Admit::Exempt).unwrap_or_else(|_| self.refused())
     }
 
     /// Runs `f` as soon as a worker is free, in priority order.
@@ -316,7 +318,9 @@ impl Handle {
 impl Handle {
     /// What waits to run: ready tasks and timed tasks per priority level, tasks waiting
     /// for a retry, and the next due time (a lower bound: the wheels report the start of
-    /// the coarse slot that holds a far-off timer, so no timer is due before it).
+    /// the coarse slot that holds a far-off timer, so no timer is due before it). The
+    /// runtime's own timers (behind sleeps, timeouts and backoffs) are counted apart, not
+    /// in the total; [`PendingSnapshot`] states what is counted and the bound it keeps.
     ///
     /// Counts are gathered without stopping the workers: exact when the runtime is
     /// quiescent, approximate while tasks move. Timed tasks submitted from outside the

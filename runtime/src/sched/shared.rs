@@ -106,6 +106,9 @@ pub(crate) struct Remote {
     /// Timed tasks in this worker's wheel, per level, as wrapping two's-complement counts
     /// (owner-written; a level can read negative after a priority change, see `pending`).
     pub(crate) timed_by_level: [AtomicU64; Priority::LEVELS],
+    /// The runtime's own timers (sleeps, timeouts, backoffs) in this worker's wheel,
+    /// counted apart from `timed_by_level` (owner-written, like it).
+    pub(crate) runtime_timers: AtomicU64,
     /// The wheel's next expiration tick (`u64::MAX`: none: the wheel is empty), published
     /// by whoever holds the wheel after every change.
     pub(crate) next_due: AtomicU64,
@@ -215,6 +218,7 @@ impl Shared {
                     idle_nanos: AtomicU64::new(0),
                     idle_since: AtomicU64::new(0),
                     timed_by_level: core::array::from_fn(|_| AtomicU64::new(0)),
+                    runtime_timers: AtomicU64::new(0),
                     next_due: AtomicU64::new(u64::MAX),
                     latency: crate::stats::LatencySampler::new(),
                 })
@@ -252,11 +256,13 @@ impl Shared {
         })
     }
 
-    /// Counts the end of a task whose lineage the caller releases; `snap` is its state.
-    /// A task that never ran leaves the waiting state here (giving back its admission
-    /// unit, if it holds one).
-    pub(crate) fn count_end(&self, outcome: Outcome, timed: bool, snap: Snapshot) {
-        self.count(Count::of(outcome, timed));
+    /// Counts the end of a task whose lineage the caller releases; `snap` is its state
+    /// and `runtime_timer` its [`Header::is_runtime_timer`]. A task that never ran leaves
+    /// the waiting state here (giving back its admission unit, if it holds one).
+    ///
+    /// [`Header::is_runtime_timer`]: kairos_rt_core::task::Header::is_runtime_timer
+    pub(crate) fn count_end(&self, outcome: Outcome, timed: bool, runtime_timer: bool, snap: Snapshot) {
+        self.count(Count::of(outcome, timed, runtime_timer));
         if !snap.is_started() && snap.holds_unit() {
             self.left_waiting();
         }
@@ -403,9 +409,10 @@ impl Shared {
                 drop(t);
                 continue;
             }
+            let runtime_timer = t.header().is_runtime_timer();
             match t.run() {
-                RunResult::Finished(outcome) => self.count(Count::of(outcome, false)),
-                RunResult::Skipped(snap) => self.count_end(snap.outcome(), false, snap),
+                RunResult::Finished(outcome) => self.count(Count::of(outcome, false, runtime_timer)),
+                RunResult::Skipped(snap) => self.count_end(snap.outcome(), false, runtime_timer, snap),
                 RunResult::Stale | RunResult::Idle | RunResult::Yielded(_) => {}
             }
         }
@@ -466,7 +473,7 @@ impl Schedule for Sched {
 
     fn future_completed(&self, task: &TaskRef, outcome: Outcome) {
         if self.0.registry.remove(task) {
-            self.0.count_end(outcome, false, task.snapshot());
+            self.0.count_end(outcome, false, task.header().is_runtime_timer(), task.snapshot());
         }
     }
 }

@@ -82,7 +82,12 @@ impl Shared {
         // runtime closed (step 5 is for late pushes: see the module docs).
         if !timed_out {
             for task in shared.registry.drain() {
-                shared.count_end(cancel_for_shutdown(&task), false, task.snapshot());
+                shared.count_end(
+                    cancel_for_shutdown(&task),
+                    false,
+                    task.header().is_runtime_timer(),
+                    task.snapshot(),
+                );
             }
             shared.drain_injectors();
             for r in shared.remotes.iter() {
@@ -90,7 +95,7 @@ impl Shared {
                     let outcome = cancel_for_shutdown(&t);
                     // A timed future is counted by the registry drain above.
                     if !t.header().is_future() {
-                        shared.count_end(outcome, true, t.snapshot());
+                        shared.count_end(outcome, true, t.header().is_runtime_timer(), t.snapshot());
                     }
                 }
                 Shared::drain_queue(&r.timer_cancels, drop);

@@ -8,7 +8,9 @@
 //! 2. **Intake**: from outside, pass the [`Intake`](kairos_rt_core::intake::Intake) gate
 //!    (refused once shutdown closed it); a worker checks `is_closed` with a plain load
 //!    instead, and a worker that misses the close pushes onto its own queue, which it
-//!    empties before it exits. Each spawn is counted once here: `Admitted` or `Rejected`.
+//!    empties before it exits. Each spawn is counted once here: `Admitted` or `Rejected`
+//!    (the runtime's own timers: `TimerSet` or `TimerRefused`); a refusal for room only
+//!    as `RefusedFull`.
 //! 3. **Allocation**: the task cell, with its latency sample decided (1 ready task in
 //!    64 keeps its submit tick in its wheel links: see `WorkerCtx::first_run`).
 //! 4. **Routing** ([`Shared::route`]): from one of this runtime's workers, onto that
@@ -20,6 +22,7 @@
 use super::context;
 use super::shared::{Sched, Shared};
 use super::worker::WorkerCtx;
+use crate::stats::counters::submission;
 use crate::stats::Count;
 use event_listener::Listener;
 use kairos_rt_core::admission::Admission;
@@ -180,7 +183,7 @@ impl Shared {
         due: Due,
         admit: Admit,
     ) -> Result<JoinHandle<B::Output>, Refusal<B>> {
-        let holds_unit = match self.enter(local, admit) {
+        let holds_unit = match self.enter(local, admit, B::IS_RUNTIME_TIMER) {
             Ok(holds_unit) => holds_unit,
             Err(refused) => return Err(refused.with(body)),
         };
@@ -206,21 +209,25 @@ impl Shared {
     }
 
     /// Steps 1 and 2: admission, then intake. Counts the spawn once, `Admitted` or
-    /// `Rejected` (one counter per spawn, so a report taken mid-race still balances; a
-    /// spawn refused for `Full` is not counted at all). Returns whether the task holds an
+    /// `Rejected` (`TimerSet` or `TimerRefused` for one of the runtime's own timers: one
+    /// counter per spawn, so a report taken mid-race still balances). A spawn refused for
+    /// `Full` is no submission (its body goes back to the caller, who may offer it
+    /// again): it counts only as `RefusedFull`. Returns whether the task holds an
     /// admission unit. From outside, an `Ok` leaves the caller inside the intake gate
     /// (`Intake::end` after routing).
     #[inline]
-    fn enter(&self, local: Option<&WorkerCtx>, admit: Admit) -> Result<bool, Refused> {
+    fn enter(&self, local: Option<&WorkerCtx>, admit: Admit, runtime_timer: bool) -> Result<bool, Refused> {
         let count = |kind| match local {
             Some(w) => w.remote().counters.bump_owned(kind),
             None => self.counters.add_shared(kind, 1),
         };
+        let (accepted, rejected) = submission(runtime_timer);
         if !self.admit(local.is_some(), admit) {
             if self.is_closed() {
-                count(Count::Rejected);
+                count(rejected);
                 return Err(Refused::Shutdown);
             }
+            count(Count::RefusedFull);
             return Err(Refused::Full(self.admission.as_ref().map_or(0, |a| a.limit())));
         }
         let admitted = match local {
@@ -232,10 +239,10 @@ impl Shared {
             if holds_unit {
                 self.left_waiting();
             }
-            count(Count::Rejected);
+            count(rejected);
             return Err(Refused::Shutdown);
         }
-        count(Count::Admitted);
+        count(accepted);
         Ok(holds_unit)
     }
 

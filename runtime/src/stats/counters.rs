@@ -6,6 +6,20 @@
 //! leaves the registry. Workers count into their own cache-padded counters with plain
 //! load+store (no read-modify-write, no contention); other threads use `fetch_add` on a
 //! shared set. A snapshot sums both.
+//!
+//! Two kinds of task are counted apart, each balancing on its own:
+//!
+//! - **user tasks** (everything a `spawn*` submitted): `Admitted` or `Rejected` once,
+//!   then one outcome (`Completed` … `TimedOut`);
+//! - **the runtime's own timers** (the no-op task behind a sleep, a timeout, a run-timeout
+//!   limit or a retry backoff: [`Header::is_runtime_timer`]): `TimerSet` or
+//!   `TimerRefused` once, then `TimerFired`, `TimerCancelled` or `TimerShutdown`. They
+//!   never count as `Started`.
+//!
+//! `RefusedFull` (a spawn refused for room, handed back to its caller), `Started` and
+//! `Stolen` are metrics outside either balance.
+//!
+//! [`Header::is_runtime_timer`]: kairos_rt_core::task::Header::is_runtime_timer
 
 use crossbeam_utils::CachePadded;
 use kairos_rt_core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -29,15 +43,36 @@ pub(crate) enum Count {
     Started,
     /// Tasks taken from another worker's queue (not an outcome: a metric).
     Stolen,
+    /// A spawn refused because `max_pending` tasks already waited (not a submission: the
+    /// body went back to its caller).
+    RefusedFull,
+    /// A runtime timer armed (the runtime's `Admitted`).
+    TimerSet,
+    /// A runtime timer asked for while the runtime was shutting down (its `Rejected`).
+    TimerRefused,
+    /// A runtime timer that fired.
+    TimerFired,
+    /// A runtime timer cancelled before it fired (its sleep was dropped).
+    TimerCancelled,
+    /// A runtime timer that ended without firing for any other reason: shutdown.
+    TimerShutdown,
 }
 
-pub(crate) const KINDS: usize = 11;
+pub(crate) const KINDS: usize = 17;
 
 impl Count {
     /// The counter for a task that ended with `outcome`; `timed` tells a timed task
-    /// dropped at shutdown from a future dropped at shutdown.
-    pub(crate) fn of(outcome: kairos_rt_core::task::Outcome, timed: bool) -> Count {
+    /// dropped at shutdown from a future dropped at shutdown; `runtime_timer` is the
+    /// task's [`Header::is_runtime_timer`](kairos_rt_core::task::Header::is_runtime_timer).
+    pub(crate) fn of(outcome: kairos_rt_core::task::Outcome, timed: bool, runtime_timer: bool) -> Count {
         use kairos_rt_core::task::Outcome;
+        if runtime_timer {
+            return match outcome {
+                Outcome::Output => Count::TimerFired,
+                Outcome::Cancelled => Count::TimerCancelled,
+                _ => Count::TimerShutdown,
+            };
+        }
         match outcome {
             Outcome::Output => Count::Completed,
             Outcome::Panicked => Count::Panicked,
@@ -47,6 +82,15 @@ impl Count {
             Outcome::Expired => Count::Expired,
             Outcome::TimedOut => Count::TimedOut,
         }
+    }
+}
+
+/// The counters a spawn of a body counts into: `(accepted, refused at shutdown)`.
+pub(crate) const fn submission(runtime_timer: bool) -> (Count, Count) {
+    if runtime_timer {
+        (Count::TimerSet, Count::TimerRefused)
+    } else {
+        (Count::Admitted, Count::Rejected)
     }
 }
 

@@ -213,7 +213,8 @@ fn one_attempt_and_zero_attempts_run_once() {
 
 #[test]
 fn zero_delay_yields_without_a_timer() {
-    // A sleep is a timed task counted in the report; a zero-delay retry uses none.
+    // A sleep is one of the runtime's timers, counted in the report; a zero-delay retry
+    // uses none.
     let rt = runtime();
     let hooks = TestHooks::default();
     let policy = RetryPolicy::exponential(Duration::ZERO, Duration::ZERO).max_attempts(5);
@@ -224,14 +225,16 @@ fn zero_delay_yields_without_a_timer() {
     assert_eq!(hooks.resumed_count(), 3);
     let report = rt.shutdown();
     assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(report.runtime_timers.submitted, 0, "{report:?}");
 
-    // The same with a 1 ms delay: the future and its two timers.
+    // The same with a 1 ms delay: the future, and its two timers apart.
     let rt = runtime();
     let policy = RetryPolicy::fixed(MS).max_attempts(5);
     let h = rt.spawn_future(Priority::NORMAL, retry_loop(fails_until(3), policy, ()));
     assert_eq!(h.join().unwrap().attempts, 3);
     let report = rt.shutdown();
-    assert_eq!(report.completed, 3, "{report:?}");
+    assert_eq!(report.completed, 1, "{report:?}");
+    assert_eq!(report.runtime_timers.fired, 2, "{report:?}");
 }
 
 fn panics_until(ok_at: u32) -> impl FnMut() -> Result<u32, ()> + Send + 'static {

@@ -3,13 +3,17 @@
 //! (`missed_tick.rs`, shared with recurring schedules, which sit above this module).
 //!
 //! A sleep is a timed no-op task at [`Priority::HIGHEST`](crate::Priority::HIGHEST) in
-//! the runtime's timing wheels, awaited through its join handle: it costs one small
-//! allocation, inherits the wheels' ~1 µs resolution and O(1) cancellation, and dropping
-//! the `Sleep` cancels the timer at once. The sleeping future itself is re-queued at its
-//! own priority when woken.
+//! the runtime's timing wheels (a [`RuntimeTimer`], `runtime_timer.rs`), awaited through
+//! its join handle: it costs one small allocation, inherits the wheels' ~1 µs resolution
+//! and O(1) cancellation, and dropping the `Sleep` cancels the timer at once. The
+//! sleeping future itself is re-queued at its own priority when woken. Such timers are
+//! the runtime's own: they are counted apart from user tasks
+//! ([`MetricsSnapshot::runtime_timers`](crate::MetricsSnapshot::runtime_timers)), and a
+//! pending one is not a pending task.
 
 mod interval;
 mod missed_tick;
+mod runtime_timer;
 mod schedule_error;
 
 pub use crate::runtime::error::Elapsed;
@@ -17,6 +21,7 @@ use crate::with_current;
 pub use interval::{interval, interval_at, Interval};
 use kairos_rt_core::task::JoinHandle;
 pub use missed_tick::MissedTickBehavior;
+pub(crate) use runtime_timer::RuntimeTimer;
 pub use schedule_error::ScheduleError;
 use std::fmt;
 use std::future::Future;

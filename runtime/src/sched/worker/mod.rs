@@ -164,7 +164,7 @@ impl WorkerCtx {
     /// unless it is a future: the registry counts those when they complete.
     fn count_unstarted(&self, outcome: Outcome, task: &TaskRef) {
         if !task.header().is_future() {
-            self.shared.count_end(outcome, true, task.snapshot());
+            self.shared.count_end(outcome, true, task.header().is_runtime_timer(), task.snapshot());
         }
     }
 
@@ -219,6 +219,7 @@ impl WorkerCtx {
 
     fn run_task(&self, task: TaskRef) {
         let is_future = task.header().is_future();
+        let runtime_timer = task.header().is_runtime_timer();
         if is_future && self.shared.stopping.load(Relaxed) && !Self::starts_at_shutdown(&task) {
             // Futures are cancelled, not polled, once shutdown begins (counted through
             // the registry when the cancel completes them).
@@ -248,11 +249,16 @@ impl WorkerCtx {
         }
         match result {
             RunResult::Finished(Outcome::Expired) if !is_future => self.count(Count::Expired),
+            // The runtime's own timers never count as started tasks.
             RunResult::Finished(outcome) if !is_future => {
-                self.count(Count::Started);
-                self.count(Count::of(outcome, true));
+                if !runtime_timer {
+                    self.count(Count::Started);
+                }
+                self.count(Count::of(outcome, true, runtime_timer));
             }
-            RunResult::Skipped(snap) if !is_future => self.shared.count_end(snap.outcome(), true, snap),
+            RunResult::Skipped(snap) if !is_future => {
+                self.shared.count_end(snap.outcome(), true, runtime_timer, snap)
+            }
             // A yielding future goes behind everything queued at its level, including
             // work submitted from outside (the injectors), not just this worker's queue.
             RunResult::Yielded(t) => self.shared.injectors.push(t),
@@ -316,7 +322,7 @@ impl WorkerCtx {
             });
             self.holding.set(false);
         }
-        for gauge in &remote.timed_by_level {
+        for gauge in remote.timed_by_level.iter().chain([&remote.runtime_timers]) {
             gauge.store(0, Relaxed);
         }
         remote.next_due.store(u64::MAX, Relaxed);

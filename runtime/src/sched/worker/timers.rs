@@ -27,7 +27,7 @@
 //! Invariants: a wheel is touched only by its holder; a worker never waits for a wheel
 //! while it holds one (`holding`: a nested insert goes to the inbox and a nested cancel to
 //! the cancel queue, as they did when the wheel was a `RefCell`), so the owner's wait
-//! for a helper (a few microseconds of firing) cannot deadlock; the per-level gauges and
+//! for a helper (a few microseconds of firing) cannot deadlock; the timed-task gauges and
 //! `next_due` are written only by the wheel's holder; a task leaves a wheel once (it
 //! fires once or is cancelled once: `SharedWheel`'s invariants, loom model
 //! `wheel_handover.rs`). Due timers of a worker busy in one task are fired by an idle
@@ -117,10 +117,10 @@ impl WorkerCtx {
     /// (and counted in the timed gauge), handed back ready if already due (with its
     /// latency sample decided), or counted if it ended before it got here.
     fn link_timer(&self, remote: &Remote, timers: &mut TimerDriver, task: TaskRef) -> Placed {
-        let level = task.priority();
+        let (level, runtime_timer) = (task.priority(), task.header().is_runtime_timer());
         match timers.insert(task) {
             Inserted::Linked => {
-                timed_gauge(remote, level, 1);
+                timed_gauge(remote, level, runtime_timer, 1);
                 Placed::InWheel
             }
             Inserted::Due(ready) => {
@@ -166,7 +166,7 @@ impl WorkerCtx {
 
     fn remove_timer(&self, remote: &Remote, timers: &mut TimerDriver, task: &TaskRef) {
         if let Some(outcome) = timers.remove(task) {
-            timed_gauge(remote, task.priority(), -1);
+            timed_gauge(remote, task.priority(), task.header().is_runtime_timer(), -1);
             self.count_unstarted(outcome, task);
         }
     }
@@ -269,13 +269,13 @@ impl WorkerCtx {
                     moved += timers.fire(
                         now,
                         |t| {
-                            timed_gauge(remote, t.priority(), -1);
+                            timed_gauge(remote, t.priority(), t.header().is_runtime_timer(), -1);
                             self.sample_due(&t);
                             self.queue.push(t);
                         },
                         |t| {
                             let snap = t.snapshot();
-                            timed_gauge(remote, snap.priority(), -1);
+                            timed_gauge(remote, snap.priority(), t.header().is_runtime_timer(), -1);
                             self.count_unstarted(snap.outcome(), t);
                         },
                     );
@@ -292,9 +292,13 @@ impl WorkerCtx {
     }
 }
 
-/// Adds `delta` to `remote`'s timed-task gauge of `level` (written only by the holder of
-/// its wheel, wrapping).
-fn timed_gauge(remote: &Remote, level: Priority, delta: i64) {
-    let slot = &remote.timed_by_level[level.index()];
+/// Adds `delta` to `remote`'s timed-task gauge of `level`, or to its gauge of the
+/// runtime's own timers for a `runtime_timer` (written only by the holder of its wheel,
+/// wrapping).
+fn timed_gauge(remote: &Remote, level: Priority, runtime_timer: bool, delta: i64) {
+    let slot = match runtime_timer {
+        true => &remote.runtime_timers,
+        false => &remote.timed_by_level[level.index()],
+    };
     slot.store(slot.load(Relaxed).wrapping_add(delta as u64), Relaxed);
 }

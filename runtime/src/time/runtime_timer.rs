@@ -1,0 +1,28 @@
+//! [`RuntimeTimer`]: the body of the runtime's own timers, the no-op task behind every
+//! [`Sleep`](super::Sleep) (and so every `timeout`, run-timeout limit, retry backoff and
+//! interval tick).
+//!
+//! It does nothing when it runs; it exists so that its cell's vtable says
+//! [`Body::IS_RUNTIME_TIMER`]: the counters (`stats::counters`), the timed-task gauges
+//! and [`ShutdownReport`](crate::ShutdownReport) then count it apart from user tasks.
+
+use kairos_rt_core::task::{Abort, Body};
+use std::task::{Context, Poll};
+
+/// The no-op body of one of the runtime's own timers.
+#[derive(Debug)]
+pub(crate) struct RuntimeTimer;
+
+// SAFETY: a closure-like body (`IS_FUTURE == false`) with nothing to move out: `run`
+// returns `Ready` at once, and the zero-sized body needs no drop, so it is gone after the
+// call as the contract requires.
+unsafe impl Body for RuntimeTimer {
+    type Output = ();
+    const IS_FUTURE: bool = false;
+    const IS_RUNTIME_TIMER: bool = true;
+
+    #[inline]
+    unsafe fn run(_this: *mut Self, _cx: &mut Context<'_>) -> Poll<Result<(), Abort>> {
+        Poll::Ready(Ok(()))
+    }
+}
