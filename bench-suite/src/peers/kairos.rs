@@ -111,7 +111,7 @@ impl Peer for KairosPeer {
         let r = self.rt.shutdown();
         format!(
             "shutdown: {} submitted, {} completed, {} cancelled, {} timers dropped, {} panicked, \
-             {} rejected, {} expired; balanced: {}",
+             {} rejected, {} expired, {} runtime timers (sleeps, not tasks); balanced: {}",
             r.submitted,
             r.completed,
             r.cancelled,
@@ -119,6 +119,7 @@ impl Peer for KairosPeer {
             r.panicked,
             r.rejected,
             r.expired,
+            r.runtime_timers.submitted,
             r.is_balanced()
         )
     }
