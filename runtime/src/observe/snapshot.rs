@@ -19,10 +19,16 @@ use super::RuntimeTimerCounts;
 /// Estimated from one task in 64 (see [`samples`](Self::samples)), with 2 significant
 /// digits of precision (each value is within 1% of the true one); latencies above 60 s
 /// are counted as 60 s. When there are no samples, every duration is zero.
+///
+/// The runtime's own timers (behind [`sleep`](crate::sleep), timeouts and retry
+/// backoffs) are sampled like timed tasks, from their due time to their firing: that is
+/// how late a sleeping future is woken. They are not counted as tasks anywhere else (see
+/// [`MetricsSnapshot::runtime_timers`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LatencySummary {
-    /// How many tasks were timed (a sample of all the tasks started).
+    /// How many tasks (and runtime timers) were timed: a sample of all the runs started
+    /// and timers fired.
     pub samples: u64,
     /// Median.
     pub p50: Duration,

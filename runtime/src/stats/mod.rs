@@ -4,7 +4,9 @@
 //! counts a task or reads a count goes through it.
 //!
 //! - [`counters`]: every task is counted once as admitted and once by outcome
-//!   ([`Count`]), per worker without contention, summed by a snapshot ([`Totals`]).
+//!   ([`Count`]; the runtime's own timers in counters of their own, and refusals for room
+//!   outside both balances), per worker without contention, summed by a snapshot
+//!   ([`Totals`]).
 //! - [`latency`]: one task in 64 has its submit-to-start latency recorded into its
 //!   worker's histogram.
 //! - [`retry`]: the retry gauges (waiting, retried, exhausted).
