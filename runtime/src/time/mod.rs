@@ -3,7 +3,7 @@
 //! (`missed_tick.rs`, shared with recurring schedules, which sit above this module).
 //!
 //! A sleep is a timed no-op task at [`Priority::HIGHEST`](crate::Priority::HIGHEST) in
-//! the runtime's timing wheels (a [`RuntimeTimer`], `runtime_timer.rs`), awaited through
+//! the runtime's timing wheels (a `RuntimeTimer`, `runtime_timer.rs`), awaited through
 //! its join handle: it costs one small allocation, inherits the wheels' ~1 µs resolution
 //! and O(1) cancellation, and dropping the `Sleep` cancels the timer at once. The
 //! sleeping future itself is re-queued at its own priority when woken. Such timers are
