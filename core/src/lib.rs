@@ -14,7 +14,8 @@
 //!   one worker's driver of timed tasks over it, and [`timer_inbox`], the intrusive
 //!   queue that carries timed tasks from other threads to that driver;
 //! - [`idle`], [`intake`], [`park`]: the sleep/wake protocol, the shutdown gate for
-//!   outside submissions, and the parker workers sleep on;
+//!   outside submissions, and the parker workers sleep on; [`last_out`]: which of the
+//!   threads ending a runtime runs its final drain;
 //! - [`sync`]: the facade that swaps `std` for `loom` under `--cfg loom`.
 //!
 //! Most users want the `kairos` crate, which builds a runtime out of these pieces.
@@ -24,6 +25,7 @@
 pub mod admission;
 pub mod idle;
 pub mod intake;
+pub mod last_out;
 pub mod park;
 mod priority;
 pub mod queue;
