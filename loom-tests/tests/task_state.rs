@@ -116,30 +116,48 @@ fn run_vs_cancel_exactly_one_wins() {
     });
 }
 
-/// A future polled once (returns `Pending` without waking) while its handle cancels it:
-/// whether the cancel lands before, during or after the poll, the future is dropped
-/// exactly once, completes as `Cancelled` exactly once, and `cancel` says `true` exactly
-/// when the canceller (not the runner) dropped it.
-#[test]
-fn cancel_of_polled_future_completes_it_exactly_once() {
-    model(3, || {
+/// A future polled once (returns `Pending` without waking) while it is cancelled with
+/// `outcome` (`Cancelled`: through its handle; `Shutdown`: through a queue reference, as
+/// a runtime's shutdown does): whether the cancel lands before, during or after the
+/// poll, the future is dropped exactly once, completes with `outcome` exactly once (a
+/// cancel during the poll keeps the outcome it asked for), and the cancel says `true`
+/// exactly when the canceller (not the runner) dropped it.
+fn cancel_of_polled_future(outcome: Outcome) {
+    model(3, move || {
         let hub = Hub::new();
         let (fut, probe) = handoff(0, false);
         let (task, handle) = future_task(&hub, Priority::NORMAL, fut);
+        let canceller = task.clone();
         let runner = thread::spawn(move || task.run());
-        let cancelled = handle.cancel();
+        let cancelled = match outcome {
+            Outcome::Cancelled => handle.cancel(),
+            _ => canceller.cancel(outcome),
+        };
+        drop(canceller);
         let result = runner.join().unwrap();
         match result {
             RunResult::Skipped(_) => assert!(cancelled && get(&probe.polls) == 0),
-            RunResult::Finished(Outcome::Cancelled) => assert!(!cancelled && get(&probe.polls) == 1),
+            RunResult::Finished(o) if o == outcome => assert!(!cancelled && get(&probe.polls) == 1),
             RunResult::Idle => assert!(cancelled && get(&probe.polls) == 1),
             other => panic!("unexpected run result {other:?}"),
         }
         assert_eq!(get(&probe.dropped), 1, "future dropped exactly once");
-        assert_eq!(*hub.futures_completed.lock().unwrap(), [Outcome::Cancelled]);
-        assert!(handle.join().unwrap_err().is_cancelled());
+        assert_eq!(*hub.futures_completed.lock().unwrap(), [outcome]);
+        let e = handle.join().unwrap_err();
+        assert!(if outcome == Outcome::Cancelled { e.is_cancelled() } else { e.is_shutdown() }, "{e:?}");
         assert_eq!(hub.freed(), 1);
     });
+}
+
+#[test]
+fn cancel_of_polled_future_completes_it_exactly_once() {
+    cancel_of_polled_future(Outcome::Cancelled);
+}
+
+/// Issue 19: a future being polled when shutdown cancels it ends as `Shutdown`.
+#[test]
+fn shutdown_cancel_of_polled_future_completes_it_as_shutdown() {
+    cancel_of_polled_future(Outcome::Shutdown);
 }
 
 /// `JoinHandle::join` (park until woken) on one thread while the task runs on another:

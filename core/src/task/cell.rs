@@ -340,11 +340,11 @@ unsafe fn run<B: Body, K: SchedulerSlot, L: CellLinks>(
             // SAFETY: the queue reference is handed on to the next queue (a wake-up entry:
             // stamped with the current epoch).
             ToIdle::Reschedule => RunResult::Yielded(unsafe { TaskRef::from_raw(ptr) }.stamped()),
-            ToIdle::Cancel => {
+            ToIdle::Cancel(outcome) => {
                 // SAFETY: still `RUNNING`: we own the stage, which holds the future.
                 unsafe { drop_body::<B, K, L>(cell) };
                 // SAFETY: we own the stage and hold the queue's reference.
-                unsafe { finish::<B, K, L>(ptr, Outcome::Cancelled, None, true) }
+                unsafe { finish::<B, K, L>(ptr, outcome, None, true) }
             }
         },
         Err(payload) => {

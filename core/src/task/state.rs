@@ -13,7 +13,7 @@
 //! | 5      | `JOIN_INTEREST`  | a `JoinHandle` exists |
 //! | 6      | `JOIN_WAITING`   | a join waker is registered in the join-waker table |
 //! | 7      | `TIMED`          | the task sits in (or is on its way into) a timing wheel |
-//! | 8..11  | outcome          | [`Outcome`]; meaningful once `COMPLETE` (or once claimed by a canceller) |
+//! | 8..11  | outcome          | [`Outcome`]; meaningful once `COMPLETE` (or once claimed by a canceller, or with `CANCEL_REQUESTED`: the outcome asked for) |
 //! | 11     | `OUTPUT_TAKEN`   | the join handle has moved the outcome out of the stage |
 //! | 12     | `STARTED`        | a worker has begun running the body at least once |
 //! | 13..19 | priority         | `0..=63` |
@@ -88,7 +88,8 @@ const REF_ONE: usize = 1 << REF_SHIFT;
 /// The most workers whose index fits in a task's owner field.
 pub const MAX_OWNERS: usize = 1 << OWNER_BITS;
 
-/// The most runtime slots a task's home field can name (slot 0 means "none").
+/// The most runtime slots a task's home field can name (slot 0 means "none"): the most
+/// runtimes alive at once in one process (kairos-rt refuses to build another).
 pub const MAX_HOMES: usize = (1 << HOME_BITS) - 1;
 
 /// How many times the priority of a queued task can change before it starts: the epoch
@@ -285,8 +286,10 @@ pub enum ToIdle {
     /// now belongs to the run queue it must push the task onto.
     Reschedule,
     /// A cancel was requested during the poll: the caller still owns the stage
-    /// (`RUNNING`), must drop the future and complete the task as cancelled.
-    Cancel,
+    /// (`RUNNING`), must drop the future and complete the task with this outcome (the
+    /// one the first canceller asked for: `Cancelled` from a handle, `Shutdown` from the
+    /// runtime's shutdown).
+    Cancel(Outcome),
 }
 
 /// Result of [`State::claim_for_cancel`].
@@ -469,11 +472,11 @@ impl State {
 
     /// A future's poll returned `Pending`; the runner holds one reference.
     pub fn transition_to_idle(&self) -> ToIdle {
-        let mut result = ToIdle::Cancel;
+        let mut result = ToIdle::Cancel(Outcome::Cancelled);
         let _ = self.update(|s| {
             debug_assert!(s & RUNNING != 0, "transition_to_idle without RUNNING");
             if s & CANCEL_REQUESTED != 0 {
-                result = ToIdle::Cancel;
+                result = ToIdle::Cancel(Outcome::from_bits(s));
                 None
             } else if s & NOTIFIED != 0 {
                 result = ToIdle::Reschedule;
@@ -532,7 +535,9 @@ impl State {
                 if s & CANCEL_REQUESTED != 0 {
                     None
                 } else {
-                    Some(s | CANCEL_REQUESTED)
+                    // The outcome field is free until completion: it keeps the outcome
+                    // the poll's end completes the task with (`ToIdle::Cancel`).
+                    Some((s & !OUTCOME_MASK) | CANCEL_REQUESTED | outcome.bits())
                 }
             } else {
                 result = CancelClaim::Claimed { was_timed: s & TIMED != 0 };
@@ -704,11 +709,20 @@ mod tests {
     }
 
     #[test]
+    fn a_shutdown_requested_during_a_poll_completes_as_shutdown() {
+        let s = closure_state();
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
+        assert_eq!(s.claim_for_cancel(true, Outcome::Shutdown), CancelClaim::Requested);
+        assert_eq!(s.claim_for_cancel(true, Outcome::Cancelled), CancelClaim::Requested);
+        assert_eq!(s.transition_to_idle(), ToIdle::Cancel(Outcome::Shutdown), "the first request's outcome");
+    }
+
+    #[test]
     fn cancel_of_running_future_is_requested_and_seen_at_idle() {
         let s = closure_state();
         assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
         assert_eq!(s.claim_for_cancel(true, Outcome::Cancelled), CancelClaim::Requested);
-        assert_eq!(s.transition_to_idle(), ToIdle::Cancel);
+        assert_eq!(s.transition_to_idle(), ToIdle::Cancel(Outcome::Cancelled));
     }
 
     #[test]
