@@ -149,6 +149,24 @@ pub mod task;
 pub mod time;
 
 pub use config::Aging;
+
+/// The most runtimes that can be alive at once in one process;
+/// [`Builder::build`] fails with [`BuildError::is_too_many_runtimes`] beyond it.
+///
+/// Each live runtime holds one slot of a process-wide table through which a task's
+/// handle finds its runtime again (`JoinHandle::set_priority`, the cancel of a timed
+/// closure) without the task carrying a scheduler reference: a spawn costs no
+/// reference-count update and a ready closure's cell stays 24 bytes. Each task names its
+/// slot in 7 bits of its state word. A runtime's slot is freed when its shared state is
+/// (see [`Runtime::shutdown`]), so only runtimes alive at the same time count.
+///
+/// ```
+/// let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+/// assert!(kairos_rt::MAX_RUNTIMES >= 100);
+/// # drop(rt);
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
+pub const MAX_RUNTIMES: usize = kairos_rt_core::task::state::MAX_HOMES;
 pub use kairos_rt_core::{InvalidPriority, Priority};
 pub use observe::{LatencySummary, LevelCounts, MetricsSnapshot, PendingSnapshot, ShutdownReport};
 pub use process::{ProcessEnd, ProcessError, ProcessOutput, ProcessTask};

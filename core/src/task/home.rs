@@ -9,6 +9,17 @@
 //! [`MAX_HOMES`] slots; slot 0 means "none", and then a timed closure keeps a scheduler
 //! in its cell after all).
 //!
+//! ## A full table
+//!
+//! [`register`] returns 0 when every slot is taken. kairos-rt then refuses to build the
+//! runtime (`BuildError::is_too_many_runtimes`) rather than run it without a slot, where
+//! `set_priority` would silently fail on its queued tasks. The other way out, a table
+//! that grows with ready closures of slot-less runtimes carrying a scheduler reference
+//! in their cells (as timed ones can), would cost every such spawn a contended
+//! reference-count update and 8 more bytes, and the state word has no spare bits for
+//! more slots. A slot is held only while its runtime's shared state lives (shutdown
+//! frees it in every ending), so the cap counts runtimes alive at the same time.
+//!
 //! ## Invariants
 //!
 //! - A slot is registered before any task names it and unregistered only when its
@@ -76,7 +87,8 @@ fn slots() -> &'static Slots {
 }
 
 /// Registers a runtime; returns its slot, or 0 if all [`MAX_HOMES`] slots are taken
-/// (its tasks then cannot change priority once queued).
+/// (its tasks could then not change priority once queued: kairos-rt refuses to build
+/// such a runtime).
 pub fn register(home: Arc<dyn Home>) -> usize {
     let mut slots = slots().lock().unwrap_or_else(PoisonError::into_inner);
     match slots.iter().skip(1).position(Option::is_none) {

@@ -337,8 +337,8 @@ impl<T> JoinHandle<T> {
 
     /// Moves a task that has not started to `priority`; it then runs at that level, once.
     /// Returns `false` once the task has started (or finished, or was cancelled), for a
-    /// refused task, once its runtime began shutting down, when more than 127 runtimes
-    /// are alive at once (the task's state word names its runtime in 7 bits), and after
+    /// refused task, once its runtime began shutting down (kairos-rt refuses to build
+    /// more than 127 runtimes alive at once, the most a task's state word can name), and after
     /// 7 changes of a task waiting in a run queue (each change of a queued task leaves a
     /// stale queue entry behind, and 7 is how many the task's state word can tell apart).
     ///

@@ -5,7 +5,7 @@ use crate::sched::shared::Shared;
 use crate::sched::worker::WorkerCtx;
 use crate::{BuildError, Handle, Runtime};
 use kairos_rt_core::queue::RunQueue;
-use kairos_rt_core::task::state::MAX_OWNERS;
+use kairos_rt_core::task::state::{MAX_HOMES, MAX_OWNERS};
 use std::fmt;
 use std::time::Duration;
 
@@ -234,7 +234,9 @@ impl Builder {
     ///
     /// [`BuildError`] if the worker count is 0 or above 1,024; if `max_processes`,
     /// `max_pending` or an aging budget is 0; if the thread name prefix holds a NUL byte
-    /// or the stack size is 0; or if a thread cannot be spawned (the workers already
+    /// or the stack size is 0; if [`MAX_RUNTIMES`](crate::MAX_RUNTIMES) runtimes are
+    /// alive already (a runtime counts until its shared state is freed: see
+    /// [`Runtime::shutdown`]); or if a thread cannot be spawned (the workers already
     /// started are stopped again).
     pub fn build(self) -> Result<Runtime, BuildError> {
         let workers = match self.workers {
@@ -271,6 +273,9 @@ impl Builder {
             lifo: self.lifo,
         };
         let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());
+        if shared.home_slot == 0 {
+            return Err(BuildError::too_many_runtimes(MAX_HOMES));
+        }
         let mut rt = Runtime::from_parts(Handle { shared: shared.clone() });
         for (index, queue) in queues.into_iter().enumerate() {
             let ctx = WorkerCtx::new(shared.clone(), index, queue);

@@ -30,6 +30,7 @@ enum BuildErrorKind {
     ZeroAging(kairos_rt_core::Priority),
     ThreadNameNul(String),
     ZeroStackSize,
+    TooManyRuntimes { max: usize },
 }
 
 impl BuildError {
@@ -50,6 +51,9 @@ impl BuildError {
     }
     pub(crate) fn thread_name_nul(prefix: String) -> BuildError {
         BuildError { kind: BuildErrorKind::ThreadNameNul(prefix) }
+    }
+    pub(crate) fn too_many_runtimes(max: usize) -> BuildError {
+        BuildError { kind: BuildErrorKind::TooManyRuntimes { max } }
     }
     pub(crate) fn zero_stack_size() -> BuildError {
         BuildError { kind: BuildErrorKind::ZeroStackSize }
@@ -79,6 +83,10 @@ impl BuildError {
     pub fn is_too_many_workers(&self) -> bool {
         matches!(self.kind, BuildErrorKind::TooManyWorkers { .. })
     }
+    /// [`MAX_RUNTIMES`](crate::MAX_RUNTIMES) runtimes were alive in this process already.
+    pub fn is_too_many_runtimes(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::TooManyRuntimes { .. })
+    }
 }
 
 impl fmt::Display for BuildError {
@@ -105,6 +113,12 @@ impl fmt::Display for BuildError {
                 "the aging budget of priority {} is zero, which would put that level ahead of every \
                  other at every check; give it a positive budget or use Builder::no_aging()",
                 level.level()
+            ),
+            BuildErrorKind::TooManyRuntimes { max } => write!(
+                f,
+                "{max} kairos runtimes are alive in this process already, the most there can be; \
+                 shut one down (its state is freed once its last Handle, JoinHandle of a future, \
+                 or waker is gone) before building another"
             ),
             BuildErrorKind::ZeroLimit(setting) => {
                 write!(f, "Builder::{setting}(0) would admit nothing; use a limit of at least 1")
