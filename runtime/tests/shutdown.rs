@@ -514,3 +514,188 @@ fn queued_closures_with_policies_run_at_shutdown() {
     assert_eq!((report.runtime_timers.submitted, report.runtime_timers.refused), (1, 1), "{report:?}");
     assert!(report.is_balanced() && !report.timed_out, "{report:?}");
 }
+
+/// A future that reports its first poll on `started`, then waits on `pending()` forever
+/// (or on an hour-long `kairos_rt::sleep` if `sleeps`), holding `flag` until dropped.
+fn waits_forever(
+    rt: &Runtime,
+    sleeps: bool,
+    flag: DropFlag,
+    started: mpsc::Sender<()>,
+) -> kairos_rt::JoinHandle<()> {
+    rt.spawn_future(Priority::NORMAL, async move {
+        let _flag = flag;
+        started.send(()).unwrap();
+        if sleeps {
+            kairos_rt::sleep(Duration::from_secs(3600)).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
+/// Issue 19 item 1, first bullet: `shutdown_timeout` gives up on a stuck worker; the
+/// futures waiting on `pending()` and on an hour-long sleep are cancelled anyway (their
+/// handles used to block forever), and once the stuck task returns the runtime's state
+/// is freed.
+#[test]
+fn shutdown_timeout_that_gives_up_still_resolves_every_future() {
+    let (rt, freed) = runtime_with_freed_flag(2);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let (started, has_started) = mpsc::channel();
+    let (pending_flag, pending_dropped) = DropFlag::new();
+    let (sleep_flag, sleep_dropped) = DropFlag::new();
+    let pending = waits_forever(&rt, false, pending_flag, started.clone());
+    let sleeping = waits_forever(&rt, true, sleep_flag, started);
+    for _ in 0..2 {
+        has_started.recv_timeout(PATIENCE).expect("a future never started");
+    }
+    let report = within(move || rt.shutdown_timeout(Duration::from_millis(10))).expect("hung");
+    assert!(report.timed_out && report.unjoined_workers == 1, "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+    assert!(report.unfinished >= 1, "the gate is still running: {report:?}");
+    let e = join_within(pending).expect("the pending future's handle never resolved").unwrap_err();
+    assert!(e.is_shutdown(), "{e:?}");
+    let e = join_within(sleeping).expect("the sleeping future's handle never resolved").unwrap_err();
+    assert!(e.is_shutdown(), "{e:?}");
+    assert!(pending_dropped.load(SeqCst) && sleep_dropped.load(SeqCst), "both futures dropped");
+    assert!(!freed.load(SeqCst), "the stuck worker still holds the runtime");
+    join(gate.open()).unwrap();
+    assert!(wait_until(|| freed.load(SeqCst)), "the runtime's state was never freed");
+}
+
+/// Shuts `rt` down from inside one of its own tasks (`drop_it`: drops it there instead)
+/// with an idle future and a queued timer; checks that every handle resolves, the report
+/// is honest, and the state is freed.
+fn end_from_inside(drop_it: bool) {
+    let (rt, freed) = runtime_with_freed_flag(2);
+    let handle = rt.handle();
+    let (started, has_started) = mpsc::channel();
+    let (flag, future_dropped) = DropFlag::new();
+    let idle = waits_forever(&rt, false, flag, started);
+    has_started.recv_timeout(PATIENCE).expect("the future never started");
+    let timer = rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ());
+    let (tx, rx) = mpsc::channel();
+    let ender = handle.spawn(Priority::NORMAL, move || {
+        if drop_it {
+            drop(rt);
+            tx.send(None).unwrap();
+        } else {
+            tx.send(Some(rt.shutdown())).unwrap();
+        }
+    });
+    drop(handle);
+    let report = rx.recv_timeout(PATIENCE).expect("ending the runtime inside its own task hung");
+    if let Some(report) = report {
+        assert!(!report.timed_out, "no timeout was asked for: {report:?}");
+        assert_eq!(report.unjoined_workers, 1, "the caller's own worker: {report:?}");
+        assert!(report.is_balanced(), "{report:?}");
+        assert!(report.unfinished >= 1, "the calling task was still running: {report:?}");
+    }
+    let e = join_within(idle).expect("the idle future's handle never resolved").unwrap_err();
+    assert!(e.is_shutdown(), "{e:?}");
+    assert!(future_dropped.load(SeqCst));
+    assert!(join(timer).unwrap_err().is_shutdown());
+    join(ender).unwrap();
+    assert!(wait_until(|| freed.load(SeqCst)), "the runtime's state was never freed");
+}
+
+/// Issue 19 item 1, second bullet: `shutdown()` inside a task reported `timed_out` and
+/// left an idle future's handle unresolved.
+#[test]
+fn shutdown_from_inside_a_task_resolves_every_handle() {
+    end_from_inside(false);
+}
+
+/// The same with the `Runtime` dropped inside the task.
+#[test]
+fn drop_from_inside_a_task_resolves_every_handle() {
+    end_from_inside(true);
+}
+
+/// The same from a hook: worker 0's start hook receives the `Runtime` and drops it.
+#[test]
+fn drop_from_a_start_hook_resolves_every_handle() {
+    let (flag, freed) = DropFlag::new();
+    let (give, take) = mpsc::channel::<Runtime>();
+    let take = std::sync::Mutex::new(take);
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    let dropped_tx = std::sync::Mutex::new(dropped_tx);
+    let rt = Runtime::builder()
+        .workers(2)
+        .thread_name("hooked")
+        .on_thread_start(move || {
+            if std::thread::current().name() == Some("hooked-0") {
+                let rt = take.lock().unwrap().recv_timeout(PATIENCE).expect("no runtime handed over");
+                drop(rt);
+                dropped_tx.lock().unwrap().send(()).unwrap();
+            }
+        })
+        .on_thread_stop(move || {
+            let _ = &flag;
+        })
+        .build()
+        .unwrap();
+    let (started, has_started) = mpsc::channel();
+    let (future_flag, future_dropped) = DropFlag::new();
+    let idle = waits_forever(&rt, false, future_flag, started);
+    has_started.recv_timeout(PATIENCE).expect("the future never started");
+    give.send(rt).unwrap();
+    dropped_rx.recv_timeout(PATIENCE).expect("dropping the runtime in its hook hung");
+    let e = join_within(idle).expect("the idle future's handle never resolved").unwrap_err();
+    assert!(e.is_shutdown(), "{e:?}");
+    assert!(future_dropped.load(SeqCst));
+    assert!(wait_until(|| freed.load(SeqCst)), "the runtime's state was never freed");
+}
+
+/// Issue 19 item 1, third bullet: runtimes dropped inside their own tasks with idle
+/// futures holding 10 kB each used to leak their whole state and their home slot; after
+/// 127 of them `set_priority` failed on every new runtime. Each is freed now, and a new
+/// runtime's tasks can still change priority.
+#[test]
+fn runtimes_dropped_inside_their_tasks_are_freed() {
+    for i in 0..200 {
+        let (rt, freed) = runtime_with_freed_flag(1);
+        let live = Arc::new(());
+        for _ in 0..20 {
+            let (held, block) = (live.clone(), vec![0u8; 10_000]);
+            drop(rt.spawn_future(Priority::NORMAL, async move {
+                let _held = (held, block);
+                std::future::pending::<()>().await;
+            }));
+        }
+        let handle = rt.handle();
+        drop(handle.spawn(Priority::LOW, move || drop(rt)));
+        drop(handle);
+        assert!(wait_until(|| freed.load(SeqCst)), "runtime {i} was never freed");
+        assert_eq!(Arc::strong_count(&live), 1, "runtime {i}: its futures were never dropped");
+    }
+    let rt = runtime(1);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let queued = rt.spawn(Priority::LOW, || 1);
+    assert!(queued.set_priority(Priority::HIGH), "a queued task of a new runtime changes priority");
+    join(gate.open()).unwrap();
+    assert_eq!(join(queued).unwrap(), 1);
+}
+
+/// A future whose poll is stuck when `shutdown_timeout` gives up is cancelled when that
+/// poll returns, with the shutdown's outcome (it used to end as `cancelled`, as if its
+/// handle had cancelled it).
+#[test]
+fn a_future_stuck_in_its_poll_ends_as_shutdown_when_the_poll_returns() {
+    let rt = runtime(1);
+    let (started, has_started) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let stuck = rt.spawn_future(Priority::NORMAL, async move {
+        started.send(()).unwrap();
+        released.recv_timeout(PATIENCE).unwrap(); // blocks inside the poll
+        std::future::pending::<()>().await;
+    });
+    has_started.recv_timeout(PATIENCE).unwrap();
+    let report = within(move || rt.shutdown_timeout(Duration::from_millis(10))).expect("hung");
+    assert!(report.timed_out && report.unfinished == 1, "{report:?}");
+    assert!(!stuck.is_finished(), "still inside its poll");
+    release.send(()).unwrap();
+    let e = join(stuck).unwrap_err();
+    assert!(e.is_shutdown(), "{e:?}");
+}

@@ -4,8 +4,14 @@
 //! the report balances exactly, matches the number of spawn calls made, no task ran twice,
 //! and every captured object is dropped.
 //!
+//! Two more endings (issue 19): `shutdown_timeout` giving up on a worker held by a gate,
+//! and `shutdown()` from inside one of the runtime's own tasks. After each, every kept
+//! handle resolves, every captured object is dropped and the runtime's shared state is
+//! freed.
+//!
 //! Size: `KAIROS_STRESS_TASKS` outside submissions in total (default 1,000,000, about half
-//! of which are made before the shutdown stops them; nested spawns and sleeps come on top).
+//! of which are made before the shutdown stops them; nested spawns and sleeps come on top);
+//! the two extra endings use a tenth of it each.
 
 mod common;
 
@@ -276,6 +282,25 @@ fn submitter(
     kept
 }
 
+/// Starts `threads` submitter threads sharing `total` submissions (seeds `seed`,
+/// `seed + 1`, ...); returns them and the shared count of submissions made so far.
+fn start_submitters(
+    rt: &Runtime,
+    ctx: &Arc<Ctx>,
+    (threads, total, seed, keep_one_in): (usize, usize, u64, u8),
+) -> (Vec<std::thread::JoinHandle<Vec<Kept>>>, Arc<AtomicUsize>) {
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let subs = (0..threads)
+        .map(|t| {
+            let (handle, ctx, submitted) = (rt.handle(), ctx.clone(), submitted.clone());
+            std::thread::spawn(move || {
+                submitter(handle, ctx, total / threads, seed + t as u64, keep_one_in, submitted)
+            })
+        })
+        .collect();
+    (subs, submitted)
+}
+
 fn check_kept(ctx: &Ctx, kept: Vec<Kept>) -> (usize, usize) {
     let (mut ok, mut err) = (0, 0);
     for Kept { id, kind, handle } in kept {
@@ -316,13 +341,7 @@ fn stress_with_shutdown_in_the_middle() {
     let threads = 3;
     let ctx = Ctx::new(total);
     let rt = Runtime::builder().workers(2).build().unwrap();
-    let submitted = Arc::new(AtomicUsize::new(0));
-    let subs: Vec<_> = (0..threads)
-        .map(|t| {
-            let (handle, ctx, submitted) = (rt.handle(), ctx.clone(), submitted.clone());
-            std::thread::spawn(move || submitter(handle, ctx, total / threads, 1000 + t as u64, 8, submitted))
-        })
-        .collect();
+    let (subs, submitted) = start_submitters(&rt, &ctx, (threads, total, 1000, 8));
     assert!(wait_until(|| submitted.load(SeqCst) >= total / 2), "submitters stalled");
     // Hold shutdown open with a gate until the submitters have stopped, so every spawn
     // call lands before the report's snapshot (see the ignored
@@ -368,13 +387,7 @@ fn stress_to_completion_runs_every_task_once() {
     let threads = 2;
     let ctx = Ctx::new(total);
     let rt = Runtime::builder().workers(2).build().unwrap();
-    let submitted = Arc::new(AtomicUsize::new(0));
-    let subs: Vec<_> = (0..threads)
-        .map(|t| {
-            let (handle, ctx, submitted) = (rt.handle(), ctx.clone(), submitted.clone());
-            std::thread::spawn(move || submitter(handle, ctx, total / threads, 77 + t as u64, 1, submitted))
-        })
-        .collect();
+    let (subs, _) = start_submitters(&rt, &ctx, (threads, total, 77, 1));
     let kept: Vec<Kept> = subs.into_iter().flat_map(|s| s.join().unwrap()).collect();
     let cancelled: std::collections::HashSet<usize> =
         ctx.cancelled_ids.lock().unwrap().iter().copied().collect();
@@ -420,4 +433,72 @@ fn stress_to_completion_runs_every_task_once() {
         assert!(e.is_shutdown(), "{id}: {e:?}");
     }
     assert!(wait_until(|| ctx.live.now() == 0), "{} captured objects never dropped", ctx.live.now());
+}
+
+/// How a stress run ends (issue 19): each must resolve every handle and free everything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// `shutdown_timeout` gives up on a worker held by a gate, which is released after.
+    TimeoutGivesUp,
+    /// `shutdown()` called inside one of the runtime's own tasks.
+    FromInside,
+}
+
+/// Submitters run; the runtime ends as `ending` says while they still submit; then every
+/// kept handle must resolve, every captured object be dropped and the runtime be freed.
+fn stress_ending(ending: Ending) {
+    quiet_intended_panics();
+    let total = stress_tasks() / 10;
+    let threads = 2;
+    let ctx = Ctx::new(total);
+    let (rt, freed) = runtime_with_freed_flag(2);
+    let (subs, submitted) = start_submitters(&rt, &ctx, (threads, total, 500, 4));
+    assert!(wait_until(|| submitted.load(SeqCst) >= total / 4), "submitters stalled");
+    let handle = rt.handle();
+    let report = match ending {
+        Ending::TimeoutGivesUp => {
+            let gate = Gate::hold(&rt, Priority::HIGHEST);
+            let report = within(move || rt.shutdown_timeout(Duration::from_millis(1))).expect("hung");
+            assert!(report.timed_out && report.unjoined_workers >= 1, "{report:?}");
+            drop(gate.open());
+            report
+        }
+        Ending::FromInside => {
+            let (tx, rx) = std::sync::mpsc::channel();
+            drop(handle.spawn(Priority::HIGHEST, move || tx.send(rt.shutdown()).unwrap()));
+            let report = rx.recv_timeout(PATIENCE).expect("shutdown from inside hung");
+            assert!(!report.timed_out && report.unjoined_workers == 1, "{report:?}");
+            report
+        }
+    };
+    assert!(report.is_balanced(), "{report:?}");
+    let kept: Vec<Kept> = subs.into_iter().flat_map(|s| s.join().unwrap()).collect();
+    drop(handle);
+    assert!(
+        wait_until(|| kept.iter().all(|k| k.handle.is_finished())),
+        "{:?}: {} kept handles never resolved",
+        ending,
+        kept.iter().filter(|k| !k.handle.is_finished()).count()
+    );
+    let (ok, err) = check_kept(&ctx, kept);
+    assert!(ok + err > 0);
+    assert!(
+        wait_until(|| ctx.live.now() == 0),
+        "{ending:?}: {} captured objects never dropped",
+        ctx.live.now()
+    );
+    assert!(wait_until(|| freed.load(SeqCst)), "{ending:?}: the runtime's state was never freed");
+    let ids = ctx.next_id.load(SeqCst).min(ctx.runs.len());
+    assert_eq!((0..ids).filter(|&i| ctx.runs[i].load(SeqCst) > 1).count(), 0, "tasks ran more than once");
+    eprintln!("stress {ending:?}: {report:?}");
+}
+
+#[test]
+fn stress_ending_with_a_shutdown_timeout_that_gives_up() {
+    stress_ending(Ending::TimeoutGivesUp);
+}
+
+#[test]
+fn stress_ending_with_a_shutdown_from_inside_a_task() {
+    stress_ending(Ending::FromInside);
 }

@@ -15,8 +15,9 @@ use std::time::Duration;
 ///
 /// The counts always balance: `submitted` equals the sum of all the other counts, and
 /// every runtime timer is accounted for too ([`is_balanced`](Self::is_balanced)). A task
-/// counted in `unfinished` was still queued or running when
-/// [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout) gave up waiting.
+/// counted in `unfinished` was still queued or running on a worker the shutdown did not
+/// wait for (`unjoined_workers`): [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)
+/// gave up on it, or it was the caller's own worker.
 ///
 /// # Examples
 ///
@@ -58,14 +59,22 @@ pub struct ShutdownReport {
     pub expired: u64,
     /// Futures dropped because they ran past their run timeout.
     pub run_timeouts: u64,
-    /// Tasks still queued or running when `shutdown_timeout` stopped waiting.
+    /// Tasks still queued or running when the report was made, because some worker
+    /// was not waited for (`unjoined_workers`). They end later, in the background.
     pub unfinished: u64,
     /// The runtime's own timers (sleeps, timeouts, run-timeout limits, retry backoffs),
-    /// apart from the tasks above. After a shutdown that timed out, some may be
+    /// apart from the tasks above. After a shutdown that did not wait for every worker, some may be
     /// [`unaccounted`](RuntimeTimerCounts::unaccounted) (still in a running worker's wheel).
     pub runtime_timers: RuntimeTimerCounts,
     /// Whether `shutdown_timeout` stopped waiting before all workers exited.
     pub timed_out: bool,
+    /// Workers the shutdown could not wait for: still busy when `shutdown_timeout`
+    /// gave up, or the caller's own worker when the runtime was shut down (or dropped)
+    /// inside one of its own tasks or hooks. Each finishes what it holds and exits by
+    /// itself. Futures were not waited for: each ended with `Shutdown` (counted in
+    /// `futures_dropped`); one being polled right then ends so when its poll returns,
+    /// and is `unfinished` until then.
+    pub unjoined_workers: usize,
     /// How long the shutdown took.
     pub elapsed: Duration,
 }
@@ -74,7 +83,12 @@ impl ShutdownReport {
     /// The report of a shutdown that ended with `totals`, gave up waiting if
     /// `timed_out`, and took `elapsed`. `unfinished` is what the counts do not account
     /// for.
-    pub(crate) fn from_totals(totals: &Totals, timed_out: bool, elapsed: Duration) -> ShutdownReport {
+    pub(crate) fn from_totals(
+        totals: &Totals,
+        timed_out: bool,
+        unjoined_workers: usize,
+        elapsed: Duration,
+    ) -> ShutdownReport {
         let mut report = ShutdownReport {
             submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
             completed: totals.get(Count::Completed),
@@ -88,6 +102,7 @@ impl ShutdownReport {
             unfinished: 0,
             runtime_timers: RuntimeTimerCounts::from_totals(totals),
             timed_out,
+            unjoined_workers,
             elapsed,
         };
         report.unfinished = report.submitted.saturating_sub(report.accounted());
@@ -109,13 +124,13 @@ impl ShutdownReport {
 
     /// Whether every submitted task is accounted for: the counts add up, and no task is
     /// `unfinished` (nor any runtime timer
-    /// [`unaccounted`](RuntimeTimerCounts::unaccounted)) unless `shutdown_timeout` stopped
-    /// waiting (a task missing from every outcome count without a timeout would be a lost
-    /// task).
+    /// [`unaccounted`](RuntimeTimerCounts::unaccounted)) unless some worker was not waited
+    /// for (a task missing from every outcome count after every worker was joined would be
+    /// a lost task).
     pub fn is_balanced(&self) -> bool {
         let timers = &self.runtime_timers;
         self.accounted() == self.submitted
             && timers.ended() <= timers.submitted
-            && (self.timed_out || (self.unfinished == 0 && timers.ended() == timers.submitted))
+            && (self.unjoined_workers > 0 || (self.unfinished == 0 && timers.ended() == timers.submitted))
     }
 }

@@ -283,9 +283,12 @@ impl Builder {
             if let Some(size) = self.stack_size {
                 b = b.stack_size(size);
             }
+            // The worker's unit of the shutdown's last-one-out count, taken before it can leave.
+            shared.parties.arrive();
             match b.spawn(move || ctx.run()) {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => {
+                    shared.parties.withdraw();
                     let _ = rt.shutdown();
                     return Err(BuildError::spawn(e));
                 }

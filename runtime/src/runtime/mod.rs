@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 /// now or at a given time.
 ///
 /// Create one with [`Runtime::new`] or [`Runtime::builder`]. Dropping it shuts it down
-/// like [`shutdown`](Runtime::shutdown) and discards the report.
+/// like [`shutdown`](Runtime::shutdown) and discards the report (also from inside one of
+/// its own tasks: see [`shutdown`](Runtime::shutdown) for what each ending does).
 ///
 /// # Examples
 ///
@@ -154,6 +155,34 @@ impl Runtime {
     /// A task that never returns keeps this waiting forever; use
     /// [`shutdown_timeout`](Self::shutdown_timeout) to bound the wait.
     ///
+    /// # How each ending resolves every handle and frees the runtime
+    ///
+    /// - **`shutdown()`, or dropping the `Runtime`** (which does the same and discards
+    ///   the report), from any thread that is not one of its workers: waits for every
+    ///   worker. Every handle has resolved when it returns, and the report balances with
+    ///   nothing `unfinished`.
+    /// - **[`shutdown_timeout`](Self::shutdown_timeout) that gives up**: see there; the
+    ///   workers it could not wait for finish in the background.
+    /// - **From inside one of its own tasks or hooks** (the `Runtime` moved into a task and
+    ///   shut down or dropped there, or in [`Builder::on_thread_start`]): this works, it
+    ///   is not refused. The caller's worker cannot be joined (it is running the
+    ///   caller), so the shutdown waits for every *other* worker (or until the timeout),
+    ///   cancels every future at once with [`is_shutdown`](crate::JoinError::is_shutdown)
+    ///   (one being polled right then ends when its poll returns), and reports
+    ///   `unjoined_workers: 1`, with what the caller's worker still holds (the calling
+    ///   task itself, at least) as `unfinished` and `timed_out: false` (no timeout was
+    ///   asked for). When the calling task returns, its worker runs the ready closures it
+    ///   still holds, drops its timers and exits. Refusing (a panic) was the other
+    ///   choice; it would turn a drop inside a task, a natural way to end a program,
+    ///   into a panic inside `Drop` and leak the runtime.
+    ///
+    /// In every case the last worker to exit (or this call, if it comes after them)
+    /// empties the registry of live futures and the queues, so the runtime's shared state
+    /// is freed once the last [`Handle`], `JoinHandle` of a future, or waker of one of its
+    /// futures is dropped, and its slot counts no more towards
+    /// [`MAX_RUNTIMES`](crate::MAX_RUNTIMES). A task that never returns keeps its worker,
+    /// and so the state, alive.
+    ///
     /// ```
     /// use kairos_rt::{Priority, Runtime};
     /// use std::time::Duration;
@@ -173,8 +202,13 @@ impl Runtime {
     }
 
     /// Like [`shutdown`](Self::shutdown), but stops waiting for the workers after
-    /// `timeout`. Tasks still queued or running then are counted as `unfinished`
-    /// (`timed_out` is set); the workers finish them in the background and exit.
+    /// `timeout`. If it gives up (`timed_out` is set, `unjoined_workers` says on how many
+    /// workers), it first cancels every future that is not being polled, so their
+    /// handles resolve at once ([`is_shutdown`](crate::JoinError::is_shutdown)); a future
+    /// being polled by a stuck worker ends when that poll returns. Closures still queued
+    /// or running are counted as `unfinished`: the workers finish them in the background
+    /// (running queued ready closures, dropping timers, as `shutdown` does) and exit,
+    /// and the last of them frees what the runtime still holds.
     /// `Duration::MAX` waits like [`shutdown`](Self::shutdown).
     ///
     /// ```
@@ -202,8 +236,13 @@ impl Runtime {
         let start = Instant::now();
         self.shut_down = true;
         let threads = std::mem::take(&mut self.threads);
-        let timed_out = self.handle.shared.shut_down(threads, timeout, start);
-        ShutdownReport::from_totals(&self.handle.shared.totals(), timed_out, start.elapsed())
+        let waited = self.handle.shared.shut_down(threads, timeout, start);
+        ShutdownReport::from_totals(
+            &self.handle.shared.totals(),
+            waited.timed_out,
+            waited.unjoined_workers,
+            start.elapsed(),
+        )
     }
 }
 

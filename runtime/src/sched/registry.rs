@@ -5,6 +5,12 @@
 //! future therefore gets an entry here (holding one reference), removed when it reaches
 //! its outcome. Entries live in shards keyed by the cell's address, so spawns on
 //! different threads rarely share a lock. Closures never touch the registry.
+//!
+//! An entry is the only thing that keeps an idle future (and through its scheduler, the
+//! runtime's shared state) alive while nobody holds a waker: shutdown must therefore end
+//! every entry (`Shared::cancel_live_futures`), or the state and the future leak as a
+//! reference cycle. A future's entry is removed by `Sched::future_completed` as it
+//! completes, *before* its completion is published, so the one that removes it counts it.
 
 use kairos_rt_core::sync::{lock, Mutex};
 use kairos_rt_core::task::TaskRef;
@@ -43,6 +49,16 @@ impl Registry {
         let key = task.as_ptr().as_ptr() as usize;
         let removed = lock(self.shard(key)).remove(&key);
         removed.is_some()
+    }
+
+    /// A clone of every entry, taken shard by shard (the caller cancels them outside the
+    /// locks; each completion removes its own entry).
+    pub(crate) fn snapshot(&self) -> Vec<TaskRef> {
+        let mut all = Vec::new();
+        for s in self.shards.iter() {
+            all.extend(lock(s).values().cloned());
+        }
+        all
     }
 
     /// Takes every entry out (the caller cancels them outside the locks).

@@ -46,7 +46,16 @@
 //! closure, and `JoinHandle::cancel` can tell a timed closure's wheel owner to unlink
 //! it: closures carry no scheduler. The slot is freed when this state is dropped, which
 //! is after shutdown completed every timed task (worker exit and the inbox drains cancel
-//! them), so a task that is not complete always names this runtime's slot.
+//! them), so a task that is not complete always names this runtime's slot. A runtime
+//! that gets no slot (the table is full) is not built (`Builder::build` fails).
+//!
+//! ## When this state is freed
+//!
+//! It is held by the `Runtime` and every `Handle`, each worker thread (until it exits),
+//! and each future's cell (its scheduler). Registry entries hold future cells, so while a
+//! future is registered the state holds itself: shutdown's final drain, which runs in
+//! every ending once the last worker exited (see `sched::shutdown`), empties the registry
+//! and breaks that cycle.
 
 use crate::clock::Clock;
 use crate::config::BuilderConfig;
@@ -58,6 +67,7 @@ use event_listener::{Event, IntoNotification};
 use kairos_rt_core::admission::Admission;
 use kairos_rt_core::idle::Idle;
 use kairos_rt_core::intake::Intake;
+use kairos_rt_core::last_out::LastOut;
 use kairos_rt_core::park::Parker;
 use kairos_rt_core::queue::{Injectors, Stealers};
 use kairos_rt_core::shared_wheel::SharedWheel;
@@ -131,6 +141,9 @@ pub(crate) struct Shared {
     pub(crate) stopping: AtomicBool,
     /// Shutdown finished its final drain; late pushes must drain themselves.
     pub(crate) closed: AtomicBool,
+    /// The parties that must be gone before the final drain: the shutdown itself and
+    /// every worker thread started; the last to leave runs the drain (see `shutdown`).
+    pub(crate) parties: LastOut,
     /// Counts made by non-worker threads.
     pub(crate) counters: Counters,
     pub(crate) config: BuilderConfig,
@@ -229,6 +242,7 @@ impl Shared {
             intake: CachePadded::new(Intake::new()),
             stopping: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            parties: LastOut::new(),
             counters: Counters::default(),
             processes: std::sync::Arc::new(crate::process::ProcessLimiter::new(config.max_processes)),
             retries: crate::stats::RetryGauges::default(),

@@ -4,18 +4,33 @@
 //!    (one already past it completes its push); `stopping` tells the workers to exit once
 //!    they find no ready work.
 //! 2. **Wake everyone**: submitters blocked on a full runtime (they find it closed and
-//!    give up), sleeping workers (through the idle state and every parker).
+//!    give up), sleeping workers (through the idle state and every parker). Then the
+//!    shutting-down thread gives up its unit of `parties` (see step 4).
 //! 3. **Join the workers** (up to the timeout). Each worker, before it exits, runs the
 //!    ready closures it can find (futures it pops are cancelled, not polled, except a
 //!    retried closure that never started: it runs its first attempt like any queued
 //!    closure, whatever other policy wraps it), then
 //!    cancels every task in its wheel and timer inbox with the `Shutdown` outcome and
 //!    counts each (`WorkerCtx::exit`). A worker that is the caller's own thread (the
-//!    runtime dropped inside one of its tasks) exits by itself and is not joined.
-//! 4. **Final drain**, only if every worker was joined: cancel the live futures of the
-//!    registry, run what is left in the injectors (only a priority change racing
-//!    shutdown leaves anything there), cancel the tasks in the timer inboxes, drop
-//!    cancel messages, and set `closed`.
+//!    runtime shut down or dropped inside one of its tasks or hooks) cannot be joined: it
+//!    exits by itself once that task or hook returns. If some worker was not joined (the
+//!    timeout passed, or it is the caller's), the shutting-down thread cancels every live
+//!    future of the registry now (`cancel_live_futures`: an idle one ends at once with
+//!    `Shutdown`, one being polled ends when its poll returns), so no handle of a future
+//!    waits for a worker that may never come back.
+//! 4. **Final drain**, by the last party to leave (`LastOut`, loom model `last_out.rs`):
+//!    the parties are the shutting-down thread (after step 2) and every worker thread
+//!    (after its exit, outside its worker context). So it runs exactly once, after every
+//!    worker is gone, whether or not the shutdown waited for them: by the shutting-down
+//!    thread when the workers were all gone first, else by the last worker (possibly
+//!    long after a `shutdown_timeout` gave up, or after the task that dropped the runtime
+//!    returned). It cancels the live futures of the registry and drops any entry left,
+//!    runs what is left in the injectors (only a priority change racing shutdown leaves
+//!    anything there), cancels the tasks in the timer inboxes, drops cancel messages,
+//!    and sets `closed`. Emptying the registry breaks the one reference cycle a runtime
+//!    has (registry entry -> future cell -> its scheduler -> the shared state), so the
+//!    shared state is freed when the last `Handle`, `JoinHandle` or waker of one of its
+//!    futures goes.
 //! 5. **Late pushes**: a push that raced step 4 (a waker firing after the final drain,
 //!    a timed closure cancelled from outside) sees `closed` and drains what it pushed
 //!    itself (`Shared::push_injected`, `Sched::timer_cancelled`). Such a wake-up is
@@ -24,23 +39,33 @@
 //!    drains (the entry may have held the state's last one).
 //!
 //! The report's counts then balance: every admitted task ended counted exactly once
-//! (see `stats::counters`), unless the wait timed out (then the rest is `unfinished`).
+//! (see `stats::counters`), unless some worker was not joined (then what it still had
+//! queued or running is `unfinished`, and ends later, counted where it ends).
 
 use super::shared::Shared;
 use kairos_rt_core::sync::atomic::Ordering::SeqCst;
 use kairos_rt_core::timer::cancel_for_shutdown;
 use std::time::{Duration, Instant};
 
+/// What the shutting-down thread could wait for (step 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Waited {
+    /// The timeout passed before every worker it could join exited.
+    pub(crate) timed_out: bool,
+    /// Workers not joined: still running at the timeout, or the caller's own.
+    pub(crate) unjoined_workers: usize,
+}
+
 impl Shared {
-    /// Shuts the runtime down (steps 1 to 4 of the module docs), waiting for `threads`
-    /// until `timeout` after `start` (`None`, or a timeout too large to add: no limit).
-    /// Returns whether it gave up waiting (some tasks are then still queued or running).
+    /// Shuts the runtime down (steps 1 to 3 of the module docs, and step 4 if the
+    /// workers are all gone by then), waiting for `threads` until `timeout` after
+    /// `start` (`None`, or a timeout too large to add: no limit).
     pub(crate) fn shut_down(
         &self,
         threads: Vec<std::thread::JoinHandle<()>>,
         timeout: Option<Duration>,
         start: Instant,
-    ) -> bool {
+    ) -> Waited {
         let shared = self;
         // 1. Close intake, and tell the workers to stop once they find no ready work.
         shared.intake.close();
@@ -51,14 +76,18 @@ impl Shared {
         for r in shared.remotes.iter() {
             r.parker.unpark();
         }
+        if shared.parties.leave() {
+            shared.final_drain();
+        }
         // 3. Join the workers. A timeout too large to add (`Duration::MAX`) waits like `shutdown`.
         let deadline = timeout.and_then(|d| start.checked_add(d));
-        let mut timed_out = false;
+        let mut waited = Waited { timed_out: false, unjoined_workers: 0 };
         let me = std::thread::current().id();
         for t in threads {
             if t.thread().id() == me {
-                // Dropped from inside one of its own tasks: that worker exits by itself.
-                timed_out = true;
+                // Shut down from inside one of its own tasks or hooks: this worker exits
+                // by itself when that returns (and may be the one to run step 4).
+                waited.unjoined_workers += 1;
                 continue;
             }
             match deadline {
@@ -72,36 +101,54 @@ impl Shared {
                     if t.is_finished() {
                         let _ = t.join();
                     } else {
-                        timed_out = true;
+                        waited.timed_out = true;
+                        waited.unjoined_workers += 1;
                     }
                 }
             }
         }
-        // 4. With every worker gone: cancel the live futures, run what a late priority
-        // change left in the injectors, cancel what waits in timer inboxes, and mark the
-        // runtime closed (step 5 is for late pushes: see the module docs).
-        if !timed_out {
-            for task in shared.registry.drain() {
-                shared.count_end(
-                    cancel_for_shutdown(&task),
-                    false,
-                    task.header().is_runtime_timer(),
-                    task.snapshot(),
-                );
-            }
-            shared.drain_injectors();
-            for r in shared.remotes.iter() {
-                for t in r.timer_inbox.take() {
-                    let outcome = cancel_for_shutdown(&t);
-                    // A timed future is counted by the registry drain above.
-                    if !t.header().is_future() {
-                        shared.count_end(outcome, true, t.header().is_runtime_timer(), t.snapshot());
-                    }
-                }
-                Shared::drain_queue(&r.timer_cancels, drop);
-            }
-            shared.closed.store(true, SeqCst);
+        if waited.unjoined_workers > 0 {
+            // No future handle may wait for a worker that may never come back.
+            shared.cancel_live_futures();
         }
-        timed_out
+        waited
+    }
+
+    /// Cancels every future in the registry with the `Shutdown` outcome: an idle or
+    /// queued one at once, one being polled when its poll returns (a worker that is
+    /// stuck elsewhere cannot reach it). Each is counted where it completes
+    /// (`Sched::future_completed`), once, since the entry stays until then.
+    pub(crate) fn cancel_live_futures(&self) {
+        for task in self.registry.snapshot() {
+            let _ = task.cancel(kairos_rt_core::task::Outcome::Shutdown);
+        }
+    }
+
+    /// Step 4 of the module docs, run once by the last party to leave: every worker has
+    /// exited, so nothing polls a future or holds a wheel any more.
+    pub(crate) fn final_drain(&self) {
+        self.cancel_live_futures();
+        // Every completion removed its entry; an entry still there (none expected) must
+        // not keep the state alive through its cell's scheduler.
+        for task in self.registry.drain() {
+            self.count_end(
+                cancel_for_shutdown(&task),
+                false,
+                task.header().is_runtime_timer(),
+                task.snapshot(),
+            );
+        }
+        self.drain_injectors();
+        for r in self.remotes.iter() {
+            for t in r.timer_inbox.take() {
+                let outcome = cancel_for_shutdown(&t);
+                // A timed future is counted through the registry.
+                if !t.header().is_future() {
+                    self.count_end(outcome, true, t.header().is_runtime_timer(), t.snapshot());
+                }
+            }
+            Shared::drain_queue(&r.timer_cancels, drop);
+        }
+        self.closed.store(true, SeqCst);
     }
 }

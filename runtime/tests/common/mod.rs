@@ -194,3 +194,17 @@ pub fn log<T>() -> Log<T> {
 pub fn noop_waker() -> Waker {
     Waker::noop().clone()
 }
+
+/// A runtime of `workers` workers, and a flag set once its shared state is freed: its
+/// `on_thread_stop` hook, which that state owns, holds a `DropFlag`.
+pub fn runtime_with_freed_flag(workers: usize) -> (Runtime, Arc<AtomicBool>) {
+    let (flag, freed) = DropFlag::new();
+    let rt = Runtime::builder()
+        .workers(workers)
+        .on_thread_stop(move || {
+            let _ = &flag;
+        })
+        .build()
+        .expect("build runtime");
+    (rt, freed)
+}

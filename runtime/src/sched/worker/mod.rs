@@ -50,8 +50,10 @@
 //!
 //! Once `stopping` is set, a worker keeps running ready closures (futures it pops are
 //! cancelled instead of polled, except a never-started one whose body keeps a closure's
-//! rule, `Body::STARTS_AT_SHUTDOWN`: a retried closure runs its first attempt) until it finds no ready work anywhere, then cancels
-//! every task in its wheel and inbox with the `Shutdown` outcome, counting each.
+//! rule, `Body::STARTS_AT_SHUTDOWN`: a retried closure runs its first attempt) until it
+//! finds no ready work anywhere, then cancels every task in its wheel and inbox with the
+//! `Shutdown` outcome, counting each. The last worker to exit (or the shutting-down
+//! thread, if it leaves after every worker) runs shutdown's final drain.
 
 mod aging;
 mod batching;
@@ -168,19 +170,28 @@ impl WorkerCtx {
         }
     }
 
-    /// The worker thread's body.
+    /// The worker thread's body. The builder gave it a unit of `Shared::parties` before
+    /// starting the thread; it gives it up last of all, and the last party out runs
+    /// shutdown's final drain (see `sched::shutdown`, step 4), here if it is this worker.
     pub(crate) fn run(self) {
-        let _guard = context::enter_worker(&self);
-        reduce_timer_slack();
-        // A panicking hook must not take the worker with it (its queue and its wheel
-        // would be stranded); the payload is dropped.
-        if let Some(hook) = &self.shared.config.on_thread_start {
-            let _ = catch_unwind(AssertUnwindSafe(|| hook()));
+        {
+            let _guard = context::enter_worker(&self);
+            reduce_timer_slack();
+            // A panicking hook must not take the worker with it (its queue and its wheel
+            // would be stranded); the payload is dropped.
+            if let Some(hook) = &self.shared.config.on_thread_start {
+                let _ = catch_unwind(AssertUnwindSafe(|| hook()));
+            }
+            self.main_loop();
+            self.exit();
+            if let Some(hook) = &self.shared.config.on_thread_stop {
+                let _ = catch_unwind(AssertUnwindSafe(|| hook()));
+            }
         }
-        self.main_loop();
-        self.exit();
-        if let Some(hook) = &self.shared.config.on_thread_stop {
-            let _ = catch_unwind(AssertUnwindSafe(|| hook()));
+        // Outside the worker context: the drain may cancel futures whose drop reaches
+        // the runtime (a dropped `sleep`), which must not take this worker's closed wheel.
+        if self.shared.parties.leave() {
+            self.shared.final_drain();
         }
     }
 
