@@ -551,7 +551,7 @@ fn shutdown_timeout_that_gives_up_still_resolves_every_future() {
         has_started.recv_timeout(PATIENCE).expect("a future never started");
     }
     let report = within(move || rt.shutdown_timeout(Duration::from_millis(10))).expect("hung");
-    assert!(report.timed_out && report.unjoined_workers == 1, "{report:?}");
+    assert!(report.timed_out && report.unjoined_workers >= 1, "{report:?}");
     assert!(report.is_balanced(), "{report:?}");
     assert!(report.unfinished >= 1, "the gate is still running: {report:?}");
     let e = join_within(pending).expect("the pending future's handle never resolved").unwrap_err();
