@@ -63,8 +63,9 @@ pub struct ShutdownReport {
     /// was not waited for (`unjoined_workers`). They end later, in the background.
     pub unfinished: u64,
     /// The runtime's own timers (sleeps, timeouts, run-timeout limits, retry backoffs),
-    /// apart from the tasks above. After a shutdown that did not wait for every worker, some may be
-    /// [`unaccounted`](RuntimeTimerCounts::unaccounted) (still in a running worker's wheel).
+    /// apart from the tasks above. After a shutdown that did not wait for every worker,
+    /// some may be [`unaccounted`](RuntimeTimerCounts::unaccounted) (still in a running
+    /// worker's wheel).
     pub runtime_timers: RuntimeTimerCounts,
     /// Whether `shutdown_timeout` stopped waiting before all workers exited.
     pub timed_out: bool,
