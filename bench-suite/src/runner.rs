@@ -102,7 +102,7 @@ fn failed(child: &ChildArgs, opts: &Options, status: Status, reason: String) -> 
         status,
         reason: Some(reason),
         result: CaseResult::default(),
-        alloc: opts.alloc,
+        alloc: child.scenario.alloc_for(&child.case).unwrap_or(opts.alloc),
         workers: child.workers,
         wall_s: 0.0,
     }
@@ -113,7 +113,7 @@ fn failed(child: &ChildArgs, opts: &Options, status: Status, reason: String) -> 
 fn run_child(exe: &std::path::Path, child: &ChildArgs, opts: &Options, scenario: Scenario) -> RunOutput {
     let spawned = Command::new(exe)
         .args(child.to_args())
-        .env(ALLOC_ENV, opts.alloc.name())
+        .env(ALLOC_ENV, scenario.alloc_for(&child.case).unwrap_or(opts.alloc).name())
         .env(COUNT_ENV, if scenario.counts_heap(&child.case) { "1" } else { "0" })
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -49,6 +49,12 @@ impl Peer for HeapPoolPeer {
         }
     }
 
+    fn spawn_at_inside<F: FnOnce() + Send + 'static>(due: Instant, prio: Prio, f: F) {
+        if !HeapPool::spawn_at_current(due, prio.0, f) {
+            unsupported(Self::KIND, Feature::Handles)
+        }
+    }
+
     fn cancel(h: &TaskHandle) -> bool {
         h.cancel()
     }

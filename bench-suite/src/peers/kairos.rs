@@ -73,6 +73,11 @@ impl Peer for KairosPeer {
         drop(kairos_rt::spawn(priority(prio), f));
     }
 
+    fn spawn_at_inside<F: FnOnce() + Send + 'static>(due: Instant, prio: Prio, f: F) {
+        let handle = kairos_rt::try_current().expect("spawn_at_inside: not inside a kairos task");
+        drop(handle.spawn_at(due, priority(prio), f));
+    }
+
     fn cancel(h: &Self::Handle) -> bool {
         h.cancel()
     }

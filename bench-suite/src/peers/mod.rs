@@ -175,6 +175,11 @@ pub trait Peer: Sized + Sync + 'static {
     /// the caller), the runtime's own fast path for nested spawns.
     fn spawn_inside<F: FnOnce() + Send + 'static>(prio: Prio, f: F);
 
+    /// Submits a detached task that runs at `due`, from inside a task of this peer (onto
+    /// the runtime that runs the caller, by the peer's own means for a nested timed spawn).
+    /// Needs [`Feature::Timers`].
+    fn spawn_at_inside<F: FnOnce() + Send + 'static>(due: Instant, prio: Prio, f: F);
+
     /// Cancels a pending task; `true` when it will not run. Needs [`Feature::Cancel`].
     fn cancel(h: &Self::Handle) -> bool;
 

@@ -57,6 +57,10 @@ impl Peer for RayonPeer {
         rayon_core::spawn(f);
     }
 
+    fn spawn_at_inside<F: FnOnce() + Send + 'static>(_due: Instant, _prio: Prio, _f: F) {
+        unsupported(Self::KIND, Feature::Timers)
+    }
+
     fn cancel(_h: &()) -> bool {
         unsupported(Self::KIND, Feature::Cancel)
     }

@@ -61,6 +61,13 @@ impl Peer for TokioPeer {
         drop(tokio::spawn(async move { f() }));
     }
 
+    fn spawn_at_inside<F: FnOnce() + Send + 'static>(due: Instant, _prio: Prio, f: F) {
+        drop(tokio::spawn(async move {
+            tokio::time::sleep_until(due.into()).await;
+            f()
+        }));
+    }
+
     fn cancel(h: &Self::Handle) -> bool {
         let pending = !h.is_finished();
         h.abort();

@@ -11,7 +11,7 @@
 //! | `spawn` | [`spawn`] | N empty tasks submitted from outside, until all ran: tasks/s |
 //! | `fanout` | [`fanout`] | one task spawns N children from inside: tasks/s |
 //! | `timers` | [`timers`] | N timed tasks due in an hour: insert rate, bytes per pending task (RSS and heap), cancel all, memory given back |
-//! | `timer-precision` | [`timer_precision`] | timers spread over a window: lateness p50/p99/max |
+//! | `timer-precision` | [`timer_precision`], [`busy_owner`] | timers spread over a window: lateness p50/p99/max; timers registered by a task that then computes 300 ms (`busy-owner`) |
 //! | `latency` | [`latency`] | open-loop submission at a fixed rate: submit-to-start percentiles |
 //! | `priority` | [`priority`] | a flood of LOWEST 20 us tasks with HIGHEST probes (probe wait), and a HIGHEST flood over LOWEST work (the low level's CPU share: starvation) |
 //! | `iot` | [`iot`] | simulated devices with jitter, a priority mix and delayed messages: the IoT scheduler's table |
@@ -30,6 +30,7 @@ use crate::measure::Completion;
 use crate::peers::{Feature, Peer, PeerConfig, PeerKind, Prio};
 
 pub mod add_1m;
+pub mod busy_owner;
 pub mod cluster;
 pub mod fanout;
 pub mod idle;
@@ -146,7 +147,9 @@ impl Scenario {
             Scenario::Spawn => "empty tasks submitted from outside, until all ran",
             Scenario::Fanout => "one task spawns children from inside",
             Scenario::Timers => "timed tasks due in an hour: insert rate, bytes per pending task, cancel all",
-            Scenario::TimerPrecision => "timers spread over a window: lateness",
+            Scenario::TimerPrecision => {
+                "timers spread over a window, and timers behind a busy worker: lateness"
+            }
             Scenario::Latency => "open-loop submission at a fixed rate: submit-to-start",
             Scenario::Priority => {
                 "LOWEST flood + HIGHEST probes (probe wait); HIGHEST flood over LOWEST work (starvation)"
@@ -172,14 +175,27 @@ impl Scenario {
                 vec![fmt_count(mode.pick(1_000_000, 250_000))]
             }
             Scenario::Timers => mode.pick(s(&["1M", "10M"]), s(&["200k"])),
-            Scenario::TimerPrecision => mode.pick(s(&["10k/2s"]), s(&["5k/1s"])),
+            Scenario::TimerPrecision => {
+                mode.pick(s(&["10k/2s", busy_owner::CASE]), s(&["5k/1s", busy_owner::CASE]))
+            }
             Scenario::Latency => s(&["10k/s", "50k/s", "200k/s"]),
-            Scenario::Priority => s(&["probes", "starvation"]),
+            Scenario::Priority => s(&[priority::PROBES_MIMALLOC, priority::PROBES_SYSTEM, "starvation"]),
             Scenario::Iot => s(&["1000 devices", "memory"]),
             Scenario::QueueOps => mode.pick(s(&["100k", "memory", "burst"]), s(&["20k", "memory", "burst"])),
             Scenario::Idle => mode.pick(s(&["1s"]), s(&["0.5s"])),
             Scenario::Recurring => s(&["100k/1s", "1000/1ms"]),
             Scenario::Cluster => s(&cluster::CASES),
+        }
+    }
+
+    /// The allocator the child process of `case` must use whatever `--alloc` says
+    /// (`None`: the run's): the `priority` probe case runs once under each, so the report
+    /// shows them side by side.
+    pub fn alloc_for(self, case: &str) -> Option<AllocKind> {
+        match (self, case) {
+            (Scenario::Priority, priority::PROBES_MIMALLOC) => Some(AllocKind::Mimalloc),
+            (Scenario::Priority, priority::PROBES_SYSTEM) => Some(AllocKind::System),
+            _ => None,
         }
     }
 
@@ -462,6 +478,7 @@ pub fn run_case<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
         Scenario::Spawn => spawn::run::<P>(ctx),
         Scenario::Fanout => fanout::run::<P>(ctx),
         Scenario::Timers => timers::run::<P>(ctx),
+        Scenario::TimerPrecision if ctx.case == busy_owner::CASE => busy_owner::run::<P>(ctx),
         Scenario::TimerPrecision => timer_precision::run::<P>(ctx),
         Scenario::Latency => latency::run::<P>(ctx),
         Scenario::Priority => priority::run::<P>(ctx),

@@ -4,7 +4,10 @@
 //! submits N `LOWEST` tasks that each spin for 20 us (N = 100k, 2 s of CPU; 25k in quick
 //! mode), then submits `HIGHEST` probes 1 ms apart while the flood runs (500; 150 in quick
 //! mode). A probe's body records `start - submitted`. Figures: probe wait p50/p99/max, the
-//! CDF, and how long the flood took.
+//! CDF, and how long the flood took. The case runs twice, once with each allocator
+//! ([`PROBES_MIMALLOC`], [`PROBES_SYSTEM`]; the runner sets the child's allocator from the
+//! case name, whatever `--alloc` says), so the report shows both side by side: an
+//! independent harness measured the probe wait with glibc malloc.
 //!
 //! **Case `starvation`**: the reverse. 2 x workers self-renewing `HIGHEST` chains (each task
 //! spins 20 us, then re-submits itself from inside) keep the high level busy, while 100k
@@ -24,6 +27,11 @@ use crate::measure::{spin_for, Completion, Samples};
 use crate::peers::{Feature, Peer, Prio};
 
 const WORK: Duration = Duration::from_micros(20);
+
+/// The probe case under mimalloc.
+pub const PROBES_MIMALLOC: &str = "probes-mimalloc";
+/// The probe case under the system allocator (glibc malloc).
+pub const PROBES_SYSTEM: &str = "probes-system";
 
 /// Runs the case.
 pub fn run<P: Peer>(ctx: &Ctx) -> Result<CaseResult, Skip> {
