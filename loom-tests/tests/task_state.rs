@@ -5,6 +5,8 @@
 //!
 //! - run vs cancel: exactly one wins; the body runs at most once; `cancel`'s answer, the
 //!   run result and the handle's result agree; the body is dropped exactly once;
+//! - expiry vs first run vs cancel (or shutdown): a deadline's expiry claims only a task
+//!   that never started; exactly one of the three ends the task, once;
 //! - complete vs join: a joiner that registers while the task completes is woken exactly
 //!   once (never lost), and reads the output exactly once;
 //! - wake while running: a future woken from another thread during its poll is queued
@@ -114,6 +116,65 @@ fn run_vs_cancel_exactly_one_wins() {
         }
         assert_eq!(hub.freed(), 1, "cell freed exactly once");
     });
+}
+
+/// A deadline's expiry (`TaskRef::cancel(Outcome::Expired)`, what the runtime's expiry
+/// timer does) racing the first run and a handle's cancel (or shutdown's claim) of a
+/// future that parks at its first poll: expiry wins only against a task that never
+/// started, exactly one outcome is published, the future is dropped once, and every
+/// answer agrees with the outcome.
+fn expiry_vs_run_vs(other: Outcome) {
+    model(2, move || {
+        let hub = Hub::new();
+        let (fut, probe) = handoff(0, false);
+        let (task, handle) = future_task(&hub, Priority::NORMAL, fut);
+        let expiry = handle.task_ref().expect("a live task");
+        let runner = thread::spawn(move || task.run());
+        let expirer = thread::spawn(move || expiry.cancel(Outcome::Expired));
+        let claimed = match other {
+            Outcome::Cancelled => handle.cancel(),
+            _ => handle.task_ref().unwrap().cancel(other),
+        };
+        let result = runner.join().unwrap();
+        let expired = expirer.join().unwrap();
+        let polls = get(&probe.polls);
+        assert!(!(expired && claimed), "two claims won");
+        if expired {
+            assert_eq!(polls, 0, "an expiry won against a task that had started");
+            assert!(matches!(result, RunResult::Skipped(_)), "{result:?}");
+        }
+        let ended = hub.futures_completed.lock().unwrap().clone();
+        let want = if expired {
+            Outcome::Expired
+        } else if claimed {
+            // Before the run, or after its poll parked the future.
+            other
+        } else {
+            // During the poll: the claim became a request, and the runner ended the
+            // future with the outcome it asked for at the poll's end.
+            assert_eq!(polls, 1, "nobody won: result {result:?}");
+            assert!(matches!(result, RunResult::Finished(o) if o == other), "{result:?}");
+            other
+        };
+        assert_eq!(ended, [want], "exactly one outcome, the winner's");
+        assert_eq!(get(&probe.dropped), 1, "future dropped exactly once");
+        let err = handle.join().unwrap_err();
+        assert_eq!(
+            (err.is_expired(), err.is_cancelled(), err.is_shutdown()),
+            (want == Outcome::Expired, want == Outcome::Cancelled, want == Outcome::Shutdown)
+        );
+        assert_eq!(hub.freed(), 1);
+    });
+}
+
+#[test]
+fn expiry_vs_first_run_vs_cancel_exactly_one_wins() {
+    expiry_vs_run_vs(Outcome::Cancelled);
+}
+
+#[test]
+fn expiry_vs_first_run_vs_shutdown_exactly_one_wins() {
+    expiry_vs_run_vs(Outcome::Shutdown);
 }
 
 /// A future polled once (returns `Pending` without waking) while it is cancelled with

@@ -378,6 +378,19 @@ impl<T> JoinHandle<T> {
         TaskStatus::of(unsafe { ptr.as_ref() }.state.load())
     }
 
+    /// A counted reference to the task (`None` for a refused task): for a runtime part
+    /// that must reach the task apart from this handle (a deadline's expiry timer). It
+    /// keeps the cell, not the body, alive.
+    #[doc(hidden)]
+    pub fn task_ref(&self) -> Option<TaskRef> {
+        self.task().map(|p| {
+            // SAFETY: the handle's reference keeps the cell alive while the clone takes
+            // one of its own; the borrowed view is never dropped.
+            let borrowed = core::mem::ManuallyDrop::new(unsafe { TaskRef::from_raw(p) });
+            TaskRef::clone(&borrowed)
+        })
+    }
+
     /// The raw header pointer, if the task exists.
     #[doc(hidden)]
     pub fn as_raw(&self) -> Option<NonNull<Header>> {

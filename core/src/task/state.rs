@@ -519,15 +519,27 @@ impl State {
     }
 
     /// A handle (or shutdown) wants to cancel the task with `outcome` (`Cancelled` or
-    /// `Shutdown`). `is_future` says whether a running body can be asked to stop at its
-    /// next poll point.
+    /// `Shutdown`), or its start deadline passed (`Expired`). `is_future` says whether a
+    /// running body can be asked to stop at its next poll point.
+    ///
+    /// `Expired` claims only a task that has never started (a start-by deadline says
+    /// nothing about a future that began and now waits): a task that started is
+    /// `TooLate` for it. So expiry, the first run ([`transition_to_running`], which sets
+    /// `STARTED` with `RUNNING`), a cancel and shutdown are each one CAS on this word, and
+    /// exactly one of them wins a task that has not started.
     ///
     /// A successful claim writes `outcome` into the state word at once (before
     /// `COMPLETE`), so a worker that skips the task sees why it was claimed.
+    ///
+    /// [`transition_to_running`]: Self::transition_to_running
     pub fn claim_for_cancel(&self, is_future: bool, outcome: Outcome) -> CancelClaim {
         let mut result = CancelClaim::TooLate;
+        let expiry = outcome == Outcome::Expired;
         let _ = self.update(|s| {
-            if s & COMPLETE != 0 || (s & RUNNING != 0 && !is_future) {
+            if s & COMPLETE != 0
+                || (s & RUNNING != 0 && !is_future)
+                || (expiry && s & (STARTED | RUNNING) != 0)
+            {
                 result = CancelClaim::TooLate;
                 None
             } else if s & RUNNING != 0 {
@@ -715,6 +727,25 @@ mod tests {
         assert_eq!(s.claim_for_cancel(true, Outcome::Shutdown), CancelClaim::Requested);
         assert_eq!(s.claim_for_cancel(true, Outcome::Cancelled), CancelClaim::Requested);
         assert_eq!(s.transition_to_idle(), ToIdle::Cancel(Outcome::Shutdown), "the first request's outcome");
+    }
+
+    #[test]
+    fn expiry_claims_only_a_task_that_never_started() {
+        let s = closure_state();
+        assert_eq!(s.claim_for_cancel(true, Outcome::Expired), CancelClaim::Claimed { was_timed: false });
+        match s.transition_to_running(0) {
+            ToRunning::Skip(snap) => assert_eq!(snap.outcome(), Outcome::Expired),
+            other => panic!("expected a skip, got {other:?}"),
+        }
+
+        // A future that started and now waits between polls: a cancel would claim it, an
+        // expiry must not (its start-by deadline was met).
+        let s = closure_state();
+        assert_eq!(s.transition_to_running(0), ToRunning::Run { first: true });
+        assert_eq!(s.claim_for_cancel(true, Outcome::Expired), CancelClaim::TooLate, "running");
+        assert_eq!(s.transition_to_idle(), ToIdle::Idle { last_ref: false });
+        assert_eq!(s.claim_for_cancel(true, Outcome::Expired), CancelClaim::TooLate, "started, idle");
+        assert_eq!(s.claim_for_cancel(true, Outcome::Cancelled), CancelClaim::Claimed { was_timed: false });
     }
 
     #[test]

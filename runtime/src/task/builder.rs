@@ -5,9 +5,12 @@
 //!
 //! A task spawned this way runs inside a *policed body* that wraps the closure or future:
 //!
-//! - **deadline** (start-by): checked once, when a worker first reaches the task. If the
-//!   instant has passed, the body is dropped unrun and the task ends with the `Expired`
-//!   outcome ([`JoinError::is_expired`](crate::JoinError::is_expired)).
+//! - **deadline** (start-by): an expiry timer in the runtime's wheels claims the task at
+//!   the deadline if it has not started by then (`expiry.rs`): the body is dropped unrun
+//!   and the task ends with the `Expired` outcome
+//!   ([`JoinError::is_expired`](crate::JoinError::is_expired)) at that time, while it
+//!   still waits in its queue. A worker that reaches the task first checks the deadline
+//!   too, so a task never starts past it.
 //! - **run timeout**: for a future, a timer in the runtime's wheel is armed at its first
 //!   poll; once it fires, the future is dropped at its next poll point and the task ends
 //!   `TimedOut` ([`JoinError::is_timed_out`](crate::JoinError::is_timed_out)). A closure
@@ -27,6 +30,7 @@
 //! Plain `spawn*` calls never go through this module, so tasks that use no policy pay
 //! nothing for it.
 
+use super::expiry::{self, ExpiryLink};
 use super::retry_loop::{retry_loop, RetryHooks, RetryOutcome};
 use super::retry_policy::RetryPolicy;
 use crate::runtime::error::SpawnError;
@@ -157,14 +161,18 @@ impl<B> Task<B> {
         self
     }
 
-    /// Must start by `when`: a worker that reaches the task later drops it unrun, and the
+    /// Must start by `when`: if it has not started by then, it is dropped unrun and the
     /// handle's error [`is_expired`](crate::JoinError::is_expired). A deadline already in
-    /// the past is allowed and means the task expires when a worker reaches it.
+    /// the past is allowed and means the task expires at once.
     ///
-    /// The deadline is checked when a worker reaches the task, not when it passes: an
-    /// expired task stays in its queue until its turn comes, and until then it is pending
-    /// and (with [`Builder::max_pending`](crate::Builder::max_pending)) holds its unit of
-    /// room.
+    /// The task expires when the deadline passes, not when a worker reaches it: a timer
+    /// in the runtime's wheels (fired by any free worker) claims it, and from then its
+    /// handle resolves and [`status`](crate::JoinHandle::status) says `Expired`. Its queue
+    /// entry (a pointer to the emptied cell) stays until a worker reaches it, and until
+    /// then, with [`Builder::max_pending`](crate::Builder::max_pending), it holds its unit
+    /// of room. When every worker is busy in a long task, the expiry timer waits for one
+    /// of them like every timer. The deadline costs one more small timed task (counted in
+    /// the metrics, as a `sleep`'s timer is), cancelled when the task starts.
     pub fn deadline(mut self, when: Instant) -> Self {
         self.deadline = Some(when);
         self
@@ -201,7 +209,7 @@ impl<B> Task<B> {
             }
             None => {}
         }
-        (Policed { inner: body, start_by, run_timeout, timer: None, started: false }, settings)
+        (Policed { inner: body, start_by, run_timeout, timer: None, expiry: None, started: false }, settings)
     }
 }
 
@@ -292,11 +300,20 @@ impl<B: Body> Spawnable for Task<B> {
     type Output = B::Output;
 
     fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<B::Output>, SpawnError<Self>> {
-        let (body, settings) = self.policed();
+        let (mut body, settings) = self.policed();
+        let expiry = body.start_by.map(|deadline| {
+            let link = Arc::new(ExpiryLink::default());
+            body.expiry = Some(link.clone());
+            (deadline, link)
+        });
         let admit = if wait { Admit::Wait } else { Admit::Try };
-        handle
+        let task = handle
             .submit(body, settings.priority, settings.due(handle), admit)
-            .map_err(|r| r.into_spawn_error(|p| settings.rebuild(p.inner)))
+            .map_err(|r| r.into_spawn_error(|p| settings.rebuild(p.inner)))?;
+        if let Some((deadline, link)) = expiry {
+            expiry::arm(handle, &task, deadline, link);
+        }
+        Ok(task)
     }
 }
 
@@ -442,13 +459,17 @@ struct Policed<B> {
     start_by: Option<Instant>,
     run_timeout: Option<Duration>,
     timer: Option<Sleep>,
+    /// The expiry timer's link (a task with a deadline): taken at the first run, which
+    /// cancels the timer (see `expiry.rs`).
+    expiry: Option<Arc<ExpiryLink>>,
     started: bool,
 }
 
 // SAFETY: delegates to the inner body's `run`, which follows the contract. On expiry a
 // closure's inner body is moved out and dropped, and the remaining fields need no drop
-// (`timer` is only ever armed for futures), so the body is gone after the call as the
-// contract requires; a future's body stays in place for the harness to drop.
+// (`timer` is only ever armed for futures, `expiry` is taken at the first run), so the
+// body is gone after the call as the contract requires; a future's body stays in place
+// for the harness to drop.
 unsafe impl<B: Body> Body for Policed<B> {
     type Output = B::Output;
     const IS_FUTURE: bool = B::IS_FUTURE;
@@ -459,6 +480,8 @@ unsafe impl<B: Body> Body for Policed<B> {
         let me = unsafe { &mut *this };
         if !me.started {
             me.started = true;
+            // The task has started (or is about to expire here): its expiry timer goes.
+            drop(me.expiry.take());
             if me.start_by.is_some_and(|d| Instant::now() > d) {
                 if !B::IS_FUTURE {
                     // SAFETY: a closure body must be gone after `run`: move it out, drop it.

@@ -56,6 +56,7 @@
 //! the panic is re-raised so the handle still reports `is_panic`.
 
 mod builder;
+mod expiry;
 mod retry_loop;
 mod retry_policy;
 #[cfg(test)]
