@@ -107,3 +107,32 @@ fn outside_timers_of_a_busy_worker_are_fired_by_the_worker_that_frees_up() {
     let report = rt.shutdown();
     assert!(report.is_balanced(), "{report:?}");
 }
+
+/// A timed task cancelled from outside while the worker whose wheel holds it is blocked:
+/// a free worker unlinks it at once (the pending-timer gauge drops and the cancel is
+/// counted, which happen when the cell leaves the wheel) while the owner still blocks.
+#[test]
+fn a_timed_task_cancelled_while_its_owner_blocks_leaves_the_wheel_at_once() {
+    let rt = runtime(2);
+    let (handle_tx, handle_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let holder = rt.spawn(Priority::NORMAL, move || {
+        let here = kairos_rt::try_current().expect("inside a task");
+        handle_tx.send(here.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ())).unwrap();
+        // Blocks this worker (the timer's owner) until the test saw the cancel through.
+        release_rx.recv_timeout(PATIENCE).is_ok()
+    });
+    let timed = handle_rx.recv_timeout(PATIENCE).unwrap();
+    assert!(wait_until(|| rt.metrics().timers_pending == 1), "the timer is in its owner's wheel");
+    assert!(timed.cancel());
+    let unlinked = wait_until(|| {
+        let m = rt.metrics();
+        m.timers_pending == 0 && m.cancelled == 1
+    });
+    let m = rt.metrics();
+    release_tx.send(()).unwrap();
+    assert!(unlinked, "the cancelled timer stayed in the blocked owner's wheel: {m:?}");
+    assert!(join(holder).unwrap());
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}

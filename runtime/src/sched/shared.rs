@@ -479,6 +479,12 @@ impl Schedule for Sched {
         fence(SeqCst);
         if remote.parked_until.load(SeqCst) != 0 {
             remote.parker.unpark();
+        } else {
+            // The owner is awake and may be busy in a long task: as for an inbox push, a
+            // sleeper wakes to unlink the cancelled task for it, so the cell is freed now
+            // (`WorkerCtx::help_peers`; a parker's re-check looks at awake peers' cancel
+            // queues too, `WorkerCtx::peer_messages_wait`).
+            shared.notify_one();
         }
         if shared.closed.load(SeqCst) {
             Shared::drain_queue(&remote.timer_cancels, drop);

@@ -11,6 +11,11 @@
 //!   every change it publishes the wheel's next due tick (`Remote::next_due`). When that
 //!   tick *lowers*, it announces it: `SeqCst` fence, then it unparks every peer parked
 //!   past the new tick plus [`HELP_AFTER`].
+//! - **Messages wake a helper**: a timed task or a cancel sent to a peer that is awake
+//!   (`parked_until` 0, maybe busy in a long task) notifies one sleeper (`SeqCst` fence
+//!   after the push, then the idle protocol's `notify_one`; the sleeper's re-check after
+//!   it registers looks at awake peers' inboxes and cancel queues). So a cancelled timed
+//!   task's cell is freed by a free worker at once, not when its owner is free.
 //! - **Helper** (a worker that found no work, before it parks, `help_peers`): for each
 //!   peer that is awake (`parked_until` 0: running, or about to) whose next due tick is
 //!   [`HELP_AFTER`] past, or whose inbox or cancel queue holds messages, it `try_hold`s
@@ -236,14 +241,15 @@ impl WorkerCtx {
             .unwrap_or(u64::MAX)
     }
 
-    /// Whether a peer that is awake has timer messages waiting (a parker's re-check:
-    /// `Shared::push_timer_inbox` notifies a sleeper for those).
+    /// Whether a peer that is awake has timer messages waiting, inserts or cancels (a
+    /// parker's re-check: `Shared::push_timer_inbox` and the cancel side,
+    /// `Shared`'s `Schedule::timer_cancelled`, notify a sleeper for those).
     pub(super) fn peer_messages_wait(&self) -> bool {
-        self.shared
-            .remotes
-            .iter()
-            .enumerate()
-            .any(|(i, r)| i != self.index && r.parked_until.load(SeqCst) == 0 && !r.timer_inbox.is_empty())
+        self.shared.remotes.iter().enumerate().any(|(i, r)| {
+            i != self.index
+                && r.parked_until.load(SeqCst) == 0
+                && (!r.timer_inbox.is_empty() || !r.timer_cancels.is_empty())
+        })
     }
 
     /// Step 1 for `remote`'s wheel (this worker's own, or a peer's with `help`): link its
