@@ -202,7 +202,10 @@ fn submitter(
             44..50 => {
                 let by = std::time::Instant::now() + Duration::from_micros(r.u64(0..200));
                 match handle.spawn_with(Task::new(body(ctx.clone(), id)).priority(p).deadline(by)) {
-                    Ok(h) => (Kind::Deadline, h),
+                    Ok(h) => {
+                        ctx.timer_call(); // the deadline's expiry timer
+                        (Kind::Deadline, h)
+                    }
                     Err(e) => {
                         assert!(e.is_shutdown(), "{e}");
                         ctx.handed_back.fetch_add(1, SeqCst);

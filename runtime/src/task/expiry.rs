@@ -31,15 +31,17 @@
 //!
 //! ## Cost
 //!
-//! Only tasks with a deadline pay: one more timed cell and one `Arc`; the timer is
-//! counted in the metrics like any task (spawned, then completed, or cancelled when the
-//! task starts first), as a [`sleep`](crate::sleep)'s timer is. Tasks without a deadline
+//! Only tasks with a deadline pay: one more timed cell and one `Arc`; the timer is one
+//! of the runtime's own (`RuntimeTimerAction`), counted apart from user tasks in
+//! `runtime_timers` (set, then fired, or cancelled when the task starts first), as a
+//! [`sleep`](crate::sleep)'s timer is. Tasks without a deadline
 //! and plain `spawn*` calls are untouched.
 
 use crate::sched::spawn::Admit;
 use crate::Handle;
 use kairos_rt_core::sync::Arc;
-use kairos_rt_core::task::{Closure, JoinHandle, Outcome};
+use crate::time::RuntimeTimerAction;
+use kairos_rt_core::task::{JoinHandle, Outcome};
 use kairos_rt_core::Priority;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -64,7 +66,7 @@ impl Drop for ExpiryLink {
 /// the task to the check at its first run.
 pub(super) fn arm<T>(handle: &Handle, task: &JoinHandle<T>, deadline: Instant, link: Arc<ExpiryLink>) {
     let Some(target) = task.task_ref() else { return };
-    let expire = Closure(move || {
+    let expire = RuntimeTimerAction(move || {
         let _ = target.cancel(Outcome::Expired);
     });
     if let Ok(timer) = handle.submit(expire, Priority::HIGHEST, handle.due_at(deadline), Admit::Exempt) {

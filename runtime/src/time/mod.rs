@@ -21,7 +21,7 @@ use crate::with_current;
 pub use interval::{interval, interval_at, Interval};
 use kairos_rt_core::task::JoinHandle;
 pub use missed_tick::MissedTickBehavior;
-pub(crate) use runtime_timer::RuntimeTimer;
+pub(crate) use runtime_timer::{RuntimeTimer, RuntimeTimerAction};
 pub use schedule_error::ScheduleError;
 use std::fmt;
 use std::future::Future;

@@ -26,3 +26,30 @@ unsafe impl Body for RuntimeTimer {
         Poll::Ready(Ok(()))
     }
 }
+
+/// One of the runtime's own timers that does something when it fires: a deadline's
+/// expiry (`task::expiry`). Counted like [`RuntimeTimer`].
+pub(crate) struct RuntimeTimerAction<F>(pub(crate) F);
+
+impl<F> std::fmt::Debug for RuntimeTimerAction<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuntimeTimerAction(..)")
+    }
+}
+
+// SAFETY: a closure-like body (`IS_FUTURE == false`): `run` moves the closure out of the
+// initialised body it is given (the caller gives it up to this call) and calls it, so
+// nothing is left to drop after the call, as the contract requires.
+unsafe impl<F: FnOnce() + Send + 'static> Body for RuntimeTimerAction<F> {
+    type Output = ();
+    const IS_FUTURE: bool = false;
+    const IS_RUNTIME_TIMER: bool = true;
+
+    #[inline]
+    unsafe fn run(this: *mut Self, _cx: &mut Context<'_>) -> Poll<Result<(), Abort>> {
+        // SAFETY: the caller owns an initialised body and gives it up to this call.
+        let RuntimeTimerAction(f) = unsafe { this.read() };
+        f();
+        Poll::Ready(Ok(()))
+    }
+}
