@@ -7,11 +7,12 @@ use std::time::Duration;
 /// What shutdown found: every task ever submitted, by how it ended.
 ///
 /// Every [`sleep`](crate::sleep) (and [`timeout`](crate::timeout)), every run-timeout
-/// limit ([`Task::timeout`](crate::Task::timeout)) and every retry backoff is a small
-/// timer task of the runtime's own. Those are not user tasks: they are counted apart, in
+/// limit ([`Task::timeout`](crate::Task::timeout)), every retry backoff and every start
+/// deadline's expiry ([`Task::deadline`](crate::Task::deadline)) is a small timer task of
+/// the runtime's own. Those are not user tasks: they are counted apart, in
 /// [`runtime_timers`](Self::runtime_timers) (fired, cancelled because the sleep was
-/// dropped or the future finished within its limit, dropped unfired at shutdown), and
-/// balance on their own.
+/// dropped, the future finished within its limit or the task started before its
+/// deadline, dropped unfired at shutdown), and balance on their own.
 ///
 /// The counts always balance: `submitted` equals the sum of all the other counts, and
 /// every runtime timer is accounted for too ([`is_balanced`](Self::is_balanced)). A task

@@ -171,8 +171,10 @@ impl<B> Task<B> {
     /// entry (a pointer to the emptied cell) stays until a worker reaches it, and until
     /// then, with [`Builder::max_pending`](crate::Builder::max_pending), it holds its unit
     /// of room. When every worker is busy in a long task, the expiry timer waits for one
-    /// of them like every timer. The deadline costs one more small timed task (counted in
-    /// the metrics, as a `sleep`'s timer is), cancelled when the task starts.
+    /// of them like every timer. The deadline costs one more small timed task, cancelled
+    /// when the task starts, and counted apart from user tasks in the metrics and the
+    /// shutdown report like a `sleep`'s timer (see
+    /// [`ShutdownReport::runtime_timers`](crate::ShutdownReport::runtime_timers)).
     pub fn deadline(mut self, when: Instant) -> Self {
         self.deadline = Some(when);
         self
