@@ -38,9 +38,9 @@
 //! and plain `spawn*` calls are untouched.
 
 use crate::sched::spawn::Admit;
+use crate::time::RuntimeTimerAction;
 use crate::Handle;
 use kairos_rt_core::sync::Arc;
-use crate::time::RuntimeTimerAction;
 use kairos_rt_core::task::{JoinHandle, Outcome};
 use kairos_rt_core::Priority;
 use std::sync::OnceLock;
