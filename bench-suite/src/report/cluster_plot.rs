@@ -2,13 +2,17 @@
 //! (kairos-cluster processing, enqueue batched and one at a time, and apalis-redis
 //! processing, each a line over 1 and 3 nodes). Right: enqueue-to-start latency CDFs at
 //! 1,000/s and 5,000/s offered, one line per node count (log scale, "nines" axis as in
-//! `latency-cdf.svg`).
+//! `latency-cdf.svg`). Each half has its legend in a strip above its chart. With one
+//! round (quick mode) the figures are that round's; otherwise the medians over rounds,
+//! as in the table.
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::plots::legend;
+use super::axes::{linear_ticks, log_ticks, ticked};
+use super::cdf_plot::nines;
+use super::plots::{legend_height, legend_strip, LegendEntry};
 use super::{CaseSummary, Outcome};
 use crate::peers::PeerKind;
 
@@ -46,81 +50,86 @@ pub fn draw(dir: &Path, summaries: &[CaseSummary]) -> Result<Option<String>, Str
     let root = root.titled("kairos-cluster on one Redis", ("sans-serif", 22)).map_err(err)?;
     let (left, right) = root.split_horizontally(520);
 
-    let ymax = cases
+    let lines: Vec<(&str, RGBColor, Vec<(f64, f64)>)> = LINES
         .iter()
-        .flat_map(|(_, s)| LINES.iter().filter_map(|(k, _, _)| s.value(PeerKind::Kairos, k)))
-        .fold(1.0f64, f64::max);
+        .map(|&(key, label, c)| {
+            (
+                label,
+                c,
+                cases.iter().filter_map(|(n, s)| Some((*n, s.value(PeerKind::Kairos, key)?))).collect(),
+            )
+        })
+        .filter(|(_, _, pts): &(&str, RGBColor, Vec<(f64, f64)>)| !pts.is_empty())
+        .collect();
+    let entries: Vec<LegendEntry> = lines.iter().map(|(l, c, _)| (l.to_string(), Some(*c))).collect();
+    let (strip, left) = left.split_vertically(legend_height(&entries, 520));
+    legend_strip(&strip, &entries)?;
+    let ymax = lines.iter().flat_map(|(_, _, pts)| pts.iter().map(|p| p.1)).fold(1.0f64, f64::max);
+    let yticks = linear_ticks(ymax);
+    let ytop = *yticks.last().unwrap_or(&1.0);
     let mut chart = ChartBuilder::on(&left)
         .caption("throughput (jobs/s) against node count", ("sans-serif", 14))
         .margin(10)
         .x_label_area_size(28)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.5f64..3.5, 0f64..ymax * 1.15)
+        .build_cartesian_2d(ticked(0.5f64..3.5, vec![1.0, 2.0, 3.0]), ticked(0f64..ytop, yticks))
         .map_err(err)?;
-    chart.configure_mesh().x_labels(4).x_desc("nodes (2 workers each)").draw().map_err(err)?;
-    for (key, label, c) in LINES {
-        let pts: Vec<(f64, f64)> =
-            cases.iter().filter_map(|(n, s)| Some((*n, s.value(PeerKind::Kairos, key)?))).collect();
-        if pts.is_empty() {
-            continue;
-        }
-        chart
-            .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+    chart.configure_mesh().x_desc("nodes (2 workers each)").draw().map_err(err)?;
+    for (_, c, pts) in &lines {
+        chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2))).map_err(err)?;
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled()))).map_err(err)?;
     }
-    legend(&mut chart)?;
 
-    let nines = |q: f64| -(1.0 - q).max(1e-6).log10();
     let mut curves: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     for (n, s) in &cases {
         for (p, o) in &s.peers {
-            let Outcome::Measured { series, .. } = o else { continue };
+            let Outcome::Measured { curves: folded, .. } = o else { continue };
             if *p != PeerKind::Kairos {
                 continue;
             }
-            for se in series.iter().filter(|se| se.name.starts_with("enqueue to start")) {
+            for se in folded.iter().filter(|se| se.name.starts_with("enqueue to start")) {
                 let rate = se.name.rsplit(" at ").next().unwrap_or("").replace(" offered", "");
                 let pts = se
                     .points
                     .iter()
                     .filter(|(q, _)| *q < 1.0)
-                    .map(|(q, v)| (nines(*q), v.max(1.0)))
+                    .map(|(q, c)| (nines(*q), c.median.max(1.0)))
                     .collect();
                 curves.push((format!("{n} node(s), {rate}"), pts));
             }
         }
     }
+    let palette =
+        [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(31, 119, 180), RGBColor(44, 160, 44)];
+    let entries: Vec<LegendEntry> =
+        curves.iter().enumerate().map(|(i, (l, _))| (l.clone(), Some(palette[i % palette.len()]))).collect();
+    let (strip, right) = right.split_vertically(legend_height(&entries, 580));
+    legend_strip(&strip, &entries)?;
     let all: Vec<(f64, f64)> = curves.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-    let xmax = all.iter().map(|p| p.0).fold(1.0f64, f64::max);
+    let xmax = all.iter().map(|p| p.0).fold(1.0f64, f64::max).ceil();
     let ymin = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).clamp(1.0, 1e9);
-    let ymax = all.iter().map(|p| p.1).fold(0.0f64, f64::max).max(ymin * 10.0);
+    let ymax = all.iter().map(|p| p.1).fold(0.0f64, f64::max);
+    let yticks = log_ticks(ymin, ymax);
+    let (ylo, yhi) = (yticks[0], *yticks.last().unwrap_or(&10.0));
     let mut chart = ChartBuilder::on(&right)
         .caption("enqueue to start (us) by percentile", ("sans-serif", 14))
         .margin(10)
         .x_label_area_size(28)
         .y_label_area_size(70)
-        .build_cartesian_2d(0f64..xmax, (ymin * 0.8..ymax * 1.25).log_scale())
+        .build_cartesian_2d(
+            ticked(0f64..xmax, (0..=xmax as usize).map(|x| x as f64).collect()),
+            ticked((ylo..yhi).log_scale(), yticks),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_labels(xmax.ceil() as usize + 1)
         .x_label_formatter(&|x| format!("p{}", ((100.0 * (1.0 - 10f64.powf(-*x))) * 10.0).round() / 10.0))
         .draw()
         .map_err(err)?;
-    let palette =
-        [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(31, 119, 180), RGBColor(44, 160, 44)];
-    for (i, (label, pts)) in curves.into_iter().enumerate() {
+    for (i, (_, pts)) in curves.into_iter().enumerate() {
         let c = palette[i % palette.len()];
-        chart
-            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-            .map_err(err)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+        chart.draw_series(LineSeries::new(pts, c.stroke_width(2))).map_err(err)?;
     }
-    legend(&mut chart)?;
     root.present().map_err(err)?;
     Ok(Some(file.to_string()))
 }
@@ -128,8 +137,8 @@ pub fn draw(dir: &Path, summaries: &[CaseSummary]) -> Result<Option<String>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Cell, MetricInfo};
-    use crate::scenarios::{Better, Series};
+    use crate::report::{Cell, Curve, MetricInfo};
+    use crate::scenarios::Better;
 
     fn case(nodes: &str, rate: f64) -> CaseSummary {
         let cell = |v: f64| Cell { median: v, min: v, max: v, rounds: 1 };
@@ -137,10 +146,13 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_string(), cell(v)))
             .collect();
-        let series = vec![Series {
+        let curves = vec![Curve {
             name: "enqueue to start at 5k/s offered".into(),
             unit: "us".into(),
-            points: vec![(0.0, 100.0), (0.5, 300.0), (0.99, 2000.0), (1.0, 5000.0)],
+            points: [(0.0, 100.0), (0.5, 300.0), (0.99, 2000.0), (1.0, 5000.0)]
+                .into_iter()
+                .map(|(q, v)| (q, cell(v)))
+                .collect(),
         }];
         CaseSummary {
             scenario: "cluster".into(),
@@ -151,7 +163,7 @@ mod tests {
                 unit: "jobs/s".into(),
                 better: Better::Higher,
             }],
-            peers: vec![(PeerKind::Kairos, Outcome::Measured { cells, notes: vec![], series })],
+            peers: vec![(PeerKind::Kairos, Outcome::Measured { cells, notes: vec![], curves })],
         }
     }
 

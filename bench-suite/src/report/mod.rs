@@ -22,6 +22,9 @@ use crate::machine::{Machine, Versions};
 use crate::peers::PeerKind;
 use crate::scenarios::{Mode, RunOutput, Status};
 
+mod axes;
+mod bar_plot;
+mod cdf_plot;
 pub mod cluster_plot;
 pub mod plots;
 pub mod published;
@@ -32,8 +35,8 @@ pub mod table;
 mod tests;
 
 pub use render::scenario_tables;
-pub use stats::{summarize, CaseSummary, Cell, MetricInfo, Outcome};
-pub use table::{fmt_ratio, fmt_value, Table};
+pub use stats::{summarize, CaseSummary, Cell, Curve, MetricInfo, Outcome};
+pub use table::{fmt_range, fmt_ratio, fmt_value, Table};
 
 /// The task body and method, quoted in the report.
 pub const METHOD: &str = "Each (peer, scenario case, round) runs in its own process \

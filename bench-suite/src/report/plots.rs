@@ -1,25 +1,31 @@
 //! SVG plots (plotters, SVG backend, no font dependencies: text is left to the viewer).
 //!
-//! - `throughput.svg`: one bar panel per throughput figure (tasks/s), a bar per peer;
+//! - `throughput.svg`: one bar panel per throughput figure (tasks/s), a bar per peer
+//!   ([`bar_plot`](super::bar_plot));
 //! - `latency-cdf.svg`: one panel per latency curve (timer lateness, open-loop latency at
-//!   each rate, probe wait, IoT messages): latency (log scale) against percentile on a
-//!   "nines" axis (p50, p90, p99, p99.9 equally spaced), a line per peer;
-//! - `memory.svg`: one bar panel per memory figure (bytes per pending task, ...).
+//!   each rate, probe wait, IoT messages), a line per peer
+//!   ([`cdf_plot`](super::cdf_plot));
+//! - `memory.svg`: one bar panel per memory figure (bytes per pending task, ...);
+//! - `cluster.svg` ([`cluster_plot`](super::cluster_plot)).
 //!
-//! A peer that could not run a case shows "n/s" (not supported) or "failed" instead of a bar.
+//! Every figure plotted is one the tables print: medians over rounds, with the spread
+//! over rounds drawn around them (whiskers on bars, bands around curves). Legends sit in
+//! a strip of their own under the figure's title, never over a panel's data.
 
 use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{fmt_value, CaseSummary, Outcome};
+use super::bar_plot::{bar_panels, draw_bar_panel};
+use super::cdf_plot::{cdf_panels, draw_cdf_panel};
+use super::CaseSummary;
 use crate::peers::PeerKind;
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(super) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
-fn color(p: PeerKind) -> RGBColor {
+/// The colour of a peer in every plot.
+pub(super) fn color(p: PeerKind) -> RGBColor {
     match p {
         PeerKind::Kairos => RGBColor(214, 39, 40),
         PeerKind::Tokio => RGBColor(31, 119, 180),
@@ -28,17 +34,9 @@ fn color(p: PeerKind) -> RGBColor {
     }
 }
 
-/// A bar panel: one value (or a reason for none) per peer.
-struct BarPanel {
-    title: String,
-    unit: String,
-    bars: Vec<(PeerKind, Result<f64, &'static str>)>,
-}
-
-/// A CDF panel: one curve per peer.
-struct CdfPanel {
-    title: String,
-    lines: Vec<(PeerKind, Vec<(f64, f64)>)>,
+/// A plotters error as text.
+pub(super) fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
 }
 
 const THROUGHPUT: &[(&str, &str, &str)] = &[
@@ -60,67 +58,7 @@ const MEMORY: &[(&str, &str, &str)] = &[
     ("idle", "runtime_rss_kb", "idle runtime RSS"),
 ];
 
-fn bar_panels(summaries: &[CaseSummary], wanted: &[(&str, &str, &str)]) -> Vec<BarPanel> {
-    let mut out = Vec::new();
-    for &(scenario, key, title) in wanted {
-        for s in summaries.iter().filter(|s| s.scenario == scenario) {
-            let Some(m) = s.metric(key) else { continue };
-            let bars = s
-                .peers
-                .iter()
-                .filter(|(_, o)| !matches!(o, Outcome::Missing))
-                .map(|(p, o)| {
-                    let v = match o {
-                        Outcome::Measured { .. } => s.value(*p, key).ok_or("-"),
-                        Outcome::NotSupported(_) => Err("n/s"),
-                        _ => Err("failed"),
-                    };
-                    (*p, v)
-                })
-                .collect();
-            out.push(BarPanel {
-                title: format!("{title} ({}, {})", s.case, m.unit),
-                unit: m.unit.clone(),
-                bars,
-            });
-        }
-    }
-    out
-}
-
-fn cdf_panels(summaries: &[CaseSummary]) -> Vec<CdfPanel> {
-    let mut out = Vec::new();
-    for s in summaries {
-        let mut names: Vec<String> = Vec::new();
-        for (_, o) in &s.peers {
-            if let Outcome::Measured { series, .. } = o {
-                for se in series {
-                    if !names.contains(&se.name) {
-                        names.push(se.name.clone());
-                    }
-                }
-            }
-        }
-        for name in names {
-            let lines: Vec<(PeerKind, Vec<(f64, f64)>)> = s
-                .peers
-                .iter()
-                .filter_map(|(p, o)| match o {
-                    Outcome::Measured { series, .. } => {
-                        series.iter().find(|se| se.name == name).map(|se| (*p, se.points.clone()))
-                    }
-                    _ => None,
-                })
-                .filter(|(_, pts)| !pts.is_empty())
-                .collect();
-            if !lines.is_empty() {
-                out.push(CdfPanel { title: format!("{} / {}: {name} (us)", s.scenario, s.case), lines });
-            }
-        }
-    }
-    out
-}
-
+/// Rows and columns for `n` panels.
 fn grid(n: usize) -> (usize, usize) {
     let cols = if n <= 1 {
         1
@@ -132,133 +70,90 @@ fn grid(n: usize) -> (usize, usize) {
     (n.div_ceil(cols), cols)
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
+/// One legend entry: a line (`Some(colour)`) or a shaded box (`None`: grey) and its text.
+pub(super) type LegendEntry = (String, Option<RGBColor>);
+
+/// Height of one row of a legend strip, pixels.
+const LEGEND_ROW: u32 = 24;
+
+/// Width an entry takes in a strip (no font metrics in SVG: ~7 px per character at 13 px).
+fn entry_width(e: &LegendEntry) -> i32 {
+    26 + 7 * e.0.chars().count() as i32 + 24
 }
 
-fn draw_bars(path: &Path, title: &str, panels: &[BarPanel]) -> Result<(), String> {
-    let (rows, cols) = grid(panels.len());
-    let root =
-        SVGBackend::new(path, ((420 * cols as u32).max(760), 300 * rows as u32 + 40)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
-    for (area, panel) in root.split_evenly((rows, cols)).iter().zip(panels) {
-        draw_bar_panel(area, panel)?;
-    }
-    root.present().map_err(err)
-}
-
-fn draw_bar_panel(area: &Area<'_>, panel: &BarPanel) -> Result<(), String> {
-    let n = panel.bars.len().max(1);
-    let max = panel.bars.iter().filter_map(|(_, v)| v.as_ref().ok().copied()).fold(0.0f64, f64::max);
-    let ymax = if max > 0.0 { max * 1.2 } else { 1.0 };
-    let names: Vec<String> = panel.bars.iter().map(|(p, _)| p.name().to_string()).collect();
-    let unit = panel.unit.clone();
-    let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 14))
-        .margin(8)
-        .x_label_area_size(24)
-        .y_label_area_size(64)
-        .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..ymax)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
+/// The entries placed row by row in a strip `width` pixels wide: `(row, x)` each.
+fn legend_layout(entries: &[LegendEntry], width: u32) -> Vec<(u32, i32)> {
+    let (mut row, mut x) = (0u32, 12i32);
+    entries
+        .iter()
+        .map(|e| {
+            if x > 12 && x + entry_width(e) > width as i32 {
+                row += 1;
+                x = 12;
+            }
+            let at = (row, x);
+            x += entry_width(e);
+            at
         })
-        .y_labels(5)
-        .y_label_formatter(&|v| fmt_value(*v, &unit))
-        .draw()
-        .map_err(err)?;
-    for (i, (p, v)) in panel.bars.iter().enumerate() {
-        match v {
-            Ok(v) => {
-                let c = color(*p);
-                let mut rect = Rectangle::new(
-                    [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
-                    c.filled(),
-                );
-                rect.set_margin(0, 0, 10, 10);
-                chart.draw_series(std::iter::once(rect)).map_err(err)?;
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        fmt_value(*v, &panel.unit),
-                        (SegmentValue::CenterOf(i), *v + ymax * 0.06),
-                        ("sans-serif", 12)
-                            .into_font()
-                            .color(&BLACK)
-                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
-                    )))
-                    .map_err(err)?;
-            }
-            Err(why) => {
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        why.to_string(),
-                        (SegmentValue::CenterOf(i), ymax * 0.08),
-                        ("sans-serif", 12)
-                            .into_font()
-                            .color(&RGBColor(120, 120, 120))
-                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
-                    )))
-                    .map_err(err)?;
-            }
+        .collect()
+}
+
+/// The height of the strip that holds `entries` in `width` pixels.
+pub(super) fn legend_height(entries: &[LegendEntry], width: u32) -> u32 {
+    let rows = legend_layout(entries, width).last().map_or(0, |(r, _)| r + 1);
+    rows * LEGEND_ROW + 4
+}
+
+/// Draws `entries` in `area`, a strip of its own outside every plot, wrapping rows.
+pub(super) fn legend_strip(area: &Area<'_>, entries: &[LegendEntry]) -> Result<(), String> {
+    let width = area.dim_in_pixel().0;
+    for ((text, c), (row, x)) in entries.iter().zip(legend_layout(entries, width)) {
+        let y = (row * LEGEND_ROW + LEGEND_ROW / 2) as i32;
+        match c {
+            Some(c) => area.draw(&PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3))),
+            None => area.draw(&Rectangle::new(
+                [(x, y - 6), (x + 20, y + 6)],
+                RGBColor(160, 160, 160).mix(0.35).filled(),
+            )),
         }
+        .map_err(err)?;
+        area.draw(&Text::new(text.clone(), (x + 26, y - 7), ("sans-serif", 13).into_font())).map_err(err)?;
     }
     Ok(())
 }
 
-fn nines(q: f64) -> f64 {
-    -(1.0 - q).max(1e-6).log10()
+/// The peers present in `peers`, as legend lines.
+fn peer_entries(peers: impl Iterator<Item = PeerKind>) -> Vec<LegendEntry> {
+    let mut seen: Vec<PeerKind> = Vec::new();
+    for p in peers {
+        if !seen.contains(&p) {
+            seen.push(p);
+        }
+    }
+    seen.sort();
+    seen.into_iter().map(|p| (p.name().to_string(), Some(color(p)))).collect()
 }
 
-fn draw_cdfs(path: &Path, title: &str, panels: &[CdfPanel]) -> Result<(), String> {
-    let (rows, cols) = grid(panels.len());
-    let root =
-        SVGBackend::new(path, ((480 * cols as u32).max(900), 320 * rows as u32 + 40)).into_drawing_area();
+/// A figure: `title`, a legend strip, then `n` panels in a grid of `panel` pixels each;
+/// `draw(i, area)` draws panel `i`.
+fn figure(
+    path: &Path,
+    title: &str,
+    legend: &[LegendEntry],
+    n: usize,
+    panel: (u32, u32),
+    mut draw: impl FnMut(usize, &Area<'_>) -> Result<(), String>,
+) -> Result<(), String> {
+    let (rows, cols) = grid(n);
+    let width = (panel.0 * cols as u32).max(900);
+    let strip_h = legend_height(legend, width);
+    let root = SVGBackend::new(path, (width, panel.1 * rows as u32 + 40 + strip_h)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
-    for (area, panel) in root.split_evenly((rows, cols)).iter().zip(panels) {
-        let pts = |p: &Vec<(f64, f64)>| -> Vec<(f64, f64)> {
-            p.iter().filter(|(q, _)| *q < 1.0).map(|(q, v)| (nines(*q), v.max(0.01))).collect()
-        };
-        let all: Vec<(f64, f64)> = panel.lines.iter().flat_map(|(_, p)| pts(p)).collect();
-        let xmax = all.iter().map(|p| p.0).fold(1.0f64, f64::max);
-        let ymin = all.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).max(0.01);
-        let ymax = all.iter().map(|p| p.1).fold(0.0f64, f64::max).max(ymin * 10.0);
-        let mut chart = ChartBuilder::on(area)
-            .caption(&panel.title, ("sans-serif", 14))
-            .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0f64..xmax, (ymin * 0.8..ymax * 1.25).log_scale())
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_labels(xmax.ceil() as usize + 1)
-            .x_label_formatter(&|x| {
-                let q = 100.0 * (1.0 - 10f64.powf(-*x));
-                if q < 99.0 {
-                    format!("p{q:.0}")
-                } else {
-                    format!("p{}", (q * 100.0).round() / 100.0)
-                }
-            })
-            .y_label_formatter(&|v| fmt_value(*v, "us"))
-            .draw()
-            .map_err(err)?;
-        for (p, line) in &panel.lines {
-            let c = color(*p);
-            chart
-                .draw_series(LineSeries::new(pts(line), c.stroke_width(2)))
-                .map_err(err)?
-                .label(p.name())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
-        }
-        legend(&mut chart)?;
+    let (strip, panels) = root.split_vertically(strip_h);
+    legend_strip(&strip, legend)?;
+    for (i, area) in panels.split_evenly((rows, cols)).iter().enumerate().take(n) {
+        draw(i, area)?;
     }
     root.present().map_err(err)
 }
@@ -266,41 +161,43 @@ fn draw_cdfs(path: &Path, title: &str, panels: &[CdfPanel]) -> Result<(), String
 /// Draws every plot that has data into `dir`; returns the file names written.
 pub fn draw_all(dir: &Path, summaries: &[CaseSummary], _peers: &[PeerKind]) -> Result<Vec<String>, String> {
     let mut files = Vec::new();
-    let tp = bar_panels(summaries, THROUGHPUT);
-    if !tp.is_empty() {
-        draw_bars(&dir.join("throughput.svg"), "Throughput (higher is better)", &tp)?;
-        files.push("throughput.svg".to_string());
-    }
+    let spread: Vec<LegendEntry> =
+        vec![("bar: median over rounds, written above; whisker: smallest to largest round".into(), None)];
+    let bars = |file: &str,
+                title: &str,
+                wanted: &[(&str, &str, &str)],
+                files: &mut Vec<String>|
+     -> Result<(), String> {
+        let panels = bar_panels(summaries, wanted);
+        if !panels.is_empty() {
+            figure(&dir.join(file), title, &spread, panels.len(), (420, 300), |i, a| {
+                draw_bar_panel(a, &panels[i])
+            })?;
+            files.push(file.to_string());
+        }
+        Ok(())
+    };
+    bars("throughput.svg", "Throughput (higher is better)", THROUGHPUT, &mut files)?;
     let cdf = cdf_panels(summaries);
     if !cdf.is_empty() {
-        draw_cdfs(
+        let mut legend = peer_entries(cdf.iter().flat_map(|p| p.lines.iter().map(|l| l.0)));
+        legend.push((
+            "line: median over rounds at each percentile; band: smallest to largest round".into(),
+            None,
+        ));
+        figure(
             &dir.join("latency-cdf.svg"),
             "Latency CDFs (lower is better; x: percentile, y: log scale)",
-            &cdf,
+            &legend,
+            cdf.len(),
+            (480, 320),
+            |i, a| draw_cdf_panel(a, &cdf[i]),
         )?;
         files.push("latency-cdf.svg".to_string());
     }
-    let mem = bar_panels(summaries, MEMORY);
-    if !mem.is_empty() {
-        draw_bars(&dir.join("memory.svg"), "Memory (lower is better)", &mem)?;
-        files.push("memory.svg".to_string());
-    }
+    bars("memory.svg", "Memory (lower is better)", MEMORY, &mut files)?;
     files.extend(super::cluster_plot::draw(dir, summaries)?);
     Ok(files)
-}
-
-/// The legend box, upper left.
-pub(super) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(err)
 }
 
 #[cfg(test)]
@@ -308,11 +205,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nines_axis() {
-        assert!((nines(0.5) - std::f64::consts::LOG10_2).abs() < 1e-9);
-        assert!((nines(0.99) - 2.0).abs() < 1e-9);
+    fn grid_shapes() {
         assert_eq!(grid(1), (1, 1));
         assert_eq!(grid(4), (2, 2));
         assert_eq!(grid(5), (2, 3));
+    }
+
+    #[test]
+    fn legend_entries_wrap_inside_the_strip() {
+        let e = |t: &str| (t.to_string(), None);
+        let entries = [e("kairos processing"), e("kairos enqueue, batches"), e("apalis-redis processing")];
+        let one_row = legend_layout(&entries, 2000);
+        assert!(one_row.iter().all(|(row, _)| *row == 0));
+        let narrow = legend_layout(&entries, 300);
+        assert_eq!(narrow.iter().map(|(row, _)| *row).collect::<Vec<_>>(), vec![0, 1, 2]);
+        for ((row, x), en) in narrow.iter().zip(&entries) {
+            assert!(*x + entry_width(en) <= 300 || *x == 12, "entry in row {row} overflows");
+        }
+        assert!(legend_height(&entries, 300) > legend_height(&entries, 2000));
     }
 }

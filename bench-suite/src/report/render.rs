@@ -1,9 +1,13 @@
 //! Rendering a report: the per-case tables (peers side by side, kairos's ratio to the
 //! best other peer, the published figure), the headline summary table and `report.md`.
+//!
+//! Every peer has two columns: the median over rounds and its "min-max" range (rounds
+//! differ up to threefold on shared machines, so a median alone misleads). A peer without
+//! a figure says why in words: "not supported" or "failed".
 
 use super::published;
 use super::stats::{CaseSummary, Outcome};
-use super::table::{fmt_ratio, fmt_value, Table};
+use super::table::{fmt_range, fmt_ratio, fmt_value, Table};
 use super::{Report, METHOD};
 use crate::peers::PeerKind;
 use crate::scenarios::{Better, Mode, Scenario, Status};
@@ -14,10 +18,29 @@ pub fn scenario_tables(scenario: Scenario, summaries: &[CaseSummary], mode: Mode
     summaries.iter().filter(|s| s.scenario == scenario.name()).map(case_table).collect()
 }
 
+/// The header of a peer's two columns.
+fn peer_header(p: PeerKind) -> [String; 2] {
+    [p.name().to_string(), "min-max".to_string()]
+}
+
+/// A peer's two cells for metric `key` in `unit`: the median and its range over rounds,
+/// or why there is no figure.
+fn peer_cells(o: &Outcome, key: &str, unit: &str) -> [String; 2] {
+    match o {
+        Outcome::Measured { cells, .. } => match cells.get(key) {
+            Some(c) => [fmt_value(c.median, unit), fmt_range(c.min, c.max, c.rounds, unit)],
+            None => ["-".into(), String::new()],
+        },
+        Outcome::NotSupported(_) => ["not supported".into(), String::new()],
+        Outcome::Failed(_) => ["failed".into(), String::new()],
+        Outcome::Missing => [String::new(), String::new()],
+    }
+}
+
 fn case_table(s: &CaseSummary) -> Table {
     let has_kairos = s.peers.iter().any(|(p, _)| *p == PeerKind::Kairos);
     let mut header = vec!["figure".to_string()];
-    header.extend(s.peers.iter().map(|(p, _)| p.name().to_string()));
+    header.extend(s.peers.iter().flat_map(|(p, _)| peer_header(*p)));
     if has_kairos {
         header.push("kairos vs best other".into());
     }
@@ -25,19 +48,7 @@ fn case_table(s: &CaseSummary) -> Table {
     let mut rows = Vec::new();
     for m in &s.metrics {
         let mut row = vec![m.label.clone()];
-        for (p, o) in &s.peers {
-            row.push(match o {
-                Outcome::Measured { cells, .. } => {
-                    cells.get(&m.key).map(|c| fmt_value(c.median, &m.unit)).unwrap_or_else(|| "-".into())
-                }
-                Outcome::NotSupported(_) => "n/s".into(),
-                Outcome::Failed(_) => "failed".into(),
-                Outcome::Missing => {
-                    let _ = p;
-                    "".into()
-                }
-            });
-        }
+        row.extend(s.peers.iter().flat_map(|(_, o)| peer_cells(o, &m.key, &m.unit)));
         if has_kairos {
             row.push(s.kairos_ratio(&m.key).map(fmt_ratio).unwrap_or_default());
         }
@@ -70,7 +81,7 @@ impl Report {
     pub fn summary_table(&self) -> Table {
         let has_kairos = self.peer_kinds.contains(&PeerKind::Kairos);
         let mut header = vec!["figure".to_string(), "case".to_string()];
-        header.extend(self.peer_kinds.iter().map(|p| p.name().to_string()));
+        header.extend(self.peer_kinds.iter().flat_map(|p| peer_header(*p)));
         if has_kairos {
             header.push("kairos vs best other".into());
             header.push("kairos bar".into());
@@ -85,16 +96,7 @@ impl Report {
                 continue;
             };
             let mut row = vec![h.label.to_string(), s.case.clone()];
-            for (p, o) in &s.peers {
-                row.push(match o {
-                    Outcome::Measured { .. } => {
-                        s.value(*p, h.key).map(|v| fmt_value(v, &m.unit)).unwrap_or_else(|| "-".into())
-                    }
-                    Outcome::NotSupported(_) => "n/s".into(),
-                    Outcome::Failed(_) => "failed".into(),
-                    Outcome::Missing => "".into(),
-                });
-            }
+            row.extend(s.peers.iter().flat_map(|(_, o)| peer_cells(o, h.key, &m.unit)));
             if has_kairos {
                 row.push(s.kairos_ratio(h.key).map(fmt_ratio).unwrap_or_default());
                 row.push(h.bar_text.to_string());
@@ -114,7 +116,9 @@ impl Report {
             rows.push(row);
         }
         let mut footer =
-            vec!["kairos vs best other: > 1 means kairos is better (faster, smaller or sooner)".into()];
+            vec!["kairos vs best other: > 1 means kairos is better (faster, smaller or sooner), medians \
+             against medians; min-max: the smallest and largest round"
+                .into()];
         let open_loop = rows.iter().any(|r| r[0].starts_with("open loop"));
         if let (true, Some(floor)) = (open_loop, &self.machine.wake_floor) {
             footer.push(format!(
@@ -183,11 +187,7 @@ impl Report {
         md.push_str(&self.summary_table().render_markdown());
         md.push_str("\n## Method\n\n");
         md.push_str(METHOD);
-        md.push_str(
-            " Published figures come from `shared/ANCHORS.md` (measured on this kind of \
-             2-core VM) and the reference documents it cites; absolute numbers drift between \
-             runs on shared machines, so compare peers within one report.\n",
-        );
+        md.push_str(&format!(" {}\n", published::SOURCES));
         for sc in Scenario::ALL {
             let tables = scenario_tables(sc, &self.summaries, self.mode);
             if tables.is_empty() {

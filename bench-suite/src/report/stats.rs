@@ -1,6 +1,15 @@
 //! The statistics of a report: [`summarize`] folds the raw runs into one [`CaseSummary`]
 //! per (scenario, case): for each peer either the median (and range) of every metric over
 //! the rounds that succeeded, or why it was not supported / failed.
+//!
+//! Invariant: a plotted curve is made of the same figures as the table beside it. A
+//! latency curve is folded point by point, like a metric: at every percentile of the
+//! CDF, the median, min and max over the rounds that measured it ([`Curve`]). The p99 a
+//! table quotes (the median over rounds of each round's p99) is thus the curve's point at
+//! p99, and the min-max band drawn around the curve is the table's range column. (Plotting
+//! one whole round instead, say the median round by p50, showed tails the table did not:
+//! that round's p99.9 could be ten times the median p99.9.) The pointwise median of
+//! monotone curves is monotone, so a folded curve is still a CDF.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +20,12 @@ use crate::peers::PeerKind;
 use crate::scenarios::{Better, Metric, RunOutput, Series, Status};
 
 /// The median of one metric over the rounds that measured it.
+///
+/// ```
+/// use kairos_bench::report::Cell;
+/// let c = Cell::of(&[3.0, 1.0, 2.0]).unwrap();
+/// assert_eq!((c.median, c.min, c.max, c.rounds), (2.0, 1.0, 3.0, 3));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Cell {
     /// Median over rounds.
@@ -23,6 +38,72 @@ pub struct Cell {
     pub rounds: usize,
 }
 
+impl Cell {
+    /// Median, min and max of the finite `values`; `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<Cell> {
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        Some(Cell {
+            median: median(&finite)?,
+            min: finite.iter().copied().fold(f64::INFINITY, f64::min),
+            max: finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            rounds: finite.len(),
+        })
+    }
+}
+
+/// A latency curve folded over rounds: at each quantile of the CDF, the median, min and
+/// max of the rounds' values there (see the module docs).
+///
+/// ```
+/// use kairos_bench::report::Curve;
+/// use kairos_bench::scenarios::Series;
+/// let round = |p99: f64| Series { name: "wait".into(), unit: "us".into(), points: vec![(0.5, 1.0), (0.99, p99)] };
+/// let c = Curve::fold(&[&round(10.0), &round(30.0), &round(20.0)]).unwrap();
+/// assert_eq!(c.points[1].1.median, 20.0);
+/// assert_eq!((c.points[1].1.min, c.points[1].1.max), (10.0, 30.0));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Curve {
+    /// What the curve shows, e.g. `timer lateness`.
+    pub name: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// `(quantile, figures over rounds)`, quantile ascending.
+    pub points: Vec<(f64, Cell)>,
+}
+
+/// Identifies a quantile across rounds: the CDF's points are computed alike in every
+/// round, so their "nines" (`-log10(1 - q)`) agree to far better than a thousandth.
+fn quantile_key(q: f64) -> i64 {
+    if q >= 1.0 {
+        i64::MAX
+    } else {
+        (-(1.0 - q).log10() * 1000.0).round() as i64
+    }
+}
+
+impl Curve {
+    /// Folds the same-named series of several rounds into one curve; `None` when `rounds`
+    /// is empty. A quantile only some rounds reached (fewer samples) is folded over those.
+    pub fn fold(rounds: &[&Series]) -> Option<Curve> {
+        let first = rounds.first()?;
+        let grid = rounds.iter().max_by_key(|s| s.points.len())?;
+        let points = grid
+            .points
+            .iter()
+            .filter_map(|&(q, _)| {
+                let key = quantile_key(q);
+                let values: Vec<f64> = rounds
+                    .iter()
+                    .filter_map(|s| s.points.iter().find(|(q2, _)| quantile_key(*q2) == key).map(|p| p.1))
+                    .collect();
+                Some((q, Cell::of(&values)?))
+            })
+            .collect();
+        Some(Curve { name: first.name.clone(), unit: first.unit.clone(), points })
+    }
+}
+
 /// What one peer did in one case.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -32,8 +113,8 @@ pub enum Outcome {
         cells: BTreeMap<String, Cell>,
         /// Notes of the median round, plus failures of other rounds.
         notes: Vec<String>,
-        /// Curves of the median round.
-        series: Vec<Series>,
+        /// Curves folded over the rounds, by name.
+        curves: Vec<Curve>,
     },
     /// The peer cannot do what the scenario needs.
     NotSupported(String),
@@ -169,19 +250,27 @@ fn outcome(runs: &[&&RunOutput], metrics: &[MetricInfo]) -> Outcome {
     let mut cells = BTreeMap::new();
     for m in metrics {
         let vals: Vec<f64> = ok.iter().filter_map(|r| metric_value(&r.result.metrics, &m.key)).collect();
-        if let Some(med) = median(&vals) {
-            cells.insert(
-                m.key.clone(),
-                Cell {
-                    median: med,
-                    min: vals.iter().copied().fold(f64::INFINITY, f64::min),
-                    max: vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    rounds: vals.len(),
-                },
-            );
+        if let Some(cell) = Cell::of(&vals) {
+            cells.insert(m.key.clone(), cell);
         }
     }
-    // The median round by the first metric supplies the curves and notes.
+    let mut names: Vec<&str> = Vec::new();
+    for r in &ok {
+        for se in &r.result.series {
+            if !names.contains(&se.name.as_str()) {
+                names.push(&se.name);
+            }
+        }
+    }
+    let curves: Vec<Curve> = names
+        .iter()
+        .filter_map(|name| {
+            let rounds: Vec<&Series> =
+                ok.iter().filter_map(|r| r.result.series.iter().find(|se| se.name == *name)).collect();
+            Curve::fold(&rounds)
+        })
+        .collect();
+    // The median round by the first metric supplies the notes.
     if let Some(first) = metrics.first() {
         ok.sort_by(|a, b| {
             let va = metric_value(&a.result.metrics, &first.key).unwrap_or(f64::NAN);
@@ -196,5 +285,5 @@ fn outcome(runs: &[&&RunOutput], metrics: &[MetricInfo]) -> Outcome {
     if !failures.is_empty() {
         notes.push(format!("{} of {} rounds failed: {}", failures.len(), runs.len(), failures[0]));
     }
-    Outcome::Measured { cells, notes, series: mid.result.series.clone() }
+    Outcome::Measured { cells, notes, curves }
 }

@@ -172,6 +172,31 @@ pub fn fmt_value(v: f64, unit: &str) -> String {
     }
 }
 
+/// The spread over rounds for a "min-max" column: `10.00-12.00M/s`, `48.0 ns-1.20 us`;
+/// `one round` when a single round measured it.
+///
+/// ```
+/// use kairos_bench::report::fmt_range;
+/// assert_eq!(fmt_range(10e6, 12e6, 3, "tasks/s"), "10.00-12.00M/s");
+/// assert_eq!(fmt_range(48.0, 52.0, 3, "ns"), "48.0-52.0 ns");
+/// assert_eq!(fmt_range(5.0, 5.0, 1, "ns"), "one round");
+/// ```
+pub fn fmt_range(min: f64, max: f64, rounds: usize, unit: &str) -> String {
+    if rounds <= 1 {
+        return "one round".into();
+    }
+    let (lo, hi) = (fmt_value(min, unit), fmt_value(max, unit));
+    let number_end =
+        |s: &str| s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).unwrap_or(s.len());
+    let (lo_num, lo_unit) = lo.split_at(number_end(&lo));
+    let (_, hi_unit) = hi.split_at(number_end(&hi));
+    if lo_unit == hi_unit {
+        format!("{lo_num}-{hi}")
+    } else {
+        format!("{lo}-{hi}")
+    }
+}
+
 /// A ratio for the "kairos vs best other" column: `2.31x`.
 pub fn fmt_ratio(r: f64) -> String {
     if !r.is_finite() {
@@ -204,6 +229,9 @@ mod tests {
         assert_eq!(fmt_value(f64::NAN, "s"), "-");
         assert_eq!(fmt_ratio(2.3456), "2.35x");
         assert_eq!(fmt_ratio(123.4), "123x");
+        assert_eq!(fmt_range(48.0, 12_000.0, 3, "ns"), "48.0 ns-12.0 us");
+        assert_eq!(fmt_range(0.0, 4.0, 3, "B"), "0-4.00 B");
+        assert_eq!(fmt_range(9.5e5, 1.2e6, 5, "tasks/s"), "950.0k/s-1.20M/s");
     }
 
     #[test]
