@@ -17,7 +17,12 @@
 //! ## Rule
 //!
 //! - A steal that took exactly one task without waiting arms the bit: the worker is
-//!   caught up with a stream.
+//!   caught up with a stream. Except the first steal that takes something after an idle
+//!   spell longer than [`STREAM_GAP`]: one task found on waking is not yet a stream. (A
+//!   paced stream, each task waking a parked worker, 200 µs apart in the bench's IoT
+//!   scenario, otherwise paid the wait after every task for nothing: the wait found the
+//!   injectors empty, and the worker parked again.) A stream fast enough for a batch to
+//!   build in `BATCH_WAIT` keeps the worker from parking, and arms it on the next steal.
 //! - A steal after a wait keeps it armed only if it took more than one task: otherwise
 //!   the stream is slower than one task per wait, and waiting does not pay.
 //! - A steal that took several tasks without waiting disarms it: there is a backlog.
@@ -52,6 +57,9 @@ pub(crate) enum Took {
 #[derive(Debug, Default)]
 pub(crate) struct InjectorBatching {
     armed: Cell<bool>,
+    /// Set by an idle spell longer than [`STREAM_GAP`], cleared by the next steal that
+    /// took something: the first steal after waking does not arm.
+    woke: Cell<bool>,
 }
 
 impl InjectorBatching {
@@ -63,19 +71,24 @@ impl InjectorBatching {
 
     /// Records an injector steal: whether it `waited` first, and what it `took`.
     pub(crate) fn after_steal(&self, waited: bool, took: Took) {
+        let woke = self.woke.get();
         let armed = match (waited, took) {
             (true, took) => took == Took::Several,
-            (false, Took::One) => true,
+            (false, Took::One) => !woke,
             (false, Took::Several) => false,
             (false, Took::Nothing) => self.armed.get(),
         };
         self.armed.set(armed);
+        if took != Took::Nothing {
+            self.woke.set(false);
+        }
     }
 
     /// Records an idle spell of length `idle`.
     pub(crate) fn after_idle(&self, idle: Duration) {
         if idle > STREAM_GAP {
             self.armed.set(false);
+            self.woke.set(true);
         }
     }
 }
@@ -102,6 +115,22 @@ mod tests {
         assert!(b.armed());
         b.after_steal(true, Took::Several);
         assert!(b.armed(), "the wait built a batch: keep waiting");
+    }
+
+    #[test]
+    fn the_first_single_task_steal_after_waking_does_not_arm() {
+        let b = InjectorBatching::default();
+        b.after_steal(false, Took::One);
+        b.after_idle(Duration::from_micros(200));
+        assert!(!b.armed());
+        b.after_steal(false, Took::Nothing);
+        b.after_steal(false, Took::One);
+        assert!(!b.armed(), "one task found on waking is not a stream: no wait before the next steal");
+        b.after_steal(false, Took::One);
+        assert!(b.armed(), "a second single-task steal without an idle spell between is");
+        b.after_idle(STREAM_GAP);
+        b.after_steal(true, Took::Several);
+        assert!(b.armed(), "an idle spell no longer than the gap is still the stream");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! (clear `inbox_wake_sent`, publish `parked_until`, `SeqCst` fence, re-check; the
 //! submitter's side is `Shared::push_timer_inbox`, which states both).
 
+use super::spin::Spell;
 use super::WorkerCtx;
 use kairos_rt_core::sync::atomic::{fence, Ordering::*};
 use std::time::{Duration, Instant};
@@ -26,16 +27,19 @@ impl WorkerCtx {
         let since_start = entered.saturating_duration_since(self.shared.clock.start());
         remote.idle_since.store(nanos(since_start).saturating_add(1), Relaxed);
         let budget = self.shared.config.spin_before_park;
-        self.park_inner(entered, self.spin.spin_for(budget));
+        let timer_wait = self.park_inner(entered, self.spin.spin_for(budget));
         let elapsed = entered.elapsed();
         self.batching.after_idle(elapsed);
-        self.spin.record(elapsed, budget);
+        let spell = if timer_wait { Spell::TimerWait } else { Spell::Idle(elapsed) };
+        self.spin.record(spell, budget);
         let idle = remote.idle_nanos.load(Relaxed);
         remote.idle_nanos.store(idle.saturating_add(nanos(elapsed)), Relaxed);
         remote.idle_since.store(0, Relaxed);
     }
 
-    fn park_inner(&self, entered: Instant, spin: Duration) {
+    /// Returns whether it yielded for a deadline closer than [`NEAR_DEADLINE`] instead
+    /// of parking (a [`Spell::TimerWait`]).
+    fn park_inner(&self, entered: Instant, spin: Duration) -> bool {
         // The tick to wake at: this wheel's next deadline, or a peer's plus `HELP_AFTER`.
         // Looked up once: this wheel cannot change during the spin (a timer or cancel
         // sent in ends the spin through `work_hint`), and a peer's lowered tick is caught
@@ -49,15 +53,17 @@ impl WorkerCtx {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // Work and the clock are checked before each round of pauses, so a worker that
+        // does not spin (a zero budget, or the spin policy says no) parks without pausing.
         loop {
-            for _ in 0..32 {
-                std::hint::spin_loop();
-            }
             if self.work_hint() || self.shared.stopping.load(Relaxed) {
-                return;
+                return false;
             }
             if spin_until.is_some_and(|until| Instant::now() >= until) {
                 break;
+            }
+            for _ in 0..32 {
+                std::hint::spin_loop();
             }
             std::thread::yield_now();
         }
@@ -66,7 +72,7 @@ impl WorkerCtx {
         if let Some(Some(d)) = wait {
             if d < NEAR_DEADLINE {
                 std::thread::yield_now();
-                return;
+                return true;
             }
         }
         let remote = self.remote();
@@ -92,6 +98,7 @@ impl WorkerCtx {
         if self.shared.idle.unregister_sleeper(self.index) {
             self.searching.set(true);
         }
+        false
     }
 }
 
