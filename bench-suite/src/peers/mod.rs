@@ -2,7 +2,7 @@
 //!
 //! | peer | module | priorities | timed tasks | cancel | bounded queue | priority change |
 //! | --- | --- | --- | --- | --- | --- | --- |
-//! | kairos | [`kairos`] | yes | yes | yes | not yet (issue 5) | not yet (issue 5) |
+//! | kairos | [`kairos`] | yes | yes | yes | `Builder::max_pending` | `JoinHandle::set_priority` |
 //! | tokio multi-thread | [`tokio`] | no (FIFO) | `sleep_until` inside a task | `abort` | no | no |
 //! | rayon-core `ThreadPool` | [`rayon`] | no (FIFO) | no | no | no | no |
 //! | heap pool | [`heap`] | yes | yes | yes | yes | yes |

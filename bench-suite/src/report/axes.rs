@@ -66,24 +66,40 @@ fn nice_floor(v: f64) -> f64 {
     [5.0, 2.0, 1.0].into_iter().map(|m| m * decade).find(|&c| c <= v * (1.0 + 1e-12)).unwrap_or(decade)
 }
 
-/// Ticks of a linear axis from 0 to a nice end `>= max`: 4 to 6 evenly spaced values,
-/// the last being the axis's end.
+/// Ticks of a linear axis from 0 to the first multiple of a nice step (1, 2, 2.5 or 5 x
+/// 10^k) at or above `max`, with at most 6 steps: the last tick is the axis's end.
 pub fn linear_ticks(max: f64) -> Vec<f64> {
-    let top = nice_ceil(max);
-    let mantissa = top / 10f64.powf(top.log10().floor());
-    // 1 -> 5 steps of 0.2, 2 -> 4 of 0.5, 2.5 -> 5 of 0.5, 5 -> 5 of 1 (x 10^k).
-    let steps = if (mantissa - 2.0).abs() < 1e-9 { 4 } else { 5 };
-    (0..=steps).map(|i| top * i as f64 / steps as f64).collect()
+    let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
+    let mut decade = 10f64.powf((max / 6.0).log10().floor());
+    loop {
+        for m in [1.0, 2.0, 2.5, 5.0] {
+            let step = m * decade;
+            let steps = (max / step * (1.0 - 1e-12)).ceil().max(1.0);
+            if steps <= 6.0 {
+                return (0..=steps as usize).map(|i| step * i as f64).collect();
+            }
+        }
+        decade *= 10.0;
+    }
 }
 
-/// Ticks of a log axis covering `[min, max]` (both `> 0`): from a nice value `<= min` to a
-/// nice value `>= max`, at 1, 2 and 5 x 10^k when the span is at most three decades and at
-/// the powers of ten otherwise; the first and last ticks are the axis's ends.
+/// Ticks of a log axis covering `[min, max]` (both `> 0`); the first and last ticks are
+/// the axis's ends. Within three decades: from a value of 1, 2 or 5 x 10^k at or below
+/// `min` to one of 1, 2, 2.5 or 5 x 10^k at or above `max`, with ticks at 1, 2 and 5 x
+/// 10^k between. Wider: from the power of ten at or below `min` to the one at or above
+/// `max`, a tick at each power of ten (labels 0.3 decades apart would collide).
 pub fn log_ticks(min: f64, max: f64) -> Vec<f64> {
-    let lo = nice_floor(min.max(1e-9));
-    let hi = nice_ceil(max.max(lo * 1.0001));
-    let hi = if (hi / lo) < 2.0 { nice_ceil(lo * 2.0) } else { hi };
+    let min = min.max(1e-9);
+    let max = max.max(min);
+    let (mut lo, mut hi) = (nice_floor(min), nice_ceil(max.max(min * 1.0001)));
+    if hi / lo < 2.0 {
+        hi = nice_ceil(lo * 2.0);
+    }
     let fine = hi / lo <= 1000.0 * (1.0 + 1e-9);
+    if !fine {
+        lo = 10f64.powf(min.log10().floor());
+        hi = 10f64.powf((max.log10() - 1e-12).ceil());
+    }
     let mut ticks = vec![lo];
     let mut decade = 10f64.powf(lo.log10().floor());
     while decade < hi * 10.0 {
@@ -122,9 +138,16 @@ mod tests {
             let t = linear_ticks(max);
             assert_eq!(t[0], 0.0);
             assert!(*t.last().unwrap() >= max, "{max}: {t:?}");
-            assert!((4..=6).contains(&(t.len() - 1)), "{max}: {t:?}");
+            assert!((1..=6).contains(&(t.len() - 1)), "{max}: {t:?}");
+            assert!(*t.last().unwrap() < max * 1.5 || max < 1.0, "{max}: too much room above: {t:?}");
             assert!(t.windows(2).all(|w| w[0] < w[1]));
         }
+    }
+
+    #[test]
+    fn linear_ticks_examples() {
+        assert_eq!(linear_ticks(301.0), vec![0.0, 100.0, 200.0, 300.0, 400.0]);
+        assert_eq!(linear_ticks(7.5e6), vec![0.0, 2e6, 4e6, 6e6, 8e6]);
     }
 
     #[test]
@@ -135,7 +158,8 @@ mod tests {
             assert!(t.windows(2).all(|w| w[0] < w[1]), "{t:?}");
             assert!(t.len() >= 2);
         }
-        assert_eq!(log_ticks(1.0, 2400.0).last(), Some(&2500.0));
+        assert_eq!(log_ticks(1.0, 2400.0), vec![1.0, 10.0, 100.0, 1000.0, 10000.0]);
         assert_eq!(log_ticks(3.0, 90.0), vec![2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
+        assert_eq!(log_ticks(3.0, 240.0).last(), Some(&250.0));
     }
 }

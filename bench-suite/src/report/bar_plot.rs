@@ -36,12 +36,19 @@ pub(super) struct BarPanel {
     pub bars: Vec<(PeerKind, BarValue)>,
 }
 
+/// The label of a zero bar of an RSS figure, one line per `\n`.
+pub(super) const BELOW_RESOLUTION: &str = "0: below\nresolution";
+
+/// The figure note that explains [`BELOW_RESOLUTION`].
+pub(super) const RESOLUTION_NOTE: &str =
+    "RSS figures move in whole 4 KiB pages: 0 there means below resolution";
+
 /// What a zero means for metric `key`: memory read as RSS moves in whole pages, so a
 /// zero there is "less than one page"; other figures (heap bytes, counts) are exact.
 pub(super) fn zero_means(key: &str) -> &'static str {
     let rss = key.contains("rss") || key.starts_with("mem_") || key == "kb_per_1000";
     if rss {
-        "0: below resolution (RSS moves in 4 KiB pages)"
+        BELOW_RESOLUTION
     } else {
         "0"
     }
@@ -116,13 +123,21 @@ pub(super) fn draw_bar_panel(area: &Area<'_>, panel: &BarPanel) -> Result<(), St
         .y_label_formatter(&|v| fmt_value(*v, &unit))
         .draw()
         .map_err(err)?;
+    // A label of several lines (`\n`) stacks upwards from `at`, ~14 px a line.
+    let line_h = top * 14.0 / f64::from(area.dim_in_pixel().1.max(100));
     let label = |text: String, at: (f64, f64), grey: bool| {
         let c = if grey { RGBColor(110, 110, 110) } else { BLACK };
-        Text::new(
-            text,
-            at,
-            ("sans-serif", 12).into_font().color(&c).pos(Pos::new(HPos::Center, VPos::Bottom)),
-        )
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let n = lines.len();
+        lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let y = at.1 + line_h * (n - 1 - i) as f64;
+                let font = ("sans-serif", 12).into_font().color(&c).pos(Pos::new(HPos::Center, VPos::Bottom));
+                Text::new(l, (at.0, y), font)
+            })
+            .collect::<Vec<_>>()
     };
     for (i, (p, v)) in panel.bars.iter().enumerate() {
         let x = i as f64;
@@ -146,12 +161,10 @@ pub(super) fn draw_bar_panel(area: &Area<'_>, panel: &BarPanel) -> Result<(), St
                 let text =
                     if c.median == 0.0 { panel.zero.to_string() } else { fmt_value(c.median, &panel.unit) };
                 let y = c.max.max(c.median) + top * 0.02;
-                chart.draw_series(std::iter::once(label(text, (x, y), c.median == 0.0))).map_err(err)?;
+                chart.draw_series(label(text, (x, y), c.median == 0.0)).map_err(err)?;
             }
             BarValue::Absent(why) => {
-                chart
-                    .draw_series(std::iter::once(label(why.to_string(), (x, top * 0.08), true)))
-                    .map_err(err)?;
+                chart.draw_series(label(why.to_string(), (x, top * 0.08), true)).map_err(err)?;
             }
         }
     }

@@ -34,6 +34,7 @@ pub(super) fn nines(q: f64) -> f64 {
 /// The smallest value a log axis shows.
 const FLOOR_US: f64 = 0.01;
 
+/// The points of a curve as drawn.
 fn drawn(points: &[(f64, Cell)]) -> Vec<Point> {
     points
         .iter()
@@ -86,12 +87,12 @@ pub(super) fn panel_ticks(panel: &CdfPanel) -> (Vec<f64>, Vec<f64>) {
     ((0..=xmax as usize).map(|x| x as f64).collect(), log_ticks(ymin, ymax))
 }
 
-fn percentile_label(x: f64) -> String {
-    let q = 100.0 * (1.0 - 10f64.powf(-x));
-    if q < 99.0 {
-        format!("p{q:.0}")
-    } else {
-        format!("p{}", (q * 100.0).round() / 100.0)
+/// The label of a whole number of nines: `p0`, `p90`, `p99`, `p99.9`, `p99.99`, ...
+pub(super) fn percentile_label(x: f64) -> String {
+    match x.round() as usize {
+        0 => "p0".into(),
+        1 => "p90".into(),
+        n => format!("p99{}{}", if n > 2 { "." } else { "" }, "9".repeat(n.saturating_sub(2))),
     }
 }
 
@@ -125,4 +126,17 @@ pub(super) fn draw_cdf_panel(area: &Area<'_>, panel: &CdfPanel) -> Result<(), St
             .map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nines_and_their_labels() {
+        assert!((nines(0.5) - std::f64::consts::LOG10_2).abs() < 1e-9);
+        assert!((nines(0.99) - 2.0).abs() < 1e-9);
+        let labels: Vec<String> = (0..6).map(|x| percentile_label(x as f64)).collect();
+        assert_eq!(labels, ["p0", "p90", "p99", "p99.9", "p99.99", "p99.999"]);
+    }
 }

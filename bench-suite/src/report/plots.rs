@@ -17,7 +17,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::bar_plot::{bar_panels, draw_bar_panel};
+use super::bar_plot::{bar_panels, draw_bar_panel, BELOW_RESOLUTION, RESOLUTION_NOTE};
 use super::cdf_plot::{cdf_panels, draw_cdf_panel};
 use super::CaseSummary;
 use crate::peers::PeerKind;
@@ -161,16 +161,19 @@ fn figure(
 /// Draws every plot that has data into `dir`; returns the file names written.
 pub fn draw_all(dir: &Path, summaries: &[CaseSummary], _peers: &[PeerKind]) -> Result<Vec<String>, String> {
     let mut files = Vec::new();
-    let spread: Vec<LegendEntry> =
-        vec![("bar: median over rounds, written above; whisker: smallest to largest round".into(), None)];
     let bars = |file: &str,
                 title: &str,
                 wanted: &[(&str, &str, &str)],
                 files: &mut Vec<String>|
      -> Result<(), String> {
         let panels = bar_panels(summaries, wanted);
+        let mut notes: Vec<LegendEntry> =
+            vec![("bar: median over rounds, written above; whisker: smallest to largest round".into(), None)];
+        if panels.iter().any(|p| p.zero == BELOW_RESOLUTION) {
+            notes.push((RESOLUTION_NOTE.into(), None));
+        }
         if !panels.is_empty() {
-            figure(&dir.join(file), title, &spread, panels.len(), (420, 300), |i, a| {
+            figure(&dir.join(file), title, &notes, panels.len(), (420, 300), |i, a| {
                 draw_bar_panel(a, &panels[i])
             })?;
             files.push(file.to_string());
