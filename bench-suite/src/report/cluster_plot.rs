@@ -23,6 +23,9 @@ const LINES: [(&str, &str, RGBColor); 4] = [
     ("apalis_process_per_s", "apalis-redis processing", RGBColor(31, 119, 180)),
 ];
 
+/// A line of the throughput panel: label, colour, `(nodes, jobs/s)` points.
+type ThroughputLine = (&'static str, RGBColor, Vec<(f64, f64)>);
+
 fn nodes_of(case: &str) -> Option<f64> {
     case.split_whitespace().next()?.parse().ok()
 }
@@ -50,7 +53,7 @@ pub fn draw(dir: &Path, summaries: &[CaseSummary]) -> Result<Option<String>, Str
     let root = root.titled("kairos-cluster on one Redis", ("sans-serif", 22)).map_err(err)?;
     let (left, right) = root.split_horizontally(520);
 
-    let lines: Vec<(&str, RGBColor, Vec<(f64, f64)>)> = LINES
+    let lines: Vec<ThroughputLine> = LINES
         .iter()
         .map(|&(key, label, c)| {
             (
@@ -59,7 +62,7 @@ pub fn draw(dir: &Path, summaries: &[CaseSummary]) -> Result<Option<String>, Str
                 cases.iter().filter_map(|(n, s)| Some((*n, s.value(PeerKind::Kairos, key)?))).collect(),
             )
         })
-        .filter(|(_, _, pts): &(&str, RGBColor, Vec<(f64, f64)>)| !pts.is_empty())
+        .filter(|(_, _, pts): &ThroughputLine| !pts.is_empty())
         .collect();
     let entries: Vec<LegendEntry> = lines.iter().map(|(l, c, _)| (l.to_string(), Some(*c))).collect();
     let (strip, left) = left.split_vertically(legend_height(&entries, 520));

@@ -6,6 +6,11 @@ use crate::peers::PeerKind;
 
 /// What the "published" column's figures measured and on what, for the report's method
 /// section: only the first kind is like for like with the tables.
+///
+/// ```
+/// use kairos_bench::report::published::SOURCES;
+/// assert!(SOURCES.contains("Go service over Redis") && !SOURCES.contains(".md"));
+/// ```
 pub const SOURCES: &str = "The \"published\" column says where each figure comes from. \
 \"Earlier runs here\": this suite's own scenarios run on tokio, rayon-core and the heap pool \
 (in-process, 2 workers, glibc malloc unless it says mimalloc) on the same kind of 2-core VM; \
