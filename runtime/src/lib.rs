@@ -248,6 +248,7 @@ pub mod metrics {
     pub use crate::observe::{
         LatencySummary, LevelCounts, MetricsSnapshot, PendingSnapshot, RuntimeTimerCounts, ShutdownReport,
     };
+    pub use crate::stats::schedules::SchedulesSnapshot;
 }
 
 use std::future::Future;

@@ -420,3 +420,103 @@ fn no_firing_starts_before_its_tick_on_the_wall_clock() {
     }
     assert_eq!(early.load(SeqCst), 0, "a firing started before its tick");
 }
+
+/// A schedule that first fires in an hour, on the grid of `period`.
+fn in_an_hour(period: Duration) -> (Schedule, SystemTime) {
+    let at = SystemTime::now() + Duration::from_secs(3600);
+    (every(period).starting_at(at), at)
+}
+
+#[test]
+fn pending_shows_how_many_schedules_and_the_next_due() {
+    let rt = runtime(1);
+    assert_eq!((rt.pending().schedules(), rt.pending().next_schedule_due()), (0, None));
+    let (later, later_at) = in_an_hour(Duration::from_secs(60));
+    let (sooner, sooner_at) = in_an_hour(Duration::from_secs(60));
+    let sooner = sooner.starting_at(sooner_at - Duration::from_secs(60));
+    let a = rt.spawn_recurring(later, Priority::LOW, || ()).unwrap();
+    let b = rt.spawn_recurring(sooner, Priority::HIGH, || ()).unwrap();
+    let p = rt.pending();
+    assert_eq!(p.schedules(), 2, "{p}");
+    assert_eq!(p.next_schedule_due(), Some(sooner_at - Duration::from_secs(60)), "the sooner of the two");
+    assert!(p.to_string().ends_with("; 2 schedules"), "{p}");
+    assert!(b.cancel());
+    let p = rt.pending();
+    assert_eq!((p.schedules(), p.next_schedule_due()), (1, Some(later_at)), "{p}");
+    assert!(a.cancel());
+    assert_eq!((rt.pending().schedules(), rt.pending().next_schedule_due()), (0, None));
+}
+
+#[test]
+fn metrics_count_firings_skips_and_lateness() {
+    let rt = runtime(2);
+    let three = rt
+        .spawn_recurring(
+            every(Duration::from_micros(100)).times(3).missed_tick(MissedTickBehavior::Burst),
+            Priority::NORMAL,
+            || (),
+        )
+        .unwrap();
+    // A run that holds its worker over many ticks of a 1 ms grid: the ticks during it
+    // are skipped by the overlap rule.
+    let probe = Probe::held();
+    let slow = rt.spawn_recurring(every(ms(1)).times(2), Priority::NORMAL, probe.body()).unwrap();
+    finish(&three);
+    assert!(wait_until(|| probe.starts.load(SeqCst) == 1));
+    std::thread::sleep(ms(5));
+    probe.hold.store(false, SeqCst);
+    finish(&slow);
+    let m = rt.metrics();
+    let s = m.schedules;
+    assert_eq!((s.active, s.finished, s.exhausted), (0, 2, 2), "{s:?}");
+    assert_eq!(s.runs, 3 + slow.runs(), "{s:?}");
+    assert!(s.skipped >= 1 && s.skipped == slow.skipped(), "the held run skipped ticks: {s:?}");
+    assert_eq!(s.firings, s.firings_run, "every firing ran: {s:?}");
+    assert!(s.max_lateness > Duration::ZERO && s.mean_lateness <= s.max_lateness, "{s:?}");
+    let text = m.to_prometheus();
+    for expected in [
+        format!("\nkairos_schedule_runs_total {}\n", s.runs),
+        format!("\nkairos_schedule_skipped_total {}\n", s.skipped),
+        format!("\nkairos_schedule_firings_total{{outcome=\"run\"}} {}\n", s.firings_run),
+        "\nkairos_schedules_stopped{reason=\"exhausted\"} 2\n".to_string(),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} missing from\n{text}");
+    }
+    assert!(m.to_string().contains("schedules: 0 active, 2 finished"), "{m}");
+}
+
+#[test]
+fn the_shutdown_report_accounts_for_schedules_stopped_and_every_firing() {
+    let rt = runtime(2);
+    // Two pending at shutdown (one detached: its state goes when shutdown drops its
+    // firing), one cancelled while pending, one out of ticks, one stopped by a panic, one
+    // `Concurrent` (whose relays are tasks too).
+    let (daily, _) = in_an_hour(Duration::from_secs(86_400));
+    let kept = rt.spawn_recurring(daily.clone(), Priority::LOW, || ()).unwrap();
+    drop(rt.spawn_recurring(daily.clone(), Priority::LOW, || ()).unwrap());
+    let cancelled = rt.spawn_recurring(daily, Priority::LOW, || ()).unwrap();
+    assert!(cancelled.cancel());
+    let burst = |s: Schedule| s.times(3).missed_tick(MissedTickBehavior::Burst);
+    let three =
+        rt.spawn_recurring(burst(every(Duration::from_micros(100))), Priority::NORMAL, || ()).unwrap();
+    let concurrent = burst(every(Duration::from_micros(100))).overlap(Overlap::Concurrent);
+    let concurrent = rt.spawn_recurring(concurrent, Priority::NORMAL, || ()).unwrap();
+    let panics = every(ms(1)).on_panic(OnPanic::Stop);
+    let panics = rt.spawn_recurring(panics, Priority::NORMAL, || panic!("a failing run")).unwrap();
+    for job in [&three, &concurrent, &panics] {
+        finish(job);
+    }
+    let report = rt.shutdown();
+    let s = report.schedules;
+    assert_eq!((s.active, s.finished), (0, 6), "{s:?}");
+    assert_eq!((s.stopped_by_shutdown, s.cancelled, s.exhausted, s.stopped_by_panic), (2, 1, 2, 1), "{s:?}");
+    assert_eq!((s.runs, s.panicked), (3 + 3 + 1, 1), "{s:?}");
+    // Every task of this runtime is a schedule's: the report's counts are theirs.
+    assert_eq!(s.firings, 2 + 1 + 3 + (3 + 2) + 1, "firings and relays: {s:?}");
+    assert_eq!(s.firings, report.submitted, "{report:?}");
+    assert_eq!(s.firings_run, report.completed, "{report:?}");
+    assert_eq!(s.firings_cancelled, report.cancelled, "{report:?}");
+    assert_eq!((s.firings_dropped, report.timers_dropped), (2, 2), "{report:?}");
+    assert!(s.firings_balance() && report.is_balanced(), "{report:?}");
+    assert!(kept.is_finished() && !kept.cancel());
+}

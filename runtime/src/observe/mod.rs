@@ -8,7 +8,8 @@
 //!
 //! This folder only reads: it owns no counter (those are in `stats`) and changes no
 //! scheduler state. Files: `pending.rs`, `snapshot.rs`, `prometheus.rs`, `facade.rs`
-//! (feature `metrics`), `report.rs`; this file gathers the readings from the workers.
+//! (feature `metrics`), `report.rs`, `schedules.rs` (the recurring schedules' census,
+//! read into all three); this file gathers the readings from the workers.
 //!
 //! `pending` and `metrics` read without stopping the workers: per-worker counters (each worker writes its
 //! own cache line; see `stats::counters`), queue lengths from the deques, per-worker timer
@@ -21,6 +22,7 @@ mod pending;
 mod prometheus;
 mod report;
 mod runtime_timers;
+mod schedules;
 mod snapshot;
 #[cfg(test)]
 mod tests;
@@ -89,6 +91,7 @@ impl Shared {
             shared.clock.instant_of(next_tick),
         )
         .with_runtime_timers(self.runtime_timers_waiting())
+        .with_schedules(self.schedules_snapshot())
     }
 
     /// See [`Handle::metrics`](crate::Handle::metrics).
@@ -146,6 +149,7 @@ impl Shared {
             retry_waiting: shared.retries.waiting.load(Relaxed),
             busy_ratio,
             latency: LatencySummary::from_histogram(&histogram),
+            schedules: self.schedules_snapshot(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! [`PendingSnapshot`]: how much work a runtime holds that has not started yet.
 
 use std::fmt;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+
+use crate::stats::SchedulesSnapshot;
 
 use kairos_rt_core::Priority;
 
@@ -73,6 +75,12 @@ impl LevelCounts {
 /// [`JoinHandle::set_priority`](crate::JoinHandle::set_priority)) leaves its old queue
 /// entry behind, counted in `ready` until a worker reaches and drops it.
 ///
+/// Recurring schedules are shown apart: how many are active
+/// ([`schedules`](Self::schedules)) and when the next one fires
+/// ([`next_schedule_due`](Self::next_schedule_due)). Each active schedule's pending
+/// firing is a user task in a wheel (counted in `timed`, at the schedule's priority),
+/// so a schedule is not counted twice in [`total`](Self::total).
+///
 /// # Examples
 ///
 /// ```
@@ -91,6 +99,8 @@ pub struct PendingSnapshot {
     retry_waiting: u64,
     next_due: Option<Instant>,
     runtime_timers: u64,
+    schedules: u64,
+    next_schedule_due: Option<SystemTime>,
 }
 
 impl PendingSnapshot {
@@ -103,13 +113,57 @@ impl PendingSnapshot {
         retry_waiting: u64,
         next_due: Option<Instant>,
     ) -> PendingSnapshot {
-        PendingSnapshot { ready, timed, retry_waiting, next_due, runtime_timers: 0 }
+        PendingSnapshot {
+            ready,
+            timed,
+            retry_waiting,
+            next_due,
+            runtime_timers: 0,
+            schedules: 0,
+            next_schedule_due: None,
+        }
     }
 
     /// This snapshot with `n` of the runtime's own timers waiting in the wheels.
     pub(crate) fn with_runtime_timers(mut self, n: u64) -> PendingSnapshot {
         self.runtime_timers = n;
         self
+    }
+
+    /// The snapshot with the active schedules and their next due time from `s`.
+    pub(crate) fn with_schedules(self, s: SchedulesSnapshot) -> PendingSnapshot {
+        PendingSnapshot { schedules: s.active, next_schedule_due: s.next_due, ..self }
+    }
+
+    /// Recurring schedules that will fire again (or have a run going). Each one's pending
+    /// firing is one of the [`timed`](Self::timed) tasks.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime, Schedule};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.pending().schedules(), 0);
+    /// let job = rt.spawn_recurring(Schedule::cron("@hourly").unwrap(), Priority::LOW, || ()).unwrap();
+    /// assert_eq!(rt.pending().schedules(), 1);
+    /// assert_eq!(rt.pending().next_schedule_due(), job.next_due());
+    /// job.cancel();
+    /// assert_eq!(rt.pending().schedules(), 0);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn schedules(&self) -> u64 {
+        self.schedules
+    }
+
+    /// When the next firing of any active schedule is due (its tick plus jitter), on the
+    /// system clock (cron schedules follow it); `None` without active schedules.
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.pending().next_schedule_due(), None);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn next_schedule_due(&self) -> Option<SystemTime> {
+        self.next_schedule_due
     }
 
     /// Every pending task: `ready() + timed() + retry_waiting()`.
@@ -194,7 +248,7 @@ impl PendingSnapshot {
 /// One line: totals, then the non-empty levels, most urgent first.
 ///
 /// For example `5 pending: 3 ready, 1 timed, 1 retry-waiting; p48 2+0, p32 1+1`, where
-/// each level shows `ready+timed`.
+/// each level shows `ready+timed`, then `; 2 schedules` if any schedule is active.
 impl fmt::Display for PendingSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -209,6 +263,9 @@ impl fmt::Display for PendingSnapshot {
         for (priority, counts) in self.levels() {
             write!(f, "{sep}p{priority} {}+{}", counts.ready, counts.timed)?;
             sep = ", ";
+        }
+        if self.schedules > 0 {
+            write!(f, "; {} schedules", self.schedules)?;
         }
         Ok(())
     }
@@ -268,6 +325,16 @@ mod tests {
         assert_eq!(p.levels().count(), 0);
         assert_eq!(p.next_due(), None);
         assert_eq!(p.to_string(), "0 pending: 0 ready, 0 timed, 0 retry-waiting");
+    }
+
+    #[test]
+    fn schedules_come_apart_from_the_totals() {
+        let (p, _) = sample();
+        let due = SystemTime::now();
+        let s = SchedulesSnapshot { active: 2, next_due: Some(due), ..SchedulesSnapshot::default() };
+        let p = p.with_schedules(s);
+        assert_eq!((p.schedules(), p.next_schedule_due(), p.total()), (2, Some(due), 11));
+        assert!(p.to_string().ends_with("p0 0+4; 2 schedules"), "{p}");
     }
 
     #[test]

@@ -168,7 +168,9 @@ impl MetricsSnapshot {
     ///   empty level reads 0, so every series exists from the first scrape);
     /// - summary `kairos_submit_to_start_seconds` with quantiles 0.5, 0.9, 0.99, 0.999 and
     ///   1 (the maximum), `_sum` and `_count` (the number of samples); the quantiles are
-    ///   left out while there are no samples.
+    ///   left out while there are no samples;
+    /// - the recurring schedules' families `kairos_schedules_*` and `kairos_schedule_*`
+    ///   (see [`SchedulesSnapshot::to_prometheus`](crate::SchedulesSnapshot::to_prometheus)).
     ///
     /// ```
     /// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
@@ -201,6 +203,7 @@ impl MetricsSnapshot {
         }
         out.sample(LATENCY_SUM, None, PromF64(self.latency.sum().as_secs_f64()));
         out.sample(LATENCY_COUNT, None, self.latency.samples);
+        out.0.push_str(&self.schedules.to_prometheus());
         out.0
     }
 }

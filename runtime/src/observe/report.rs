@@ -1,7 +1,7 @@
 //! [`ShutdownReport`]: how every task submitted to a runtime ended.
 
 use super::RuntimeTimerCounts;
-use crate::stats::{Count, Totals};
+use crate::stats::{Count, SchedulesSnapshot, Totals};
 use std::time::Duration;
 
 /// What shutdown found: every task ever submitted, by how it ended.
@@ -13,6 +13,10 @@ use std::time::Duration;
 /// [`runtime_timers`](Self::runtime_timers) (fired, cancelled because the sleep was
 /// dropped, the future finished within its limit or the task started before its
 /// deadline, dropped unfired at shutdown), and balance on their own.
+///
+/// Recurring schedules are accounted for in [`schedules`](Self::schedules): how many
+/// shutdown stopped, and how each of their firing tasks (which are among the counts
+/// above) ended.
 ///
 /// The counts always balance: `submitted` equals the sum of all the other counts, and
 /// every runtime timer is accounted for too ([`is_balanced`](Self::is_balanced)). A task
@@ -79,6 +83,11 @@ pub struct ShutdownReport {
     pub unjoined_workers: usize,
     /// How long the shutdown took.
     pub elapsed: Duration,
+    /// The recurring schedules after shutdown: those it stopped
+    /// ([`stopped_by_shutdown`](SchedulesSnapshot::stopped_by_shutdown)), those that
+    /// had finished before, and every firing task by how it ended
+    /// ([`firings_balance`](SchedulesSnapshot::firings_balance)).
+    pub schedules: SchedulesSnapshot,
 }
 
 impl ShutdownReport {
@@ -106,6 +115,7 @@ impl ShutdownReport {
             timed_out,
             unjoined_workers,
             elapsed,
+            schedules: SchedulesSnapshot::default(),
         };
         report.unfinished = report.submitted.saturating_sub(report.accounted());
         report

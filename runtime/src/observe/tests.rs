@@ -39,6 +39,7 @@ fn snapshot() -> MetricsSnapshot {
         retry_waiting: 12,
         busy_ratio: vec![0.25, 1.0, 0.0],
         latency: LatencySummary::from_histogram(&h),
+        schedules: crate::SchedulesSnapshot::default(),
     }
 }
 

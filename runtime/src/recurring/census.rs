@@ -1,26 +1,29 @@
-//! The schedules of each runtime, for [`Handle::schedules`](crate::Handle::schedules):
-//! how many are active, when the next is due, and the firings, skips, misses, panics and
-//! lateness of all of them, including those already gone.
+//! The schedules of each runtime: how many are active, when the next is due, how each
+//! finished schedule stopped, and the firings, skips, misses, panics and lateness of all
+//! of them, including those already gone. Read as a [`SchedulesSnapshot`] by
+//! [`Handle::schedules`](crate::Handle::schedules), `pending()`, `metrics()` and the
+//! shutdown report.
 //!
 //! ## Protocol
 //!
-//! - A process-wide list maps each runtime (by a `Weak` to its shared state, so a dropped
-//!   runtime's entry is recognised and pruned) to its [`Census`].
+//! - A runtime's [`Census`] sits in its `Shared::schedules` (as a `ScheduleCensus`, the
+//!   trait the lower layers read it through), made when its first schedule is spawned.
 //! - A schedule registers a `Weak` to its state in its runtime's census when spawned;
 //!   the list is pruned of dead entries each time it doubles.
 //! - A schedule's counters live on the schedule (`Counts`, relaxed atomics: they are
 //!   statistics, not synchronisation). When its state is dropped, it adds them to the
-//!   census's `retired` counts, so a snapshot is `retired + the sum over live states`.
+//!   census's `retired` counts, with how it stopped and whether its last firing was
+//!   dropped by shutdown, so a snapshot is `retired + the sum over live states`.
 //!   (A state being dropped while a snapshot runs may be missed or counted once; never
 //!   twice, since its `Weak` no longer upgrades once its drop has begun.)
 
-use super::firing::DynState;
+use super::firing::{DynState, Phase, Stop};
 use crate::sched::shared::Shared;
+use crate::stats::{ScheduleCensus, SchedulesSnapshot};
 use crate::Handle;
-use kairos_rt_core::sync::Arc as RtArc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Firing statistics of one schedule, or of the retired schedules of a runtime.
 #[derive(Debug, Default)]
@@ -29,6 +32,11 @@ pub(crate) struct Counts {
     pub(crate) skipped: AtomicU64,
     pub(crate) missed: AtomicU64,
     pub(crate) panicked: AtomicU64,
+    /// Tasks submitted (firings and relays), and of them those that ran and those
+    /// cancelled in their wheel.
+    pub(crate) tasks: AtomicU64,
+    pub(crate) tasks_run: AtomicU64,
+    pub(crate) tasks_cancelled: AtomicU64,
     /// Firings whose lateness was recorded.
     pub(crate) fired: AtomicU64,
     pub(crate) lateness_sum_ns: AtomicU64,
@@ -56,8 +64,18 @@ impl Counts {
     }
 
     /// The summed fields (every one but the maximum).
-    fn fields(&self) -> [&AtomicU64; 6] {
-        [&self.runs, &self.skipped, &self.missed, &self.panicked, &self.fired, &self.lateness_sum_ns]
+    fn fields(&self) -> [&AtomicU64; 9] {
+        [
+            &self.runs,
+            &self.skipped,
+            &self.missed,
+            &self.panicked,
+            &self.tasks,
+            &self.tasks_run,
+            &self.tasks_cancelled,
+            &self.fired,
+            &self.lateness_sum_ns,
+        ]
     }
 
     pub(crate) fn add_to(&self, snap: &mut SchedulesSnapshot, lateness_sum: &mut u128, fired: &mut u64) {
@@ -65,6 +83,9 @@ impl Counts {
         snap.skipped += self.skipped.load(Relaxed);
         snap.missed += self.missed.load(Relaxed);
         snap.panicked += self.panicked.load(Relaxed);
+        snap.firings += self.tasks.load(Relaxed);
+        snap.firings_run += self.tasks_run.load(Relaxed);
+        snap.firings_cancelled += self.tasks_cancelled.load(Relaxed);
         *fired += self.fired.load(Relaxed);
         *lateness_sum += u128::from(self.lateness_sum_ns.load(Relaxed));
         snap.max_lateness = snap.max_lateness.max(Duration::from_nanos(self.lateness_max_ns.load(Relaxed)));
@@ -74,9 +95,12 @@ impl Counts {
 /// The schedules of one runtime.
 #[derive(Debug, Default)]
 pub(crate) struct Census {
-    /// Counts of schedules whose state is gone, and how many they were.
+    /// Counts of schedules whose state is gone.
     pub(crate) retired: Counts,
-    pub(crate) retired_schedules: AtomicU64,
+    /// How the retired schedules stopped, by [`Stop`] (`Stop::index`).
+    retired_by: [AtomicU64; Stop::COUNT],
+    /// Retired schedules whose pending firing was dropped by shutdown.
+    retired_dropped: AtomicU64,
     live: Mutex<Live>,
 }
 
@@ -86,20 +110,25 @@ struct Live {
     prune_at: usize,
 }
 
+/// Adds a finished schedule that stopped by `stop` to `snap`.
+fn add_finished(snap: &mut SchedulesSnapshot, stop: Stop, n: u64) {
+    snap.finished += n;
+    *match stop {
+        Stop::Cancelled => &mut snap.cancelled,
+        Stop::Exhausted => &mut snap.exhausted,
+        Stop::Panicked => &mut snap.stopped_by_panic,
+        Stop::Shutdown => &mut snap.stopped_by_shutdown,
+    } += n;
+}
+
 impl Census {
-    /// The census of the runtime owning `shared`, made on first use.
-    pub(crate) fn of(shared: &RtArc<Shared>) -> Arc<Census> {
-        static RUNTIMES: Mutex<Vec<(std::sync::Weak<Shared>, Arc<Census>)>> = Mutex::new(Vec::new());
-        let mut runtimes = RUNTIMES.lock().unwrap_or_else(PoisonError::into_inner);
-        runtimes.retain(|(rt, _)| rt.strong_count() > 0);
-        if let Some((_, census)) =
-            runtimes.iter().find(|(rt, _)| std::ptr::eq(rt.as_ptr(), RtArc::as_ptr(shared)))
-        {
-            return census.clone();
-        }
-        let census = Arc::new(Census::default());
-        runtimes.push((RtArc::downgrade(shared), census.clone()));
-        census
+    /// The census of the runtime owning `shared`, made (and set in it) on first use.
+    pub(crate) fn of(shared: &Shared) -> Arc<Census> {
+        let census: Arc<dyn ScheduleCensus> =
+            shared.schedules.get_or_init(|| Arc::new(Census::default())).clone();
+        let any: Arc<dyn std::any::Any + Send + Sync> = census;
+        any.downcast::<Census>()
+            .unwrap_or_else(|_| unreachable!("only a `Census` is set in `Shared::schedules`"))
     }
 
     pub(crate) fn register(&self, state: Weak<DynState>) {
@@ -111,101 +140,59 @@ impl Census {
         live.states.push(state);
     }
 
+    /// Takes in the counts of a schedule whose state is being dropped, finished by `stop`,
+    /// its pending firing dropped by shutdown if `dropped`.
+    pub(crate) fn retire(&self, counts: &Counts, stop: Stop, dropped: bool) {
+        self.retired.absorb(counts);
+        self.retired_by[stop.index()].fetch_add(1, Relaxed);
+        self.retired_dropped.fetch_add(u64::from(dropped), Relaxed);
+    }
+
     /// The live states, upgraded (dead entries are left for the next prune).
-    pub(crate) fn live(&self) -> Vec<Arc<DynState>> {
+    fn live(&self) -> Vec<Arc<DynState>> {
         let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         live.states.iter().filter_map(Weak::upgrade).collect()
     }
 }
 
-/// Every schedule of a runtime at a moment: from [`Handle::schedules`].
-///
-/// The counts include schedules that have finished and were dropped. Gathered without
-/// stopping the workers: exact when nothing fires meanwhile.
-///
-/// ```
-/// use kairos_rt::{Priority, Runtime, Schedule};
-///
-/// let rt = Runtime::builder().workers(1).build()?;
-/// let job = rt.spawn_recurring(Schedule::cron("@daily").unwrap(), Priority::LOW, || ()).unwrap();
-/// let s = rt.handle().schedules();
-/// assert_eq!((s.active, s.runs), (1, 0));
-/// assert_eq!(s.next_due, job.next_due());
-/// # Ok::<(), kairos_rt::BuildError>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SchedulesSnapshot {
-    /// Schedules that will fire again or have a run going.
-    pub active: u64,
-    /// Schedules that are over (cancelled, out of ticks, stopped by a panic or by
-    /// shutdown), including dropped ones.
-    pub finished: u64,
-    /// The earliest next due time of the active schedules.
-    pub next_due: Option<SystemTime>,
-    /// Runs started.
-    pub runs: u64,
-    /// Ticks skipped by the overlap rule.
-    pub skipped: u64,
-    /// Ticks dropped as missed.
-    pub missed: u64,
-    /// Runs that panicked.
-    pub panicked: u64,
-    /// The mean lateness of firings (how long after their due time they started).
-    pub mean_lateness: Duration,
-    /// The largest lateness of a firing.
-    pub max_lateness: Duration,
-}
-
-impl SchedulesSnapshot {
-    /// The snapshot in the Prometheus text exposition format, to append to
-    /// [`MetricsSnapshot::to_prometheus`](crate::MetricsSnapshot::to_prometheus):
-    /// `kairos_schedules_active`, `kairos_schedules_finished` (gauges),
-    /// `kairos_schedule_runs_total`, `kairos_schedule_skipped_total`,
-    /// `kairos_schedule_missed_total`, `kairos_schedule_panicked_total` (counters) and
-    /// `kairos_schedule_lateness_seconds{stat="mean"|"max"}` (gauge).
-    ///
-    /// ```
-    /// let rt = kairos_rt::Runtime::builder().workers(1).build()?;
-    /// let text = rt.handle().schedules().to_prometheus();
-    /// assert!(text.contains("kairos_schedule_runs_total 0"));
-    /// # Ok::<(), kairos_rt::BuildError>(())
-    /// ```
-    pub fn to_prometheus(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::with_capacity(1024);
-        let families: [(&str, &str, &str, u64); 6] = [
-            (
-                "kairos_schedules_active",
-                "gauge",
-                "Schedules that will fire again or have a run going.",
-                self.active,
-            ),
-            ("kairos_schedules_finished", "gauge", "Schedules that are over.", self.finished),
-            ("kairos_schedule_runs_total", "counter", "Runs started by schedules.", self.runs),
-            ("kairos_schedule_skipped_total", "counter", "Ticks skipped by the overlap rule.", self.skipped),
-            ("kairos_schedule_missed_total", "counter", "Ticks dropped as missed.", self.missed),
-            ("kairos_schedule_panicked_total", "counter", "Schedule runs that panicked.", self.panicked),
-        ];
-        for (name, kind, help, value) in families {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+impl ScheduleCensus for Census {
+    fn snapshot(&self) -> SchedulesSnapshot {
+        let mut snap = SchedulesSnapshot::default();
+        let (mut lateness_sum, mut fired) = (0u128, 0u64);
+        self.retired.add_to(&mut snap, &mut lateness_sum, &mut fired);
+        for stop in Stop::ALL {
+            add_finished(&mut snap, stop, self.retired_by[stop.index()].load(Relaxed));
         }
-        let name = "kairos_schedule_lateness_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} How long after their due time firings started.\n# TYPE {name} gauge"
-        );
-        for (stat, d) in [("mean", self.mean_lateness), ("max", self.max_lateness)] {
-            let _ = writeln!(out, "{name}{{stat=\"{stat}\"}} {}", d.as_secs_f64());
+        snap.firings_dropped = self.retired_dropped.load(Relaxed);
+        for state in self.live() {
+            state.counts.add_to(&mut snap, &mut lateness_sum, &mut fired);
+            match state.phase() {
+                Phase::Active(due) => {
+                    snap.active += 1;
+                    if let Some(due) = due {
+                        snap.next_due = Some(snap.next_due.map_or(due, |d| d.min(due)));
+                    }
+                }
+                Phase::Finished { stop, dropped } => {
+                    add_finished(&mut snap, stop, 1);
+                    snap.firings_dropped += u64::from(dropped);
+                }
+            }
         }
-        out
+        if fired > 0 {
+            let mean = lateness_sum / u128::from(fired);
+            snap.mean_lateness = Duration::from_nanos(u64::try_from(mean).unwrap_or(u64::MAX));
+        }
+        snap
     }
 }
 
 impl Handle {
-    /// Every schedule of this runtime: how many are active and finished, the next due
-    /// time, and their firings, skips, misses, panics and lateness. It keeps working after
-    /// shutdown (schedules stopped by it then count as finished).
+    /// Every schedule of this runtime: how many are active and finished (and how each
+    /// stopped), the next due time, their firing tasks and how those ended, and their
+    /// runs, skips, misses, panics and lateness. It keeps working after shutdown
+    /// (schedules stopped by it then count as finished). The same figures are in
+    /// [`metrics`](Self::metrics) and in the [`ShutdownReport`](crate::ShutdownReport).
     ///
     /// ```
     /// use kairos_rt::{Priority, Runtime, Schedule};
@@ -218,34 +205,14 @@ impl Handle {
     /// while !job.is_finished() { std::thread::sleep(Duration::from_millis(1)); }
     /// let daily = handle.spawn_recurring(Schedule::cron("@daily").unwrap(), Priority::LOW, || ()).unwrap();
     /// let s = handle.schedules();
-    /// assert_eq!((s.active, s.finished, s.runs), (1, 1, 2));
+    /// assert_eq!((s.active, s.finished, s.exhausted, s.runs), (1, 1, 1, 2));
     /// drop(rt.shutdown());
-    /// assert_eq!(handle.schedules().active, 0, "shutdown stopped the daily job");
+    /// let s = handle.schedules();
+    /// assert_eq!((s.active, s.stopped_by_shutdown), (0, 1), "shutdown stopped the daily job");
     /// # drop(daily);
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn schedules(&self) -> SchedulesSnapshot {
-        let census = Census::of(&self.shared);
-        let mut snap = SchedulesSnapshot::default();
-        let (mut lateness_sum, mut fired) = (0u128, 0u64);
-        census.retired.add_to(&mut snap, &mut lateness_sum, &mut fired);
-        snap.finished = census.retired_schedules.load(Relaxed);
-        for state in census.live() {
-            state.counts.add_to(&mut snap, &mut lateness_sum, &mut fired);
-            let (over, due) = state.status();
-            if over {
-                snap.finished += 1;
-                continue;
-            }
-            snap.active += 1;
-            if let Some(due) = due {
-                snap.next_due = Some(snap.next_due.map_or(due, |d| d.min(due)));
-            }
-        }
-        if fired > 0 {
-            let mean = lateness_sum / u128::from(fired);
-            snap.mean_lateness = Duration::from_nanos(u64::try_from(mean).unwrap_or(u64::MAX));
-        }
-        snap
+        self.shared.schedules_snapshot()
     }
 }

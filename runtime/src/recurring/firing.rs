@@ -39,7 +39,10 @@
 //!   room under `max_pending`, before any firing exists).
 //! - Firings and relays are ordinary tasks: the shutdown report counts each as completed
 //!   (panics in the body are caught and counted here, in `panicked`), and a pending
-//!   firing dropped by shutdown as a dropped timer.
+//!   firing dropped by shutdown as a dropped timer. The schedule counts them too: `tasks`
+//!   when spawned, `tasks_run` when their body starts, `tasks_cancelled` when `cancel`
+//!   takes one out of its wheel; one that ends otherwise was dropped by shutdown, and is
+//!   told by its finished handle left in `next` with no stop set (`Firing::phase`).
 
 use super::census::{Census, Counts};
 use super::schedule::{OnPanic, Overlap, Schedule};
@@ -55,15 +58,35 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Why a schedule stopped firing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Stop {
+pub(crate) enum Stop {
     /// [`Recurring::cancel`](crate::Recurring::cancel).
     Cancelled,
     /// A run panicked under [`OnPanic::Stop`].
     Panicked,
     /// No tick left (`times`, `until`, or the end of a cron grid).
     Exhausted,
-    /// The runtime refused the next firing.
+    /// The runtime refused the next firing, or dropped the pending one at shutdown.
     Shutdown,
+}
+
+impl Stop {
+    pub(crate) const COUNT: usize = 4;
+    pub(crate) const ALL: [Stop; Stop::COUNT] =
+        [Stop::Cancelled, Stop::Panicked, Stop::Exhausted, Stop::Shutdown];
+
+    /// The position of this reason in [`Stop::ALL`].
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a schedule is in its life, for the census.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Live or with a run going; when its next firing is due, if it will fire again.
+    Active(Option<SystemTime>),
+    /// Over: why, and whether its pending firing was dropped unrun by shutdown.
+    Finished { stop: Stop, dropped: bool },
 }
 
 /// The mutable part of a schedule, under its mutex.
@@ -100,6 +123,17 @@ impl Firing {
     /// No run going and none will start.
     fn is_over(&self) -> bool {
         self.running == 0 && !self.is_live()
+    }
+
+    /// Active, or finished and why. A schedule that is over with no stop set had its
+    /// pending firing end unrun (a firing that runs replaces or clears `next` first):
+    /// shutdown dropped it.
+    fn phase(&self, schedule: &Schedule) -> Phase {
+        if !self.is_over() {
+            return Phase::Active(self.next_due(schedule));
+        }
+        let dropped = self.stop.is_none() && self.next.as_ref().is_some_and(JoinHandle::is_finished);
+        Phase::Finished { stop: self.stop.unwrap_or(Stop::Shutdown), dropped }
     }
 
     /// When the next firing is due, if live: while a sequential run goes on (no firing
@@ -180,8 +214,13 @@ pub(crate) type DynState = State<dyn Fn() + Send + Sync>;
 
 impl<F: ?Sized> Drop for State<F> {
     fn drop(&mut self) {
-        self.census.retired.absorb(&self.counts);
-        Counts::add(&self.census.retired_schedules, 1);
+        // No task and no handle holds the state any more: the schedule is over, and no
+        // run is going. A firing still in `next` with no stop set is the task whose drop
+        // is dropping this state (its closure held the last reference): shutdown dropped
+        // it unrun, and its handle may not read finished yet.
+        let firing = self.firing.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let dropped = firing.stop.is_none() && firing.next.is_some();
+        self.census.retire(&self.counts, firing.stop.unwrap_or(Stop::Shutdown), dropped);
     }
 }
 
@@ -211,6 +250,16 @@ fn spawn_firing(state: &Arc<DynState>, firing: &mut Firing) {
     }
     let this = state.clone();
     firing.next = Some(state.handle.spawn_at(firing.due_instant, firing.priority, move || fire(&this)));
+    Counts::add(&state.counts.tasks, 1);
+}
+
+/// Cancels the pending firing, if any, counting it if it was still in its wheel.
+fn cancel_next(state: &DynState, firing: &mut Firing) {
+    if let Some(next) = firing.next.take() {
+        if next.cancel() {
+            Counts::add(&state.counts.tasks_cancelled, 1);
+        }
+    }
 }
 
 /// Sets the next tick after `tick` for a firing that started at `started` (on the grid:
@@ -232,6 +281,7 @@ fn plan_next(state: &DynState, firing: &mut Firing, tick: DateTime<Utc>, started
 
 /// The body of a firing task (see the module's protocol).
 fn fire(state: &Arc<DynState>) {
+    Counts::add(&state.counts.tasks_run, 1);
     let mut firing = state.lock();
     if firing.stop.is_some() {
         return;
@@ -248,12 +298,14 @@ fn fire(state: &Arc<DynState>) {
         if plan_next(state, &mut firing, tick, started) {
             let this = state.clone();
             let relay = move || {
+                Counts::add(&this.counts.tasks_run, 1);
                 let mut firing = this.lock();
                 if firing.stop.is_none() {
                     spawn_firing(&this, &mut firing);
                 }
             };
             firing.next = Some(state.handle.spawn(firing.priority, relay));
+            Counts::add(&state.counts.tasks, 1);
         }
         drop(firing);
         run_once(state);
@@ -322,9 +374,7 @@ fn run_once(state: &Arc<DynState>) {
         let mut firing = state.lock();
         if matches!(firing.stop, None | Some(Stop::Exhausted)) {
             firing.stop = Some(Stop::Panicked);
-            if let Some(next) = firing.next.take() {
-                let _ = next.cancel();
-            }
+            cancel_next(state, &mut firing);
         }
     }
 }
@@ -390,9 +440,7 @@ impl DynState {
             return false;
         }
         firing.stop = Some(Stop::Cancelled);
-        if let Some(next) = firing.next.take() {
-            let _ = next.cancel();
-        }
+        cancel_next(self, &mut firing);
         true
     }
 
@@ -423,9 +471,8 @@ impl DynState {
         self.lock().is_over()
     }
 
-    /// Whether the schedule is over, and if live, when its next firing is due.
-    pub(crate) fn status(&self) -> (bool, Option<SystemTime>) {
-        let firing = self.lock();
-        (firing.is_over(), firing.next_due(&self.schedule))
+    /// Active (and when its next firing is due), or finished and why.
+    pub(crate) fn phase(&self) -> Phase {
+        self.lock().phase(&self.schedule)
     }
 }

@@ -11,7 +11,8 @@
 //! - `missed_tick.rs`: [`MissedTickBehavior`], the rule after missed ticks.
 //! - `handle.rs`: the [`Recurring`] handle and `spawn_recurring`.
 //! - `firing.rs`: the firing loop (its protocol is there).
-//! - `census.rs`: the per-runtime tally behind [`Handle::schedules`](crate::Handle::schedules).
+//! - `census.rs`: the per-runtime tally behind [`Handle::schedules`](crate::Handle::schedules),
+//!   `pending()`, `metrics()` and the shutdown report.
 //! - `error.rs`: [`ScheduleError`].
 
 mod census;
@@ -20,8 +21,8 @@ mod firing;
 mod handle;
 mod schedule;
 
+pub use crate::stats::schedules::SchedulesSnapshot;
 pub use crate::time::MissedTickBehavior;
 pub use crate::time::ScheduleError;
-pub use census::SchedulesSnapshot;
 pub use handle::{spawn_recurring, Recurring};
 pub use schedule::{OnPanic, Overlap, Schedule, Ticks};

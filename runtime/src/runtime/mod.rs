@@ -237,12 +237,14 @@ impl Runtime {
         self.shut_down = true;
         let threads = std::mem::take(&mut self.threads);
         let waited = self.handle.shared.shut_down(threads, timeout, start);
-        ShutdownReport::from_totals(
+        let mut report = ShutdownReport::from_totals(
             &self.handle.shared.totals(),
             waited.timed_out,
             waited.unjoined_workers,
             start.elapsed(),
-        )
+        );
+        report.schedules = self.handle.shared.schedules_snapshot();
+        report
     }
 }
 

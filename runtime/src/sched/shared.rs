@@ -151,6 +151,8 @@ pub(crate) struct Shared {
     pub(crate) processes: std::sync::Arc<crate::process::ProcessLimiter>,
     /// Retry gauges (`Task::retry`).
     pub(crate) retries: crate::stats::RetryGauges,
+    /// The census of this runtime's recurring schedules, set when the first is spawned.
+    pub(crate) schedules: std::sync::OnceLock<std::sync::Arc<dyn crate::stats::ScheduleCensus>>,
     /// The bound on waiting tasks, if `Builder::max_pending` set one.
     pub(crate) admission: Option<Admission>,
     /// Submitters blocked on a full `admission` wait here.
@@ -246,6 +248,7 @@ impl Shared {
             counters: Counters::default(),
             processes: std::sync::Arc::new(crate::process::ProcessLimiter::new(config.max_processes)),
             retries: crate::stats::RetryGauges::default(),
+            schedules: std::sync::OnceLock::new(),
             admission: config.max_pending.map(Admission::new),
             room: Event::new(),
             home_slot,

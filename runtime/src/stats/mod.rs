@@ -10,11 +10,14 @@
 //! - [`latency`]: one task in 64 has its submit-to-start latency recorded into its
 //!   worker's histogram.
 //! - [`retry`]: the retry gauges (waiting, retried, exhausted).
+//! - [`schedules`]: the recurring schedules' snapshot, read through their census.
 
 pub(crate) mod counters;
 pub(crate) mod latency;
 pub(crate) mod retry;
+pub(crate) mod schedules;
 
 pub(crate) use counters::{Count, Counters, Totals};
 pub(crate) use latency::LatencySampler;
 pub(crate) use retry::RetryGauges;
+pub(crate) use schedules::{ScheduleCensus, SchedulesSnapshot};
