@@ -32,11 +32,10 @@ pub(crate) struct Counts {
     pub(crate) skipped: AtomicU64,
     pub(crate) missed: AtomicU64,
     pub(crate) panicked: AtomicU64,
-    /// Tasks submitted (firings and relays), and of them those that ran and those
-    /// cancelled in their wheel.
+    /// Tasks submitted (firings and relays), and of them those that ran. (The one a
+    /// schedule may have cancelled in its wheel is noted in its `Firing`.)
     pub(crate) tasks: AtomicU64,
     pub(crate) tasks_run: AtomicU64,
-    pub(crate) tasks_cancelled: AtomicU64,
     /// Firings whose lateness was recorded.
     pub(crate) fired: AtomicU64,
     pub(crate) lateness_sum_ns: AtomicU64,
@@ -64,7 +63,7 @@ impl Counts {
     }
 
     /// The summed fields (every one but the maximum).
-    fn fields(&self) -> [&AtomicU64; 9] {
+    fn fields(&self) -> [&AtomicU64; 8] {
         [
             &self.runs,
             &self.skipped,
@@ -72,7 +71,6 @@ impl Counts {
             &self.panicked,
             &self.tasks,
             &self.tasks_run,
-            &self.tasks_cancelled,
             &self.fired,
             &self.lateness_sum_ns,
         ]
@@ -85,7 +83,6 @@ impl Counts {
         snap.panicked += self.panicked.load(Relaxed);
         snap.firings += self.tasks.load(Relaxed);
         snap.firings_run += self.tasks_run.load(Relaxed);
-        snap.firings_cancelled += self.tasks_cancelled.load(Relaxed);
         *fired += self.fired.load(Relaxed);
         *lateness_sum += u128::from(self.lateness_sum_ns.load(Relaxed));
         snap.max_lateness = snap.max_lateness.max(Duration::from_nanos(self.lateness_max_ns.load(Relaxed)));
@@ -99,8 +96,9 @@ pub(crate) struct Census {
     pub(crate) retired: Counts,
     /// How the retired schedules stopped, by [`Stop`] (`Stop::index`).
     retired_by: [AtomicU64; Stop::COUNT],
-    /// Retired schedules whose pending firing was dropped by shutdown.
+    /// Retired schedules whose pending firing was dropped by shutdown, or cancelled.
     retired_dropped: AtomicU64,
+    retired_cancelled: AtomicU64,
     live: Mutex<Live>,
 }
 
@@ -141,11 +139,12 @@ impl Census {
     }
 
     /// Takes in the counts of a schedule whose state is being dropped, finished by `stop`,
-    /// its pending firing dropped by shutdown if `dropped`.
-    pub(crate) fn retire(&self, counts: &Counts, stop: Stop, dropped: bool) {
+    /// its pending firing dropped by shutdown if `dropped`, or cancelled if `cancelled`.
+    pub(crate) fn retire(&self, counts: &Counts, stop: Stop, dropped: bool, cancelled: bool) {
         self.retired.absorb(counts);
         self.retired_by[stop.index()].fetch_add(1, Relaxed);
         self.retired_dropped.fetch_add(u64::from(dropped), Relaxed);
+        self.retired_cancelled.fetch_add(u64::from(cancelled), Relaxed);
     }
 
     /// The live states, upgraded (dead entries are left for the next prune).
@@ -164,9 +163,12 @@ impl ScheduleCensus for Census {
             add_finished(&mut snap, stop, self.retired_by[stop.index()].load(Relaxed));
         }
         snap.firings_dropped = self.retired_dropped.load(Relaxed);
+        snap.firings_cancelled = self.retired_cancelled.load(Relaxed);
         for state in self.live() {
             state.counts.add_to(&mut snap, &mut lateness_sum, &mut fired);
-            match state.phase() {
+            let (phase, cancelled) = state.phase();
+            snap.firings_cancelled += u64::from(cancelled);
+            match phase {
                 Phase::Active(due) => {
                     snap.active += 1;
                     if let Some(due) = due {

@@ -40,7 +40,7 @@
 //! - Firings and relays are ordinary tasks: the shutdown report counts each as completed
 //!   (panics in the body are caught and counted here, in `panicked`), and a pending
 //!   firing dropped by shutdown as a dropped timer. The schedule counts them too: `tasks`
-//!   when spawned, `tasks_run` when their body starts, `tasks_cancelled` when `cancel`
+//!   when spawned, `tasks_run` when their body starts, `Firing::cancelled` when `cancel`
 //!   takes one out of its wheel; one that ends otherwise was dropped by shutdown, and is
 //!   told by its finished handle left in `next` with no stop set (`Firing::phase`).
 
@@ -95,9 +95,9 @@ struct Firing {
     priority: Priority,
     /// The pending firing's task (or relay); `None` while a sequential run goes on.
     next: Option<JoinHandle<()>>,
-    /// The next tick, and when it is due (tick + jitter) on both clocks.
+    /// The next tick, and when it is due (tick + jitter) on the monotonic clock (on the
+    /// wall clock: `Firing::due`).
     tick: DateTime<Utc>,
-    due: DateTime<Utc>,
     due_instant: Instant,
     /// The next tick on the monotonic clock (without jitter), and whether it was mapped
     /// yet: an `every` grid is mapped once and then carried on by exact periods, with no
@@ -110,6 +110,9 @@ struct Firing {
     fired: u64,
     running: u32,
     stop: Option<Stop>,
+    /// The pending firing was cancelled in its wheel (at most once: cancelling stops the
+    /// schedule).
+    cancelled: bool,
 }
 
 impl Firing {
@@ -146,7 +149,17 @@ impl Firing {
             let more = self.ticks_left(schedule) > 0;
             return schedule.next_tick(self.tick, self.started).filter(|_| more).map(Into::into);
         }
-        Some(self.due.into())
+        Some(self.due().into())
+    }
+
+    /// The jitter drawn for the next tick.
+    fn jitter(&self) -> Duration {
+        self.due_instant.saturating_duration_since(self.tick_instant)
+    }
+
+    /// When the next firing is due on the wall clock: its tick plus jitter.
+    fn due(&self) -> DateTime<Utc> {
+        self.tick + self.jitter()
     }
 
     /// Sets the next tick, drawing its jitter, and when it is due.
@@ -170,8 +183,7 @@ impl Firing {
         let tick_instant = tick_instant.unwrap_or_else(far_future);
         self.mapped = true;
         (self.tick, self.tick_instant) = (tick, tick_instant);
-        (self.due, self.due_instant) =
-            (tick + jitter, tick_instant.checked_add(jitter).unwrap_or(tick_instant));
+        self.due_instant = tick_instant.checked_add(jitter).unwrap_or(tick_instant);
     }
 
     /// The wall-clock time at instant `at`: read from the monotonic grid for an `every`
@@ -203,7 +215,6 @@ impl Firing {
 pub(crate) struct State<F: ?Sized> {
     pub(crate) schedule: Schedule,
     handle: Handle,
-    census: Arc<Census>,
     pub(crate) counts: Counts,
     firing: Mutex<Firing>,
     body: F,
@@ -220,7 +231,8 @@ impl<F: ?Sized> Drop for State<F> {
         // it unrun, and its handle may not read finished yet.
         let firing = self.firing.get_mut().unwrap_or_else(PoisonError::into_inner);
         let dropped = firing.stop.is_none() && firing.next.is_some();
-        self.census.retire(&self.counts, firing.stop.unwrap_or(Stop::Shutdown), dropped);
+        let (stop, cancelled) = (firing.stop.unwrap_or(Stop::Shutdown), firing.cancelled);
+        Census::of(&self.handle.shared).retire(&self.counts, stop, dropped, cancelled);
     }
 }
 
@@ -253,12 +265,10 @@ fn spawn_firing(state: &Arc<DynState>, firing: &mut Firing) {
     Counts::add(&state.counts.tasks, 1);
 }
 
-/// Cancels the pending firing, if any, counting it if it was still in its wheel.
-fn cancel_next(state: &DynState, firing: &mut Firing) {
+/// Cancels the pending firing, if any, noting it if it was still in its wheel.
+fn cancel_next(firing: &mut Firing) {
     if let Some(next) = firing.next.take() {
-        if next.cancel() {
-            Counts::add(&state.counts.tasks_cancelled, 1);
-        }
+        firing.cancelled = next.cancel();
     }
 }
 
@@ -289,7 +299,7 @@ fn fire(state: &Arc<DynState>) {
     let now_instant = Instant::now();
     state.counts.record_lateness(now_instant.saturating_duration_since(firing.due_instant));
     // Missed ticks are judged on the grid: this firing's own jitter is not lateness.
-    let started = firing.wall_at(&state.schedule, now_instant) - gap(firing.tick, firing.due);
+    let started = firing.wall_at(&state.schedule, now_instant) - firing.jitter();
     let tick = firing.tick;
     firing.fired += 1;
     firing.running += 1;
@@ -374,7 +384,7 @@ fn run_once(state: &Arc<DynState>) {
         let mut firing = state.lock();
         if matches!(firing.stop, None | Some(Stop::Exhausted)) {
             firing.stop = Some(Stop::Panicked);
-            cancel_next(state, &mut firing);
+            cancel_next(&mut firing);
         }
     }
 }
@@ -404,13 +414,11 @@ impl DynState {
         let state: Arc<DynState> = Arc::new(State {
             schedule,
             handle: handle.clone(),
-            census: census.clone(),
             counts: Counts::default(),
             firing: Mutex::new(Firing {
                 priority,
                 next: None,
                 tick: first,
-                due: first,
                 due_instant: Instant::now(),
                 tick_instant: Instant::now(),
                 mapped: false,
@@ -418,6 +426,7 @@ impl DynState {
                 fired: 0,
                 running: 0,
                 stop: None,
+                cancelled: false,
             }),
             body: f,
         });
@@ -440,7 +449,7 @@ impl DynState {
             return false;
         }
         firing.stop = Some(Stop::Cancelled);
-        cancel_next(self, &mut firing);
+        cancel_next(&mut firing);
         true
     }
 
@@ -471,8 +480,28 @@ impl DynState {
         self.lock().is_over()
     }
 
-    /// Active (and when its next firing is due), or finished and why.
-    pub(crate) fn phase(&self) -> Phase {
-        self.lock().phase(&self.schedule)
+    /// Active (and when its next firing is due), or finished and why; and whether its
+    /// pending firing was cancelled in its wheel.
+    pub(crate) fn phase(&self) -> (Phase, bool) {
+        let firing = self.lock();
+        (firing.phase(&self.schedule), firing.cancelled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A schedule's heap cost is its state (in an `Arc`) plus one pending firing task:
+    /// keep the state of a body with 40 bytes of captures, with the `Arc`'s two counts,
+    /// within 320 bytes (an allocator size class; the next is 384).
+    #[test]
+    fn the_state_of_a_schedule_stays_small() {
+        let captures = [0u64; 5];
+        let body = move || {
+            let _ = captures;
+        };
+        fn arc_size<F: Fn() + Send + Sync>(_: &F) -> usize {
+            std::mem::size_of::<super::State<F>>() + 2 * std::mem::size_of::<usize>()
+        }
+        assert!(arc_size(&body) <= 320, "{} bytes", arc_size(&body));
     }
 }
