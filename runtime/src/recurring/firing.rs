@@ -45,11 +45,12 @@
 //!   told by its finished handle left in `next` with no stop set (`Firing::phase`).
 
 use super::census::{Census, Counts};
+use super::nanos::{gap, minus, nanos_of, now_nanos, plus, system_time_of};
 use super::schedule::{OnPanic, Overlap, Schedule};
 use crate::time::MissedTickBehavior;
 use crate::time::ScheduleError;
 use crate::Handle;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use kairos_rt_core::task::JoinHandle;
 use kairos_rt_core::Priority;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -95,9 +96,9 @@ struct Firing {
     priority: Priority,
     /// The pending firing's task (or relay); `None` while a sequential run goes on.
     next: Option<JoinHandle<()>>,
-    /// The next tick, and when it is due (tick + jitter) on the monotonic clock (on the
-    /// wall clock: `Firing::due`).
-    tick: DateTime<Utc>,
+    /// The next tick (in nanoseconds since the Unix epoch, UTC: `nanos.rs`), and when it
+    /// is due (tick + jitter) on the monotonic clock (on the wall clock: `Firing::due`).
+    tick: i64,
     due_instant: Instant,
     /// The next tick on the monotonic clock (without jitter), and whether it was mapped
     /// yet: an `every` grid is mapped once and then carried on by exact periods, with no
@@ -105,7 +106,7 @@ struct Firing {
     tick_instant: Instant,
     mapped: bool,
     /// When the sequential run of `tick` started (on the grid).
-    started: DateTime<Utc>,
+    started: i64,
     /// Ticks consumed (that started a run or were skipped by the overlap rule).
     fired: u64,
     running: u32,
@@ -147,9 +148,10 @@ impl Firing {
         }
         if self.next.is_none() {
             let more = self.ticks_left(schedule) > 0;
-            return schedule.next_tick(self.tick, self.started).filter(|_| more).map(Into::into);
+            let next = schedule.next_tick_counting_ns(self.tick, self.started).0;
+            return next.filter(|_| more).map(system_time_of);
         }
-        Some(self.due().into())
+        Some(system_time_of(self.due()))
     }
 
     /// The jitter drawn for the next tick.
@@ -158,12 +160,12 @@ impl Firing {
     }
 
     /// When the next firing is due on the wall clock: its tick plus jitter.
-    fn due(&self) -> DateTime<Utc> {
-        self.tick + self.jitter()
+    fn due(&self) -> i64 {
+        plus(self.tick, self.jitter())
     }
 
     /// Sets the next tick, drawing its jitter, and when it is due.
-    fn set_next(&mut self, schedule: &Schedule, tick: DateTime<Utc>) {
+    fn set_next(&mut self, schedule: &Schedule, tick: i64) {
         let max = schedule.max_jitter();
         let jitter = if max.is_zero() {
             Duration::ZERO
@@ -175,7 +177,7 @@ impl Firing {
         } else {
             // The monotonic clock is read after the wall clock, so the mapped instant is
             // never before the wall-clock tick (only up to the gap between the reads after).
-            let now = Utc::now();
+            let now = now_nanos();
             let now_instant = Instant::now();
             now_instant.checked_add(gap(now, tick))
         };
@@ -189,13 +191,13 @@ impl Firing {
     /// The wall-clock time at instant `at`: read from the monotonic grid for an `every`
     /// schedule (no clock read, and no wall-clock step can move the grid), from the wall
     /// clock for cron.
-    fn wall_at(&self, schedule: &Schedule, at: Instant) -> DateTime<Utc> {
+    fn wall_at(&self, schedule: &Schedule, at: Instant) -> i64 {
         if schedule.period().is_none() || !self.mapped {
-            return Utc::now();
+            return now_nanos();
         }
         match at.checked_duration_since(self.tick_instant) {
-            Some(after) => self.tick + after,
-            None => self.tick - self.tick_instant.duration_since(at),
+            Some(after) => plus(self.tick, after),
+            None => minus(self.tick, self.tick_instant.duration_since(at)),
         }
     }
 
@@ -247,11 +249,6 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365 * 30)
 }
 
-/// The gap `to - from` as a `Duration`, zero if `to` is earlier.
-fn gap(from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
-    (to - from).to_std().unwrap_or(Duration::ZERO)
-}
-
 /// Spawns the firing of the next tick set in `firing`; marks the schedule stopped if the
 /// runtime refuses it.
 fn spawn_firing(state: &Arc<DynState>, firing: &mut Firing) {
@@ -274,11 +271,11 @@ fn cancel_next(firing: &mut Firing) {
 
 /// Sets the next tick after `tick` for a firing that started at `started` (on the grid:
 /// without its jitter), or marks the schedule exhausted. Returns whether there is one.
-fn plan_next(state: &DynState, firing: &mut Firing, tick: DateTime<Utc>, started: DateTime<Utc>) -> bool {
+fn plan_next(state: &DynState, firing: &mut Firing, tick: i64, started: i64) -> bool {
     let next = if firing.ticks_left(&state.schedule) == 0 {
         None
     } else {
-        let (next, missed) = state.schedule.next_tick_counting(tick, started);
+        let (next, missed) = state.schedule.next_tick_counting_ns(tick, started);
         Counts::add(&state.counts.missed, missed);
         next
     };
@@ -299,7 +296,7 @@ fn fire(state: &Arc<DynState>) {
     let now_instant = Instant::now();
     state.counts.record_lateness(now_instant.saturating_duration_since(firing.due_instant));
     // Missed ticks are judged on the grid: this firing's own jitter is not lateness.
-    let started = firing.wall_at(&state.schedule, now_instant) - firing.jitter();
+    let started = minus(firing.wall_at(&state.schedule, now_instant), firing.jitter());
     let tick = firing.tick;
     firing.fired += 1;
     firing.running += 1;
@@ -346,12 +343,7 @@ fn fire(state: &Arc<DynState>) {
 
 /// After a sequential run of `tick` that started at `started`: spawns the next firing,
 /// or returns the tick to run again at once (`QueueOne`), or stops. See the protocol.
-fn after_run(
-    state: &Arc<DynState>,
-    firing: &mut Firing,
-    mut tick: DateTime<Utc>,
-    mut started: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+fn after_run(state: &Arc<DynState>, firing: &mut Firing, mut tick: i64, mut started: i64) -> Option<i64> {
     let end = firing.wall_at(&state.schedule, Instant::now());
     loop {
         if firing.stop.is_some() || !plan_next(state, firing, tick, started) {
@@ -408,6 +400,11 @@ impl DynState {
         let Some(first) = schedule.first_tick(now) else {
             return Err(ScheduleError::invalid(format!(
                 "the schedule has no tick at or after now ({now}): its until has passed"
+            )));
+        };
+        let Some(first) = nanos_of(first) else {
+            return Err(ScheduleError::invalid(format!(
+                "the first tick ({first}) is after the year 2262, beyond the runtime's timers"
             )));
         };
         let census = Census::of(&handle.shared);

@@ -11,6 +11,7 @@
 //! - `missed_tick.rs`: [`MissedTickBehavior`], the rule after missed ticks.
 //! - `handle.rs`: the [`Recurring`] handle and `spawn_recurring`.
 //! - `firing.rs`: the firing loop (its protocol is there).
+//! - `nanos.rs`: ticks as nanoseconds since the Unix epoch, as the firing loop carries them.
 //! - `census.rs`: the per-runtime tally behind [`Handle::schedules`](crate::Handle::schedules),
 //!   `pending()`, `metrics()` and the shutdown report.
 //! - `error.rs`: [`ScheduleError`].
@@ -19,6 +20,7 @@ mod census;
 mod cron;
 mod firing;
 mod handle;
+mod nanos;
 mod schedule;
 
 pub use crate::stats::schedules::SchedulesSnapshot;

@@ -19,6 +19,7 @@
 //!   (ticks that fired or were skipped by the overlap rule), not ticks dropped as missed.
 
 use super::cron::CronSpec;
+use super::nanos::{nanos_of, nanos_saturating, time_of};
 use crate::time::MissedTickBehavior;
 use crate::time::ScheduleError;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -118,6 +119,11 @@ pub struct Schedule {
 /// `d` in nanoseconds, as a `TimeDelta`, if it fits.
 fn delta_of_nanos(nanos: u128) -> Option<TimeDelta> {
     i64::try_from(nanos).ok().map(TimeDelta::nanoseconds)
+}
+
+/// `b - a` in nanoseconds, signed; saturates beyond ~292 years.
+fn signed_nanos(a: DateTime<Utc>, b: DateTime<Utc>) -> i128 {
+    (b - a).num_nanoseconds().map_or(if b > a { i128::MAX } else { i128::MIN }, i128::from)
 }
 
 /// `b - a` in nanoseconds (`b >= a`); saturates beyond ~292 years.
@@ -605,18 +611,9 @@ impl Schedule {
         match &self.grid {
             Grid::Every(period) => {
                 let elapsed = if now > tick { nanos_between(tick, now) } else { 0 };
-                let (offset, missed) = self.missed.next_periodic(elapsed, period.as_nanos());
-                let next = delta_of_nanos(offset).and_then(|d| tick.checked_add_signed(d));
-                // Ticks after `until` do not exist, so they are not counted as missed.
-                let missed = match self.until {
-                    Some(until) if until < now => {
-                        let before_until =
-                            if until > tick { nanos_between(tick, until) / period.as_nanos() } else { 0 };
-                        missed.min(u64::try_from(before_until).unwrap_or(u64::MAX))
-                    }
-                    _ => missed,
-                };
-                (next.and_then(|n| self.within_until(n)), missed)
+                let until = self.until.map(|until| signed_nanos(tick, until));
+                let (offset, missed) = self.every_next(*period, elapsed, until);
+                (offset.and_then(delta_of_nanos).and_then(|d| tick.checked_add_signed(d)), missed)
             }
             Grid::Cron(spec) => {
                 let Some(next) = spec.next_after(tick).and_then(|n| self.within_until(n)) else {
@@ -641,38 +638,72 @@ impl Schedule {
         }
     }
 
+    /// The `every` step of [`next_tick_counting`](Self::next_tick_counting), in
+    /// nanoseconds after the last tick: for a judgement `elapsed` after it and `until`
+    /// (if any) at `until` after it (negative: before it), the offset of the next tick
+    /// (`None` past `until`) and how many ticks were missed.
+    fn every_next(&self, period: Duration, elapsed: u128, until: Option<i128>) -> (Option<u128>, u64) {
+        let p = period.as_nanos();
+        let (offset, missed) = self.missed.next_periodic(elapsed, p);
+        // Ticks after `until` do not exist, so they are not counted as missed.
+        let missed = match until {
+            Some(until) if until < i128::try_from(elapsed).unwrap_or(i128::MAX) => {
+                let before_until = u128::try_from(until).map_or(0, |u| u / p);
+                missed.min(u64::try_from(before_until).unwrap_or(u64::MAX))
+            }
+            _ => missed,
+        };
+        let past_until = until.is_some_and(|u| i128::try_from(offset).map_or(true, |o| o > u));
+        ((!past_until).then_some(offset), missed)
+    }
+
+    /// [`next_tick_counting`](Self::next_tick_counting) on nanoseconds since the Unix
+    /// epoch (see `nanos.rs`): integer arithmetic for an `every` grid, the calendar for
+    /// cron. `None` also for a tick beyond the year 2262.
+    pub(crate) fn next_tick_counting_ns(&self, tick: i64, now: i64) -> (Option<i64>, u64) {
+        match &self.grid {
+            Grid::Every(period) => {
+                let elapsed = u128::try_from(i128::from(now) - i128::from(tick)).unwrap_or(0);
+                let until = self.until.map(|until| i128::from(nanos_saturating(until)) - i128::from(tick));
+                let (offset, missed) = self.every_next(*period, elapsed, until);
+                (offset.and_then(|o| i64::try_from(o).ok()).and_then(|o| tick.checked_add(o)), missed)
+            }
+            Grid::Cron(_) => {
+                let (next, missed) = self.next_tick_counting(time_of(tick), time_of(now));
+                (next.and_then(nanos_of), missed)
+            }
+        }
+    }
+
     /// How many ticks lie in `[first, end]` (`first` a tick, `first <= end`), at most
-    /// `limit`, and the last of them: the ticks that came while a run was going.
-    pub(crate) fn ticks_through(
-        &self,
-        first: DateTime<Utc>,
-        end: DateTime<Utc>,
-        limit: u64,
-    ) -> (u64, DateTime<Utc>) {
-        let end = self.until.map_or(end, |until| end.min(until));
+    /// `limit`, and the last of them: the ticks that came while a run was going. In
+    /// nanoseconds since the Unix epoch.
+    pub(crate) fn ticks_through(&self, first: i64, end: i64, limit: u64) -> (u64, i64) {
+        let end = self.until.map_or(end, |until| end.min(nanos_saturating(until)));
         if limit == 0 || first > end {
             return (0, first);
         }
         match &self.grid {
             Grid::Every(period) => {
                 let p = period.as_nanos();
-                let k = (nanos_between(first, end) / p + 1).min(u128::from(limit));
+                let span = u128::try_from(i128::from(end) - i128::from(first)).unwrap_or(0);
+                let k = (span / p + 1).min(u128::from(limit));
                 let last =
-                    delta_of_nanos((k - 1) * p).and_then(|d| first.checked_add_signed(d)).unwrap_or(first);
+                    i64::try_from((k - 1) * p).ok().and_then(|o| first.checked_add(o)).unwrap_or(first);
                 (u64::try_from(k).unwrap_or(u64::MAX), last)
             }
             Grid::Cron(spec) => {
-                let (mut k, mut last) = (1, first);
+                let (mut k, mut last) = (1, time_of(first));
                 while k < limit.min(MISSED_COUNT_CAP) {
-                    match spec.next_after(last) {
-                        Some(n) if n <= end => {
+                    match spec.next_after(last).filter(|n| nanos_of(*n).is_some_and(|n| n <= end)) {
+                        Some(n) => {
                             k += 1;
                             last = n;
                         }
-                        _ => break,
+                        None => break,
                     }
                 }
-                (k, last)
+                (k, nanos_of(last).unwrap_or(first))
             }
         }
     }
@@ -747,12 +778,45 @@ mod tests {
     #[test]
     fn ticks_through_counts_the_ticks_that_came_during_a_run() {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let s = |d: u64| t0 + Duration::from_secs(d);
+        let at = |d: u64| t0 + Duration::from_secs(d);
+        let s = |d: u64| nanos_of(at(d)).unwrap();
         let every = Schedule::every(Duration::from_secs(10)).unwrap();
         assert_eq!(every.ticks_through(s(10), s(35), u64::MAX), (3, s(30)));
         assert_eq!(every.ticks_through(s(10), s(35), 2), (2, s(20)), "limited by times");
-        assert_eq!(every.clone().until(s(20)).ticks_through(s(10), s(35), u64::MAX), (2, s(20)));
+        assert_eq!(every.clone().until(at(20)).ticks_through(s(10), s(35), u64::MAX), (2, s(20)));
         let cron = Schedule::cron("*/10 * * * * *").unwrap();
         assert_eq!(cron.ticks_through(s(10), s(35), u64::MAX), (3, s(30)));
+    }
+
+    /// The firing loop's integer path gives the calendar path's ticks and misses, for
+    /// every missed-tick behavior, with and without `until`, for `every` and cron grids.
+    #[test]
+    fn next_tick_counting_ns_agrees_with_the_calendar() {
+        let t0 = Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 0).unwrap();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let ns = |t: DateTime<Utc>| nanos_of(t).unwrap();
+        let grids = [
+            Schedule::every(Duration::from_millis(700)).unwrap(),
+            Schedule::every(Duration::from_secs(1)).unwrap().starting_at(at(300)),
+            Schedule::cron_in("*/2 * * * * *", "Europe/Berlin").unwrap(),
+        ];
+        for grid in grids {
+            for missed in [MissedTickBehavior::Burst, MissedTickBehavior::Delay, MissedTickBehavior::Skip] {
+                for until in [None, Some(at(2_500)), Some(at(100))] {
+                    let mut s = grid.clone().missed_tick(missed);
+                    if let Some(until) = until {
+                        s = s.until(until);
+                    }
+                    for (tick, now) in [(0, 0), (0, 650), (0, 701), (0, 5_000), (700, 2_600), (1_400, 900)] {
+                        let (next, n) = s.next_tick_counting(at(tick), at(now));
+                        assert_eq!(
+                            s.next_tick_counting_ns(ns(at(tick)), ns(at(now))),
+                            (next.map(ns), n),
+                            "{s:?} tick {tick} now {now}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
