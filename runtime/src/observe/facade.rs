@@ -59,5 +59,15 @@ impl MetricsSnapshot {
         }
         describe_counter!(LATENCY_COUNT, "Tasks whose submit-to-start latency was sampled.");
         counter!(LATENCY_COUNT).absolute(self.latency.samples);
+        for s in self.schedules.samples() {
+            let labels: Vec<(&'static str, &'static str)> = s.label.into_iter().collect();
+            if s.counter {
+                describe_counter!(s.name, s.help);
+                counter!(s.name, &labels).absolute(s.value as u64);
+            } else {
+                describe_gauge!(s.name, s.help);
+                gauge!(s.name, &labels).set(s.value);
+            }
+        }
     }
 }

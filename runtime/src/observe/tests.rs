@@ -39,7 +39,18 @@ fn snapshot() -> MetricsSnapshot {
         retry_waiting: 12,
         busy_ratio: vec![0.25, 1.0, 0.0],
         latency: LatencySummary::from_histogram(&h),
-        schedules: crate::SchedulesSnapshot::default(),
+        schedules: crate::SchedulesSnapshot {
+            active: 3,
+            finished: 2,
+            stopped_by_shutdown: 2,
+            firings: 14,
+            firings_run: 13,
+            firings_dropped: 1,
+            runs: 13,
+            skipped: 4,
+            max_lateness: Duration::from_micros(250),
+            ..Default::default()
+        },
     }
 }
 
@@ -182,6 +193,10 @@ fn prometheus_text_has_the_values() {
     let text = snapshot().to_prometheus();
     let lines: Vec<&str> = text.lines().collect();
     for expected in [
+        "kairos_schedules_active 3",
+        "kairos_schedules_stopped{reason=\"shutdown\"} 2",
+        "kairos_schedule_firings_total{outcome=\"run\"} 13",
+        "kairos_schedule_lateness_seconds{stat=\"max\"} 0.00025",
         "kairos_tasks_submitted_total 100",
         "kairos_tasks_started_total 60",
         "kairos_tasks_completed_total 42",
@@ -336,13 +351,14 @@ fn merge_into_a_narrower_histogram_saturates() {
 #[test]
 fn display_is_compact() {
     let text = snapshot().to_string();
-    assert_eq!(text.lines().count(), 6, "{text}");
+    assert_eq!(text.lines().count(), 7, "{text}");
     assert!(text.contains("42 completed"), "{text}");
     assert!(text.contains("8 rejected, 13 refused full"), "{text}");
     assert!(
         text.contains("runtime timers: 40 submitted, 30 fired, 8 cancelled, 0 dropped, 0 refused, 2 pending"),
         "{text}"
     );
+    assert!(text.contains("\nschedules: 3 active, 2 finished; 13 runs, 4 skipped, 0 missed"), "{text}");
     assert!(text.contains("9 ready (p48: 7, p3: 2), 11 timed, 12 retry-waiting"), "{text}");
     assert!(text.contains("busy: 25% 100% 0%"), "{text}");
     assert!(text.contains("(1000 samples)"), "{text}");
@@ -456,6 +472,11 @@ mod facade {
         assert_eq!(get("kairos_worker_busy_ratio{worker=1}"), 1.0);
         assert_eq!(get("kairos_submit_to_start_seconds_count"), 1000.0);
         assert!((get("kairos_submit_to_start_seconds{quantile=0.5}") - 500e-6).abs() < 5e-6);
+        assert_eq!(get("kairos_schedules_active"), 3.0);
+        assert_eq!(get("kairos_schedules_stopped{reason=shutdown}"), 2.0);
+        assert_eq!(get("kairos_schedule_firings_total{outcome=dropped}"), 1.0);
+        assert_eq!(get("kairos_schedule_skipped_total"), 4.0);
+        assert_eq!(get("kairos_schedule_lateness_seconds{stat=max}"), 250e-6);
         assert!(values.keys().all(|k| k.starts_with("kairos_")), "{values:?}");
         let described = store.described.lock().unwrap();
         assert!(described.iter().any(|d| d == "kairos_tasks_completed_total"));
