@@ -114,7 +114,7 @@ impl Peer for KairosPeer {
 
     fn shutdown(self) -> String {
         let r = self.rt.shutdown();
-        format!(
+        let mut note = format!(
             "shutdown: {} submitted, {} completed, {} cancelled, {} timers dropped, {} panicked, \
              {} rejected, {} expired, {} runtime timers (sleeps, not tasks); balanced: {}",
             r.submitted,
@@ -126,6 +126,26 @@ impl Peer for KairosPeer {
             r.expired,
             r.runtime_timers.submitted,
             r.is_balanced()
-        )
+        );
+        let s = &r.schedules;
+        if s.finished > 0 {
+            // The recurring scenario: how every tick went, and that nothing piled up (at
+            // most one firing per schedule was left pending at shutdown).
+            note += &format!(
+                "; schedules: {} stopped by shutdown, {} runs, {} ticks skipped by overlap, {} missed, \
+                 firings {} = {} run + {} dropped pending (balanced: {}), lateness mean {:?} max {:?}",
+                s.stopped_by_shutdown,
+                s.runs,
+                s.skipped,
+                s.missed,
+                s.firings,
+                s.firings_run,
+                s.firings_dropped,
+                s.firings_balance(),
+                s.mean_lateness,
+                s.max_lateness
+            );
+        }
+        note
     }
 }
