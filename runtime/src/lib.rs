@@ -85,6 +85,104 @@
 //! runtime of the task (or `block_on`) they are called from, and panic with a message
 //! that says what to use instead when called elsewhere. [`yield_now`] needs no runtime.
 //!
+//! # I/O: what kairos is and is not
+//!
+//! kairos is a scheduler, **not an I/O reactor**: it has no event loop of its own for
+//! sockets, files or signals. A future waiting for I/O is woken by whichever reactor owns
+//! the socket, and kairos then queues it again at its priority. So async I/O crates work
+//! inside kairos tasks, and run at kairos priorities, as long as their reactor runs:
+//!
+//! - **smol / async-io crates** (`async-net`, `async-fs`, `async-process`, and the
+//!   clients built on `async-io`) need **no setup and no feature**: `async-io` runs its
+//!   own reactor thread, started the first time it is used.
+//! - **tokio-based crates** (`tokio::net`, `tokio::time`, reqwest, tonic, sqlx, the
+//!   `redis` crate's async API, ...) need a tokio reactor in their thread's context, or
+//!   they panic with "there is no reactor running, must be called from the context of a
+//!   Tokio 1.x runtime". Turn on the **`tokio` feature** and either let kairos own a
+//!   small tokio runtime (`Builder::enable_tokio`: one extra thread, mostly asleep in
+//!   the reactor) or give it the handle of one you have (`Builder::tokio_handle`, a
+//!   multi-thread runtime). Its reactor and timers are then entered on every worker,
+//!   every blocking thread and inside [`Runtime::block_on`], so those crates work
+//!   everywhere kairos runs your code, and `tokio::spawn` reaches that tokio runtime.
+//! - **Blocking calls** (a synchronous HTTP or database client, `std::fs`, a long
+//!   computation that cannot yield) belong on the blocking pool, not on a worker:
+//!   [`spawn_blocking`] / [`Handle::spawn_blocking`] run them on separate, bounded threads
+//!   in priority order ([`Builder::max_blocking_threads`],
+//!   [`Builder::blocking_keep_alive`]), so they never hold a worker and never delay
+//!   urgent tasks.
+//!
+//! With the `tokio` feature (`cargo run -p kairos-rt --features tokio --example tokio_io`):
+//!
+#![cfg_attr(feature = "tokio", doc = "```")]
+#![cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+//! use kairos_rt::{Priority, Runtime};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let rt = Runtime::builder().workers(2).enable_tokio().build()?;
+//! let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+//! let addr = listener.local_addr()?;
+//! let server = rt.spawn_future(Priority::LOW, async move {
+//!     let (mut conn, _) = listener.accept().await?;
+//!     let mut buf = [0u8; 4];
+//!     conn.read_exact(&mut buf).await?;
+//!     conn.write_all(&buf).await
+//! });
+//! let client = rt.spawn_future(Priority::HIGH, async move {
+//!     let mut conn = tokio::net::TcpStream::connect(addr).await?;
+//!     conn.write_all(b"ping").await?;
+//!     let mut back = [0u8; 4];
+//!     conn.read_exact(&mut back).await?;
+//!     Ok::<_, std::io::Error>(back)
+//! });
+//! assert_eq!(&client.join().unwrap()?, b"ping");
+//! server.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! With smol's `async-net`, no feature (`cargo run -p kairos-rt --example smol_io`):
+//!
+//! ```
+//! use futures_lite::{AsyncReadExt, AsyncWriteExt};
+//! use kairos_rt::{Priority, Runtime};
+//!
+//! let rt = Runtime::builder().workers(2).build()?;
+//! let listener = rt.block_on(async_net::TcpListener::bind("127.0.0.1:0"))?;
+//! let addr = listener.local_addr()?;
+//! let server = rt.spawn_future(Priority::LOW, async move {
+//!     let (mut conn, _) = listener.accept().await?;
+//!     let mut buf = [0u8; 4];
+//!     conn.read_exact(&mut buf).await?;
+//!     conn.write_all(&buf).await
+//! });
+//! let client = rt.spawn_future(Priority::HIGH, async move {
+//!     let mut conn = async_net::TcpStream::connect(addr).await?;
+//!     conn.write_all(b"ping").await?;
+//!     let mut back = [0u8; 4];
+//!     conn.read_exact(&mut back).await?;
+//!     Ok::<_, std::io::Error>(back)
+//! });
+//! assert_eq!(&client.join().unwrap()?, b"ping");
+//! server.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! And a blocking call, off the workers:
+//!
+//! ```
+//! use kairos_rt::{Priority, Runtime};
+//!
+//! let rt = Runtime::builder().workers(2).max_blocking_threads(8).build()?;
+//! let file = rt.spawn_blocking(Priority::HIGH, || std::fs::read_to_string("Cargo.toml"));
+//! assert!(file.join().unwrap().is_ok());
+//! # Ok::<(), kairos_rt::BuildError>(())
+//! ```
+//!
+//! What kairos does not do for I/O: it does not make a blocking call non-blocking (a
+//! closure that blocks on a worker still holds it: use the blocking pool), it does not
+//! interrupt a blocking call at shutdown (the report counts one that never returns as
+//! `unfinished` under [`Runtime::shutdown_timeout`]), and it does not run tokio tasks
+//! spawned with `tokio::spawn` (tokio does, outside kairos's priorities and accounting).
+//!
 //! # Modules
 //!
 //! The everyday names are at the crate root (as in the examples above); the public
@@ -176,7 +274,7 @@ pub use recurring::{
 };
 pub use runtime::error::{BuildError, Elapsed, SpawnError};
 pub use runtime::{Builder, Handle, Runtime};
-pub use task::{Jitter, RetryOutcome, RetryPolicy, RetryPolicyError, RetryTask, Task};
+pub use task::{BlockingTask, Jitter, RetryOutcome, RetryPolicy, RetryPolicyError, RetryTask, Task};
 pub use task::{JoinError, JoinHandle, TaskId, TaskStatus};
 pub use time::{sleep, sleep_until, timeout, yield_now, Sleep, Timeout, YieldNow};
 
@@ -321,6 +419,35 @@ where
 {
     with_current("spawn_future", "Runtime::spawn_future or Handle::spawn_future", |h| {
         h.spawn_future(priority, fut)
+    })
+}
+
+/// Runs a blocking closure on the blocking pool of the runtime running the current task
+/// (see [`Handle::spawn_blocking`]); inside a future, `.await` the handle.
+///
+/// # Panics
+///
+/// Outside a kairos task, a blocking job or `Runtime::block_on`; use
+/// [`Handle::spawn_blocking`] there.
+///
+/// ```
+/// use kairos_rt::{Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let h = rt.spawn_future(Priority::NORMAL, async {
+///     let read = kairos_rt::spawn_blocking(Priority::HIGH, || std::fs::read_dir(".").map(|d| d.count()));
+///     read.await.unwrap().unwrap() // the worker ran other tasks meanwhile
+/// });
+/// assert!(h.join().unwrap() > 0);
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
+pub fn spawn_blocking<F, T>(priority: Priority, f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    with_current("spawn_blocking", "Runtime::spawn_blocking or Handle::spawn_blocking", |h| {
+        h.spawn_blocking(priority, f)
     })
 }
 

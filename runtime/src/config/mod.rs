@@ -1,4 +1,5 @@
-//! Configuration: what [`Builder`](crate::Builder) produces and the workers read.
+//! Configuration: what [`Builder`](crate::Builder) produces and the workers read
+//! (`blocking.rs`: the blocking pool's settings; `io.rs`: the I/O driver threads enter).
 //!
 //! A leaf: it names no other module of the crate but the clock (for tick conversion).
 //! Rules it keeps: a [`BuilderConfig`] is validated by the builder before any thread
@@ -6,6 +7,8 @@
 //! ([`Aging`]) say in their docs what every value means.
 
 pub(crate) mod aging;
+pub(crate) mod blocking;
+pub(crate) mod io;
 
 pub use aging::Aging;
 
@@ -24,6 +27,10 @@ pub(crate) struct BuilderConfig {
     pub(crate) max_pending: Option<usize>,
     pub(crate) aging: Option<Aging>,
     pub(crate) lifo: bool,
+    /// The blocking pool's cap, keep-alive and thread names.
+    pub(crate) blocking: blocking::BlockingConfig,
+    /// The I/O driver every thread running kairos code enters.
+    pub(crate) io: io::IoDriver,
 }
 
 impl fmt::Debug for BuilderConfig {
@@ -36,6 +43,8 @@ impl fmt::Debug for BuilderConfig {
             .field("max_pending", &self.max_pending)
             .field("aging", &self.aging)
             .field("lifo", &self.lifo)
+            .field("blocking", &self.blocking)
+            .field("io", &self.io)
             .finish()
     }
 }

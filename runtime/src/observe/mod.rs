@@ -11,6 +11,9 @@
 //! (feature `metrics`), `report.rs`, `schedules.rs` (the recurring schedules' census,
 //! read into all three); this file gathers the readings from the workers.
 //!
+//! The blocking pool's gauges are read under its lock (`sched::blocking`), which no
+//! worker takes.
+//!
 //! `pending` and `metrics` read without stopping the workers: per-worker counters (each worker writes its
 //! own cache line; see `stats::counters`), queue lengths from the deques, per-worker timer
 //! gauges and latency samplers. A snapshot is exact when the runtime is quiescent and
@@ -84,6 +87,7 @@ impl Shared {
         // Queues before wheels: a task moving from a wheel to a queue between the reads is
         // missed, never counted twice.
         let ready = self.ready_by_level();
+        let blocking = shared.blocking.gauges();
         PendingSnapshot::new(
             ready,
             self.timed_by_level(),
@@ -92,6 +96,7 @@ impl Shared {
         )
         .with_runtime_timers(self.runtime_timers_waiting())
         .with_schedules(self.schedules_snapshot())
+        .with_blocking(blocking.queued, blocking.running)
     }
 
     /// See [`Handle::metrics`](crate::Handle::metrics).
@@ -124,6 +129,7 @@ impl Shared {
         let timed_out = totals.get(Count::TimedOut);
         let retried = shared.retries.retried.load(Relaxed);
         let exhausted = shared.retries.exhausted.load(Relaxed);
+        let blocking = shared.blocking.gauges();
         MetricsSnapshot {
             uptime,
             workers: shared.num_workers(),
@@ -147,6 +153,9 @@ impl Shared {
             timers_pending: self.timed_by_level().iter().sum(),
             runtime_timers_pending: self.runtime_timers_waiting(),
             retry_waiting: shared.retries.waiting.load(Relaxed),
+            blocking_queued: blocking.queued.iter().sum(),
+            blocking_running: blocking.running,
+            blocking_threads: blocking.threads,
             busy_ratio,
             latency: LatencySummary::from_histogram(&histogram),
             schedules: self.schedules_snapshot(),

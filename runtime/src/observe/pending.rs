@@ -17,12 +17,14 @@ pub struct LevelCounts {
     pub ready: u64,
     /// Tasks waiting in a timing wheel for their due time.
     pub timed: u64,
+    /// `spawn_blocking` jobs waiting for a blocking thread.
+    pub blocking: u64,
 }
 
 impl LevelCounts {
-    /// `ready + timed`.
+    /// `ready + timed + blocking`.
     pub fn total(&self) -> u64 {
-        self.ready + self.timed
+        self.ready + self.timed + self.blocking
     }
 
     /// Whether no task waits at this level.
@@ -46,7 +48,11 @@ impl LevelCounts {
 ///   and started futures queued to be polled again (woken, or yielding);
 /// - [`timed`](Self::timed): user tasks in a timing wheel, waiting for their due time;
 /// - [`retry_waiting`](Self::retry_waiting): tasks waiting for their next retry attempt
-///   (not by level).
+///   (not by level);
+/// - [`blocking_queued`](Self::blocking_queued): [`spawn_blocking`](crate::Handle::spawn_blocking)
+///   jobs waiting for a blocking thread (by level in [`LevelCounts::blocking`]); those
+///   running are not pending, and are shown apart in
+///   [`blocking_running`](Self::blocking_running).
 ///
 /// Not pending: a running task, a future waiting for something (a sleep, a channel), and
 /// the runtime's own timers, the small tasks behind every [`sleep`](crate::sleep),
@@ -58,8 +64,8 @@ impl LevelCounts {
 ///
 /// # The bound
 ///
-/// At any moment, `total() <= W + Q + R + M`, where `W` is the user tasks submitted and
-/// not started yet, `Q` the started futures and fired timers queued to run again, `R` the
+/// At any moment, `total() <= W + Q + R + M`, where `W` is the user tasks (blocking jobs
+/// included) submitted and not started yet, `Q` the started futures and fired timers queued to run again, `R` the
 /// tasks waiting for a retry, and `M` the tasks in flight while the snapshot reads the
 /// queues: each queue is read at its own instant, so a task that a worker takes to start
 /// (or steals from another worker's queue, at most 32 per steal) during the read may
@@ -86,7 +92,7 @@ impl LevelCounts {
 /// ```
 /// # let rt = kairos_rt::Runtime::builder().workers(1).build().unwrap();
 /// let p = rt.pending();
-/// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting());
+/// assert_eq!(p.total(), p.ready() + p.timed() + p.retry_waiting() + p.blocking_queued());
 /// for (priority, counts) in p.levels() {
 ///     println!("level {priority}: {} ready, {} timed", counts.ready, counts.timed);
 /// }
@@ -101,6 +107,8 @@ pub struct PendingSnapshot {
     runtime_timers: u64,
     schedules: u64,
     next_schedule_due: Option<SystemTime>,
+    blocking: [u64; Priority::LEVELS],
+    blocking_running: u64,
 }
 
 impl PendingSnapshot {
@@ -121,6 +129,8 @@ impl PendingSnapshot {
             runtime_timers: 0,
             schedules: 0,
             next_schedule_due: None,
+            blocking: [0; Priority::LEVELS],
+            blocking_running: 0,
         }
     }
 
@@ -166,9 +176,49 @@ impl PendingSnapshot {
         self.next_schedule_due
     }
 
-    /// Every pending task: `ready() + timed() + retry_waiting()`.
+    /// The snapshot with the blocking pool's queued jobs per level, and its running jobs.
+    pub(crate) fn with_blocking(mut self, queued: [u64; Priority::LEVELS], running: u64) -> PendingSnapshot {
+        self.blocking = queued;
+        self.blocking_running = running;
+        self
+    }
+
+    /// Every pending task: `ready() + timed() + retry_waiting() + blocking_queued()`.
     pub fn total(&self) -> u64 {
-        self.ready() + self.timed() + self.retry_waiting
+        self.ready() + self.timed() + self.retry_waiting + self.blocking_queued()
+    }
+
+    /// [`spawn_blocking`](crate::Handle::spawn_blocking) jobs waiting for a blocking
+    /// thread, over all levels.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).max_blocking_threads(1).build()?;
+    /// let (started, has_started) = std::sync::mpsc::channel();
+    /// let (release, released) = std::sync::mpsc::channel::<()>();
+    /// let busy = rt.spawn_blocking(Priority::LOW, move || {
+    ///     started.send(()).unwrap();
+    ///     released.recv().unwrap() // holds the only blocking thread
+    /// });
+    /// has_started.recv().unwrap();
+    /// let queued = rt.spawn_blocking(Priority::HIGH, || ());
+    /// let p = rt.pending();
+    /// assert_eq!((p.blocking_running(), p.blocking_queued()), (1, 1), "one runs, one waits");
+    /// assert_eq!(p.at(Priority::HIGH).blocking, 1);
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// queued.join().unwrap();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn blocking_queued(&self) -> u64 {
+        self.blocking.iter().sum()
+    }
+
+    /// `spawn_blocking` jobs running on a blocking thread (not counted in
+    /// [`total`](Self::total): they are not pending).
+    pub fn blocking_running(&self) -> u64 {
+        self.blocking_running
     }
 
     /// Whether nothing is pending.
@@ -225,7 +275,7 @@ impl PendingSnapshot {
     /// ```
     pub fn at(&self, priority: Priority) -> LevelCounts {
         let i = priority.index();
-        LevelCounts { ready: self.ready[i], timed: self.timed[i] }
+        LevelCounts { ready: self.ready[i], timed: self.timed[i], blocking: self.blocking[i] }
     }
 
     /// The levels at which some task is pending, most urgent first, with their counts.
@@ -248,7 +298,9 @@ impl PendingSnapshot {
 /// One line: totals, then the non-empty levels, most urgent first.
 ///
 /// For example `5 pending: 3 ready, 1 timed, 1 retry-waiting; p48 2+0, p32 1+1`, where
-/// each level shows `ready+timed`, then `; 2 schedules` if any schedule is active.
+/// each level shows `ready+timed` (`ready+timed+blocking` where blocking jobs wait).
+/// With `spawn_blocking` jobs queued or running, `, 2 blocking-queued (4 running)`
+/// follows the retry count; then `; 2 schedules` if any schedule is active.
 impl fmt::Display for PendingSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -259,9 +311,15 @@ impl fmt::Display for PendingSnapshot {
             self.timed(),
             self.retry_waiting
         )?;
+        if self.blocking_queued() + self.blocking_running != 0 {
+            write!(f, ", {} blocking-queued ({} running)", self.blocking_queued(), self.blocking_running)?;
+        }
         let mut sep = "; ";
         for (priority, counts) in self.levels() {
             write!(f, "{sep}p{priority} {}+{}", counts.ready, counts.timed)?;
+            if counts.blocking != 0 {
+                write!(f, "+{}", counts.blocking)?;
+            }
             sep = ", ";
         }
         if self.schedules > 0 {
@@ -301,10 +359,10 @@ mod tests {
     #[test]
     fn at_reads_one_level() {
         let (p, _) = sample();
-        assert_eq!(p.at(Priority::HIGH), LevelCounts { ready: 2, timed: 0 });
-        assert_eq!(p.at(Priority::NORMAL), LevelCounts { ready: 1, timed: 1 });
-        assert_eq!(p.at(Priority::LOWEST), LevelCounts { ready: 0, timed: 4 });
-        assert_eq!(p.at(Priority::HIGHEST), LevelCounts { ready: 0, timed: 0 });
+        assert_eq!(p.at(Priority::HIGH), LevelCounts { ready: 2, timed: 0, blocking: 0 });
+        assert_eq!(p.at(Priority::NORMAL), LevelCounts { ready: 1, timed: 1, blocking: 0 });
+        assert_eq!(p.at(Priority::LOWEST), LevelCounts { ready: 0, timed: 4, blocking: 0 });
+        assert_eq!(p.at(Priority::HIGHEST), LevelCounts { ready: 0, timed: 0, blocking: 0 });
         assert_eq!(p.at(Priority::new(1).unwrap()).total(), 0);
     }
 

@@ -124,7 +124,7 @@ impl MetricsSnapshot {
     }
 
     /// Every gauge without labels, with its family.
-    pub(super) fn scalar_gauges(&self) -> [(Family, f64); 5] {
+    pub(super) fn scalar_gauges(&self) -> [(Family, f64); 8] {
         [
             (
                 gauge(
@@ -147,6 +147,18 @@ impl MetricsSnapshot {
             ),
             (gauge("kairos_uptime_seconds", "Time since the runtime was built."), self.uptime.as_secs_f64()),
             (gauge("kairos_workers", "Worker threads."), self.workers as f64),
+            (
+                gauge("kairos_blocking_queued", "spawn_blocking jobs waiting for a blocking thread."),
+                self.blocking_queued as f64,
+            ),
+            (
+                gauge("kairos_blocking_running", "spawn_blocking jobs running on a blocking thread."),
+                self.blocking_running as f64,
+            ),
+            (
+                gauge("kairos_blocking_threads", "Threads of the blocking pool, idle or running."),
+                self.blocking_threads as f64,
+            ),
         ]
     }
 
@@ -163,6 +175,7 @@ impl MetricsSnapshot {
     ///   `kairos_runtime_timers_{submitted,fired,cancelled,dropped,refused}_total`;
     /// - gauges `kairos_timers_pending`, `kairos_runtime_timers_pending`,
     ///   `kairos_retry_waiting`, `kairos_uptime_seconds`, `kairos_workers`,
+    ///   `kairos_blocking_{queued,running,threads}`,
     ///   `kairos_worker_busy_ratio{worker="i"}` (one per worker) and
     ///   `kairos_queue_depth{priority="N"}`, one sample for **every** level 0 to 63 (an
     ///   empty level reads 0, so every series exists from the first scrape);

@@ -20,8 +20,8 @@ use std::time::Duration;
 ///
 /// The counts always balance: `submitted` equals the sum of all the other counts, and
 /// every runtime timer is accounted for too ([`is_balanced`](Self::is_balanced)). A task
-/// counted in `unfinished` was still queued or running on a worker the shutdown did not
-/// wait for (`unjoined_workers`): [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)
+/// counted in `unfinished` was still queued or running on a worker (or a blocking thread)
+/// the shutdown did not wait for (`unjoined_workers`, `unjoined_blocking_threads`): [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)
 /// gave up on it, or it was the caller's own worker.
 ///
 /// # Examples
@@ -64,8 +64,9 @@ pub struct ShutdownReport {
     pub expired: u64,
     /// Futures dropped because they ran past their run timeout.
     pub run_timeouts: u64,
-    /// Tasks still queued or running when the report was made, because some worker
-    /// was not waited for (`unjoined_workers`). They end later, in the background.
+    /// Tasks still queued or running when the report was made, because some worker or
+    /// blocking thread was not waited for (`unjoined_workers`,
+    /// `unjoined_blocking_threads`). They end later, in the background.
     pub unfinished: u64,
     /// The runtime's own timers (sleeps, timeouts, run-timeout limits, retry backoffs),
     /// apart from the tasks above. After a shutdown that did not wait for every worker,
@@ -81,6 +82,13 @@ pub struct ShutdownReport {
     /// `futures_dropped`); one being polled right then ends so when its poll returns,
     /// and is `unfinished` until then.
     pub unjoined_workers: usize,
+    /// Blocking-pool threads the shutdown could not wait for: a
+    /// [`spawn_blocking`](crate::Handle::spawn_blocking) call still running when
+    /// `shutdown_timeout` gave up (a blocking call cannot be interrupted), a thread still
+    /// finishing when some worker was not waited for, or the caller's own thread when the
+    /// runtime was shut down (or dropped) inside a blocking job. Each runs the blocking
+    /// jobs still queued and exits by itself; what it holds is `unfinished` until then.
+    pub unjoined_blocking_threads: usize,
     /// How long the shutdown took.
     pub elapsed: Duration,
     /// The recurring schedules after shutdown: those it stopped
@@ -98,6 +106,7 @@ impl ShutdownReport {
         totals: &Totals,
         timed_out: bool,
         unjoined_workers: usize,
+        unjoined_blocking_threads: usize,
         elapsed: Duration,
     ) -> ShutdownReport {
         let mut report = ShutdownReport {
@@ -114,6 +123,7 @@ impl ShutdownReport {
             runtime_timers: RuntimeTimerCounts::from_totals(totals),
             timed_out,
             unjoined_workers,
+            unjoined_blocking_threads,
             elapsed,
             schedules: SchedulesSnapshot::default(),
         };
@@ -136,13 +146,14 @@ impl ShutdownReport {
 
     /// Whether every submitted task is accounted for: the counts add up, and no task is
     /// `unfinished` (nor any runtime timer
-    /// [`unaccounted`](RuntimeTimerCounts::unaccounted)) unless some worker was not waited
-    /// for (a task missing from every outcome count after every worker was joined would be
+    /// [`unaccounted`](RuntimeTimerCounts::unaccounted)) unless some worker or blocking
+    /// thread was not waited for (a task missing from every outcome count after every worker was joined would be
     /// a lost task).
     pub fn is_balanced(&self) -> bool {
         let timers = &self.runtime_timers;
         self.accounted() == self.submitted
             && timers.ended() <= timers.submitted
-            && (self.unjoined_workers > 0 || (self.unfinished == 0 && timers.ended() == timers.submitted))
+            && (self.unjoined_workers + self.unjoined_blocking_threads > 0
+                || (self.unfinished == 0 && timers.ended() == timers.submitted))
     }
 }

@@ -156,6 +156,12 @@ pub struct MetricsSnapshot {
     pub runtime_timers_pending: u64,
     /// Tasks waiting for their next retry attempt (gauge).
     pub retry_waiting: u64,
+    /// `spawn_blocking` jobs waiting for a blocking thread (gauge).
+    pub blocking_queued: u64,
+    /// `spawn_blocking` jobs running on a blocking thread (gauge).
+    pub blocking_running: u64,
+    /// Threads of the blocking pool, idle or running (gauge).
+    pub blocking_threads: u64,
     /// For each worker, the share of [`uptime`](Self::uptime) it spent running tasks,
     /// `0.0..=1.0` (gauge).
     pub busy_ratio: Vec<f64>,
@@ -183,7 +189,7 @@ impl MetricsSnapshot {
 /// kairos: 4 workers, up 12.5s
 /// tasks: 100 submitted, 98 started, 90 completed, 3 failed (1 panicked, 1 timed out), 2 cancelled, 0 expired, 4 retried, 0 rejected, 7 refused full, 12 stolen
 /// runtime timers: 40 submitted, 30 fired, 8 cancelled, 0 dropped, 0 refused, 2 pending
-/// pending: 5 ready (p63: 1, p32: 4), 3 timed, 1 retry-waiting
+/// pending: 5 ready (p63: 1, p32: 4), 3 timed, 1 retry-waiting, 2 blocking-queued (8 running on 8 blocking threads)
 /// busy: 12% 40% 3% 0%
 /// submit-to-start (1234 samples): p50 12µs, p90 40µs, p99 200µs, p99.9 1.2ms, max 3ms
 /// schedules: 3 active, 1 finished; 500 runs, 2 skipped, 0 missed, 0 panicked; lateness mean 40µs, max 2ms
@@ -227,7 +233,15 @@ impl fmt::Display for MetricsSnapshot {
         if sep == ", " {
             f.write_str(")")?;
         }
-        writeln!(f, ", {} timed, {} retry-waiting", self.timers_pending, self.retry_waiting)?;
+        writeln!(
+            f,
+            ", {} timed, {} retry-waiting, {} blocking-queued ({} running on {} blocking threads)",
+            self.timers_pending,
+            self.retry_waiting,
+            self.blocking_queued,
+            self.blocking_running,
+            self.blocking_threads
+        )?;
         f.write_str("busy:")?;
         for ratio in &self.busy_ratio {
             write!(f, " {:.0}%", ratio * 100.0)?;

@@ -37,6 +37,9 @@ fn snapshot() -> MetricsSnapshot {
         timers_pending: 11,
         runtime_timers_pending: 2,
         retry_waiting: 12,
+        blocking_queued: 13,
+        blocking_running: 14,
+        blocking_threads: 15,
         busy_ratio: vec![0.25, 1.0, 0.0],
         latency: LatencySummary::from_histogram(&h),
         schedules: crate::SchedulesSnapshot {
@@ -360,6 +363,7 @@ fn display_is_compact() {
     );
     assert!(text.contains("\nschedules: 3 active, 2 finished; 13 runs, 4 skipped, 0 missed"), "{text}");
     assert!(text.contains("9 ready (p48: 7, p3: 2), 11 timed, 12 retry-waiting"), "{text}");
+    assert!(text.contains("13 blocking-queued (14 running on 15 blocking threads)"), "{text}");
     assert!(text.contains("busy: 25% 100% 0%"), "{text}");
     assert!(text.contains("(1000 samples)"), "{text}");
     let empty = MetricsSnapshot {

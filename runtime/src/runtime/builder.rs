@@ -1,5 +1,7 @@
 //! [`Builder`]: how a [`Runtime`] is configured.
 
+use crate::config::blocking::{BlockingConfig, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+use crate::config::io::IoDriver;
 use crate::config::{Aging, BuilderConfig, Hook};
 use crate::sched::shared::Shared;
 use crate::sched::worker::WorkerCtx;
@@ -12,7 +14,8 @@ use std::time::Duration;
 /// Builds a [`Runtime`] with custom settings.
 ///
 /// Defaults: one worker per available CPU, threads named `kairos-worker-N`, the standard
-/// library's default stack size, and a 50 µs spin before an idle worker parks.
+/// library's default stack size, a 50 µs spin before an idle worker parks, a blocking
+/// pool of up to 512 threads kept 10 s when idle, and no tokio reactor (feature `tokio`).
 ///
 /// # Examples
 ///
@@ -40,6 +43,18 @@ pub struct Builder {
     max_pending: Option<usize>,
     aging: Option<Aging>,
     lifo: bool,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+    #[cfg(feature = "tokio")]
+    tokio: Option<TokioSource>,
+}
+
+/// Where the tokio reactor comes from (`tokio` feature).
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+enum TokioSource {
+    Given(tokio::runtime::Handle),
+    Owned,
 }
 
 impl Default for Builder {
@@ -50,8 +65,8 @@ impl Default for Builder {
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("workers", &self.workers)
+        let mut f = f.debug_struct("Builder");
+        f.field("workers", &self.workers)
             .field("thread_name", &self.thread_name)
             .field("stack_size", &self.stack_size)
             .field("on_thread_start", &self.on_thread_start.is_some())
@@ -61,7 +76,11 @@ impl fmt::Debug for Builder {
             .field("max_pending", &self.max_pending)
             .field("aging", &self.aging)
             .field("lifo", &self.lifo)
-            .finish()
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("blocking_keep_alive", &self.blocking_keep_alive);
+        #[cfg(feature = "tokio")]
+        f.field("tokio", &self.tokio);
+        f.finish()
     }
 }
 
@@ -79,6 +98,10 @@ impl Builder {
             max_pending: None,
             aging: Some(Aging::default()),
             lifo: false,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
+            #[cfg(feature = "tokio")]
+            tokio: None,
         }
     }
 
@@ -228,17 +251,131 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool runs at once (default 512, as tokio's). Threads
+    /// are started only when a [`spawn_blocking`](crate::Handle::spawn_blocking) job finds
+    /// no idle one, and exit after [`blocking_keep_alive`](Self::blocking_keep_alive)
+    /// without a job; at the cap, jobs wait in priority order (then arrival order).
+    /// `0` is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder()
+    ///     .workers(2)
+    ///     .max_blocking_threads(16)
+    ///     .blocking_keep_alive(Duration::from_secs(30))
+    ///     .build()?;
+    /// let h = rt.spawn_blocking(Priority::HIGH, || std::fs::metadata(".").is_ok());
+    /// assert!(h.join().unwrap());
+    /// assert!(Runtime::builder().max_blocking_threads(0).build().unwrap_err().is_zero_limit());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for a job before it exits (default 10 s).
+    /// [`Duration::ZERO`] is rejected by [`build`](Self::build) (every burst of blocking
+    /// jobs would start its threads again); `Duration::MAX` keeps idle threads for good.
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// Lends the reactor and timers of the tokio runtime behind `handle` to every kairos
+    /// future: on the workers, on the blocking threads and inside
+    /// [`block_on`](crate::Runtime::block_on), code that needs "a Tokio 1.x runtime"
+    /// (`tokio::net`, `tokio::time`, reqwest, tonic, sqlx, the `redis` crate's async API)
+    /// works, at kairos priorities. Feature `tokio`.
+    ///
+    /// The tokio runtime must be a multi-thread one (its threads drive the reactor; a
+    /// current-thread runtime drives it only inside its own `block_on`, so kairos tasks
+    /// waiting on it would hang): a current-thread handle is rejected by
+    /// [`build`](Self::build). Keep that runtime alive as long as kairos uses it; once it
+    /// shuts down, tokio I/O fails. `tokio::spawn` inside a kairos task spawns onto it.
+    /// To let kairos own one, use [`enable_tokio`](Self::enable_tokio).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let tokio_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    /// let rt = Runtime::builder().workers(2).tokio_handle(tokio_rt.handle().clone()).build()?;
+    /// let h = rt.spawn_future(Priority::HIGH, async {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(1)).await; // tokio's timer
+    ///     "woken by tokio's timer driver"
+    /// });
+    /// assert_eq!(h.join().unwrap(), "woken by tokio's timer driver");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn tokio_handle(mut self, handle: tokio::runtime::Handle) -> Builder {
+        self.tokio = Some(TokioSource::Given(handle));
+        self
+    }
+
+    /// Like [`tokio_handle`](Self::tokio_handle), with a tokio runtime that the kairos
+    /// runtime makes and owns: a multi-thread tokio runtime with **one** worker thread
+    /// (named `"{thread_name}-tokio"`), with I/O and time enabled. That thread sleeps in
+    /// the reactor (`epoll` on Linux) and wakes for each I/O event or tokio timer, which
+    /// it turns into a wake-up of the kairos task waiting on it (queued at the task's
+    /// priority); it also runs whatever is `tokio::spawn`ed. The cost: one mostly idle
+    /// thread, and one extra thread hop per I/O event. The kairos runtime's shutdown stops
+    /// it (without waiting; tasks left on tokio are dropped), once the workers and the
+    /// blocking pool are done. Feature `tokio`.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(2).enable_tokio().build()?;
+    /// // A tokio TCP listener and client, polled by kairos workers and by `block_on`.
+    /// let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    /// let addr = listener.local_addr()?;
+    /// let server = rt.spawn_future(Priority::NORMAL, async move { listener.accept().await.map(|_| ()) });
+    /// rt.block_on(tokio::net::TcpStream::connect(addr))?;
+    /// server.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn enable_tokio(mut self) -> Builder {
+        self.tokio = Some(TokioSource::Owned);
+        self
+    }
+
+    /// The I/O driver the settings ask for (with the `tokio` feature: a tokio handle).
+    fn io_driver(&mut self) -> Result<IoDriver, BuildError> {
+        #[cfg(feature = "tokio")]
+        {
+            use crate::config::io::TokioDriver;
+            match self.tokio.take() {
+                None => Ok(IoDriver::default()),
+                Some(TokioSource::Given(h)) => match h.runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::CurrentThread => Err(BuildError::tokio_current_thread()),
+                    _ => Ok(TokioDriver::given(h).into_driver()),
+                },
+                Some(TokioSource::Owned) => TokioDriver::owned(&self.thread_name)
+                    .map(TokioDriver::into_driver)
+                    .map_err(BuildError::tokio),
+            }
+        }
+        #[cfg(not(feature = "tokio"))]
+        Ok(IoDriver::default())
+    }
+
     /// Starts the workers.
     ///
     /// # Errors
     ///
     /// [`BuildError`] if the worker count is 0 or above 1,024; if `max_processes`,
-    /// `max_pending` or an aging budget is 0; if the thread name prefix holds a NUL byte
+    /// `max_pending`, `max_blocking_threads`, `blocking_keep_alive` or an aging budget is
+    /// 0; (feature `tokio`) if a tokio handle is of a current-thread runtime, or the
+    /// tokio runtime of `enable_tokio` cannot start; if the thread name prefix holds a NUL byte
     /// or the stack size is 0; if [`MAX_RUNTIMES`](crate::MAX_RUNTIMES) runtimes are
     /// alive already (a runtime counts until its shared state is freed: see
     /// [`Runtime::shutdown`]); or if a thread cannot be spawned (the workers already
     /// started are stopped again).
-    pub fn build(self) -> Result<Runtime, BuildError> {
+    pub fn build(mut self) -> Result<Runtime, BuildError> {
         let workers = match self.workers {
             Some(0) => return Err(BuildError::zero_workers()),
             Some(n) if n > MAX_OWNERS => return Err(BuildError::too_many_workers(n, MAX_OWNERS)),
@@ -262,6 +399,19 @@ impl Builder {
         if let Some(level) = self.aging.as_ref().and_then(Aging::zero_level) {
             return Err(BuildError::zero_aging(level));
         }
+        if self.max_blocking_threads == 0 {
+            return Err(BuildError::zero_limit("max_blocking_threads"));
+        }
+        if self.blocking_keep_alive.is_zero() {
+            return Err(BuildError::zero_keep_alive());
+        }
+        let io = self.io_driver()?;
+        let blocking = BlockingConfig {
+            max_threads: self.max_blocking_threads,
+            keep_alive: self.blocking_keep_alive,
+            thread_name: self.thread_name.clone(),
+            stack_size: self.stack_size,
+        };
         let queues: Vec<RunQueue> = (0..workers).map(|_| RunQueue::with_order(self.lifo)).collect();
         let config = BuilderConfig {
             on_thread_start: self.on_thread_start,
@@ -271,6 +421,8 @@ impl Builder {
             max_pending: self.max_pending,
             aging: self.aging,
             lifo: self.lifo,
+            blocking,
+            io,
         };
         let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());
         if shared.home_slot == 0 {

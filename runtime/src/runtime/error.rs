@@ -24,13 +24,23 @@ pub struct BuildError {
 #[derive(Debug)]
 enum BuildErrorKind {
     ZeroWorkers,
-    TooManyWorkers { requested: usize, max: usize },
+    TooManyWorkers {
+        requested: usize,
+        max: usize,
+    },
     Spawn(std::io::Error),
     ZeroLimit(&'static str),
     ZeroAging(kairos_rt_core::Priority),
     ThreadNameNul(String),
     ZeroStackSize,
-    TooManyRuntimes { max: usize },
+    TooManyRuntimes {
+        max: usize,
+    },
+    ZeroKeepAlive,
+    #[cfg(feature = "tokio")]
+    TokioCurrentThread,
+    #[cfg(feature = "tokio")]
+    Tokio(std::io::Error),
 }
 
 impl BuildError {
@@ -57,6 +67,28 @@ impl BuildError {
     }
     pub(crate) fn zero_stack_size() -> BuildError {
         BuildError { kind: BuildErrorKind::ZeroStackSize }
+    }
+    pub(crate) fn zero_keep_alive() -> BuildError {
+        BuildError { kind: BuildErrorKind::ZeroKeepAlive }
+    }
+    #[cfg(feature = "tokio")]
+    pub(crate) fn tokio_current_thread() -> BuildError {
+        BuildError { kind: BuildErrorKind::TokioCurrentThread }
+    }
+    #[cfg(feature = "tokio")]
+    pub(crate) fn tokio(e: std::io::Error) -> BuildError {
+        BuildError { kind: BuildErrorKind::Tokio(e) }
+    }
+    /// `Builder::blocking_keep_alive(Duration::ZERO)` was given.
+    pub fn is_zero_keep_alive(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::ZeroKeepAlive)
+    }
+    /// The tokio settings were unusable (feature `tokio`): a handle of a current-thread
+    /// tokio runtime, or the tokio runtime of `Builder::enable_tokio` could not start
+    /// ([`source`](std::error::Error::source) has its error).
+    #[cfg(feature = "tokio")]
+    pub fn is_tokio(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::TokioCurrentThread | BuildErrorKind::Tokio(_))
     }
     /// The OS refused to start a worker thread; [`source`](std::error::Error::source)
     /// has its error.
@@ -120,6 +152,18 @@ impl fmt::Display for BuildError {
                  shut one down (its state is freed once its last Handle, JoinHandle of a future, \
                  or waker is gone) before building another"
             ),
+            BuildErrorKind::ZeroKeepAlive => f.write_str(
+                "Builder::blocking_keep_alive(Duration::ZERO) would end every idle blocking thread at \
+                 once, so each burst of blocking jobs starts its threads again; give a positive duration",
+            ),
+            #[cfg(feature = "tokio")]
+            BuildErrorKind::TokioCurrentThread => f.write_str(
+                "Builder::tokio_handle was given the handle of a current-thread tokio runtime, whose reactor \
+                 runs only inside its own block_on, so kairos tasks waiting for its I/O would hang; give the \
+                 handle of a multi-thread tokio runtime, or use Builder::enable_tokio()",
+            ),
+            #[cfg(feature = "tokio")]
+            BuildErrorKind::Tokio(_) => f.write_str("the tokio runtime of Builder::enable_tokio could not start"),
             BuildErrorKind::ZeroLimit(setting) => {
                 write!(f, "Builder::{setting}(0) would admit nothing; use a limit of at least 1")
             }
@@ -131,6 +175,8 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             BuildErrorKind::Spawn(e) => Some(e),
+            #[cfg(feature = "tokio")]
+            BuildErrorKind::Tokio(e) => Some(e),
             _ => None,
         }
     }

@@ -291,6 +291,7 @@ impl Handle {
             );
         }
         let _enter = context::enter(self.shared.clone());
+        let _io = self.shared.config.io.enter();
         let parker = Arc::new(Parker::new());
         let waker = ParkWaker::waker(parker.clone());
         let mut cx = Context::from_waker(&waker);
@@ -317,10 +318,12 @@ impl Handle {
 /// Observing (see `observe`).
 impl Handle {
     /// What waits to run: ready tasks and timed tasks per priority level, tasks waiting
-    /// for a retry, and the next due time (a lower bound: the wheels report the start of
-    /// the coarse slot that holds a far-off timer, so no timer is due before it). The
-    /// runtime's own timers (behind sleeps, timeouts and backoffs) are counted apart, not
-    /// in the total; [`PendingSnapshot`] states what is counted and the bound it keeps.
+    /// for a retry, [`spawn_blocking`](Self::spawn_blocking) jobs waiting for a blocking
+    /// thread (and how many run), and the next due time (a lower bound: the wheels report
+    /// the start of the coarse slot that holds a far-off timer, so no timer is due before
+    /// it). The runtime's own timers (behind sleeps, timeouts and backoffs) are counted
+    /// apart, not in the total; [`PendingSnapshot`] states what is counted and the bound
+    /// it keeps.
     ///
     /// Counts are gathered without stopping the workers: exact when the runtime is
     /// quiescent, approximate while tasks move. Timed tasks submitted from outside the

@@ -11,6 +11,7 @@
 
 use crate::observe::{MetricsSnapshot, PendingSnapshot, ShutdownReport};
 use crate::runtime::error::SpawnError;
+mod blocking;
 mod builder;
 pub(crate) mod error;
 mod handle;
@@ -152,7 +153,11 @@ impl Runtime {
     /// [`is_shutdown`](crate::JoinError::is_shutdown)), joins the workers, and reports
     /// how every submitted task ended.
     ///
-    /// A task that never returns keeps this waiting forever; use
+    /// The blocking pool ([`spawn_blocking`](Handle::spawn_blocking)) is stopped once the
+    /// workers are joined: its queued jobs run, and shutdown waits for every blocking
+    /// thread to finish its job and exit. A blocking call cannot be interrupted.
+    ///
+    /// A task or blocking call that never returns keeps this waiting forever; use
     /// [`shutdown_timeout`](Self::shutdown_timeout) to bound the wait.
     ///
     /// # How each ending resolves every handle and frees the runtime
@@ -201,14 +206,17 @@ impl Runtime {
         self.shutdown_inner(None)
     }
 
-    /// Like [`shutdown`](Self::shutdown), but stops waiting for the workers after
-    /// `timeout`. If it gives up (`timed_out` is set, `unjoined_workers` says on how many
-    /// workers), it first cancels every future that is not being polled, so their
-    /// handles resolve at once ([`is_shutdown`](crate::JoinError::is_shutdown)); a future
-    /// being polled by a stuck worker ends when that poll returns. Closures still queued
+    /// Like [`shutdown`](Self::shutdown), but stops waiting for the workers (and the
+    /// blocking pool) after `timeout`. If it gives up (`timed_out` is set,
+    /// `unjoined_workers` says on how many workers), it first cancels every future that
+    /// is not being polled, so their handles resolve at once
+    /// ([`is_shutdown`](crate::JoinError::is_shutdown)); a future being polled by a stuck
+    /// worker ends when that poll returns. Closures still queued
     /// or running are counted as `unfinished`: the workers finish them in the background
     /// (running queued ready closures, dropping timers, as `shutdown` does) and exit,
-    /// and the last of them frees what the runtime still holds.
+    /// and the last of them frees what the runtime still holds. A blocking call still
+    /// running is counted likewise (`unjoined_blocking_threads`), and its thread runs
+    /// the blocking jobs still queued before it exits.
     /// `Duration::MAX` waits like [`shutdown`](Self::shutdown).
     ///
     /// ```
@@ -241,6 +249,7 @@ impl Runtime {
             &self.handle.shared.totals(),
             waited.timed_out,
             waited.unjoined_workers,
+            waited.unjoined_blocking_threads,
             start.elapsed(),
         );
         report.schedules = self.handle.shared.schedules_snapshot();

@@ -11,13 +11,15 @@
 //! - [`spawn`]: the spawn path (admission, intake, allocation, routing);
 //! - [`shutdown`]: how the runtime stops, in numbered steps;
 //! - [`context`]: which runtime (and which worker) the current thread belongs to;
-//! - [`registry`]: the live futures, so shutdown can cancel those that wait forever.
+//! - [`registry`]: the live futures, so shutdown can cancel those that wait forever;
+//! - [`blocking`]: the blocking pool, the threads that run `spawn_blocking` closures.
 //!
 //! Rules: every task ends counted once (through `stats`); a task is in exactly one of a
 //! run queue, a wheel, an inbox, or running, unless it is a future waiting for a wake-up
 //! (then it is in the registry); after intake closes no submission from outside lands in
 //! a queue that nobody drains.
 
+pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod registry;
 pub(crate) mod shared;

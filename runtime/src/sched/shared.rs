@@ -159,6 +159,8 @@ pub(crate) struct Shared {
     pub(crate) room: Event,
     /// This runtime's slot in the process-wide home table (0: none).
     pub(crate) home_slot: usize,
+    /// The threads that run `spawn_blocking` closures.
+    pub(crate) blocking: crate::sched::blocking::BlockingPool,
 }
 
 /// What `JoinHandle::set_priority` reaches this runtime through.
@@ -252,6 +254,7 @@ impl Shared {
             admission: config.max_pending.map(Admission::new),
             room: Event::new(),
             home_slot,
+            blocking: crate::sched::blocking::BlockingPool::new(config.blocking.clone()),
             config,
         }
     }
@@ -546,6 +549,8 @@ mod tests {
             max_pending: None,
             aging: None,
             lifo: false,
+            blocking: Default::default(),
+            io: Default::default(),
         };
         let queues: Vec<RunQueue> = (0..2).map(|_| RunQueue::with_order(false)).collect();
         let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());

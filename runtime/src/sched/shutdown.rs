@@ -18,6 +18,15 @@
 //!    future of the registry now (`cancel_live_futures`: an idle one ends at once with
 //!    `Shutdown`, one being polled ends when its poll returns), so no handle of a future
 //!    waits for a worker that may never come back.
+//!    **Then the blocking pool** (`sched::blocking`): its threads run every queued
+//!    blocking closure and exit. Shutdown waits for them up to the same deadline once
+//!    every worker was joined (no spawn can reach the pool any more); past the deadline,
+//!    or if some worker was not joined, it only tells the pool to stop, and the threads
+//!    it did not wait for are reported (`unjoined_blocking_threads`: a blocking call
+//!    that never returns, or the caller's own thread when the runtime was dropped inside
+//!    a blocking job), their jobs `unfinished`. Only when everything was waited for does
+//!    it stop the tokio runtime the runtime owns, if any (`config::io`); else that
+//!    runtime stops when the shared state is freed.
 //! 4. **Final drain**, by the last party to leave (`LastOut`, loom model `last_out.rs`):
 //!    the parties are the shutting-down thread (after step 2) and every worker thread
 //!    (after its exit, outside its worker context). So it runs exactly once, after every
@@ -54,6 +63,8 @@ pub(crate) struct Waited {
     pub(crate) timed_out: bool,
     /// Workers not joined: still running at the timeout, or the caller's own.
     pub(crate) unjoined_workers: usize,
+    /// Blocking-pool threads not waited for (see `BlockingPool::shut_down`).
+    pub(crate) unjoined_blocking_threads: usize,
 }
 
 impl Shared {
@@ -81,7 +92,7 @@ impl Shared {
         }
         // 3. Join the workers. A timeout too large to add (`Duration::MAX`) waits like `shutdown`.
         let deadline = timeout.and_then(|d| start.checked_add(d));
-        let mut waited = Waited { timed_out: false, unjoined_workers: 0 };
+        let mut waited = Waited { timed_out: false, unjoined_workers: 0, unjoined_blocking_threads: 0 };
         let me = std::thread::current().id();
         for t in threads {
             if t.thread().id() == me {
@@ -110,6 +121,19 @@ impl Shared {
         if waited.unjoined_workers > 0 {
             // No future handle may wait for a worker that may never come back.
             shared.cancel_live_futures();
+        }
+        // 3, continued: the blocking pool. With a worker still running it could still be
+        // given a job, so it is only told to stop then (its threads drain the queue and
+        // exit in the background).
+        let pool_deadline = if waited.unjoined_workers > 0 { Some(Instant::now()) } else { deadline };
+        let pool = shared.blocking.shut_down(shared, pool_deadline);
+        if waited.unjoined_workers == 0 {
+            waited.timed_out |= pool.hit_deadline;
+        }
+        waited.unjoined_blocking_threads = pool.unjoined_threads;
+        if waited.unjoined_workers == 0 && waited.unjoined_blocking_threads == 0 {
+            // Nothing of this runtime runs any more: an I/O driver it owns can stop.
+            shared.config.io.shut_down();
         }
         waited
     }

@@ -62,14 +62,14 @@ fn next_sample_here() -> bool {
 }
 
 /// Why steps 1 and 2 refused a spawn (the body is given back by the caller).
-enum Refused {
+pub(super) enum Refused {
     Shutdown,
     /// Full at this `max_pending` limit.
     Full(usize),
 }
 
 impl Refused {
-    fn with<B>(self, body: B) -> Refusal<B> {
+    pub(super) fn with<B>(self, body: B) -> Refusal<B> {
         match self {
             Refused::Shutdown => Refusal::Shutdown(body),
             Refused::Full(limit) => Refusal::Full(body, limit),
@@ -92,7 +92,7 @@ pub(crate) fn refused<T>() -> JoinHandle<T> {
 
 /// The handle of a spawned task (`allocate` returned its join reference), or a refused
 /// one.
-fn wrap<T>(join: Option<std::ptr::NonNull<kairos_rt_core::task::Header>>) -> JoinHandle<T> {
+pub(super) fn wrap<T>(join: Option<std::ptr::NonNull<kairos_rt_core::task::Header>>) -> JoinHandle<T> {
     match join {
         // SAFETY: `allocate` with `join: true` returns the handle's counted reference
         // to a cell whose output type is `T` (the body's output).
@@ -216,7 +216,12 @@ impl Shared {
     /// admission unit. From outside, an `Ok` leaves the caller inside the intake gate
     /// (`Intake::end` after routing).
     #[inline]
-    fn enter(&self, local: Option<&WorkerCtx>, admit: Admit, runtime_timer: bool) -> Result<bool, Refused> {
+    pub(super) fn enter(
+        &self,
+        local: Option<&WorkerCtx>,
+        admit: Admit,
+        runtime_timer: bool,
+    ) -> Result<bool, Refused> {
         let count = |kind| match local {
             Some(w) => w.remote().counters.bump_owned(kind),
             None => self.counters.add_shared(kind, 1),

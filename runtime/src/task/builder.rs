@@ -30,6 +30,10 @@
 //! Plain `spawn*` calls never go through this module, so tasks that use no policy pay
 //! nothing for it.
 
+mod blocking;
+
+pub use blocking::BlockingTask;
+
 use super::expiry::{self, ExpiryLink};
 use super::retry_loop::{retry_loop, RetryHooks, RetryOutcome};
 use super::retry_policy::RetryPolicy;
@@ -283,7 +287,8 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// Something [`Handle::spawn_with`] can spawn: a [`Task`] or a [`RetryTask`].
+/// Something [`Handle::spawn_with`] can spawn: a [`Task`], a [`RetryTask`] or a
+/// [`BlockingTask`].
 pub trait Spawnable: sealed::Sealed + Sized {
     /// What the task's handle resolves to.
     type Output: Send + 'static;
@@ -303,11 +308,7 @@ impl<B: Body> Spawnable for Task<B> {
 
     fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<B::Output>, SpawnError<Self>> {
         let (mut body, settings) = self.policed();
-        let expiry = body.start_by.map(|deadline| {
-            let link = Arc::new(ExpiryLink::default());
-            body.expiry = Some(link.clone());
-            (deadline, link)
-        });
+        let expiry = body.link_expiry();
         let admit = if wait { Admit::Wait } else { Admit::Try };
         let task = handle
             .submit(body, settings.priority, settings.due(handle), admit)
@@ -465,6 +466,17 @@ struct Policed<B> {
     /// cancels the timer (see `expiry.rs`).
     expiry: Option<Arc<ExpiryLink>>,
     started: bool,
+}
+
+impl<B> Policed<B> {
+    /// For a task with a start deadline: a new expiry link, kept by the body, and the
+    /// deadline, for the spawner to `expiry::arm` once the task is spawned.
+    fn link_expiry(&mut self) -> Option<(Instant, Arc<ExpiryLink>)> {
+        let deadline = self.start_by?;
+        let link = Arc::new(ExpiryLink::default());
+        self.expiry = Some(link.clone());
+        Some((deadline, link))
+    }
 }
 
 // SAFETY: delegates to the inner body's `run`, which follows the contract. On expiry a

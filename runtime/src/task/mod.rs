@@ -7,8 +7,9 @@
 //!
 //! This folder owns the policies; the scheduler underneath knows nothing of them (a
 //! policed task is an ordinary closure or future to it). Files: `builder.rs` (the `Task`
-//! builder and how its policies run), `retry_policy.rs` (the policy and its validation),
-//! `retry_loop.rs` (the loop that applies it). "Edge values" of a policy (zero, huge and
+//! builder and how its policies run; `builder/blocking.rs`: `Task::blocking`, a task for
+//! the blocking pool), `retry_policy.rs` (the policy and its validation), `retry_loop.rs`
+//! (the loop that applies it). "Edge values" of a policy (zero, huge and
 //! invalid ones) are documented once, on [`RetryPolicy`].
 //!
 //! # What a retry is
@@ -62,7 +63,7 @@ mod retry_policy;
 #[cfg(test)]
 mod retry_tests;
 
-pub use builder::{RetryTask, Spawnable, Task};
+pub use builder::{BlockingTask, RetryTask, Spawnable, Task};
 pub use kairos_rt_core::task::{Closure, FutureBody, JoinError, JoinHandle, TaskId, TaskStatus};
 pub use retry_loop::RetryOutcome;
 pub use retry_policy::{Jitter, RetryPolicy, RetryPolicyError};

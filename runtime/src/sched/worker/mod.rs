@@ -176,6 +176,9 @@ impl WorkerCtx {
     pub(crate) fn run(self) {
         {
             let _guard = context::enter_worker(&self);
+            // The I/O driver (with the `tokio` feature: tokio's reactor and timers) for
+            // the thread's life as a worker, hooks included; dropped before it leaves.
+            let _io = self.shared.config.io.enter();
             reduce_timer_slack();
             // A panicking hook must not take the worker with it (its queue and its wheel
             // would be stranded); the payload is dropped.
