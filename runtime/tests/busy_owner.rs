@@ -136,3 +136,72 @@ fn a_timed_task_cancelled_while_its_owner_blocks_leaves_the_wheel_at_once() {
     let report = rt.shutdown();
     assert!(report.is_balanced(), "{report:?}");
 }
+
+/// How long after the pilot ran timer A is due (see [`one_round`]).
+const LEAD: Duration = Duration::from_micros(300);
+/// How long after timer A timer B is due: `LEAD + GAP` is well under `HELP_AFTER` (1 ms).
+const GAP: Duration = Duration::from_micros(300);
+/// Rounds of [`one_round`] at most (a round takes a few milliseconds; the test stops at
+/// the first that shows A first).
+const ROUNDS: usize = 200;
+
+/// A free worker fires a blocked worker's timer at its due time, not `HELP_AFTER` (1 ms)
+/// later: the blocked worker's timer A runs before the free worker's own timer B, due
+/// [`GAP`] after it. Under the old rule (a peer's timers waited `HELP_AFTER` past its
+/// wheel's next due tick, busy or not) B always ran first (see [`one_round`]: 100 rounds
+/// of 100 on the old code). A free worker that wakes more than `GAP` late runs B first
+/// too (on a loaded machine most rounds: a yielding worker can wait milliseconds for its
+/// core), so the test asks for A first in any of [`ROUNDS`] rounds; no assertion reads
+/// the clock.
+#[test]
+fn a_blocked_worker_s_timer_fires_at_its_due_time_not_a_grace_later() {
+    let rt = runtime(2);
+    let mut orders = Vec::new();
+    while orders.len() < ROUNDS && !orders.contains(&Some(['A', 'B'])) {
+        orders.push(one_round(&rt));
+    }
+    assert!(orders.contains(&Some(['A', 'B'])), "the free worker's own timer always ran first: {orders:?}");
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+/// One round of the test above: the order in which A and B ran, `None` if A was due
+/// before it could be registered (the round says nothing then).
+///
+/// A task blocks worker Y. It puts a pilot timer in Y's wheel, which the free worker X
+/// fires (taking Y's wheel, and reading the clock at tick `t`: Y's wheel then starts at
+/// `t`) and runs: the pilot, at `p` (just after `t`), puts B in X's own wheel, due at
+/// `p + LEAD + GAP`, and tells the blocked task `p`, which puts A in Y's wheel, due at
+/// `p + LEAD`. Y's wheel's next due tick is then at or after `t`, so the old rule fired A
+/// at `t + HELP_AFTER` at the earliest, after B (X serves its own wheel before it helps).
+fn one_round(rt: &Runtime) -> Option<[char; 2]> {
+    let (ran_tx, ran_rx) = mpsc::channel::<char>();
+    let blocked = rt.spawn(Priority::NORMAL, move || {
+        let here = kairos_rt::try_current().expect("inside a task");
+        let (pilot_tx, pilot_rx) = mpsc::channel::<Instant>();
+        let b_tx = ran_tx.clone();
+        drop(here.spawn_after(Duration::from_micros(100), Priority::NORMAL, move || {
+            let there = kairos_rt::try_current().expect("inside a task");
+            let p = Instant::now();
+            drop(there.spawn_after(LEAD + GAP, Priority::NORMAL, move || {
+                let _ = b_tx.send('B');
+            }));
+            let _ = pilot_tx.send(p);
+        }));
+        let p = pilot_rx.recv_timeout(PATIENCE).ok()?;
+        let delay = (p + LEAD).checked_duration_since(Instant::now());
+        if let Some(delay) = delay {
+            drop(here.spawn_after(delay, Priority::NORMAL, move || {
+                let _ = ran_tx.send('A');
+            }));
+        }
+        let give_up = Instant::now() + PATIENCE;
+        let next = || ran_rx.recv_timeout(give_up.saturating_duration_since(Instant::now())).ok();
+        match delay {
+            Some(_) => Some([next()?, next()?]),
+            // Too late for A: wait for B only, so the round leaves nothing behind.
+            None => next().and(None),
+        }
+    });
+    join(blocked).unwrap()
+}

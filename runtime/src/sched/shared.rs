@@ -122,6 +122,11 @@ pub(crate) struct Remote {
     /// The wheel's next expiration tick (`u64::MAX`: none: the wheel is empty), published
     /// by whoever holds the wheel after every change.
     pub(crate) next_due: AtomicU64,
+    /// While the worker runs a task: the tick of its last look at its wheel before that
+    /// run (it fired everything due up to then; a lower bound of when the run started);
+    /// `u64::MAX` between tasks (owner-written, `Relaxed`: see `worker/timers.rs`, "a
+    /// stuck owner").
+    pub(crate) running_since: AtomicU64,
     /// Sampled submit-to-start latencies of the tasks this worker started.
     pub(crate) latency: crate::stats::LatencySampler,
 }
@@ -237,6 +242,7 @@ impl Shared {
                     timed_by_level: core::array::from_fn(|_| AtomicU64::new(0)),
                     runtime_timers: AtomicU64::new(0),
                     next_due: AtomicU64::new(u64::MAX),
+                    running_since: AtomicU64::new(u64::MAX),
                     latency: crate::stats::LatencySampler::new(),
                 })
                 .collect(),

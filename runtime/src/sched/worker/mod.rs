@@ -31,8 +31,9 @@
 //! 4. Help, then park: fire the due timers of a peer that is busy past them (see
 //!    [`timers`]); else spin for the configured budget while recent idle spells show that
 //!    spinning pays (see [`spin`]), then register as a sleeper, re-check, and
-//!    park until woken or until the next deadline it watches (its wheel's, and its
-//!    peers' plus `HELP_AFTER`). A deadline closer than
+//!    park until woken or until the next deadline it watches (its wheel's; a peer's
+//!    that is running a task since before it; a peer's plus `HELP_AFTER` that is
+//!    between tasks). A deadline closer than
 //!    [`NEAR_DEADLINE`](park::NEAR_DEADLINE) is waited out by yielding instead, for precision.
 //!
 //! Aging (see [`aging`]) may serve one task of an overdue level ahead of
@@ -100,6 +101,9 @@ pub(crate) struct WorkerCtx {
     /// The address of the task this worker is running, while it runs (0: none). An
     /// address, not a pointer, so the context stays `Send` until its thread starts.
     current: Cell<usize>,
+    /// The tick of this worker's last look at its own wheel, read there anyway (0: none
+    /// yet): published as `Remote::running_since` while it runs a task (see [`timers`]).
+    checked_tick: Cell<u64>,
     /// Whether to wait for a batch before the next injector steal (see [`batching`]).
     batching: InjectorBatching,
 }
@@ -115,6 +119,7 @@ impl WorkerCtx {
         WorkerCtx {
             aging: shared.config.aging.as_ref().map(AgingState::new),
             current: Cell::new(0),
+            checked_tick: Cell::new(0),
             batching: InjectorBatching::default(),
             samples: Cell::new(0),
             shared,
@@ -251,10 +256,15 @@ impl WorkerCtx {
         )
         .entered();
         self.current.set(task.as_ptr().as_ptr() as usize);
+        // Since when this worker is busy, for a free one deciding whether it is stuck
+        // past its timers (see `timers`): one store each way, no clock read.
+        let running_since = &self.remote().running_since;
+        running_since.store(self.checked_tick.get(), Relaxed);
         let result = task.run_observed(&mut || {
             first.set(true);
             self.first_run(ptr);
         });
+        running_since.store(u64::MAX, Relaxed);
         self.current.set(0);
         #[cfg(feature = "tracing")]
         tracing::debug!(result = ?result, "kairos.task.ran");

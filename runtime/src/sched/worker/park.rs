@@ -40,7 +40,8 @@ impl WorkerCtx {
     /// Returns whether it yielded for a deadline closer than [`NEAR_DEADLINE`] instead
     /// of parking (a [`Spell::TimerWait`]).
     fn park_inner(&self, entered: Instant, spin: Duration) -> bool {
-        // The tick to wake at: this wheel's next deadline, or a peer's plus `HELP_AFTER`.
+        // The tick to wake at: this wheel's next deadline, or a peer's `help_tick` (its
+        // due tick if it is stuck in a task, else plus `HELP_AFTER`).
         // Looked up once: this wheel cannot change during the spin (a timer or cancel
         // sent in ends the spin through `work_hint`), and a peer's lowered tick is caught
         // by the re-check below or by its announce.

@@ -10,7 +10,16 @@
 //!   what is due, all in step 1 of its loop (or at the spawn), holding its wheel; after
 //!   every change it publishes the wheel's next due tick (`Remote::next_due`). When that
 //!   tick *lowers*, it announces it: `SeqCst` fence, then it unparks every peer parked
-//!   past the new tick plus [`HELP_AFTER`].
+//!   past the tick a helper would fire it at (`help_tick`: the tick itself while the
+//!   owner runs a task, else plus [`HELP_AFTER`]).
+//! - **A stuck owner** (issue 20): when it starts running a task, the owner publishes
+//!   *since when* it is busy, `Remote::running_since`: the tick of its last look at its
+//!   wheel, which step 1 read anyway (no clock read per task; `u64::MAX` again when the
+//!   run ends: two `Relaxed` stores per run). That look fired everything due up to that
+//!   tick, so a timer due after it (every timer in the wheel) waits for the run to end:
+//!   a peer whose `running_since` is before its next due tick is *stuck*, and a helper
+//!   fires that tick when it is due, with no grace. A peer between tasks
+//!   (`running_since` `u64::MAX`) gets [`HELP_AFTER`] of grace: it will fire its own.
 //! - **Messages wake a helper**: a timed task or a cancel sent to a peer that is awake
 //!   (`parked_until` 0, maybe busy in a long task) notifies one sleeper (`SeqCst` fence
 //!   after the push, then the idle protocol's `notify_one`; the sleeper's re-check after
@@ -18,16 +27,22 @@
 //!   task's cell is freed by a free worker at once, not when its owner is free.
 //! - **Helper** (a worker that found no work, before it parks, `help_peers`): for each
 //!   peer that is awake (`parked_until` 0: running, or about to) whose next due tick is
-//!   [`HELP_AFTER`] past, or whose inbox or cancel queue holds messages, it `try_hold`s
+//!   past (stuck) or [`HELP_AFTER`] past (between tasks), or whose inbox or cancel queue
+//!   holds messages, it `try_hold`s
 //!   the peer's wheel and does the owner's step 1 for it: links the inbox, unlinks the
 //!   cancels, fires what is due into its own run queue (counted and sampled like the
 //!   owner's), publishes the next due tick. A wheel that is held is left alone.
 //! - **Watch while parked**: a worker parks until the earliest of its own next due tick
-//!   and every peer's next due tick plus [`HELP_AFTER`] (`wake_tick`), published as its
-//!   `parked_until`; after its `SeqCst` fence it re-reads the peers' ticks and does not
-//!   park if one is now earlier (or an awake peer's inbox is not empty). With the owner's
-//!   announce this is the store-buffer pattern: either the parker sees the lowered tick,
-//!   or the owner sees the parker's `parked_until` and unparks it.
+//!   and every peer's `help_tick` (`wake_tick`), published as its `parked_until`; after
+//!   its `SeqCst` fence it re-reads the peers' ticks and does not park if one is now
+//!   earlier (or an awake peer's inbox is not empty). With the owner's announce this is
+//!   the store-buffer pattern: either the parker sees the lowered tick, or the owner sees
+//!   the parker's `parked_until` and unparks it. A peer's `running_since` is read after
+//!   its `next_due` (an acquire: `next_due` is stored `SeqCst`), so a tick lowered by a
+//!   task is read with the run that lowered it, and gets no grace on either side.
+//!   A peer that starts a long run *after* a helper parked (its timers were linked
+//!   between tasks) is not announced: that helper fires them [`HELP_AFTER`] late, as
+//!   before (an announce per run start would cost every task a fence).
 //!
 //! Invariants: a wheel is touched only by its holder; a worker never waits for a wheel
 //! while it holds one (`holding`: a nested insert goes to the inbox and a nested cancel to
@@ -35,13 +50,16 @@
 //! for a helper (a few microseconds of firing) cannot deadlock; the timed-task gauges and
 //! `next_due` are written only by the wheel's holder; a task leaves a wheel once (it
 //! fires once or is cancelled once: `SharedWheel`'s invariants, loom model
-//! `wheel_handover.rs`). Due timers of a worker busy in one task are fired by an idle
-//! worker about [`HELP_AFTER`] after their due time (plus that worker's wake-up).
+//! `wheel_handover.rs`; the wake-up side: `wake_to_help.rs`). Due timers of a worker busy
+//! in one task are fired by an idle worker at their due time (plus that worker's
+//! wake-up), or [`HELP_AFTER`] later if the run began after the idle worker parked.
 //!
-//! Cost: the owner pays one CAS and a store per wheel access, and a fence plus one load
-//! per peer when its next due tick lowers. An idle worker wakes once per
-//! `max(HELP_AFTER, gap between its peers' timers)` while a peer's wheel holds timers,
-//! even when that peer serves them itself.
+//! Cost: the owner pays one CAS and a store per wheel access, two `Relaxed` stores per
+//! run, and a fence plus one load per peer when its next due tick lowers. An idle worker
+//! wakes once per `max(HELP_AFTER, gap between its peers' timers)` while a peer between
+//! tasks holds timers, even when that peer serves them itself, and once per due tick of
+//! a peer that is running a task: a peer busy with a stream of short tasks is treated as
+//! stuck too, so its timers are fired by whichever of the two takes the wheel first.
 
 use super::WorkerCtx;
 use crate::clock::TICK_NANOS;
@@ -53,8 +71,9 @@ use kairos_rt_core::timer::{Inserted, TimerDriver};
 use kairos_rt_core::Priority;
 use std::time::Duration;
 
-/// How long past its due tick a timer waits for its own worker before a free worker
-/// takes the wheel and fires it.
+/// How long past its due tick a timer waits for its own worker, when that worker is
+/// between tasks, before a free worker takes the wheel and fires it (a worker stuck in a
+/// task since before the tick gets no grace: see the module docs).
 pub(crate) const HELP_AFTER: Duration = Duration::from_millis(1);
 
 /// [`HELP_AFTER`] in clock ticks.
@@ -150,7 +169,7 @@ impl WorkerCtx {
         remote.next_due.store(next, SeqCst);
         if next < before {
             fence(SeqCst);
-            let watch = next.saturating_add(HELP_AFTER_TICKS);
+            let watch = help_tick(remote, next);
             for (i, r) in self.shared.remotes.iter().enumerate() {
                 if i != self.index && r.parked_until.load(SeqCst) > watch {
                     r.parker.unpark();
@@ -199,9 +218,9 @@ impl WorkerCtx {
         self.tend(remote, false);
     }
 
-    /// Before parking: does step 1 for every awake peer whose timers are
-    /// [`HELP_AFTER`] overdue or whose messages wait (see the module docs). Returns
-    /// whether it moved any task into this worker's queue.
+    /// Before parking: does step 1 for every awake peer whose timers are due (it is
+    /// stuck in a task) or [`HELP_AFTER`] overdue (between tasks), or whose messages wait
+    /// (see the module docs). Returns whether it moved any task into this worker's queue.
     pub(super) fn help_peers(&self) -> bool {
         let mut now = None;
         let mut moved = false;
@@ -213,7 +232,7 @@ impl WorkerCtx {
             let due = r.next_due.load(Relaxed);
             let overdue = due != u64::MAX && {
                 let now = *now.get_or_insert_with(|| self.shared.clock.now_tick());
-                due.saturating_add(HELP_AFTER_TICKS) <= now
+                help_tick(r, due) <= now
             };
             if messages || overdue {
                 moved |= self.tend(r, true) > 0;
@@ -223,18 +242,19 @@ impl WorkerCtx {
     }
 
     /// The earliest tick this worker must wake at to serve its own wheel and watch its
-    /// peers' ([`HELP_AFTER`] after their next due tick); `u64::MAX`: none.
+    /// peers' (their `help_tick`); `u64::MAX`: none.
     pub(super) fn wake_tick(&self) -> u64 {
         self.shared
             .remotes
             .iter()
             .enumerate()
             .map(|(i, r)| {
+                // `next_due` first: its `SeqCst` load acquires the owner's `running_since`.
                 let due = r.next_due.load(SeqCst);
                 if i == self.index {
                     due
                 } else {
-                    due.saturating_add(HELP_AFTER_TICKS)
+                    help_tick(r, due)
                 }
             })
             .min()
@@ -271,6 +291,9 @@ impl WorkerCtx {
             }
             if let Some(next) = timers.next_expiration() {
                 let now = self.shared.clock.now_tick();
+                if !help {
+                    self.checked_tick.set(now);
+                }
                 if next <= now {
                     moved += timers.fire(
                         now,
@@ -295,6 +318,17 @@ impl WorkerCtx {
             self.shared.notify_one();
         }
         moved
+    }
+}
+
+/// The tick from which a helper fires `remote`'s timers due at `due`: `due` itself if
+/// the owner is running a task it started before `due` (stuck: it cannot fire them until
+/// that run ends), else `due` plus [`HELP_AFTER`] (it will fire its own).
+fn help_tick(remote: &Remote, due: u64) -> u64 {
+    if remote.running_since.load(Relaxed) < due {
+        due
+    } else {
+        due.saturating_add(HELP_AFTER_TICKS)
     }
 }
 
