@@ -190,7 +190,7 @@
 //! retry policies), [`time`] (sleeps, timeouts, yields), [`metrics`] (pending counts,
 //! metrics snapshots, the shutdown report), [`process`] (OS commands) and [`error`]
 //! (every error type). Implementation types that appear in signatures ([`Spawnable`](task::Spawnable),
-//! [`Closure`](task::Closure), [`FutureBody`](task::FutureBody)) are only under [`task`].
+//! [`Closure`](task::Closure), [`FutureBody`](task::FutureBody), [`AsyncFn`](task::AsyncFn)) are only under [`task`].
 //!
 //! **`try_` means one thing**: a `try_spawn*` never waits for room. With
 //! [`Builder::max_pending`] it refuses a task at the limit ([`SpawnError::is_full`])

@@ -16,13 +16,14 @@
 //!   `TimedOut` ([`JoinError::is_timed_out`](crate::JoinError::is_timed_out)). A closure
 //!   cannot be interrupted, so for a closure the timeout applies to its *start* only: it
 //!   is a deadline `timeout` after the spawn.
-//! - **retries** ([`Task::retry`]): the task is a future that calls the closure, and after
-//!   a failure waits for its backoff on a wheel timer (no thread held) and runs again at
-//!   its own priority; see [`RetryPolicy`].
+//! - **retries** ([`Task::retry`]): the task is a future that calls the closure (or, for
+//!   a task made by [`Task::from_async`], calls the function and awaits its future), and
+//!   after a failure waits for its backoff on a wheel timer (no thread held) and runs
+//!   again at its own priority; see [`RetryPolicy`].
 //!
 //! **At shutdown** a queued task follows the rule of what it wraps, whatever its
 //! policies: a queued closure runs (a deadline still applies; a retried closure runs its
-//! first attempt), a future is cancelled. A retried task whose attempt failed and that
+//! first attempt), a future is cancelled (also a retried async call, which never starts). A retried task whose attempt failed and that
 //! waits for its backoff when shutdown begins is cancelled: no further attempt starts,
 //! its handle reports [`JoinError::is_shutdown`](crate::JoinError::is_shutdown), and the
 //! shutdown report counts it in `futures_dropped`.
@@ -34,8 +35,9 @@ mod blocking;
 
 pub use blocking::BlockingTask;
 
+use super::async_fn::AsyncFn;
 use super::expiry::{self, ExpiryLink};
-use super::retry_loop::{retry_loop, RetryHooks, RetryOutcome};
+use super::retry_loop::{retry_loop, retry_loop_async, RetryHooks, RetryOutcome};
 use super::retry_policy::RetryPolicy;
 use crate::runtime::error::SpawnError;
 use crate::sched::shared::Shared;
@@ -143,8 +145,14 @@ where
 }
 
 impl<B> Task<B> {
-    fn with_body(body: B) -> Task<B> {
+    pub(super) fn with_body(body: B) -> Task<B> {
         Task { body, priority: Priority::NORMAL, start: Start::Now, deadline: None, timeout: None }
+    }
+
+    /// The same task with its body changed by `f` (its policies kept).
+    pub(super) fn map_body<C>(self, f: impl FnOnce(B) -> C) -> Task<C> {
+        let Task { body, priority, start, deadline, timeout } = self;
+        Task { body: f(body), priority, start, deadline, timeout }
     }
 
     /// Runs at `priority` (default [`Priority::NORMAL`]).
@@ -253,37 +261,95 @@ where
     /// per `policy`. The handle resolves to a [`RetryOutcome`]: the last attempt's
     /// result and how many attempts ran. Between attempts the task waits on a timer in
     /// the runtime's wheel, holding no thread, and each attempt runs at the task's
-    /// priority (or at [`RetryPolicy::retry_priority`] after the first). A deadline applies to the first attempt's start; a timeout bounds the
-    /// whole sequence (the task is a future).
+    /// priority (or at [`RetryPolicy::retry_priority`] after the first). A deadline
+    /// applies to the first attempt's start; a timeout bounds the whole sequence (the
+    /// task is a future).
     ///
     /// An invalid policy (see [`RetryPolicy::validate`]) makes `spawn_with` refuse the
     /// task with an error whose [`is_invalid`](SpawnError::is_invalid) is true.
-    pub fn retry(self, policy: RetryPolicy) -> RetryTask<F> {
+    ///
+    /// For an async call, build the task with [`Task::from_async`] and retry that.
+    pub fn retry(self, policy: RetryPolicy) -> RetryTask<Closure<F>> {
         RetryTask { task: self, policy }
     }
 }
 
-/// A [`Task`] with a [`RetryPolicy`]; made by [`Task::retry`].
+impl<F, Fut, T, E> Task<AsyncFn<F>>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Retries an async call: each attempt calls the task's function for a fresh future
+    /// and awaits it; an attempt whose future returns `Err` (or panics, if the policy
+    /// says so) is followed by the policy's backoff, then the next attempt. Everything
+    /// else is as for a [retried closure](Task#method.retry): the same backoff, jitter,
+    /// retry priority, gauges ([`PendingSnapshot::retry_waiting`](crate::PendingSnapshot::retry_waiting),
+    /// the `retried` and `failed` metrics), deadline (first attempt's start) and timeout
+    /// (the whole sequence, attempts and waits, from the first poll).
+    ///
+    /// At shutdown it follows the rule of futures: queued and never started, it is
+    /// cancelled (a retried closure runs its first attempt); started, it is dropped at its
+    /// next wait, between attempts or inside one.
+    ///
+    /// ```
+    /// use kairos_rt::{Jitter, RetryPolicy, Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let flaky = rt.spawn_with(
+    ///     Task::from_async(|| async { Err::<(), _>("connection refused") })
+    ///         .retry(RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(3).jitter(Jitter::Full)),
+    /// ).unwrap();
+    /// let outcome = flaky.join().unwrap();
+    /// assert_eq!((outcome.attempts, outcome.result), (3, Err("connection refused")));
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn retry(self, policy: RetryPolicy) -> RetryTask<AsyncFn<F>> {
+        RetryTask { task: self, policy }
+    }
+}
+
+/// A [`Task`] with a [`RetryPolicy`]; made by [`Task::retry`] on a closure task
+/// (`RetryTask<Closure<F>>`) or on an async one made by [`Task::from_async`]
+/// (`RetryTask<AsyncFn<F>>`).
+///
+/// ```
+/// use kairos_rt::{RetryPolicy, RetryTask, Task};
+/// use std::time::Duration;
+///
+/// let task = Task::new(|| Ok::<_, ()>(1)).retry(RetryPolicy::fixed(Duration::from_millis(5)));
+/// println!("{task:?}");
+/// let _closure = task.into_inner();
+/// ```
 #[must_use = "a RetryTask does nothing until it is spawned with spawn_with"]
-pub struct RetryTask<F> {
-    task: Task<Closure<F>>,
+pub struct RetryTask<B> {
+    task: Task<B>,
     policy: RetryPolicy,
 }
 
-impl<F> fmt::Debug for RetryTask<F> {
+impl<B> fmt::Debug for RetryTask<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryTask").field("task", &self.task).field("policy", &self.policy).finish()
     }
 }
 
-impl<F> RetryTask<F> {
+impl<F> RetryTask<Closure<F>> {
     /// The closure back (from a refused spawn).
     pub fn into_inner(self) -> F {
         self.task.body.0
     }
 }
 
-mod sealed {
+impl<F> RetryTask<AsyncFn<F>> {
+    /// The function that makes each attempt's future back (from a refused spawn).
+    pub fn into_inner(self) -> F {
+        self.task.body.0
+    }
+}
+
+pub(super) mod sealed {
     pub trait Sealed {}
 }
 
@@ -294,11 +360,7 @@ pub trait Spawnable: sealed::Sealed + Sized {
     type Output: Send + 'static;
 
     #[doc(hidden)]
-    fn spawn_on(
-        self,
-        handle: &Handle,
-        wait_for_room: bool,
-    ) -> Result<JoinHandle<Self::Output>, SpawnError<Self>>;
+    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<Self::Output>, SpawnError<Self>>;
 }
 
 impl<B: Body> sealed::Sealed for Task<B> {}
@@ -320,15 +382,9 @@ impl<B: Body> Spawnable for Task<B> {
     }
 }
 
-impl<F, T, E> sealed::Sealed for RetryTask<F>
-where
-    F: FnMut() -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-{
-}
+impl<B> sealed::Sealed for RetryTask<B> {}
 
-impl<F, T, E> Spawnable for RetryTask<F>
+impl<F, T, E> Spawnable for RetryTask<Closure<F>>
 where
     F: FnMut() -> Result<T, E> + Send + 'static,
     T: Send + 'static,
@@ -337,31 +393,64 @@ where
     type Output = RetryOutcome<T, E>;
 
     fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<Self::Output>, SpawnError<Self>> {
-        if let Err(e) = self.policy.validate() {
-            return Err(SpawnError::invalid(self, e.to_string()));
-        }
-        let RetryTask { task, policy } = self;
-        let hooks = RetryGaugeHooks(handle.shared.clone(), policy.retries_at());
-        let retrying = Task {
-            body: RetryBody(LazyRetry {
-                start: Some((task.body.0, policy)),
-                hooks: Some(hooks),
-                stats: None,
-                running: None,
-            }),
-            priority: task.priority,
-            start: task.start,
-            deadline: task.deadline,
-            timeout: task.timeout,
-        };
-        retrying.spawn_on(handle, wait).map_err(|e| {
-            e.map(|t| {
-                let Task { body: RetryBody(lazy), priority, start, deadline, timeout } = t;
-                let (f, policy) = lazy.start.expect("a refused retry task never ran");
-                RetryTask { task: Task { body: Closure(f), priority, start, deadline, timeout }, policy }
-            })
+        // A retried closure keeps the closure's shutdown rule: queued, it still runs.
+        spawn_retrying::<_, _, _, true>(self, handle, wait, |Closure(f), policy, hooks| {
+            Box::pin(retry_loop(f, policy, hooks))
         })
     }
+}
+
+impl<F, Fut, T, E> Spawnable for RetryTask<AsyncFn<F>>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    type Output = RetryOutcome<T, E>;
+
+    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<Self::Output>, SpawnError<Self>> {
+        // A retried async call keeps the futures' shutdown rule: queued, it is cancelled.
+        spawn_retrying::<_, _, _, false>(self, handle, wait, |AsyncFn(f), policy, hooks| {
+            Box::pin(retry_loop_async(f, policy, hooks))
+        })
+    }
+}
+
+/// Makes the retry loop of a body: the attempts, the policy, the runtime's gauges.
+type StartRetry<B, T, E> = fn(B, RetryPolicy, RetryGaugeHooks) -> BoxedRetry<T, E>;
+
+/// Spawns `task` as a future that runs `start`'s retry loop, after checking its policy;
+/// a refused spawn hands the task back as it was. `STARTS` is the body's shutdown rule
+/// ([`Body::STARTS_AT_SHUTDOWN`]).
+fn spawn_retrying<B, T, E, const STARTS: bool>(
+    task: RetryTask<B>,
+    handle: &Handle,
+    wait: bool,
+    start: StartRetry<B, T, E>,
+) -> Result<JoinHandle<RetryOutcome<T, E>>, SpawnError<RetryTask<B>>>
+where
+    B: Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    if let Err(e) = task.policy.validate() {
+        return Err(SpawnError::invalid(task, e.to_string()));
+    }
+    let RetryTask { task, policy } = task;
+    let hooks = RetryGaugeHooks(handle.shared.clone(), policy.retries_at());
+    let retrying = task.map_body(|body| {
+        let lazy =
+            LazyRetry { start: Some((body, policy, start)), hooks: Some(hooks), stats: None, running: None };
+        RetryBody::<_, STARTS>(lazy)
+    });
+    retrying.spawn_on(handle, wait).map_err(|e| {
+        e.map(|t| {
+            let Task { body: RetryBody(lazy), priority, start, deadline, timeout } = t;
+            let (body, policy, _) = lazy.start.expect("a refused retry task never ran");
+            RetryTask { task: Task { body, priority, start, deadline, timeout }, policy }
+        })
+    })
 }
 
 /// Keeps the runtime's retry gauges, and moves the task to its retry priority.
@@ -384,22 +473,23 @@ impl RetryHooks for RetryGaugeHooks {
     }
 }
 
-/// The body of a retried task: a future (the retry loop) that keeps a closure's
-/// shutdown rule. Queued and never started, it still runs its first attempt when the
-/// runtime shuts down, like any queued closure; once started, shutdown treats it as a
-/// future (a retry waiting for its backoff is cancelled).
-struct RetryBody<Fut>(Fut);
+/// The body of a retried task: a future (the retry loop) that keeps the shutdown rule
+/// of what it retries (`STARTS`). A retried closure, queued and never started, still runs
+/// its first attempt when the runtime shuts down, like any queued closure; a retried
+/// async call is cancelled, like any queued future. Once started, shutdown treats both
+/// as futures (a retry waiting for its backoff is cancelled).
+struct RetryBody<Fut, const STARTS: bool>(Fut);
 
 // SAFETY: `run` polls the future in place and never moves or drops it, as the contract
 // for `IS_FUTURE == true` requires (as `FutureBody` does).
-unsafe impl<Fut> Body for RetryBody<Fut>
+unsafe impl<Fut, const STARTS: bool> Body for RetryBody<Fut, STARTS>
 where
     Fut: Future + Send + 'static,
     Fut::Output: Send + 'static,
 {
     type Output = Fut::Output;
     const IS_FUTURE: bool = true;
-    const STARTS_AT_SHUTDOWN: bool = true;
+    const STARTS_AT_SHUTDOWN: bool = STARTS;
 
     unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<Fut::Output, Abort>> {
         // SAFETY: the caller owns the initialised body exclusively, and the cell never
@@ -411,31 +501,26 @@ where
 
 type BoxedRetry<T, E> = Pin<Box<dyn Future<Output = RetryOutcome<T, E>> + Send>>;
 
-/// The retry loop, started at the first poll, so a refused spawn can hand the closure
-/// back.
-struct LazyRetry<F, T, E> {
-    start: Option<(F, RetryPolicy)>,
+/// The retry loop, started at the first poll, so a refused spawn can hand the body
+/// (closure or async function) back.
+struct LazyRetry<B, T, E> {
+    start: Option<(B, RetryPolicy, StartRetry<B, T, E>)>,
     hooks: Option<RetryGaugeHooks>,
     /// Counts an exhausted retry (a second handle on the runtime's stats).
     stats: Option<RetryGaugeHooks>,
     running: Option<BoxedRetry<T, E>>,
 }
 
-impl<F, T, E> Unpin for LazyRetry<F, T, E> {}
+impl<B, T, E> Unpin for LazyRetry<B, T, E> {}
 
-impl<F, T, E> Future for LazyRetry<F, T, E>
-where
-    F: FnMut() -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-{
+impl<B, T, E> Future for LazyRetry<B, T, E> {
     type Output = RetryOutcome<T, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.running.is_none() {
-            if let (Some((f, policy)), Some(hooks)) = (self.start.take(), self.hooks.take()) {
+            if let (Some((body, policy, start)), Some(hooks)) = (self.start.take(), self.hooks.take()) {
                 self.stats = Some(RetryGaugeHooks(hooks.0.clone(), None));
-                self.running = Some(Box::pin(retry_loop(f, policy, hooks)));
+                self.running = Some(start(body, policy, hooks));
             }
         }
         match self.running.as_mut() {

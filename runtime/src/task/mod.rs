@@ -3,18 +3,21 @@
 //! [`Handle::spawn_with`](crate::Handle::spawn_with)), [`RetryPolicy`] and what a retry
 //! returns ([`RetryOutcome`]); and the task types every spawn deals in ([`JoinHandle`],
 //! [`JoinError`], [`TaskId`], [`TaskStatus`]) and the bodies a `Task` wraps ([`Closure`],
-//! [`FutureBody`]).
+//! [`FutureBody`], and [`AsyncFn`], a function that makes a future, for async retries).
 //!
 //! This folder owns the policies; the scheduler underneath knows nothing of them (a
 //! policed task is an ordinary closure or future to it). Files: `builder.rs` (the `Task`
 //! builder and how its policies run; `builder/blocking.rs`: `Task::blocking`, a task for
-//! the blocking pool), `retry_policy.rs` (the policy and its validation), `retry_loop.rs`
-//! (the loop that applies it). "Edge values" of a policy (zero, huge and
+//! the blocking pool), `async_fn.rs` ([`Task::from_async`]: a task whose future is made at
+//! its first poll, and again for each retry), `retry_policy.rs` (the policy and its
+//! validation), `retry_loop.rs` (the loop that applies it). "Edge values" of a policy (zero, huge and
 //! invalid ones) are documented once, on [`RetryPolicy`].
 //!
 //! # What a retry is
 //!
-//! A task with a retry policy returns `Result<T, E>`. When an attempt returns `Err`, the
+//! A task with a retry policy returns `Result<T, E>`: a closure ([`Task::new`]) returns it,
+//! or an async call ([`Task::from_async`]) makes a fresh future for each attempt that
+//! resolves to it. When an attempt returns `Err`, the
 //! *same* task runs again after a backoff delay, at the *same* priority: the task's
 //! future waits on a timer in the runtime's timing wheel (like [`sleep`](crate::sleep)),
 //! and when the timer fires it is re-queued at its own priority. No thread is held
@@ -56,6 +59,7 @@
 //! like an `Err`: it is retried if attempts remain, and if the *last* attempt panics,
 //! the panic is re-raised so the handle still reports `is_panic`.
 
+mod async_fn;
 mod builder;
 mod expiry;
 mod retry_loop;
@@ -63,6 +67,7 @@ mod retry_policy;
 #[cfg(test)]
 mod retry_tests;
 
+pub use async_fn::AsyncFn;
 pub use builder::{BlockingTask, RetryTask, Spawnable, Task};
 pub use kairos_rt_core::task::{Closure, FutureBody, JoinError, JoinHandle, TaskId, TaskStatus};
 pub use retry_loop::RetryOutcome;
