@@ -545,12 +545,15 @@ unsafe fn cancel_with<B: Body, K: SchedulerSlot, L: CellLinks, Sc: Schedule + ?S
     }
 }
 
-unsafe fn read_outcome<B: Body, K: SchedulerSlot, L: CellLinks>(ptr: NonNull<Header>, dst: *mut ()) {
+unsafe fn read_outcome<B: Body, K: SchedulerSlot, L: CellLinks>(
+    ptr: NonNull<Header>,
+    dst: *mut (),
+    id: super::TaskId,
+) {
     // SAFETY: the handle holds a reference and the task is complete.
     let cell = unsafe { cell::<B, K, L>(ptr) };
     let snap = cell.header.state.load();
     debug_assert!(snap.is_complete() && !snap.is_output_taken());
-    let id = super::TaskId::of(ptr);
     let result: Result<B::Output, JoinError> = match snap.outcome() {
         Outcome::Output => cell.stage.with_mut(|stage| {
             // SAFETY: outcome `Output` and not taken: the stage holds the output, which we move out.

@@ -21,8 +21,9 @@ pub(crate) struct Vtable {
     pub dealloc: unsafe fn(NonNull<Header>),
     /// Claims and cancels the task with the given outcome (`Cancelled` or `Shutdown`).
     pub cancel: unsafe fn(NonNull<Header>, Outcome) -> bool,
-    /// Moves the outcome into `*mut Result<Output, JoinError>`.
-    pub read_outcome: unsafe fn(NonNull<Header>, *mut ()),
+    /// Moves the outcome into `*mut Result<Output, JoinError>`; an error carries the
+    /// given task id (the handle's).
+    pub read_outcome: unsafe fn(NonNull<Header>, *mut (), super::TaskId),
     /// Drops the outcome in place (the handle goes away without reading it).
     pub drop_outcome: unsafe fn(NonNull<Header>),
     /// Hands a woken task to its scheduler.

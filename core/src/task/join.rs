@@ -262,10 +262,10 @@ impl std::error::Error for JoinError {}
 /// [`join`](JoinHandle::join) blocks the calling thread for it. Dropping the handle
 /// detaches the task: it still runs, and its output is dropped.
 pub struct JoinHandle<T> {
-    /// The task's header, or, for a refused task, its (odd, never dereferenced) id: a
-    /// header address is aligned, a refused id is odd, so one word tells them apart and
-    /// the handle stays pointer-sized.
-    tagged: NonNull<Header>,
+    /// The task's header, or `None` for a task its runtime refused.
+    task: Option<NonNull<Header>>,
+    /// The task's id, made with the handle (see [`TaskId`]).
+    id: TaskId,
     _output: PhantomData<T>,
 }
 
@@ -276,38 +276,32 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    /// Wraps a handle reference made by [`allocate`](super::allocate).
+    /// Wraps a handle reference made by [`allocate`](super::allocate), giving the task a
+    /// new [`TaskId`].
     ///
     /// # Safety
     /// `ptr` carries the handle's counted reference (`JOIN_INTEREST` set) to a cell whose
     /// output type is `T`.
     #[doc(hidden)]
     pub unsafe fn from_raw(ptr: NonNull<Header>) -> JoinHandle<T> {
-        JoinHandle { tagged: ptr, _output: PhantomData }
+        JoinHandle { task: Some(ptr), id: TaskId::next(), _output: PhantomData }
     }
 
     /// A handle for a task that never existed because its runtime refused it: its
-    /// result is a shutdown error.
-    ///
-    /// # Panics
-    ///
-    /// When `id` was not made by [`TaskId::refused`] (a live task's id): such a handle
-    /// would own a reference it was never given.
+    /// result is a shutdown error. It has an id of its own, like any task.
     #[doc(hidden)]
-    pub fn refused(id: TaskId) -> JoinHandle<T> {
-        assert!(id.0 & 1 == 1, "JoinHandle::refused needs an id made by TaskId::refused, got {id:?}");
-        let tagged = NonNull::new(id.0 as usize as *mut Header).expect("refused ids are odd, so never zero");
-        JoinHandle { tagged, _output: PhantomData }
+    pub fn refused() -> JoinHandle<T> {
+        JoinHandle { task: None, id: TaskId::next(), _output: PhantomData }
     }
 
     /// The task's header, or `None` for a refused task.
     fn task(&self) -> Option<NonNull<Header>> {
-        (self.tagged.as_ptr() as usize & 1 == 0).then_some(self.tagged)
+        self.task
     }
 
-    /// The task's id.
+    /// The task's id: unique for the life of the process (see [`TaskId`]).
     pub fn id(&self) -> TaskId {
-        TaskId(self.tagged.as_ptr() as usize as u64)
+        self.id
     }
 
     /// Whether the task has reached its final outcome (output, panic, cancellation).
@@ -418,7 +412,7 @@ impl<T> JoinHandle<T> {
         let mut out = core::mem::MaybeUninit::<Result<T, JoinError>>::uninit();
         // SAFETY: the task is complete and its outcome not taken (checked by the caller);
         // `out` is a valid destination of the cell's output type `T`.
-        unsafe { (ptr.as_ref().vtable.read_outcome)(ptr, out.as_mut_ptr().cast()) };
+        unsafe { (ptr.as_ref().vtable.read_outcome)(ptr, out.as_mut_ptr().cast(), self.id) };
         // SAFETY: `read_outcome` initialised `out`.
         unsafe { out.assume_init() }
     }
@@ -493,23 +487,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_join_handle_is_one_pointer_wide() {
-        assert_eq!(core::mem::size_of::<JoinHandle<u64>>(), core::mem::size_of::<usize>());
+    fn a_join_handle_is_a_pointer_and_an_id() {
+        // Two words: the cell stays in its size class (24 bytes for a ready closure) and
+        // the id is paid for only by tasks that have a handle.
+        assert_eq!(core::mem::size_of::<JoinHandle<u64>>(), 2 * core::mem::size_of::<usize>());
+        assert_eq!(core::mem::size_of::<Option<JoinHandle<u64>>>(), 2 * core::mem::size_of::<usize>());
     }
 
     #[test]
-    #[should_panic(expected = "JoinHandle::refused needs an id made by TaskId::refused")]
-    fn a_refused_handle_cannot_be_made_from_a_live_task_id() {
-        // An even id is a cell's address: a handle over it would own a reference it was
-        // never given.
-        drop(JoinHandle::<()>::refused(TaskId(0x1000)));
-    }
-
-    #[test]
-    fn a_refused_handle_keeps_its_id_and_reports_shutdown() {
-        let id = TaskId::refused(41);
-        let h = JoinHandle::<()>::refused(id);
-        assert_eq!(h.id(), id);
+    fn a_refused_handle_has_its_own_id_and_reports_shutdown() {
+        let h = JoinHandle::<()>::refused();
+        let id = h.id();
+        assert_ne!(JoinHandle::<()>::refused().id(), id);
         assert!(h.is_finished());
         assert!(!h.cancel());
         assert!(h.as_raw().is_none());

@@ -22,6 +22,7 @@ mod body;
 mod cell;
 mod header;
 pub mod home;
+mod id;
 mod join;
 mod schedule;
 pub mod state;
@@ -35,13 +36,11 @@ pub use body::{Body, Closure, FutureBody};
 pub use cell::sole_runs;
 pub use cell::{allocate, carries_scheduler, TaskOptions};
 pub use header::Header;
+pub use id::TaskId;
 pub use join::{JoinError, JoinHandle, TaskStatus};
 pub use schedule::Schedule;
 pub use state::{Outcome, Snapshot};
 pub use task_ref::TaskRef;
-
-use core::fmt;
-use core::ptr::NonNull;
 
 /// What happened when a worker ran a task from its run queue.
 #[derive(Debug)]
@@ -59,39 +58,4 @@ pub enum RunResult {
     /// The entry's epoch was not the task's (its priority changed and another entry is
     /// live): nothing ran, and nothing is to be counted.
     Stale,
-}
-
-/// Identifies a task among all live tasks of the process.
-///
-/// The id is derived from the task's address: it is unique while the task or any
-/// handle to it is alive, and may be reused afterwards.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(u64);
-
-impl TaskId {
-    pub(crate) fn of(ptr: NonNull<Header>) -> TaskId {
-        TaskId(ptr.as_ptr() as usize as u64)
-    }
-    /// The id as a number.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-    /// An id for a task that was refused before it existed (never equal to a live one:
-    /// live ids are aligned addresses, refused ids are odd).
-    #[doc(hidden)]
-    pub fn refused(seq: u64) -> TaskId {
-        TaskId((seq << 1) | 1)
-    }
-}
-
-impl fmt::Debug for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TaskId({:#x})", self.0)
-    }
-}
-
-impl fmt::Display for TaskId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
-    }
 }

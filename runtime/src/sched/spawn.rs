@@ -26,9 +26,8 @@ use crate::stats::counters::submission;
 use crate::stats::Count;
 use event_listener::Listener;
 use kairos_rt_core::admission::Admission;
-use kairos_rt_core::sync::atomic::Ordering::Relaxed;
 use kairos_rt_core::sync::Arc;
-use kairos_rt_core::task::{allocate, carries_scheduler, Body, JoinHandle, TaskId, TaskOptions, TaskRef};
+use kairos_rt_core::task::{allocate, carries_scheduler, Body, JoinHandle, TaskOptions, TaskRef};
 use kairos_rt_core::Priority;
 use std::time::{Duration, Instant};
 
@@ -83,11 +82,10 @@ pub(crate) enum Refusal<B> {
     Full(B, usize),
 }
 
-/// A handle for a refused task: its result is a shutdown error.
+/// A handle for a refused task: its result is a shutdown error (its id is unique like
+/// any task's, so refused ids of two runtimes never meet).
 pub(crate) fn refused<T>() -> JoinHandle<T> {
-    // One sequence for the whole process, so refused ids of two runtimes never meet.
-    static REFUSED_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    JoinHandle::refused(TaskId::refused(REFUSED_SEQ.fetch_add(1, Relaxed)))
+    JoinHandle::refused()
 }
 
 /// The handle of a spawned task (`allocate` returned its join reference), or a refused
