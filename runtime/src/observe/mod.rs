@@ -8,7 +8,7 @@
 //!
 //! This folder only reads: it owns no counter (those are in `stats`) and changes no
 //! scheduler state. Files: `pending.rs`, `snapshot.rs`, `prometheus.rs`, `facade.rs`
-//! (feature `metrics`), `report.rs`, `schedules.rs` (the recurring schedules' census,
+//! (feature `metrics`), `report.rs` (and its `Display`, `report_display.rs`), `schedules.rs` (the recurring schedules' census,
 //! read into all three); this file gathers the readings from the workers.
 //!
 //! The blocking pool's gauges are read under its lock (`sched::blocking`), which no
@@ -24,6 +24,7 @@ mod facade;
 mod pending;
 mod prometheus;
 mod report;
+mod report_display;
 mod runtime_timers;
 mod schedules;
 mod snapshot;

@@ -24,6 +24,10 @@ use std::time::Duration;
 /// the shutdown did not wait for (`unjoined_workers`, `unjoined_blocking_threads`): [`Runtime::shutdown_timeout`](crate::Runtime::shutdown_timeout)
 /// gave up on it, or it was the caller's own worker.
 ///
+/// Its `Display` is a one-line summary for people (`2 tasks: 1 completed, 1 timer
+/// dropped; balanced; shut down in 1.2ms`): the non-zero counts, whether they balance,
+/// how long shutdown took.
+///
 /// # Examples
 ///
 /// ```
@@ -38,6 +42,7 @@ use std::time::Duration;
 /// assert_eq!(report.completed, 1);
 /// assert_eq!(report.timers_dropped, 1);
 /// assert!(report.is_balanced());
+/// println!("{report}"); // 2 tasks: 1 completed, 1 timer dropped; balanced; shut down in ...
 /// assert!(timer.join().unwrap_err().is_shutdown());
 /// # Ok::<(), kairos_rt::BuildError>(())
 /// ```
