@@ -1,4 +1,6 @@
 //! Fan-out probe for profiling: one task spawns N children, empty bodies, striped counter.
+//! `cargo run --release -p kairos-profiles --example probe_fanout` (under `perf record` or
+//! `valgrind --tool=callgrind` for a profile of the fan-out path).
 use kairos_rt::{Priority, Runtime};
 
 #[global_allocator]

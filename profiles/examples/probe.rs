@@ -1,6 +1,6 @@
 //! A quick throughput probe of the three headline paths (outside spawn, fan-out from
 //! inside, timed inserts). The bench suite is the real measurement; this is for a fast
-//! look while developing: `cargo run --release -p kairos-rt --example probe`.
+//! look while developing: `cargo run --release -p kairos-profiles --example probe`.
 
 use kairos_rt::{Priority, Runtime};
 use std::sync::atomic::{AtomicUsize, Ordering};
