@@ -14,6 +14,8 @@
 //! - Closures and futures alike; [`JoinHandle`]s can be joined, awaited or cancelled.
 //! - Shutdown accounts for every task ([`ShutdownReport`]).
 //!
+//! It has no I/O reactor of its own (see [what kairos is not](#what-kairos-is-and-is-not)).
+//!
 //! # Quick start
 //!
 //! ```
@@ -49,7 +51,7 @@
 //!
 //! - [`Task`] + [`Handle::spawn_with`]: deadlines (start-by; [`JoinError::is_expired`]),
 //!   run timeouts for futures ([`JoinError::is_timed_out`]) and retries ([`RetryPolicy`],
-//!   [`RetryOutcome`]).
+//!   [`RetryOutcome`]) of closures and of async calls ([`Task::from_async`]).
 //! - [`Handle::spawn_process`]: an OS command under a timeout and a concurrency cap.
 //! - [`Builder::max_pending`]: backpressure ([`SpawnError::is_full`],
 //!   [`Handle::spawn_async`]).
@@ -78,6 +80,103 @@
 //! assert!(report.is_balanced());
 //! # Ok::<(), kairos_rt::BuildError>(())
 //! ```
+//!
+//! # Examples to copy
+//!
+//! `runtime/examples/`, each runs to completion in a second or so
+//! (`cargo run --release -p kairos-rt --example NAME`):
+//!
+//! | example | what it shows |
+//! |---|---|
+//! | `quickstart` | priorities, delays, futures, cancellation, the shutdown report |
+//! | `retry_http` | async payment calls to a flaky local HTTP service, retried with backoff and jitter ([`Task::from_async`]) |
+//! | `backpressure` | [`Builder::max_pending`]: `spawn` blocks, `spawn_async` waits, `try_spawn` refuses |
+//! | `process_jobs` | OS commands with timeouts and a concurrency cap ([`Handle::spawn_process`]) |
+//! | `prometheus_metrics` | [`Handle::metrics`] served in Prometheus text format by a tiny HTTP endpoint |
+//! | `recurring` | schedules: every period, cron in a time zone |
+//! | `iot` | devices, priorities, deadlines, async retries, metrics, a balanced shutdown report |
+//! | `tokio_io`, `smol_io` | network I/O from tokio's and smol's sockets inside kairos tasks |
+//!
+//! # What kairos is, and is not
+//!
+//! kairos **is** a scheduler of many small jobs by urgency and time, in one process: it
+//! decides *which* job runs next (the most urgent ready one) and *when* a timed one is due,
+//! runs closures and futures on a fixed set of worker threads, and accounts for every job.
+//!
+//! kairos **is not**:
+//!
+//! - **an I/O reactor.** It has none of its own: a future that waits on a socket needs a
+//!   reactor that runs elsewhere. smol's sockets (`async-net`, `async-io`) bring their
+//!   own reactor thread and work inside kairos tasks as they are; tokio's sockets (and so
+//!   hyper, reqwest, tonic, sqlx) need a tokio runtime's reactor, which the `tokio` cargo
+//!   feature lends to kairos tasks. kairos's own timers ([`sleep`], [`timeout`]) need
+//!   nothing else.
+//! - **preemptive.** A running closure is never interrupted, whatever its priority: a
+//!   long computation holds its worker until it returns. Split long work, or write it as
+//!   a future that yields ([`yield_now`]). Blocking calls (a blocking HTTP client, file
+//!   I/O) belong on a blocking pool, not on the workers.
+//! - **durable.** Tasks live in memory: if the process dies, its queued tasks die with
+//!   it. For jobs that must survive a crash and be shared by many machines, use
+//!   `kairos-cluster` (durable queues in Redis).
+//! - **a data-parallel library.** There is no `par_iter`; to split one big computation
+//!   over all cores as fast as possible, rayon is the tool.
+//!
+//! # Choosing priorities
+//!
+//! A [`Priority`] is a level from 0 (least urgent) to 63 (most urgent). Workers always
+//! run the most urgent ready task they can see; within one level, tasks run in the order
+//! they were submitted (FIFO; [`Builder::lifo_within_level`] makes a worker run its own
+//! spawns newest first). The named levels leave room between them:
+//!
+//! | constant | level | meant for |
+//! |---|---|---|
+//! | [`Priority::HIGHEST`] | 63 | control messages, alarms, health probes: must never wait behind anything |
+//! | [`Priority::HIGH`] | 48 | latency-sensitive jobs: user-facing notifications, payments, retries with a deadline |
+//! | [`Priority::NORMAL`] | 32 | ordinary jobs (the default) |
+//! | [`Priority::LOW`] | 16 | bulk work: log shipping, aggregation, uploads |
+//! | [`Priority::LOWEST`] | 0 | background work that may wait behind anything else |
+//!
+//! How to choose:
+//!
+//! - Start with the five constants; most programs need no others. Levels are strict
+//!   order, not weights: a level runs only when every more urgent level is empty (or
+//!   aging, below, lets it through), so put at the top only work that is small and
+//!   rare enough not to starve the rest.
+//! - Use a level in between (`Priority::new(40)?`) to order two kinds of work that share
+//!   a band: a payment (49) before a notification (48), both before ordinary jobs. Only
+//!   the order of levels matters, not their distance: 33 and 47 behave exactly alike
+//!   between 32 and 48, except under aging.
+//! - The level belongs to the task, not to its code: the same function can run at
+//!   different levels, a retry can drop below fresh work
+//!   ([`RetryPolicy::retry_priority`]), and a queued task can be moved
+//!   ([`JoinHandle::set_priority`]).
+//!
+//! **Aging** (on by default, [`Aging`]) keeps a flood of urgent work from starving the
+//! levels below it: each level has a waiting budget, `(64 - level)` ms by default (64 ms
+//! for `LOWEST`, 32 ms for `NORMAL`, 1 ms for `HIGHEST`), and a level that has waited
+//! longer than its budget gets one task served ahead of the more urgent ones, then its
+//! clock restarts. So under a flood the levels below still move, at about one task per
+//! worker per budget, and the lower the level, the longer its budget. Aging changes no
+//! task's priority, and without a flood it never acts. [`Aging::linear`] sets another
+//! step; [`Builder::no_aging`] gives strict order.
+//!
+//! # kairos, tokio or rayon?
+//!
+//! | you have | choose | because |
+//! |---|---|---|
+//! | many small jobs of different urgency (device messages, payments, notifications, bulk work) | **kairos** | urgent work overtakes bulk work at once; tokio and rayon run tasks in arrival order only |
+//! | jobs due later, in volume (retries, reminders, timeouts: up to millions pending) | **kairos** | per-worker timing wheels: O(1) insert and cancel, ~1 µs ticks, no allocation beyond the task |
+//! | jobs with policies (retries with backoff, deadlines, backpressure, OS processes, schedules) and an account of how each one ended | **kairos** | built in, counted in the metrics and the [`ShutdownReport`] |
+//! | a network server or client: many sockets, equal urgency, the hyper/tonic/sqlx ecosystem | **tokio** | its reactor and ecosystem are the point; kairos adds priorities on top (the `tokio` feature) but does not replace them |
+//! | one big computation to finish as fast as possible (`par_iter`, fork-join) | **rayon** | data parallelism with work splitting; no priorities or timers needed |
+//!
+//! They combine: a kairos task may call into rayon for a parallel step, or await tokio
+//! sockets (with the `tokio` feature). The bench suite (`cargo run --release -p
+//! kairos-bench -- --quick`) measures kairos against tokio, rayon-core and a classic
+//! `Mutex<BinaryHeap>` pool on the same task bodies: spawn rates, timers, latency, and a
+//! `HIGHEST` task submitted behind a flood of `LOWEST` work, which kairos starts within
+//! a fraction of a millisecond while the peers without priorities make it wait for the
+//! flood.
 //!
 //! # Inside tasks
 //!
