@@ -165,7 +165,7 @@ fn an_invalid_policy_is_refused_and_the_function_handed_back() {
 fn a_refused_async_task_hands_its_function_back_uncalled() {
     let rt = runtime(1);
     let handle = rt.handle();
-    drop(rt.shutdown());
+    assert!(rt.shutdown().is_balanced());
     let calls = Arc::new(AtomicU32::new(0));
     let err =
         handle.spawn_with(Task::from_async(flaky_call(&calls, 1)).retry(RetryPolicy::fixed(MS))).unwrap_err();

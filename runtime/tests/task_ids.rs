@@ -54,7 +54,7 @@ fn ids_never_repeat_across_runtimes_threads_and_refusals() {
                     })
                     .collect();
                 let handle = rt.handle();
-                drop(rt.shutdown());
+                assert!(rt.shutdown().is_balanced());
                 // Refused after shutdown: ids of their own too.
                 let refused = (0..10).map(|_| handle.spawn(Priority::NORMAL, || ()).id());
                 ids.into_iter().chain(refused).collect::<Vec<_>>()
