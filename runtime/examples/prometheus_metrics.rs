@@ -51,10 +51,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "kairos_timers_pending ",
         "kairos_workers ",
     ];
-    for line in body
-        .lines()
-        .filter(|l| wanted.iter().any(|w| l.starts_with(w)) || l.starts_with("kairos_queue_depth"))
-    {
+    for line in body.lines().filter(|l| {
+        wanted.iter().any(|w| l.starts_with(w))
+            || (l.starts_with("kairos_queue_depth{") && !l.ends_with(" 0"))
+    }) {
         println!("  {line}");
     }
     assert!(scrape(addr, "/nothing-here")?.is_empty(), "other paths are a 404");

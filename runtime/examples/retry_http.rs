@@ -69,8 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let m = rt.metrics();
     println!("retries: {}, retries still waiting: {}", m.retried, m.retry_waiting);
 
-    // Every timer (backoffs, the attempts' 500 ms limits, the run timeouts) is a tiny task
-    // of its own: those dropped before they fired count as cancelled.
+    // The backoffs, the attempts' 500 ms limits and the run timeouts are the runtime's own
+    // timers, counted apart from the tasks ("runtime timers" in the report).
     let report = rt.shutdown();
     println!("shutdown: {report}");
     assert!(report.is_balanced());
