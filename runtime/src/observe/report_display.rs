@@ -3,8 +3,9 @@
 //! Format: `<submitted> tasks: <completed> completed[, <n> <outcome>]...[; <n> runtime
 //! timers (<n> fired, ...)]; <balance>; shut down in <elapsed>`. Outcomes whose count is
 //! zero are left out (completed is always shown), and so are the runtime's own timers
-//! when there were none; the balance part says `balanced`, or that `shutdown_timeout`
-//! stopped waiting, and then names what does not balance (`NOT BALANCED: ...`).
+//! when there were none; then whether `shutdown_timeout` stopped waiting and how many
+//! workers were not waited for, `balanced` if the counts balance, or what does not
+//! (`NOT BALANCED: ...`).
 
 use super::ShutdownReport;
 use std::fmt;
@@ -70,7 +71,12 @@ impl fmt::Display for ShutdownReport {
         }
         if self.timed_out {
             f.write_str("; shutdown_timeout stopped waiting")?;
-        } else if self.is_balanced() {
+        }
+        if self.unjoined_workers > 0 {
+            let n = self.unjoined_workers as u64;
+            write!(f, "; {n} {} not waited for", plural(n, "worker", "workers"))?;
+        }
+        if self.is_balanced() {
             f.write_str("; balanced")?;
         }
         for problem in self.imbalances() {
@@ -90,8 +96,8 @@ impl ShutdownReport {
             problems.push(format!("{} missing", plural(self.submitted - accounted, "task")));
         } else if accounted > self.submitted {
             problems.push(format!("{} counted twice", plural(accounted - self.submitted, "task")));
-        } else if !self.timed_out && self.unfinished > 0 {
-            problems.push(format!("{} unfinished without a timeout", self.unfinished));
+        } else if self.unjoined_workers == 0 && self.unfinished > 0 {
+            problems.push(format!("{} unfinished although every worker was waited for", self.unfinished));
         }
         let timers = &self.runtime_timers;
         if timers.ended() > timers.submitted {
@@ -99,7 +105,7 @@ impl ShutdownReport {
                 "{} counted twice",
                 plural(timers.ended() - timers.submitted, "runtime timer")
             ));
-        } else if !self.timed_out && timers.unaccounted() > 0 {
+        } else if self.unjoined_workers == 0 && timers.unaccounted() > 0 {
             problems.push(format!("{} unaccounted", plural(timers.unaccounted(), "runtime timer")));
         }
         problems
@@ -144,10 +150,18 @@ mod tests {
 
     #[test]
     fn a_timed_out_shutdown_says_so_and_counts_the_unfinished() {
-        let r = ShutdownReport { submitted: 5, completed: 2, unfinished: 3, timed_out: true, ..report() };
+        let r = ShutdownReport {
+            submitted: 5,
+            completed: 2,
+            unfinished: 3,
+            timed_out: true,
+            unjoined_workers: 1,
+            ..report()
+        };
         assert_eq!(
             r.to_string(),
-            "5 tasks: 2 completed, 3 unfinished; shutdown_timeout stopped waiting; shut down in 12.3ms"
+            "5 tasks: 2 completed, 3 unfinished; shutdown_timeout stopped waiting; 1 worker not waited for; \
+             balanced; shut down in 12.3ms"
         );
     }
 
@@ -175,7 +189,10 @@ mod tests {
         let twice = ShutdownReport { submitted: 1, completed: 3, ..report() };
         assert!(twice.to_string().contains("; NOT BALANCED: 2 tasks counted twice;"), "{twice}");
         let lost = ShutdownReport { submitted: 1, unfinished: 1, ..report() };
-        assert!(lost.to_string().contains("NOT BALANCED: 1 unfinished without a timeout"), "{lost}");
+        assert!(
+            lost.to_string().contains("NOT BALANCED: 1 unfinished although every worker was waited for"),
+            "{lost}"
+        );
         assert!(!lost.to_string().contains("; balanced"), "{lost}");
     }
 }
