@@ -95,7 +95,7 @@
 //! | `prometheus_metrics` | [`Handle::metrics`] served in Prometheus text format by a tiny HTTP endpoint |
 //! | `recurring` | schedules: every period, cron in a time zone |
 //! | `iot` | devices, priorities, deadlines, async retries, metrics, a balanced shutdown report |
-//! | `tokio_io`, `smol_io` | network I/O from tokio's and smol's sockets inside kairos tasks |
+//! | `tokio_io` (`--features tokio`), `smol_io` | network I/O from tokio's and smol's sockets inside kairos tasks |
 //!
 //! # What kairos is, and is not
 //!
@@ -105,16 +105,13 @@
 //!
 //! kairos **is not**:
 //!
-//! - **an I/O reactor.** It has none of its own: a future that waits on a socket needs a
-//!   reactor that runs elsewhere. smol's sockets (`async-net`, `async-io`) bring their
-//!   own reactor thread and work inside kairos tasks as they are; tokio's sockets (and so
-//!   hyper, reqwest, tonic, sqlx) need a tokio runtime's reactor, which the `tokio` cargo
-//!   feature lends to kairos tasks. kairos's own timers ([`sleep`], [`timeout`]) need
-//!   nothing else.
+//! - **an I/O reactor.** It has none of its own: a future that waits on a socket is
+//!   woken by the reactor that owns it (smol's runs as is; tokio's with the `tokio`
+//!   feature). See [I/O](#io-what-kairos-is-and-is-not).
 //! - **preemptive.** A running closure is never interrupted, whatever its priority: a
 //!   long computation holds its worker until it returns. Split long work, or write it as
 //!   a future that yields ([`yield_now`]). Blocking calls (a blocking HTTP client, file
-//!   I/O) belong on a blocking pool, not on the workers.
+//!   I/O) belong on the blocking pool ([`spawn_blocking`]), not on the workers.
 //! - **durable.** Tasks live in memory: if the process dies, its queued tasks die with
 //!   it. For jobs that must survive a crash and be shared by many machines, use
 //!   `kairos-cluster` (durable queues in Redis).
