@@ -4,7 +4,7 @@
 //! timers (<n> fired, ...)]; <balance>; shut down in <elapsed>`. Outcomes whose count is
 //! zero are left out (completed is always shown), and so are the runtime's own timers
 //! when there were none; then whether `shutdown_timeout` stopped waiting and how many
-//! workers were not waited for, `balanced` if the counts balance, or what does not
+//! workers and blocking threads were not waited for, `balanced` if the counts balance, or what does not
 //! (`NOT BALANCED: ...`).
 
 use super::ShutdownReport;
@@ -76,6 +76,10 @@ impl fmt::Display for ShutdownReport {
             let n = self.unjoined_workers as u64;
             write!(f, "; {n} {} not waited for", plural(n, "worker", "workers"))?;
         }
+        if self.unjoined_blocking_threads > 0 {
+            let n = self.unjoined_blocking_threads as u64;
+            write!(f, "; {n} blocking {} not waited for", plural(n, "thread", "threads"))?;
+        }
         if self.is_balanced() {
             f.write_str("; balanced")?;
         }
@@ -92,12 +96,13 @@ impl ShutdownReport {
         let plural = |n: u64, what: &str| if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") };
         let mut problems = Vec::new();
         let accounted = self.accounted();
+        let all_waited_for = self.unjoined_workers + self.unjoined_blocking_threads == 0;
         if accounted < self.submitted {
             problems.push(format!("{} missing", plural(self.submitted - accounted, "task")));
         } else if accounted > self.submitted {
             problems.push(format!("{} counted twice", plural(accounted - self.submitted, "task")));
-        } else if self.unjoined_workers == 0 && self.unfinished > 0 {
-            problems.push(format!("{} unfinished although every worker was waited for", self.unfinished));
+        } else if all_waited_for && self.unfinished > 0 {
+            problems.push(format!("{} unfinished although every thread was waited for", self.unfinished));
         }
         let timers = &self.runtime_timers;
         if timers.ended() > timers.submitted {
@@ -105,7 +110,7 @@ impl ShutdownReport {
                 "{} counted twice",
                 plural(timers.ended() - timers.submitted, "runtime timer")
             ));
-        } else if self.unjoined_workers == 0 && timers.unaccounted() > 0 {
+        } else if all_waited_for && timers.unaccounted() > 0 {
             problems.push(format!("{} unaccounted", plural(timers.unaccounted(), "runtime timer")));
         }
         problems
@@ -156,12 +161,13 @@ mod tests {
             unfinished: 3,
             timed_out: true,
             unjoined_workers: 1,
+            unjoined_blocking_threads: 2,
             ..report()
         };
         assert_eq!(
             r.to_string(),
             "5 tasks: 2 completed, 3 unfinished; shutdown_timeout stopped waiting; 1 worker not waited for; \
-             balanced; shut down in 12.3ms"
+             2 blocking threads not waited for; balanced; shut down in 12.3ms"
         );
     }
 
@@ -190,7 +196,7 @@ mod tests {
         assert!(twice.to_string().contains("; NOT BALANCED: 2 tasks counted twice;"), "{twice}");
         let lost = ShutdownReport { submitted: 1, unfinished: 1, ..report() };
         assert!(
-            lost.to_string().contains("NOT BALANCED: 1 unfinished although every worker was waited for"),
+            lost.to_string().contains("NOT BALANCED: 1 unfinished although every thread was waited for"),
             "{lost}"
         );
         assert!(!lost.to_string().contains("; balanced"), "{lost}");
