@@ -17,6 +17,15 @@ use kairos_rt_core::task::{Closure, JoinHandle};
 use std::fmt;
 
 /// A [`Task`] that runs on the blocking pool; made by [`Task::blocking`].
+///
+/// ```
+/// use kairos_rt::{BlockingTask, Priority, Runtime, Task};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let job: BlockingTask<_> = Task::new(|| 2 + 2).priority(Priority::HIGH).blocking();
+/// assert_eq!(rt.spawn_with(job).unwrap().join().unwrap(), 4);
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[must_use = "a BlockingTask does nothing until it is spawned with spawn_with"]
 pub struct BlockingTask<F> {
     task: Task<Closure<F>>,
@@ -30,6 +39,17 @@ impl<F> fmt::Debug for BlockingTask<F> {
 
 impl<F> BlockingTask<F> {
     /// The closure back (from a refused spawn).
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// // A start time is refused (the blocking pool has no timers): the closure comes back.
+    /// let refused = rt.spawn_with(Task::new(|| 7).after(Duration::from_secs(1)).blocking()).unwrap_err();
+    /// assert_eq!((refused.into_inner().into_inner())(), 7);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn into_inner(self) -> F {
         self.task.body.0
     }
