@@ -259,6 +259,29 @@ fn queued_blocking_jobs_count_against_max_pending() {
     assert!(rt.shutdown().is_balanced());
 }
 
+/// A blocking job that spawns while `max_pending` is full is admitted past the limit, as
+/// a task on a worker is: the unit it would wait for is held by a job queued behind it
+/// in the full pool, which cannot start before it returns (a deadlock on the old code).
+#[test]
+fn a_blocking_job_spawning_at_the_limit_is_admitted_not_blocked() {
+    let rt = Runtime::builder().workers(1).max_blocking_threads(1).max_pending(1).build().unwrap();
+    let spawner = rt.spawn_blocking(Priority::NORMAL, || {
+        let here = kairos_rt::try_current().expect("inside the runtime");
+        // Queued behind this job (the pool's only thread): it holds the only unit.
+        let first = here.spawn_blocking(Priority::NORMAL, || 1);
+        // At the limit: a blocking job and a task for the workers, neither may wait.
+        let second = here.spawn_blocking(Priority::NORMAL, || 2);
+        let on_worker = here.spawn(Priority::NORMAL, || 3);
+        (first, second, on_worker)
+    });
+    let (first, second, on_worker) = within(move || spawner.join().unwrap())
+        .expect("the blocking job waited for room that only its own return could make");
+    assert_eq!((join(first).unwrap(), join(second).unwrap(), join(on_worker).unwrap()), (1, 2, 3));
+    let report = rt.shutdown();
+    assert_eq!((report.submitted, report.completed), (4, 4), "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
 #[test]
 fn zero_pool_settings_are_errors_that_say_so() {
     let err = Runtime::builder().max_blocking_threads(0).build().unwrap_err();

@@ -203,9 +203,10 @@ impl Builder {
     ///   thread until a task starts (or the runtime shuts down);
     /// - [`spawn_async`](crate::Handle::spawn_async) waits without blocking.
     ///
-    /// Spawns made *on one of this runtime's worker threads* (from inside its tasks) never
-    /// block, since a worker waiting for room could be the one that would make it: they
-    /// are admitted past the limit (and counted). A worker of another runtime blocks like
+    /// Spawns made *on one of this runtime's worker threads* (from inside its tasks) or
+    /// *blocking threads* (from inside a [`spawn_blocking`](crate::Handle::spawn_blocking)
+    /// job) never block, since a thread waiting for room could be the one that would make
+    /// it: they are admitted past the limit (and counted). A worker of another runtime blocks like
     /// any other thread. Use `try_spawn` or `spawn_async` inside tasks to respect it.
     ///
     /// The count is exact under concurrency and costs one compare-and-swap per spawn

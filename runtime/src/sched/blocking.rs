@@ -36,7 +36,9 @@
 //! A job is a ready closure task (a plain closure, or one wrapped in a `Task`'s deadline)
 //! without a home slot (so `set_priority` on its handle
 //! returns `false`: it cannot be queued again elsewhere), admitted and counted like any
-//! spawn. Its end is counted once, where it is taken off the queue: completed or
+//! spawn (a spawn made *on* a pool thread that finds `max_pending` full is admitted past
+//! it, as a worker's is: the units it would wait for may belong to jobs queued behind the
+//! very job that waits). Its end is counted once, where it is taken off the queue: completed or
 //! panicked after its run, expired if its deadline passed before it started, or, if its handle cancelled it while it waited, cancelled
 //! (a cancelled job stays in the heap, counted as queued, until a thread pops it). Its
 //! admission unit (`max_pending`) goes back when it starts or ends unrun.
@@ -213,7 +215,7 @@ impl BlockingPool {
     /// Called from one of this pool's own threads (the runtime dropped inside a blocking
     /// closure), it waits for the others only, and gives up on its own job.
     pub(crate) fn shut_down(&self, shared: &Shared, deadline: Option<Instant>) -> PoolWaited {
-        let me = POOL_THREAD.try_with(|p| p.get()).unwrap_or(0) == self as *const BlockingPool as usize;
+        let me = self.serves_current_thread();
         let mut st = self.lock();
         st.shutdown = true;
         self.work.notify_all();
@@ -239,6 +241,12 @@ impl BlockingPool {
             };
         }
         PoolWaited { hit_deadline, unjoined_threads: st.threads }
+    }
+
+    /// Whether the calling thread is one of this pool's threads (a blocking job of this
+    /// runtime is running on it).
+    pub(crate) fn serves_current_thread(&self) -> bool {
+        POOL_THREAD.try_with(|p| p.get()).unwrap_or(0) == self as *const BlockingPool as usize
     }
 
     /// The gauges for `pending()` and `metrics()`.

@@ -3,7 +3,7 @@
 //! 1. **Admission** (only with `Builder::max_pending`): take one unit of [`Admission`].
 //!    [`Admit::Try`] refuses at the limit, [`Admit::Wait`] blocks an outside caller until
 //!    a task starts (never while it holds the intake gate, which shutdown drains) and
-//!    admits a worker's spawn at once, over the limit; [`Admit::Exempt`] (the runtime's
+//!    admits a worker's (or a blocking-pool thread's) spawn at once, over the limit; [`Admit::Exempt`] (the runtime's
 //!    own timers) takes none.
 //! 2. **Intake**: from outside, pass the [`Intake`](kairos_rt_core::intake::Intake) gate
 //!    (refused once shutdown closed it); a worker checks `is_closed` with a plain load
@@ -149,13 +149,15 @@ impl Shared {
         }
     }
 
-    /// A `Wait` spawn at the limit: a worker is admitted at once over the limit (it must
-    /// not block the queue it would wait on); another thread blocks until a unit comes
-    /// back, or until the runtime closes (false).
+    /// A `Wait` spawn at the limit: a worker, or a blocking-pool thread, of this runtime
+    /// is admitted at once over the limit (it must not block the queue it would wait on:
+    /// a blocking job waiting for room held by jobs queued behind it in a full pool would
+    /// never return); another thread blocks until a unit comes back, or until the runtime
+    /// closes (false).
     #[cold]
     fn wait_for_room(&self, limit: &Admission, local: bool) -> bool {
         let shared = self;
-        if local {
+        if local || shared.blocking.serves_current_thread() {
             shared.admit_forced();
             return true;
         }
