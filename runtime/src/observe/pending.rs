@@ -71,8 +71,8 @@ impl LevelCounts {
 /// (or steals from another worker's queue, at most 32 per steal) during the read may
 /// still be counted where it was. With
 /// [`Builder::max_pending(n)`](crate::Builder::max_pending) and every task submitted
-/// from outside the runtime, `W <= n` (a spawn from inside a task is admitted past the
-/// limit): so a runtime whose futures sleep shows `total() <= n + M` however many of them
+/// from outside the runtime, `W <= n` (a spawn from inside a task or a blocking job is
+/// admitted past the limit): so a runtime whose futures sleep shows `total() <= n + M` however many of them
 /// sleep, and exactly 0 once they all sleep and nothing else waits.
 ///
 /// A snapshot can also miss tasks in flight: queues are read before wheels, so a task
