@@ -163,9 +163,11 @@ impl Runtime {
     /// # How each ending resolves every handle and frees the runtime
     ///
     /// - **`shutdown()`, or dropping the `Runtime`** (which does the same and discards
-    ///   the report), from any thread that is not one of its workers: waits for every
-    ///   worker. Every handle has resolved when it returns, and the report balances with
-    ///   nothing `unfinished`.
+    ///   the report), from any thread that is not one of its workers or blocking
+    ///   threads: waits for every worker. Every handle has resolved when it returns, and
+    ///   the report balances with nothing `unfinished`. From inside a blocking job, the
+    ///   same except that the caller's own job is `unfinished` and its thread is counted
+    ///   in `unjoined_blocking_threads`.
     /// - **[`shutdown_timeout`](Self::shutdown_timeout) that gives up**: see there; the
     ///   workers it could not wait for finish in the background.
     /// - **From inside one of its own tasks or hooks** (the `Runtime` moved into a task and
