@@ -217,6 +217,12 @@ impl PendingSnapshot {
 
     /// `spawn_blocking` jobs running on a blocking thread (not counted in
     /// [`total`](Self::total): they are not pending).
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.pending().blocking_running(), 0, "nothing runs on the pool yet");
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn blocking_running(&self) -> u64 {
         self.blocking_running
     }

@@ -280,6 +280,17 @@ impl Builder {
     /// How long an idle blocking thread waits for a job before it exits (default 10 s).
     /// [`Duration::ZERO`] is rejected by [`build`](Self::build) (every burst of blocking
     /// jobs would start its threads again); `Duration::MAX` keeps idle threads for good.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().blocking_keep_alive(Duration::from_millis(200)).build()?;
+    /// assert!(rt.spawn_blocking(Priority::LOW, || 1 + 1).join().is_ok());
+    /// let zero = Runtime::builder().blocking_keep_alive(Duration::ZERO).build();
+    /// assert!(zero.unwrap_err().is_zero_keep_alive());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
         self.blocking_keep_alive = keep_alive;
         self
