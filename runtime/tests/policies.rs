@@ -390,8 +390,9 @@ fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
     let gate = Gate::hold(&rt, Priority::HIGHEST);
     let normal = rt.spawn(Priority::NORMAL, rec("normal"));
     // The backoff passes while the worker is held (the backoff is long enough that the
-    // gate is in place before it ends, even on a loaded machine).
-    std::thread::sleep(Duration::from_millis(300));
+    // gate is in place before it ends, even on a loaded machine: 200 ms was not once in
+    // CI, with other builds running).
+    std::thread::sleep(Duration::from_millis(700));
     join(gate.open()).unwrap();
     join(normal).unwrap();
     assert_eq!(join(retrying).unwrap().attempts, 2);
@@ -401,7 +402,7 @@ fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
 
 #[test]
 fn retries_keep_the_task_priority_or_use_the_configured_one() {
-    let backoff = RetryPolicy::fixed(Duration::from_millis(200));
+    let backoff = RetryPolicy::fixed(Duration::from_millis(500));
     assert_eq!(retry_vs_normal(backoff.clone()), ["retry", "normal"], "HIGH retry before NORMAL");
     assert_eq!(retry_vs_normal(backoff.retry_priority(Priority::LOWEST)), ["normal", "retry"]);
 }
