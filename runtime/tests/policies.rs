@@ -370,12 +370,22 @@ fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
     let rt = runtime(1);
     let (order, rec) = recorder();
     let attempts = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Mutex::new(Some(release_rx));
     let a = attempts.clone();
     let o = order.clone();
     let retrying = rt
         .spawn_with(
             Task::new(move || {
                 if a.fetch_add(1, SeqCst) == 0 {
+                    // The first attempt queues a gate that holds the only worker through
+                    // the backoff, then fails.
+                    let (started, release) = (started_tx.clone(), release_rx.lock().unwrap().take());
+                    kairos_rt::spawn(Priority::HIGHEST, move || {
+                        started.send(()).unwrap();
+                        release.unwrap().recv_timeout(common::PATIENCE).unwrap();
+                    });
                     Err("first attempt fails")
                 } else {
                     o.lock().unwrap().push("retry");
@@ -386,14 +396,12 @@ fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
             .retry(policy),
         )
         .unwrap();
-    assert!(wait_until(|| attempts.load(SeqCst) == 1));
-    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    started_rx.recv_timeout(common::PATIENCE).unwrap();
     let normal = rt.spawn(Priority::NORMAL, rec("normal"));
-    // The backoff passes while the worker is held (the backoff is long enough that the
-    // gate is in place before it ends, even on a loaded machine: 200 ms was not once in
-    // CI, with other builds running).
-    std::thread::sleep(Duration::from_millis(700));
-    join(gate.open()).unwrap();
+    // Past the 20 ms backoff, with the worker held since before it began: when the gate
+    // opens, the retry and the NORMAL task are both ready.
+    std::thread::sleep(Duration::from_millis(60));
+    release_tx.send(()).unwrap();
     join(normal).unwrap();
     assert_eq!(join(retrying).unwrap().attempts, 2);
     let v = order.lock().unwrap().clone();
@@ -402,7 +410,7 @@ fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {
 
 #[test]
 fn retries_keep_the_task_priority_or_use_the_configured_one() {
-    let backoff = RetryPolicy::fixed(Duration::from_millis(500));
+    let backoff = RetryPolicy::fixed(Duration::from_millis(20));
     assert_eq!(retry_vs_normal(backoff.clone()), ["retry", "normal"], "HIGH retry before NORMAL");
     assert_eq!(retry_vs_normal(backoff.retry_priority(Priority::LOWEST)), ["normal", "retry"]);
 }

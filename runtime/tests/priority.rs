@@ -336,3 +336,51 @@ fn urgent_tasks_queued_behind_a_busy_peer_are_stolen_from_less_urgent_work() {
     assert!(join(parent).unwrap(), "HIGHEST children waited behind their busy parent");
     assert!(rt.shutdown().is_balanced());
 }
+
+/// A task spawned from outside while the only worker runs a gate, against a less urgent
+/// task queued locally (or a timer that came due meanwhile): the worker took its first
+/// task from the injectors in a batch steal, which could leave a stale bit for that level
+/// in its queue, and a stale bit at the injected task's level hid the injectors, so the
+/// local LOWEST task ran first. Returns the order the two ran in.
+fn outside_normal_vs_local_lowest(timed: bool) -> Vec<&'static str> {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let order = log();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let o = order.clone();
+    let parent = rt.spawn(Priority::NORMAL, move || {
+        kairos_rt::spawn(Priority::HIGHEST, move || {
+            started_tx.send(()).unwrap();
+            release_rx.recv_timeout(PATIENCE).unwrap();
+        });
+        let low = move || o.lock().unwrap().push("lowest");
+        if timed {
+            // Due long before the gate opens (the test waits past it below).
+            kairos_rt::try_current().unwrap().spawn_after(Duration::from_millis(20), Priority::LOWEST, low)
+        } else {
+            kairos_rt::spawn(Priority::LOWEST, low)
+        }
+    });
+    started_rx.recv_timeout(PATIENCE).unwrap();
+    let o = order.clone();
+    let normal = rt.spawn(Priority::NORMAL, move || o.lock().unwrap().push("normal"));
+    if timed {
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    release_tx.send(()).unwrap();
+    let lowest = join(parent).unwrap();
+    join(normal).unwrap();
+    join(lowest).unwrap();
+    let v = order.lock().unwrap().clone();
+    v
+}
+
+#[test]
+fn an_outside_task_runs_before_less_urgent_local_work_queued_while_the_worker_was_busy() {
+    assert_eq!(outside_normal_vs_local_lowest(false), ["normal", "lowest"]);
+}
+
+#[test]
+fn an_outside_task_runs_before_a_less_urgent_timer_that_came_due_while_the_worker_was_busy() {
+    assert_eq!(outside_normal_vs_local_lowest(true), ["normal", "lowest"]);
+}

@@ -159,8 +159,17 @@ impl RunQueue {
     }
 
     /// Pops the oldest task at exactly `level`, clearing the level's bit if that
-    /// empties it.
-    pub(crate) fn pop_level(&self, level: Priority) -> Option<TaskRef> {
+    /// empties it (or if the level was empty already: a stale bit).
+    ///
+    /// ```
+    /// use kairos_rt_core::queue::RunQueue;
+    /// use kairos_rt_core::Priority;
+    ///
+    /// let q = RunQueue::new();
+    /// assert!(q.pop_level(Priority::NORMAL).is_none());
+    /// assert!(q.highest().is_none());
+    /// ```
+    pub fn pop_level(&self, level: Priority) -> Option<TaskRef> {
         let deque = &self.levels[level.index()];
         let t = deque.pop();
         if deque.is_empty() {
@@ -169,9 +178,13 @@ impl RunQueue {
         t
     }
 
-    /// Records that a batch steal may have put tasks at `level`.
+    /// Records that a batch steal may have put tasks at `level`: marks the level unless
+    /// the steal left it empty (it returned the batch's only task), so a steal does not
+    /// leave a stale bit that shows the level as more urgent than what the queue holds.
     pub(crate) fn note_filled(&self, level: Priority) {
-        self.mark(level);
+        if !self.levels[level.index()].is_empty() {
+            self.mark(level);
+        }
     }
 }
 

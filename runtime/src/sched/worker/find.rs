@@ -36,27 +36,34 @@ impl WorkerCtx {
                 return Some(t);
             }
         }
-        let Some(local) = self.queue.highest() else {
-            return global.and_then(|_| self.steal_injected(Priority::LOWEST));
-        };
-        let global_first = match global {
-            Some(g) => g > local || (g == local && pick % GLOBAL_QUEUE_INTERVAL == 0),
-            None => false,
-        };
-        if let Some(g) = global.filter(|_| global_first) {
-            let t = if g > local {
-                // Every level above the local one, not just the advertised top: a bit can
-                // outlive its level's last task until a steal finds the level empty.
-                let above = Priority::new(local.level() + 1).unwrap_or(Priority::HIGHEST);
-                self.steal_injected(above)
-            } else {
-                injectors.refill_and_pop(&self.queue, local)
+        loop {
+            let Some(local) = self.queue.highest() else {
+                return global.and_then(|_| self.steal_injected(Priority::LOWEST));
             };
-            if t.is_some() {
-                return t;
+            let global_first = match global {
+                Some(g) => g > local || (g == local && pick % GLOBAL_QUEUE_INTERVAL == 0),
+                None => false,
+            };
+            if let Some(g) = global.filter(|_| global_first) {
+                let t = if g > local {
+                    // Every level above the local one, not just the advertised top: a bit
+                    // can outlive its level's last task until a steal finds it empty.
+                    let above = Priority::new(local.level() + 1).unwrap_or(Priority::HIGHEST);
+                    self.steal_injected(above)
+                } else {
+                    injectors.refill_and_pop(&self.queue, local)
+                };
+                if t.is_some() {
+                    return t;
+                }
             }
+            if let Some(t) = self.queue.pop_level(local) {
+                return Some(t);
+            }
+            // `local` was a stale bit (thieves emptied the level, or a batch steal took
+            // its only task): `pop_level` cleared it. Compare again with the injectors,
+            // or a less urgent local task would run ahead of a more urgent injected one.
         }
-        self.queue.pop().or_else(|| self.steal_injected(Priority::LOWEST))
     }
 
     /// Steals a batch from the injectors' most urgent level at or above `min`, first
