@@ -297,24 +297,29 @@
 //! # Architecture
 //!
 //! `runtime/src` is layered; each layer uses only the layers below it
-//! (`scripts/module-cycles.py` checks that no two top-level modules import each other,
-//! directly or through others):
+//! (`python3 scripts/module-cycles.py` checks that no two top-level modules, nor a module
+//! and the free functions of `lib.rs`, import each other, directly or through others;
+//! CI runs it):
 //!
 //! ```text
-//!  public API   runtime/ (Runtime, Builder, Handle)  task/  time.rs  process/  error.rs
-//!                   |           |
+//!  features     task/ (Task builder, retry policy and loop)  process/ (OS commands)
+//!               recurring/ (schedules)
+//!                   |
+//!  public API   time/ (sleep, timeout, interval)  lib.rs (spawn, try_current, ...; the
+//!                   |                              error, metrics, process modules)
+//!               runtime/ (Runtime, Builder, Handle, BuildError, SpawnError)
+//!                   |
 //!  reading      observe/ (pending, metrics snapshot, Prometheus text, shutdown report)
 //!                   |
 //!  scheduler    sched/ (shared.rs, spawn.rs, shutdown.rs, context.rs, registry.rs,
-//!                       worker/: find.rs, timers.rs, park.rs, aging, batching, spin)
+//!                       runtime_timer.rs, worker/: find.rs, timers.rs, park.rs,
+//!                       aging, batching, spin)
 //!                   |
 //!  leaves       config/ (BuilderConfig, Aging)   clock/   stats/ (counters, latency, retry)
+//!               limiter.rs (the process cap: owned by sched/, taken by process/)
 //!                   |
 //!  core         kairos_rt_core (task cells, run queues, injectors, wheels, idle, intake)
 //! ```
-//!
-//! One exception is left: `sched/shared.rs` holds the process limiter of `process/`
-//! (`Handle::spawn_process`), until that limiter moves to a leaf.
 //!
 //! The path of a task, from spawn to run:
 //!
@@ -334,6 +339,7 @@
 
 mod clock;
 mod config;
+mod limiter;
 mod observe;
 mod recurring;
 mod runtime;
@@ -417,7 +423,6 @@ pub mod process {
     #[path = "mod.rs"]
     mod imp;
 
-    pub(crate) use imp::ProcessLimiter;
     pub use imp::{ProcessEnd, ProcessError, ProcessOutput, ProcessTask};
 }
 

@@ -10,7 +10,8 @@
 //!
 //! 1. **Validate.** A zero timeout is refused at once with
 //!    [`ProcessError::is_invalid_timeout`] (the process is never started).
-//! 2. **Take a slot** from the runtime's [`ProcessLimiter`] (`Builder::max_processes`).
+//! 2. **Take a slot** from the runtime's [`ProcessLimiter`] (`Builder::max_processes`; the limiter
+//!    is a leaf module, `limiter.rs`, so that the scheduler can own it).
 //!    The wait is asynchronous: a waiter is parked in a wait list ordered by priority,
 //!    then arrival, and the task is re-queued at its priority when its turn comes. A
 //!    freed slot is *handed over* to the first waiter (the count of running processes
@@ -99,15 +100,14 @@ mod driver;
 
 mod capture;
 mod error;
-mod limiter;
 mod output;
 mod task;
 
 pub use error::ProcessError;
-pub(crate) use limiter::ProcessLimiter;
 pub use output::{ProcessEnd, ProcessOutput};
 pub use task::ProcessTask;
 
+use crate::limiter::ProcessLimiter;
 use crate::{Handle, Runtime};
 use child::Running;
 use kairos_rt_core::task::JoinHandle;

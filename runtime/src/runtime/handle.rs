@@ -4,9 +4,9 @@
 use crate::observe::{MetricsSnapshot, PendingSnapshot};
 use crate::runtime::error::SpawnError;
 use crate::sched::context;
+use crate::sched::runtime_timer::RuntimeTimer;
 use crate::sched::shared::Shared;
 use crate::sched::spawn::{refused, Admit, Due, Refusal};
-use crate::time::RuntimeTimer;
 use kairos_rt_core::park::{ParkWaker, Parker};
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::{Body, Closure, FutureBody, JoinHandle};

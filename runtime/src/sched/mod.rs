@@ -12,7 +12,9 @@
 //! - [`shutdown`]: how the runtime stops, in numbered steps;
 //! - [`context`]: which runtime (and which worker) the current thread belongs to;
 //! - [`registry`]: the live futures, so shutdown can cancel those that wait forever;
-//! - [`blocking`]: the blocking pool, the threads that run `spawn_blocking` closures.
+//! - [`blocking`]: the blocking pool, the threads that run `spawn_blocking` closures;
+//! - [`runtime_timer`]: the bodies of the runtime's own timers (behind every sleep,
+//!   timeout, backoff and deadline), which the counters tell apart from user tasks.
 //!
 //! Rules: every task ends counted once (through `stats`); a task is in exactly one of a
 //! run queue, a wheel, an inbox, or running, unless it is a future waiting for a wake-up
@@ -22,6 +24,7 @@
 pub(crate) mod blocking;
 pub(crate) mod context;
 pub(crate) mod registry;
+pub(crate) mod runtime_timer;
 pub(crate) mod shared;
 pub(crate) mod shutdown;
 pub(crate) mod spawn;

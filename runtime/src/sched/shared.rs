@@ -153,7 +153,7 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) config: BuilderConfig,
     /// The cap on concurrently running child processes (`spawn_process`).
-    pub(crate) processes: std::sync::Arc<crate::process::ProcessLimiter>,
+    pub(crate) processes: std::sync::Arc<crate::limiter::ProcessLimiter>,
     /// Retry gauges (`Task::retry`).
     pub(crate) retries: crate::stats::RetryGauges,
     /// The census of this runtime's recurring schedules, set when the first is spawned.
@@ -254,7 +254,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             parties: LastOut::new(),
             counters: Counters::default(),
-            processes: std::sync::Arc::new(crate::process::ProcessLimiter::new(config.max_processes)),
+            processes: std::sync::Arc::new(crate::limiter::ProcessLimiter::new(config.max_processes)),
             retries: crate::stats::RetryGauges::default(),
             schedules: std::sync::OnceLock::new(),
             admission: config.max_pending.map(Admission::new),

@@ -37,8 +37,8 @@
 //! [`sleep`](crate::sleep)'s timer is. Tasks without a deadline
 //! and plain `spawn*` calls are untouched.
 
+use crate::sched::runtime_timer::RuntimeTimerAction;
 use crate::sched::spawn::Admit;
-use crate::time::RuntimeTimerAction;
 use crate::Handle;
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::{JoinHandle, Outcome};

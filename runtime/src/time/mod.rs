@@ -3,7 +3,7 @@
 //! (`missed_tick.rs`, shared with recurring schedules, which sit above this module).
 //!
 //! A sleep is a timed no-op task at [`Priority::HIGHEST`](crate::Priority::HIGHEST) in
-//! the runtime's timing wheels (a `RuntimeTimer`, `runtime_timer.rs`), awaited through
+//! the runtime's timing wheels (a `RuntimeTimer`, `sched/runtime_timer.rs`), awaited through
 //! its join handle: it costs one small allocation, inherits the wheels' ~1 µs resolution
 //! and O(1) cancellation, and dropping the `Sleep` cancels the timer at once. The
 //! sleeping future itself is re-queued at its own priority when woken. Such timers are
@@ -13,7 +13,6 @@
 
 mod interval;
 mod missed_tick;
-mod runtime_timer;
 mod schedule_error;
 
 pub use crate::runtime::error::Elapsed;
@@ -21,7 +20,6 @@ use crate::with_current;
 pub use interval::{interval, interval_at, Interval};
 use kairos_rt_core::task::JoinHandle;
 pub use missed_tick::MissedTickBehavior;
-pub(crate) use runtime_timer::{RuntimeTimer, RuntimeTimerAction};
 pub use schedule_error::ScheduleError;
 use std::fmt;
 use std::future::Future;

@@ -1,14 +1,38 @@
 //! The cap on concurrently running processes: an async semaphore whose waiters are
-//! served by priority, then arrival (see the parent module's step 2).
+//! served by priority, then arrival.
+//!
+//! A leaf: it depends on nothing else in the crate (only on `kairos_rt_core::Priority`),
+//! so that the scheduler's shared state can own the runtime's limiter without naming the
+//! `process` module that takes slots from it (`process/mod.rs`, step 2 of a run).
+//!
+//! The protocol, under one lock (`LimiterState`):
+//!
+//! - **Take**: a slot is taken at once only if no one waits and fewer than `max` are in
+//!   use; otherwise the taker joins the wait list, keyed by (most urgent level first,
+//!   arrival), and waits.
+//! - **Give back** (a [`Permit`]'s drop): the slot goes *straight to the first waiter*
+//!   (it moves to `granted` and is woken; `running` does not drop), so a newcomer never
+//!   overtakes a waiter; with no waiter, `running` drops by one.
+//! - **Drop a waiter**: a waiter that is dropped before it took a slot handed to it
+//!   passes that slot on, as if it had taken and released it; one still waiting just
+//!   leaves the list.
+//!
+//! Invariant: `running` counts the permits alive plus the slots in `granted`, and never
+//! exceeds `max`.
 
-use super::lock;
 use kairos_rt_core::Priority;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding this lock but allocation; recover rather than spread
+    // a poison panic into a worker.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// A waiter's place: most urgent level first, then arrival order.
 type WaitKey = (Reverse<u8>, u64);
@@ -53,7 +77,7 @@ impl ProcessLimiter {
     }
 
     /// Waits, without blocking the thread, for a slot; `priority` orders the waiters.
-    pub(super) fn acquire(self: &Arc<Self>, priority: Priority) -> Acquire {
+    pub(crate) fn acquire(self: &Arc<Self>, priority: Priority) -> Acquire {
         Acquire { limiter: self.clone(), priority, key: None, done: false }
     }
 
@@ -80,7 +104,7 @@ impl ProcessLimiter {
 
 /// A slot of the limiter, given back on drop.
 #[derive(Debug)]
-pub(super) struct Permit(Arc<ProcessLimiter>);
+pub(crate) struct Permit(Arc<ProcessLimiter>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
@@ -90,7 +114,7 @@ impl Drop for Permit {
 
 /// The future of [`ProcessLimiter::acquire`].
 #[derive(Debug)]
-pub(super) struct Acquire {
+pub(crate) struct Acquire {
     limiter: Arc<ProcessLimiter>,
     priority: Priority,
     /// Our place in the wait list, once we wait.

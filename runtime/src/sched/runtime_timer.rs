@@ -1,5 +1,5 @@
 //! [`RuntimeTimer`]: the body of the runtime's own timers, the no-op task behind every
-//! [`Sleep`](super::Sleep) (and so every `timeout`, run-timeout limit, retry backoff and
+//! [`Sleep`](crate::Sleep) (and so every `timeout`, run-timeout limit, retry backoff and
 //! interval tick).
 //!
 //! It does nothing when it runs; it exists so that its cell's vtable says
