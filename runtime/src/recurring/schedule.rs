@@ -8,7 +8,7 @@
 //! Everything here is a pure function of the times passed in ([`Schedule::first_tick`],
 //! [`Schedule::next_after`], [`Schedule::next_tick`], [`Schedule::ticks`]): no clock is
 //! read, so tests (and other processes, such as a cluster node) compute ticks for fixed
-//! instants, and the firing loop (`recurring.rs`) passes the real clock.
+//! instants, and the firing loop (`firing.rs`) passes the real clock.
 //!
 //! ## Invariants
 //!
@@ -17,62 +17,24 @@
 //! - Ticks come from the grid, never from when a run ended: lateness never drifts it.
 //! - `until` is inclusive: a tick exactly at `until` fires; `times(n)` counts firings
 //!   (ticks that fired or were skipped by the overlap rule), not ticks dropped as missed.
+//!
+//! This file holds the value, its constructors and its accessors; `schedule/ticks.rs`
+//! holds the tick arithmetic (the pure functions above, and the integer forms the firing
+//! loop uses); the overlap and panic rules are in `rules.rs`.
+
+mod ticks;
+
+pub use ticks::Ticks;
 
 use super::cron::CronSpec;
-use super::nanos::{nanos_of, nanos_saturating, time_of};
+// Re-exported for the firing loop, which names them beside `Schedule`.
+pub(super) use super::rules::{OnPanic, Overlap};
 use crate::time::MissedTickBehavior;
 use crate::time::ScheduleError;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What a schedule does when a run is still going at its next tick. Every tick that does
-/// not start a run is counted in [`Recurring::skipped`](crate::Recurring::skipped).
-/// (Under [`MissedTickBehavior::Burst`], which loses no tick, `Skip` and `QueueOne` run
-/// those ticks one after another once the run ends instead.)
-///
-/// ```
-/// use kairos_rt::{Overlap, Schedule};
-/// use std::time::Duration;
-///
-/// let s = Schedule::every(Duration::from_millis(100))?.overlap(Overlap::QueueOne);
-/// assert_eq!(s.overlap_rule(), Overlap::QueueOne);
-/// assert_eq!(Overlap::default(), Overlap::Skip);
-/// # Ok::<(), kairos_rt::ScheduleError>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Overlap {
-    /// Skip the tick (the default): at most one run at a time, never a backlog.
-    #[default]
-    Skip,
-    /// Remember at most one tick and run it as soon as the current run ends; further
-    /// ticks while one is queued are skipped.
-    QueueOne,
-    /// Start a run at every tick, alongside any still going.
-    Concurrent,
-}
-
-/// What a schedule does when a run panics. The panic is caught and counted in
-/// [`Recurring::panicked`](crate::Recurring::panicked) either way.
-///
-/// ```
-/// use kairos_rt::{OnPanic, Schedule};
-/// use std::time::Duration;
-///
-/// let s = Schedule::every(Duration::from_secs(1))?.on_panic(OnPanic::Stop);
-/// assert_eq!(s.on_panic_rule(), OnPanic::Stop);
-/// assert_eq!(OnPanic::default(), OnPanic::Continue);
-/// # Ok::<(), kairos_rt::ScheduleError>(())
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum OnPanic {
-    /// Keep firing (the default).
-    #[default]
-    Continue,
-    /// Stop the schedule, as if [`Recurring::cancel`](crate::Recurring::cancel) had been
-    /// called.
-    Stop,
-}
+use ticks::delta_of_nanos;
 
 #[derive(Clone, Debug)]
 enum Grid {
@@ -115,25 +77,6 @@ pub struct Schedule {
     overlap: Overlap,
     on_panic: OnPanic,
 }
-
-/// `d` in nanoseconds, as a `TimeDelta`, if it fits.
-fn delta_of_nanos(nanos: u128) -> Option<TimeDelta> {
-    i64::try_from(nanos).ok().map(TimeDelta::nanoseconds)
-}
-
-/// `b - a` in nanoseconds, signed; saturates beyond ~292 years.
-fn signed_nanos(a: DateTime<Utc>, b: DateTime<Utc>) -> i128 {
-    (b - a).num_nanoseconds().map_or(if b > a { i128::MAX } else { i128::MIN }, i128::from)
-}
-
-/// `b - a` in nanoseconds (`b >= a`); saturates beyond ~292 years.
-fn nanos_between(a: DateTime<Utc>, b: DateTime<Utc>) -> u128 {
-    let d = b - a;
-    d.num_nanoseconds().map_or(u128::from(u64::MAX), |n| u128::try_from(n).unwrap_or(0))
-}
-
-/// How many cron occurrences are counted when reporting missed ticks; more count as this.
-const MISSED_COUNT_CAP: u64 = 10_000;
 
 impl Schedule {
     fn with_grid(grid: Grid) -> Schedule {
@@ -500,323 +443,7 @@ impl Schedule {
     pub fn max_firings(&self) -> Option<u64> {
         self.times
     }
-
-    fn within_until(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        match self.until {
-            Some(until) if t > until => None,
-            _ => Some(t),
-        }
-    }
-
-    /// The first tick of a schedule spawned at `now`: `now` itself for an
-    /// [`every`](Self::every) schedule without [`starting_at`](Self::starting_at) (like
-    /// tokio's `interval`, the first tick is immediate), else the first tick of the grid
-    /// at or after both `now` and `starting_at`. `None` if that is after
-    /// [`until`](Self::until) or `times` is 0.
-    ///
-    /// ```
-    /// use chrono::{TimeZone, Utc};
-    /// use kairos_rt::Schedule;
-    /// use std::time::Duration;
-    ///
-    /// let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 30).unwrap();
-    /// assert_eq!(Schedule::every(Duration::from_secs(5))?.first_tick(now), Some(now));
-    /// let minutely = Schedule::cron("0 * * * * *")?;
-    /// assert_eq!(minutely.first_tick(now), Some(Utc.with_ymd_and_hms(2026, 1, 1, 12, 1, 0).unwrap()));
-    /// # Ok::<(), kairos_rt::ScheduleError>(())
-    /// ```
-    pub fn first_tick(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if self.times == Some(0) {
-            return None;
-        }
-        let first = match (&self.grid, self.start) {
-            (Grid::Every(_), None) => now,
-            (Grid::Every(_), Some(start)) if start >= now => start,
-            (Grid::Every(period), Some(start)) => {
-                let p = period.as_nanos();
-                let elapsed = nanos_between(start, now);
-                start.checked_add_signed(delta_of_nanos(elapsed.div_ceil(p) * p)?)?
-            }
-            (Grid::Cron(spec), start) => spec.next_at_or_after(start.map_or(now, |s| s.max(now)))?,
-        };
-        self.within_until(first)
-    }
-
-    /// The first tick strictly after `t`, on the grid: for a cron schedule the next
-    /// occurrence; for an [`every`](Self::every) schedule with
-    /// [`starting_at`](Self::starting_at), the next multiple of the period from it; for
-    /// one without, `t + period` (the grid is anchored at the first firing, so `t` is
-    /// taken as a tick). `None` after [`until`](Self::until). `times` is not applied
-    /// (counting firings is the caller's; see [`ticks`](Self::ticks)).
-    ///
-    /// ```
-    /// use chrono::{TimeZone, Utc};
-    /// use kairos_rt::Schedule;
-    /// use std::time::Duration;
-    ///
-    /// let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    /// let s = Schedule::every(Duration::from_secs(10))?.starting_at(t0);
-    /// assert_eq!(s.next_after(t0 + Duration::from_secs(15)), Some(t0 + Duration::from_secs(20)));
-    /// # Ok::<(), kairos_rt::ScheduleError>(())
-    /// ```
-    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let next = match (&self.grid, self.start) {
-            (Grid::Every(period), Some(start)) if t >= start => {
-                let p = period.as_nanos();
-                let elapsed = nanos_between(start, t);
-                start.checked_add_signed(delta_of_nanos((elapsed / p + 1) * p)?)?
-            }
-            (Grid::Every(_), Some(start)) => start,
-            (Grid::Every(period), None) => t.checked_add_signed(delta_of_nanos(period.as_nanos())?)?,
-            (Grid::Cron(spec), start) => match start {
-                Some(start) if t < start => spec.next_at_or_after(start)?,
-                _ => spec.next_after(t)?,
-            },
-        };
-        self.within_until(next)
-    }
-
-    /// The tick after `tick` for a firing of `tick` that started at `now`, under the
-    /// [missed-tick behavior](Self::missed_tick): the next tick of the grid if it is still
-    /// ahead of `now`; otherwise (a whole tick was missed) the missed tick
-    /// ([`Burst`](MissedTickBehavior::Burst)), one period after `now`
-    /// ([`Delay`](MissedTickBehavior::Delay)) or the first tick of the grid after `now`
-    /// ([`Skip`](MissedTickBehavior::Skip); also `Delay` for cron). `None` after
-    /// [`until`](Self::until). `times` is not applied.
-    ///
-    /// ```
-    /// use chrono::{TimeZone, Utc};
-    /// use kairos_rt::{MissedTickBehavior, Schedule};
-    /// use std::time::Duration;
-    ///
-    /// let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-    /// let s = |b| Schedule::every(Duration::from_secs(10)).unwrap().missed_tick(b);
-    /// let late = t0 + Duration::from_secs(25); // the firing of t0 started 25 s late
-    /// let sec = |n| t0 + Duration::from_secs(n);
-    /// assert_eq!(s(MissedTickBehavior::Burst).next_tick(t0, late), Some(sec(10)));
-    /// assert_eq!(s(MissedTickBehavior::Delay).next_tick(t0, late), Some(sec(35)));
-    /// assert_eq!(s(MissedTickBehavior::Skip).next_tick(t0, late), Some(sec(30)));
-    /// assert_eq!(s(MissedTickBehavior::Skip).next_tick(t0, sec(3)), Some(sec(10)), "a little late: on the grid");
-    /// ```
-    pub fn next_tick(&self, tick: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.next_tick_counting(tick, now).0
-    }
-
-    /// [`next_tick`](Self::next_tick) and how many ticks it dropped as missed.
-    pub(crate) fn next_tick_counting(
-        &self,
-        tick: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> (Option<DateTime<Utc>>, u64) {
-        match &self.grid {
-            Grid::Every(period) => {
-                let elapsed = if now > tick { nanos_between(tick, now) } else { 0 };
-                let until = self.until.map(|until| signed_nanos(tick, until));
-                let (offset, missed) = self.every_next(*period, elapsed, until);
-                (offset.and_then(delta_of_nanos).and_then(|d| tick.checked_add_signed(d)), missed)
-            }
-            Grid::Cron(spec) => {
-                let Some(next) = spec.next_after(tick).and_then(|n| self.within_until(n)) else {
-                    return (None, 0);
-                };
-                if next > now || self.missed == MissedTickBehavior::Burst {
-                    return (Some(next), 0);
-                }
-                let mut missed = 1;
-                let mut t = next;
-                while missed < MISSED_COUNT_CAP {
-                    match spec.next_after(t) {
-                        Some(n) if n <= now && self.within_until(n).is_some() => {
-                            missed += 1;
-                            t = n;
-                        }
-                        _ => break,
-                    }
-                }
-                (spec.next_after(now).and_then(|n| self.within_until(n)), missed)
-            }
-        }
-    }
-
-    /// The `every` step of [`next_tick_counting`](Self::next_tick_counting), in
-    /// nanoseconds after the last tick: for a judgement `elapsed` after it and `until`
-    /// (if any) at `until` after it (negative: before it), the offset of the next tick
-    /// (`None` past `until`) and how many ticks were missed.
-    fn every_next(&self, period: Duration, elapsed: u128, until: Option<i128>) -> (Option<u128>, u64) {
-        let p = period.as_nanos();
-        let (offset, missed) = self.missed.next_periodic(elapsed, p);
-        // Ticks after `until` do not exist, so they are not counted as missed.
-        let missed = match until {
-            Some(until) if until < i128::try_from(elapsed).unwrap_or(i128::MAX) => {
-                let before_until = u128::try_from(until).map_or(0, |u| u / p);
-                missed.min(u64::try_from(before_until).unwrap_or(u64::MAX))
-            }
-            _ => missed,
-        };
-        let past_until = until.is_some_and(|u| i128::try_from(offset).map_or(true, |o| o > u));
-        ((!past_until).then_some(offset), missed)
-    }
-
-    /// [`next_tick_counting`](Self::next_tick_counting) on nanoseconds since the Unix
-    /// epoch (see `nanos.rs`): integer arithmetic for an `every` grid, the calendar for
-    /// cron. `None` also for a tick beyond the year 2262.
-    pub(crate) fn next_tick_counting_ns(&self, tick: i64, now: i64) -> (Option<i64>, u64) {
-        match &self.grid {
-            Grid::Every(period) => {
-                let elapsed = u128::try_from(i128::from(now) - i128::from(tick)).unwrap_or(0);
-                let until = self.until.map(|until| i128::from(nanos_saturating(until)) - i128::from(tick));
-                let (offset, missed) = self.every_next(*period, elapsed, until);
-                (offset.and_then(|o| i64::try_from(o).ok()).and_then(|o| tick.checked_add(o)), missed)
-            }
-            Grid::Cron(_) => {
-                let (next, missed) = self.next_tick_counting(time_of(tick), time_of(now));
-                (next.and_then(nanos_of), missed)
-            }
-        }
-    }
-
-    /// How many ticks lie in `[first, end]` (`first` a tick, `first <= end`), at most
-    /// `limit`, and the last of them: the ticks that came while a run was going. In
-    /// nanoseconds since the Unix epoch.
-    pub(crate) fn ticks_through(&self, first: i64, end: i64, limit: u64) -> (u64, i64) {
-        let end = self.until.map_or(end, |until| end.min(nanos_saturating(until)));
-        if limit == 0 || first > end {
-            return (0, first);
-        }
-        match &self.grid {
-            Grid::Every(period) => {
-                let p = period.as_nanos();
-                let span = u128::try_from(i128::from(end) - i128::from(first)).unwrap_or(0);
-                let k = (span / p + 1).min(u128::from(limit));
-                let last =
-                    i64::try_from((k - 1) * p).ok().and_then(|o| first.checked_add(o)).unwrap_or(first);
-                (u64::try_from(k).unwrap_or(u64::MAX), last)
-            }
-            Grid::Cron(spec) => {
-                let (mut k, mut last) = (1, time_of(first));
-                while k < limit.min(MISSED_COUNT_CAP) {
-                    match spec.next_after(last).filter(|n| nanos_of(*n).is_some_and(|n| n <= end)) {
-                        Some(n) => {
-                            k += 1;
-                            last = n;
-                        }
-                        None => break,
-                    }
-                }
-                (k, nanos_of(last).unwrap_or(first))
-            }
-        }
-    }
-
-    /// The ticks of this schedule spawned at `now` if every firing were on time: the
-    /// [`first_tick`](Self::first_tick), then each [`next_after`](Self::next_after) the
-    /// previous, at most [`times`](Self::times) of them, none after
-    /// [`until`](Self::until). Unbounded schedules give an endless iterator.
-    ///
-    /// ```
-    /// use chrono::{TimeZone, Utc};
-    /// use kairos_rt::Schedule;
-    ///
-    /// let now = Utc.with_ymd_and_hms(2026, 1, 30, 0, 0, 0).unwrap();
-    /// let month_ends = Schedule::cron("0 0 L * *")?.ticks(now).take(2).collect::<Vec<_>>();
-    /// assert_eq!(month_ends[1], Utc.with_ymd_and_hms(2026, 2, 28, 0, 0, 0).unwrap());
-    /// # Ok::<(), kairos_rt::ScheduleError>(())
-    /// ```
-    pub fn ticks(&self, now: DateTime<Utc>) -> Ticks {
-        Ticks { schedule: self.clone(), next: self.first_tick(now), left: self.times }
-    }
-}
-
-/// The on-time ticks of a [`Schedule`], from [`Schedule::ticks`].
-///
-/// ```
-/// use kairos_rt::Schedule;
-/// use std::time::{Duration, SystemTime};
-///
-/// let mut ticks = Schedule::every(Duration::from_secs(1))?.times(2).ticks(SystemTime::now().into());
-/// assert!(ticks.next().is_some() && ticks.next().is_some() && ticks.next().is_none());
-/// # Ok::<(), kairos_rt::ScheduleError>(())
-/// ```
-#[derive(Clone, Debug)]
-pub struct Ticks {
-    schedule: Schedule,
-    next: Option<DateTime<Utc>>,
-    left: Option<u64>,
-}
-
-impl Iterator for Ticks {
-    type Item = DateTime<Utc>;
-
-    fn next(&mut self) -> Option<DateTime<Utc>> {
-        if self.left == Some(0) {
-            return None;
-        }
-        let tick = self.next?;
-        self.left = self.left.map(|n| n - 1);
-        self.next = self.schedule.next_after(tick);
-        Some(tick)
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn ticks_past_until_are_not_counted_as_missed() {
-        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let s = |d: u64| t0 + Duration::from_secs(d);
-        let every = Schedule::every(Duration::from_secs(10)).unwrap().starting_at(t0).until(s(30));
-        // The firing of 10 s began at 55 s: only 20 s and 30 s were missed.
-        assert_eq!(every.next_tick_counting(s(10), s(55)), (None, 2));
-        assert_eq!(every.next_tick_counting(s(10), s(25)), (Some(s(30)), 1));
-        let cron = Schedule::cron("* * * * * *").unwrap().until(s(3));
-        assert_eq!(cron.next_tick_counting(s(0), s(10)), (None, 3));
-    }
-
-    #[test]
-    fn ticks_through_counts_the_ticks_that_came_during_a_run() {
-        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let at = |d: u64| t0 + Duration::from_secs(d);
-        let s = |d: u64| nanos_of(at(d)).unwrap();
-        let every = Schedule::every(Duration::from_secs(10)).unwrap();
-        assert_eq!(every.ticks_through(s(10), s(35), u64::MAX), (3, s(30)));
-        assert_eq!(every.ticks_through(s(10), s(35), 2), (2, s(20)), "limited by times");
-        assert_eq!(every.clone().until(at(20)).ticks_through(s(10), s(35), u64::MAX), (2, s(20)));
-        let cron = Schedule::cron("*/10 * * * * *").unwrap();
-        assert_eq!(cron.ticks_through(s(10), s(35), u64::MAX), (3, s(30)));
-    }
-
-    /// The firing loop's integer path gives the calendar path's ticks and misses, for
-    /// every missed-tick behavior, with and without `until`, for `every` and cron grids.
-    #[test]
-    fn next_tick_counting_ns_agrees_with_the_calendar() {
-        let t0 = Utc.with_ymd_and_hms(2026, 3, 29, 0, 59, 0).unwrap();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let ns = |t: DateTime<Utc>| nanos_of(t).unwrap();
-        let grids = [
-            Schedule::every(Duration::from_millis(700)).unwrap(),
-            Schedule::every(Duration::from_secs(1)).unwrap().starting_at(at(300)),
-            Schedule::cron_in("*/2 * * * * *", "Europe/Berlin").unwrap(),
-        ];
-        for grid in grids {
-            for missed in [MissedTickBehavior::Burst, MissedTickBehavior::Delay, MissedTickBehavior::Skip] {
-                for until in [None, Some(at(2_500)), Some(at(100))] {
-                    let mut s = grid.clone().missed_tick(missed);
-                    if let Some(until) = until {
-                        s = s.until(until);
-                    }
-                    for (tick, now) in [(0, 0), (0, 650), (0, 701), (0, 5_000), (700, 2_600), (1_400, 900)] {
-                        let (next, n) = s.next_tick_counting(at(tick), at(now));
-                        assert_eq!(
-                            s.next_tick_counting_ns(ns(at(tick)), ns(at(now))),
-                            (next.map(ns), n),
-                            "{s:?} tick {tick} now {now}"
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -30,27 +30,31 @@
 //!
 //! Plain `spawn*` calls never go through this module, so tasks that use no policy pay
 //! nothing for it.
+//!
+//! ## Files
+//!
+//! This file holds the builders ([`Task`], [`RetryTask`]); beside it: `policed.rs` (the
+//! policed body: deadline check, expiry link, run timeout), `retrying.rs` (a retried
+//! task's body, its lazy start and the retry gauges), `spawnable.rs` ([`Spawnable`] and
+//! `spawn_with` / `try_spawn_with`) and `blocking.rs` ([`BlockingTask`]).
 
 mod blocking;
+mod policed;
+mod retrying;
+mod spawnable;
 
 pub use blocking::BlockingTask;
+pub(in crate::task) use spawnable::sealed;
+pub use spawnable::Spawnable;
 
 use super::async_fn::AsyncFn;
-use super::expiry::{self, ExpiryLink};
-use super::retry_loop::{retry_loop, retry_loop_async, RetryHooks, RetryOutcome};
 use super::retry_policy::RetryPolicy;
-use crate::runtime::error::SpawnError;
-use crate::sched::shared::Shared;
-use crate::sched::spawn::{Admit, Due};
-use crate::{Handle, Sleep};
-use kairos_rt_core::sync::atomic::Ordering::Relaxed;
-use kairos_rt_core::sync::Arc;
-use kairos_rt_core::task::{Abort, Body, Closure, FutureBody, JoinHandle};
+use crate::sched::spawn::Due;
+use crate::Handle;
+use kairos_rt_core::task::{Closure, FutureBody};
 use kairos_rt_core::Priority;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// When a task may start.
@@ -204,27 +208,6 @@ impl<B> Task<B> {
         self.timeout = Some(timeout);
         self
     }
-
-    fn policed(self) -> (Policed<B>, Settings)
-    where
-        B: Body,
-    {
-        let Task { body, priority, start, deadline, timeout } = self;
-        let settings = Settings { priority, start, deadline, timeout };
-        let mut start_by = deadline;
-        let mut run_timeout = None;
-        match timeout {
-            Some(t) if B::IS_FUTURE => run_timeout = Some(t),
-            Some(t) => {
-                // Beyond `Instant`'s range, there is no deadline at all.
-                if let Some(at) = Instant::now().checked_add(t) {
-                    start_by = Some(start_by.map_or(at, |d| d.min(at)));
-                }
-            }
-            None => {}
-        }
-        (Policed { inner: body, start_by, run_timeout, timer: None, expiry: None, started: false }, settings)
-    }
 }
 
 /// A task's settings, kept to rebuild the [`Task`] a refused spawn hands back.
@@ -346,303 +329,5 @@ impl<F> RetryTask<AsyncFn<F>> {
     /// The function that makes each attempt's future back (from a refused spawn).
     pub fn into_inner(self) -> F {
         self.task.body.0
-    }
-}
-
-pub(super) mod sealed {
-    pub trait Sealed {}
-}
-
-/// Something [`Handle::spawn_with`] can spawn: a [`Task`], a [`RetryTask`] or a
-/// [`BlockingTask`].
-pub trait Spawnable: sealed::Sealed + Sized {
-    /// What the task's handle resolves to.
-    type Output: Send + 'static;
-
-    #[doc(hidden)]
-    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<Self::Output>, SpawnError<Self>>;
-}
-
-impl<B: Body> sealed::Sealed for Task<B> {}
-
-impl<B: Body> Spawnable for Task<B> {
-    type Output = B::Output;
-
-    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<B::Output>, SpawnError<Self>> {
-        let (mut body, settings) = self.policed();
-        let expiry = body.link_expiry();
-        let admit = if wait { Admit::Wait } else { Admit::Try };
-        let task = handle
-            .submit(body, settings.priority, settings.due(handle), admit)
-            .map_err(|r| r.into_spawn_error(|p| settings.rebuild(p.inner)))?;
-        if let Some((deadline, link)) = expiry {
-            expiry::arm(handle, &task, deadline, link);
-        }
-        Ok(task)
-    }
-}
-
-impl<B> sealed::Sealed for RetryTask<B> {}
-
-impl<F, T, E> Spawnable for RetryTask<Closure<F>>
-where
-    F: FnMut() -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-{
-    type Output = RetryOutcome<T, E>;
-
-    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<Self::Output>, SpawnError<Self>> {
-        // A retried closure keeps the closure's shutdown rule: queued, it still runs.
-        spawn_retrying::<_, _, _, true>(self, handle, wait, |Closure(f), policy, hooks| {
-            Box::pin(retry_loop(f, policy, hooks))
-        })
-    }
-}
-
-impl<F, Fut, T, E> Spawnable for RetryTask<AsyncFn<F>>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<T, E>> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-{
-    type Output = RetryOutcome<T, E>;
-
-    fn spawn_on(self, handle: &Handle, wait: bool) -> Result<JoinHandle<Self::Output>, SpawnError<Self>> {
-        // A retried async call keeps the futures' shutdown rule: queued, it is cancelled.
-        spawn_retrying::<_, _, _, false>(self, handle, wait, |AsyncFn(f), policy, hooks| {
-            Box::pin(retry_loop_async(f, policy, hooks))
-        })
-    }
-}
-
-/// Makes the retry loop of a body: the attempts, the policy, the runtime's gauges.
-type StartRetry<B, T, E> = fn(B, RetryPolicy, RetryGaugeHooks) -> BoxedRetry<T, E>;
-
-/// Spawns `task` as a future that runs `start`'s retry loop, after checking its policy;
-/// a refused spawn hands the task back as it was. `STARTS` is the body's shutdown rule
-/// ([`Body::STARTS_AT_SHUTDOWN`]).
-fn spawn_retrying<B, T, E, const STARTS: bool>(
-    task: RetryTask<B>,
-    handle: &Handle,
-    wait: bool,
-    start: StartRetry<B, T, E>,
-) -> Result<JoinHandle<RetryOutcome<T, E>>, SpawnError<RetryTask<B>>>
-where
-    B: Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-{
-    if let Err(e) = task.policy.validate() {
-        return Err(SpawnError::invalid(task, e.to_string()));
-    }
-    let RetryTask { task, policy } = task;
-    let hooks = RetryGaugeHooks(handle.shared.clone(), policy.retries_at());
-    let retrying = task.map_body(|body| {
-        let lazy =
-            LazyRetry { start: Some((body, policy, start)), hooks: Some(hooks), stats: None, running: None };
-        RetryBody::<_, STARTS>(lazy)
-    });
-    retrying.spawn_on(handle, wait).map_err(|e| {
-        e.map(|t| {
-            let Task { body: RetryBody(lazy), priority, start, deadline, timeout } = t;
-            let (body, policy, _) = lazy.start.expect("a refused retry task never ran");
-            RetryTask { task: Task { body, priority, start, deadline, timeout }, policy }
-        })
-    })
-}
-
-/// Keeps the runtime's retry gauges, and moves the task to its retry priority.
-struct RetryGaugeHooks(Arc<Shared>, Option<Priority>);
-
-impl RetryHooks for RetryGaugeHooks {
-    fn waiting(&mut self, _next_attempt: u32, _delay: Duration) {
-        self.0.retries.waiting.fetch_add(1, Relaxed);
-        if let Some(p) = self.1.take() {
-            // Called inside the task's poll, on its worker: the wake-up that ends this
-            // wait queues it at `p`.
-            crate::sched::context::with_worker(|w| w.map(|w| w.reprioritize_current(p)));
-        }
-    }
-    fn resumed(&mut self) {
-        self.0.retries.waiting.fetch_sub(1, Relaxed);
-    }
-    fn retrying(&mut self, _attempt: u32) {
-        self.0.retries.retried.fetch_add(1, Relaxed);
-    }
-}
-
-/// The body of a retried task: a future (the retry loop) that keeps the shutdown rule
-/// of what it retries (`STARTS`). A retried closure, queued and never started, still runs
-/// its first attempt when the runtime shuts down, like any queued closure; a retried
-/// async call is cancelled, like any queued future. Once started, shutdown treats both
-/// as futures (a retry waiting for its backoff is cancelled).
-struct RetryBody<Fut, const STARTS: bool>(Fut);
-
-// SAFETY: `run` polls the future in place and never moves or drops it, as the contract
-// for `IS_FUTURE == true` requires (as `FutureBody` does).
-unsafe impl<Fut, const STARTS: bool> Body for RetryBody<Fut, STARTS>
-where
-    Fut: Future + Send + 'static,
-    Fut::Output: Send + 'static,
-{
-    type Output = Fut::Output;
-    const IS_FUTURE: bool = true;
-    const STARTS_AT_SHUTDOWN: bool = STARTS;
-
-    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<Fut::Output, Abort>> {
-        // SAFETY: the caller owns the initialised body exclusively, and the cell never
-        // moves (heap-allocated, freed only at the last reference): pinning in place is sound.
-        let fut = unsafe { Pin::new_unchecked(&mut (*this).0) };
-        fut.poll(cx).map(Ok)
-    }
-}
-
-type BoxedRetry<T, E> = Pin<Box<dyn Future<Output = RetryOutcome<T, E>> + Send>>;
-
-/// The retry loop, started at the first poll, so a refused spawn can hand the body
-/// (closure or async function) back.
-struct LazyRetry<B, T, E> {
-    start: Option<(B, RetryPolicy, StartRetry<B, T, E>)>,
-    hooks: Option<RetryGaugeHooks>,
-    /// Counts an exhausted retry (a second handle on the runtime's stats).
-    stats: Option<RetryGaugeHooks>,
-    running: Option<BoxedRetry<T, E>>,
-}
-
-impl<B, T, E> Unpin for LazyRetry<B, T, E> {}
-
-impl<B, T, E> Future for LazyRetry<B, T, E> {
-    type Output = RetryOutcome<T, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.running.is_none() {
-            if let (Some((body, policy, start)), Some(hooks)) = (self.start.take(), self.hooks.take()) {
-                self.stats = Some(RetryGaugeHooks(hooks.0.clone(), None));
-                self.running = Some(start(body, policy, hooks));
-            }
-        }
-        match self.running.as_mut() {
-            Some(fut) => {
-                let done = fut.as_mut().poll(cx);
-                if let Poll::Ready(outcome) = &done {
-                    if outcome.result.is_err() {
-                        if let Some(stats) = &self.stats {
-                            stats.0.retries.exhausted.fetch_add(1, Relaxed);
-                        }
-                    }
-                }
-                done
-            }
-            // Unreachable: `start` and `hooks` are only ever taken together, here.
-            None => Poll::Pending,
-        }
-    }
-}
-
-/// The body of a task spawned with policies (see the module docs).
-struct Policed<B> {
-    inner: B,
-    start_by: Option<Instant>,
-    run_timeout: Option<Duration>,
-    timer: Option<Sleep>,
-    /// The expiry timer's link (a task with a deadline): taken at the first run, which
-    /// cancels the timer (see `expiry.rs`).
-    expiry: Option<Arc<ExpiryLink>>,
-    started: bool,
-}
-
-impl<B> Policed<B> {
-    /// For a task with a start deadline: a new expiry link, kept by the body, and the
-    /// deadline, for the spawner to `expiry::arm` once the task is spawned.
-    fn link_expiry(&mut self) -> Option<(Instant, Arc<ExpiryLink>)> {
-        let deadline = self.start_by?;
-        let link = Arc::new(ExpiryLink::default());
-        self.expiry = Some(link.clone());
-        Some((deadline, link))
-    }
-}
-
-// SAFETY: delegates to the inner body's `run`, which follows the contract. On expiry a
-// closure's inner body is moved out and dropped, and the remaining fields need no drop
-// (`timer` is only ever armed for futures, `expiry` is taken at the first run), so the
-// body is gone after the call as the contract requires; a future's body stays in place
-// for the harness to drop.
-unsafe impl<B: Body> Body for Policed<B> {
-    type Output = B::Output;
-    const IS_FUTURE: bool = B::IS_FUTURE;
-    const STARTS_AT_SHUTDOWN: bool = B::STARTS_AT_SHUTDOWN;
-
-    unsafe fn run(this: *mut Self, cx: &mut Context<'_>) -> Poll<Result<B::Output, Abort>> {
-        // SAFETY: the caller owns the initialised body exclusively for this call.
-        let me = unsafe { &mut *this };
-        if !me.started {
-            me.started = true;
-            // The task has started (or is about to expire here): its expiry timer goes.
-            drop(me.expiry.take());
-            if me.start_by.is_some_and(|d| Instant::now() > d) {
-                if !B::IS_FUTURE {
-                    // SAFETY: a closure body must be gone after `run`: move it out, drop it.
-                    drop(unsafe { core::ptr::addr_of_mut!(me.inner).read() });
-                }
-                return Poll::Ready(Err(Abort::Expired));
-            }
-            if B::IS_FUTURE {
-                if let Some(limit) = me.run_timeout {
-                    me.timer = Some(crate::sleep(limit));
-                }
-            }
-        }
-        if let Some(timer) = me.timer.as_mut() {
-            if Pin::new(timer).poll(cx).is_ready() {
-                return Poll::Ready(Err(Abort::TimedOut));
-            }
-        }
-        // SAFETY: `inner` is initialised and owned by this call, per our own contract.
-        unsafe { B::run(core::ptr::addr_of_mut!(me.inner), cx) }
-    }
-}
-
-impl Handle {
-    /// Spawns a [`Task`] (or a [`RetryTask`]) with its policies. Like
-    /// [`spawn`](Self::spawn), it waits for room when
-    /// [`Builder::max_pending`](crate::Builder::max_pending) tasks wait (without
-    /// blocking a worker thread).
-    ///
-    /// # Errors
-    ///
-    /// The task comes back inside a [`SpawnError`] if the runtime is shut down, or its
-    /// settings are invalid (a retry policy that fails [`RetryPolicy::validate`]).
-    ///
-    /// ```
-    /// use kairos_rt::{Priority, Runtime, Task};
-    /// use std::time::{Duration, Instant};
-    ///
-    /// let rt = Runtime::builder().workers(1).build()?;
-    /// let stale = rt.spawn_with(Task::new(|| 1).deadline(Instant::now() - Duration::from_secs(1))).unwrap();
-    /// assert!(stale.join().unwrap_err().is_expired());
-    /// # Ok::<(), kairos_rt::BuildError>(())
-    /// ```
-    pub fn spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
-        task.spawn_on(self, true)
-    }
-
-    /// Like [`spawn_with`](Self::spawn_with), but never waits for room: a full runtime
-    /// refuses the task ([`SpawnError::is_full`]).
-    pub fn try_spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
-        task.spawn_on(self, false)
-    }
-}
-
-impl crate::Runtime {
-    /// See [`Handle::spawn_with`].
-    pub fn spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
-        self.handle.spawn_with(task)
-    }
-
-    /// See [`Handle::try_spawn_with`].
-    pub fn try_spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
-        self.handle.try_spawn_with(task)
     }
 }

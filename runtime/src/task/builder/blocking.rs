@@ -89,7 +89,7 @@ where
     }
 }
 
-impl<F, T> super::sealed::Sealed for BlockingTask<F>
+impl<F, T> super::spawnable::sealed::Sealed for BlockingTask<F>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -122,7 +122,7 @@ where
         if let Some((deadline, link)) = expiry {
             // As for any task with a deadline: an expiry timer on the workers ends the job
             // `Expired` at its deadline if no blocking thread started it by then.
-            super::expiry::arm(handle, &task, deadline, link);
+            super::super::expiry::arm(handle, &task, deadline, link);
         }
         Ok(task)
     }
