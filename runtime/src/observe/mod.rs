@@ -39,101 +39,43 @@ pub use snapshot::{LatencySummary, MetricsSnapshot};
 use crate::sched::shared::Shared;
 use crate::stats::latency::new_histogram;
 use crate::stats::Count;
-use kairos_rt_core::sync::atomic::Ordering::Relaxed;
-use kairos_rt_core::Priority;
 
 impl Shared {
-    fn ready_by_level(&self) -> [u64; Priority::LEVELS] {
-        let shared = self;
-        core::array::from_fn(|l| {
-            let level = Priority::all().nth(l).unwrap_or(Priority::LOWEST);
-            let queued: usize = shared.remotes.iter().map(|r| r.stealers.len_at(level)).sum();
-            (queued + shared.injectors.len_at(level)) as u64
-        })
-    }
-
-    fn timed_by_level(&self) -> [u64; Priority::LEVELS] {
-        core::array::from_fn(|l| {
-            let sum =
-                self.remotes.iter().fold(0u64, |acc, r| acc.wrapping_add(r.timed_by_level[l].load(Relaxed)));
-            // A level can read negative after a timed task's priority changed (counted
-            // at its old level when linked, at its new one when it left the wheel).
-            u64::try_from(sum as i64).unwrap_or(0)
-        })
-    }
-
-    /// The runtime's own timers in the wheels now (the gauges can lag a moment behind).
-    fn runtime_timers_waiting(&self) -> u64 {
-        let sum = self.remotes.iter().fold(0u64, |acc, r| acc.wrapping_add(r.runtime_timers.load(Relaxed)));
-        // Each gauge is exact for its wheel; only a read racing a worker's exit (which
-        // zeroes them) could see a removal without its insertion.
-        u64::try_from(sum as i64).unwrap_or(0)
-    }
-
     /// See [`Handle::pending`](crate::Handle::pending).
     pub(crate) fn pending_snapshot(&self) -> PendingSnapshot {
-        let shared = self;
-        // A worker publishes its next due tick after it updates its gauges, so one whose
-        // gauges read zero may still show the deadline of a timer it just removed: only
-        // workers that hold timed tasks (or timers of the runtime's own) count.
-        let next_tick = shared
-            .remotes
-            .iter()
-            .filter(|r| {
-                r.runtime_timers.load(Relaxed) != 0 || r.timed_by_level.iter().any(|g| g.load(Relaxed) != 0)
-            })
-            .map(|r| r.next_due.load(Relaxed))
-            .min()
-            .unwrap_or(u64::MAX);
+        let next_due = self.next_timer_due();
         // Queues before wheels: a task moving from a wheel to a queue between the reads is
         // missed, never counted twice.
         let ready = self.ready_by_level();
-        let blocking = shared.blocking.gauges();
-        PendingSnapshot::new(
-            ready,
-            self.timed_by_level(),
-            shared.retries.waiting.load(Relaxed),
-            shared.clock.instant_of(next_tick),
-        )
-        .with_runtime_timers(self.runtime_timers_waiting())
-        .with_schedules(self.schedules_snapshot())
-        .with_blocking(blocking.queued, blocking.running)
+        let blocking = self.blocking_gauges();
+        PendingSnapshot::new(ready, self.pending_timed_by_level(), self.retry_counts().waiting, next_due)
+            .with_runtime_timers(self.pending_runtime_timers())
+            .with_schedules(self.schedules_snapshot())
+            .with_blocking(blocking.queued, blocking.running)
     }
 
     /// See [`Handle::metrics`](crate::Handle::metrics).
     pub(crate) fn metrics_snapshot(&self) -> MetricsSnapshot {
-        let shared = self;
-        let totals = shared.totals();
-        let uptime = shared.clock.start().elapsed();
+        let totals = self.totals();
+        let uptime = self.started_at().elapsed();
         let uptime_nanos = uptime.as_nanos().max(1) as f64;
         let mut histogram = new_histogram();
-        for r in shared.remotes.iter() {
-            r.latency.merge_into(&mut histogram);
-        }
-        // A worker idle right now has its current idle period counted up to `uptime`.
-        // The two fields are read without a lock: a period ending between the reads is
-        // counted twice or not at all for this one snapshot (hence the clamp).
-        let busy_ratio = shared
-            .remotes
-            .iter()
-            .map(|r| {
-                let since = r.idle_since.load(Relaxed);
-                let current = match since {
-                    0 => 0.0,
-                    s => (uptime_nanos - (s - 1) as f64).max(0.0),
-                };
-                let idle = r.idle_nanos.load(Relaxed) as f64 + current;
-                (1.0 - idle / uptime_nanos).clamp(0.0, 1.0)
-            })
+        self.merge_latency_into(&mut histogram);
+        // A worker idle right now has its current idle period counted up to `uptime`; a
+        // period ending during the read may be counted twice or not at all for this one
+        // snapshot (hence the clamp).
+        let busy_ratio = self
+            .idle_nanos_by_worker(uptime_nanos)
+            .map(|idle| (1.0 - idle / uptime_nanos).clamp(0.0, 1.0))
             .collect();
         let panicked = totals.get(Count::Panicked);
         let timed_out = totals.get(Count::TimedOut);
-        let retried = shared.retries.retried.load(Relaxed);
-        let exhausted = shared.retries.exhausted.load(Relaxed);
-        let blocking = shared.blocking.gauges();
+        let retries = self.retry_counts();
+        let (retried, exhausted) = (retries.retried, retries.exhausted);
+        let blocking = self.blocking_gauges();
         MetricsSnapshot {
             uptime,
-            workers: shared.num_workers(),
+            workers: self.num_workers(),
             // Refusals for room are no submissions (the body went back to the caller).
             submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
             started: totals.get(Count::Started) + retried,
@@ -151,9 +93,9 @@ impl Shared {
             stolen: totals.get(Count::Stolen),
             runtime_timers: RuntimeTimerCounts::from_totals(&totals),
             queue_depth: self.ready_by_level(),
-            timers_pending: self.timed_by_level().iter().sum(),
-            runtime_timers_pending: self.runtime_timers_waiting(),
-            retry_waiting: shared.retries.waiting.load(Relaxed),
+            timers_pending: self.pending_timed_by_level().iter().sum(),
+            runtime_timers_pending: self.pending_runtime_timers(),
+            retry_waiting: retries.waiting,
             blocking_queued: blocking.queued.iter().sum(),
             blocking_running: blocking.running,
             blocking_threads: blocking.threads,

@@ -1,5 +1,5 @@
 //! The recurring schedules in the readings: [`Shared::schedules_snapshot`] (through the
-//! census the `recurring` layer sets in `Shared::schedules`), and their families in the
+//! census the `recurring` layer sets in the runtime's `Shared`), and their families in the
 //! Prometheus text.
 
 use super::prometheus::PromF64;
@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 impl Shared {
     /// Every schedule of this runtime (all zero if it never had one).
     pub(crate) fn schedules_snapshot(&self) -> SchedulesSnapshot {
-        self.schedules.get().map(|census| census.snapshot()).unwrap_or_default()
+        self.schedule_census().map(|census| census.snapshot()).unwrap_or_default()
     }
 }
 

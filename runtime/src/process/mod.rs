@@ -216,7 +216,7 @@ impl Handle {
     /// # }
     /// ```
     pub fn spawn_process_with(&self, task: ProcessTask) -> JoinHandle<Result<ProcessOutput, ProcessError>> {
-        let limiter = self.shared.processes.clone();
+        let limiter = self.shared.process_limiter();
         let priority = task.priority;
         self.spawn_future(priority, run(limiter, task))
     }

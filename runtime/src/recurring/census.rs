@@ -122,8 +122,7 @@ fn add_finished(snap: &mut SchedulesSnapshot, stop: Stop, n: u64) {
 impl Census {
     /// The census of the runtime owning `shared`, made (and set in it) on first use.
     pub(crate) fn of(shared: &Shared) -> Arc<Census> {
-        let census: Arc<dyn ScheduleCensus> =
-            shared.schedules.get_or_init(|| Arc::new(Census::default())).clone();
+        let census: Arc<dyn ScheduleCensus> = shared.schedule_census_or_init(|| Arc::new(Census::default()));
         let any: Arc<dyn std::any::Any + Send + Sync> = census;
         any.downcast::<Census>()
             .unwrap_or_else(|_| unreachable!("only a `Census` is set in `Shared::schedules`"))

@@ -437,7 +437,7 @@ impl Builder {
             io,
         };
         let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());
-        if shared.home_slot == 0 {
+        if !shared.has_home() {
             return Err(BuildError::too_many_runtimes(MAX_HOMES));
         }
         let mut rt = Runtime::from_parts(Handle { shared: shared.clone() });
@@ -448,11 +448,11 @@ impl Builder {
                 b = b.stack_size(size);
             }
             // The worker's unit of the shutdown's last-one-out count, taken before it can leave.
-            shared.parties.arrive();
+            shared.worker_arrives();
             match b.spawn(move || ctx.run()) {
                 Ok(t) => rt.threads.push(t),
                 Err(e) => {
-                    shared.parties.withdraw();
+                    shared.worker_not_started();
                     let _ = rt.shutdown();
                     return Err(BuildError::spawn(e));
                 }

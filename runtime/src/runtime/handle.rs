@@ -145,7 +145,7 @@ impl Handle {
                     body = b;
                     match room.take() {
                         // Listen first, then try again, then wait: no wake-up is missed.
-                        None => room = Some(self.shared.room.listen()),
+                        None => room = Some(self.shared.listen_for_room()),
                         Some(listener) => listener.await,
                     }
                 }
@@ -291,7 +291,7 @@ impl Handle {
             );
         }
         let _enter = context::enter(self.shared.clone());
-        let _io = self.shared.config.io.enter();
+        let _io = self.shared.enter_io();
         let parker = Arc::new(Parker::new());
         let waker = ParkWaker::waker(parker.clone());
         let mut cx = Context::from_waker(&waker);

@@ -12,6 +12,8 @@
 //! - [`shutdown`]: how the runtime stops, in numbered steps;
 //! - [`context`]: which runtime (and which worker) the current thread belongs to;
 //! - [`registry`]: the live futures, so shutdown can cancel those that wait forever;
+//! - `gauges.rs`: what the readings (`observe/`) ask of the scheduler (queue depths,
+//!   timed-task gauges, idle time, latency samples), as methods of `Shared`;
 //! - [`blocking`]: the blocking pool, the threads that run `spawn_blocking` closures;
 //! - [`runtime_timer`]: the bodies of the runtime's own timers (behind every sleep,
 //!   timeout, backoff and deadline), which the counters tell apart from user tasks.
@@ -23,6 +25,7 @@
 
 pub(crate) mod blocking;
 pub(crate) mod context;
+mod gauges;
 pub(crate) mod registry;
 pub(crate) mod runtime_timer;
 pub(crate) mod shared;

@@ -90,82 +90,82 @@ const FORCED_WAKE_BACKLOG: usize = 4;
 /// The parts of one worker that other threads reach.
 #[derive(Debug)]
 pub(crate) struct Remote {
-    pub(crate) stealers: Stealers,
+    pub(super) stealers: Stealers,
     /// The worker's timing wheel: held by the worker, or by a free worker firing its due
     /// timers while it is busy (see `worker/timers.rs`).
-    pub(crate) wheel: SharedWheel,
+    pub(super) wheel: SharedWheel,
     /// Timed tasks registered from other threads, for the owner to put in its wheel.
-    pub(crate) timer_inbox: TimerInbox,
+    pub(super) timer_inbox: TimerInbox,
     /// Timed tasks cancelled from other threads, for the owner to unlink.
-    pub(crate) timer_cancels: Injector<TaskRef>,
-    pub(crate) parker: Parker,
+    pub(super) timer_cancels: Injector<TaskRef>,
+    pub(super) parker: Parker,
     /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
-    pub(crate) parked_until: AtomicU64,
+    pub(super) parked_until: AtomicU64,
     /// Set by the first submitter that wakes this worker to take its timer inbox during
     /// one park (cleared by the worker before it publishes `parked_until`), so a burst of
     /// far-off timers costs one wake-up per park, not one per timer.
-    pub(crate) inbox_wake_sent: AtomicBool,
-    pub(crate) counters: Counters,
+    pub(super) inbox_wake_sent: AtomicBool,
+    pub(super) counters: Counters,
     /// Nanoseconds spent parked or spinning for work, in idle periods that ended
     /// (owner-written).
-    pub(crate) idle_nanos: AtomicU64,
+    pub(super) idle_nanos: AtomicU64,
     /// When the current idle period began, in nanoseconds since the clock's start plus
     /// one; 0 while the worker is not idle (owner-written). Lets a metrics reader count a
     /// long park that has not ended yet.
-    pub(crate) idle_since: AtomicU64,
+    pub(super) idle_since: AtomicU64,
     /// Timed tasks in this worker's wheel, per level, as wrapping two's-complement counts
     /// (owner-written; a level can read negative after a priority change, see `pending`).
-    pub(crate) timed_by_level: [AtomicU64; Priority::LEVELS],
+    pub(super) timed_by_level: [AtomicU64; Priority::LEVELS],
     /// The runtime's own timers (sleeps, timeouts, backoffs) in this worker's wheel,
     /// counted apart from `timed_by_level` (owner-written, like it).
-    pub(crate) runtime_timers: AtomicU64,
+    pub(super) runtime_timers: AtomicU64,
     /// The wheel's next expiration tick (`u64::MAX`: none: the wheel is empty), published
     /// by whoever holds the wheel after every change.
-    pub(crate) next_due: AtomicU64,
+    pub(super) next_due: AtomicU64,
     /// While the worker runs a task: the tick of its last look at its wheel before that
     /// run (it fired everything due up to then; a lower bound of when the run started);
     /// `u64::MAX` between tasks (owner-written, `Relaxed`: see `worker/timers.rs`, "a
     /// stuck owner").
-    pub(crate) running_since: AtomicU64,
+    pub(super) running_since: AtomicU64,
     /// Sampled submit-to-start latencies of the tasks this worker started.
-    pub(crate) latency: crate::stats::LatencySampler,
+    pub(super) latency: crate::stats::LatencySampler,
 }
 
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) injectors: Injectors,
-    pub(crate) remotes: Box<[Remote]>,
+    pub(super) injectors: Injectors,
+    pub(super) remotes: Box<[Remote]>,
     /// Written by workers as they start and stop searching; on a line of its own.
-    pub(crate) idle: CachePadded<Idle>,
-    pub(crate) registry: Registry,
-    pub(crate) clock: Clock,
+    pub(super) idle: CachePadded<Idle>,
+    pub(super) registry: Registry,
+    pub(super) clock: Clock,
     /// Written twice by every submission from outside; on a line of its own, so those
     /// writes neither wait for nor invalidate the lines the workers poll.
-    pub(crate) intake: CachePadded<Intake>,
+    pub(super) intake: CachePadded<Intake>,
     /// Workers exit once they find no ready work.
-    pub(crate) stopping: AtomicBool,
+    pub(super) stopping: AtomicBool,
     /// Shutdown finished its final drain; late pushes must drain themselves.
-    pub(crate) closed: AtomicBool,
+    pub(super) closed: AtomicBool,
     /// The parties that must be gone before the final drain: the shutdown itself and
     /// every worker thread started; the last to leave runs the drain (see `shutdown`).
-    pub(crate) parties: LastOut,
+    pub(super) parties: LastOut,
     /// Counts made by non-worker threads.
-    pub(crate) counters: Counters,
-    pub(crate) config: BuilderConfig,
+    pub(super) counters: Counters,
+    pub(super) config: BuilderConfig,
     /// The cap on concurrently running child processes (`spawn_process`).
-    pub(crate) processes: std::sync::Arc<crate::limiter::ProcessLimiter>,
+    processes: std::sync::Arc<crate::limiter::ProcessLimiter>,
     /// Retry gauges (`Task::retry`).
-    pub(crate) retries: crate::stats::RetryGauges,
+    pub(super) retries: crate::stats::RetryGauges,
     /// The census of this runtime's recurring schedules, set when the first is spawned.
-    pub(crate) schedules: std::sync::OnceLock<std::sync::Arc<dyn crate::stats::ScheduleCensus>>,
+    pub(super) schedules: std::sync::OnceLock<std::sync::Arc<dyn crate::stats::ScheduleCensus>>,
     /// The bound on waiting tasks, if `Builder::max_pending` set one.
-    pub(crate) admission: Option<Admission>,
+    pub(super) admission: Option<Admission>,
     /// Submitters blocked on a full `admission` wait here.
-    pub(crate) room: Event,
+    pub(super) room: Event,
     /// This runtime's slot in the process-wide home table (0: none).
-    pub(crate) home_slot: usize,
+    pub(super) home_slot: usize,
     /// The threads that run `spawn_blocking` closures.
-    pub(crate) blocking: crate::sched::blocking::BlockingPool,
+    pub(super) blocking: crate::sched::blocking::BlockingPool,
 }
 
 /// What `JoinHandle::set_priority` reaches this runtime through.
@@ -267,6 +267,73 @@ impl Shared {
 
     pub(crate) fn num_workers(&self) -> usize {
         self.remotes.len()
+    }
+
+    /// Whether the runtime got a slot in the process-wide home table (see "Home"); a
+    /// runtime without one must not be built.
+    pub(crate) fn has_home(&self) -> bool {
+        self.home_slot != 0
+    }
+
+    /// A worker thread is about to start: one more party must leave before shutdown's
+    /// final drain (see `sched::shutdown`).
+    pub(crate) fn worker_arrives(&self) {
+        self.parties.arrive();
+    }
+
+    /// The worker thread that [arrived](Self::worker_arrives) could not be started.
+    pub(crate) fn worker_not_started(&self) {
+        self.parties.withdraw();
+    }
+
+    /// A listener woken when room may have been made below `Builder::max_pending`
+    /// (listen first, then try again, then wait: no wake-up is missed).
+    pub(crate) fn listen_for_room(&self) -> event_listener::EventListener {
+        self.room.listen()
+    }
+
+    /// Enters the I/O context the builder configured (tokio's reactor, with the `tokio`
+    /// feature), for as long as the guard lives.
+    pub(crate) fn enter_io(&self) -> crate::config::io::IoGuard<'_> {
+        self.config.io.enter()
+    }
+
+    /// The cap on concurrently running child processes, for `spawn_process`.
+    pub(crate) fn process_limiter(&self) -> std::sync::Arc<crate::limiter::ProcessLimiter> {
+        self.processes.clone()
+    }
+
+    /// The census of this runtime's recurring schedules, made by `make` and set on first
+    /// use (the `recurring` layer's; the scheduler only holds it).
+    pub(crate) fn schedule_census_or_init(
+        &self,
+        make: impl FnOnce() -> std::sync::Arc<dyn crate::stats::ScheduleCensus>,
+    ) -> std::sync::Arc<dyn crate::stats::ScheduleCensus> {
+        self.schedules.get_or_init(make).clone()
+    }
+
+    /// A failed attempt of a retried task starts waiting for its backoff.
+    #[inline]
+    pub(crate) fn record_retry_wait_began(&self) {
+        self.retries.wait_began();
+    }
+
+    /// A retried task's backoff wait ended.
+    #[inline]
+    pub(crate) fn record_retry_wait_ended(&self) {
+        self.retries.wait_ended();
+    }
+
+    /// A retried task starts an attempt after its first.
+    #[inline]
+    pub(crate) fn record_retry(&self) {
+        self.retries.retried();
+    }
+
+    /// A retried task ran out of attempts with an error.
+    #[inline]
+    pub(crate) fn record_retries_exhausted(&self) {
+        self.retries.exhausted();
     }
 
     /// Whether intake is closed.

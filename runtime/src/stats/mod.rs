@@ -19,5 +19,5 @@ pub(crate) mod schedules;
 
 pub(crate) use counters::{Count, Counters, Totals};
 pub(crate) use latency::LatencySampler;
-pub(crate) use retry::RetryGauges;
+pub(crate) use retry::{RetryCounts, RetryGauges};
 pub(crate) use schedules::{ScheduleCensus, SchedulesSnapshot};

@@ -8,7 +8,6 @@ use super::{RetryTask, Spawnable, Task};
 use crate::runtime::error::SpawnError;
 use crate::sched::shared::Shared;
 use crate::Handle;
-use kairos_rt_core::sync::atomic::Ordering::Relaxed;
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::{Abort, Body, JoinHandle};
 use kairos_rt_core::Priority;
@@ -58,7 +57,7 @@ pub(super) struct RetryGaugeHooks(Arc<Shared>, Option<Priority>);
 
 impl RetryHooks for RetryGaugeHooks {
     fn waiting(&mut self, _next_attempt: u32, _delay: Duration) {
-        self.0.retries.waiting.fetch_add(1, Relaxed);
+        self.0.record_retry_wait_began();
         if let Some(p) = self.1.take() {
             // Called inside the task's poll, on its worker: the wake-up that ends this
             // wait queues it at `p`.
@@ -66,10 +65,10 @@ impl RetryHooks for RetryGaugeHooks {
         }
     }
     fn resumed(&mut self) {
-        self.0.retries.waiting.fetch_sub(1, Relaxed);
+        self.0.record_retry_wait_ended();
     }
     fn retrying(&mut self, _attempt: u32) {
-        self.0.retries.retried.fetch_add(1, Relaxed);
+        self.0.record_retry();
     }
 }
 
@@ -129,7 +128,7 @@ impl<B, T, E> Future for LazyRetry<B, T, E> {
                 if let Poll::Ready(outcome) = &done {
                     if outcome.result.is_err() {
                         if let Some(stats) = &self.stats {
-                            stats.0.retries.exhausted.fetch_add(1, Relaxed);
+                            stats.0.record_retries_exhausted();
                         }
                     }
                 }
