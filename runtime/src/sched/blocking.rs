@@ -47,9 +47,9 @@ use super::shared::{Sched, Shared};
 use super::spawn::{wrap, Admit, Refusal};
 use crate::config::blocking::BlockingConfig;
 use crate::sched::context;
-use crate::stats::Count;
+use crate::stats::accounting;
 use kairos_rt_core::sync::Arc;
-use kairos_rt_core::task::{allocate, Body, JoinHandle, Outcome, RunResult, TaskOptions, TaskRef};
+use kairos_rt_core::task::{allocate, Body, JoinHandle, RunResult, TaskOptions, TaskRef};
 use kairos_rt_core::Priority;
 use std::cell::Cell;
 use std::collections::BinaryHeap;
@@ -285,12 +285,14 @@ fn run_job(shared: &Shared, task: TaskRef) {
     });
     match result {
         // A deadline (`Task::deadline`) passed before the job started: it never ran.
-        RunResult::Finished(Outcome::Expired) => shared.count(Count::Expired),
         RunResult::Finished(outcome) => {
-            shared.count(Count::Started);
-            shared.count(Count::of(outcome, true, false));
+            let (started, end) = accounting::closure_finished(outcome, false);
+            if let Some(started) = started {
+                shared.count(started);
+            }
+            shared.count(end);
         }
-        RunResult::Skipped(snap) => shared.count_end(snap.outcome(), true, false, snap),
+        RunResult::Skipped(snap) => shared.count_end(accounting::closure_unrun(snap.outcome(), false), snap),
         RunResult::Idle | RunResult::Yielded(_) | RunResult::Stale => {}
     }
 }

@@ -61,7 +61,7 @@ use crate::clock::Clock;
 use crate::config::BuilderConfig;
 use crate::sched::context;
 use crate::sched::registry::Registry;
-use crate::stats::{Count, Counters, Totals};
+use crate::stats::{accounting, Count, Counters, Totals};
 use crossbeam_utils::CachePadded;
 use event_listener::{Event, IntoNotification};
 use kairos_rt_core::admission::Admission;
@@ -349,13 +349,12 @@ impl Shared {
         })
     }
 
-    /// Counts the end of a task whose lineage the caller releases; `snap` is its state
-    /// and `runtime_timer` its [`Header::is_runtime_timer`]. A task that never ran leaves
-    /// the waiting state here (giving back its admission unit, if it holds one).
-    ///
-    /// [`Header::is_runtime_timer`]: kairos_rt_core::task::Header::is_runtime_timer
-    pub(crate) fn count_end(&self, outcome: Outcome, timed: bool, runtime_timer: bool, snap: Snapshot) {
-        self.count(Count::of(outcome, timed, runtime_timer));
+    /// Counts the end of a task whose lineage the caller releases, as `kind` (which the
+    /// caller gets from a rule of `stats::accounting`); `snap` is its state. A task that
+    /// never ran leaves the waiting state here (giving back its admission unit, if it
+    /// holds one).
+    pub(crate) fn count_end(&self, kind: Count, snap: Snapshot) {
+        self.count(kind);
         if !snap.is_started() && snap.holds_unit() {
             self.left_waiting();
         }
@@ -504,8 +503,12 @@ impl Shared {
             }
             let runtime_timer = t.header().is_runtime_timer();
             match t.run() {
-                RunResult::Finished(outcome) => self.count(Count::of(outcome, false, runtime_timer)),
-                RunResult::Skipped(snap) => self.count_end(snap.outcome(), false, runtime_timer, snap),
+                RunResult::Finished(outcome) => {
+                    self.count(accounting::closure_at_drain(outcome, runtime_timer))
+                }
+                RunResult::Skipped(snap) => {
+                    self.count_end(accounting::closure_at_drain(snap.outcome(), runtime_timer), snap)
+                }
                 RunResult::Stale | RunResult::Idle | RunResult::Yielded(_) => {}
             }
         }
@@ -572,7 +575,10 @@ impl Schedule for Sched {
 
     fn future_completed(&self, task: &TaskRef, outcome: Outcome) {
         if self.0.registry.remove(task) {
-            self.0.count_end(outcome, false, task.header().is_runtime_timer(), task.snapshot());
+            self.0.count_end(
+                accounting::future_left(outcome, task.header().is_runtime_timer()),
+                task.snapshot(),
+            );
         }
     }
 }

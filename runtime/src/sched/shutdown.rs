@@ -52,6 +52,7 @@
 //! queued or running is `unfinished`, and ends later, counted where it ends).
 
 use super::shared::Shared;
+use crate::stats::accounting;
 use kairos_rt_core::sync::atomic::Ordering::SeqCst;
 use kairos_rt_core::timer::cancel_for_shutdown;
 use std::time::{Duration, Instant};
@@ -155,10 +156,9 @@ impl Shared {
         // Every completion removed its entry; an entry still there (none expected) must
         // not keep the state alive through its cell's scheduler.
         for task in self.registry.drain() {
+            let outcome = cancel_for_shutdown(&task);
             self.count_end(
-                cancel_for_shutdown(&task),
-                false,
-                task.header().is_runtime_timer(),
+                accounting::future_left(outcome, task.header().is_runtime_timer()),
                 task.snapshot(),
             );
         }
@@ -167,8 +167,11 @@ impl Shared {
             for t in r.timer_inbox.take() {
                 let outcome = cancel_for_shutdown(&t);
                 // A timed future is counted through the registry.
-                if !t.header().is_future() {
-                    self.count_end(outcome, true, t.header().is_runtime_timer(), t.snapshot());
+                let header = t.header();
+                if let Some(kind) =
+                    accounting::timed_unrun(outcome, header.is_future(), header.is_runtime_timer())
+                {
+                    self.count_end(kind, t.snapshot());
                 }
             }
             Shared::drain_queue(&r.timer_cancels, drop);

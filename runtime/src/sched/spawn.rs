@@ -22,7 +22,7 @@
 use super::context;
 use super::shared::{Sched, Shared};
 use super::worker::WorkerCtx;
-use crate::stats::counters::submission;
+use crate::stats::accounting::submission;
 use crate::stats::Count;
 use event_listener::Listener;
 use kairos_rt_core::admission::Admission;

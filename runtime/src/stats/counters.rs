@@ -19,6 +19,9 @@
 //! `RefusedFull` (a spawn refused for room, handed back to its caller), `Started` and
 //! `Stolen` are metrics outside either balance.
 //!
+//! Which counter each way of ending bumps is decided in `accounting.rs`, not here and
+//! not by the scheduler.
+//!
 //! [`Header::is_runtime_timer`]: kairos_rt_core::task::Header::is_runtime_timer
 
 use crossbeam_utils::CachePadded;
@@ -64,7 +67,7 @@ impl Count {
     /// The counter for a task that ended with `outcome`; `timed` tells a timed task
     /// dropped at shutdown from a future dropped at shutdown; `runtime_timer` is the
     /// task's [`Header::is_runtime_timer`](kairos_rt_core::task::Header::is_runtime_timer).
-    pub(crate) fn of(outcome: kairos_rt_core::task::Outcome, timed: bool, runtime_timer: bool) -> Count {
+    pub(super) fn of(outcome: kairos_rt_core::task::Outcome, timed: bool, runtime_timer: bool) -> Count {
         use kairos_rt_core::task::Outcome;
         if runtime_timer {
             return match outcome {
@@ -82,15 +85,6 @@ impl Count {
             Outcome::Expired => Count::Expired,
             Outcome::TimedOut => Count::TimedOut,
         }
-    }
-}
-
-/// The counters a spawn of a body counts into: `(accepted, refused at shutdown)`.
-pub(crate) const fn submission(runtime_timer: bool) -> (Count, Count) {
-    if runtime_timer {
-        (Count::TimerSet, Count::TimerRefused)
-    } else {
-        (Count::Admitted, Count::Rejected)
     }
 }
 

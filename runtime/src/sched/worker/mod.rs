@@ -67,7 +67,7 @@ mod timers;
 
 use crate::sched::context;
 use crate::sched::shared::{Remote, Shared};
-use crate::stats::Count;
+use crate::stats::{accounting, Count};
 use aging::AgingState;
 use batching::InjectorBatching;
 use kairos_rt_core::queue::RunQueue;
@@ -170,8 +170,9 @@ impl WorkerCtx {
     /// Counts the end of a timed task that never ran (claimed by a canceller, or dropped),
     /// unless it is a future: the registry counts those when they complete.
     fn count_unstarted(&self, outcome: Outcome, task: &TaskRef) {
-        if !task.header().is_future() {
-            self.shared.count_end(outcome, true, task.header().is_runtime_timer(), task.snapshot());
+        let header = task.header();
+        if let Some(kind) = accounting::timed_unrun(outcome, header.is_future(), header.is_runtime_timer()) {
+            self.shared.count_end(kind, task.snapshot());
         }
     }
 
@@ -268,20 +269,22 @@ impl WorkerCtx {
         self.current.set(0);
         #[cfg(feature = "tracing")]
         tracing::debug!(result = ?result, "kairos.task.ran");
-        if is_future && first.get() && !matches!(result, RunResult::Finished(Outcome::Expired)) {
-            self.count(Count::Started);
+        if is_future {
+            let expired = matches!(result, RunResult::Finished(Outcome::Expired));
+            if let Some(started) = accounting::future_first_poll(first.get(), expired) {
+                self.count(started);
+            }
         }
         match result {
-            RunResult::Finished(Outcome::Expired) if !is_future => self.count(Count::Expired),
-            // The runtime's own timers never count as started tasks.
             RunResult::Finished(outcome) if !is_future => {
-                if !runtime_timer {
-                    self.count(Count::Started);
+                let (started, end) = accounting::closure_finished(outcome, runtime_timer);
+                if let Some(started) = started {
+                    self.count(started);
                 }
-                self.count(Count::of(outcome, true, runtime_timer));
+                self.count(end);
             }
             RunResult::Skipped(snap) if !is_future => {
-                self.shared.count_end(snap.outcome(), true, runtime_timer, snap)
+                self.shared.count_end(accounting::closure_unrun(snap.outcome(), runtime_timer), snap)
             }
             // A yielding future goes behind everything queued at its level, including
             // work submitted from outside (the injectors), not just this worker's queue.
