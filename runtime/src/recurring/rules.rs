@@ -5,7 +5,7 @@
 
 /// What a schedule does when a run is still going at its next tick. Every tick that does
 /// not start a run is counted in [`Recurring::skipped`](crate::Recurring::skipped).
-/// (Under [`MissedTickBehavior::Burst`], which loses no tick, `Skip` and `QueueOne` run
+/// (Under [`MissedTickBehavior::Burst`](crate::MissedTickBehavior::Burst), which loses no tick, `Skip` and `QueueOne` run
 /// those ticks one after another once the run ends instead.)
 ///
 /// ```

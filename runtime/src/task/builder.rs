@@ -241,7 +241,7 @@ where
     E: Send + 'static,
 {
     /// Retries the closure after a failure (an `Err`, or a panic if the policy says so),
-    /// per `policy`. The handle resolves to a [`RetryOutcome`]: the last attempt's
+    /// per `policy`. The handle resolves to a [`RetryOutcome`](crate::RetryOutcome): the last attempt's
     /// result and how many attempts ran. Between attempts the task waits on a timer in
     /// the runtime's wheel, holding no thread, and each attempt runs at the task's
     /// priority (or at [`RetryPolicy::retry_priority`] after the first). A deadline
@@ -249,7 +249,7 @@ where
     /// task is a future).
     ///
     /// An invalid policy (see [`RetryPolicy::validate`]) makes `spawn_with` refuse the
-    /// task with an error whose [`is_invalid`](SpawnError::is_invalid) is true.
+    /// task with an error whose [`is_invalid`](crate::SpawnError::is_invalid) is true.
     ///
     /// For an async call, build the task with [`Task::from_async`] and retry that.
     pub fn retry(self, policy: RetryPolicy) -> RetryTask<Closure<F>> {

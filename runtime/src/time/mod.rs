@@ -1,5 +1,5 @@
 //! Futures that wait: [`sleep`], [`sleep_until`], [`timeout`], [`yield_now`], and
-//! tokio-style [`interval`]s (`interval.rs`) with their [`MissedTickBehavior`]
+//! tokio-style [`interval()`]s (`interval.rs`) with their [`MissedTickBehavior`]
 //! (`missed_tick.rs`, shared with recurring schedules, which sit above this module).
 //!
 //! A sleep is a timed no-op task at [`Priority::HIGHEST`](crate::Priority::HIGHEST) in

@@ -19,7 +19,7 @@ pub(in crate::task) mod sealed {
 }
 
 /// Something [`Handle::spawn_with`] can spawn: a [`Task`], a [`RetryTask`] or a
-/// [`BlockingTask`].
+/// [`BlockingTask`](super::BlockingTask).
 pub trait Spawnable: sealed::Sealed + Sized {
     /// What the task's handle resolves to.
     type Output: Send + 'static;
@@ -91,7 +91,7 @@ impl Handle {
     /// # Errors
     ///
     /// The task comes back inside a [`SpawnError`] if the runtime is shut down, or its
-    /// settings are invalid (a retry policy that fails [`RetryPolicy::validate`]).
+    /// settings are invalid (a retry policy that fails [`RetryPolicy::validate`](crate::RetryPolicy::validate)).
     ///
     /// ```
     /// use kairos_rt::{Priority, Runtime, Task};
