@@ -511,3 +511,41 @@ fn block_on_sleeps_wake_up_with_parked_workers() {
     let report = done.expect("a block_on sleep never woke up");
     assert!(report.is_balanced(), "{report:?}");
 }
+
+/// A dense stream of timers (here 40,000 over about 200 ms, 200 a millisecond: past the
+/// density at which a worker waits for its timers in windows instead of one by one):
+/// every one fires exactly once, none before its instant, and the report balances.
+#[test]
+fn a_dense_stream_of_timers_all_fire_once_and_never_early() {
+    let rt = runtime(2);
+    let n = 40_000;
+    let early = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let fired: Arc<Vec<std::sync::atomic::AtomicU8>> =
+        Arc::new((0..n).map(|_| std::sync::atomic::AtomicU8::new(0)).collect());
+    // From inside a task, so the timers land in the workers' own wheels.
+    let (e, f) = (early.clone(), fired.clone());
+    let start = Instant::now() + Duration::from_millis(20);
+    let spawner = rt.spawn(Priority::NORMAL, move || {
+        let handle = kairos_rt::try_current().unwrap();
+        (0..n)
+            .map(|i| {
+                let at = start + Duration::from_micros(5 * i as u64);
+                let (e, f) = (e.clone(), f.clone());
+                handle.spawn_at(at, Priority::NORMAL, move || {
+                    if Instant::now() < at {
+                        e.fetch_add(1, SeqCst);
+                    }
+                    f[i].fetch_add(1, SeqCst);
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    for h in join(spawner).unwrap() {
+        join(h).unwrap();
+    }
+    assert_eq!(early.load(SeqCst), 0, "timers ran before their instant");
+    assert!(fired.iter().all(|c| c.load(SeqCst) == 1), "a timer fired other than once");
+    let report = rt.shutdown();
+    assert_eq!(report.completed, n as u64 + 1, "{report:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}

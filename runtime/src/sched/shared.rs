@@ -127,6 +127,9 @@ pub(crate) struct Remote {
     /// `u64::MAX` between tasks (owner-written, `Relaxed`: see `worker/timers.rs`, "a
     /// stuck owner").
     pub(super) running_since: AtomicU64,
+    /// How densely timers fire from this worker's wheel (written by the wheel's holder):
+    /// whether its owner waits for them in windows (see `worker/density.rs`).
+    pub(super) density: crate::sched::worker::density::TimerDensity,
     /// Sampled submit-to-start latencies of the tasks this worker started.
     pub(super) latency: crate::stats::LatencySampler,
 }
@@ -243,6 +246,7 @@ impl Shared {
                     runtime_timers: AtomicU64::new(0),
                     next_due: AtomicU64::new(u64::MAX),
                     running_since: AtomicU64::new(u64::MAX),
+                    density: crate::sched::worker::density::TimerDensity::new(),
                     latency: crate::stats::LatencySampler::new(),
                 })
                 .collect(),

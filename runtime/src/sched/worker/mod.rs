@@ -4,7 +4,8 @@
 //! wheel, its searching flag and its policies) and the loop that uses it. Files, by
 //! step of the loop: `find.rs` (steps 2 and 3), `timers.rs` (step 1 and every change to
 //! the wheel), `park.rs` (step 4); the policies the loop consults are beside them:
-//! `aging.rs`, `batching.rs` (injector steals), `spin.rs` (spin before parking). Rules:
+//! `aging.rs`, `batching.rs` (injector steals), `spin.rs` (spin before parking),
+//! `density.rs` (wait for dense timers in windows). Rules:
 //! only the owning thread touches the queue's pop end; only the holder of a wheel (its
 //! owner, or a free worker helping a busy owner: see [`timers`]) touches the wheel and its
 //! gauges; other threads reach the worker only through its `Remote`.
@@ -34,7 +35,10 @@
 //!    park until woken or until the next deadline it watches (its wheel's; a peer's
 //!    that is running a task since before it; a peer's plus `HELP_AFTER` that is
 //!    between tasks). A deadline closer than
-//!    [`NEAR_DEADLINE`](park::NEAR_DEADLINE) is waited out by yielding instead, for precision.
+//!    [`NEAR_DEADLINE`](park::NEAR_DEADLINE) is waited out by yielding instead, for
+//!    precision, unless the worker fires timers densely: then it parks until its
+//!    deadline plus [`COALESCE`](density::COALESCE) and fires what came due together
+//!    (see [`density`]).
 //!
 //! Aging (see [`aging`]) may serve one task of an overdue level ahead of
 //! step 2's order every few picks.
@@ -58,6 +62,7 @@
 
 mod aging;
 mod batching;
+pub(super) mod density;
 mod find;
 mod park;
 mod spin;

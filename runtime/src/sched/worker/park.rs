@@ -3,13 +3,16 @@
 //! A worker with nothing to do spins for its budget while recent idle spells show that
 //! spinning pays ([`spin`](super::spin)), then registers as a sleeper, re-checks for
 //! work, and parks until woken or until its wheel's next deadline. A deadline closer
-//! than [`NEAR_DEADLINE`] is waited out by yielding instead, for precision.
+//! than [`NEAR_DEADLINE`] is waited out by yielding instead, for precision; a worker that
+//! fires timers densely parks until its deadline plus [`COALESCE`](super::density::COALESCE) instead, with no spin
+//! and no yield (see [`density`](super::density)).
 //!
 //! The sleeper side of two wake-up protocols lives here: the idle protocol
 //! (`kairos_rt_core::idle`: register, re-check, park) and the timer-inbox protocol
 //! (clear `inbox_wake_sent`, publish `parked_until`, `SeqCst` fence, re-check; the
 //! submitter's side is `Shared::push_timer_inbox`, which states both).
 
+use super::density::COALESCE_TICKS;
 use super::spin::Spell;
 use super::WorkerCtx;
 use kairos_rt_core::sync::atomic::{fence, Ordering::*};
@@ -37,8 +40,9 @@ impl WorkerCtx {
         remote.idle_since.store(0, Relaxed);
     }
 
-    /// Returns whether it yielded for a deadline closer than [`NEAR_DEADLINE`] instead
-    /// of parking (a [`Spell::TimerWait`]).
+    /// Returns whether it waited for its timers (a [`Spell::TimerWait`], not scored by
+    /// the spin policy): it yielded for a deadline closer than [`NEAR_DEADLINE`], or it
+    /// parked for one in a window because it fires timers densely.
     fn park_inner(&self, entered: Instant, spin: Duration) -> bool {
         // The tick to wake at: this wheel's next deadline, or a peer's `help_tick` (its
         // due tick if it is stuck in a task, else plus `HELP_AFTER`).
@@ -46,6 +50,9 @@ impl WorkerCtx {
         // sent in ends the spin through `work_hint`), and a peer's lowered tick is caught
         // by the re-check below or by its announce.
         let next = Some(self.wake_tick()).filter(|&t| t != u64::MAX);
+        // Firing timers densely: wait for them in windows, with no spin (see `density`).
+        let dense = next.is_some() && self.remote().density.is_dense(self.shared.clock.now_tick());
+        let spin = if dense { Duration::ZERO } else { spin };
         // The spin ends at the budget or at the wheel's next deadline, whichever is first
         // (a long budget must not make a due timer wait for it); a budget too large to add
         // (`Duration::MAX`) ends only at a deadline, work or shutdown.
@@ -68,19 +75,24 @@ impl WorkerCtx {
             }
             std::thread::yield_now();
         }
-        // How far the deadline is now, after the spin.
-        let wait = next.map(|tick| self.shared.clock.until(tick));
+        let remote = self.remote();
+        // The tick to sleep until: dense, past the deadline by `COALESCE` (see `density`).
+        let target = match next {
+            Some(tick) if dense => Some(tick.saturating_add(COALESCE_TICKS)),
+            other => other,
+        };
+        // How far it is now, after the spin.
+        let wait = target.map(|tick| self.shared.clock.until(tick));
         if let Some(Some(d)) = wait {
-            if d < NEAR_DEADLINE {
+            if d < NEAR_DEADLINE && !dense {
                 std::thread::yield_now();
                 return true;
             }
         }
-        let remote = self.remote();
         let was_searching = self.searching.replace(false);
         self.shared.idle.register_sleeper(self.index, was_searching);
         remote.inbox_wake_sent.store(false, Relaxed);
-        remote.parked_until.store(next.unwrap_or(u64::MAX).max(1), SeqCst);
+        remote.parked_until.store(target.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
         // The peers' ticks are re-read after the fence: one lowered since (its announce
         // may have missed this park) or an awake peer's inbox means another round.
@@ -88,6 +100,10 @@ impl WorkerCtx {
             self.work_hint() || self.wake_tick() < next.unwrap_or(u64::MAX) || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
             match wait {
+                // Late by up to `COALESCE`, with every timer due by then fired together.
+                Some(Some(d)) if dense => {
+                    let _ = remote.parker.park_timeout(d);
+                }
                 Some(Some(d)) => {
                     // Wake a little early and yield out the rest for precision.
                     let _ = remote.parker.park_timeout(d.saturating_sub(NEAR_DEADLINE / 2));
@@ -99,7 +115,7 @@ impl WorkerCtx {
         if self.shared.idle.unregister_sleeper(self.index) {
             self.searching.set(true);
         }
-        false
+        dense
     }
 }
 

@@ -172,7 +172,10 @@ impl WorkerCtx {
             fence(SeqCst);
             let watch = help_tick(remote, next);
             for (i, r) in self.shared.remotes.iter().enumerate() {
-                if i != self.index && r.parked_until.load(SeqCst) > watch {
+                if i == self.index {
+                    continue;
+                }
+                if r.parked_until.load(SeqCst) > watch {
                     r.parker.unpark();
                 }
             }
@@ -296,7 +299,7 @@ impl WorkerCtx {
                     self.checked_tick.set(now);
                 }
                 if next <= now {
-                    moved += timers.fire(
+                    let fired = timers.fire(
                         now,
                         |t| {
                             timed_gauge(remote, t.priority(), t.header().is_runtime_timer(), -1);
@@ -309,13 +312,15 @@ impl WorkerCtx {
                             self.count_unstarted(snap.outcome(), t);
                         },
                     );
+                    remote.density.record(fired, now);
+                    moved += fired;
                 }
             }
             self.publish_next_due(remote, timers);
             moved
         });
         let moved = moved.unwrap_or(0);
-        if moved > 1 && self.shared.idle.wants_notify() {
+        if remote.density.wakes_peer_for(moved) && self.shared.idle.wants_notify() {
             self.shared.notify_one();
         }
         moved

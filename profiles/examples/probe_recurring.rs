@@ -1,0 +1,41 @@
+//! Probe: CPU of 100,000 schedules of 1 s (phases spread over the second) on 2 workers,
+//! over a steady window, for `perf stat` / `perf record` (the bench's `recurring/100k/1s`
+//! case without the peers and the report).
+//!
+//! `cargo run --release -p kairos-profiles --example probe_recurring [SCHEDULES] [SECONDS]`
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use kairos_bench::measure::cpu_time as cpu;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(4);
+    let rt = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    let fired = Arc::new(AtomicU64::new(0));
+    let start = SystemTime::now() + Duration::from_millis(500);
+    for i in 0..n {
+        let phase = Duration::from_nanos(1_000_000_000 * i / n);
+        let every = kairos_rt::Schedule::every(Duration::from_secs(1)).unwrap().starting_at(start + phase);
+        let f = fired.clone();
+        drop(rt.spawn_recurring(every, kairos_rt::Priority::NORMAL, move || {
+            f.fetch_add(1, Relaxed);
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let (c0, f0, t0) = (cpu(), fired.load(Relaxed), Instant::now());
+    std::thread::sleep(Duration::from_secs(secs));
+    let (c1, f1, t1) = (cpu(), fired.load(Relaxed), Instant::now());
+    let wall = (t1 - t0).as_secs_f64();
+    println!(
+        "{n} schedules: {:.0} firings/s, CPU {:.1}% of one core",
+        (f1 - f0) as f64 / wall,
+        100.0 * (c1 - c0).as_secs_f64() / wall
+    );
+    let _ = rt.shutdown();
+}
