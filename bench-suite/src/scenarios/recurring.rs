@@ -9,7 +9,7 @@
 //! its own (slot `k * N + i` for firing `k` of schedule `i`). Measured: lateness
 //! p50/p99/max over the whole run and after each schedule's first firing; bytes per schedule (RSS
 //! and heap growth from creating them, read before the first tick; the closure's own
-//! 40 bytes of captures are included for every peer alike); process CPU over a steady
+//! 72 bytes of captures (a 16-byte `Instant`, seven 8-byte words) are included for every peer alike); process CPU over a steady
 //! window of whole seconds, as a percentage of one core; firings that came early.
 //!
 //! Case `N/1ms` (the "1,000 schedules of 1 ms": 1M firings/s offered, more than
