@@ -7,98 +7,103 @@
 //! ## Protocol
 //!
 //! - A runtime's [`Census`] sits in its `Shared::schedules` (as a `ScheduleCensus`, the
-//!   trait the lower layers read it through), made when its first schedule is spawned.
+//!   trait the lower layers read it through), made when its first schedule is spawned;
+//!   a schedule reaches it through its runtime handle ([`Census::in_runtime`]), with no
+//!   pointer of its own.
 //! - A schedule registers a `Weak` to its state in its runtime's census when spawned;
 //!   the list is pruned of dead entries each time it doubles.
-//! - A schedule's counters live on the schedule (`Counts`, relaxed atomics: they are
-//!   statistics, not synchronisation). When its state is dropped, it adds them to the
-//!   census's `retired` counts, with how it stopped and whether its last firing was
-//!   dropped by shutdown, so a snapshot is `retired + the sum over live states`.
-//!   (A state being dropped while a snapshot runs may be missed or counted once; never
-//!   twice, since its `Weak` no longer upgrades once its drop has begun.)
+//! - What a [`Recurring`](crate::Recurring) handle reads of its own schedule (runs,
+//!   skips, misses, panics, largest lateness: a [`Tally`]) lives on the schedule, under
+//!   its mutex. When its state is dropped, it adds its tally to the census's `retired`
+//!   counts, with how it stopped and whether its last firing was dropped by shutdown or
+//!   cancelled, so a snapshot is `retired + the sum over live states`. (A state being
+//!   dropped while a snapshot runs may be missed or counted once; never twice, since its
+//!   `Weak` no longer upgrades once its drop has begun.)
+//! - What only the runtime's totals need (firing tasks submitted and run, lateness sum
+//!   and count, the largest lateness) is counted straight into the census, in a few
+//!   cache-line stripes picked by thread (relaxed atomics: statistics, not
+//!   synchronisation), so it costs a schedule no bytes and two workers no shared line.
 
 use super::firing::{DynState, Phase, Stop};
 use crate::sched::shared::Shared;
 use crate::stats::{ScheduleCensus, SchedulesSnapshot};
 use crate::Handle;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::any::{Any, TypeId};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-/// Firing statistics of one schedule, or of the retired schedules of a runtime.
-#[derive(Debug, Default)]
-pub(crate) struct Counts {
-    pub(crate) runs: AtomicU64,
-    pub(crate) skipped: AtomicU64,
-    pub(crate) missed: AtomicU64,
-    pub(crate) panicked: AtomicU64,
-    /// Tasks submitted (firings and relays), and of them those that ran. (The one a
-    /// schedule may have cancelled in its wheel is noted in its `Firing`.)
-    pub(crate) tasks: AtomicU64,
-    pub(crate) tasks_run: AtomicU64,
-    /// Firings whose lateness was recorded.
-    pub(crate) fired: AtomicU64,
-    pub(crate) lateness_sum_ns: AtomicU64,
-    pub(crate) lateness_max_ns: AtomicU64,
+/// What the handle of one schedule reads: kept on the schedule, under its mutex.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Runs started.
+    pub(crate) runs: u64,
+    /// Ticks that started no run by the overlap rule.
+    pub(crate) skipped: u64,
+    /// Ticks dropped as missed by the missed-tick behavior.
+    pub(crate) missed: u64,
+    /// Runs that panicked.
+    pub(crate) panicked: u64,
+    /// The largest lateness of a firing, in nanoseconds.
+    pub(crate) lateness_max_ns: u64,
 }
 
-impl Counts {
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Relaxed);
+impl Tally {
+    /// Adds the summed fields into `snap`.
+    fn add_to(&self, snap: &mut SchedulesSnapshot) {
+        snap.runs += self.runs;
+        snap.skipped += self.skipped;
+        snap.missed += self.missed;
+        snap.panicked += self.panicked;
     }
+}
 
-    pub(crate) fn record_lateness(&self, late: Duration) {
-        let ns = u64::try_from(late.as_nanos()).unwrap_or(u64::MAX);
-        self.fired.fetch_add(1, Relaxed);
-        self.lateness_sum_ns.fetch_add(ns, Relaxed);
-        self.lateness_max_ns.fetch_max(ns, Relaxed);
-    }
+/// The tallies of retired schedules, summed.
+#[derive(Debug, Default)]
+struct Retired {
+    runs: AtomicU64,
+    skipped: AtomicU64,
+    missed: AtomicU64,
+    panicked: AtomicU64,
+}
 
-    /// Adds `other` into `self`.
-    pub(crate) fn absorb(&self, other: &Counts) {
-        for (mine, theirs) in self.fields().into_iter().zip(other.fields()) {
-            mine.fetch_add(theirs.load(Relaxed), Relaxed);
-        }
-        self.lateness_max_ns.fetch_max(other.lateness_max_ns.load(Relaxed), Relaxed);
-    }
+/// Runtime-wide counts of the firing tasks and their lateness, one stripe of them.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Stripe {
+    /// Tasks submitted (firings and relays), and of them those whose body started.
+    tasks: AtomicU64,
+    tasks_run: AtomicU64,
+    /// Firings whose lateness was recorded, and the sum of it.
+    fired: AtomicU64,
+    lateness_sum_ns: AtomicU64,
+}
 
-    /// The summed fields (every one but the maximum).
-    fn fields(&self) -> [&AtomicU64; 8] {
-        [
-            &self.runs,
-            &self.skipped,
-            &self.missed,
-            &self.panicked,
-            &self.tasks,
-            &self.tasks_run,
-            &self.fired,
-            &self.lateness_sum_ns,
-        ]
-    }
+/// How many stripes the runtime-wide counts have (a power of two).
+const STRIPES: usize = 8;
 
-    pub(crate) fn add_to(&self, snap: &mut SchedulesSnapshot, lateness_sum: &mut u128, fired: &mut u64) {
-        snap.runs += self.runs.load(Relaxed);
-        snap.skipped += self.skipped.load(Relaxed);
-        snap.missed += self.missed.load(Relaxed);
-        snap.panicked += self.panicked.load(Relaxed);
-        snap.firings += self.tasks.load(Relaxed);
-        snap.firings_run += self.tasks_run.load(Relaxed);
-        *fired += self.fired.load(Relaxed);
-        *lateness_sum += u128::from(self.lateness_sum_ns.load(Relaxed));
-        snap.max_lateness = snap.max_lateness.max(Duration::from_nanos(self.lateness_max_ns.load(Relaxed)));
+/// This thread's stripe.
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Relaxed) % STRIPES;
     }
+    INDEX.with(|i| *i)
 }
 
 /// The schedules of one runtime.
 #[derive(Debug, Default)]
 pub(crate) struct Census {
-    /// Counts of schedules whose state is gone.
-    pub(crate) retired: Counts,
+    /// Tallies of schedules whose state is gone.
+    retired: Retired,
     /// How the retired schedules stopped, by [`Stop`] (`Stop::index`).
     retired_by: [AtomicU64; Stop::COUNT],
     /// Retired schedules whose pending firing was dropped by shutdown, or cancelled.
     retired_dropped: AtomicU64,
     retired_cancelled: AtomicU64,
+    /// Firing tasks and lateness of every schedule, live or gone.
+    stripes: [Stripe; STRIPES],
+    lateness_max_ns: AtomicU64,
     live: Mutex<Live>,
 }
 
@@ -128,6 +133,52 @@ impl Census {
             .unwrap_or_else(|_| unreachable!("only a `Census` is set in `Shared::schedules`"))
     }
 
+    /// The census of `handle`'s runtime, borrowed (no reference count is touched: a
+    /// firing counts through this). Made by [`of`](Self::of) when the runtime's first
+    /// schedule was spawned, which is before any of its schedules counts anything.
+    pub(crate) fn in_runtime(handle: &Handle) -> &Census {
+        let census: &dyn ScheduleCensus = handle
+            .shared
+            .schedules
+            .get()
+            .map(|c| &**c)
+            .unwrap_or_else(|| unreachable!("a schedule's runtime has a census"));
+        assert!(
+            Any::type_id(census) == TypeId::of::<Census>(),
+            "only a `Census` is set in `Shared::schedules`"
+        );
+        // SAFETY: the census behind the trait object is a `Census` (its type id, checked
+        // above); dropping the metadata of the wide pointer leaves a pointer to it, valid
+        // for as long as the borrow of `handle` keeps the runtime's `Shared` alive.
+        unsafe { &*(census as *const dyn ScheduleCensus).cast::<Census>() }
+    }
+
+    fn stripe(&self) -> &Stripe {
+        &self.stripes[stripe_index()]
+    }
+
+    /// Counts `n` firing tasks (firings or relays) submitted.
+    pub(crate) fn tasks_spawned(&self, n: u64) {
+        self.stripe().tasks.fetch_add(n, Relaxed);
+    }
+
+    /// Counts a firing task whose body started.
+    pub(crate) fn task_ran(&self) {
+        self.stripe().tasks_run.fetch_add(1, Relaxed);
+    }
+
+    /// Counts the lateness of a firing (and returns it, in nanoseconds).
+    pub(crate) fn record_lateness(&self, late: Duration) -> u64 {
+        let ns = u64::try_from(late.as_nanos()).unwrap_or(u64::MAX);
+        let stripe = self.stripe();
+        stripe.fired.fetch_add(1, Relaxed);
+        stripe.lateness_sum_ns.fetch_add(ns, Relaxed);
+        if ns > self.lateness_max_ns.load(Relaxed) {
+            self.lateness_max_ns.fetch_max(ns, Relaxed);
+        }
+        ns
+    }
+
     pub(crate) fn register(&self, state: Weak<DynState>) {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         if live.states.len() >= live.prune_at {
@@ -137,10 +188,13 @@ impl Census {
         live.states.push(state);
     }
 
-    /// Takes in the counts of a schedule whose state is being dropped, finished by `stop`,
+    /// Takes in the tally of a schedule whose state is being dropped, finished by `stop`,
     /// its pending firing dropped by shutdown if `dropped`, or cancelled if `cancelled`.
-    pub(crate) fn retire(&self, counts: &Counts, stop: Stop, dropped: bool, cancelled: bool) {
-        self.retired.absorb(counts);
+    pub(crate) fn retire(&self, tally: &Tally, stop: Stop, dropped: bool, cancelled: bool) {
+        self.retired.runs.fetch_add(tally.runs, Relaxed);
+        self.retired.skipped.fetch_add(tally.skipped, Relaxed);
+        self.retired.missed.fetch_add(tally.missed, Relaxed);
+        self.retired.panicked.fetch_add(tally.panicked, Relaxed);
         self.retired_by[stop.index()].fetch_add(1, Relaxed);
         self.retired_dropped.fetch_add(u64::from(dropped), Relaxed);
         self.retired_cancelled.fetch_add(u64::from(cancelled), Relaxed);
@@ -157,15 +211,25 @@ impl ScheduleCensus for Census {
     fn snapshot(&self) -> SchedulesSnapshot {
         let mut snap = SchedulesSnapshot::default();
         let (mut lateness_sum, mut fired) = (0u128, 0u64);
-        self.retired.add_to(&mut snap, &mut lateness_sum, &mut fired);
+        for stripe in &self.stripes {
+            snap.firings += stripe.tasks.load(Relaxed);
+            snap.firings_run += stripe.tasks_run.load(Relaxed);
+            fired += stripe.fired.load(Relaxed);
+            lateness_sum += u128::from(stripe.lateness_sum_ns.load(Relaxed));
+        }
+        snap.max_lateness = Duration::from_nanos(self.lateness_max_ns.load(Relaxed));
+        snap.runs = self.retired.runs.load(Relaxed);
+        snap.skipped = self.retired.skipped.load(Relaxed);
+        snap.missed = self.retired.missed.load(Relaxed);
+        snap.panicked = self.retired.panicked.load(Relaxed);
         for stop in Stop::ALL {
             add_finished(&mut snap, stop, self.retired_by[stop.index()].load(Relaxed));
         }
         snap.firings_dropped = self.retired_dropped.load(Relaxed);
         snap.firings_cancelled = self.retired_cancelled.load(Relaxed);
         for state in self.live() {
-            state.counts.add_to(&mut snap, &mut lateness_sum, &mut fired);
-            let (phase, cancelled) = state.phase();
+            let (phase, cancelled, tally) = state.phase();
+            tally.add_to(&mut snap);
             snap.firings_cancelled += u64::from(cancelled);
             match phase {
                 Phase::Active(due) => {

@@ -7,8 +7,7 @@ use crate::time::ScheduleError;
 use crate::{with_current, Handle, Runtime};
 use kairos_rt_core::Priority;
 use std::fmt;
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// A handle to a running schedule, from [`Handle::spawn_recurring`].
@@ -37,12 +36,16 @@ use std::time::{Duration, SystemTime};
 /// ```
 pub struct Recurring {
     state: Arc<DynState>,
+    /// The schedule of a plain `every` schedule, made again from what the firing loop
+    /// keeps of it the first time [`schedule`](Self::schedule) is called (the state
+    /// keeps only its period and anchor: `firing.rs`).
+    schedule: OnceLock<Box<Schedule>>,
 }
 
 impl fmt::Debug for Recurring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Recurring")
-            .field("schedule", &self.state.schedule)
+            .field("schedule", self.schedule())
             .field("priority", &self.priority())
             .field("runs", &self.runs())
             .field("skipped", &self.skipped())
@@ -102,7 +105,7 @@ impl Recurring {
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn runs(&self) -> u64 {
-        self.state.counts.runs.load(Relaxed)
+        self.state.tally().runs
     }
 
     /// How many ticks started no run because a run was still going (the
@@ -116,7 +119,7 @@ impl Recurring {
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn skipped(&self) -> u64 {
-        self.state.counts.skipped.load(Relaxed)
+        self.state.tally().skipped
     }
 
     /// How many ticks were dropped because they were missed (the
@@ -130,7 +133,7 @@ impl Recurring {
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn missed(&self) -> u64 {
-        self.state.counts.missed.load(Relaxed)
+        self.state.tally().missed
     }
 
     /// How many runs panicked (each panic is caught; see [`OnPanic`](crate::OnPanic)).
@@ -143,7 +146,7 @@ impl Recurring {
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn panicked(&self) -> u64 {
-        self.state.counts.panicked.load(Relaxed)
+        self.state.tally().panicked
     }
 
     /// The largest lateness of a firing so far: how long after its due time it started.
@@ -156,7 +159,7 @@ impl Recurring {
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn max_lateness(&self) -> Duration {
-        Duration::from_nanos(self.state.counts.lateness_max_ns.load(Relaxed))
+        Duration::from_nanos(self.state.tally().lateness_max_ns)
     }
 
     /// The priority the schedule's next firings run at.
@@ -213,7 +216,7 @@ impl Recurring {
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```
     pub fn schedule(&self) -> &Schedule {
-        &self.state.schedule
+        self.state.schedule(&self.schedule)
     }
 }
 
@@ -250,7 +253,8 @@ impl Handle {
     where
         F: Fn() + Send + Sync + 'static,
     {
-        DynState::start(self, schedule, priority, f).map(|state| Recurring { state })
+        DynState::start(self, schedule, priority, f)
+            .map(|state| Recurring { state, schedule: OnceLock::new() })
     }
 }
 

@@ -360,6 +360,12 @@ impl Schedule {
         self.until
     }
 
+    /// The anchor set by [`starting_at`](Self::starting_at), if any (the firing loop
+    /// keeps a plain `every` schedule as its period and this anchor: `firing.rs`).
+    pub(crate) fn start_time(&self) -> Option<DateTime<Utc>> {
+        self.start
+    }
+
     /// The cron expression of a cron schedule, as given; `None` for `every`.
     ///
     /// ```
