@@ -50,21 +50,31 @@
 //! ## Cost
 //!
 //! A waiting schedule holds three pieces of heap: its [`State`] in an `Arc` (16 bytes of
-//! counts, the runtime handle 8, the [`Spec`] 16, the mutex and its `Firing` 104, then
-//! the body's captures: 144 bytes plus the captures), its pending firing task (a timed
-//! closure cell holding the `Arc`: 48 bytes) and its `Weak` in the census (16 bytes, in
-//! a vector that doubles). With a body of 40 bytes of captures that is 248 bytes. A
-//! plain `every` schedule (no `until`, `times` or jitter) keeps only its period and
-//! anchor; any other (cron, bounded, jittered) keeps the [`Schedule`] itself, in a box
-//! of its own (80 bytes more, plus the cron table's `Arc` it shares with its clones).
-//! The counts only the runtime's totals need live in the census, not in the schedule.
-//! Each firing allocates its task cell (48 bytes) and frees the last one.
+//! counts, the runtime handle 8, the [`Spec`] 16, the mutex and its `Firing` 88, then the
+//! body's captures: 128 bytes plus the captures), its pending firing task (a timed
+//! closure cell holding the `Arc`: header 16, wheel links 24, the `Arc` 8: 48 bytes) and
+//! its `Weak` in the census (16 bytes, in a vector that doubles). With a body of 40 bytes
+//! of captures that is 232 bytes (the bench's body has 72: 264, plus the vector's slack).
 //!
-//! The floor of this protocol with one timed task per firing is the task cell (header
-//! and wheel links, 40 bytes) plus the body's captures plus the state the handle reads
-//! (tally 40, tick and its mapping 24, the pending handle 16); a re-armed cell would save
-//! the `Arc`'s counts and the handle in `next` (24 bytes) and the allocation per firing,
-//! not more.
+//! - A plain `every` schedule (no `until`, `times` or jitter) keeps only its period and
+//!   anchor, and [`Recurring::schedule`](crate::Recurring::schedule) makes the
+//!   [`Schedule`] again (in the handle) when asked; any other (cron, bounded, jittered)
+//!   keeps the `Schedule` itself, in a box of its own: 80 bytes more (a cron schedule's
+//!   parsed table is shared with its clones through an `Arc`).
+//! - A tick's jitter is not stored: it is a hash of the tick and the address of that box
+//!   (`Spec::jitter`), uniform in `[0, max]`, and different for two schedules on one grid.
+//! - The handle's counts ([`Tally`]) are plain integers under the mutex; the counts only
+//!   the runtime's totals need (tasks, tasks run, lateness sum, count and maximum) go
+//!   straight to the census, striped by thread. `next` holds either the pending firing's
+//!   handle or, with none pending, when the sequential run started.
+//! - Each firing allocates its task cell (48 bytes) and frees the last one.
+//!
+//! What bounds it: with one timed task per firing, the task cell, the body's captures
+//! and the state the handle reads (tally 40, the tick and its mapping 16, `next` 16, the
+//! rules and flags 8). A cell re-armed on the wheel at each tick, holding the state
+//! itself, would save the `Arc`'s counts, the `Arc` in the cell and the handle in `next`
+//! (40 bytes) and the allocation per firing; its floor is still the header and links
+//! (40), the captures and the tally (40), above 128 bytes for the bench's 72-byte body.
 
 use super::census::{Census, Tally};
 use super::nanos::{gap, minus, nanos_of, now_nanos, plus, system_time_of, time_of};
@@ -211,10 +221,21 @@ impl Spec {
         }
     }
 
-    fn max_jitter(&self) -> Duration {
-        match self {
-            Spec::Every { .. } => Duration::ZERO,
-            Spec::Full(schedule) => schedule.max_jitter(),
+    /// The jitter of `tick`, in nanoseconds: uniform in `[0, max_jitter]`, drawn by
+    /// hashing the tick with the address of the schedule's box (unique while it lives), so
+    /// it is kept nowhere and two schedules on one grid are spread apart.
+    fn jitter(&self, tick: i64) -> u64 {
+        let Spec::Full(schedule) = self else { return 0 };
+        let max = ns_of(schedule.max_jitter());
+        if max == 0 {
+            return 0;
+        }
+        let seed = std::ptr::from_ref::<Schedule>(schedule) as usize as u64;
+        let h = mix(seed ^ tick as u64);
+        if max == u64::MAX {
+            h
+        } else {
+            h % (max + 1)
         }
     }
 
@@ -224,6 +245,14 @@ impl Spec {
             Spec::Full(schedule) => schedule.max_firings(),
         }
     }
+}
+
+/// The splitmix64 finaliser: a bijection of `u64` whose outputs look uniform.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The `every` schedule of `period` under `firing`'s rules.
@@ -238,18 +267,15 @@ fn plain_every(period: NonZeroU64, firing: &Firing) -> Schedule {
 /// The mutable part of a schedule, under its mutex.
 #[derive(Debug)]
 struct Firing {
-    /// The pending firing's task (or relay); `None` while a sequential run goes on.
-    next: Option<JoinHandle<()>>,
+    /// The pending firing's task (or relay); else, when the sequential run going on
+    /// started (on the grid; what is left there when the schedule stops is not read).
+    next: Result<JoinHandle<()>, i64>,
     /// The next tick (in nanoseconds since the Unix epoch, UTC: `nanos.rs`), and the same
     /// tick on the monotonic clock (`mono`, without jitter): an `every` grid is mapped
     /// once and then carried on by exact periods, with no clock read; a cron grid is
     /// mapped at each tick (the wall clock is its truth).
     tick: i64,
     tick_at: u64,
-    /// The jitter drawn for the next tick, in nanoseconds: it is due at `tick_at + jitter`.
-    jitter: u64,
-    /// When the sequential run of `tick` started (on the grid).
-    started: i64,
     /// What the handle reads. Ticks consumed (that started a run or were skipped by the
     /// overlap rule, what `times` counts) are `runs + skipped`.
     tally: Tally,
@@ -266,11 +292,28 @@ struct Firing {
 }
 
 impl Firing {
+    /// The firing state of `schedule` before its first tick, `first` (not mapped yet).
+    fn new(schedule: &Schedule, first: i64, priority: Priority) -> Firing {
+        Firing {
+            next: Err(first),
+            tick: first,
+            tick_at: 0,
+            tally: Tally::default(),
+            running: 0,
+            priority,
+            stop: None,
+            cancelled: false,
+            missed: schedule.missed_tick_behavior(),
+            overlap: schedule.overlap_rule(),
+            on_panic: schedule.on_panic_rule(),
+        }
+    }
+
     /// Whether a run may still start: not stopped, and a run is going (a sequential
     /// run schedules the next firing when it ends) or a firing is pending (a pending
     /// task that ended without replacing itself was dropped by shutdown).
     fn is_live(&self) -> bool {
-        self.stop.is_none() && (self.running > 0 || self.next.as_ref().is_some_and(|h| !h.is_finished()))
+        self.stop.is_none() && (self.running > 0 || self.next.as_ref().is_ok_and(|h| !h.is_finished()))
     }
 
     /// No run going and none will start.
@@ -285,7 +328,7 @@ impl Firing {
         if !self.is_over() {
             return Phase::Active(self.next_due(spec));
         }
-        let dropped = self.stop.is_none() && self.next.as_ref().is_some_and(JoinHandle::is_finished);
+        let dropped = self.stop.is_none() && self.next.as_ref().is_ok_and(JoinHandle::is_finished);
         Phase::Finished { stop: self.stop.unwrap_or(Stop::Shutdown), dropped }
     }
 
@@ -295,35 +338,43 @@ impl Firing {
         if !self.is_live() {
             return None;
         }
-        if self.next.is_none() {
+        if let Err(started) = self.next {
             let more = self.ticks_left(spec) > 0;
-            let next = spec.grid(self).next_tick_counting_ns(self.tick, self.started).0;
+            let next = spec.grid(self).next_tick_counting_ns(self.tick, started).0;
             return next.filter(|_| more).map(system_time_of);
         }
-        Some(system_time_of(self.due()))
+        Some(system_time_of(self.due(spec)))
     }
 
-    /// The jitter drawn for the next tick.
-    fn jitter(&self) -> Duration {
-        Duration::from_nanos(self.jitter)
+    /// The jitter of the next tick.
+    fn jitter(&self, spec: &Spec) -> Duration {
+        Duration::from_nanos(spec.jitter(self.tick))
     }
 
     /// When the next firing is due on the wall clock: its tick plus jitter.
-    fn due(&self) -> i64 {
-        plus(self.tick, self.jitter())
+    fn due(&self, spec: &Spec) -> i64 {
+        plus(self.tick, self.jitter(spec))
     }
 
     /// When the next firing is due on the monotonic clock.
-    fn due_at(&self) -> u64 {
-        self.tick_at + self.jitter
+    fn due_at(&self, spec: &Spec) -> u64 {
+        self.tick_at.saturating_add(spec.jitter(self.tick))
     }
 
-    /// Sets the next tick, drawing its jitter, and when it is due. `remap`: map the tick
-    /// onto the monotonic clock by reading both clocks, even for an `every` grid (the
-    /// first tick).
+    /// Takes the pending firing's handle out, if any (a run's start is left in place).
+    fn take_next(&mut self) -> Option<JoinHandle<()>> {
+        match std::mem::replace(&mut self.next, Err(self.tick)) {
+            Ok(next) => Some(next),
+            Err(started) => {
+                self.next = Err(started);
+                None
+            }
+        }
+    }
+
+    /// Sets the next tick and when it is due. `remap`: map the tick onto the monotonic
+    /// clock by reading both clocks, even for an `every` grid (the first tick).
     fn set_next(&mut self, spec: &Spec, tick: i64, remap: bool) {
-        let max = ns_of(spec.max_jitter());
-        let jitter = if max == 0 { 0 } else { fastrand::u64(0..=max) };
         let tick_at = if !remap && spec.is_every() && tick >= self.tick {
             self.tick_at.checked_add(ns_of(gap(self.tick, tick)))
         } else {
@@ -336,7 +387,6 @@ impl Firing {
         // never due.
         let tick_at = tick_at.unwrap_or_else(far_future);
         (self.tick, self.tick_at) = (tick, tick_at);
-        self.jitter = if tick_at.checked_add(jitter).is_some() { jitter } else { 0 };
     }
 
     /// The wall-clock time at `at` (on the monotonic clock): read from the monotonic grid
@@ -355,7 +405,7 @@ impl Firing {
 
     fn exhaust(&mut self) {
         self.stop = Some(Stop::Exhausted);
-        self.next = None;
+        self.take_next();
     }
 
     /// How many more ticks `times` allows.
@@ -384,7 +434,7 @@ impl<F: ?Sized> Drop for State<F> {
         // is dropping this state (its closure held the last reference): shutdown dropped
         // it unrun, and its handle may not read finished yet.
         let firing = self.firing.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let dropped = firing.stop.is_none() && firing.next.is_some();
+        let dropped = firing.stop.is_none() && firing.next.is_ok();
         let (stop, cancelled) = (firing.stop.unwrap_or(Stop::Shutdown), firing.cancelled);
         Census::in_runtime(&self.handle).retire(&firing.tally, stop, dropped, cancelled);
     }
@@ -405,18 +455,18 @@ impl<F: ?Sized> State<F> {
 fn spawn_firing<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>, firing: &mut Firing) {
     if state.handle.is_shutdown() {
         firing.stop = Some(Stop::Shutdown);
-        firing.next = None;
+        firing.take_next();
         return;
     }
     let this = state.clone();
-    let due = mono::instant(firing.due_at());
-    firing.next = Some(state.handle.spawn_at(due, firing.priority, move || fire(&this)));
+    let due = mono::instant(firing.due_at(&state.spec));
+    firing.next = Ok(state.handle.spawn_at(due, firing.priority, move || fire(&this)));
     state.census().tasks_spawned(1);
 }
 
 /// Cancels the pending firing, if any, noting it if it was still in its wheel.
 fn cancel_next(firing: &mut Firing) {
-    if let Some(next) = firing.next.take() {
+    if let Some(next) = firing.take_next() {
         firing.cancelled = next.cancel();
     }
 }
@@ -446,10 +496,11 @@ fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
         return;
     }
     let now = mono::now();
-    let late = state.census().record_lateness(Duration::from_nanos(now.saturating_sub(firing.due_at())));
+    let late =
+        state.census().record_lateness(Duration::from_nanos(now.saturating_sub(firing.due_at(&state.spec))));
     firing.tally.lateness_max_ns = firing.tally.lateness_max_ns.max(late);
     // Missed ticks are judged on the grid: this firing's own jitter is not lateness.
-    let started = minus(firing.wall_at(&state.spec, now), firing.jitter());
+    let started = minus(firing.wall_at(&state.spec, now), firing.jitter(&state.spec));
     let tick = firing.tick;
     firing.running += 1;
     firing.tally.runs += 1;
@@ -463,7 +514,7 @@ fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
                     spawn_firing(&this, &mut firing);
                 }
             };
-            firing.next = Some(state.handle.spawn(firing.priority, relay));
+            firing.next = Ok(state.handle.spawn(firing.priority, relay));
             state.census().tasks_spawned(1);
         }
         drop(firing);
@@ -473,8 +524,7 @@ fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
     }
     // Sequential: nothing pending while the body runs (`next_due` computes the next
     // tick from this run's tick and start).
-    firing.next = None;
-    firing.started = started;
+    firing.next = Err(started);
     drop(firing);
     let (mut tick, mut started) = (tick, started);
     loop {
@@ -564,21 +614,7 @@ impl DynState {
             )));
         };
         let census = Census::of(&handle.shared);
-        let firing = Firing {
-            next: None,
-            tick: first,
-            tick_at: 0,
-            jitter: 0,
-            started: first,
-            tally: Tally::default(),
-            running: 0,
-            priority,
-            stop: None,
-            cancelled: false,
-            missed: schedule.missed_tick_behavior(),
-            overlap: schedule.overlap_rule(),
-            on_panic: schedule.on_panic_rule(),
-        };
+        let firing = Firing::new(&schedule, first, priority);
         let state = Arc::new(State {
             handle: handle.clone(),
             spec: Spec::of(schedule),
@@ -625,7 +661,7 @@ impl DynState {
             return false;
         }
         firing.priority = priority;
-        if let Some(next) = &firing.next {
+        if let Ok(next) = &firing.next {
             let _ = next.set_priority(priority);
         }
         true
@@ -663,13 +699,69 @@ impl DynState {
 #[cfg(test)]
 mod tests {
     use super::{Firing, Spec, State};
+    use crate::{MissedTickBehavior, OnPanic, Overlap, Priority, Schedule};
     use std::mem::size_of;
     use std::sync::Mutex;
+    use std::time::{Duration, SystemTime};
+
+    /// A plain `every` schedule is kept as its period and anchor and made again as it
+    /// was given; any other is kept whole.
+    #[test]
+    fn a_plain_every_schedule_is_kept_small_and_made_again_as_given() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_780_000_000_123_456_789);
+        let every = Schedule::every(Duration::from_millis(1500)).unwrap();
+        let plain = [
+            every.clone(),
+            every.clone().starting_at(at),
+            every
+                .clone()
+                .starting_at(at)
+                .missed_tick(MissedTickBehavior::Burst)
+                .overlap(Overlap::QueueOne)
+                .on_panic(OnPanic::Stop),
+        ];
+        for schedule in plain {
+            let spec = Spec::of(schedule.clone());
+            assert!(matches!(spec, Spec::Every { .. }), "{schedule:?}");
+            let firing = Firing::new(&schedule, 0, Priority::NORMAL);
+            assert_eq!(format!("{:?}", spec.schedule(&firing)), format!("{schedule:?}"));
+        }
+        let full = [
+            every.clone().times(3),
+            every.clone().until(at),
+            every.clone().jitter(Duration::from_millis(1)),
+            Schedule::cron("@hourly").unwrap(),
+        ];
+        for schedule in full {
+            assert!(matches!(Spec::of(schedule.clone()), Spec::Full(_)), "{schedule:?}");
+        }
+    }
+
+    /// The jitter of a tick is within `[0, max]`, spread over it, and differs between two
+    /// schedules on the same grid; a plain `every` schedule has none.
+    #[test]
+    fn jitter_is_bounded_and_spread() {
+        let max = Duration::from_millis(10);
+        let jittered = Schedule::every(Duration::from_millis(100)).unwrap().jitter(max);
+        let (a, b) = (Spec::of(jittered.clone()), Spec::of(jittered));
+        let max_ns = u64::try_from(max.as_nanos()).unwrap();
+        let ticks: Vec<i64> = (0..1000).map(|k| 1_780_000_000_000_000_000 + k * 100_000_000).collect();
+        let (ja, jb): (Vec<u64>, Vec<u64>) = ticks.iter().map(|&t| (a.jitter(t), b.jitter(t))).unzip();
+        assert!(ja.iter().chain(&jb).all(|&j| j <= max_ns), "within [0, max]");
+        let mean = ja.iter().sum::<u64>() / 1000;
+        assert!((4_000_000..=6_000_000).contains(&mean), "uniform: mean {mean} ns");
+        assert!(ja.iter().filter(|&&j| j < max_ns / 10).count() > 50, "reaches the low end");
+        assert!(ja.iter().filter(|&&j| j > max_ns / 10 * 9).count() > 50, "reaches the high end");
+        assert!(ja.iter().zip(&jb).filter(|(x, y)| x != y).count() > 990, "two schedules differ");
+        let plain = Spec::of(Schedule::every(Duration::from_millis(100)).unwrap());
+        assert!(ticks.iter().all(|&t| plain.jitter(t) == 0));
+    }
 
     /// A schedule's heap cost is its state (in an `Arc`), one pending firing task (48
     /// bytes: header, wheel links and the `Arc`) and its entry in the census (a `Weak`,
     /// 16 bytes). Keep the state of a body with 40 bytes of captures, with the `Arc`'s
-    /// two counts, within 192 bytes (an allocator size class; the next is 224).
+    /// two counts, within 192 bytes (an allocator size class; the next is 224; it is 168
+    /// on 64-bit Linux, see the module's cost).
     #[test]
     fn the_state_of_a_schedule_stays_small() {
         let captures = [0u64; 5];
@@ -681,6 +773,6 @@ mod tests {
         }
         assert!(arc_size(&body) <= 192, "{} bytes", arc_size(&body));
         assert_eq!(size_of::<Spec>(), 16, "a plain `every` schedule is kept in two words");
-        assert!(size_of::<Mutex<Firing>>() <= 104, "{} bytes", size_of::<Mutex<Firing>>());
+        assert!(size_of::<Mutex<Firing>>() <= 88, "{} bytes", size_of::<Mutex<Firing>>());
     }
 }
