@@ -139,9 +139,7 @@ impl Census {
     pub(crate) fn in_runtime(handle: &Handle) -> &Census {
         let census: &dyn ScheduleCensus = handle
             .shared
-            .schedules
-            .get()
-            .map(|c| &**c)
+            .schedule_census()
             .unwrap_or_else(|| unreachable!("a schedule's runtime has a census"));
         assert!(
             Any::type_id(census) == TypeId::of::<Census>(),
