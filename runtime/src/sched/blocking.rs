@@ -102,6 +102,9 @@ pub(crate) struct BlockingPool {
     work: Condvar,
     /// Shutdown waits here for the last thread to leave.
     exited: Condvar,
+    /// Test hook: the next this-many thread starts fail as if the OS refused them.
+    #[cfg(test)]
+    fail_spawns: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for BlockingPool {
@@ -137,7 +140,14 @@ pub(crate) struct BlockingGauges {
 
 impl BlockingPool {
     pub(crate) fn new(config: BlockingConfig) -> BlockingPool {
-        BlockingPool { config, state: Mutex::default(), work: Condvar::new(), exited: Condvar::new() }
+        BlockingPool {
+            config,
+            state: Mutex::default(),
+            work: Condvar::new(),
+            exited: Condvar::new(),
+            #[cfg(test)]
+            fail_spawns: std::sync::atomic::AtomicUsize::new(0),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, PoolState> {
@@ -174,6 +184,13 @@ impl BlockingPool {
             b = b.stack_size(size);
         }
         let owned = shared.clone();
+        #[cfg(test)]
+        if self.take_injected_failure() {
+            drop(owned);
+            self.lock().threads -= 1;
+            self.exited.notify_all();
+            return;
+        }
         if b.spawn(move || thread_main(owned)).is_err() {
             self.lock().threads -= 1;
             self.exited.notify_all();
@@ -259,6 +276,22 @@ impl BlockingPool {
         BlockingGauges { queued, running: st.running as u64, threads: st.threads as u64 }
     }
 }
+
+#[cfg(test)]
+impl BlockingPool {
+    /// Makes the next `n` thread starts fail as if the OS refused them.
+    pub(crate) fn fail_next_spawns(&self, n: usize) {
+        self.fail_spawns.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn take_injected_failure(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.fail_spawns.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;
 
 thread_local! {
     /// The address of the pool this thread serves (0: none).
