@@ -205,9 +205,9 @@ fn shutdown_timeout_counts_a_blocking_call_that_never_returns_as_unfinished() {
     assert!(report.timed_out, "{report:?}");
     assert_eq!((report.unjoined_workers, report.unjoined_blocking_threads), (0, 1), "{report:?}");
     assert_eq!(
-        (report.submitted, report.unfinished),
-        (2, 2),
-        "the stuck call and the job behind it: {report:?}"
+        (report.submitted, report.unfinished, report.blocking_unfinished),
+        (2, 2, 2),
+        "the stuck call and the job behind it, both counted in the pool: {report:?}"
     );
     assert!(report.is_balanced(), "{report:?}");
     // Once the call returns, the pool finishes in the background.
@@ -376,4 +376,24 @@ fn a_runtime_dropped_inside_a_worker_task_still_stops_its_idle_blocking_threads(
     // ...and still tells the pool to stop: the idle thread exits long before its keep-alive.
     assert!(wait_until(|| handle.metrics().blocking_threads == 0), "the idle blocking thread exited");
     assert!(slot.lock().unwrap().is_none());
+}
+
+#[test]
+fn a_shutdown_inside_a_blocking_job_reports_that_job_as_left_in_the_pool() {
+    let rt = pool(1, 1);
+    let slot = Arc::new(Mutex::new(None::<Runtime>));
+    let (taken, handle) = (slot.clone(), rt.handle());
+    *slot.lock().unwrap() = Some(rt);
+    let shut = handle.spawn_blocking(Priority::NORMAL, move || {
+        let rt = taken.lock().unwrap().take().expect("the runtime is in the slot");
+        rt.shutdown() // from its own blocking thread: this very job is still running
+    });
+    let report = join(shut).unwrap();
+    assert_eq!((report.unjoined_workers, report.unjoined_blocking_threads), (0, 1), "{report:?}");
+    assert_eq!(
+        (report.submitted, report.unfinished, report.blocking_unfinished),
+        (1, 1, 1),
+        "the caller's own job, counted in the pool, not merely missing: {report:?}"
+    );
+    assert!(report.is_balanced(), "{report:?}");
 }

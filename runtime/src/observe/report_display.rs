@@ -103,6 +103,11 @@ impl ShutdownReport {
             problems.push(format!("{} counted twice", plural(accounted - self.submitted, "task")));
         } else if all_waited_for && self.unfinished > 0 {
             problems.push(format!("{} unfinished although every thread was waited for", self.unfinished));
+        } else if self.unjoined_workers == 0 && self.unfinished != self.blocking_unfinished {
+            problems.push(format!(
+                "{} unfinished but {} left in the blocking pool",
+                self.unfinished, self.blocking_unfinished
+            ));
         }
         let timers = &self.runtime_timers;
         if timers.ended() > timers.submitted {

@@ -2,7 +2,7 @@
 //! its protocol), on [`Handle`] and [`Runtime`].
 
 use crate::runtime::error::SpawnError;
-use crate::sched::spawn::Admit;
+use crate::sched::spawn::{Admit, Refusal};
 use crate::{Handle, Runtime};
 use kairos_rt_core::task::{Closure, JoinHandle};
 use kairos_rt_core::Priority;
@@ -34,6 +34,15 @@ impl Handle {
     /// jobs queued behind it) as `unfinished`. On a runtime that is shut down, the
     /// returned handle's result is a shutdown error.
     ///
+    /// # Panics
+    ///
+    /// If the pool has no thread and the OS refuses to start one (as
+    /// [`std::thread::spawn`] panics then): the job would have no thread to run it.
+    /// [`try_spawn_blocking`](Self::try_spawn_blocking) hands the closure back instead
+    /// ([`SpawnError::is_no_thread`]). While the pool has a thread, a refused extra
+    /// thread is no error: the job waits for the threads there are, and the next spawn
+    /// tries to start one again.
+    ///
     /// ```
     /// use kairos_rt::{Priority, Runtime};
     ///
@@ -52,14 +61,22 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.shared.submit_blocking(Closure(f), priority, Admit::Wait).unwrap_or_else(|_| self.refused())
+        match self.shared.submit_blocking(Closure(f), priority, Admit::Wait) {
+            Ok(h) => h,
+            Err(Refusal::NoThread(_, e)) => {
+                panic!("spawn_blocking: the blocking pool has no thread and the OS refused to start one: {e}")
+            }
+            Err(_) => self.refused(),
+        }
     }
 
     /// Like [`spawn_blocking`](Self::spawn_blocking), but never waits for room: a refused
     /// closure comes back inside the error, when the runtime is shut down
-    /// ([`is_shutdown`](SpawnError::is_shutdown)) or, with
+    /// ([`is_shutdown`](SpawnError::is_shutdown)), with
     /// [`Builder::max_pending`](crate::Builder::max_pending), full
-    /// ([`is_full`](SpawnError::is_full)).
+    /// ([`is_full`](SpawnError::is_full)), or when the pool has no thread and the OS
+    /// refuses to start one ([`is_no_thread`](SpawnError::is_no_thread), where
+    /// [`spawn_blocking`](Self::spawn_blocking) panics).
     ///
     /// ```
     /// use kairos_rt::{Priority, Runtime};

@@ -206,11 +206,12 @@ pub struct SpawnError<F> {
     kind: SpawnErrorKind,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum SpawnErrorKind {
     Shutdown,
     Full { limit: usize },
     Invalid(String),
+    NoThread(std::io::Error),
 }
 
 impl<F> SpawnError<F> {
@@ -222,6 +223,9 @@ impl<F> SpawnError<F> {
     }
     pub(crate) fn invalid(task: F, why: String) -> SpawnError<F> {
         SpawnError { task, kind: SpawnErrorKind::Invalid(why) }
+    }
+    pub(crate) fn no_thread(task: F, e: std::io::Error) -> SpawnError<F> {
+        SpawnError { task, kind: SpawnErrorKind::NoThread(e) }
     }
     /// The runtime is shut down (or shutting down) and takes no new tasks.
     pub fn is_shutdown(&self) -> bool {
@@ -236,6 +240,29 @@ impl<F> SpawnError<F> {
     /// the message says which.
     pub fn is_invalid(&self) -> bool {
         matches!(self.kind, SpawnErrorKind::Invalid(_))
+    }
+    /// A blocking job ([`try_spawn_blocking`](crate::Handle::try_spawn_blocking), or a
+    /// [`Task::blocking`](crate::Task::blocking) given to `spawn_with`) was refused
+    /// because the blocking pool had no thread and the OS refused to start one (too many
+    /// threads, out of memory); [`source`](std::error::Error::source) has the OS error.
+    /// Nothing was queued or counted: run the closure elsewhere, or try again later.
+    /// While the pool has a thread, a refused extra thread refuses nothing: the job
+    /// waits for the threads there are.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// match rt.try_spawn_blocking(Priority::NORMAL, || 2 + 2) {
+    ///     Ok(job) => assert_eq!(job.join().unwrap(), 4),
+    ///     // The OS would not start a thread: the closure is back, nothing is lost.
+    ///     Err(e) if e.is_no_thread() => assert_eq!((e.into_inner())(), 4),
+    ///     Err(e) => panic!("{e}"),
+    /// }
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
+    pub fn is_no_thread(&self) -> bool {
+        matches!(self.kind, SpawnErrorKind::NoThread(_))
     }
     /// The refused closure (or task), back to the caller.
     pub fn into_inner(self) -> F {
@@ -265,11 +292,22 @@ impl<F> fmt::Display for SpawnError<F> {
                  the task is handed back"
             ),
             SpawnErrorKind::Invalid(why) => write!(f, "the task was refused: {why}; the task is handed back"),
+            // The io error is the `source`, not repeated here.
+            SpawnErrorKind::NoThread(_) => f.write_str(
+                "the blocking pool has no thread and the OS refused to start one; the task is handed back",
+            ),
         }
     }
 }
 
-impl<F> std::error::Error for SpawnError<F> {}
+impl<F> std::error::Error for SpawnError<F> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            SpawnErrorKind::NoThread(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// The error of [`timeout`](crate::timeout) when the time ran out first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,6 +333,7 @@ impl<B> Refusal<B> {
         match self {
             Refusal::Shutdown(b) => SpawnError::shutdown(f(b)),
             Refusal::Full(b, limit) => SpawnError::full(f(b), limit),
+            Refusal::NoThread(b, e) => SpawnError::no_thread(f(b), e),
         }
     }
 }

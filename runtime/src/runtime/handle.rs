@@ -140,7 +140,8 @@ impl Handle {
         loop {
             match self.submit(body, priority, Due::Now, Admit::Try) {
                 Ok(h) => return h,
-                Err(Refusal::Shutdown(_)) => return self.refused(),
+                // `NoThread` is the blocking pool's only.
+                Err(Refusal::Shutdown(_) | Refusal::NoThread(..)) => return self.refused(),
                 Err(Refusal::Full(b, _)) => {
                     body = b;
                     match room.take() {

@@ -248,12 +248,13 @@ impl Runtime {
         let threads = std::mem::take(&mut self.threads);
         let waited = self.handle.shared.shut_down(threads, timeout, start);
         let mut report = ShutdownReport::from_totals(
-            &self.handle.shared.totals(),
+            &waited.totals,
             waited.timed_out,
             waited.unjoined_workers,
             waited.unjoined_blocking_threads,
             start.elapsed(),
         );
+        report.blocking_unfinished = waited.blocking_left;
         report.schedules = self.handle.shared.schedules_snapshot();
         report
     }

@@ -52,7 +52,7 @@
 //! queued or running is `unfinished`, and ends later, counted where it ends).
 
 use super::shared::Shared;
-use crate::stats::accounting;
+use crate::stats::{accounting, Totals};
 use kairos_rt_core::sync::atomic::Ordering::SeqCst;
 use kairos_rt_core::timer::cancel_for_shutdown;
 use std::time::{Duration, Instant};
@@ -60,6 +60,10 @@ use std::time::{Duration, Instant};
 /// What the shutting-down thread could wait for (step 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Waited {
+    /// Blocking jobs still queued or running when shutdown stopped waiting for the pool.
+    pub(crate) blocking_left: u64,
+    /// The counts at that same moment (see `PoolWaited::totals`).
+    pub(crate) totals: Totals,
     /// The timeout passed before every worker it could join exited.
     pub(crate) timed_out: bool,
     /// Workers not joined: still running at the timeout, or the caller's own.
@@ -93,7 +97,13 @@ impl Shared {
         }
         // 3. Join the workers. A timeout too large to add (`Duration::MAX`) waits like `shutdown`.
         let deadline = timeout.and_then(|d| start.checked_add(d));
-        let mut waited = Waited { timed_out: false, unjoined_workers: 0, unjoined_blocking_threads: 0 };
+        let mut waited = Waited {
+            blocking_left: 0,
+            totals: Totals::default(),
+            timed_out: false,
+            unjoined_workers: 0,
+            unjoined_blocking_threads: 0,
+        };
         let me = std::thread::current().id();
         for t in threads {
             if t.thread().id() == me {
@@ -132,6 +142,7 @@ impl Shared {
             waited.timed_out |= pool.hit_deadline;
         }
         waited.unjoined_blocking_threads = pool.unjoined_threads;
+        (waited.blocking_left, waited.totals) = (pool.left, pool.totals);
         if waited.unjoined_workers == 0 && waited.unjoined_blocking_threads == 0 {
             // Nothing of this runtime runs any more: an I/O driver it owns can stop.
             shared.config.io.shut_down();

@@ -80,6 +80,8 @@ impl Refused {
 pub(crate) enum Refusal<B> {
     Shutdown(B),
     Full(B, usize),
+    /// A blocking job: the pool has no thread and the OS refused to start one.
+    NoThread(B, std::io::Error),
 }
 
 /// A handle for a refused task: its result is a shutdown error (its id is unique like
