@@ -218,7 +218,8 @@ impl Runtime {
     /// (running queued ready closures, dropping timers, as `shutdown` does) and exit,
     /// and the last of them frees what the runtime still holds. A blocking call still
     /// running is counted likewise (`unjoined_blocking_threads`), and its thread runs
-    /// the blocking jobs still queued before it exits.
+    /// the blocking jobs still queued before it exits; those jobs, running and queued,
+    /// are counted one by one in `blocking_unfinished`.
     /// `Duration::MAX` waits like [`shutdown`](Self::shutdown).
     ///
     /// ```
