@@ -67,22 +67,55 @@ impl Default for Aging {
 
 impl Aging {
     /// Level `l` may wait `step × (64 − l)`: the less urgent, the longer.
+    ///
+    /// ```
+    /// use kairos_rt::{Aging, Priority};
+    /// use std::time::Duration;
+    ///
+    /// let aging = Aging::linear(Duration::from_millis(2));
+    /// assert_eq!(aging.budget(Priority::HIGHEST), Duration::from_millis(2));
+    /// assert_eq!(aging.budget(Priority::LOWEST), Duration::from_millis(128));
+    /// ```
     pub fn linear(step: Duration) -> Aging {
         Aging { budgets: core::array::from_fn(|l| step.saturating_mul((Priority::LEVELS - l) as u32)) }
     }
 
     /// Every level may wait `budget`.
+    ///
+    /// ```
+    /// use kairos_rt::{Aging, Priority};
+    /// use std::time::Duration;
+    ///
+    /// let aging = Aging::uniform(Duration::from_millis(20));
+    /// assert_eq!(aging.budget(Priority::LOWEST), aging.budget(Priority::HIGH));
+    /// ```
     pub fn uniform(budget: Duration) -> Aging {
         Aging { budgets: [budget; Priority::LEVELS] }
     }
 
     /// Sets the budget of one level.
+    ///
+    /// ```
+    /// use kairos_rt::{Aging, Priority};
+    /// use std::time::Duration;
+    ///
+    /// let aging = Aging::default().with_budget(Priority::LOW, Duration::from_millis(5));
+    /// assert_eq!(aging.budget(Priority::LOW), Duration::from_millis(5));
+    /// assert_eq!(aging.budget(Priority::NORMAL), Duration::from_millis(32)); // the default's
+    /// ```
     pub fn with_budget(mut self, level: Priority, budget: Duration) -> Aging {
         self.budgets[level.index()] = budget;
         self
     }
 
     /// The budget of `level`.
+    ///
+    /// ```
+    /// use kairos_rt::{Aging, Priority};
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(Aging::default().budget(Priority::NORMAL), Duration::from_millis(32));
+    /// ```
     pub fn budget(&self, level: Priority) -> Duration {
         self.budgets[level.index()]
     }

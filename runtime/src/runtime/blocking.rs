@@ -101,6 +101,13 @@ impl Handle {
 
 impl Runtime {
     /// See [`Handle::spawn_blocking`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_blocking(kairos_rt::Priority::NORMAL, || std::fs::metadata(".").is_ok());
+    /// assert!(h.join().unwrap());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn spawn_blocking<F, T>(&self, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -110,6 +117,13 @@ impl Runtime {
     }
 
     /// See [`Handle::try_spawn_blocking`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.try_spawn_blocking(kairos_rt::Priority::NORMAL, || 2 + 2).unwrap();
+    /// assert_eq!(h.join().unwrap(), 4);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn try_spawn_blocking<F, T>(&self, priority: Priority, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
     where
         F: FnOnce() -> T + Send + 'static,

@@ -86,6 +86,15 @@ impl fmt::Debug for Builder {
 
 impl Builder {
     /// A builder with the defaults.
+    ///
+    /// ```
+    /// use kairos_rt::{Builder, Priority};
+    ///
+    /// let rt = Builder::new().workers(1).build()?;
+    /// assert_eq!(rt.spawn(Priority::NORMAL, || 1).join().unwrap(), 1);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn new() -> Builder {
         Builder {
             workers: None,
@@ -108,6 +117,13 @@ impl Builder {
     /// Number of worker threads (default: [`std::thread::available_parallelism`], or
     /// 1,024 on a machine with more CPUs than that). `0` is rejected by
     /// [`build`](Self::build), as is more than 1,024.
+    ///
+    /// ```
+    /// let rt = kairos_rt::Runtime::builder().workers(2).build()?;
+    /// assert_eq!(rt.workers(), 2);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn workers(mut self, n: usize) -> Builder {
         self.workers = Some(n);
         self
@@ -115,6 +131,16 @@ impl Builder {
 
     /// Prefix of worker thread names; worker `i` is named `"{prefix}-{i}"`. A prefix
     /// with a NUL byte is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).thread_name("jobs").build()?;
+    /// let name = rt.spawn(Priority::NORMAL, || std::thread::current().name().map(str::to_owned));
+    /// assert_eq!(name.join().unwrap().as_deref(), Some("jobs-0"));
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
         self.thread_name = prefix.into();
         self
@@ -123,6 +149,17 @@ impl Builder {
     /// Stack size of each worker thread, in bytes (default: the platform's default for
     /// new threads). `0` is rejected by [`build`](Self::build); a size below the
     /// platform's minimum is raised to that minimum by `std`.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).thread_stack_size(4 << 20).build()?;
+    /// // 1 MiB on the stack fits in the worker's 4 MiB.
+    /// let h = rt.spawn(Priority::NORMAL, || std::hint::black_box([1u8; 1 << 20]).iter().map(|&b| b as u32).sum::<u32>());
+    /// assert_eq!(h.join().unwrap(), 1 << 20);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn thread_stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self
@@ -130,6 +167,24 @@ impl Builder {
 
     /// Runs `f` on each worker thread when it starts, before it runs any task. A panic in
     /// `f` is caught and ignored: the worker goes on and runs tasks.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let counter = started.clone();
+    /// let rt = Runtime::builder()
+    ///     .workers(2)
+    ///     .on_thread_start(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// rt.shutdown(); // joins the workers, so both have started
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_start = Some(std::sync::Arc::new(f));
         self
@@ -137,6 +192,25 @@ impl Builder {
 
     /// Runs `f` on each worker thread just before it exits. A panic in `f` is caught and
     /// ignored.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let stopped = Arc::new(AtomicUsize::new(0));
+    /// let counter = stopped.clone();
+    /// let rt = Runtime::builder()
+    ///     .workers(2)
+    ///     .on_thread_stop(move || {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 0);
+    /// rt.shutdown(); // joins the workers
+    /// assert_eq!(stopped.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
         self.on_thread_stop = Some(std::sync::Arc::new(f));
         self
@@ -188,6 +262,15 @@ impl Builder {
     /// [`spawn_process`](crate::Handle::spawn_process) run at once (default: the number
     /// of workers). Further processes wait, without holding a worker, in priority order.
     /// `0` is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// let rt = Runtime::builder().workers(2).max_processes(4).build()?;
+    /// rt.shutdown();
+    /// assert!(Runtime::builder().max_processes(0).build().unwrap_err().is_zero_limit());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn max_processes(mut self, n: usize) -> Builder {
         self.max_processes = Some(n);
         self
@@ -225,6 +308,17 @@ impl Builder {
 
     /// Sets the aging budgets (see [`Aging`]); on by default with [`Aging::default`].
     /// A zero budget is rejected by [`build`](Self::build).
+    ///
+    /// ```
+    /// use kairos_rt::{Aging, Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let aging = Aging::uniform(Duration::from_millis(5));
+    /// let rt = Runtime::builder().workers(1).aging(aging).build()?;
+    /// assert_eq!(rt.spawn(Priority::LOWEST, || "served").join().unwrap(), "served");
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn aging(mut self, aging: Aging) -> Builder {
         self.aging = Some(aging);
         self
@@ -232,6 +326,15 @@ impl Builder {
 
     /// Turns aging off: strict priority order, where a flood of urgent work can starve
     /// less urgent levels indefinitely.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).no_aging().build()?;
+    /// assert_eq!(rt.spawn(Priority::LOW, || 1).join().unwrap(), 1);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn no_aging(mut self) -> Builder {
         self.aging = None;
         self
@@ -247,6 +350,27 @@ impl Builder {
     /// newest first and its older tasks of the level wait until the chain stops or another
     /// worker steals them. Aging does not help here (it orders levels, not tasks within
     /// one). A future that yields goes behind everything at its level in both modes.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let rt = Runtime::builder().workers(1).lifo_within_level(true).build()?;
+    /// let order = Arc::new(Mutex::new(Vec::new()));
+    /// let o = order.clone();
+    /// rt.spawn(Priority::NORMAL, move || {
+    ///     // Spawned on the worker's own queue: with LIFO, the last one runs first.
+    ///     for i in 0..3 {
+    ///         let o = o.clone();
+    ///         kairos_rt::spawn(Priority::NORMAL, move || o.lock().unwrap().push(i));
+    ///     }
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// rt.shutdown(); // runs every queued closure
+    /// assert_eq!(*order.lock().unwrap(), [2, 1, 0]);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn lifo_within_level(mut self, lifo: bool) -> Builder {
         self.lifo = lifo;
         self
@@ -387,6 +511,16 @@ impl Builder {
     /// alive already (a runtime counts until its shared state is freed: see
     /// [`Runtime::shutdown`]); or if a thread cannot be spawned (the workers already
     /// started are stopped again).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.spawn(Priority::NORMAL, || "up").join().unwrap(), "up");
+    /// rt.shutdown();
+    /// assert!(Runtime::builder().workers(0).build().unwrap_err().is_zero_workers());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn build(mut self) -> Result<Runtime, BuildError> {
         let workers = match self.workers {
             Some(0) => return Err(BuildError::zero_workers()),

@@ -80,42 +80,122 @@ impl BuildError {
         BuildError { kind: BuildErrorKind::Tokio(e) }
     }
     /// `Builder::blocking_keep_alive(Duration::ZERO)` was given.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    /// use std::time::Duration;
+    ///
+    /// let err = Runtime::builder().blocking_keep_alive(Duration::ZERO).build().unwrap_err();
+    /// assert!(err.is_zero_keep_alive());
+    /// ```
     pub fn is_zero_keep_alive(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroKeepAlive)
     }
     /// The tokio settings were unusable (feature `tokio`): a handle of a current-thread
     /// tokio runtime, or the tokio runtime of `Builder::enable_tokio` could not start
     /// ([`source`](std::error::Error::source) has its error).
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// let current = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let err = Runtime::builder().workers(1).tokio_handle(current.handle().clone()).build().unwrap_err();
+    /// assert!(err.is_tokio());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[cfg(feature = "tokio")]
     pub fn is_tokio(&self) -> bool {
         matches!(self.kind, BuildErrorKind::TokioCurrentThread | BuildErrorKind::Tokio(_))
     }
     /// The OS refused to start a worker thread; [`source`](std::error::Error::source)
     /// has its error.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// // A 1 PiB stack is more than the address space holds: the OS cannot start the thread.
+    /// # #[cfg(target_os = "linux")] {
+    /// let err = Runtime::builder().workers(1).thread_stack_size(1 << 50).build().unwrap_err();
+    /// assert!(err.is_spawn());
+    /// assert!(std::error::Error::source(&err).is_some());
+    /// # }
+    /// ```
     pub fn is_spawn(&self) -> bool {
         matches!(self.kind, BuildErrorKind::Spawn(_))
     }
     /// A thread setting was unusable: a name prefix with a NUL byte, or a stack size of 0.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// assert!(Runtime::builder().thread_name("jobs\0").build().unwrap_err().is_bad_thread_setting());
+    /// assert!(Runtime::builder().thread_stack_size(0).build().unwrap_err().is_bad_thread_setting());
+    /// ```
     pub fn is_bad_thread_setting(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ThreadNameNul(_) | BuildErrorKind::ZeroStackSize)
     }
     /// The worker count was zero.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// assert!(Runtime::builder().workers(0).build().unwrap_err().is_zero_workers());
+    /// ```
     pub fn is_zero_workers(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroWorkers)
     }
     /// A limit (such as `max_processes` or `max_pending`) was zero.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// assert!(Runtime::builder().max_pending(0).build().unwrap_err().is_zero_limit());
+    /// assert!(Runtime::builder().max_processes(0).build().unwrap_err().is_zero_limit());
+    /// ```
     pub fn is_zero_limit(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroLimit(_))
     }
     /// An aging budget was zero.
+    ///
+    /// ```
+    /// use kairos_rt::{Aging, Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let aging = Aging::default().with_budget(Priority::LOW, Duration::ZERO);
+    /// assert!(Runtime::builder().aging(aging).build().unwrap_err().is_zero_aging());
+    /// ```
     pub fn is_zero_aging(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroAging(_))
     }
     /// The worker count was above the maximum.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// assert!(Runtime::builder().workers(100_000).build().unwrap_err().is_too_many_workers());
+    /// ```
     pub fn is_too_many_workers(&self) -> bool {
         matches!(self.kind, BuildErrorKind::TooManyWorkers { .. })
     }
     /// [`MAX_RUNTIMES`](crate::MAX_RUNTIMES) runtimes were alive in this process already.
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, MAX_RUNTIMES};
+    ///
+    /// let mut alive = Vec::new();
+    /// let mut refused = None;
+    /// for _ in 0..=MAX_RUNTIMES {
+    ///     match Runtime::builder().workers(1).build() {
+    ///         Ok(rt) => alive.push(rt),
+    ///         Err(e) => refused = Some(e),
+    ///     }
+    /// }
+    /// assert_eq!(alive.len(), MAX_RUNTIMES);
+    /// assert!(refused.unwrap().is_too_many_runtimes());
+    /// for rt in alive {
+    ///     rt.shutdown();
+    /// }
+    /// ```
     pub fn is_too_many_runtimes(&self) -> bool {
         matches!(self.kind, BuildErrorKind::TooManyRuntimes { .. })
     }
@@ -228,16 +308,51 @@ impl<F> SpawnError<F> {
         SpawnError { task, kind: SpawnErrorKind::NoThread(e) }
     }
     /// The runtime is shut down (or shutting down) and takes no new tasks.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let handle = rt.handle();
+    /// rt.shutdown();
+    /// assert!(handle.try_spawn(Priority::NORMAL, || ()).unwrap_err().is_shutdown());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         matches!(self.kind, SpawnErrorKind::Shutdown)
     }
     /// As many tasks as [`Builder::max_pending`](crate::Builder::max_pending) allows are
     /// waiting to start; try again once some have started.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).max_pending(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ()); // waits: the one slot
+    /// let err = rt.try_spawn(Priority::NORMAL, || ()).unwrap_err();
+    /// assert!(err.is_full());
+    /// assert!(later.cancel());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self.kind, SpawnErrorKind::Full { .. })
     }
     /// The task's settings are invalid (such as a retry policy with `max_attempts(0)`);
     /// the message says which.
+    ///
+    /// ```
+    /// use kairos_rt::{RetryPolicy, Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let never = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(0);
+    /// let err = rt.spawn_with(Task::new(|| Ok::<_, ()>(())).retry(never)).unwrap_err();
+    /// assert!(err.is_invalid());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_invalid(&self) -> bool {
         matches!(self.kind, SpawnErrorKind::Invalid(_))
     }
@@ -265,6 +380,17 @@ impl<F> SpawnError<F> {
         matches!(self.kind, SpawnErrorKind::NoThread(_))
     }
     /// The refused closure (or task), back to the caller.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let handle = rt.handle();
+    /// rt.shutdown();
+    /// let f = handle.try_spawn(Priority::NORMAL, || 6 * 7).unwrap_err().into_inner();
+    /// assert_eq!(f(), 42);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn into_inner(self) -> F {
         self.task
     }
@@ -310,6 +436,18 @@ impl<F> std::error::Error for SpawnError<F> {
 }
 
 /// The error of [`timeout`](crate::timeout) when the time ran out first.
+///
+/// ```
+/// use kairos_rt::{Elapsed, Runtime};
+/// use std::time::Duration;
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let r = rt.block_on(async { kairos_rt::timeout(Duration::from_millis(1), std::future::pending::<()>()).await });
+/// let err: Elapsed = r.unwrap_err();
+/// assert_eq!(err.to_string(), "deadline elapsed before the future completed");
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Elapsed(());
 

@@ -306,11 +306,26 @@ impl Handle {
     }
 
     /// Number of worker threads.
+    ///
+    /// ```
+    /// let rt = kairos_rt::Runtime::builder().workers(2).build()?;
+    /// assert_eq!(rt.handle().workers(), 2);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn workers(&self) -> usize {
         self.shared.num_workers()
     }
 
     /// Whether the runtime has begun shutting down (every spawn is refused).
+    ///
+    /// ```
+    /// let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let handle = rt.handle();
+    /// assert!(!handle.is_shutdown());
+    /// rt.shutdown();
+    /// assert!(handle.is_shutdown());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.shared.is_closed()
     }

@@ -73,11 +73,30 @@ impl Runtime {
     /// # Errors
     ///
     /// If a worker thread cannot be spawned.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::new()?;
+    /// assert!(rt.workers() >= 1);
+    /// assert_eq!(rt.spawn(Priority::NORMAL, || "ran").join().unwrap(), "ran");
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn new() -> Result<Runtime, crate::BuildError> {
         Builder::new().build()
     }
 
     /// A [`Builder`] to configure a runtime.
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    ///
+    /// let rt = Runtime::builder().workers(2).build()?;
+    /// assert_eq!(rt.workers(), 2);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -87,11 +106,28 @@ impl Runtime {
     }
 
     /// A handle for spawning from other threads (`Clone + Send + Sync`).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let handle = rt.handle();
+    /// let from_thread = std::thread::spawn(move || handle.spawn(Priority::NORMAL, || 7).join().unwrap());
+    /// assert_eq!(from_thread.join().unwrap(), 7);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn handle(&self) -> Handle {
         self.handle.clone()
     }
 
     /// See [`Handle::spawn`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.spawn(kairos_rt::Priority::NORMAL, || 2 + 2).join().unwrap(), 4);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn spawn<F, T>(&self, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -101,6 +137,13 @@ impl Runtime {
     }
 
     /// See [`Handle::try_spawn`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.try_spawn(kairos_rt::Priority::NORMAL, || 2 + 2).unwrap();
+    /// assert_eq!(h.join().unwrap(), 4);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn try_spawn<F, T>(&self, priority: Priority, f: F) -> Result<JoinHandle<T>, SpawnError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -110,6 +153,13 @@ impl Runtime {
     }
 
     /// See [`Handle::spawn_after`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_after(std::time::Duration::from_millis(1), kairos_rt::Priority::NORMAL, || "later");
+    /// assert_eq!(h.join().unwrap(), "later");
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn spawn_after<F, T>(&self, delay: Duration, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -119,6 +169,13 @@ impl Runtime {
     }
 
     /// See [`Handle::spawn_at`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let at = std::time::Instant::now() + std::time::Duration::from_millis(1);
+    /// assert!(rt.spawn_at(at, kairos_rt::Priority::NORMAL, move || std::time::Instant::now() >= at).join().unwrap());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn spawn_at<F, T>(&self, when: Instant, priority: Priority, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -128,6 +185,13 @@ impl Runtime {
     }
 
     /// See [`Handle::spawn_future`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_future(kairos_rt::Priority::NORMAL, async { 40 + 2 });
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn spawn_future<Fut>(&self, priority: Priority, fut: Fut) -> JoinHandle<Fut::Output>
     where
         Fut: Future + Send + 'static,
@@ -137,11 +201,24 @@ impl Runtime {
     }
 
     /// See [`Handle::block_on`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn(kairos_rt::Priority::NORMAL, || 21);
+    /// assert_eq!(rt.block_on(async { h.await.unwrap() * 2 }), 42);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
         self.handle.block_on(fut)
     }
 
     /// Number of worker threads.
+    ///
+    /// ```
+    /// let rt = kairos_rt::Runtime::builder().workers(2).build()?;
+    /// assert_eq!(rt.workers(), 2);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn workers(&self) -> usize {
         self.handle.workers()
     }
@@ -264,11 +341,27 @@ impl Runtime {
 /// Observing (see `observe`).
 impl Runtime {
     /// See [`Handle::pending`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_after(std::time::Duration::from_secs(60), kairos_rt::Priority::LOW, || ());
+    /// # while rt.pending().timed() == 0 { std::thread::yield_now(); } // taken into a wheel
+    /// assert_eq!(rt.pending().timed(), 1);
+    /// # h.cancel();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn pending(&self) -> PendingSnapshot {
         self.handle.pending()
     }
 
     /// See [`Handle::metrics`].
+    ///
+    /// ```
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// rt.spawn(kairos_rt::Priority::NORMAL, || ()).join().unwrap();
+    /// assert_eq!(rt.metrics().submitted, 1);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn metrics(&self) -> MetricsSnapshot {
         self.handle.metrics()
     }

@@ -119,6 +119,16 @@ impl<B> fmt::Debug for Task<B> {
 impl<F> Task<Closure<F>> {
     /// A task that runs the closure `f` (an `FnOnce`; an `FnMut` returning `Result` can
     /// also be [retried](Self::retry)).
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_with(Task::new(|| "plain")).unwrap();
+    /// assert_eq!(h.join().unwrap(), "plain");
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn new(f: F) -> Self {
         Task::with_body(Closure(f))
     }
@@ -160,18 +170,52 @@ impl<B> Task<B> {
     }
 
     /// Runs at `priority` (default [`Priority::NORMAL`]).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime, Task};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_with(Task::new(|| 1).priority(Priority::HIGH)).unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn priority(mut self, priority: Priority) -> Self {
         self.priority = priority;
         self
     }
 
     /// Starts no earlier than `delay` from the spawn (see [`Handle::spawn_after`]).
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let spawned = Instant::now();
+    /// let h = rt.spawn_with(Task::new(Instant::now).after(Duration::from_millis(2))).unwrap();
+    /// assert!(h.join().unwrap() >= spawned + Duration::from_millis(2));
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn after(mut self, delay: Duration) -> Self {
         self.start = Start::After(delay);
         self
     }
 
     /// Starts no earlier than `when` (see [`Handle::spawn_at`]).
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let when = Instant::now() + Duration::from_millis(2);
+    /// let h = rt.spawn_with(Task::new(Instant::now).at(when)).unwrap();
+    /// assert!(h.join().unwrap() >= when);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn at(mut self, when: Instant) -> Self {
         self.start = Start::At(when);
         self
@@ -191,6 +235,19 @@ impl<B> Task<B> {
     /// when the task starts, and counted apart from user tasks in the metrics and the
     /// shutdown report like a `sleep`'s timer (see
     /// [`ShutdownReport::runtime_timers`](crate::ShutdownReport::runtime_timers)).
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let in_time = rt.spawn_with(Task::new(|| 1).deadline(Instant::now() + Duration::from_secs(60))).unwrap();
+    /// let too_late = rt.spawn_with(Task::new(|| 2).deadline(Instant::now() - Duration::from_secs(1))).unwrap();
+    /// assert_eq!(in_time.join().unwrap(), 1);
+    /// assert!(too_late.join().unwrap_err().is_expired());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn deadline(mut self, when: Instant) -> Self {
         self.deadline = Some(when);
         self
@@ -204,6 +261,19 @@ impl<B> Task<B> {
     /// For a closure, which cannot be interrupted, the timeout applies to its start only:
     /// it is a [`deadline`](Self::deadline) `timeout` after the spawn (the earlier of the
     /// two if both are set), so `Duration::ZERO` makes it expire.
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let slow = Task::future(async { kairos_rt::sleep(Duration::from_secs(60)).await }).timeout(Duration::from_millis(2));
+    /// assert!(rt.spawn_with(slow).unwrap().join().unwrap_err().is_timed_out());
+    /// let fast = Task::future(async { 7 }).timeout(Duration::from_secs(60));
+    /// assert_eq!(rt.spawn_with(fast).unwrap().join().unwrap(), 7);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -252,6 +322,23 @@ where
     /// task with an error whose [`is_invalid`](crate::SpawnError::is_invalid) is true.
     ///
     /// For an async call, build the task with [`Task::from_async`] and retry that.
+    ///
+    /// ```
+    /// use kairos_rt::{RetryPolicy, Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let mut calls = 0;
+    /// let task = Task::new(move || {
+    ///     calls += 1;
+    ///     if calls < 3 { Err("busy") } else { Ok(calls) }
+    /// })
+    /// .retry(RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(5));
+    /// let outcome = rt.spawn_with(task).unwrap().join().unwrap();
+    /// assert_eq!((outcome.attempts, outcome.result), (3, Ok(3)));
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn retry(self, policy: RetryPolicy) -> RetryTask<Closure<F>> {
         RetryTask { task: self, policy }
     }
@@ -320,6 +407,19 @@ impl<B> fmt::Debug for RetryTask<B> {
 
 impl<F> RetryTask<Closure<F>> {
     /// The closure back (from a refused spawn).
+    ///
+    /// ```
+    /// use kairos_rt::{RetryPolicy, Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let handle = rt.handle();
+    /// rt.shutdown();
+    /// let task = Task::new(|| Ok::<_, ()>(5)).retry(RetryPolicy::fixed(Duration::from_millis(1)));
+    /// let mut f = handle.spawn_with(task).unwrap_err().into_inner().into_inner();
+    /// assert_eq!(f(), Ok(5));
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn into_inner(self) -> F {
         self.task.body.0
     }
@@ -327,6 +427,20 @@ impl<F> RetryTask<Closure<F>> {
 
 impl<F> RetryTask<AsyncFn<F>> {
     /// The function that makes each attempt's future back (from a refused spawn).
+    ///
+    /// ```
+    /// use kairos_rt::{RetryPolicy, Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let handle = rt.handle();
+    /// rt.shutdown();
+    /// let task = Task::from_async(|| async { Ok::<_, ()>(5) }).retry(RetryPolicy::fixed(Duration::from_millis(1)));
+    /// let mut make = handle.spawn_with(task).unwrap_err().into_inner().into_inner();
+    /// assert_eq!(rt_free_block_on(make()), Ok(5));
+    /// # fn rt_free_block_on<F: std::future::Future>(f: F) -> F::Output { futures_lite::future::block_on(f) }
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn into_inner(self) -> F {
         self.task.body.0
     }

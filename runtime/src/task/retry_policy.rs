@@ -261,6 +261,15 @@ impl RetryPolicy {
 
     /// The priority of attempts after the first, if [`retry_priority`](Self::retry_priority)
     /// set one.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, RetryPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let p = RetryPolicy::fixed(Duration::from_millis(5));
+    /// assert_eq!(p.retries_at(), None); // retries run at the task's own priority
+    /// assert_eq!(p.retry_priority(Priority::LOW).retries_at(), Some(Priority::LOW));
+    /// ```
     pub fn retries_at(&self) -> Option<kairos_rt_core::Priority> {
         self.retry_priority
     }
@@ -370,11 +379,27 @@ enum ErrorKind {
 
 impl RetryPolicyError {
     /// The policy had `max_attempts(0)`.
+    ///
+    /// ```
+    /// use kairos_rt::RetryPolicy;
+    /// use std::time::Duration;
+    ///
+    /// let err = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(0).validate().unwrap_err();
+    /// assert!(err.is_zero_attempts() && !err.is_inverted_delays());
+    /// ```
     pub fn is_zero_attempts(&self) -> bool {
         matches!(self.kind, ErrorKind::ZeroAttempts)
     }
 
     /// The exponential policy's `max_delay` was shorter than its `base`.
+    ///
+    /// ```
+    /// use kairos_rt::RetryPolicy;
+    /// use std::time::Duration;
+    ///
+    /// let p = RetryPolicy::exponential(Duration::from_secs(10), Duration::from_secs(1));
+    /// assert!(p.validate().unwrap_err().is_inverted_delays());
+    /// ```
     pub fn is_inverted_delays(&self) -> bool {
         matches!(self.kind, ErrorKind::InvertedDelays { .. })
     }

@@ -108,6 +108,16 @@ impl Handle {
 
     /// Like [`spawn_with`](Self::spawn_with), but never waits for room: a full runtime
     /// refuses the task ([`SpawnError::is_full`]).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime, Task};
+    ///
+    /// let rt = Runtime::builder().workers(1).max_pending(1).build()?;
+    /// let h = rt.handle().try_spawn_with(Task::new(|| 5).priority(Priority::HIGH)).unwrap();
+    /// assert_eq!(h.join().unwrap(), 5);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn try_spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
         task.spawn_on(self, false)
     }
@@ -115,11 +125,27 @@ impl Handle {
 
 impl crate::Runtime {
     /// See [`Handle::spawn_with`].
+    ///
+    /// ```
+    /// # use kairos_rt::{Priority, Task};
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_with(Task::new(|| 5).priority(Priority::HIGH)).unwrap();
+    /// assert_eq!(h.join().unwrap(), 5);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
         self.handle.spawn_with(task)
     }
 
     /// See [`Handle::try_spawn_with`].
+    ///
+    /// ```
+    /// # use kairos_rt::{Priority, Task};
+    /// # let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// let h = rt.try_spawn_with(Task::new(|| 5).priority(Priority::HIGH)).unwrap();
+    /// assert_eq!(h.join().unwrap(), 5);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn try_spawn_with<S: Spawnable>(&self, task: S) -> Result<JoinHandle<S::Output>, SpawnError<S>> {
         self.handle.try_spawn_with(task)
     }
