@@ -10,6 +10,20 @@ use kairos_rt_core::Priority;
 /// The tasks waiting at one priority level, by state.
 ///
 /// Returned by [`PendingSnapshot::at`] and [`PendingSnapshot::levels`].
+///
+/// ```
+/// use kairos_rt::{Priority, Runtime};
+/// use std::time::Duration;
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let later = rt.spawn_after(Duration::from_secs(60), Priority::HIGH, || ());
+/// # while rt.pending().timed() == 0 { std::thread::yield_now(); } // taken into a wheel
+/// let high = rt.pending().at(Priority::HIGH);
+/// assert_eq!((high.ready, high.timed, high.blocking), (0, 1, 0));
+/// later.cancel();
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LevelCounts {
@@ -23,11 +37,31 @@ pub struct LevelCounts {
 
 impl LevelCounts {
     /// `ready + timed + blocking`.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::HIGH, || ());
+    /// # while rt.pending().timed() == 0 { std::thread::yield_now(); } // taken into a wheel
+    /// assert_eq!(rt.pending().at(Priority::HIGH).total(), 1);
+    /// later.cancel();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn total(&self) -> u64 {
         self.ready + self.timed + self.blocking
     }
 
     /// Whether no task waits at this level.
+    ///
+    /// ```
+    /// let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// assert!(rt.pending().at(kairos_rt::Priority::NORMAL).is_empty());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.total() == 0
     }
@@ -184,6 +218,21 @@ impl PendingSnapshot {
     }
 
     /// Every pending task: `ready() + timed() + retry_waiting() + blocking_queued()`.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let a = rt.spawn_after(Duration::from_secs(60), Priority::HIGH, || ());
+    /// let b = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
+    /// # while rt.pending().timed() < 2 { std::thread::yield_now(); } // taken into a wheel
+    /// assert_eq!(rt.pending().total(), 2);
+    /// a.cancel();
+    /// b.cancel();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn total(&self) -> u64 {
         self.ready() + self.timed() + self.retry_waiting + self.blocking_queued()
     }
@@ -228,21 +277,78 @@ impl PendingSnapshot {
     }
 
     /// Whether nothing is pending.
+    ///
+    /// ```
+    /// let rt = kairos_rt::Runtime::builder().workers(1).build()?;
+    /// rt.spawn(kairos_rt::Priority::NORMAL, || ()).join().unwrap();
+    /// assert!(rt.pending().is_empty(), "the only task has run");
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.total() == 0
     }
 
     /// Tasks whose time has come, queued to run, over all levels.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let (release, released) = std::sync::mpsc::channel::<()>();
+    /// let (started, has_started) = std::sync::mpsc::channel();
+    /// let busy = rt.spawn(Priority::NORMAL, move || {
+    ///     started.send(()).unwrap();
+    ///     released.recv().unwrap() // holds the only worker
+    /// });
+    /// has_started.recv().unwrap();
+    /// let queued = rt.spawn(Priority::NORMAL, || ());
+    /// assert_eq!(rt.pending().ready(), 1);
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// queued.join().unwrap();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn ready(&self) -> u64 {
         self.ready.iter().sum()
     }
 
     /// Tasks waiting for their due time, over all levels.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// # while rt.pending().timed() == 0 { std::thread::yield_now(); } // taken into a wheel
+    /// assert_eq!(rt.pending().timed(), 1);
+    /// later.cancel();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn timed(&self) -> u64 {
         self.timed.iter().sum()
     }
 
     /// Tasks waiting for their next retry attempt.
+    ///
+    /// ```
+    /// use kairos_rt::{RetryPolicy, Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let failing = Task::new(|| Err::<(), _>("down")).retry(RetryPolicy::fixed(Duration::from_secs(60)));
+    /// let h = rt.spawn_with(failing).unwrap();
+    /// while rt.pending().retry_waiting() == 0 {
+    ///     std::thread::yield_now(); // the first attempt fails, then the task waits 60 s
+    /// }
+    /// assert_eq!(rt.pending().retry_waiting(), 1);
+    /// h.cancel();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn retry_waiting(&self) -> u64 {
         self.retry_waiting
     }
@@ -285,6 +391,23 @@ impl PendingSnapshot {
     }
 
     /// The levels at which some task is pending, most urgent first, with their counts.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let a = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
+    /// let b = rt.spawn_after(Duration::from_secs(60), Priority::HIGH, || ());
+    /// # while rt.pending().timed() < 2 { std::thread::yield_now(); } // taken into a wheel
+    /// let p = rt.pending();
+    /// let levels: Vec<Priority> = p.levels().map(|(level, _)| level).collect();
+    /// assert_eq!(levels, [Priority::HIGH, Priority::LOW]); // most urgent first
+    /// a.cancel();
+    /// b.cancel();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn levels(&self) -> impl Iterator<Item = (Priority, LevelCounts)> + '_ {
         (0..Priority::LEVELS as u8).rev().filter_map(move |level| {
             let priority = Priority::new(level).ok()?;
@@ -296,6 +419,21 @@ impl PendingSnapshot {
     /// The earliest due time in the timing wheels (timed tasks, and the runtime's own
     /// timers: a sleep's end, a retry's next attempt), if any. It may already be in the
     /// past when a worker is about to run the task.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.pending().next_due(), None);
+    /// let due = Instant::now() + Duration::from_secs(60);
+    /// let later = rt.spawn_at(due, Priority::NORMAL, || ());
+    /// # while rt.pending().next_due().is_none() { std::thread::yield_now(); } // taken into a wheel
+    /// assert!(rt.pending().next_due().unwrap() <= due); // a lower bound
+    /// later.cancel();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn next_due(&self) -> Option<Instant> {
         self.next_due
     }

@@ -178,6 +178,20 @@ impl ShutdownReport {
     }
 
     /// The sum of every outcome count.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// assert!(later.cancel());
+    /// let report = rt.shutdown();
+    /// assert_eq!((report.completed, report.cancelled), (1, 1));
+    /// assert_eq!(report.accounted(), report.submitted);
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn accounted(&self) -> u64 {
         self.completed
             + self.panicked

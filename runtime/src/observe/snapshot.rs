@@ -25,6 +25,20 @@ use super::RuntimeTimerCounts;
 /// backoffs) are sampled like timed tasks, from their due time to their firing: that is
 /// how late a sleeping future is woken. They are not counted as tasks anywhere else (see
 /// [`MetricsSnapshot::runtime_timers`]).
+///
+/// ```
+/// use kairos_rt::{Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// for _ in 0..256 {
+///     rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+/// }
+/// let latency = rt.metrics().latency;
+/// assert!(latency.samples >= 1); // one task in 64 is sampled
+/// assert!(latency.p50 <= latency.p99 && latency.p99 <= latency.max);
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LatencySummary {
@@ -64,6 +78,21 @@ impl LatencySummary {
     }
 
     /// The approximate sum of the sampled latencies (`mean × samples`).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.metrics().latency.sum(), Duration::ZERO, "no samples yet");
+    /// for _ in 0..256 {
+    ///     rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+    /// }
+    /// let latency = rt.metrics().latency;
+    /// assert!(latency.sum() >= latency.mean);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn sum(&self) -> Duration {
         Duration::from_secs_f64(self.mean.as_secs_f64() * self.samples as f64)
     }
@@ -173,11 +202,52 @@ pub struct MetricsSnapshot {
 }
 impl MetricsSnapshot {
     /// Ready tasks queued over all levels.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let (release, released) = std::sync::mpsc::channel::<()>();
+    /// let (started, has_started) = std::sync::mpsc::channel();
+    /// let busy = rt.spawn(Priority::NORMAL, move || {
+    ///     started.send(()).unwrap();
+    ///     released.recv().unwrap() // holds the only worker
+    /// });
+    /// has_started.recv().unwrap();
+    /// let queued = [rt.spawn(Priority::LOW, || ()), rt.spawn(Priority::HIGH, || ())];
+    /// assert_eq!(rt.metrics().queue_depth_total(), 2);
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// queued.into_iter().for_each(|h| h.join().unwrap());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn queue_depth_total(&self) -> u64 {
         self.queue_depth.iter().sum()
     }
 
     /// Ready tasks queued at `priority`.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let (release, released) = std::sync::mpsc::channel::<()>();
+    /// let (started, has_started) = std::sync::mpsc::channel();
+    /// let busy = rt.spawn(Priority::NORMAL, move || {
+    ///     started.send(()).unwrap();
+    ///     released.recv().unwrap() // holds the only worker
+    /// });
+    /// has_started.recv().unwrap();
+    /// let queued = rt.spawn(Priority::HIGH, || ());
+    /// let m = rt.metrics();
+    /// assert_eq!((m.queue_depth_at(Priority::HIGH), m.queue_depth_at(Priority::LOW)), (1, 0));
+    /// release.send(()).unwrap();
+    /// busy.join().unwrap();
+    /// queued.join().unwrap();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn queue_depth_at(&self, priority: Priority) -> u64 {
         self.queue_depth[priority.index()]
     }
