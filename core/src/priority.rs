@@ -30,16 +30,58 @@ pub struct Priority(u8);
 
 impl Priority {
     /// Number of distinct levels (64).
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// assert_eq!(Priority::LEVELS, 64);
+    /// assert_eq!(Priority::all().len(), Priority::LEVELS);
+    /// ```
     pub const LEVELS: usize = 64;
     /// Level 0: background work that may wait behind anything else.
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// assert_eq!(Priority::LOWEST.level(), 0);
+    /// assert!(Priority::all().all(|p| p >= Priority::LOWEST));
+    /// ```
     pub const LOWEST: Priority = Priority(0);
     /// Level 16: bulk work (log shipping, aggregation).
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// assert_eq!(Priority::LOW.level(), 16);
+    /// assert!(Priority::LOWEST < Priority::LOW && Priority::LOW < Priority::NORMAL);
+    /// ```
     pub const LOW: Priority = Priority(16);
     /// Level 32, the default: ordinary jobs.
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// assert_eq!(Priority::NORMAL.level(), 32);
+    /// assert_eq!(Priority::default(), Priority::NORMAL);
+    /// ```
     pub const NORMAL: Priority = Priority(32);
     /// Level 48: latency-sensitive jobs (user-facing notifications, retries with a deadline).
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// assert_eq!(Priority::HIGH.level(), 48);
+    /// assert!(Priority::NORMAL < Priority::HIGH && Priority::HIGH < Priority::HIGHEST);
+    /// ```
     pub const HIGH: Priority = Priority(48);
     /// Level 63: the most urgent work (control messages, health probes).
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// assert_eq!(Priority::HIGHEST.level(), 63);
+    /// assert!(Priority::all().all(|p| p <= Priority::HIGHEST));
+    /// ```
     pub const HIGHEST: Priority = Priority(63);
 
     /// The priority at `level`, or an error if `level > 63`.
@@ -58,11 +100,27 @@ impl Priority {
     }
 
     /// The level, `0..=63`.
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// assert_eq!(Priority::new(40)?.level(), 40);
+    /// assert_eq!(u8::from(Priority::HIGH), Priority::HIGH.level());
+    /// # Ok::<(), kairos_rt_core::InvalidPriority>(())
+    /// ```
     pub const fn level(self) -> u8 {
         self.0
     }
 
     /// The level as an index into per-level arrays.
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// let mut per_level = [0u32; Priority::LEVELS];
+    /// per_level[Priority::HIGH.index()] += 1;
+    /// assert_eq!(per_level[48], 1);
+    /// ```
     pub const fn index(self) -> usize {
         self.0 as usize
     }
@@ -126,6 +184,13 @@ impl From<Priority> for u8 {
 }
 
 /// The error for a priority level outside `0..=63`.
+///
+/// ```
+/// use kairos_rt_core::{InvalidPriority, Priority};
+///
+/// let err: InvalidPriority = Priority::try_from(64).unwrap_err();
+/// assert_eq!(err.level(), 64);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidPriority {
     level: u8,
@@ -133,6 +198,14 @@ pub struct InvalidPriority {
 
 impl InvalidPriority {
     /// The rejected level.
+    ///
+    /// ```
+    /// use kairos_rt_core::Priority;
+    ///
+    /// let err = Priority::new(70).unwrap_err();
+    /// assert_eq!(err.level(), 70);
+    /// assert!(err.to_string().contains("priority level 70 is out of range"));
+    /// ```
     pub fn level(&self) -> u8 {
         self.level
     }

@@ -58,6 +58,17 @@ impl Abort {
 }
 
 /// A closure body: runs once.
+///
+/// ```
+/// use kairos_rt::task::Closure;
+/// use kairos_rt::{Runtime, Task};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let task: Task<Closure<_>> = Task::new(|| 1 + 1); // the body type of a closure task
+/// assert_eq!(rt.spawn_with(task).unwrap().join().unwrap(), 2);
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 pub struct Closure<F>(pub F);
 
 impl<F> core::fmt::Debug for Closure<F> {
@@ -85,6 +96,17 @@ where
 }
 
 /// A future body: polled in place until ready.
+///
+/// ```
+/// use kairos_rt::task::FutureBody;
+/// use kairos_rt::{Runtime, Task};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let task: Task<FutureBody<_>> = Task::future(async { 1 + 1 }); // the body type of a future task
+/// assert_eq!(rt.spawn_with(task).unwrap().join().unwrap(), 2);
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 pub struct FutureBody<F>(pub F);
 
 impl<F> core::fmt::Debug for FutureBody<F> {

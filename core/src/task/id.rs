@@ -80,6 +80,17 @@ impl TaskId {
     }
 
     /// The id as a number (never zero).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let (a, b) = (rt.spawn(Priority::NORMAL, || ()), rt.spawn(Priority::NORMAL, || ()));
+    /// assert_ne!(a.id().as_u64(), b.id().as_u64());
+    /// assert_ne!(a.id().as_u64(), 0);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn as_u64(self) -> u64 {
         self.0.get()
     }

@@ -92,6 +92,24 @@ fn remove_entry(ptr: NonNull<Header>) {
 }
 
 /// Where a task is in its life: [`JoinHandle::status`].
+///
+/// ```
+/// use kairos_rt::{Priority, Runtime, TaskStatus};
+/// use std::time::Duration;
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+/// assert_eq!(later.status(), TaskStatus::Timed);
+/// later.cancel();
+/// assert_eq!(later.status(), TaskStatus::Cancelled);
+/// let now = rt.spawn(Priority::NORMAL, || ());
+/// while !now.is_finished() {
+///     std::thread::yield_now();
+/// }
+/// assert_eq!(now.status(), TaskStatus::Done);
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TaskStatus {
@@ -137,6 +155,20 @@ impl TaskStatus {
 }
 
 /// Why a task did not produce its output.
+///
+/// ```
+/// use kairos_rt::{JoinError, Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let h = rt.spawn(Priority::NORMAL, || -> u32 { panic!("bad input") });
+/// let id = h.id();
+/// let err: JoinError = h.join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.id(), id);
+/// assert_eq!(err.to_string(), format!("task {id} panicked: bad input"));
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 pub struct JoinError {
     id: TaskId,
     repr: Repr,
@@ -171,30 +203,111 @@ impl JoinError {
 
     /// The task was cancelled through its handle: a closure before it ran, a future
     /// before it completed.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// assert!(later.cancel());
+    /// assert!(later.join().unwrap_err().is_cancelled());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
     /// The task's deadline passed before it started, so it never ran.
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let stale = rt.spawn_with(Task::new(|| ()).deadline(Instant::now() - Duration::from_secs(1))).unwrap();
+    /// assert!(stale.join().unwrap_err().is_expired());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_expired(&self) -> bool {
         matches!(self.repr, Repr::Expired)
     }
     /// The task (a future) ran past its run timeout and was dropped at a poll point.
+    ///
+    /// ```
+    /// use kairos_rt::{Runtime, Task};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let slow = Task::future(async { kairos_rt::sleep(Duration::from_secs(60)).await }).timeout(Duration::from_millis(2));
+    /// assert!(rt.spawn_with(slow).unwrap().join().unwrap_err().is_timed_out());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_timed_out(&self) -> bool {
         matches!(self.repr, Repr::TimedOut)
     }
     /// The task panicked; the payload is in [`into_panic`](Self::into_panic).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn(Priority::NORMAL, || panic!("boom"));
+    /// assert!(h.join().unwrap_err().is_panic());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
     }
     /// The runtime shut down before the task ran (or refused it because it was shut down).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// rt.shutdown(); // drops timed tasks that are not due
+    /// assert!(later.join().unwrap_err().is_shutdown());
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         matches!(self.repr, Repr::Shutdown)
     }
     /// The id of the task.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn(Priority::NORMAL, || panic!("boom"));
+    /// let id = h.id();
+    /// assert_eq!(h.join().unwrap_err().id(), id);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn id(&self) -> TaskId {
         self.id
     }
     /// The panic payload, or the error back if it is not a panic.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let panicked = rt.spawn(Priority::NORMAL, || std::panic::panic_any(7_u32)).join().unwrap_err();
+    /// assert_eq!(panicked.try_into_panic().unwrap().downcast_ref::<u32>(), Some(&7));
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// later.cancel();
+    /// let cancelled = later.join().unwrap_err();
+    /// assert!(cancelled.try_into_panic().unwrap_err().is_cancelled());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
             Repr::Panic(p) => Ok(p),
@@ -203,6 +316,18 @@ impl JoinError {
     }
     /// The panic payload. Panics if the error is not a panic; check
     /// [`is_panic`](Self::is_panic) first, or use [`try_into_panic`](Self::try_into_panic).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let err = rt.spawn(Priority::NORMAL, || panic!("boom")).join().unwrap_err();
+    /// if err.is_panic() {
+    ///     assert_eq!(err.into_panic().downcast_ref::<&str>(), Some(&"boom"));
+    /// }
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         match self.try_into_panic() {
             Ok(p) => p,
@@ -261,6 +386,18 @@ impl std::error::Error for JoinError {}
 /// A `JoinHandle<T>` is a [`Future`] of `Result<T, JoinError>`, and
 /// [`join`](JoinHandle::join) blocks the calling thread for it. Dropping the handle
 /// detaches the task: it still runs, and its output is dropped.
+///
+/// ```
+/// use kairos_rt::{JoinHandle, Priority, Runtime};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let joined: JoinHandle<u32> = rt.spawn(Priority::NORMAL, || 1);
+/// let awaited: JoinHandle<u32> = rt.spawn(Priority::NORMAL, || 2);
+/// assert_eq!(joined.join().unwrap(), 1); // blocks this thread
+/// assert_eq!(rt.block_on(awaited).unwrap(), 2); // a future
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 pub struct JoinHandle<T> {
     /// The task's header, or `None` for a task its runtime refused.
     task: Option<NonNull<Header>>,
@@ -300,11 +437,34 @@ impl<T> JoinHandle<T> {
     }
 
     /// The task's id: unique for the life of the process (see [`TaskId`]).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let (a, b) = (rt.spawn(Priority::NORMAL, || ()), rt.spawn(Priority::NORMAL, || ()));
+    /// assert_ne!(a.id(), b.id());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn id(&self) -> TaskId {
         self.id
     }
 
     /// Whether the task has reached its final outcome (output, panic, cancellation).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// assert!(!later.is_finished());
+    /// later.cancel();
+    /// assert!(later.is_finished()); // cancelled is final
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         match self.task() {
             // SAFETY: the handle's reference keeps the cell alive.
@@ -321,6 +481,23 @@ impl<T> JoinHandle<T> {
     /// A running closure cannot be interrupted (`false`). A future that is being polled
     /// right now is dropped at its next `.await` point, unless this poll completes it
     /// (`false` either way: it did start).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// assert!(later.cancel());
+    /// assert!(!later.cancel(), "already cancelled");
+    /// let done = rt.spawn(Priority::NORMAL, || ());
+    /// while !done.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert!(!done.cancel(), "it ran");
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         match self.task() {
             // SAFETY: the handle's reference keeps the cell alive during the call.
@@ -343,6 +520,23 @@ impl<T> JoinHandle<T> {
     /// With the `kairos` runtime: after `let h = rt.spawn_after(Duration::from_secs(1),
     /// Priority::LOW, job);`, `h.set_priority(Priority::HIGHEST)` changes its level; it
     /// still runs when due.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
+    /// assert!(later.set_priority(Priority::HIGHEST)); // not started: moved
+    /// let done = rt.spawn(Priority::NORMAL, || ());
+    /// while !done.is_finished() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert!(!done.set_priority(Priority::HIGH), "it has run");
+    /// later.cancel();
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn set_priority(&self, priority: crate::Priority) -> bool {
         let Some(ptr) = self.task() else { return false };
         // SAFETY: the handle's reference keeps the cell alive during the call.
@@ -366,6 +560,19 @@ impl<T> JoinHandle<T> {
     }
 
     /// Where the task is in its life (see [`TaskStatus`]).
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime, TaskStatus};
+    /// use std::time::Duration;
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let later = rt.spawn_after(Duration::from_secs(60), Priority::NORMAL, || ());
+    /// assert_eq!(later.status(), TaskStatus::Timed);
+    /// later.cancel();
+    /// assert_eq!(later.status(), TaskStatus::Cancelled);
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn status(&self) -> TaskStatus {
         let Some(ptr) = self.task() else { return TaskStatus::Cancelled };
         // SAFETY: the handle's reference keeps the cell alive.
@@ -396,6 +603,16 @@ impl<T> JoinHandle<T> {
     /// Do not call this from inside a task of the same runtime with all workers busy
     /// waiting on each other: like any blocking wait, it can deadlock. Prefer `.await`
     /// inside futures.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// assert_eq!(rt.spawn(Priority::NORMAL, || "done").join().unwrap(), "done");
+    /// assert!(rt.spawn(Priority::NORMAL, || panic!("boom")).join().unwrap_err().is_panic());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn join(mut self) -> Result<T, JoinError> {
         let parker = Arc::new(Parker::new());
         let waker = ParkWaker::waker(parker.clone());
