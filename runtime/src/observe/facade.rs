@@ -28,6 +28,39 @@ impl MetricsSnapshot {
     /// ones to 0 (so a level that drains does not keep its last value). Differences: the
     /// latency quantiles are gauges `kairos_submit_to_start_seconds{quantile="q"}` and the
     /// sample count a counter `kairos_submit_to_start_seconds_count`, without `_sum`.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+    /// use std::sync::Mutex;
+    ///
+    /// /// Remembers the names of the counters registered.
+    /// #[derive(Default)]
+    /// struct Names(Mutex<Vec<String>>);
+    /// impl Recorder for Names {
+    ///     fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    ///     fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    ///     fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    ///     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+    ///         self.0.lock().unwrap().push(key.name().to_string());
+    ///         Counter::noop()
+    ///     }
+    ///     fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+    ///         Gauge::noop()
+    ///     }
+    ///     fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+    ///         Histogram::noop()
+    ///     }
+    /// }
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+    /// let names = Names::default();
+    /// metrics::with_local_recorder(&names, || rt.metrics().record());
+    /// assert!(names.0.lock().unwrap().iter().any(|n| n == "kairos_tasks_submitted_total"));
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn record(&self) {
         use ::metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
 

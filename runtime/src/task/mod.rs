@@ -5,6 +5,21 @@
 //! [`JoinError`], [`TaskId`], [`TaskStatus`]) and the bodies a `Task` wraps ([`Closure`],
 //! [`FutureBody`], and [`AsyncFn`], a function that makes a future, for async retries).
 //!
+//! ```
+//! use kairos_rt::task::{JoinHandle, RetryOutcome, RetryPolicy, Task};
+//! use kairos_rt::{Priority, Runtime};
+//! use std::time::Duration;
+//!
+//! let rt = Runtime::builder().workers(1).build()?;
+//! let policy = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(2);
+//! let task = Task::new(|| Err::<(), _>("refused")).priority(Priority::HIGH).retry(policy);
+//! let h: JoinHandle<RetryOutcome<(), &str>> = rt.spawn_with(task).unwrap();
+//! let outcome = h.join().unwrap();
+//! assert_eq!((outcome.attempts, outcome.result), (2, Err("refused")));
+//! rt.shutdown();
+//! # Ok::<(), kairos_rt::BuildError>(())
+//! ```
+//!
 //! This folder owns the policies; the scheduler underneath knows nothing of them (a
 //! policed task is an ordinary closure or future to it). Files: `builder.rs` (the `Task`
 //! builder and how its policies run; `builder/blocking.rs`: `Task::blocking`, a task for

@@ -10,6 +10,21 @@
 //! the runtime's own: they are counted apart from user tasks
 //! ([`MetricsSnapshot::runtime_timers`](crate::MetricsSnapshot::runtime_timers)), and a
 //! pending one is not a pending task.
+//!
+//! ```
+//! use kairos_rt::{Priority, Runtime};
+//! use std::time::Duration;
+//!
+//! let rt = Runtime::builder().workers(1).build()?;
+//! let h = rt.spawn_future(Priority::NORMAL, async {
+//!     kairos_rt::time::sleep(Duration::from_millis(1)).await;
+//!     kairos_rt::time::timeout(Duration::from_millis(1), std::future::pending::<()>()).await
+//! });
+//! assert!(h.join().unwrap().is_err(), "the timeout elapsed");
+//! let report = rt.shutdown();
+//! assert_eq!(report.runtime_timers.fired, 2); // the sleep's and the timeout's, not tasks
+//! # Ok::<(), kairos_rt::BuildError>(())
+//! ```
 
 mod interval;
 mod missed_tick;
@@ -28,6 +43,22 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// A future that completes at a given instant. Made by [`sleep`] and [`sleep_until`].
+///
+/// ```
+/// use kairos_rt::{Priority, Runtime, Sleep};
+/// use std::time::{Duration, Instant};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let h = rt.spawn_future(Priority::NORMAL, async {
+///     let start = Instant::now();
+///     let sleep: Sleep = kairos_rt::sleep(Duration::from_millis(2));
+///     sleep.await;
+///     start.elapsed()
+/// });
+/// assert!(h.join().unwrap() >= Duration::from_millis(2));
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Instant,
@@ -44,6 +75,23 @@ impl Sleep {
     /// The instant this sleep completes at. For a sleep too long for an `Instant`
     /// (`kairos_rt::sleep(Duration::MAX)`), about 30 years from its start: such a sleep
     /// ends only when its runtime shuts down.
+    ///
+    /// ```
+    /// use kairos_rt::{Priority, Runtime};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let h = rt.spawn_future(Priority::NORMAL, async {
+    ///     let at = Instant::now() + Duration::from_millis(2);
+    ///     let sleep = kairos_rt::sleep_until(at);
+    ///     assert_eq!(sleep.deadline(), at);
+    ///     sleep.await;
+    ///     Instant::now() >= at
+    /// });
+    /// assert!(h.join().unwrap());
+    /// rt.shutdown();
+    /// # Ok::<(), kairos_rt::BuildError>(())
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
@@ -155,6 +203,20 @@ pub fn timeout<F: Future>(duration: Duration, fut: F) -> Timeout<F> {
 }
 
 /// The future of [`timeout`].
+///
+/// ```
+/// use kairos_rt::{Priority, Runtime, Timeout};
+/// use std::time::Duration;
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let h = rt.spawn_future(Priority::NORMAL, async {
+///     let quick: Timeout<_> = kairos_rt::timeout(Duration::from_secs(60), async { 5 });
+///     quick.await
+/// });
+/// assert_eq!(h.join().unwrap(), Ok(5));
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Timeout<F: Future> {
     fut: Pin<Box<F>>,
@@ -204,6 +266,26 @@ pub fn yield_now() -> YieldNow {
 }
 
 /// The future of [`yield_now`].
+///
+/// ```
+/// use kairos_rt::{Priority, Runtime, YieldNow};
+/// use std::sync::{Arc, Mutex};
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let order = Arc::new(Mutex::new(Vec::new()));
+/// let o = order.clone();
+/// let h = rt.spawn_future(Priority::NORMAL, async move {
+///     let o2 = o.clone();
+///     kairos_rt::spawn(Priority::NORMAL, move || o2.lock().unwrap().push("other"));
+///     let y: YieldNow = kairos_rt::yield_now();
+///     y.await; // the other task, queued at the same level, runs first
+///     o.lock().unwrap().push("yielder");
+/// });
+/// h.join().unwrap();
+/// assert_eq!(*order.lock().unwrap(), ["other", "yielder"]);
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct YieldNow {

@@ -20,6 +20,22 @@ pub(in crate::task) mod sealed {
 
 /// Something [`Handle::spawn_with`] can spawn: a [`Task`], a [`RetryTask`] or a
 /// [`BlockingTask`](super::BlockingTask).
+///
+/// ```
+/// use kairos_rt::task::Spawnable;
+/// use kairos_rt::{Handle, JoinHandle, Runtime, Task};
+///
+/// // Generic over every kind of task spawn_with takes.
+/// fn start<S: Spawnable>(handle: &Handle, task: S) -> JoinHandle<S::Output> {
+///     handle.spawn_with(task).unwrap_or_else(|e| panic!("refused: {e}"))
+/// }
+///
+/// let rt = Runtime::builder().workers(1).build()?;
+/// assert_eq!(start(&rt.handle(), Task::new(|| 1)).join().unwrap(), 1);
+/// assert_eq!(start(&rt.handle(), Task::future(async { 2 })).join().unwrap(), 2);
+/// rt.shutdown();
+/// # Ok::<(), kairos_rt::BuildError>(())
+/// ```
 pub trait Spawnable: sealed::Sealed + Sized {
     /// What the task's handle resolves to.
     type Output: Send + 'static;
