@@ -322,9 +322,8 @@ impl JoinError {
     ///
     /// let rt = Runtime::builder().workers(1).build()?;
     /// let err = rt.spawn(Priority::NORMAL, || panic!("boom")).join().unwrap_err();
-    /// if err.is_panic() {
-    ///     assert_eq!(err.into_panic().downcast_ref::<&str>(), Some(&"boom"));
-    /// }
+    /// assert!(err.is_panic());
+    /// assert_eq!(err.into_panic().downcast_ref::<&str>(), Some(&"boom"));
     /// rt.shutdown();
     /// # Ok::<(), kairos_rt::BuildError>(())
     /// ```

@@ -94,8 +94,9 @@ impl TimerDensity {
     /// Whether a batch of `moved` tasks just fired is worth waking a sleeping peer for
     /// (see [`DENSE_NOTIFY_BATCH`]).
     pub(crate) fn wakes_peer_for(&self, moved: usize) -> bool {
-        moved > 1
-            && (moved >= DENSE_NOTIFY_BATCH || !self.is_dense(self.window.load(Relaxed) << WINDOW_SHIFT))
+        // Judged in the window of the last record: the batch was just recorded there.
+        let last_recorded = self.window.load(Relaxed) << WINDOW_SHIFT;
+        moved > 1 && (moved >= DENSE_NOTIFY_BATCH || !self.is_dense(last_recorded))
     }
 
     /// Whether the wheel is dense at `tick`: the window of `tick` already holds
