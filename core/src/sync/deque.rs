@@ -1,4 +1,6 @@
-//! Work-stealing deques: `crossbeam-deque` normally, a loom-visible stand-in under loom.
+//! Work-stealing deques: `crossbeam-deque`'s `Worker` and `Stealer` and kairos's own
+//! [`Injector`] (see [`injector`](super::injector) for why) normally, a loom-visible
+//! stand-in under loom.
 //!
 //! The stand-in keeps crossbeam's interface (`Worker`, `Stealer`, `Injector`, [`Steal`])
 //! and its guarantees that matter to kairos: every pushed item is taken exactly once, by
@@ -10,7 +12,9 @@
 pub use crossbeam_deque::Steal;
 
 #[cfg(not(loom))]
-pub use crossbeam_deque::{Injector, Stealer, Worker};
+pub use super::injector::Injector;
+#[cfg(not(loom))]
+pub use crossbeam_deque::{Stealer, Worker};
 
 #[cfg(loom)]
 pub use loom_queue::{Injector, Stealer, Worker};

@@ -14,6 +14,8 @@
 
 pub mod cell;
 pub mod deque;
+#[cfg(not(loom))]
+pub mod injector;
 
 #[cfg(not(loom))]
 mod imp {
