@@ -447,8 +447,9 @@ impl Shared {
     pub(crate) fn timer_owner(&self) -> usize {
         let n = self.num_workers();
         let start = fastrand::usize(..n);
-        (0..n)
-            .map(|k| (start + k) % n)
+        // `start + k` wraps by one subtraction, not a division per worker looked at.
+        (start..n)
+            .chain(0..start)
             .find(|&i| self.remotes[i].parked_until.load(Relaxed) != 0)
             .unwrap_or(start)
     }
