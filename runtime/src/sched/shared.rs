@@ -447,11 +447,8 @@ impl Shared {
     pub(crate) fn timer_owner(&self) -> usize {
         let n = self.num_workers();
         let start = fastrand::usize(..n);
-        // `start + k` wraps by one subtraction, not a division per worker looked at.
-        (start..n)
-            .chain(0..start)
-            .find(|&i| self.remotes[i].parked_until.load(Relaxed) != 0)
-            .unwrap_or(start)
+        // From `start` round to `start - 1`, with no division per worker looked at.
+        (start..n).chain(0..start).find(|&i| self.remotes[i].parked_until.load(Relaxed) != 0).unwrap_or(start)
     }
 
     /// Registers a timed task with worker `owner`'s wheel from another thread.
