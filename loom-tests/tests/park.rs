@@ -94,7 +94,10 @@ impl Rt {
         fence(SeqCst);
         let parked_until = self.parked_until.load(SeqCst);
         step(format!("submitter: pushed timer due {due}, read parked_until = {parked_until}"));
-        if parked_until != 0 && (due < parked_until || !self.inbox_wake_sent.swap(true, AcqRel)) {
+        // `Shared::first_to_wake`: read the flag, swap only if it reads clear.
+        let first_to_wake =
+            || !self.inbox_wake_sent.load(Relaxed) && !self.inbox_wake_sent.swap(true, AcqRel);
+        if parked_until != 0 && (due < parked_until || first_to_wake()) {
             self.parker.unpark();
             step("submitter: unparked worker 0");
         }

@@ -87,6 +87,19 @@ use kairos_rt_core::Priority;
 /// wait behind a descheduled searcher to a few submissions.
 const FORCED_WAKE_BACKLOG: usize = 4;
 
+/// The part of a worker's park state that submitters of timers read (see
+/// [`Shared::push_timer_inbox`]): written by the owner once per park, read at every timer
+/// registered from outside.
+#[derive(Debug, Default)]
+pub(crate) struct ParkDoor {
+    /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
+    pub(super) parked_until: AtomicU64,
+    /// Set by the first submitter that wakes this worker to take its timer inbox during
+    /// one park (cleared by the worker before it publishes `parked_until`), so a burst of
+    /// far-off timers costs one wake-up per park, not one per timer.
+    pub(super) inbox_wake_sent: AtomicBool,
+}
+
 /// The parts of one worker that other threads reach.
 #[derive(Debug)]
 pub(crate) struct Remote {
@@ -95,16 +108,13 @@ pub(crate) struct Remote {
     /// timers while it is busy (see `worker/timers.rs`).
     pub(super) wheel: SharedWheel,
     /// Timed tasks registered from other threads, for the owner to put in its wheel.
-    pub(super) timer_inbox: TimerInbox,
+    pub(super) timer_inbox: CachePadded<TimerInbox>,
     /// Timed tasks cancelled from other threads, for the owner to unlink.
     pub(super) timer_cancels: Injector<TaskRef>,
     pub(super) parker: Parker,
-    /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
-    pub(super) parked_until: AtomicU64,
-    /// Set by the first submitter that wakes this worker to take its timer inbox during
-    /// one park (cleared by the worker before it publishes `parked_until`), so a burst of
-    /// far-off timers costs one wake-up per park, not one per timer.
-    pub(super) inbox_wake_sent: AtomicBool,
+    /// What a thread registering a timer reads to decide whom to wake; on a cache line of
+    /// its own, away from the fields the owner writes at every task or timer.
+    pub(super) door: CachePadded<ParkDoor>,
     pub(super) counters: Counters,
     /// Nanoseconds spent parked or spinning for work, in idle periods that ended
     /// (owner-written).
@@ -115,7 +125,7 @@ pub(crate) struct Remote {
     pub(super) idle_since: AtomicU64,
     /// Timed tasks in this worker's wheel, per level, as wrapping two's-complement counts
     /// (owner-written; a level can read negative after a priority change, see `pending`).
-    pub(super) timed_by_level: [AtomicU64; Priority::LEVELS],
+    pub(super) timed_by_level: CachePadded<[AtomicU64; Priority::LEVELS]>,
     /// The runtime's own timers (sleeps, timeouts, backoffs) in this worker's wheel,
     /// counted apart from `timed_by_level` (owner-written, like it).
     pub(super) runtime_timers: AtomicU64,
@@ -234,15 +244,14 @@ impl Shared {
                 .map(|stealers| Remote {
                     stealers,
                     wheel: SharedWheel::new(),
-                    timer_inbox: TimerInbox::new(),
+                    timer_inbox: CachePadded::new(TimerInbox::new()),
                     timer_cancels: Injector::new(),
                     parker: Parker::new(),
-                    parked_until: AtomicU64::new(0),
-                    inbox_wake_sent: AtomicBool::new(false),
+                    door: CachePadded::default(),
                     counters: Counters::default(),
                     idle_nanos: AtomicU64::new(0),
                     idle_since: AtomicU64::new(0),
-                    timed_by_level: core::array::from_fn(|_| AtomicU64::new(0)),
+                    timed_by_level: CachePadded::new(core::array::from_fn(|_| AtomicU64::new(0))),
                     runtime_timers: AtomicU64::new(0),
                     next_due: AtomicU64::new(u64::MAX),
                     running_since: AtomicU64::new(u64::MAX),
@@ -448,7 +457,10 @@ impl Shared {
         let n = self.num_workers();
         let start = fastrand::usize(..n);
         // From `start` round to `start - 1`, with no division per worker looked at.
-        (start..n).chain(0..start).find(|&i| self.remotes[i].parked_until.load(Relaxed) != 0).unwrap_or(start)
+        (start..n)
+            .chain(0..start)
+            .find(|&i| self.remotes[i].door.parked_until.load(Relaxed) != 0)
+            .unwrap_or(start)
     }
 
     /// Registers a timed task with worker `owner`'s wheel from another thread.
@@ -460,7 +472,7 @@ impl Shared {
     ///
     /// - submitter: push; `SeqCst` fence; read `parked_until`. If it is non-zero (the
     ///   owner parks or is about to), unpark it when the task is due before it would wake
-    ///   anyway, or when `inbox_wake_sent` was still clear (swap it to set).
+    ///   anyway, or when `inbox_wake_sent` was still clear (read it, then swap it to set).
     /// - owner (`WorkerCtx::park`): clear `inbox_wake_sent`; publish `parked_until`;
     ///   `SeqCst` fence; re-check the inbox; park only if it is empty.
     ///
@@ -481,16 +493,26 @@ impl Shared {
         let remote = &self.remotes[owner];
         remote.timer_inbox.push(task);
         fence(SeqCst);
-        let parked_until = remote.parked_until.load(SeqCst);
+        let parked_until = remote.door.parked_until.load(SeqCst);
         if parked_until == 0 {
             // The owner is awake and may be stuck in a long task: a sleeper wakes to take
             // the inbox for it (`WorkerCtx::help_peers`; the sleeper's re-check before it
             // parks looks at awake peers' inboxes, which the idle protocol orders against
             // this notify).
             self.notify_one();
-        } else if due < parked_until || !remote.inbox_wake_sent.swap(true, AcqRel) {
+        } else if due < parked_until || Self::first_to_wake(&remote.door.inbox_wake_sent) {
             remote.parker.unpark();
         }
+    }
+
+    /// Whether this submitter is the first of the owner's park to send it a wake-up: sets
+    /// `sent` and says whether it was clear. It is read before it is swapped, so a burst
+    /// of submissions during one park writes the flag's cache line once, not at each
+    /// push. A read of `true` is this park's (the owner clears the flag before it
+    /// publishes `parked_until`, which the caller read), so the wake-up it stands for was
+    /// sent.
+    fn first_to_wake(sent: &AtomicBool) -> bool {
+        !sent.load(Relaxed) && !sent.swap(true, AcqRel)
     }
 
     /// Empties the injectors after the workers exited (or after a late push): a ready
@@ -561,7 +583,7 @@ impl Schedule for Sched {
         let remote = &shared.remotes[owner];
         remote.timer_cancels.push(task);
         fence(SeqCst);
-        if remote.parked_until.load(SeqCst) != 0 {
+        if remote.door.parked_until.load(SeqCst) != 0 {
             remote.parker.unpark();
         } else {
             // The owner is awake and may be busy in a long task: as for an inbox push, a

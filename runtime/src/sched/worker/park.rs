@@ -91,8 +91,8 @@ impl WorkerCtx {
         }
         let was_searching = self.searching.replace(false);
         self.shared.idle.register_sleeper(self.index, was_searching);
-        remote.inbox_wake_sent.store(false, Relaxed);
-        remote.parked_until.store(target.unwrap_or(u64::MAX).max(1), SeqCst);
+        remote.door.inbox_wake_sent.store(false, Relaxed);
+        remote.door.parked_until.store(target.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
         // The peers' ticks are re-read after the fence: one lowered since (its announce
         // may have missed this park) or an awake peer's inbox means another round.
@@ -111,7 +111,7 @@ impl WorkerCtx {
                 _ => remote.parker.park(),
             }
         }
-        remote.parked_until.store(0, SeqCst);
+        remote.door.parked_until.store(0, SeqCst);
         if self.shared.idle.unregister_sleeper(self.index) {
             self.searching.set(true);
         }

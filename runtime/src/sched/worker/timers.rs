@@ -175,7 +175,7 @@ impl WorkerCtx {
                 if i == self.index {
                     continue;
                 }
-                if r.parked_until.load(SeqCst) > watch {
+                if r.door.parked_until.load(SeqCst) > watch {
                     r.parker.unpark();
                 }
             }
@@ -229,7 +229,7 @@ impl WorkerCtx {
         let mut now = None;
         let mut moved = false;
         for (i, r) in self.shared.remotes.iter().enumerate() {
-            if i == self.index || r.parked_until.load(Relaxed) != 0 {
+            if i == self.index || r.door.parked_until.load(Relaxed) != 0 {
                 continue;
             }
             let messages = !r.timer_inbox.is_empty() || !r.timer_cancels.is_empty();
@@ -271,7 +271,7 @@ impl WorkerCtx {
     pub(super) fn peer_messages_wait(&self) -> bool {
         self.shared.remotes.iter().enumerate().any(|(i, r)| {
             i != self.index
-                && r.parked_until.load(SeqCst) == 0
+                && r.door.parked_until.load(SeqCst) == 0
                 && (!r.timer_inbox.is_empty() || !r.timer_cancels.is_empty())
         })
     }
