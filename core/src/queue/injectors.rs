@@ -1,5 +1,6 @@
-//! Lock-free submission from any thread: one crossbeam `Injector` per level and a
-//! global occupancy mask.
+//! Lock-free submission from any thread: one [`Injector`] per level (crossbeam-queue's
+//! `SegQueue` with batch steals, see [`sync::injector`](crate::sync::injector)) and a global
+//! occupancy mask.
 //!
 //! ## Mask protocol (never under-reports a pushed task)
 //!
