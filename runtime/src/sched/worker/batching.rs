@@ -11,8 +11,8 @@
 //! there, and 22-28 M/s when the consumer waited 3 µs after a steal that took one task.
 //!
 //! So each worker keeps one bit, *armed*, and waits [`BATCH_WAIT`] before an injector
-//! steal while it is set and its own queue is empty. The steal then moves up to half of
-//! what built up meanwhile (crossbeam's batch limit) into the worker's queue.
+//! steal while it is set and its own queue is empty. The steal then moves what built up
+//! meanwhile, up to 32 tasks (`sync::injector::MAX_BATCH`), into the worker's queue.
 //!
 //! ## Rule
 //!
