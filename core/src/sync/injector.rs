@@ -111,21 +111,15 @@ impl<T> Injector<T> {
     /// Moves up to [`MAX_BATCH`] items (at least one) onto the back of `dest`, oldest
     /// first.
     pub fn steal_batch(&self, dest: &Worker<T>) -> Steal<()> {
-        let Some(first) = self.queue.pop() else {
-            return Steal::Empty;
-        };
-        dest.push(first);
-        self.move_into(dest, MAX_BATCH - 1);
-        Steal::Success(())
+        match self.move_into(dest, MAX_BATCH) {
+            0 => Steal::Empty,
+            _ => Steal::Success(()),
+        }
     }
 
-    fn move_into(&self, dest: &Worker<T>, n: usize) {
-        for _ in 0..n {
-            match self.queue.pop() {
-                Some(item) => dest.push(item),
-                None => break,
-            }
-        }
+    /// Moves up to `n` items onto the back of `dest`, oldest first; returns how many.
+    fn move_into(&self, dest: &Worker<T>, n: usize) -> usize {
+        (0..n).map_while(|_| self.queue.pop().map(|item| dest.push(item))).count()
     }
 
     /// Whether the queue is empty right now.

@@ -69,13 +69,9 @@ impl Clock {
 
     /// The first tick at or after `t` (rounded up); `u64::MAX` beyond the horizon.
     pub(crate) fn due_tick(&self, t: Instant) -> u64 {
-        let since = t.saturating_duration_since(self.start);
-        // In `u64` nanoseconds (584 years) when it fits: a shift, where the `u128` path
-        // costs a library division.
-        match u64::try_from(since.as_nanos()) {
-            Ok(nanos) => nanos.div_ceil(TICK_NANOS),
-            Err(_) => u64::try_from(since.as_nanos().div_ceil(u128::from(TICK_NANOS))).unwrap_or(u64::MAX),
-        }
+        let nanos = t.saturating_duration_since(self.start).as_nanos();
+        let ticks = nanos.div_ceil(u128::from(TICK_NANOS));
+        u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
     /// The due tick of `delay` from now; `u64::MAX` if it overflows.

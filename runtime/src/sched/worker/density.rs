@@ -23,7 +23,8 @@
 //! Measured (bench `recurring`, 100,000 schedules of 1 s, 2 workers, quiet machine):
 //! process CPU 190% of a core before, 44-56% after with an 80 us [`COALESCE`] and 33% with
 //! today's 160 us; lateness p50 3 us before, 69-84 us after (100 us with 160 us); p99
-//! 1.5-3 ms either way (not set by the wait: see `COALESCE`). The light-load precision scenarios never reach [`DENSE_FIRINGS`].
+//! 1.5-3 ms either way (not set by the wait: see `COALESCE`). The light-load precision
+//! scenarios never reach [`DENSE_FIRINGS`].
 //!
 //! Only time is at stake: a dense worker parks through the same register, fence and
 //! re-check as any other, so work and messages wake it as before; only its own deadline
