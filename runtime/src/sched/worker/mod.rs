@@ -34,7 +34,8 @@
 //!    spinning pays (see [`spin`]), then register as a sleeper, re-check, and
 //!    park until woken or until the next deadline it watches (its wheel's; a peer's
 //!    that is running a task since before it; a peer's plus `HELP_AFTER` that is
-//!    between tasks). A deadline closer than
+//!    between tasks; a parked peer's wake tick plus `STALL_GRACE`, in case its
+//!    wake-up is late). A deadline of its own closer than
 //!    [`NEAR_DEADLINE`](park::NEAR_DEADLINE) is waited out by yielding instead, for
 //!    precision, unless the worker fires timers densely: then it parks until its
 //!    deadline plus [`COALESCE`](density::COALESCE) and fires what came due together

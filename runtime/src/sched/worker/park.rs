@@ -44,12 +44,14 @@ impl WorkerCtx {
     /// the spin policy): it yielded for a deadline closer than [`NEAR_DEADLINE`], or it
     /// parked for one in a window because it fires timers densely.
     fn park_inner(&self, entered: Instant, spin: Duration) -> bool {
-        // The tick to wake at: this wheel's next deadline, or a peer's `help_tick` (its
-        // due tick if it is stuck in a task, else plus `HELP_AFTER`).
+        // The tick to wake at: this wheel's next deadline, or a peer's `watch_tick` (its
+        // due tick if it is stuck in a task, plus `HELP_AFTER` if between tasks, its
+        // wake tick plus `STALL_GRACE` if parked).
         // Looked up once: this wheel cannot change during the spin (a timer or cancel
         // sent in ends the spin through `work_hint`), and a peer's lowered tick is caught
         // by the re-check below or by its announce.
-        let next = Some(self.wake_tick()).filter(|&t| t != u64::MAX);
+        let wake = self.wake_tick();
+        let next = Some(wake.tick).filter(|&t| t != u64::MAX);
         // Firing timers densely: wait for them in windows, with no spin (see `density`).
         let dense = next.is_some() && self.remote().density.is_dense(self.shared.clock.now_tick());
         let spin = if dense { Duration::ZERO } else { spin };
@@ -84,7 +86,7 @@ impl WorkerCtx {
         // How far it is now, after the spin.
         let wait = target.map(|tick| self.shared.clock.until(tick));
         if let Some(Some(d)) = wait {
-            if d < NEAR_DEADLINE && !dense {
+            if d < NEAR_DEADLINE && !dense && wake.precise {
                 std::thread::yield_now();
                 return true;
             }
@@ -97,16 +99,20 @@ impl WorkerCtx {
         // The peers' ticks are re-read after the fence: one lowered since (its announce
         // may have missed this park) or an awake peer's inbox means another round.
         let rechecked =
-            self.work_hint() || self.wake_tick() < next.unwrap_or(u64::MAX) || self.peer_messages_wait();
+            self.work_hint() || self.wake_tick().tick < next.unwrap_or(u64::MAX) || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
             match wait {
                 // Late by up to `COALESCE`, with every timer due by then fired together.
                 Some(Some(d)) if dense => {
                     let _ = remote.parker.park_timeout(d);
                 }
-                Some(Some(d)) => {
+                Some(Some(d)) if wake.precise => {
                     // Wake a little early and yield out the rest for precision.
                     let _ = remote.parker.park_timeout(d.saturating_sub(NEAR_DEADLINE / 2));
+                }
+                // A watch on a peer (see `timers::STALL_GRACE`): late by a wake-up is fine.
+                Some(Some(d)) => {
+                    let _ = remote.parker.park_timeout(d);
                 }
                 _ => remote.parker.park(),
             }
