@@ -1,8 +1,10 @@
-//! Probe: CPU of 100,000 schedules of 1 s (phases spread over the second) on 2 workers,
+//! Probe: CPU of 100,000 schedules of 1 s (phases spread over the period) on 2 workers,
 //! over a steady window, for `perf stat` / `perf record` (the bench's `recurring/100k/1s`
 //! case without the peers and the report).
 //!
 //! `cargo run --release -p kairos-profiles --example probe_recurring [SCHEDULES] [SECONDS]`
+//! (environment: `WORKERS`, default 2; `PERIOD_US`, default 1,000,000: `PERIOD_US=1000`
+//! with 1,000 schedules is the bench's `1000/1ms` case)
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -16,12 +18,15 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(4);
-    let rt = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    let workers: usize = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
+    let period_us: u64 = std::env::var("PERIOD_US").ok().and_then(|p| p.parse().ok()).unwrap_or(1_000_000);
+    let period = Duration::from_micros(period_us);
+    let rt = kairos_rt::Runtime::builder().workers(workers).build().unwrap();
     let fired = Arc::new(AtomicU64::new(0));
     let start = SystemTime::now() + Duration::from_millis(500);
     for i in 0..n {
-        let phase = Duration::from_nanos(1_000_000_000 * i / n);
-        let every = kairos_rt::Schedule::every(Duration::from_secs(1)).unwrap().starting_at(start + phase);
+        let phase = Duration::from_nanos(period_us * 1_000 * i / n);
+        let every = kairos_rt::Schedule::every(period).unwrap().starting_at(start + phase);
         let f = fired.clone();
         drop(rt.spawn_recurring(every, kairos_rt::Priority::NORMAL, move || {
             f.fetch_add(1, Relaxed);
