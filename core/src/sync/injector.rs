@@ -190,40 +190,46 @@ mod tests {
 
     #[test]
     fn concurrent_producers_and_consumers_lose_nothing() {
-        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        use std::sync::atomic::{AtomicUsize, Ordering::*};
         let injector = Injector::new();
-        let taken = AtomicUsize::new(0);
-        let sum = AtomicUsize::new(0);
+        let (taken, sum, producing) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(2));
         const PER: usize = 20_000;
         std::thread::scope(|s| {
             for p in 0..2 {
-                let injector = &injector;
+                let (injector, producing) = (&injector, &producing);
                 s.spawn(move || {
                     for i in 0..PER {
                         injector.push(p * PER + i + 1);
                     }
+                    producing.fetch_sub(1, Release);
                 });
             }
             for _ in 0..2 {
-                let (injector, taken, sum) = (&injector, &taken, &sum);
+                let (injector, taken, sum, producing) = (&injector, &taken, &sum, &producing);
                 s.spawn(move || {
                     let local = Worker::new_fifo();
-                    while taken.load(Relaxed) < 2 * PER {
-                        if let Steal::Success(first) = injector.steal_batch_and_pop(&local) {
-                            let mut n = 1;
-                            let mut s = first;
-                            while let Some(i) = local.pop() {
-                                n += 1;
-                                s += i;
+                    // Until the producers are done and a steal after that finds nothing
+                    // (a lost task then fails the counts below instead of hanging).
+                    loop {
+                        let done = producing.load(Acquire) == 0;
+                        match injector.steal_batch_and_pop(&local) {
+                            Steal::Success(first) => {
+                                let (mut n, mut s) = (1, first);
+                                while let Some(i) = local.pop() {
+                                    n += 1;
+                                    s += i;
+                                }
+                                sum.fetch_add(s, Relaxed);
+                                taken.fetch_add(n, Relaxed);
                             }
-                            sum.fetch_add(s, Relaxed);
-                            taken.fetch_add(n, Relaxed);
+                            Steal::Empty if done => break,
+                            _ => std::hint::spin_loop(),
                         }
                     }
                 });
             }
         });
-        assert_eq!(taken.into_inner(), 2 * PER);
+        assert_eq!(taken.into_inner(), 2 * PER, "every task taken once");
         assert_eq!(sum.into_inner(), (1..=2 * PER).sum::<usize>());
     }
 }
