@@ -9,8 +9,9 @@
 //! `pop_at` the oldest task at its level, and a steal the oldest task of the most urgent
 //! level at or above its minimum. A batch steal moves a prefix of the victim's level (its
 //! length is crossbeam's choice: the model reads it from the lengths) to the back of the
-//! thief's level, in order. After every operation `len`, `is_empty` and `highest` must
-//! agree with the reference (`highest` may over-report, never under-report).
+//! thief's level, in order. After every operation `len`, `is_empty` (and the injectors'
+//! `has_work`) and `highest` must agree with the reference (`highest` may over-report,
+//! never under-report).
 //!
 //! Tasks are real cells from `task::allocate`, identified by address while queued.
 
@@ -244,6 +245,8 @@ impl Harness {
         }
         prop_assert_eq!(self.injectors.len(), self.model_inj.len(), "injectors len");
         prop_assert_eq!(self.injectors.is_empty(), self.model_inj.len() == 0);
+        // Exact, unlike the mask, which may keep a bit set after its level emptied.
+        prop_assert_eq!(self.injectors.has_work(), self.model_inj.len() != 0, "injectors has_work");
         if let Some(l) = self.model_inj.highest_from(0) {
             let h = self.injectors.mask().highest().map(|p| p.index() as u8);
             prop_assert!(h >= Some(l), "injector mask {:?} under-reports level {}", h, l);

@@ -129,12 +129,16 @@ impl Worker {
         self.queue.pop().or_else(|| self.rt.injectors.steal_into(&self.queue, Priority::LOWEST))
     }
 
-    /// `WorkerCtx::stop_searching`.
+    /// `WorkerCtx::stop_searching`: the last searcher out wakes a sleeper only if ready
+    /// work still waits (`ready_work_waiting`, with no peers).
     fn stop_searching(&self) {
         if self.searching.replace(false) && self.rt.idle.stop_searching() {
-            if let Some(i) = self.rt.idle.notify_one() {
-                assert_eq!(i, 0);
-                self.rt.parker.unpark();
+            fence(SeqCst);
+            if !self.queue.is_empty() || self.rt.injectors.has_work() {
+                if let Some(i) = self.rt.idle.notify_one() {
+                    assert_eq!(i, 0);
+                    self.rt.parker.unpark();
+                }
             }
         }
     }

@@ -74,6 +74,21 @@ impl Injectors {
         !self.mask().is_empty()
     }
 
+    /// Whether a level holds tasks right now: the mask's levels, each checked for a
+    /// task (a bit can stay set a while after its level emptied, until a steal finds the
+    /// level empty and clears it; this does not clear it).
+    pub fn has_work(&self) -> bool {
+        let mut mask = self.mask.load(SeqCst);
+        while mask != 0 {
+            let index = mask.trailing_zeros() as usize;
+            if !self.levels[index].is_empty() {
+                return true;
+            }
+            mask &= mask - 1;
+        }
+        false
+    }
+
     /// Steals a batch from the most urgent level at or above `min` into `dest` and
     /// returns one task of it.
     pub fn steal_into(&self, dest: &RunQueue, min: Priority) -> Option<TaskRef> {

@@ -12,6 +12,7 @@ use super::aging::CHECK_EVERY;
 use super::batching::{self, Took};
 use super::WorkerCtx;
 use crate::stats::Count;
+use kairos_rt_core::sync::atomic::{fence, Ordering::SeqCst};
 use kairos_rt_core::task::TaskRef;
 use kairos_rt_core::Priority;
 
@@ -121,14 +122,44 @@ impl WorkerCtx {
         found
     }
 
+    /// Leaves the searchers; the last one out wakes a helper if it sees more work.
+    ///
+    /// The last searcher found work, and there may be more: if a task is still waiting
+    /// after it left (in its own queue, which a batch steal fills, an injector or a peer's
+    /// queue), it wakes a sleeper to help. Always, even for one task: skipping it for a
+    /// few saves a wake-up per burst of short tasks, but leaves a worker asleep while the
+    /// queued tasks wait behind a long or blocking one (tests/wake_ups.rs fails then).
+    ///
+    /// With nothing waiting it wakes nobody. It used to wake one anyway, and tasks
+    /// submitted one at a time into an idle runtime then cost two wake-ups each: the
+    /// submitter woke worker A, A took the task and woke B, B found nothing and parked
+    /// (`perf sched timehist`: the workers woke each other after every submission), and
+    /// the next submission woke B. A task pushed after the look below sees no searcher
+    /// and wakes a sleeper itself (the fence below against the submitter's fence after
+    /// its push: one of the two sees the other); and no task can be lost either way, since
+    /// every worker re-checks the queues before it parks (`kairos_rt_core::idle`): this
+    /// wake-up only adds parallelism.
     pub(super) fn stop_searching(&self) {
         if self.searching.replace(false) && self.shared.idle.stop_searching() {
-            // The last searcher found work: there may be more, wake a helper. Always, even
-            // when only a few tasks are queued: skipping it for those saves a wake-up per
-            // burst of short tasks, but leaves a worker asleep while the queued tasks wait
-            // behind a long or blocking one (tests/wake_ups.rs fails then).
-            self.shared.notify_one();
+            fence(SeqCst);
+            if self.ready_work_waiting() {
+                self.shared.notify_one();
+            }
         }
+    }
+
+    /// Whether a ready task waits where a woken peer would find it: this worker's queue,
+    /// an injector, or another worker's queue (each checked for a task, not only by its
+    /// occupancy mask, which can stay set after its queue emptied).
+    fn ready_work_waiting(&self) -> bool {
+        !self.queue.is_empty()
+            || self.shared.injectors.has_work()
+            || self
+                .shared
+                .remotes
+                .iter()
+                .enumerate()
+                .any(|(i, r)| i != self.index && r.stealers.maybe_has_work() && r.stealers.has_work())
     }
 
     pub(super) fn search(&self) -> Option<TaskRef> {
