@@ -117,6 +117,8 @@ impl WorkerCtx {
                 _ => remote.parker.park(),
             }
         }
+        #[cfg(test)]
+        oversleep::after_park(&self.shared, self.index);
         remote.door.parked_until.store(0, SeqCst);
         if self.shared.idle.unregister_sleeper(self.index) {
             self.searching.set(true);
@@ -138,4 +140,43 @@ pub(super) fn reduce_timer_slack() {
 /// `d` in nanoseconds, saturating.
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A test's stand-in for a stalled virtual CPU: one worker, chosen by the test, stays
+/// "asleep" after its next park returns (its door still reads parked) until the test
+/// releases it, as a thread on a vCPU the hypervisor does not run would.
+#[cfg(test)]
+pub(crate) mod oversleep {
+    use crate::sched::shared::Shared;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    /// The worker to hold at its next park: its runtime's `Shared` address and its index.
+    static TARGET: Mutex<Option<(usize, usize)>> = Mutex::new(None);
+    /// Set by the test to end the hold (it also ends after 10 s).
+    pub(crate) static RELEASE: AtomicBool = AtomicBool::new(false);
+    /// Set when the held worker leaves the hold.
+    pub(crate) static LEFT: AtomicBool = AtomicBool::new(false);
+
+    /// Holds worker `index` of `shared`'s runtime after its next park.
+    pub(crate) fn arm(shared: &Shared, index: usize) {
+        *TARGET.lock().unwrap() = Some((shared as *const Shared as usize, index));
+    }
+
+    pub(super) fn after_park(shared: &Shared, index: usize) {
+        let me = Some((shared as *const Shared as usize, index));
+        {
+            let mut target = TARGET.lock().unwrap();
+            if *target != me {
+                return;
+            }
+            *target = None;
+        }
+        let held = Instant::now();
+        while !RELEASE.load(SeqCst) && held.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        LEFT.store(true, SeqCst);
+    }
 }

@@ -446,6 +446,43 @@ mod tests {
         assert_eq!(far.tick, DUE + HELP_AFTER_TICKS);
     }
 
+    /// The stall watch at work (issue 20; `STALL_GRACE`): a worker registers a timer in
+    /// its own wheel and then oversleeps its park (held there by the test, its door still
+    /// reading parked, as on a vCPU the hypervisor does not run). The other worker fires
+    /// the timer while the owner is still held; without the watch the timer would wait
+    /// for the owner (the hold ends after 10 s), run on it, and find it gone from the hold.
+    #[test]
+    fn a_free_worker_fires_the_due_timers_of_a_peer_that_oversleeps() {
+        use super::super::park::oversleep;
+        use crate::sched::context;
+        use crate::Runtime;
+        use std::sync::atomic::Ordering::SeqCst;
+        use std::time::Instant;
+
+        let rt = Runtime::builder().workers(2).build().unwrap();
+        let registered = rt.spawn(Priority::NORMAL, || {
+            let (shared, owner) = context::with_worker(|w| {
+                let w = w.expect("a task runs on a worker");
+                (w.shared().clone(), w.index())
+            });
+            oversleep::arm(&shared, owner);
+            let due = Instant::now() + Duration::from_millis(20);
+            let fired = crate::try_current().unwrap().spawn_at(due, Priority::NORMAL, || {
+                let ran_on = context::with_worker(|w| w.map(|w| w.index()));
+                (ran_on, oversleep::LEFT.load(SeqCst))
+            });
+            (owner, fired)
+        });
+        let (owner, fired) = registered.join().unwrap();
+        let outcome = fired.join();
+        oversleep::RELEASE.store(true, SeqCst);
+        let (ran_on, owner_had_woken) = outcome.unwrap();
+        assert!(!owner_had_woken, "the timer waited for its oversleeping owner");
+        assert_eq!(ran_on, Some(1 - owner), "fired by the other worker");
+        let report = rt.shutdown();
+        assert_eq!(report.completed, 2, "{report:?}");
+    }
+
     #[test]
     fn a_peer_without_timers_or_parked_for_ever_adds_no_watch() {
         assert_eq!(watch_of(u64::MAX, u64::MAX, DUE).tick, u64::MAX);
