@@ -143,6 +143,8 @@ impl WorkerCtx {
         if self.searching.replace(false) && self.shared.idle.stop_searching() {
             fence(SeqCst);
             if self.ready_work_waiting() {
+                #[cfg(test)]
+                hand_offs::record(&self.shared);
                 self.shared.notify_one();
             }
         }
@@ -227,5 +229,57 @@ impl WorkerCtx {
             .iter()
             .enumerate()
             .any(|(i, r)| i != self.index && r.stealers.maybe_has_work() && r.stealers.has_work())
+    }
+}
+
+/// Counts the last searcher's hand-off wake-ups in one runtime, for tests.
+#[cfg(test)]
+pub(crate) mod hand_offs {
+    use crate::sched::shared::Shared;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+
+    static WATCHED: AtomicUsize = AtomicUsize::new(0);
+    /// Hand-offs in the watched runtime since [`watch`].
+    pub(crate) static COUNT: AtomicU64 = AtomicU64::new(0);
+
+    /// Starts counting the hand-offs of `shared`'s runtime (from zero).
+    pub(crate) fn watch(shared: &Shared) {
+        COUNT.store(0, SeqCst);
+        WATCHED.store(shared as *const Shared as usize, SeqCst);
+    }
+
+    pub(super) fn record(shared: &Shared) {
+        if WATCHED.load(SeqCst) == shared as *const Shared as usize {
+            COUNT.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hand_offs;
+    use crate::{Priority, Runtime};
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Duration;
+
+    /// Tasks submitted one at a time, each waited for: the worker woken for each is the
+    /// last searcher when it takes it, and nothing else waits, so it wakes nobody. (It
+    /// used to wake the other worker every time, which found nothing: one hand-off per
+    /// task.) Tasks left behind are the other case, `tests/wake_ups.rs`.
+    #[test]
+    fn a_searcher_that_takes_the_only_task_wakes_nobody() {
+        let rt = Runtime::builder().workers(2).spin_before_park(Duration::ZERO).build().unwrap();
+        hand_offs::watch(&rt.handle().shared);
+        let tasks = 200;
+        for _ in 0..tasks {
+            rt.spawn(Priority::NORMAL, || ()).join().unwrap();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let hand_offs = hand_offs::COUNT.load(SeqCst);
+        assert!(
+            hand_offs <= tasks / 10,
+            "{hand_offs} hand-off wake-ups for {tasks} tasks submitted one at a time"
+        );
+        rt.shutdown();
     }
 }
