@@ -22,21 +22,24 @@
 //! else, and on this 2-core virtual machine mostly the operating system:
 //!
 //! - `spawn_join` is one round trip: wake a worker (or catch a spinning one), run an
-//!   empty task, wake the joining thread. Two thread wake-ups and their context switches
-//!   (perf stat: 2.1-2.8 per trip for kairos and rayon-core alike) are most of it, and a
-//!   wake-up costs 8-12 us here. Paired whole-process runs of
-//!   `profiles/examples/probe_round_trip.rs` (100,000 trips, 5 pairs, alternated):
-//!   kairos / rayon-core wall time 1.08 (0.99-1.19), CPU time 1.17 (kairos's workers spin
-//!   in user space between trips, rayon-core's sleep in the kernel: user time 3.3x, system
-//!   time lower). Criterion on the same day: 17.5 us vs 15.5 us; an earlier day 8.7 vs
-//!   6.2 us. The figure is a wake-up latency, not a scheduling cost; kairos's spawn
-//!   itself is the `spawn` scenario's (about 2x rayon-core's rate).
+//!   empty task, and hand the result to the joining thread. A thread wake-up costs 5-25
+//!   us on this VM, so the figure is mostly how many of them a trip needs. kairos's
+//!   blocking `join` looks for the result with a bounded backoff (about 130 spins, then 4
+//!   yields) before it sleeps, so the joiner is not put to sleep and woken again for a
+//!   short task: 3.2-3.8 us per trip against rayon-core's 14.9-21.1 us (criterion
+//!   `--quick`, 4 runs, 2026-12-03). Before that backoff kairos took 20.9-27.8 us, and
+//!   `profiles/examples/probe_round_trip.rs` (100,000 trips) showed 26 us and 2.4
+//!   context switches per trip, 23 us of it between the task's start and `join`'s return;
+//!   after it, 3.5-4.0 us and 0.7 context switches per trip. rayon-core's `install` from
+//!   outside sleeps on a latch. kairos's spawn rate itself is the suite's `spawn`
+//!   scenario.
 //! - `fanout_10k` is 10,000 children, about 1 ms of work per iteration, so the start
 //!   (waking the second worker, its first batch steal) and the wait for the last child
 //!   are a large, noisy share: criterion's 95% intervals span 1.6x (kairos 9.3-15.2
 //!   Melem/s, rayon-core 5.9-10.7 Melem/s on one run, 11.4 vs 7.7 at the estimate; an
-//!   earlier day 6.7 vs 9.8). The suite's 1M fan-out amortises the start over 100 times
-//!   more children and reports the median of rounds.
+//!   earlier day 6.7 vs 9.8; on 2026-12-03, 4 runs: kairos 567 us-1.67 ms per burst,
+//!   rayon-core 605 us-3.79 ms). The suite's 1M fan-out amortises the start over 100
+//!   times more children and reports the median of rounds.
 //!
 //! Quote these two groups as latency of a round trip and of a small burst; compare
 //! throughput with the suite.
