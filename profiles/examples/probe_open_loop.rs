@@ -6,6 +6,8 @@
 //! stall of the machine, not of kairos, shows there too).
 //!
 //! `cargo run --release -p kairos-profiles --example probe_open_loop -- [rate] [window ms] [rounds]`
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -29,18 +31,7 @@ fn main() {
         let sent: &'static Vec<AtomicU64> = Box::leak(Box::new((0..n).map(|_| AtomicU64::new(0)).collect()));
         let start = Instant::now();
         let window = Duration::from_millis(window_ms);
-        let mon = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            while start.elapsed() < window {
-                let t = Instant::now();
-                std::thread::sleep(Duration::from_micros(100));
-                let over = t.elapsed();
-                if over > Duration::from_micros(600) {
-                    out.push((t.saturating_duration_since(start).as_micros(), over.as_micros()));
-                }
-            }
-            out
-        });
+        let mon = common::watch_oversleeps(start, start + window);
         let interval_ns = 1e9 / rate as f64;
         let mut i = 0usize;
         while i < n {
@@ -68,14 +59,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(100));
         let stalls = mon.join().unwrap();
         let mut v: Vec<u64> = late.iter().map(|a| a.load(Relaxed)).collect();
-        v.sort();
-        println!(
-            "round {round}: {rate}/s p50 {} p99 {} p99.9 {} max {} us",
-            v[n / 2] / 1000,
-            v[n * 99 / 100] / 1000,
-            v[n * 999 / 1000] / 1000,
-            v[n - 1] / 1000
-        );
+        println!("round {round}: {rate}/s {}", common::percentiles_us(&mut v));
         println!("  monitor oversleeps (at us, slept us): {stalls:?}");
         // Runs of late tasks: consecutive submissions more than 300 us late.
         let mut k = 0;

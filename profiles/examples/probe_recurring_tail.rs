@@ -9,6 +9,8 @@
 //! monitor's oversleeps.
 //!
 //! `cargo run --release -p kairos-profiles --example probe_recurring_tail [SECONDS]`
+mod common;
+
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,17 +38,7 @@ fn main() {
         }));
     }
     let window = Duration::from_millis(500 + 1000 * secs);
-    let monitor = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        while t0.elapsed() < window {
-            let t = Instant::now();
-            std::thread::sleep(Duration::from_micros(100));
-            if t.elapsed() > Duration::from_micros(600) {
-                out.push((t.duration_since(t0).as_micros(), t.elapsed().as_micros()));
-            }
-        }
-        out
-    });
+    let monitor = common::watch_oversleeps(t0, t0 + window);
     let stalls = monitor.join().unwrap();
     let late = std::mem::take(&mut *LATE.lock().unwrap());
     let _ = rt.shutdown();

@@ -6,6 +6,8 @@
 //! of kairos, shows there too).
 //!
 //! `cargo run --release -p kairos-profiles --example probe_timer_tail`
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -39,31 +41,13 @@ fn main() {
                 who[i].store(name, Relaxed);
             }));
         }
-        let mon = std::thread::spawn(move || {
-            let mut out = Vec::new();
-            while Instant::now() < start + Duration::from_millis(1100) {
-                let t = Instant::now();
-                std::thread::sleep(Duration::from_micros(100));
-                let over = t.elapsed();
-                if over > Duration::from_micros(600) {
-                    out.push(((t.saturating_duration_since(start)).as_micros(), over.as_micros()));
-                }
-            }
-            out
-        });
+        let mon = common::watch_oversleeps(start, start + Duration::from_millis(1100));
         std::thread::sleep(Duration::from_millis(1200));
         println!("  monitor oversleeps (at us, slept us): {:?}", mon.join().unwrap());
         let mut idx: Vec<usize> = (0..n).collect();
         idx.sort_by_key(|&i| offs[i]);
         let mut v: Vec<u64> = late.iter().map(|a| a.load(Relaxed)).collect();
-        v.sort();
-        println!(
-            "round {round}: p50 {} p99 {} p999 {} max {} us",
-            v[n / 2] / 1000,
-            v[n * 99 / 100] / 1000,
-            v[n * 999 / 1000] / 1000,
-            v[n - 1] / 1000
-        );
+        println!("round {round}: {}", common::percentiles_us(&mut v));
         for (k, &i) in idx.iter().enumerate() {
             let l = late[i].load(Relaxed);
             if l > 300_000 {

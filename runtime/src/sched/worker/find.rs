@@ -154,14 +154,16 @@ impl WorkerCtx {
     /// an injector, or another worker's queue (each checked for a task, not only by its
     /// occupancy mask, which can stay set after its queue emptied).
     fn ready_work_waiting(&self) -> bool {
-        !self.queue.is_empty()
-            || self.shared.injectors.has_work()
-            || self
-                .shared
-                .remotes
-                .iter()
-                .enumerate()
-                .any(|(i, r)| i != self.index && r.stealers.maybe_has_work() && r.stealers.has_work())
+        !self.queue.is_empty() || self.shared.injectors.has_work() || self.peer_work_waiting()
+    }
+
+    /// Whether another worker's queue holds a task (checked past its occupancy mask).
+    fn peer_work_waiting(&self) -> bool {
+        self.shared
+            .remotes
+            .iter()
+            .enumerate()
+            .any(|(i, r)| i != self.index && r.stealers.maybe_has_work() && r.stealers.has_work())
     }
 
     pub(super) fn search(&self) -> Option<TaskRef> {
@@ -221,14 +223,7 @@ impl WorkerCtx {
     }
 
     pub(super) fn ready_work_visible(&self) -> bool {
-        if !self.queue.is_empty() || self.shared.injectors.maybe_has_work() {
-            return true;
-        }
-        self.shared
-            .remotes
-            .iter()
-            .enumerate()
-            .any(|(i, r)| i != self.index && r.stealers.maybe_has_work() && r.stealers.has_work())
+        !self.queue.is_empty() || self.shared.injectors.maybe_has_work() || self.peer_work_waiting()
     }
 }
 
