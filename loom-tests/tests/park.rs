@@ -415,6 +415,94 @@ fn far_timers_registered_while_worker_parks_all_reach_the_wheel() {
     });
 }
 
+/// The worker lingers (`WorkerCtx::linger`, park.rs: timers stream into its inbox, so
+/// it parks until tick 100 at most, with `inbox_wake_sent` left set, taking its inbox
+/// after it publishes `parked_until` instead of being woken for it) while one thread
+/// sends a timer due at tick 5 and another one due at 2000 (the wheel holds one due at
+/// 1000; the clock is frozen at 0). The timer due before the park ends always reaches the
+/// wheel: the linger's take finds it, or its submitter reads the park's `parked_until`
+/// and unparks the worker. The far one needs no wake-up (the park's timeout takes it,
+/// which loom does not model: it is taken at the end). A missed near timer is a deadlock.
+#[test]
+fn timer_due_before_a_lingering_park_ends_wakes_it() {
+    linger_while_timers_arrive(false);
+}
+
+/// [`timer_due_before_a_lingering_park_ends_wakes_it`] with the take before the publish
+/// of `parked_until`: a timer pushed between the two reads the worker awake and is left
+/// in the inbox while it parks (loom reports the deadlock).
+#[test]
+#[should_panic(expected = "deadlock")]
+fn timer_due_before_a_lingering_park_ends_is_lost_if_the_take_comes_first() {
+    linger_while_timers_arrive(true);
+}
+
+fn linger_while_timers_arrive(take_first: bool) {
+    const UNTIL: u64 = 100;
+    model(2, move || {
+        let hub = Hub::new();
+        let rt = Rt::new();
+        let mut timers = TimerDriver::new();
+        assert!(matches!(timers.insert(timed(&hub, 1000, &counter())), Inserted::Linked));
+        let near_task = timed(&hub, 5, &counter());
+        let near_addr = near_task.as_ptr();
+        let submitters: Vec<_> = [(near_task, 5), (timed(&hub, 2000, &counter()), 2000)]
+            .into_iter()
+            .map(|(task, due)| {
+                let rt = rt.clone();
+                thread::spawn(move || rt.push_timer_inbox(task, due))
+            })
+            .collect();
+        let w = Worker::new(rt.clone());
+        // Links the inbox (`WorkerCtx::tend`); whether a timer due before `UNTIL` came.
+        let take = |timers: &mut TimerDriver| {
+            let mut near = false;
+            for t in rt.timer_inbox.take() {
+                near |= t.as_ptr() == near_addr;
+                assert!(matches!(timers.insert(t), Inserted::Linked));
+            }
+            near
+        };
+        let mut rounds = 0;
+        // `WorkerCtx::main_loop`: step 1 takes the inbox; with nothing to run, `park`
+        // lingers.
+        while !take(&mut timers) {
+            assert!(rounds < MAX_ROUNDS, "the worker did not take the near timer in its bounded loop");
+            rounds += 1;
+            let was_searching = w.searching.replace(false);
+            w.rt.idle.register_sleeper(0, was_searching);
+            let mut near = take_first && take(&mut timers);
+            w.rt.inbox_wake_sent.store(true, Relaxed);
+            w.rt.parked_until.store(UNTIL, SeqCst);
+            fence(SeqCst);
+            step("worker: lingering, published parked_until, fenced");
+            near |= !take_first && take(&mut timers);
+            if near {
+                w.rt.parked_until.store(0, SeqCst);
+                w.rt.idle.unregister_sleeper(0);
+                break;
+            }
+            step("worker: parking until UNTIL");
+            let _ = w.rt.parker.park_timeout(Duration::from_micros(UNTIL));
+            w.rt.parked_until.store(0, SeqCst);
+            if w.rt.idle.unregister_sleeper(0) {
+                w.searching.set(true);
+            }
+        }
+        for s in submitters {
+            s.join().unwrap();
+        }
+        take(&mut timers);
+        let dropped = AtomicUsize::new(0);
+        timers.cancel_all(|_, _| {
+            dropped.fetch_add(1, SeqCst);
+        });
+        assert_eq!(dropped.load(SeqCst), 3, "every timer reached the wheel once");
+        drop(hub.take_cancels());
+        assert_eq!(hub.freed(), 3);
+    });
+}
+
 /// A timed closure task due at `due`, owned by worker 0, without a join handle.
 fn timed(hub: &Arc<Hub>, due: u64, runs: &Arc<AtomicUsize>) -> TaskRef {
     let runs = runs.clone();

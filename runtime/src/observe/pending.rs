@@ -80,7 +80,9 @@ impl LevelCounts {
 ///
 /// - [`ready`](Self::ready): tasks queued to run, by level: user tasks not started yet,
 ///   and started futures queued to be polled again (woken, or yielding);
-/// - [`timed`](Self::timed): user tasks in a timing wheel, waiting for their due time;
+/// - [`timed`](Self::timed): user tasks in a timing wheel, waiting for their due time (a
+///   timed task spawned from outside the workers reaches a wheel when a worker takes it:
+///   at once from a sleeping worker, and within 1 ms while a burst of them streams in);
 /// - [`retry_waiting`](Self::retry_waiting): tasks waiting for their next retry attempt
 ///   (not by level);
 /// - [`blocking_queued`](Self::blocking_queued): [`spawn_blocking`](crate::Handle::spawn_blocking)

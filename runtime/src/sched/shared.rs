@@ -484,8 +484,10 @@ impl Shared {
     /// fence could be reordered past the re-check); loom cannot see that reordering, so
     /// the model does not check this placement.
     ///
-    /// The cost: a burst of far-off timers wakes each parked owner once, but a slow stream
-    /// of them (slower than a park cycle) wakes the owner once per timer.
+    /// The cost: a slow stream of far-off timers (slower than a park cycle) wakes the
+    /// owner once per timer. A fast one finds the owner *lingering* (`worker/park.rs`):
+    /// it left `inbox_wake_sent` set and takes its inbox itself after it publishes a
+    /// `parked_until` at most 1 ms ahead, so only a timer due before then wakes it.
     ///
     /// An owner that is awake (`parked_until` 0) may be busy in a long task: then one
     /// sleeper is notified instead, which takes the inbox into the owner's wheel for it.

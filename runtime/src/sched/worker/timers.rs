@@ -318,6 +318,12 @@ impl WorkerCtx {
         })
     }
 
+    /// Step 1 for this worker's own wheel, whatever its messages look like: a lingering
+    /// park's re-check (`park::linger`). Returns how many tasks it queued.
+    pub(super) fn tend_own(&self) -> usize {
+        self.tend(self.remote(), false)
+    }
+
     /// Step 1 for `remote`'s wheel (this worker's own, or a peer's with `help`): link its
     /// inbox, unlink its cancels, fire what is due into this worker's queue, publish.
     /// Returns how many tasks it queued.
