@@ -586,7 +586,11 @@ impl Schedule for Sched {
         remote.timer_cancels.push(task);
         fence(SeqCst);
         if remote.door.parked_until.load(SeqCst) != 0 {
-            remote.parker.unpark();
+            // As for a far-off timer (`push_timer_inbox`): the first message of a park
+            // wakes the owner; a lingering owner takes the queue at its park's end.
+            if Shared::first_to_wake(&remote.door.inbox_wake_sent) {
+                remote.parker.unpark();
+            }
         } else {
             // The owner is awake and may be busy in a long task: as for an inbox push, a
             // sleeper wakes to unlink the cancelled task for it, so the cell is freed now

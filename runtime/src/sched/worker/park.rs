@@ -14,12 +14,13 @@
 //!
 //! ## Lingering: timed tasks streaming in from outside
 //!
-//! A parked owner is woken by the first timed task sent to it in each park, so while
-//! another thread sends timed tasks faster than the owner's loop goes round (a burst of
-//! a million), the owner wakes, takes a handful, parks and is woken again: thousands of
-//! wake-ups, the inbox's cache line moving between cores at every push, and the workers
-//! taking CPU from the thread that submits. A worker that finds its inbox refilled
-//! since step 1 took it, with nothing else to do, *lingers* instead (`linger`):
+//! A parked owner is woken by the first timed task (or cancel) sent to it in each park,
+//! so while another thread sends timed tasks faster than the owner's loop goes round (a
+//! burst of a million), the owner wakes, takes a handful, parks and is woken again:
+//! thousands of wake-ups, the inbox's cache line moving between cores at every push, and
+//! the workers taking CPU from the thread that submits. The same holds for a burst of
+//! cancels. A worker that finds its inbox or cancel queue refilled since step 1 took
+//! them, with no ready work, *lingers* instead (`linger`):
 //!
 //! - it registers as a sleeper, sets `inbox_wake_sent` (rather than clearing it) and
 //!   publishes `parked_until` = the earlier of its wake tick and [`INBOX_LINGER`] from now,
@@ -32,7 +33,9 @@
 //! the owner only for a task due before the park ends; a push the take misses read that
 //! `parked_until` (the fences' store-buffer argument, as in a plain park), and one due
 //! later waits at most [`INBOX_LINGER`] for the next take, counted by `pending()` and
-//! cancellable meanwhile. A slow stream (the inbox empty again when the owner parks) gets
+//! cancellable meanwhile. A cancel wakes a parked owner only if it is the first message
+//! of the park (the same flag), so a cancelled cell waits at most [`INBOX_LINGER`] to be
+//! unlinked and freed. A slow stream (the inbox empty again when the owner parks) gets
 //! plain parks and a wake-up per park, as before. Modelled in `loom-tests/tests/park.rs`
 //! (`timer_due_before_a_lingering_park_ends_wakes_it`, seen to fail with the take before
 //! the publish). Measured, 1M timed inserts from one thread into 2 workers
@@ -164,11 +167,12 @@ impl WorkerCtx {
 }
 
 impl WorkerCtx {
-    /// Timed tasks came into this worker's inbox since step 1 of this round took it, and
-    /// nothing else waits: they stream in faster than a park cycle.
+    /// Timed tasks or cancels came into this worker's inbox or cancel queue since step 1
+    /// of this round took them, and no ready work waits: they stream in faster than a
+    /// park cycle.
     fn inbox_streaming(&self) -> bool {
         let remote = self.remote();
-        !remote.timer_inbox.is_empty() && remote.timer_cancels.is_empty() && !self.ready_work_visible()
+        (!remote.timer_inbox.is_empty() || !remote.timer_cancels.is_empty()) && !self.ready_work_visible()
     }
 
     /// A park that takes the inbox instead of being woken for it (see the module docs):
@@ -191,10 +195,7 @@ impl WorkerCtx {
         #[cfg(test)]
         lingers::record(&self.shared);
         let next = self.wake_tick();
-        let rechecked = moved > 0
-            || self.ready_work_visible()
-            || !remote.timer_cancels.is_empty()
-            || self.peer_messages_wait();
+        let rechecked = moved > 0 || self.ready_work_visible() || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
             // The take may have brought a deadline before `until`: wake for it, as a
             // plain park would (a little early, then yield, when it is a timer's).
@@ -304,7 +305,8 @@ mod tests {
 
     /// A burst of far-off timed tasks from outside, with one due a few milliseconds ahead
     /// every 500: the workers linger (the burst outruns their loop), every far task
-    /// reaches a wheel (`pending()` counts it), and every near one runs, none early.
+    /// reaches a wheel (`pending()` counts it), and every near one runs, none early. Then
+    /// the far ones are cancelled in a burst: every cell leaves its wheel.
     /// (A lingering park that missed a near task would still run it at the park's end:
     /// that lateness is the bench's business, not a test's.)
     #[test]
@@ -340,8 +342,15 @@ mod tests {
         assert_eq!(ran.load(SeqCst), BURST / NEAR_EVERY);
         assert_eq!(early.load(SeqCst), 0, "a timed task ran before its instant");
         assert!(lingers::COUNT.load(SeqCst) > 0, "no worker lingered: the test missed its path");
+        // Then a burst of cancels: every one takes, and every cell leaves its wheel.
+        assert!(far.iter().all(|h| h.cancel()), "a pending timed task refused its cancel");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while rt.pending().timed() != 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(rt.pending().timed(), 0, "cancelled cells left in a wheel");
         let report = rt.shutdown();
-        assert_eq!(report.timers_dropped, far.len() as u64, "{report:?}");
+        assert_eq!(report.cancelled, far.len() as u64, "{report:?}");
         assert!(report.is_balanced(), "{report:?}");
     }
 }
