@@ -25,6 +25,7 @@ use common::{counter, detached_task, get, model, step, Hub};
 use kairos_rt_core::idle::Idle;
 use kairos_rt_core::park::Parker;
 use kairos_rt_core::queue::{Injectors, RunQueue};
+use kairos_rt_core::sync::deque::{Injector, Steal};
 use kairos_rt_core::task::{allocate, Closure, RunResult, TaskOptions, TaskRef};
 use kairos_rt_core::timer::{Inserted, TimerDriver};
 use kairos_rt_core::timer_inbox::TimerInbox;
@@ -47,6 +48,7 @@ struct Rt {
     parked_until: AtomicU64,
     inbox_wake_sent: AtomicBool,
     timer_inbox: TimerInbox,
+    timer_cancels: Injector<TaskRef>,
 }
 
 impl Rt {
@@ -58,6 +60,7 @@ impl Rt {
             parked_until: AtomicU64::new(0),
             inbox_wake_sent: AtomicBool::new(false),
             timer_inbox: TimerInbox::new(),
+            timer_cancels: Injector::new(),
         })
     }
 
@@ -100,6 +103,39 @@ impl Rt {
         if parked_until != 0 && (due < parked_until || first_to_wake()) {
             self.parker.unpark();
             step("submitter: unparked worker 0");
+        }
+    }
+}
+
+impl Rt {
+    /// `Sched::timer_cancelled` (`runtime/src/sched/shared.rs`) for a parked or parking
+    /// owner: push the cancelled task into its cancel queue, fence, and unpark it if it
+    /// is parked and this is the first message of its park (the inbox's flag).
+    fn send_cancel(&self, task: TaskRef) {
+        self.timer_cancels.push(task);
+        fence(SeqCst);
+        let parked_until = self.parked_until.load(SeqCst);
+        step(format!("canceller: pushed a cancel, read parked_until = {parked_until}"));
+        let first_to_wake =
+            || !self.inbox_wake_sent.load(Relaxed) && !self.inbox_wake_sent.swap(true, AcqRel);
+        if parked_until != 0 && first_to_wake() {
+            self.parker.unpark();
+            step("canceller: unparked worker 0");
+        }
+    }
+
+    /// Drains the cancel queue (`WorkerCtx::tend`: here the cancelled tasks are dropped).
+    fn drain_cancels(&self) -> usize {
+        let mut n = 0;
+        loop {
+            match self.timer_cancels.steal() {
+                Steal::Success(t) => {
+                    drop(t);
+                    n += 1;
+                }
+                Steal::Retry => continue,
+                Steal::Empty => return n,
+            }
         }
     }
 }
@@ -162,7 +198,10 @@ impl Worker {
 
     /// `WorkerCtx::work_hint` with no peers.
     fn work_hint(&self) -> bool {
-        !self.queue.is_empty() || self.rt.injectors.maybe_has_work() || !self.rt.timer_inbox.is_empty()
+        !self.queue.is_empty()
+            || self.rt.injectors.maybe_has_work()
+            || !self.rt.timer_inbox.is_empty()
+            || !self.rt.timer_cancels.is_empty()
     }
 
     /// `WorkerCtx::park` after its spinning phase: register as a sleeper, publish
@@ -412,6 +451,59 @@ fn far_timers_registered_while_worker_parks_all_reach_the_wheel() {
         assert_eq!(dropped.load(SeqCst), 1 + SUBMITTERS);
         drop(hub.take_cancels());
         assert_eq!(hub.freed(), 1 + SUBMITTERS);
+    });
+}
+
+/// The only worker sleeps with a deadline (a timer due at tick 1000; the clock is frozen
+/// at 0) while one thread sends it a cancel message and another a timer due later (tick
+/// 2000): neither needs the worker before its deadline, and the two share one wake-up
+/// per park (`inbox_wake_sent`: whichever comes first wakes the worker, the other relies
+/// on the worker's re-check or on that wake-up). Both always reach the worker; one left
+/// in its queue while the worker sleeps is a deadlock (seen with a canceller that never
+/// unparks: the far timer is taken before the park, the cancel comes during it).
+#[test]
+fn a_cancel_and_a_far_timer_sent_while_worker_parks_both_reach_it() {
+    model(3, || {
+        let hub = Hub::new();
+        let rt = Rt::new();
+        let mut timers = TimerDriver::new();
+        assert!(matches!(timers.insert(timed(&hub, 1000, &counter())), Inserted::Linked));
+        let cancelled = timed(&hub, 3000, &counter());
+        let far = timed(&hub, 2000, &counter());
+        let canceller = {
+            let rt = rt.clone();
+            thread::spawn(move || rt.send_cancel(cancelled))
+        };
+        let submitter = {
+            let rt = rt.clone();
+            thread::spawn(move || rt.push_timer_inbox(far, 2000))
+        };
+        let w = Worker::new(rt.clone());
+        let (mut linked, mut drained) = (0, 0);
+        let mut rounds = 0;
+        while linked + drained < 2 {
+            assert!(rounds < MAX_ROUNDS * 2, "the worker did not take both messages in its bounded loop");
+            rounds += 1;
+            for t in w.rt.timer_inbox.take() {
+                assert!(matches!(timers.insert(t), Inserted::Linked));
+                linked += 1;
+            }
+            drained += w.rt.drain_cancels();
+            if linked + drained == 2 {
+                break;
+            }
+            let _ = w.park(timers.next_expiration(), 0);
+        }
+        canceller.join().unwrap();
+        submitter.join().unwrap();
+        assert_eq!((linked, drained), (1, 1));
+        let dropped = AtomicUsize::new(0);
+        timers.cancel_all(|_, _| {
+            dropped.fetch_add(1, SeqCst);
+        });
+        assert_eq!(dropped.load(SeqCst), 2);
+        drop(hub.take_cancels());
+        assert_eq!(hub.freed(), 3);
     });
 }
 
