@@ -382,15 +382,7 @@ fn timer_registered_while_worker_parks_with_deadline_is_found() {
             assert!(matches!(t.run(), RunResult::Finished(_)));
         }
         assert_eq!(get(&runs), 1);
-        let dropped = AtomicUsize::new(0);
-        timers.cancel_all(|_, _| {
-            dropped.fetch_add(1, SeqCst);
-        });
-        assert_eq!(dropped.load(SeqCst), 1);
-        // The shutdown cancel of a task still marked timed sends its owner a cancel
-        // message; `WorkerCtx::exit` drops those after `cancel_all`.
-        drop(hub.take_cancels());
-        assert_eq!(hub.freed(), 2);
+        shut_down_wheel(&hub, timers, 1, 2);
     });
 }
 
@@ -444,13 +436,7 @@ fn far_timers_registered_while_worker_parks_all_reach_the_wheel() {
             s.join().unwrap();
         }
         assert!(w.rt.timer_inbox.is_empty());
-        let dropped = AtomicUsize::new(0);
-        timers.cancel_all(|_, _| {
-            dropped.fetch_add(1, SeqCst);
-        });
-        assert_eq!(dropped.load(SeqCst), 1 + SUBMITTERS);
-        drop(hub.take_cancels());
-        assert_eq!(hub.freed(), 1 + SUBMITTERS);
+        shut_down_wheel(&hub, timers, 1 + SUBMITTERS, 1 + SUBMITTERS);
     });
 }
 
@@ -497,13 +483,7 @@ fn a_cancel_and_a_far_timer_sent_while_worker_parks_both_reach_it() {
         canceller.join().unwrap();
         submitter.join().unwrap();
         assert_eq!((linked, drained), (1, 1));
-        let dropped = AtomicUsize::new(0);
-        timers.cancel_all(|_, _| {
-            dropped.fetch_add(1, SeqCst);
-        });
-        assert_eq!(dropped.load(SeqCst), 2);
-        drop(hub.take_cancels());
-        assert_eq!(hub.freed(), 3);
+        shut_down_wheel(&hub, timers, 2, 3);
     });
 }
 
@@ -585,14 +565,20 @@ fn linger_while_timers_arrive(take_first: bool) {
             s.join().unwrap();
         }
         take(&mut timers);
-        let dropped = AtomicUsize::new(0);
-        timers.cancel_all(|_, _| {
-            dropped.fetch_add(1, SeqCst);
-        });
-        assert_eq!(dropped.load(SeqCst), 3, "every timer reached the wheel once");
-        drop(hub.take_cancels());
-        assert_eq!(hub.freed(), 3);
+        shut_down_wheel(&hub, timers, 3, 3);
     });
+}
+
+/// What `WorkerCtx::exit` does with the wheel: cancel every timer in it (expected:
+/// `linked`), then drop the cancel messages those cancels sent; `freed` cells in all.
+fn shut_down_wheel(hub: &Arc<Hub>, mut timers: TimerDriver, linked: usize, freed: usize) {
+    let dropped = AtomicUsize::new(0);
+    timers.cancel_all(|_, _| {
+        dropped.fetch_add(1, SeqCst);
+    });
+    assert_eq!(dropped.load(SeqCst), linked, "every timer reached the wheel once");
+    drop(hub.take_cancels());
+    assert_eq!(hub.freed(), freed);
 }
 
 /// A timed closure task due at `due`, owned by worker 0, without a join handle.

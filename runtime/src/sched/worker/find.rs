@@ -144,7 +144,7 @@ impl WorkerCtx {
             fence(SeqCst);
             if self.ready_work_waiting() {
                 #[cfg(test)]
-                hand_offs::record(&self.shared);
+                HAND_OFFS.record(&self.shared);
                 self.shared.notify_one();
             }
         }
@@ -227,34 +227,14 @@ impl WorkerCtx {
     }
 }
 
-/// Counts the last searcher's hand-off wake-ups in one runtime, for tests.
+/// The last searcher's hand-off wake-ups, for tests.
 #[cfg(test)]
-pub(crate) mod hand_offs {
-    use crate::sched::shared::Shared;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-
-    static WATCHED: AtomicUsize = AtomicUsize::new(0);
-    /// Hand-offs in the watched runtime since [`watch`].
-    pub(crate) static COUNT: AtomicU64 = AtomicU64::new(0);
-
-    /// Starts counting the hand-offs of `shared`'s runtime (from zero).
-    pub(crate) fn watch(shared: &Shared) {
-        COUNT.store(0, SeqCst);
-        WATCHED.store(shared as *const Shared as usize, SeqCst);
-    }
-
-    pub(super) fn record(shared: &Shared) {
-        if WATCHED.load(SeqCst) == shared as *const Shared as usize {
-            COUNT.fetch_add(1, SeqCst);
-        }
-    }
-}
+pub(crate) static HAND_OFFS: super::events::RuntimeEvents = super::events::RuntimeEvents::new();
 
 #[cfg(test)]
 mod tests {
-    use super::hand_offs;
+    use super::HAND_OFFS;
     use crate::{Priority, Runtime};
-    use std::sync::atomic::Ordering::SeqCst;
     use std::time::Duration;
 
     /// Tasks submitted one at a time, each waited for: the worker woken for each is the
@@ -264,13 +244,13 @@ mod tests {
     #[test]
     fn a_searcher_that_takes_the_only_task_wakes_nobody() {
         let rt = Runtime::builder().workers(2).spin_before_park(Duration::ZERO).build().unwrap();
-        hand_offs::watch(&rt.handle().shared);
+        HAND_OFFS.watch(&rt.handle().shared);
         let tasks = 200;
         for _ in 0..tasks {
             rt.spawn(Priority::NORMAL, || ()).join().unwrap();
             std::thread::sleep(Duration::from_micros(200));
         }
-        let hand_offs = hand_offs::COUNT.load(SeqCst);
+        let hand_offs = HAND_OFFS.count();
         assert!(
             hand_offs <= tasks / 10,
             "{hand_offs} hand-off wake-ups for {tasks} tasks submitted one at a time"

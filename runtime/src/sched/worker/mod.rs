@@ -64,6 +64,8 @@
 mod aging;
 mod batching;
 pub(super) mod density;
+#[cfg(test)]
+mod events;
 mod find;
 mod park;
 mod spin;

@@ -156,17 +156,23 @@ impl WorkerCtx {
                 _ => remote.parker.park(),
             }
         }
-        #[cfg(test)]
-        oversleep::after_park(&self.shared, self.index);
-        remote.door.parked_until.store(0, SeqCst);
-        if self.shared.idle.unregister_sleeper(self.index) {
-            self.searching.set(true);
-        }
+        self.leave_park();
         dense
     }
 }
 
 impl WorkerCtx {
+    /// After a park (or its re-check) returns: the door reads awake again, and a worker a
+    /// notifier took off the sleepers counts as a searcher.
+    fn leave_park(&self) {
+        #[cfg(test)]
+        oversleep::after_park(&self.shared, self.index);
+        self.remote().door.parked_until.store(0, SeqCst);
+        if self.shared.idle.unregister_sleeper(self.index) {
+            self.searching.set(true);
+        }
+    }
+
     /// Timed tasks or cancels came into this worker's inbox or cancel queue since step 1
     /// of this round took them, and no ready work waits: they stream in faster than a
     /// park cycle.
@@ -193,7 +199,7 @@ impl WorkerCtx {
         // The re-check of the inbox is a take: a push this take misses read `until`.
         let moved = self.tend_own();
         #[cfg(test)]
-        lingers::record(&self.shared);
+        LINGERS.record(&self.shared);
         let next = self.wake_tick();
         let rechecked = moved > 0 || self.ready_work_visible() || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
@@ -208,12 +214,7 @@ impl WorkerCtx {
                 let _ = remote.parker.park_timeout(d.saturating_sub(early));
             }
         }
-        #[cfg(test)]
-        oversleep::after_park(&self.shared, self.index);
-        remote.door.parked_until.store(0, SeqCst);
-        if self.shared.idle.unregister_sleeper(self.index) {
-            self.searching.set(true);
-        }
+        self.leave_park();
         true
     }
 }
@@ -272,32 +273,13 @@ pub(crate) mod oversleep {
     }
 }
 
-/// Counts lingering parks in one runtime, for tests.
+/// Lingering parks, for tests.
 #[cfg(test)]
-pub(crate) mod lingers {
-    use crate::sched::shared::Shared;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-
-    static WATCHED: AtomicUsize = AtomicUsize::new(0);
-    /// Lingering parks in the watched runtime since [`watch`].
-    pub(crate) static COUNT: AtomicU64 = AtomicU64::new(0);
-
-    /// Starts counting the lingering parks of `shared`'s runtime (from zero).
-    pub(crate) fn watch(shared: &Shared) {
-        COUNT.store(0, SeqCst);
-        WATCHED.store(shared as *const Shared as usize, SeqCst);
-    }
-
-    pub(super) fn record(shared: &Shared) {
-        if WATCHED.load(SeqCst) == shared as *const Shared as usize {
-            COUNT.fetch_add(1, SeqCst);
-        }
-    }
-}
+pub(crate) static LINGERS: super::events::RuntimeEvents = super::events::RuntimeEvents::new();
 
 #[cfg(test)]
 mod tests {
-    use super::lingers;
+    use super::LINGERS;
     use crate::{Priority, Runtime};
     use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
     use std::sync::Arc;
@@ -314,7 +296,7 @@ mod tests {
         const BURST: u64 = 100_000;
         const NEAR_EVERY: u64 = 500;
         let rt = Runtime::builder().workers(2).spin_before_park(Duration::ZERO).build().unwrap();
-        lingers::watch(&rt.handle().shared);
+        LINGERS.watch(&rt.handle().shared);
         let (ran, early) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let far_at = Instant::now() + Duration::from_secs(3600);
         let mut far = Vec::new();
@@ -341,7 +323,7 @@ mod tests {
         assert_eq!(rt.pending().timed(), far.len() as u64, "far tasks left in an inbox");
         assert_eq!(ran.load(SeqCst), BURST / NEAR_EVERY);
         assert_eq!(early.load(SeqCst), 0, "a timed task ran before its instant");
-        assert!(lingers::COUNT.load(SeqCst) > 0, "no worker lingered: the test missed its path");
+        assert!(LINGERS.count() > 0, "no worker lingered: the test missed its path");
         // Then a burst of cancels: every one takes, and every cell leaves its wheel.
         assert!(far.iter().all(|h| h.cancel()), "a pending timed task refused its cancel");
         let deadline = Instant::now() + Duration::from_secs(30);
