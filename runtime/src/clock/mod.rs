@@ -69,9 +69,7 @@ impl Clock {
 
     /// The first tick at or after `t` (rounded up); `u64::MAX` beyond the horizon.
     pub(crate) fn due_tick(&self, t: Instant) -> u64 {
-        let nanos = t.saturating_duration_since(self.start).as_nanos();
-        let ticks = nanos.div_ceil(u128::from(TICK_NANOS));
-        u64::try_from(ticks).unwrap_or(u64::MAX)
+        due_tick_of_nanos(t.saturating_duration_since(self.start).as_nanos())
     }
 
     /// The due tick of `delay` from now; `u64::MAX` if it overflows.
@@ -90,6 +88,12 @@ impl Clock {
         let at = self.start.checked_add(Duration::from_nanos(tick.saturating_mul(TICK_NANOS)))?;
         Some(at.saturating_duration_since(Instant::now()))
     }
+}
+
+/// The first tick at or after `nanos` after a clock's start (rounded up); `u64::MAX`
+/// beyond the horizon.
+pub(crate) fn due_tick_of_nanos(nanos: u128) -> u64 {
+    u64::try_from(nanos.div_ceil(u128::from(TICK_NANOS))).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -24,8 +24,10 @@
 //!   cache-line stripes picked by thread (relaxed atomics: statistics, not
 //!   synchronisation), so it costs a schedule no bytes and two workers no shared line.
 
-use super::firing::{DynState, Phase, Stop};
+use super::firing::{mono_offset_ns, DynState, Phase, Stop};
+use crate::clock::due_tick_of_nanos;
 use crate::sched::shared::Shared;
+use crate::sched::spawn::Due;
 use crate::stats::{ScheduleCensus, SchedulesSnapshot};
 use crate::Handle;
 use std::any::{Any, TypeId};
@@ -105,6 +107,10 @@ pub(crate) struct Census {
     stripes: [Stripe; STRIPES],
     lateness_max_ns: AtomicU64,
     live: Mutex<Live>,
+    /// Where the firing loop's monotonic clock (`firing::mono`, nanoseconds after a base
+    /// of the process) starts on this runtime's clock: the base minus the runtime's start,
+    /// in nanoseconds, so a firing's due time becomes a wheel tick with no clock read.
+    mono_offset_ns: i64,
 }
 
 #[derive(Debug, Default)]
@@ -127,7 +133,9 @@ fn add_finished(snap: &mut SchedulesSnapshot, stop: Stop, n: u64) {
 impl Census {
     /// The census of the runtime owning `shared`, made (and set in it) on first use.
     pub(crate) fn of(shared: &Shared) -> Arc<Census> {
-        let census: Arc<dyn ScheduleCensus> = shared.schedule_census_or_init(|| Arc::new(Census::default()));
+        let census: Arc<dyn ScheduleCensus> = shared.schedule_census_or_init(|| {
+            Arc::new(Census { mono_offset_ns: mono_offset_ns(shared.clock_start()), ..Census::default() })
+        });
         let any: Arc<dyn std::any::Any + Send + Sync> = census;
         any.downcast::<Census>()
             .unwrap_or_else(|_| unreachable!("only a `Census` is set in `Shared::schedules`"))
@@ -151,6 +159,17 @@ impl Census {
         unsafe { &*(census as *const dyn ScheduleCensus).cast::<Census>() }
     }
 
+    /// When a firing due at `due` on the firing loop's monotonic clock is due on this
+    /// runtime, judged at `now` on that clock (read a moment ago): now if it has come,
+    /// else the first wheel tick at or after it.
+    pub(crate) fn due(&self, due: u64, now: u64) -> Due {
+        if due <= now {
+            return Due::Now;
+        }
+        let since_start = i128::from(due) + i128::from(self.mono_offset_ns);
+        Due::At(due_tick_of_nanos(u128::try_from(since_start).unwrap_or(0)))
+    }
+
     fn stripe(&self) -> &Stripe {
         &self.stripes[stripe_index()]
     }
@@ -160,15 +179,13 @@ impl Census {
         self.stripe().tasks.fetch_add(n, Relaxed);
     }
 
-    /// Counts a firing task whose body started.
-    pub(crate) fn task_ran(&self) {
-        self.stripe().tasks_run.fetch_add(1, Relaxed);
-    }
-
-    /// Counts the lateness of a firing (and returns it, in nanoseconds).
-    pub(crate) fn record_lateness(&self, late: Duration) -> u64 {
-        let ns = u64::try_from(late.as_nanos()).unwrap_or(u64::MAX);
+    /// Counts a firing task whose body started, and the lateness of the firing it
+    /// started, in nanoseconds, if it is one (not a relay, nor a firing that found its
+    /// schedule stopped). Returns that lateness (0 for none).
+    pub(crate) fn task_ran(&self, late_ns: Option<u64>) -> u64 {
         let stripe = self.stripe();
+        stripe.tasks_run.fetch_add(1, Relaxed);
+        let Some(ns) = late_ns else { return 0 };
         stripe.fired.fetch_add(1, Relaxed);
         stripe.lateness_sum_ns.fetch_add(ns, Relaxed);
         if ns > self.lateness_max_ns.load(Relaxed) {

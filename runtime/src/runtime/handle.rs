@@ -235,7 +235,16 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let due = self.due_at(when);
+        self.spawn_due(self.due_at(when), priority, f)
+    }
+
+    /// [`spawn_at`](Self::spawn_at) with the due tick already worked out (recurring
+    /// firings, which know the time).
+    pub(crate) fn spawn_due<F, T>(&self, due: Due, priority: Priority, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         self.submit(Closure(f), priority, due, Admit::Wait).unwrap_or_else(|_| self.refused())
     }
 

@@ -316,6 +316,11 @@ impl Shared {
         self.processes.clone()
     }
 
+    /// When the runtime's clock started (tick 0).
+    pub(crate) fn clock_start(&self) -> std::time::Instant {
+        self.clock.start()
+    }
+
     /// The census of this runtime's recurring schedules, made by `make` and set on first
     /// use (the `recurring` layer's; the scheduler only holds it).
     pub(crate) fn schedule_census_or_init(

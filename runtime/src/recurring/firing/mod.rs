@@ -94,7 +94,7 @@ use std::borrow::Cow;
 use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Why a schedule stopped firing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,18 +167,29 @@ impl<F: ?Sized> State<F> {
     }
 }
 
-/// Spawns the firing of the next tick set in `firing`; marks the schedule stopped if the
-/// runtime refuses it.
-fn spawn_firing<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>, firing: &mut Firing) {
+/// `mono`'s base minus `start` (a runtime clock's start), in nanoseconds (saturated).
+pub(super) fn mono_offset_ns(start: Instant) -> i64 {
+    let base = mono::base();
+    let ns = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    match base.checked_duration_since(start) {
+        Some(after) => ns(after),
+        None => -ns(start.duration_since(base)),
+    }
+}
+
+/// Spawns the firing of the next tick set in `firing`, judged due or not at `now` (on
+/// `mono`, read a moment ago); marks the schedule stopped if the runtime refuses it.
+fn spawn_firing<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>, firing: &mut Firing, now: u64) {
     if state.handle.is_shutdown() {
         firing.stop = Some(Stop::Shutdown);
         firing.take_next();
         return;
     }
     let this = state.clone();
-    let due = mono::instant(firing.due_at(&state.spec));
-    firing.next = Ok(state.handle.spawn_at(due, firing.priority, move || fire(&this)));
-    state.census().tasks_spawned(1);
+    let census = state.census();
+    let due = census.due(firing.due_at(&state.spec), now);
+    firing.next = Ok(state.handle.spawn_due(due, firing.priority, move || fire(&this)));
+    census.tasks_spawned(1);
 }
 
 /// Cancels the pending firing, if any, noting it if it was still in its wheel.
@@ -194,7 +205,7 @@ fn plan_next<F: ?Sized>(state: &State<F>, firing: &mut Firing, tick: i64, starte
     let next = if firing.ticks_left(&state.spec) == 0 {
         None
     } else {
-        let (next, missed) = state.spec.grid(firing).next_tick_counting_ns(tick, started);
+        let (next, missed) = state.spec.next_tick(firing, tick, started);
         firing.tally.missed += missed;
         next
     };
@@ -207,14 +218,13 @@ fn plan_next<F: ?Sized>(state: &State<F>, firing: &mut Firing, tick: i64, starte
 
 /// The body of a firing task (see the module's protocol).
 fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
-    state.census().task_ran();
     let mut firing = state.lock();
     if firing.stop.is_some() {
+        state.census().task_ran(None);
         return;
     }
     let now = mono::now();
-    let late =
-        state.census().record_lateness(Duration::from_nanos(now.saturating_sub(firing.due_at(&state.spec))));
+    let late = state.census().task_ran(Some(now.saturating_sub(firing.due_at(&state.spec))));
     firing.tally.lateness_max_ns = firing.tally.lateness_max_ns.max(late);
     // Missed ticks are judged on the grid: this firing's own jitter is not lateness.
     let started = minus(firing.wall_at(&state.spec, now), firing.jitter(&state.spec));
@@ -225,10 +235,10 @@ fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
         if plan_next(state, &mut firing, tick, started) {
             let this = state.clone();
             let relay = move || {
-                this.census().task_ran();
+                this.census().task_ran(None);
                 let mut firing = this.lock();
                 if firing.stop.is_none() {
-                    spawn_firing(&this, &mut firing);
+                    spawn_firing(&this, &mut firing, mono::now());
                 }
             };
             firing.next = Ok(state.handle.spawn(firing.priority, relay));
@@ -268,14 +278,15 @@ fn after_run<F: Fn() + Send + Sync + 'static>(
     mut tick: i64,
     mut started: i64,
 ) -> Option<i64> {
-    let end = firing.wall_at(&state.spec, mono::now());
+    let now = mono::now();
+    let end = firing.wall_at(&state.spec, now);
     loop {
         if firing.stop.is_some() || !plan_next(state, firing, tick, started) {
             return None;
         }
         if firing.tick > end || firing.missed == MissedTickBehavior::Burst {
             // Ahead, or Burst (which never loses a tick): its firing is due now.
-            spawn_firing(state, firing);
+            spawn_firing(state, firing, now);
             return None;
         }
         // Ticks came while the run went on.
@@ -341,7 +352,7 @@ impl DynState {
         {
             let mut firing = state.lock();
             firing.set_next(&state.spec, first, true);
-            spawn_firing(&state, &mut firing);
+            spawn_firing(&state, &mut firing, mono::now());
             if firing.stop == Some(Stop::Shutdown) {
                 return Err(ScheduleError::shutdown());
             }
@@ -451,6 +462,28 @@ mod tests {
         ];
         for schedule in full {
             assert!(matches!(Spec::of(schedule.clone()), Spec::Full(_)), "{schedule:?}");
+        }
+    }
+
+    /// A plain `every` schedule's next tick, worked out from its period, is the one its
+    /// grid gives, on time, late and behind by many periods, under each missed-tick rule.
+    #[test]
+    fn a_plain_every_grid_steps_as_the_schedule_does() {
+        let tick = 1_780_000_000_000_000_000i64;
+        let period = 1_500_000i64;
+        for missed in [MissedTickBehavior::Burst, MissedTickBehavior::Delay, MissedTickBehavior::Skip] {
+            let schedule = Schedule::every(Duration::from_nanos(period as u64)).unwrap().missed_tick(missed);
+            let spec = Spec::of(schedule.clone());
+            assert!(matches!(spec, Spec::Every { .. }));
+            let firing = Firing::new(&schedule, tick, Priority::NORMAL);
+            for late in [-5, 0, 1, period - 1, period, period + 1, 7 * period + 3, 1_000_000 * period] {
+                let started = tick + late;
+                assert_eq!(
+                    spec.next_tick(&firing, tick, started),
+                    spec.grid(&firing).next_tick_counting_ns(tick, started),
+                    "{missed:?}, started {late} ns after the tick"
+                );
+            }
         }
     }
 

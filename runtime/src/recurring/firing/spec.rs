@@ -6,7 +6,7 @@ use super::*;
 
 pub(super) mod mono {
     use std::sync::OnceLock;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     static BASE: OnceLock<Instant> = OnceLock::new();
 
@@ -22,13 +22,6 @@ pub(super) mod mono {
     /// Now, as nanoseconds after the base.
     pub(crate) fn now() -> u64 {
         of(Instant::now())
-    }
-
-    /// The instant `ns` nanoseconds after the base (far away if it does not fit).
-    pub(crate) fn instant(ns: u64) -> Instant {
-        let base = base();
-        base.checked_add(Duration::from_nanos(ns))
-            .unwrap_or_else(|| base + Duration::from_secs(86_400 * 365 * 30))
     }
 }
 
@@ -77,6 +70,21 @@ impl Spec {
         match self {
             Spec::Every { period, .. } => Cow::Owned(plain_every(*period, firing)),
             Spec::Full(schedule) => Cow::Borrowed(schedule),
+        }
+    }
+
+    /// The tick after `tick` for a firing that started at `started` (both in nanoseconds
+    /// since the Unix epoch, on the grid), and how many ticks were missed:
+    /// [`Schedule::next_tick_counting_ns`] of [`grid`](Self::grid), worked out from the
+    /// period alone for a plain `every` schedule (no `Schedule` made per firing).
+    pub(crate) fn next_tick(&self, firing: &Firing, tick: i64, started: i64) -> (Option<i64>, u64) {
+        match self {
+            Spec::Every { period, .. } => {
+                let elapsed = u128::try_from(i128::from(started) - i128::from(tick)).unwrap_or(0);
+                let (offset, missed) = firing.missed.next_periodic(elapsed, u128::from(period.get()));
+                (i64::try_from(offset).ok().and_then(|o| tick.checked_add(o)), missed)
+            }
+            Spec::Full(schedule) => schedule.next_tick_counting_ns(tick, started),
         }
     }
 
