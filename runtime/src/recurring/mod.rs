@@ -3,8 +3,9 @@
 //! priority, and tokio-style [`Interval`](crate::time::Interval)s for futures.
 //!
 //! A layer on the runtime's public spawning API: each firing is an ordinary timed task
-//! (`Handle::spawn_at`, entered with its tick already worked out), so recurring work shares the timing wheels, the priorities and
-//! the shutdown accounting of everything else.
+//! (`Handle::spawn_at`, entered with its tick already worked out), so recurring work
+//! shares the timing wheels, the priorities and the shutdown accounting of everything
+//! else.
 //!
 //! - `schedule.rs`: the [`Schedule`] value; `schedule/ticks.rs`: its pure tick functions.
 //! - `rules.rs`: [`Overlap`] and [`OnPanic`], the rules for a run that overlaps or panics.
