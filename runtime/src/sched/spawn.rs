@@ -32,6 +32,7 @@ use kairos_rt_core::Priority;
 use std::time::{Duration, Instant};
 
 /// When a submitted task is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Due {
     /// Ready now.
     Now,

@@ -465,6 +465,34 @@ mod tests {
         }
     }
 
+    /// A firing's due time on the loop's monotonic clock becomes the wheel tick that
+    /// `spawn_at` would give the same instant, and a time already reached is due now.
+    #[test]
+    fn a_firing_gets_the_tick_spawn_at_would_give() {
+        use super::spec::mono;
+        use super::Census;
+        use crate::sched::spawn::Due;
+        use std::time::Instant;
+        let rt = crate::Runtime::builder().workers(1).build().unwrap();
+        let handle = rt.handle();
+        let census = Census::of(&handle.shared);
+        let now = Instant::now();
+        let now_ns = mono::of(now);
+        // A second ahead and more, so `due_at`'s own clock read still finds it ahead;
+        // the odd nanoseconds try the rounding up to a tick.
+        let second = 1_000_000_000;
+        for ahead_ns in [second, second + 1, second + 1023, second + 1024, second + 1025, 86_400 * second + 7]
+        {
+            let at = now + Duration::from_nanos(ahead_ns);
+            let expected = handle.due_at(at);
+            assert!(matches!(expected, Due::At(_)), "{ahead_ns} ns ahead: {expected:?}");
+            assert_eq!(census.due(mono::of(at), now_ns), expected, "{ahead_ns} ns ahead");
+        }
+        assert_eq!(census.due(now_ns, now_ns), Due::Now);
+        assert_eq!(census.due(now_ns - 1, now_ns), Due::Now);
+        drop(rt);
+    }
+
     /// A plain `every` schedule's next tick, worked out from its period, is the one its
     /// grid gives, on time, late and behind by many periods, under each missed-tick rule.
     #[test]
