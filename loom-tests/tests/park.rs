@@ -249,9 +249,9 @@ fn task_submitted_while_worker_parks_is_found() {
 }
 
 /// [`task_submitted_while_worker_parks_is_found`] with `Shared::push_injected` exactly as
-/// written: no fence between `Injectors::push`'s mask update and `Idle::notify_one`.
-///
-/// loom finds a lost wake-up (the worker parks forever):
+/// written: no fence of its own between `Injectors::push` and `Idle::notify_one`. It
+/// passes because `Injectors::push` now ends with a `SeqCst` fence after its mask update.
+/// Before that fence, loom found a lost wake-up here (the worker parked forever):
 ///
 /// ```text
 /// worker: round 0
@@ -266,9 +266,10 @@ fn task_submitted_while_worker_parks_is_found() {
 /// In C11 this outcome is forbidden: the submitter's `mask.fetch_or` and its
 /// `state.load` are both `SeqCst`, so with the worker's `SeqCst` fence the store-buffer
 /// pattern cannot lose both. loom treats `SeqCst` accesses as `AcqRel` and finds it.
-/// Either way the code does not match its documentation (`push_injected`: "`Injectors::push`
-/// ends with a SeqCst fence"; `idle`: "by the two fences"): with a `fence(SeqCst)` at the
-/// end of `Injectors::push`, after the mask update, this model passes unchanged.
+/// Either way the code then did not match its documentation (`push_injected`:
+/// "`Injectors::push` ends with a SeqCst fence"; `idle`: "by the two fences"); with the
+/// `fence(SeqCst)` at the end of `Injectors::push`, after the mask update, this model
+/// passes unchanged, and it stays to keep that fence there.
 #[test]
 
 fn task_submitted_while_worker_parks_is_found_without_fence_after_push() {
@@ -541,8 +542,6 @@ fn linger_while_timers_arrive(take_first: bool) {
         while !take(&mut timers) {
             assert!(rounds < MAX_ROUNDS, "the worker did not take the near timer in its bounded loop");
             rounds += 1;
-            let was_searching = w.searching.replace(false);
-            w.rt.idle.register_sleeper(0, was_searching);
             let mut near = take_first && take(&mut timers);
             w.rt.inbox_wake_sent.store(true, Relaxed);
             w.rt.parked_until.store(UNTIL, SeqCst);
@@ -551,9 +550,11 @@ fn linger_while_timers_arrive(take_first: bool) {
             near |= !take_first && take(&mut timers);
             if near {
                 w.rt.parked_until.store(0, SeqCst);
-                w.rt.idle.unregister_sleeper(0);
                 break;
             }
+            let was_searching = w.searching.replace(false);
+            w.rt.idle.register_sleeper(0, was_searching);
+            fence(SeqCst);
             step("worker: parking until UNTIL");
             let _ = w.rt.parker.park_timeout(Duration::from_micros(UNTIL));
             w.rt.parked_until.store(0, SeqCst);

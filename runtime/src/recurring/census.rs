@@ -94,7 +94,7 @@ fn stripe_index() -> usize {
 }
 
 /// The schedules of one runtime.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Census {
     /// Tallies of schedules whose state is gone.
     retired: Retired,
@@ -131,11 +131,25 @@ fn add_finished(snap: &mut SchedulesSnapshot, stop: Stop, n: u64) {
 }
 
 impl Census {
+    /// An empty census for a runtime whose clock starts `mono_offset_ns` before the firing
+    /// loop's monotonic clock's base (negative: after it).
+    fn new(mono_offset_ns: i64) -> Census {
+        Census {
+            retired: Retired::default(),
+            retired_by: Default::default(),
+            retired_dropped: AtomicU64::new(0),
+            retired_cancelled: AtomicU64::new(0),
+            stripes: Default::default(),
+            lateness_max_ns: AtomicU64::new(0),
+            live: Mutex::new(Live::default()),
+            mono_offset_ns,
+        }
+    }
+
     /// The census of the runtime owning `shared`, made (and set in it) on first use.
     pub(crate) fn of(shared: &Shared) -> Arc<Census> {
-        let census: Arc<dyn ScheduleCensus> = shared.schedule_census_or_init(|| {
-            Arc::new(Census { mono_offset_ns: mono_offset_ns(shared.clock_start()), ..Census::default() })
-        });
+        let census: Arc<dyn ScheduleCensus> =
+            shared.schedule_census_or_init(|| Arc::new(Census::new(mono_offset_ns(shared.clock_start()))));
         let any: Arc<dyn std::any::Any + Send + Sync> = census;
         any.downcast::<Census>()
             .unwrap_or_else(|_| unreachable!("only a `Census` is set in `Shared::schedules`"))

@@ -11,7 +11,9 @@
 //!   no worker is searching (and one anyway past a backlog: `notify_after_remote_push`).
 //! - worker (`WorkerCtx::park_inner`): `Idle::register_sleeper`; publish
 //!   `parked_until`; `SeqCst` fence; re-check for work (`work_hint`: its queue, the
-//!   injectors, its peers, its timer inbox and cancels); park only if there is none.
+//!   injectors, its peers, its timer inbox and cancels); park only if there is none. A
+//!   *lingering* worker (`worker/park.rs`) publishes `parked_until` and fences, takes its
+//!   inbox and cancels, then registers, fences and re-checks the rest.
 //!
 //! Either the worker's re-check sees the task, or the submitter's notify sees the
 //! registered sleeper and unparks it.
@@ -21,8 +23,10 @@
 //! which states the submitter's and the owner's steps.
 //!
 //! **Cancel of a timed closure from outside** (`Sched::timer_cancelled`): push onto the
-//! owner's cancel queue, `SeqCst` fence, unpark the owner if it parks; the owner's
-//! re-check above covers the cancel queue too.
+//! owner's cancel queue, `SeqCst` fence, unpark the owner if it parks and this is the
+//! first message of its park (`first_to_wake`, shared with the inbox; loom model
+//! `a_cancel_and_a_far_timer_sent_while_worker_parks_both_reach_it`); the owner's re-check
+//! above covers the cancel queue too, and a lingering owner takes it when its park ends.
 //!
 //! ## Intake and shutdown
 //!
@@ -94,9 +98,11 @@ const FORCED_WAKE_BACKLOG: usize = 4;
 pub(crate) struct ParkDoor {
     /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
     pub(super) parked_until: AtomicU64,
-    /// Set by the first submitter that wakes this worker to take its timer inbox during
-    /// one park (cleared by the worker before it publishes `parked_until`), so a burst of
-    /// far-off timers costs one wake-up per park, not one per timer.
+    /// Set by the first submitter of a timed task or a cancel that wakes this worker
+    /// during one park (cleared by the worker before it publishes a plain park's
+    /// `parked_until`), so a burst of far-off timers costs one wake-up per park, not one
+    /// per timer. A lingering worker sets it itself: no wake-up is owed to it for a task
+    /// due at or after its `parked_until`, since it takes its inbox when the park ends.
     pub(super) inbox_wake_sent: AtomicBool,
 }
 
@@ -465,11 +471,13 @@ impl Shared {
     /// 850-1,160 to 176-220 per round, against a fresh random pick for every task.
     pub(crate) fn timer_owner(&self) -> usize {
         thread_local! {
-            static LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
+            /// The runtime (its `Shared`'s address) and the worker this thread chose last.
+            static LAST: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
         }
+        let me = self as *const Shared as usize;
         let n = self.num_workers();
-        let last = LAST.get();
-        if last < n && self.remotes[last].door.parked_until.load(Relaxed) != 0 {
+        let (runtime, last) = LAST.get();
+        if runtime == me && last < n && self.remotes[last].door.parked_until.load(Relaxed) != 0 {
             return last;
         }
         let start = fastrand::usize(..n);
@@ -478,7 +486,7 @@ impl Shared {
             .chain(0..start)
             .find(|&i| self.remotes[i].door.parked_until.load(Relaxed) != 0)
             .unwrap_or(start);
-        LAST.set(owner);
+        LAST.set((me, owner));
         owner
     }
 
@@ -530,8 +538,9 @@ impl Shared {
     /// `sent` and says whether it was clear. It is read before it is swapped, so a burst
     /// of submissions during one park writes the flag's cache line once, not at each
     /// push. A read of `true` is this park's (the owner clears the flag before it
-    /// publishes `parked_until`, which the caller read), so the wake-up it stands for was
-    /// sent.
+    /// publishes `parked_until`, which the caller read): either the wake-up it stands for
+    /// was sent, or the owner lingers, having set it itself before it published, and takes
+    /// its inbox and cancels when its park ends (`worker/park.rs`).
     fn first_to_wake(sent: &AtomicBool) -> bool {
         !sent.load(Relaxed) && !sent.swap(true, AcqRel)
     }

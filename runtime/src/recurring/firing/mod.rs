@@ -493,6 +493,21 @@ mod tests {
         drop(rt);
     }
 
+    /// The offset between the loop's clock and a runtime's is signed: a runtime started
+    /// after the loop's clock's base (any runtime built after the process's first
+    /// schedule) has a negative one.
+    #[test]
+    fn the_loop_clock_offset_is_signed() {
+        use super::mono_offset_ns;
+        use super::spec::mono;
+        let base = mono::base();
+        assert_eq!(mono_offset_ns(base), 0);
+        assert_eq!(mono_offset_ns(base + Duration::from_millis(5)), -5_000_000);
+        if let Some(before) = base.checked_sub(Duration::from_millis(5)) {
+            assert_eq!(mono_offset_ns(before), 5_000_000);
+        }
+    }
+
     /// A plain `every` schedule's next tick, worked out from its period, is the one its
     /// grid gives, on time, late and behind by many periods, under each missed-tick rule.
     #[test]

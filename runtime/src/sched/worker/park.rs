@@ -183,39 +183,62 @@ impl WorkerCtx {
 
     /// A park that takes the inbox instead of being woken for it (see the module docs):
     /// publish `parked_until` (at most [`INBOX_LINGER`] ahead) with `inbox_wake_sent`
-    /// left set, fence, take the inbox into the wheel, re-check, park until the earlier
-    /// of that tick and the wheel's (or a peer's) next one. Returns true: a timer wait.
+    /// left set, fence, take the inbox into the wheel; then, with nothing ready, register
+    /// as a sleeper, fence, re-check, and park until the tick [`linger_wake`] picks.
+    /// Returns true: a timer wait.
     fn linger(&self, wake: WakeAt) -> bool {
         let remote = self.remote();
         let clock = &self.shared.clock;
         let until = wake.tick.min(clock.now_tick().saturating_add(INBOX_LINGER_TICKS)).max(1);
-        let was_searching = self.searching.replace(false);
-        self.shared.idle.register_sleeper(self.index, was_searching);
         // Set, not cleared: a submitter that reads this park wakes it only for a timer due
         // before `until`; the others wait for the take at `until`.
         remote.door.inbox_wake_sent.store(true, Relaxed);
         remote.door.parked_until.store(until, SeqCst);
         fence(SeqCst);
-        // The re-check of the inbox is a take: a push this take misses read `until`.
+        // The re-check of the inbox is a take: a push this take misses read `until`. It
+        // comes before the worker registers as a sleeper, so a batch it fires notifies a
+        // peer, not this worker.
         let moved = self.tend_own();
         #[cfg(test)]
         LINGERS.record(&self.shared);
+        if moved > 0 {
+            remote.door.parked_until.store(0, SeqCst);
+            return true;
+        }
+        let was_searching = self.searching.replace(false);
+        self.shared.idle.register_sleeper(self.index, was_searching);
+        fence(SeqCst);
         let next = self.wake_tick();
-        let rechecked = moved > 0 || self.ready_work_visible() || self.peer_messages_wait();
+        let rechecked = self.ready_work_visible() || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
-            // The take may have brought a deadline before `until`: wake for it, as a
-            // plain park would (a little early, then yield, when it is a timer's).
-            let (tick, early) = match next.tick < until {
-                true if next.precise => (next.tick, NEAR_DEADLINE / 2),
-                true => (next.tick, Duration::ZERO),
-                false => (until, Duration::ZERO),
-            };
+            let dense = remote.density.is_dense(clock.now_tick());
+            let (tick, early) = linger_wake(next, until, dense);
+            // Lowered to when the park really ends (never below it): a submitter then
+            // wakes it only for a task due before that, and the stall watch of the peers
+            // (`timers::watch_tick`) counts from it.
+            if tick < until {
+                remote.door.parked_until.store(tick.max(1), SeqCst);
+            }
             if let Some(d) = clock.until(tick) {
                 let _ = remote.parker.park_timeout(d.saturating_sub(early));
             }
         }
         self.leave_park();
         true
+    }
+}
+
+/// The tick a lingering park ends at, and how much earlier to wake (to yield the rest,
+/// for precision), given the next tick the worker must wake at after its take (`next`),
+/// the linger's end (`until`) and whether its wheel fires densely: a deadline the take
+/// brought before `until` is woken for as a plain park would (a timer's a little early;
+/// a dense wheel's [`COALESCE`](super::density::COALESCE) late, capped at `until`).
+fn linger_wake(next: WakeAt, until: u64, dense: bool) -> (u64, Duration) {
+    match next.tick < until {
+        true if dense => (next.tick.saturating_add(COALESCE_TICKS).min(until), Duration::ZERO),
+        true if next.precise => (next.tick, NEAR_DEADLINE / 2),
+        true => (next.tick, Duration::ZERO),
+        false => (until, Duration::ZERO),
     }
 }
 
@@ -279,11 +302,26 @@ pub(crate) static LINGERS: super::events::RuntimeEvents = super::events::Runtime
 
 #[cfg(test)]
 mod tests {
-    use super::LINGERS;
+    use super::{linger_wake, WakeAt, COALESCE_TICKS, LINGERS, NEAR_DEADLINE};
     use crate::{Priority, Runtime};
     use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
+
+    /// A lingering park ends at the linger's end unless a deadline comes first: a
+    /// timer's is woken for a little early, a watch on a peer on time, a dense wheel's
+    /// `COALESCE` late but never past the linger's end.
+    #[test]
+    fn a_lingering_park_ends_at_the_first_deadline() {
+        let until = 1_000;
+        let at = |tick, precise| WakeAt { tick, precise };
+        assert_eq!(linger_wake(at(u64::MAX, true), until, false), (until, Duration::ZERO));
+        assert_eq!(linger_wake(at(until, true), until, true), (until, Duration::ZERO));
+        assert_eq!(linger_wake(at(400, true), until, false), (400, NEAR_DEADLINE / 2));
+        assert_eq!(linger_wake(at(400, false), until, false), (400, Duration::ZERO));
+        assert_eq!(linger_wake(at(400, true), until, true), (400 + COALESCE_TICKS, Duration::ZERO));
+        assert_eq!(linger_wake(at(until - 1, true), until, true), (until, Duration::ZERO));
+    }
 
     /// A burst of far-off timed tasks from outside, with one due a few milliseconds ahead
     /// every 500: the workers linger (the burst outruns their loop), every far task

@@ -37,7 +37,8 @@
 //!   not running: [`STALL_GRACE`]). A helper also tends a *parked* peer whose door still
 //!   reads parked [`STALL_GRACE`] after the later of its due tick and the tick it parked
 //!   until, and whose timers are due (`watch_tick`). A parked peer's inbox and cancels
-//!   are not its business: their senders wake the owner.
+//!   are not its business: their senders wake the owner, or it lingers and takes them
+//!   itself when its park ends (at most 1 ms: `park.rs`).
 //! - **Watch while parked**: a worker parks until the earliest of its own next due tick
 //!   and every peer's `watch_tick` (`wake_tick`), published as its `parked_until`; after
 //!   its `SeqCst` fence it re-reads the peers' ticks and does not park if one is now
