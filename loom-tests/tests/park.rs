@@ -510,7 +510,25 @@ fn timer_due_before_a_lingering_park_ends_is_lost_if_the_take_comes_first() {
     linger_while_timers_arrive(true);
 }
 
+/// The worker lingers while one thread sends a timer due at tick 5 and another sends a
+/// cancel message (a cancelled task for its wheel), the cancel instead of the far timer
+/// of [`timer_due_before_a_lingering_park_ends_wakes_it`]: a cancel does not wake a
+/// lingering worker (the flag is set), yet the near timer still always reaches the
+/// wheel, and the cancel is taken by a take (here at the end, standing for the park's
+/// timeout), never lost nor taken twice. (With the take before the publish it deadlocks,
+/// as the timer variant does.)
+#[test]
+fn a_cancel_sent_to_a_lingering_worker_does_not_hide_a_near_timer() {
+    linger_while_messages_arrive(false, true);
+}
+
 fn linger_while_timers_arrive(take_first: bool) {
+    linger_while_messages_arrive(take_first, false);
+}
+
+/// The linger models: a near timer and, by `with_cancel`, a cancel message or a far
+/// timer, sent while the only worker lingers (`take_first`: the broken order).
+fn linger_while_messages_arrive(take_first: bool, with_cancel: bool) {
     const UNTIL: u64 = 100;
     model(2, move || {
         let hub = Hub::new();
@@ -519,21 +537,29 @@ fn linger_while_timers_arrive(take_first: bool) {
         assert!(matches!(timers.insert(timed(&hub, 1000, &counter())), Inserted::Linked));
         let near_task = timed(&hub, 5, &counter());
         let near_addr = near_task.as_ptr();
-        let submitters: Vec<_> = [(near_task, 5), (timed(&hub, 2000, &counter()), 2000)]
-            .into_iter()
-            .map(|(task, due)| {
-                let rt = rt.clone();
-                thread::spawn(move || rt.push_timer_inbox(task, due))
-            })
-            .collect();
+        let near = {
+            let rt = rt.clone();
+            thread::spawn(move || rt.push_timer_inbox(near_task, 5))
+        };
+        let other = {
+            let (rt, task) = (rt.clone(), timed(&hub, 2000, &counter()));
+            match with_cancel {
+                true => thread::spawn(move || rt.send_cancel(task)),
+                false => thread::spawn(move || rt.push_timer_inbox(task, 2000)),
+            }
+        };
+        let submitters = [near, other];
         let w = Worker::new(rt.clone());
-        // Links the inbox (`WorkerCtx::tend`); whether a timer due before `UNTIL` came.
+        let cancels = Cell::new(0);
+        // Links the inbox and drains the cancels (`WorkerCtx::tend`); whether a timer due
+        // before `UNTIL` came.
         let take = |timers: &mut TimerDriver| {
             let mut near = false;
             for t in rt.timer_inbox.take() {
                 near |= t.as_ptr() == near_addr;
                 assert!(matches!(timers.insert(t), Inserted::Linked));
             }
+            cancels.set(cancels.get() + rt.drain_cancels());
             near
         };
         let mut rounds = 0;
@@ -566,7 +592,9 @@ fn linger_while_timers_arrive(take_first: bool) {
             s.join().unwrap();
         }
         take(&mut timers);
-        shut_down_wheel(&hub, timers, 3, 3);
+        assert_eq!(cancels.get(), usize::from(with_cancel), "the cancel is taken once");
+        let linked = if with_cancel { 2 } else { 3 };
+        shut_down_wheel(&hub, timers, linked, 3);
     });
 }
 
