@@ -97,13 +97,15 @@ impl Rt {
         fence(SeqCst);
         let parked_until = self.parked_until.load(SeqCst);
         step(format!("submitter: pushed timer due {due}, read parked_until = {parked_until}"));
-        // `Shared::first_to_wake`: read the flag, swap only if it reads clear.
-        let first_to_wake =
-            || !self.inbox_wake_sent.load(Relaxed) && !self.inbox_wake_sent.swap(true, AcqRel);
-        if parked_until != 0 && (due < parked_until || first_to_wake()) {
+        if parked_until != 0 && (due < parked_until || self.first_to_wake()) {
             self.parker.unpark();
             step("submitter: unparked worker 0");
         }
+    }
+
+    /// `Shared::first_to_wake`: read the flag, swap only if it reads clear.
+    fn first_to_wake(&self) -> bool {
+        !self.inbox_wake_sent.load(Relaxed) && !self.inbox_wake_sent.swap(true, AcqRel)
     }
 }
 
@@ -116,9 +118,7 @@ impl Rt {
         fence(SeqCst);
         let parked_until = self.parked_until.load(SeqCst);
         step(format!("canceller: pushed a cancel, read parked_until = {parked_until}"));
-        let first_to_wake =
-            || !self.inbox_wake_sent.load(Relaxed) && !self.inbox_wake_sent.swap(true, AcqRel);
-        if parked_until != 0 && first_to_wake() {
+        if parked_until != 0 && self.first_to_wake() {
             self.parker.unpark();
             step("canceller: unparked worker 0");
         }

@@ -346,6 +346,8 @@ mod runtime;
 mod sched;
 mod stats;
 pub mod task;
+#[cfg(test)]
+mod test_support;
 pub mod time;
 
 pub use config::Aging;

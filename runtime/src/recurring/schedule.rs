@@ -24,6 +24,7 @@
 
 mod ticks;
 
+pub(crate) use ticks::every_next_ns;
 pub use ticks::Ticks;
 
 use super::cron::CronSpec;

@@ -79,11 +79,13 @@ impl Spec {
     /// period alone for a plain `every` schedule (no `Schedule` made per firing).
     pub(crate) fn next_tick(&self, firing: &Firing, tick: i64, started: i64) -> (Option<i64>, u64) {
         match self {
-            Spec::Every { period, .. } => {
-                let elapsed = u128::try_from(i128::from(started) - i128::from(tick)).unwrap_or(0);
-                let (offset, missed) = firing.missed.next_periodic(elapsed, u128::from(period.get()));
-                (i64::try_from(offset).ok().and_then(|o| tick.checked_add(o)), missed)
-            }
+            Spec::Every { period, .. } => super::super::schedule::every_next_ns(
+                firing.missed,
+                Duration::from_nanos(period.get()),
+                tick,
+                started,
+                None,
+            ),
             Spec::Full(schedule) => schedule.next_tick_counting_ns(tick, started),
         }
     }

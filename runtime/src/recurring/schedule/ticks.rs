@@ -144,7 +144,7 @@ impl Schedule {
             Grid::Every(period) => {
                 let elapsed = if now > tick { nanos_between(tick, now) } else { 0 };
                 let until = self.until.map(|until| signed_nanos(tick, until));
-                let (offset, missed) = self.every_next(*period, elapsed, until);
+                let (offset, missed) = every_offset(self.missed, *period, elapsed, until);
                 (offset.and_then(delta_of_nanos).and_then(|d| tick.checked_add_signed(d)), missed)
             }
             Grid::Cron(spec) => {
@@ -170,35 +170,13 @@ impl Schedule {
         }
     }
 
-    /// The `every` step of [`next_tick_counting`](Self::next_tick_counting), in
-    /// nanoseconds after the last tick: for a judgement `elapsed` after it and `until`
-    /// (if any) at `until` after it (negative: before it), the offset of the next tick
-    /// (`None` past `until`) and how many ticks were missed.
-    fn every_next(&self, period: Duration, elapsed: u128, until: Option<i128>) -> (Option<u128>, u64) {
-        let p = period.as_nanos();
-        let (offset, missed) = self.missed.next_periodic(elapsed, p);
-        // Ticks after `until` do not exist, so they are not counted as missed.
-        let missed = match until {
-            Some(until) if until < i128::try_from(elapsed).unwrap_or(i128::MAX) => {
-                let before_until = u128::try_from(until).map_or(0, |u| u / p);
-                missed.min(u64::try_from(before_until).unwrap_or(u64::MAX))
-            }
-            _ => missed,
-        };
-        let past_until = until.is_some_and(|u| i128::try_from(offset).map_or(true, |o| o > u));
-        ((!past_until).then_some(offset), missed)
-    }
-
     /// [`next_tick_counting`](Self::next_tick_counting) on nanoseconds since the Unix
     /// epoch (see `nanos.rs`): integer arithmetic for an `every` grid, the calendar for
     /// cron. `None` also for a tick beyond the year 2262.
     pub(crate) fn next_tick_counting_ns(&self, tick: i64, now: i64) -> (Option<i64>, u64) {
         match &self.grid {
             Grid::Every(period) => {
-                let elapsed = u128::try_from(i128::from(now) - i128::from(tick)).unwrap_or(0);
-                let until = self.until.map(|until| i128::from(nanos_saturating(until)) - i128::from(tick));
-                let (offset, missed) = self.every_next(*period, elapsed, until);
-                (offset.and_then(|o| i64::try_from(o).ok()).and_then(|o| tick.checked_add(o)), missed)
+                every_next_ns(self.missed, *period, tick, now, self.until.map(nanos_saturating))
             }
             Grid::Cron(_) => {
                 let (next, missed) = self.next_tick_counting(time_of(tick), time_of(now));
@@ -288,4 +266,44 @@ impl Iterator for Ticks {
         self.next = self.schedule.next_after(tick);
         Some(tick)
     }
+}
+
+/// The `every` step in nanoseconds after the last tick: for a judgement `elapsed` after
+/// it and `until` (if any) at `until` after it (negative: before it), the offset of the
+/// next tick (`None` past `until`) and how many ticks were missed, under `missed`.
+fn every_offset(
+    missed: MissedTickBehavior,
+    period: Duration,
+    elapsed: u128,
+    until: Option<i128>,
+) -> (Option<u128>, u64) {
+    let p = period.as_nanos();
+    let (offset, missed) = missed.next_periodic(elapsed, p);
+    // Ticks after `until` do not exist, so they are not counted as missed.
+    let missed = match until {
+        Some(until) if until < i128::try_from(elapsed).unwrap_or(i128::MAX) => {
+            let before_until = u128::try_from(until).map_or(0, |u| u / p);
+            missed.min(u64::try_from(before_until).unwrap_or(u64::MAX))
+        }
+        _ => missed,
+    };
+    let past_until = until.is_some_and(|u| i128::try_from(offset).map_or(true, |o| o > u));
+    ((!past_until).then_some(offset), missed)
+}
+
+/// The tick after `tick` on an `every` grid of `period`, judged at `now`, under `missed`,
+/// with no tick after `until` (all in nanoseconds since the Unix epoch), and how many
+/// ticks were missed: [`Schedule::next_tick_counting_ns`] for an `every` grid, which the
+/// firing loop also calls for a schedule it keeps as just its period.
+pub(crate) fn every_next_ns(
+    missed: MissedTickBehavior,
+    period: Duration,
+    tick: i64,
+    now: i64,
+    until: Option<i64>,
+) -> (Option<i64>, u64) {
+    let elapsed = u128::try_from(i128::from(now) - i128::from(tick)).unwrap_or(0);
+    let until = until.map(|until| i128::from(until) - i128::from(tick));
+    let (offset, missed) = every_offset(missed, period, elapsed, until);
+    (offset.and_then(|o| i64::try_from(o).ok()).and_then(|o| tick.checked_add(o)), missed)
 }

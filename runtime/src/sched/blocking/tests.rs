@@ -3,27 +3,13 @@
 //! `thread_stack_size` (the workers share that setting, so the runtime would not even
 //! build) or a process-wide thread limit (it would hit every other test's threads too).
 
+use crate::test_support::{eventually, PATIENCE};
 use crate::{Priority, Runtime, Task};
 use std::error::Error as _;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-const PATIENCE: Duration = Duration::from_secs(10);
 
 fn runtime() -> Runtime {
     Runtime::builder().workers(1).max_blocking_threads(2).build().expect("build runtime")
-}
-
-/// Polls `cond` for up to `PATIENCE`.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + PATIENCE;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    cond()
 }
 
 #[test]

@@ -22,12 +22,13 @@
 //! cancels. A worker that finds its inbox or cancel queue refilled since step 1 took
 //! them, with no ready work, *lingers* instead (`linger`):
 //!
-//! - it registers as a sleeper, sets `inbox_wake_sent` (rather than clearing it) and
-//!   publishes `parked_until` = the earlier of its wake tick and [`INBOX_LINGER`] from now,
-//!   then the `SeqCst` fence;
-//! - it takes its inbox into its wheel (the re-check is a take, not a look), re-checks
-//!   the rest as a plain park does, and parks until `parked_until` or the wheel's next
-//!   deadline if the take brought an earlier one.
+//! - it sets `inbox_wake_sent` (rather than clearing it) and publishes `parked_until` =
+//!   the earlier of its wake tick and [`INBOX_LINGER`] from now, then the `SeqCst` fence;
+//! - it takes its inbox and cancels into its wheel (the re-check of the inbox is a take,
+//!   not a look), before it registers as a sleeper, so a batch the take fires notifies a
+//!   peer and not itself; with nothing ready it registers, fences and re-checks the rest
+//!   as a plain park does, and parks until the tick [`linger_wake`] picks (a deadline the
+//!   take brought before `parked_until`, which it then lowers to that tick).
 //!
 //! A submitter that reads the lingering `parked_until` finds the flag set, so it unparks
 //! the owner only for a task due before the park ends; a push the take misses read that
@@ -303,6 +304,7 @@ pub(crate) static LINGERS: super::events::RuntimeEvents = super::events::Runtime
 #[cfg(test)]
 mod tests {
     use super::{linger_wake, WakeAt, COALESCE_TICKS, LINGERS, NEAR_DEADLINE};
+    use crate::test_support::eventually;
     use crate::{Priority, Runtime};
     use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
     use std::sync::Arc;
@@ -354,20 +356,14 @@ mod tests {
         for h in near {
             h.join().unwrap();
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while rt.pending().timed() != far.len() as u64 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        eventually(|| rt.pending().timed() == far.len() as u64);
         assert_eq!(rt.pending().timed(), far.len() as u64, "far tasks left in an inbox");
         assert_eq!(ran.load(SeqCst), BURST / NEAR_EVERY);
         assert_eq!(early.load(SeqCst), 0, "a timed task ran before its instant");
         assert!(LINGERS.count() > 0, "no worker lingered: the test missed its path");
         // Then a burst of cancels: every one takes, and every cell leaves its wheel.
         assert!(far.iter().all(|h| h.cancel()), "a pending timed task refused its cancel");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while rt.pending().timed() != 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        eventually(|| rt.pending().timed() == 0);
         assert_eq!(rt.pending().timed(), 0, "cancelled cells left in a wheel");
         let report = rt.shutdown();
         assert_eq!(report.cancelled, far.len() as u64, "{report:?}");
