@@ -18,11 +18,25 @@ use std::time::Duration;
 /// A thread start/stop hook (plain `std` Arc: hooks are not part of any lock-free protocol).
 pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
 
+/// The default of `Builder::dense_timer_slack`: how late a worker that fires timers
+/// densely may fire them, to fire them in one wake-up (see `sched::worker::density`).
+pub(crate) const DEFAULT_DENSE_TIMER_SLACK: Duration = Duration::from_micros(160);
+
+/// The longest `Builder::dense_timer_slack` accepted.
+pub(crate) const MAX_DENSE_TIMER_SLACK: Duration = Duration::from_millis(10);
+
+/// `slack` in clock ticks (rounded down).
+pub(crate) fn ticks_of_slack(slack: Duration) -> u64 {
+    u64::try_from(slack.as_nanos() / u128::from(crate::clock::TICK_NANOS)).unwrap_or(u64::MAX)
+}
+
 /// Configuration the workers read.
 pub(crate) struct BuilderConfig {
     pub(crate) on_thread_start: Option<Hook>,
     pub(crate) on_thread_stop: Option<Hook>,
     pub(crate) spin_before_park: Duration,
+    /// `Builder::dense_timer_slack` in clock ticks (see `sched::worker::density`).
+    pub(crate) dense_timer_slack_ticks: u64,
     pub(crate) max_processes: usize,
     pub(crate) max_pending: Option<usize>,
     pub(crate) aging: Option<Aging>,
@@ -39,6 +53,7 @@ impl fmt::Debug for BuilderConfig {
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("on_thread_stop", &self.on_thread_stop.is_some())
             .field("spin_before_park", &self.spin_before_park)
+            .field("dense_timer_slack_ticks", &self.dense_timer_slack_ticks)
             .field("max_processes", &self.max_processes)
             .field("max_pending", &self.max_pending)
             .field("aging", &self.aging)

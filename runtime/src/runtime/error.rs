@@ -37,6 +37,10 @@ enum BuildErrorKind {
         max: usize,
     },
     ZeroKeepAlive,
+    TimerSlackTooLong {
+        given: std::time::Duration,
+        max: std::time::Duration,
+    },
     #[cfg(feature = "tokio")]
     TokioCurrentThread,
     #[cfg(feature = "tokio")]
@@ -71,6 +75,9 @@ impl BuildError {
     pub(crate) fn zero_keep_alive() -> BuildError {
         BuildError { kind: BuildErrorKind::ZeroKeepAlive }
     }
+    pub(crate) fn timer_slack_too_long(given: std::time::Duration, max: std::time::Duration) -> BuildError {
+        BuildError { kind: BuildErrorKind::TimerSlackTooLong { given, max } }
+    }
     #[cfg(feature = "tokio")]
     pub(crate) fn tokio_current_thread() -> BuildError {
         BuildError { kind: BuildErrorKind::TokioCurrentThread }
@@ -90,6 +97,19 @@ impl BuildError {
     /// ```
     pub fn is_zero_keep_alive(&self) -> bool {
         matches!(self.kind, BuildErrorKind::ZeroKeepAlive)
+    }
+    /// `Builder::dense_timer_slack` was given more than
+    /// [`MAX_DENSE_TIMER_SLACK`](crate::Builder::MAX_DENSE_TIMER_SLACK).
+    ///
+    /// ```
+    /// use kairos_rt::Runtime;
+    /// use std::time::Duration;
+    ///
+    /// let err = Runtime::builder().dense_timer_slack(Duration::from_secs(1)).build().unwrap_err();
+    /// assert!(err.is_timer_slack_too_long());
+    /// ```
+    pub fn is_timer_slack_too_long(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::TimerSlackTooLong { .. })
     }
     /// The tokio settings were unusable (feature `tokio`): a handle of a current-thread
     /// tokio runtime, or the tokio runtime of `Builder::enable_tokio` could not start
@@ -235,6 +255,11 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroKeepAlive => f.write_str(
                 "Builder::blocking_keep_alive(Duration::ZERO) would end every idle blocking thread at \
                  once, so each burst of blocking jobs starts its threads again; give a positive duration",
+            ),
+            BuildErrorKind::TimerSlackTooLong { given, max } => write!(
+                f,
+                "Builder::dense_timer_slack({given:?}) is above the maximum of {max:?}: every timer of a \
+                 busy wheel could fire that late; to run work less often, give its schedule a longer period"
             ),
             #[cfg(feature = "tokio")]
             BuildErrorKind::TokioCurrentThread => f.write_str(

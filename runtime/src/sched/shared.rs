@@ -682,6 +682,7 @@ mod tests {
             on_thread_start: None,
             on_thread_stop: None,
             spin_before_park: Duration::ZERO,
+            dense_timer_slack_ticks: 0,
             max_processes: 1,
             max_pending: None,
             aging: None,

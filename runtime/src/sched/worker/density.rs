@@ -12,26 +12,33 @@
 //! So each wheel counts the timers fired from it (by its owner, or by a peer helping a
 //! busy owner) in windows of 2^[`WINDOW_SHIFT`] clock ticks (about 1 ms). While the last
 //! whole window fired at least [`DENSE_FIRINGS`], or the window being counted already
-//! has, the wheel is *dense*, and its owner parks until its next deadline plus
-//! [`COALESCE`] with no spin and no yield, and fires everything due when it wakes. A timer
-//! is then late by up to `COALESCE` plus the wake-up, in exchange for one wake-up per
-//! window of timers instead of a yield loop. The count does not depend on how the owner
-//! waits, so switching between the two ways of waiting does not feed back into the
-//! decision. A dense wheel's batches wake a sleeping peer to share them only from
+//! has, the wheel is *dense*, and its owner parks until its next deadline plus the
+//! *dense timer slack* ([`Builder::dense_timer_slack`](crate::Builder::dense_timer_slack),
+//! 160 us by default) with no spin and no yield, and fires everything due when it wakes.
+//! A timer is then late by up to the slack plus the wake-up, in exchange for one wake-up
+//! per slack instead of a yield loop. The count does not depend on how the owner waits,
+//! so switching between the two ways of waiting does not feed back into the decision. A
+//! dense wheel's batches wake a sleeping peer to share them only from
 //! [`DENSE_NOTIFY_BATCH`] tasks on.
 //!
 //! Measured (bench `recurring`, 100,000 schedules of 1 s, 2 workers, quiet machine):
-//! process CPU 190% of a core before, 44-56% after with an 80 us [`COALESCE`] and 33% with
-//! today's 160 us; lateness p50 3 us before, 69-84 us after (100 us with 160 us); p99
-//! 1.5-3 ms either way (not set by the wait: see `COALESCE`). The light-load precision
-//! scenarios never reach [`DENSE_FIRINGS`].
+//! process CPU 190% of a core before, 44-56% after with an 80 us slack and 33% with
+//! 160 us; lateness p50 3 us before, 69-84 us after (100 us with 160 us); p99 1.5-3 ms
+//! either way (not set by the wait). The light-load precision scenarios never reach
+//! [`DENSE_FIRINGS`].
+//!
+//! What it costs is wake-ups: on this 2-core VM each costs about 15 us of CPU, and both
+//! workers of the bench wake about once per slack (each holds half the schedules, and a
+//! free worker watches a parked peer: `timers.rs`), about 11,000 wake-ups a second at
+//! 160 us, most of the 22-25% of a core that `profiles/examples/probe_recurring.rs`
+//! measures (500 us: 12%, 3,800 wake-ups a second). The slack is the user's trade of
+//! lateness for CPU; the builder's docs give the measured curve.
 //!
 //! Only time is at stake: a dense worker parks through the same register, fence and
 //! re-check as any other, so work and messages wake it as before; only its own deadline
 //! comes later.
 
 use kairos_rt_core::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
 
 /// A window of this many clock ticks (2^10 ticks of 1,024 ns: about 1.05 ms).
 pub(crate) const WINDOW_SHIFT: u32 = 10;
@@ -48,19 +55,6 @@ pub(crate) const DENSE_FIRINGS: u32 = 20;
 /// with them and 32-35% without. The peer still takes its share when it wakes for its
 /// own timers, or when a batch reaches this size.
 pub(crate) const DENSE_NOTIFY_BATCH: usize = 16;
-
-/// How far past its next deadline a dense worker sleeps, so the timers due within it are
-/// fired together (within the 200 us lateness budget with the wake-up on top).
-///
-/// Measured at 100,000 firings a second (bench `recurring`, quick, 3 rounds, 2 workers,
-/// tokio in the same run at 22% of a core): 80 us gave 41.7% of a core, lateness p50 61 us
-/// and p90 121 us; 160 us gives 33.1%, p50 100 us and p90 176 us (`probe_recurring`:
-/// 32-34% against 23-24%; 250 us: 26-27%, no better). The p99 (2-3 ms) and above are the
-/// same at both: they do not come from this wait.
-pub(crate) const COALESCE: Duration = Duration::from_micros(160);
-
-/// [`COALESCE`] in clock ticks.
-pub(crate) const COALESCE_TICKS: u64 = COALESCE.as_nanos() as u64 / crate::clock::TICK_NANOS;
 
 /// One wheel's count of the timers fired from it lately, by its owner or a helper. Written
 /// only by the wheel's holder (`Relaxed`, like the wheel's gauges); read by anyone.

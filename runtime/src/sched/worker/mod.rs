@@ -38,8 +38,9 @@
 //!    wake-up is late). A deadline of its own closer than
 //!    [`NEAR_DEADLINE`](park::NEAR_DEADLINE) is waited out by yielding instead, for
 //!    precision, unless the worker fires timers densely: then it parks until its
-//!    deadline plus [`COALESCE`](density::COALESCE) and fires what came due together
-//!    (see [`density`]).
+//!    deadline plus the dense timer slack
+//!    ([`Builder::dense_timer_slack`](crate::Builder::dense_timer_slack)) and fires
+//!    what came due together (see [`density`]).
 //!
 //! Aging (see [`aging`]) may serve one task of an overdue level ahead of
 //! step 2's order every few picks.

@@ -4,7 +4,8 @@
 //! spinning pays ([`spin`](super::spin)), then registers as a sleeper, re-checks for
 //! work, and parks until woken or until its wheel's next deadline. A deadline closer
 //! than [`NEAR_DEADLINE`] is waited out by yielding instead, for precision; a worker that
-//! fires timers densely parks until its deadline plus [`COALESCE`](super::density::COALESCE) instead, with no spin
+//! fires timers densely parks until its deadline plus the dense timer slack
+//! ([`Builder::dense_timer_slack`](crate::Builder::dense_timer_slack)) instead, with no spin
 //! and no yield (see [`density`](super::density)).
 //!
 //! The sleeper side of two wake-up protocols lives here: the idle protocol
@@ -43,7 +44,6 @@
 //! (`probe_timed_insert`): 7.2-7.7 M/s and 3,300-13,800 context switches per round
 //! before, 14.3-14.6 M/s and 780-870 with lingering.
 
-use super::density::COALESCE_TICKS;
 use super::spin::Spell;
 use super::timers::WakeAt;
 use super::WorkerCtx;
@@ -118,9 +118,10 @@ impl WorkerCtx {
             std::thread::yield_now();
         }
         let remote = self.remote();
-        // The tick to sleep until: dense, past the deadline by `COALESCE` (see `density`).
+        // The tick to sleep until: dense, past the deadline by the slack (see `density`).
+        let slack = self.shared.config.dense_timer_slack_ticks;
         let target = match next {
-            Some(tick) if dense => Some(tick.saturating_add(COALESCE_TICKS)),
+            Some(tick) if dense => Some(tick.saturating_add(slack)),
             other => other,
         };
         // How far it is now, after the spin.
@@ -142,7 +143,7 @@ impl WorkerCtx {
             self.work_hint() || self.wake_tick().tick < next.unwrap_or(u64::MAX) || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
             match wait {
-                // Late by up to `COALESCE`, with every timer due by then fired together.
+                // Late by up to the slack, with every timer due by then fired together.
                 Some(Some(d)) if dense => {
                     let _ = remote.parker.park_timeout(d);
                 }
@@ -213,7 +214,8 @@ impl WorkerCtx {
         let rechecked = self.ready_work_visible() || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
             let dense = remote.density.is_dense(clock.now_tick());
-            let (tick, early) = linger_wake(next, until, dense);
+            let slack = dense.then_some(self.shared.config.dense_timer_slack_ticks);
+            let (tick, early) = linger_wake(next, until, slack);
             // Lowered to when the park really ends (never below it): a submitter then
             // wakes it only for a task due before that, and the stall watch of the peers
             // (`timers::watch_tick`) counts from it.
@@ -231,15 +233,15 @@ impl WorkerCtx {
 
 /// The tick a lingering park ends at, and how much earlier to wake (to yield the rest,
 /// for precision), given the next tick the worker must wake at after its take (`next`),
-/// the linger's end (`until`) and whether its wheel fires densely: a deadline the take
-/// brought before `until` is woken for as a plain park would (a timer's a little early;
-/// a dense wheel's [`COALESCE`](super::density::COALESCE) late, capped at `until`).
-fn linger_wake(next: WakeAt, until: u64, dense: bool) -> (u64, Duration) {
-    match next.tick < until {
-        true if dense => (next.tick.saturating_add(COALESCE_TICKS).min(until), Duration::ZERO),
-        true if next.precise => (next.tick, NEAR_DEADLINE / 2),
-        true => (next.tick, Duration::ZERO),
-        false => (until, Duration::ZERO),
+/// the linger's end (`until`) and, if its wheel fires densely, the dense timer slack in
+/// ticks: a deadline the take brought before `until` is woken for as a plain park would
+/// (a timer's a little early; a dense wheel's the slack late, capped at `until`).
+fn linger_wake(next: WakeAt, until: u64, dense_slack: Option<u64>) -> (u64, Duration) {
+    match (next.tick < until, dense_slack) {
+        (true, Some(slack)) => (next.tick.saturating_add(slack).min(until), Duration::ZERO),
+        (true, None) if next.precise => (next.tick, NEAR_DEADLINE / 2),
+        (true, None) => (next.tick, Duration::ZERO),
+        (false, _) => (until, Duration::ZERO),
     }
 }
 
@@ -303,7 +305,7 @@ pub(crate) static LINGERS: super::events::RuntimeEvents = super::events::Runtime
 
 #[cfg(test)]
 mod tests {
-    use super::{linger_wake, WakeAt, COALESCE_TICKS, LINGERS, NEAR_DEADLINE};
+    use super::{linger_wake, WakeAt, LINGERS, NEAR_DEADLINE};
     use crate::test_support::eventually;
     use crate::{Priority, Runtime};
     use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -312,17 +314,19 @@ mod tests {
 
     /// A lingering park ends at the linger's end unless a deadline comes first: a
     /// timer's is woken for a little early, a watch on a peer on time, a dense wheel's
-    /// `COALESCE` late but never past the linger's end.
+    /// the dense timer slack late but never past the linger's end.
     #[test]
     fn a_lingering_park_ends_at_the_first_deadline() {
         let until = 1_000;
+        let slack = Some(156);
         let at = |tick, precise| WakeAt { tick, precise };
-        assert_eq!(linger_wake(at(u64::MAX, true), until, false), (until, Duration::ZERO));
-        assert_eq!(linger_wake(at(until, true), until, true), (until, Duration::ZERO));
-        assert_eq!(linger_wake(at(400, true), until, false), (400, NEAR_DEADLINE / 2));
-        assert_eq!(linger_wake(at(400, false), until, false), (400, Duration::ZERO));
-        assert_eq!(linger_wake(at(400, true), until, true), (400 + COALESCE_TICKS, Duration::ZERO));
-        assert_eq!(linger_wake(at(until - 1, true), until, true), (until, Duration::ZERO));
+        assert_eq!(linger_wake(at(u64::MAX, true), until, None), (until, Duration::ZERO));
+        assert_eq!(linger_wake(at(until, true), until, slack), (until, Duration::ZERO));
+        assert_eq!(linger_wake(at(400, true), until, None), (400, NEAR_DEADLINE / 2));
+        assert_eq!(linger_wake(at(400, false), until, None), (400, Duration::ZERO));
+        assert_eq!(linger_wake(at(400, true), until, slack), (556, Duration::ZERO));
+        assert_eq!(linger_wake(at(400, true), until, Some(0)), (400, Duration::ZERO));
+        assert_eq!(linger_wake(at(until - 1, true), until, slack), (until, Duration::ZERO));
     }
 
     /// A burst of far-off timed tasks from outside, with one due a few milliseconds ahead
