@@ -4,7 +4,8 @@
 //!
 //! `cargo run --release -p kairos-profiles --example probe_recurring [SCHEDULES] [SECONDS]`
 //! (environment: `WORKERS`, default 2; `PERIOD_US`, default 1,000,000: `PERIOD_US=1000`
-//! with 1,000 schedules is the bench's `1000/1ms` case)
+//! with 1,000 schedules is the bench's `1000/1ms` case; `SLACK_US`, the runtime's
+//! `Builder::dense_timer_slack` in microseconds, default the builder's)
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -21,7 +22,11 @@ fn main() {
     let workers: usize = std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
     let period_us: u64 = std::env::var("PERIOD_US").ok().and_then(|p| p.parse().ok()).unwrap_or(1_000_000);
     let period = Duration::from_micros(period_us);
-    let rt = kairos_rt::Runtime::builder().workers(workers).build().unwrap();
+    let mut builder = kairos_rt::Runtime::builder().workers(workers);
+    if let Some(us) = std::env::var("SLACK_US").ok().and_then(|s| s.parse().ok()) {
+        builder = builder.dense_timer_slack(Duration::from_micros(us));
+    }
+    let rt = builder.build().unwrap();
     let fired = Arc::new(AtomicU64::new(0));
     let start = SystemTime::now() + Duration::from_millis(500);
     for i in 0..n {

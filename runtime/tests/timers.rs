@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use kairos_rt::{Priority, Runtime};
+use kairos_rt::{Builder, Priority, Runtime};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -514,38 +514,41 @@ fn block_on_sleeps_wake_up_with_parked_workers() {
 
 /// A dense stream of timers (here 40,000 over about 200 ms, 200 a millisecond: past the
 /// density at which a worker waits for its timers in windows instead of one by one):
-/// every one fires exactly once, none before its instant, and the report balances.
+/// every one fires exactly once, none before its instant, and the report balances; with
+/// the default dense timer slack and at both ends of its range.
 #[test]
 fn a_dense_stream_of_timers_all_fire_once_and_never_early() {
-    let rt = runtime(2);
-    let n = 40_000;
-    let early = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let fired: Arc<Vec<std::sync::atomic::AtomicU8>> =
-        Arc::new((0..n).map(|_| std::sync::atomic::AtomicU8::new(0)).collect());
-    // From inside a task, so the timers land in the workers' own wheels.
-    let (e, f) = (early.clone(), fired.clone());
-    let start = Instant::now() + Duration::from_millis(20);
-    let spawner = rt.spawn(Priority::NORMAL, move || {
-        let handle = kairos_rt::try_current().unwrap();
-        (0..n)
-            .map(|i| {
-                let at = start + Duration::from_micros(5 * i as u64);
-                let (e, f) = (e.clone(), f.clone());
-                handle.spawn_at(at, Priority::NORMAL, move || {
-                    if Instant::now() < at {
-                        e.fetch_add(1, SeqCst);
-                    }
-                    f[i].fetch_add(1, SeqCst);
+    for slack in [Builder::DEFAULT_DENSE_TIMER_SLACK, Duration::ZERO, Builder::MAX_DENSE_TIMER_SLACK] {
+        let rt = Runtime::builder().workers(2).dense_timer_slack(slack).build().unwrap();
+        let n = 40_000;
+        let early = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let fired: Arc<Vec<std::sync::atomic::AtomicU8>> =
+            Arc::new((0..n).map(|_| std::sync::atomic::AtomicU8::new(0)).collect());
+        // From inside a task, so the timers land in the workers' own wheels.
+        let (e, f) = (early.clone(), fired.clone());
+        let start = Instant::now() + Duration::from_millis(20);
+        let spawner = rt.spawn(Priority::NORMAL, move || {
+            let handle = kairos_rt::try_current().unwrap();
+            (0..n)
+                .map(|i| {
+                    let at = start + Duration::from_micros(5 * i as u64);
+                    let (e, f) = (e.clone(), f.clone());
+                    handle.spawn_at(at, Priority::NORMAL, move || {
+                        if Instant::now() < at {
+                            e.fetch_add(1, SeqCst);
+                        }
+                        f[i].fetch_add(1, SeqCst);
+                    })
                 })
-            })
-            .collect::<Vec<_>>()
-    });
-    for h in join(spawner).unwrap() {
-        join(h).unwrap();
+                .collect::<Vec<_>>()
+        });
+        let handles = join(spawner).unwrap();
+        let joined = within(move || handles.into_iter().all(|h| h.join().is_ok()));
+        assert_eq!(joined, Some(true), "slack {slack:?}: a timer failed or did not run in time");
+        assert_eq!(early.load(SeqCst), 0, "slack {slack:?}: timers ran before their instant");
+        assert!(fired.iter().all(|c| c.load(SeqCst) == 1), "slack {slack:?}: a timer fired other than once");
+        let report = rt.shutdown();
+        assert_eq!(report.completed, n as u64 + 1, "slack {slack:?}: {report:?}");
+        assert!(report.is_balanced(), "slack {slack:?}: {report:?}");
     }
-    assert_eq!(early.load(SeqCst), 0, "timers ran before their instant");
-    assert!(fired.iter().all(|c| c.load(SeqCst) == 1), "a timer fired other than once");
-    let report = rt.shutdown();
-    assert_eq!(report.completed, n as u64 + 1, "{report:?}");
-    assert!(report.is_balanced(), "{report:?}");
 }

@@ -22,8 +22,11 @@ pub(crate) type Hook = std::sync::Arc<dyn Fn() + Send + Sync + 'static>;
 /// densely may fire them, to fire them in one wake-up (see `sched::worker::density`).
 pub(crate) const DEFAULT_DENSE_TIMER_SLACK: Duration = Duration::from_micros(160);
 
-/// The longest `Builder::dense_timer_slack` accepted.
-pub(crate) const MAX_DENSE_TIMER_SLACK: Duration = Duration::from_millis(10);
+/// The longest `Builder::dense_timer_slack` accepted: below the ~1 ms after which a free
+/// worker fires a peer's due timers for it (`sched::worker::timers`, asserted there), and
+/// below the density window (a slack longer than the window would count a whole slack's
+/// firings in one window and keep a wheel dense after its load fell: `density`).
+pub(crate) const MAX_DENSE_TIMER_SLACK: Duration = Duration::from_micros(800);
 
 /// `slack` in clock ticks (rounded down).
 pub(crate) fn ticks_of_slack(slack: Duration) -> u64 {
@@ -61,5 +64,22 @@ impl fmt::Debug for BuilderConfig {
             .field("blocking", &self.blocking)
             .field("io", &self.io)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ticks_of_slack, DEFAULT_DENSE_TIMER_SLACK, MAX_DENSE_TIMER_SLACK};
+    use std::time::Duration;
+
+    /// The slack is kept in whole clock ticks of 1,024 ns, rounded down.
+    #[test]
+    fn a_slack_is_whole_clock_ticks_rounded_down() {
+        assert_eq!(ticks_of_slack(DEFAULT_DENSE_TIMER_SLACK), 156);
+        assert_eq!(ticks_of_slack(MAX_DENSE_TIMER_SLACK), 781);
+        assert_eq!(ticks_of_slack(Duration::ZERO), 0);
+        assert_eq!(ticks_of_slack(Duration::from_nanos(1_023)), 0);
+        assert_eq!(ticks_of_slack(Duration::from_nanos(1_024)), 1);
+        assert_eq!(ticks_of_slack(Duration::from_nanos(2_047)), 1);
     }
 }

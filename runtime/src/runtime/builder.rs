@@ -266,25 +266,29 @@ impl Builder {
     /// How late a worker that fires timers densely may fire them, so that it fires the
     /// ones due close together in one wake-up instead of waking for each (default
     /// [`DEFAULT_DENSE_TIMER_SLACK`](Self::DEFAULT_DENSE_TIMER_SLACK), 160 µs; at most
-    /// [`MAX_DENSE_TIMER_SLACK`](Self::MAX_DENSE_TIMER_SLACK), 10 ms, or
+    /// [`MAX_DENSE_TIMER_SLACK`](Self::MAX_DENSE_TIMER_SLACK), 800 µs, or
     /// [`build`](Self::build) fails with
-    /// [`is_timer_slack_too_long`](crate::BuildError::is_timer_slack_too_long)).
+    /// [`is_dense_timer_slack_too_long`](crate::BuildError::is_dense_timer_slack_too_long)).
+    /// It is kept in clock ticks of 1.024 µs, rounded down.
     ///
     /// A wheel is *dense* while it fires at least 20 timers per millisecond (about 20,000
     /// a second per worker: 100,000 recurring schedules of 1 s on 2 workers are); a light
     /// stream of timers is always waited for precisely (a little early, the rest yielded
-    /// out) and this setting does not touch it. A dense worker parks until its next
+    /// out) and this setting does not touch it. A dense worker parks until its own next
     /// deadline plus the slack and fires everything due by then, so its timers are late
-    /// by up to the slack plus the OS wake-up, and it wakes about once per slack instead
-    /// of once per timer. `Duration::ZERO` wakes at each deadline (still without the
-    /// spin). Nothing else waits for it: work and messages wake a dense worker as any
-    /// other.
+    /// by up to the slack plus the OS wake-up, and each worker holding such timers wakes
+    /// about once per slack instead of once per timer. `Duration::ZERO` wakes at each
+    /// deadline, without the spin and without the early wake-up a light stream gets (a
+    /// wake-up late by the OS's latency). The slack delays only the worker's own timers:
+    /// work and messages wake a dense worker as any other, and its watch on its peers
+    /// (it fires the due timers of a peer stuck in a long task) keeps its time.
     ///
     /// Choosing it: on a virtual machine each wake-up costs about 15 µs of CPU, so the
     /// wake-ups, not the timers, are most of what a dense timer load costs. Measured
-    /// (bench `recurring`, 100,000 schedules of 1 s with phases spread over the second, 2
-    /// workers on a 2-core VM, 3 rounds each; tokio's `interval` in the same bench:
-    /// 15-17% of a core, lateness p50 1.13-1.15 ms, p99 2.4-2.9 ms):
+    /// with the bench's `recurring` case (100,000 schedules of 1 s with phases spread over
+    /// the second, 2 workers on a 2-core VM, 3 rounds each, the default changed in a local
+    /// build; tokio's `interval` in the same bench: 15-17% of a core, lateness p50
+    /// 1.13-1.15 ms, p99 2.4-2.9 ms):
     ///
     /// | slack | process CPU | lateness p50 | p90 | p99 |
     /// | --- | --- | --- | --- | --- |
@@ -292,10 +296,9 @@ impl Builder {
     /// | 250 µs | 29-31% | 150-153 µs | 288-293 µs | 0.49-1.31 ms |
     /// | 350 µs | 24-26% | 198-199 µs | 376-381 µs | 0.51-0.67 ms |
     /// | 500 µs | 21-24% | 273-277 µs | 513-530 µs | 0.66-1.02 ms |
-    /// | 1 ms | 20-21% | 538-541 µs | 1.00-1.01 ms | 1.38-1.42 ms |
     ///
-    /// Past about 500 µs the wake-ups are no longer what costs: the rest is per firing
-    /// (a task cell allocated and freed for each).
+    /// Beyond that the wake-ups are no longer most of the cost (1 ms, above the maximum,
+    /// gave 20-21%): the rest is per firing, a task cell allocated and freed for each.
     ///
     /// # Examples
     ///
@@ -316,8 +319,9 @@ impl Builder {
     /// The default of [`dense_timer_slack`](Self::dense_timer_slack).
     pub const DEFAULT_DENSE_TIMER_SLACK: Duration = DEFAULT_DENSE_TIMER_SLACK;
 
-    /// The longest [`dense_timer_slack`](Self::dense_timer_slack) accepted: a dense wheel
-    /// holds its timers at most this much past their due time.
+    /// The longest [`dense_timer_slack`](Self::dense_timer_slack) accepted. It stays
+    /// below the millisecond after which a free worker fires the due timers of a peer
+    /// between tasks, and below the window the density is counted in.
     pub const MAX_DENSE_TIMER_SLACK: Duration = MAX_DENSE_TIMER_SLACK;
 
     /// How many child processes started by
@@ -614,7 +618,10 @@ impl Builder {
             return Err(BuildError::zero_keep_alive());
         }
         if self.dense_timer_slack > MAX_DENSE_TIMER_SLACK {
-            return Err(BuildError::timer_slack_too_long(self.dense_timer_slack, MAX_DENSE_TIMER_SLACK));
+            return Err(BuildError::dense_timer_slack_too_long(
+                self.dense_timer_slack,
+                MAX_DENSE_TIMER_SLACK,
+            ));
         }
         let io = self.io_driver()?;
         let blocking = BlockingConfig {

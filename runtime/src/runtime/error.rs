@@ -37,7 +37,7 @@ enum BuildErrorKind {
         max: usize,
     },
     ZeroKeepAlive,
-    TimerSlackTooLong {
+    DenseTimerSlackTooLong {
         given: std::time::Duration,
         max: std::time::Duration,
     },
@@ -75,8 +75,11 @@ impl BuildError {
     pub(crate) fn zero_keep_alive() -> BuildError {
         BuildError { kind: BuildErrorKind::ZeroKeepAlive }
     }
-    pub(crate) fn timer_slack_too_long(given: std::time::Duration, max: std::time::Duration) -> BuildError {
-        BuildError { kind: BuildErrorKind::TimerSlackTooLong { given, max } }
+    pub(crate) fn dense_timer_slack_too_long(
+        given: std::time::Duration,
+        max: std::time::Duration,
+    ) -> BuildError {
+        BuildError { kind: BuildErrorKind::DenseTimerSlackTooLong { given, max } }
     }
     #[cfg(feature = "tokio")]
     pub(crate) fn tokio_current_thread() -> BuildError {
@@ -106,10 +109,10 @@ impl BuildError {
     /// use std::time::Duration;
     ///
     /// let err = Runtime::builder().dense_timer_slack(Duration::from_secs(1)).build().unwrap_err();
-    /// assert!(err.is_timer_slack_too_long());
+    /// assert!(err.is_dense_timer_slack_too_long());
     /// ```
-    pub fn is_timer_slack_too_long(&self) -> bool {
-        matches!(self.kind, BuildErrorKind::TimerSlackTooLong { .. })
+    pub fn is_dense_timer_slack_too_long(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::DenseTimerSlackTooLong { .. })
     }
     /// The tokio settings were unusable (feature `tokio`): a handle of a current-thread
     /// tokio runtime, or the tokio runtime of `Builder::enable_tokio` could not start
@@ -256,10 +259,11 @@ impl fmt::Display for BuildError {
                 "Builder::blocking_keep_alive(Duration::ZERO) would end every idle blocking thread at \
                  once, so each burst of blocking jobs starts its threads again; give a positive duration",
             ),
-            BuildErrorKind::TimerSlackTooLong { given, max } => write!(
+            BuildErrorKind::DenseTimerSlackTooLong { given, max } => write!(
                 f,
-                "Builder::dense_timer_slack({given:?}) is above the maximum of {max:?}: every timer of a \
-                 busy wheel could fire that late; to run work less often, give its schedule a longer period"
+                "Builder::dense_timer_slack({given:?}) is above the maximum of {max:?}: a worker firing \
+                 timers densely would hold each one up to that long past its due time, past the point where \
+                 its peers step in to fire them; give at most {max:?}"
             ),
             #[cfg(feature = "tokio")]
             BuildErrorKind::TokioCurrentThread => f.write_str(

@@ -30,9 +30,15 @@
 //! What it costs is wake-ups: on this 2-core VM each costs about 15 us of CPU, and both
 //! workers of the bench wake about once per slack (each holds half the schedules, and a
 //! free worker watches a parked peer: `timers.rs`), about 11,000 wake-ups a second at
-//! 160 us, most of the 22-25% of a core that `profiles/examples/probe_recurring.rs`
-//! measures (500 us: 12%, 3,800 wake-ups a second). The slack is the user's trade of
-//! lateness for CPU; the builder's docs give the measured curve.
+//! 160 us. `profiles/examples/probe_recurring.rs` (a body of one atomic add; `SLACK_US`
+//! sets the slack) measured 20-25% of a core at 160 us, 13% at 500 us, 11% at 800 us;
+//! the bench's `recurring` case, whose body also records its lateness in a slot of its
+//! own (a cache miss per firing, for every peer alike), 28-32%, 21-24% and (1 ms) 20-21%.
+//! The slack is the user's trade of lateness for CPU; the builder's docs give the curve.
+//! It is added to the owner's own deadline only, never to its watch on a peer
+//! (`WakeTicks::dense_target`), and its maximum keeps a parked dense owner's watch
+//! (its park's end plus `STALL_GRACE`) before the help a peer gives a worker between
+//! tasks (`HELP_AFTER`), and inside one window (asserted below and in `timers.rs`).
 //!
 //! Only time is at stake: a dense worker parks through the same register, fence and
 //! re-check as any other, so work and messages wake it as before; only its own deadline
@@ -42,6 +48,12 @@ use kairos_rt_core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A window of this many clock ticks (2^10 ticks of 1,024 ns: about 1.05 ms).
 pub(crate) const WINDOW_SHIFT: u32 = 10;
+
+// The longest dense timer slack fits in a window: a dense owner's park never spans two
+// windows' worth of firings, so a slack does not keep a wheel dense (see `MAX_DENSE_TIMER_SLACK`).
+const _: () = assert!(
+    (crate::config::MAX_DENSE_TIMER_SLACK.as_nanos() as u64 / crate::clock::TICK_NANOS) < (1 << WINDOW_SHIFT)
+);
 
 /// Firings in one window from which the wheel is dense (about 19,000 a second per wheel;
 /// the light-load precision scenario fires 2,500 a second per wheel).

@@ -45,7 +45,7 @@
 //! before, 14.3-14.6 M/s and 780-870 with lingering.
 
 use super::spin::Spell;
-use super::timers::WakeAt;
+use super::timers::{WakeAt, WakeTicks};
 use super::WorkerCtx;
 use kairos_rt_core::sync::atomic::{fence, Ordering::*};
 use std::time::{Duration, Instant};
@@ -87,7 +87,8 @@ impl WorkerCtx {
         // Looked up once: this wheel cannot change during the spin (a timer or cancel
         // sent in ends the spin through `work_hint`), and a peer's lowered tick is caught
         // by the re-check below or by its announce.
-        let wake = self.wake_tick();
+        let ticks = self.wake_ticks();
+        let wake = ticks.first();
         if self.inbox_streaming() {
             return self.linger(wake);
         }
@@ -118,10 +119,10 @@ impl WorkerCtx {
             std::thread::yield_now();
         }
         let remote = self.remote();
-        // The tick to sleep until: dense, past the deadline by the slack (see `density`).
-        let slack = self.shared.config.dense_timer_slack_ticks;
+        // The tick to sleep until: dense, past its own deadline by the slack (see
+        // `density`), but not past a watch on a peer.
         let target = match next {
-            Some(tick) if dense => Some(tick.saturating_add(slack)),
+            Some(_) if dense => Some(ticks.dense_target(self.shared.config.dense_timer_slack_ticks)),
             other => other,
         };
         // How far it is now, after the spin.
@@ -210,7 +211,7 @@ impl WorkerCtx {
         let was_searching = self.searching.replace(false);
         self.shared.idle.register_sleeper(self.index, was_searching);
         fence(SeqCst);
-        let next = self.wake_tick();
+        let next = self.wake_ticks();
         let rechecked = self.ready_work_visible() || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
             let dense = remote.density.is_dense(clock.now_tick());
@@ -232,15 +233,17 @@ impl WorkerCtx {
 }
 
 /// The tick a lingering park ends at, and how much earlier to wake (to yield the rest,
-/// for precision), given the next tick the worker must wake at after its take (`next`),
-/// the linger's end (`until`) and, if its wheel fires densely, the dense timer slack in
+/// for precision), given the ticks the worker must wake at after its take (`next`), the
+/// linger's end (`until`) and, if its wheel fires densely, the dense timer slack in
 /// ticks: a deadline the take brought before `until` is woken for as a plain park would
-/// (a timer's a little early; a dense wheel's the slack late, capped at `until`).
-fn linger_wake(next: WakeAt, until: u64, dense_slack: Option<u64>) -> (u64, Duration) {
-    match (next.tick < until, dense_slack) {
-        (true, Some(slack)) => (next.tick.saturating_add(slack).min(until), Duration::ZERO),
-        (true, None) if next.precise => (next.tick, NEAR_DEADLINE / 2),
-        (true, None) => (next.tick, Duration::ZERO),
+/// (a timer's a little early; a dense wheel's own the slack late, but not past a watch
+/// on a peer, and capped at `until`).
+fn linger_wake(next: WakeTicks, until: u64, dense_slack: Option<u64>) -> (u64, Duration) {
+    let first = next.first();
+    match (first.tick < until, dense_slack) {
+        (true, Some(slack)) => (next.dense_target(slack).min(until), Duration::ZERO),
+        (true, None) if first.precise => (first.tick, NEAR_DEADLINE / 2),
+        (true, None) => (first.tick, Duration::ZERO),
         (false, _) => (until, Duration::ZERO),
     }
 }
@@ -305,7 +308,7 @@ pub(crate) static LINGERS: super::events::RuntimeEvents = super::events::Runtime
 
 #[cfg(test)]
 mod tests {
-    use super::{linger_wake, WakeAt, LINGERS, NEAR_DEADLINE};
+    use super::{linger_wake, WakeAt, WakeTicks, LINGERS, NEAR_DEADLINE};
     use crate::test_support::eventually;
     use crate::{Priority, Runtime};
     use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
@@ -314,19 +317,44 @@ mod tests {
 
     /// A lingering park ends at the linger's end unless a deadline comes first: a
     /// timer's is woken for a little early, a watch on a peer on time, a dense wheel's
-    /// the dense timer slack late but never past the linger's end.
+    /// the dense timer slack late (its own deadline, not a watch on a peer) but never
+    /// past the linger's end.
     #[test]
     fn a_lingering_park_ends_at_the_first_deadline() {
         let until = 1_000;
         let slack = Some(156);
-        let at = |tick, precise| WakeAt { tick, precise };
-        assert_eq!(linger_wake(at(u64::MAX, true), until, None), (until, Duration::ZERO));
-        assert_eq!(linger_wake(at(until, true), until, slack), (until, Duration::ZERO));
-        assert_eq!(linger_wake(at(400, true), until, None), (400, NEAR_DEADLINE / 2));
-        assert_eq!(linger_wake(at(400, false), until, None), (400, Duration::ZERO));
-        assert_eq!(linger_wake(at(400, true), until, slack), (556, Duration::ZERO));
-        assert_eq!(linger_wake(at(400, true), until, Some(0)), (400, Duration::ZERO));
-        assert_eq!(linger_wake(at(until - 1, true), until, slack), (until, Duration::ZERO));
+        let none = WakeAt { tick: u64::MAX, precise: true };
+        let own = |own| WakeTicks { own, peers: none };
+        let watch = |tick, precise| WakeTicks { own: u64::MAX, peers: WakeAt { tick, precise } };
+        assert_eq!(linger_wake(own(u64::MAX), until, None), (until, Duration::ZERO));
+        assert_eq!(linger_wake(own(until), until, slack), (until, Duration::ZERO));
+        assert_eq!(linger_wake(own(400), until, None), (400, NEAR_DEADLINE / 2));
+        assert_eq!(linger_wake(watch(400, false), until, None), (400, Duration::ZERO));
+        assert_eq!(linger_wake(watch(400, true), until, None), (400, NEAR_DEADLINE / 2));
+        assert_eq!(linger_wake(own(400), until, slack), (556, Duration::ZERO));
+        assert_eq!(linger_wake(own(400), until, Some(0)), (400, Duration::ZERO));
+        assert_eq!(linger_wake(own(until - 1), until, slack), (until, Duration::ZERO));
+        // The slack never delays a watch on a peer, whether it comes first or after the
+        // own deadline.
+        assert_eq!(linger_wake(watch(400, true), until, slack), (400, Duration::ZERO));
+        let both = |own, watch| WakeTicks { own, peers: WakeAt { tick: watch, precise: false } };
+        assert_eq!(linger_wake(both(400, 500), until, slack), (500, Duration::ZERO));
+        assert_eq!(linger_wake(both(400, 600), until, slack), (556, Duration::ZERO));
+    }
+
+    /// A dense worker sleeps until its own deadline plus the slack, or its watch on a
+    /// peer if that comes sooner; with no deadline of its own, until the watch.
+    #[test]
+    fn a_dense_park_adds_the_slack_to_its_own_deadline_only() {
+        let watch = |tick| WakeAt { tick, precise: true };
+        let ticks = |own, peer| WakeTicks { own, peers: watch(peer) };
+        assert_eq!(ticks(1_000, u64::MAX).dense_target(156), 1_156);
+        assert_eq!(ticks(1_000, 1_100).dense_target(156), 1_100, "a stuck peer's timers are not delayed");
+        assert_eq!(ticks(1_000, 900).dense_target(156), 900);
+        assert_eq!(ticks(u64::MAX, 900).dense_target(156), 900);
+        assert_eq!(ticks(u64::MAX - 10, u64::MAX).dense_target(156), u64::MAX);
+        assert_eq!(ticks(1_000, 1_000).first(), WakeAt { tick: 1_000, precise: true });
+        assert_eq!(ticks(1_000, 999).first(), watch(999));
     }
 
     /// A burst of far-off timed tasks from outside, with one due a few milliseconds ahead

@@ -119,6 +119,15 @@ const STALL_GRACE_TICKS: u64 = STALL_GRACE.as_nanos() as u64 / TICK_NANOS;
 // A watch on a sleeper comes before the help for a peer between tasks, and after its tick.
 const _: () = assert!(STALL_GRACE_TICKS > 0 && STALL_GRACE_TICKS < HELP_AFTER_TICKS);
 
+// A dense owner parks up to the longest dense timer slack past its due tick; a free
+// peer's watch on it (`watch_of`: that park's end plus `STALL_GRACE`) must still come
+// before the help it would give a worker between tasks (`HELP_AFTER` past the due tick),
+// or the peer would fire the owner's timers at the same moment the owner wakes for them.
+const _: () = assert!(
+    (crate::config::MAX_DENSE_TIMER_SLACK.as_nanos() as u64 / TICK_NANOS) + STALL_GRACE_TICKS
+        < HELP_AFTER_TICKS
+);
+
 /// Where [`WorkerCtx::link_timer`] put a timed task.
 enum Placed {
     /// In the wheel.
@@ -291,21 +300,26 @@ impl WorkerCtx {
     /// peers' (their [`watch_tick`]), and whether that tick asks for precision (a timer
     /// due then, not a watch for a late peer); `u64::MAX`: none.
     pub(super) fn wake_tick(&self) -> WakeAt {
-        self.shared
-            .remotes
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                // `next_due` first: its `SeqCst` load acquires the owner's `running_since`.
-                let due = r.next_due.load(SeqCst);
-                if i == self.index {
-                    WakeAt { tick: due, precise: true }
-                } else {
-                    watch_tick(r, due, r.door.parked_until.load(Relaxed))
+        self.wake_ticks().first()
+    }
+
+    /// [`wake_tick`](Self::wake_tick) in its two parts: this worker's own next deadline
+    /// and the earliest watch on its peers.
+    pub(super) fn wake_ticks(&self) -> WakeTicks {
+        let mut ticks = WakeTicks { own: u64::MAX, peers: WakeAt { tick: u64::MAX, precise: true } };
+        for (i, r) in self.shared.remotes.iter().enumerate() {
+            // `next_due` first: its `SeqCst` load acquires the owner's `running_since`.
+            let due = r.next_due.load(SeqCst);
+            if i == self.index {
+                ticks.own = due;
+            } else {
+                let watch = watch_tick(r, due, r.door.parked_until.load(Relaxed));
+                if watch.tick < ticks.peers.tick {
+                    ticks.peers = watch;
                 }
-            })
-            .min_by_key(|w| w.tick)
-            .unwrap_or(WakeAt { tick: u64::MAX, precise: true })
+            }
+        }
+        ticks
     }
 
     /// Whether a peer that is awake has timer messages waiting, inserts or cancels (a
@@ -394,6 +408,34 @@ fn help_tick(remote: &Remote, due: u64) -> u64 {
 pub(super) struct WakeAt {
     pub(super) tick: u64,
     pub(super) precise: bool,
+}
+
+/// When a worker must wake, in two parts: its own wheel's next deadline (`own`,
+/// `u64::MAX` for none) and the earliest watch on a peer (`peers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct WakeTicks {
+    pub(super) own: u64,
+    pub(super) peers: WakeAt,
+}
+
+impl WakeTicks {
+    /// The earlier of the two (its own deadline on a tie: that one asks for precision).
+    pub(super) fn first(&self) -> WakeAt {
+        if self.own <= self.peers.tick {
+            WakeAt { tick: self.own, precise: true }
+        } else {
+            self.peers
+        }
+    }
+
+    /// The tick a worker whose wheel fires densely sleeps until: its own deadline plus
+    /// the dense timer slack `slack` (its timers due by then fired together), but no
+    /// later than its watch on a peer, which the slack must not delay (a peer stuck in a
+    /// task, or parked and late, is helped on time whatever this worker's own timers
+    /// allow).
+    pub(super) fn dense_target(&self, slack: u64) -> u64 {
+        self.own.saturating_add(slack).min(self.peers.tick)
+    }
 }
 
 /// The tick from which a helper fires the timers of `remote`, due at `due`, whose door
