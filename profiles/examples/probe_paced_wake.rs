@@ -48,15 +48,18 @@ fn run<P: Peer>(rate: u64, rounds: u32) {
         let mut total: Vec<u64> = (0..n).map(|i| started[i].load(Relaxed) - before[i]).collect();
         let early = (0..n).filter(|&i| started[i].load(Relaxed) < after[i]).count();
         println!(
-            "{} round {round}: submit-to-start p50 {:.1} p90 {:.1} us; spawn call p50 {:.1} p90 {:.1} us; \
-             after the call p50 {:.1} p90 {:.1} us; started before the call returned: {:.0}%",
+            "{} round {round}: submit-to-start p50 {:.1} p90 {:.1} p99 {:.1} us; spawn call p50 {:.1} p90 {:.1} \
+             p99 {:.1} us; after the call p50 {:.1} p90 {:.1} p99 {:.1} us; started before the call returned: {:.0}%",
             P::KIND.name(),
             pct(&mut total, 0.5),
             pct(&mut total, 0.9),
+            pct(&mut total, 0.99),
             pct(&mut call, 0.5),
             pct(&mut call, 0.9),
+            pct(&mut call, 0.99),
             pct(&mut rest, 0.5),
             pct(&mut rest, 0.9),
+            pct(&mut rest, 0.99),
             100.0 * early as f64 / n as f64
         );
     }
