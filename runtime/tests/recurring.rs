@@ -520,3 +520,139 @@ fn the_shutdown_report_accounts_for_schedules_stopped_and_every_firing() {
     assert!(s.firings_balance() && report.is_balanced(), "{report:?}");
     assert!(kept.is_finished() && !kept.cancel());
 }
+
+/// A stop that comes after shutdown dropped the pending firing (here `cancel`, once a
+/// `shutdown_timeout` gave up on a worker held by the first run): that firing is counted
+/// as dropped, and the census's firings still balance.
+#[test]
+fn a_cancel_after_shutdown_dropped_the_pending_firing_keeps_the_firings_balanced() {
+    let rt = runtime(2);
+    let handle = rt.handle();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let first = AtomicBool::new(true);
+    let hourly = every(Duration::from_secs(3600)).overlap(Overlap::Concurrent);
+    let job = rt
+        .spawn_recurring(hourly, Priority::NORMAL, move || {
+            if first.swap(false, SeqCst) {
+                started_tx.lock().unwrap().send(()).unwrap();
+                let _ = release_rx.lock().unwrap().recv_timeout(PATIENCE);
+            }
+        })
+        .unwrap();
+    started_rx.recv_timeout(PATIENCE).expect("the first run never started");
+    // The first firing, its relay and the next firing (an hour away, in a wheel).
+    assert!(wait_until(|| handle.schedules().firings == 3), "{:?}", handle.schedules());
+    let _ = rt.shutdown_timeout(ms(50));
+    let _ = job.cancel();
+    release_tx.send(()).unwrap();
+    assert!(wait_until(|| job.is_finished()));
+    let s = handle.schedules();
+    assert_eq!((s.firings, s.firings_run), (3, 2), "{s:?}");
+    assert_eq!(s.firings_dropped + s.firings_cancelled, 1, "the pending firing: {s:?}");
+    assert!(s.firings_balance(), "{s:?}");
+}
+
+/// A `spawn_recurring` waiting for room under `max_pending` when shutdown comes is
+/// refused: an error, and no schedule or firing in the census.
+#[test]
+fn a_schedule_refused_while_it_waits_for_room_is_an_error_and_not_counted() {
+    let rt = kairos_rt::Runtime::builder().workers(1).max_pending(1).build().unwrap();
+    let handle = rt.handle();
+    let gate = common::Gate::hold(&rt, Priority::HIGHEST);
+    let filler = rt.spawn(Priority::LOW, || ());
+    let spawner = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            handle.spawn_recurring(every(Duration::from_secs(3600)), Priority::LOW, || ())
+        })
+    };
+    // Give the spawner time to wait for room (if it has not, it is refused at once:
+    // the same outcome), then shut down with the gate opened a moment later.
+    std::thread::sleep(ms(50));
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(ms(50));
+        gate.open()
+    });
+    let report = rt.shutdown();
+    let refused =
+        spawner.join().unwrap().map(|_| ()).expect_err("a refused schedule was returned as spawned");
+    assert!(refused.is_shutdown(), "{refused}");
+    drop((opener.join().unwrap(), filler));
+    let s = handle.schedules();
+    assert_eq!((s.active, s.finished, s.firings), (0, 0, 0), "{s:?}");
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+/// Under `QueueOne`, while the queued run of the last tick that came during a long run
+/// goes on, `next_due` is the tick after it, not one the rule skipped.
+#[test]
+fn next_due_during_a_queued_run_is_the_tick_after_it() {
+    let rt = runtime(2);
+    let t0 = SystemTime::now() + ms(100);
+    let period = ms(50);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let schedule = every(period).starting_at(t0).overlap(Overlap::QueueOne);
+    let job = rt
+        .spawn_recurring(schedule, Priority::NORMAL, move || {
+            started_tx.lock().unwrap().send(()).unwrap();
+            let _ = release_rx.lock().unwrap().recv_timeout(PATIENCE);
+        })
+        .unwrap();
+    started_rx.recv_timeout(PATIENCE).expect("the first run never started");
+    // Hold the first run until the ticks at t0 + 50, 100 and 150 ms have come.
+    assert!(wait_until(|| SystemTime::now() >= t0 + ms(170)));
+    release_tx.send(()).unwrap();
+    started_rx.recv_timeout(PATIENCE).expect("the queued run never started");
+    let during = job.next_due();
+    assert!(job.cancel());
+    release_tx.send(()).unwrap();
+    finish(&job);
+    // The ticks at 50 and 100 ms at least were skipped (more if the release came late);
+    // the queued run is of the tick after them, and the next is the one after that (it
+    // read the first skipped tick, 50 ms, before the fix).
+    let skipped = job.skipped();
+    assert!(job.runs() == 2 && skipped >= 2, "{job:?}");
+    assert_eq!(during, Some(t0 + period * (skipped as u32 + 2)), "next_due during the queued run");
+}
+
+/// A cron schedule anchored at the ends of what chrono can hold is refused or has no
+/// tick; none of it panics.
+#[test]
+fn cron_at_the_ends_of_time_does_not_panic() {
+    use chrono::{DateTime, Utc};
+    let rt = runtime(1);
+    let late = Schedule::cron_in("0 0 * * *", "Asia/Tokyo").unwrap().starting_at(DateTime::<Utc>::MAX_UTC);
+    assert_eq!(late.first_tick(Utc::now()), None);
+    assert!(rt.spawn_recurring(late, Priority::LOW, || ()).is_err());
+    let early = Schedule::cron_in("0 0 * * *", "America/New_York").unwrap();
+    let first = early.first_tick(DateTime::<Utc>::MIN_UTC).expect("a tick in the year 1");
+    assert!(early.next_after(DateTime::<Utc>::MIN_UTC).is_some_and(|t| t >= first));
+}
+
+/// An `every` schedule anchored centuries ago still has its grid: its first tick is the
+/// next multiple of the period from the anchor.
+#[test]
+fn an_every_schedule_anchored_centuries_ago_still_ticks() {
+    use chrono::{TimeZone, Utc};
+    let anchor = Utc.with_ymd_and_hms(1700, 1, 1, 0, 0, 0).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap() + chrono::TimeDelta::milliseconds(300);
+    let s = every(Duration::from_secs(1)).starting_at(anchor);
+    assert_eq!(s.first_tick(now), Some(Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 1).unwrap()));
+    assert_eq!(s.next_after(now), Some(Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 1).unwrap()));
+    let rt = runtime(1);
+    let job = rt.spawn_recurring(s, Priority::LOW, || ()).expect("an old anchor is a valid schedule");
+    assert!(job.next_due().is_some());
+}
+
+/// `Interval::reset` with a period too long for an `Instant` does not panic: the
+/// interval never ticks again, as `tick` already did for one.
+#[test]
+fn resetting_an_interval_of_the_longest_period_does_not_panic() {
+    let mut forever = interval(Duration::MAX).unwrap();
+    forever.reset();
+    assert!(forever.next_tick() > Instant::now() + Duration::from_secs(86_400 * 365));
+}

@@ -21,7 +21,7 @@
 //!   expression that can never fire (31 February) is refused by [`CronSpec::parse`].
 
 use crate::time::ScheduleError;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
@@ -110,14 +110,25 @@ impl CronSpec {
     /// The first occurrence strictly after `t`, or `None` if there is none (before the
     /// year 5000).
     pub(crate) fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = t.with_timezone(&self.zone);
-        self.cron.find_next_occurrence(&local, false).ok().map(|d| d.with_timezone(&Utc))
+        self.search(t, false)
     }
 
     /// The first occurrence at or after `t`.
     pub(crate) fn next_at_or_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.search(t, true)
+    }
+
+    /// Searches from `t`, kept within the years 1 to 5000: croner searches no further
+    /// than 5000, and an instant at chrono's own limits has no local time in some zones
+    /// (a search from there would panic). Before the year 1, the search starts at it.
+    fn search(&self, t: DateTime<Utc>, inclusive: bool) -> Option<DateTime<Utc>> {
+        let (first, last) = search_bounds();
+        if t >= last {
+            return None;
+        }
+        let (t, inclusive) = if t < first { (first, true) } else { (t, inclusive) };
         let local = t.with_timezone(&self.zone);
-        self.cron.find_next_occurrence(&local, true).ok().map(|d| d.with_timezone(&Utc))
+        self.cron.find_next_occurrence(&local, inclusive).ok().map(|d| d.with_timezone(&Utc))
     }
 
     /// The expression as given.
@@ -129,6 +140,13 @@ impl CronSpec {
     pub(crate) fn zone_name(&self) -> &'static str {
         self.zone.name()
     }
+}
+
+/// The years a cron search runs within: from the start of the year 1 to the start of the
+/// year 5000 (UTC).
+fn search_bounds() -> (DateTime<Utc>, DateTime<Utc>) {
+    let year = |y| Utc.with_ymd_and_hms(y, 1, 1, 0, 0, 0).single().expect("a valid date");
+    (year(1), year(5000))
 }
 
 #[cfg(test)]

@@ -35,7 +35,6 @@ use crate::time::ScheduleError;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
-use ticks::delta_of_nanos;
 
 #[derive(Clone, Debug)]
 enum Grid {
@@ -115,7 +114,7 @@ impl Schedule {
                 "the period is zero; a schedule needs a period of at least 1 ns",
             ));
         }
-        if delta_of_nanos(period.as_nanos()).is_none() {
+        if i64::try_from(period.as_nanos()).is_err() {
             return Err(ScheduleError::invalid(format!(
                 "the period {period:?} is too long (at most {} ns, ~292 years)",
                 i64::MAX

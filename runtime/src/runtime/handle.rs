@@ -245,7 +245,18 @@ impl Handle {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit(Closure(f), priority, due, Admit::Wait).unwrap_or_else(|_| self.refused())
+        self.try_spawn_due(due, priority, f).unwrap_or_else(|| self.refused())
+    }
+
+    /// [`spawn_due`](Self::spawn_due), or `None` when the runtime refused the task
+    /// (shut down), with no task made: for callers that must tell a refusal from a task
+    /// cancelled later (the recurring firing loop).
+    pub(crate) fn try_spawn_due<F, T>(&self, due: Due, priority: Priority, f: F) -> Option<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit(Closure(f), priority, due, Admit::Wait).ok()
     }
 
     /// Polls `fut` on the workers at `priority` until it completes. Every time it is

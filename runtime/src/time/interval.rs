@@ -110,8 +110,7 @@ impl Interval {
         let elapsed = Instant::now().saturating_duration_since(tick).as_nanos();
         let (offset, _) = self.missed.next_periodic(elapsed, self.period.as_nanos());
         let offset = Duration::from_nanos(u64::try_from(offset).unwrap_or(u64::MAX));
-        // An instant beyond what `Instant` can hold: the interval never ticks again.
-        self.next = tick.checked_add(offset).unwrap_or_else(|| tick + Duration::from_secs(86_400 * 365 * 30));
+        self.next = later_or_far(tick, offset);
         tick
     }
 
@@ -125,7 +124,7 @@ impl Interval {
     /// # Ok::<(), kairos_rt::ScheduleError>(())
     /// ```
     pub fn reset(&mut self) {
-        self.next = Instant::now() + self.period;
+        self.next = later_or_far(Instant::now(), self.period);
     }
 
     /// The instant of the next tick.
@@ -177,4 +176,11 @@ impl Interval {
     pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
         self.missed = behavior;
     }
+}
+
+/// `at + by`, or, for an instant beyond what `Instant` can hold, one as far as it can
+/// (about 30 years from `at`, or `at` itself at the very end): the interval never ticks
+/// again.
+fn later_or_far(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by).or_else(|| at.checked_add(Duration::from_secs(86_400 * 365 * 30))).unwrap_or(at)
 }

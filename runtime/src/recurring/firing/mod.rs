@@ -41,9 +41,12 @@
 //!   (panics in the body are caught and counted here, in `panicked`), and a pending
 //!   firing dropped by shutdown as a dropped timer. The census counts them too (tasks
 //!   when spawned, tasks run when their body starts: `census.rs`), and the schedule notes
-//!   in `Firing::cancelled` the one `cancel` takes out of its wheel; one that ends
-//!   otherwise was dropped by shutdown, and is told by its finished handle left in `next`
-//!   with no stop set (`Firing::phase`).
+//!   in its `Marks` the one `cancel` takes out of its wheel, and the one a stop found
+//!   already dropped by shutdown (its handle reads cancelled, and only the schedule
+//!   cancels its firings); one that ends otherwise was dropped by shutdown, and is told
+//!   by its finished handle left in `next` with no stop set (`Firing::phase`). A firing
+//!   the runtime refuses (shut down) is no task: the schedule stops, nothing is counted,
+//!   and a refused first firing makes `spawn_recurring` an error and no schedule.
 //! - `times` counts ticks consumed, `runs + skipped` of the schedule's tally: both move
 //!   under the mutex, together with the tick they consume.
 //!
@@ -82,11 +85,12 @@ mod spec;
 use super::census::{Census, Tally};
 use super::nanos::{gap, minus, nanos_of, now_nanos, plus, system_time_of, time_of};
 use super::schedule::{OnPanic, Overlap, Schedule};
+use crate::sched::spawn::Due;
 use crate::time::MissedTickBehavior;
 use crate::time::ScheduleError;
 use crate::Handle;
 use chrono::Utc;
-use kairos_rt_core::task::JoinHandle;
+use kairos_rt_core::task::{JoinHandle, TaskStatus};
 use kairos_rt_core::Priority;
 use record::Firing;
 use spec::*;
@@ -151,8 +155,12 @@ impl<F: ?Sized> Drop for State<F> {
         // is dropping this state (its closure held the last reference): shutdown dropped
         // it unrun, and its handle may not read finished yet.
         let firing = self.firing.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let dropped = firing.stop.is_none() && firing.next.is_ok();
-        let (stop, cancelled) = (firing.stop.unwrap_or(Stop::Shutdown), firing.cancelled);
+        if !firing.marks.started() {
+            // `start` refused it: never a schedule of the census.
+            return;
+        }
+        let dropped = firing.marks.dropped() || (firing.stop.is_none() && firing.next.is_ok());
+        let (stop, cancelled) = (firing.stop.unwrap_or(Stop::Shutdown), firing.marks.cancelled());
         Census::in_runtime(&self.handle).retire(&firing.tally, stop, dropped, cancelled);
     }
 }
@@ -188,14 +196,27 @@ fn spawn_firing<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>, firing: 
     let this = state.clone();
     let census = state.census();
     let due = census.due(firing.due_at(&state.spec), now);
-    firing.next = Ok(state.handle.spawn_due(due, firing.priority, move || fire(&this)));
-    census.tasks_spawned(1);
+    match state.handle.try_spawn_due(due, firing.priority, move || fire(&this)) {
+        Some(next) => {
+            firing.next = Ok(next);
+            census.tasks_spawned(1);
+        }
+        // Shutdown closed the runtime since the check above: no task was made.
+        None => {
+            firing.stop = Some(Stop::Shutdown);
+            firing.take_next();
+        }
+    }
 }
 
-/// Cancels the pending firing, if any, noting it if it was still in its wheel.
+/// Cancels the pending firing, if any, noting it if it was still in its wheel, or if
+/// shutdown had already dropped it unrun (only this schedule cancels its firings, under
+/// its mutex, so a firing that reads cancelled and was not cancelled here was dropped).
 fn cancel_next(firing: &mut Firing) {
     if let Some(next) = firing.take_next() {
-        firing.cancelled = next.cancel();
+        let cancelled = next.cancel();
+        firing.marks.set_cancelled(cancelled);
+        firing.marks.set_dropped(!cancelled && next.status() == TaskStatus::Cancelled);
     }
 }
 
@@ -241,8 +262,16 @@ fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
                     spawn_firing(&this, &mut firing, mono::now());
                 }
             };
-            firing.next = Ok(state.handle.spawn(firing.priority, relay));
-            state.census().tasks_spawned(1);
+            match state.handle.try_spawn_due(Due::Now, firing.priority, relay) {
+                Some(next) => {
+                    firing.next = Ok(next);
+                    state.census().tasks_spawned(1);
+                }
+                None => {
+                    firing.stop = Some(Stop::Shutdown);
+                    firing.take_next();
+                }
+            }
         }
         drop(firing);
         run_once(state);
@@ -260,6 +289,9 @@ fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
         match after_run(state, &mut firing, tick, started) {
             Some(queued) => {
                 (tick, started) = (queued, firing.wall_at(&state.spec, mono::now()));
+                // The queued run is of `queued`, started now: what `next_due` works from.
+                firing.set_next(&state.spec, queued, false);
+                firing.next = Err(started);
                 firing.tally.runs += 1;
             }
             None => {
@@ -356,6 +388,7 @@ impl DynState {
             if firing.stop == Some(Stop::Shutdown) {
                 return Err(ScheduleError::shutdown());
             }
+            firing.marks.set_started();
         }
         let state: Arc<DynState> = state;
         census.register(Arc::downgrade(&state));
@@ -409,7 +442,7 @@ impl DynState {
     /// pending firing was cancelled in its wheel; and its tally.
     pub(crate) fn phase(&self) -> (Phase, bool, Tally) {
         let firing = self.lock();
-        (firing.phase(&self.spec), firing.cancelled, firing.tally)
+        (firing.phase(&self.spec), firing.marks.cancelled(), firing.tally)
     }
 
     /// The schedule as spawned: borrowed for a cron or bounded schedule, made again from

@@ -22,9 +22,8 @@ pub(super) struct Firing {
     pub(super) running: u16,
     pub(super) priority: Priority,
     pub(super) stop: Option<Stop>,
-    /// The pending firing was cancelled in its wheel (at most once: cancelling stops the
-    /// schedule).
-    pub(super) cancelled: bool,
+    /// [`Marks`]: one byte, so the state keeps its allocator size class.
+    pub(super) marks: Marks,
     /// The schedule's rules, here for every shape of [`Spec`].
     pub(super) missed: MissedTickBehavior,
     pub(super) overlap: Overlap,
@@ -42,7 +41,7 @@ impl Firing {
             running: 0,
             priority,
             stop: None,
-            cancelled: false,
+            marks: Marks::default(),
             missed: schedule.missed_tick_behavior(),
             overlap: schedule.overlap_rule(),
             on_panic: schedule.on_panic_rule(),
@@ -68,7 +67,8 @@ impl Firing {
         if !self.is_over() {
             return Phase::Active(self.next_due(spec));
         }
-        let dropped = self.stop.is_none() && self.next.as_ref().is_ok_and(JoinHandle::is_finished);
+        let dropped = self.marks.dropped()
+            || (self.stop.is_none() && self.next.as_ref().is_ok_and(JoinHandle::is_finished));
         Phase::Finished { stop: self.stop.unwrap_or(Stop::Shutdown), dropped }
     }
 
@@ -151,5 +151,42 @@ impl Firing {
     /// How many more ticks `times` allows.
     pub(super) fn ticks_left(&self, spec: &Spec) -> u64 {
         spec.max_firings().map_or(u64::MAX, |n| n.saturating_sub(self.tally.runs + self.tally.skipped))
+    }
+}
+
+/// What happened to a schedule once, as bits of one byte.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Marks(u8);
+
+impl Marks {
+    /// The pending firing was cancelled in its wheel (at most once: cancelling stops
+    /// the schedule).
+    const CANCELLED: u8 = 1;
+    /// The pending firing had been dropped unrun by shutdown when a stop came to cancel
+    /// it (one dropped with no stop set is told by its finished handle: `Firing::phase`).
+    const DROPPED: u8 = 2;
+    /// `start` spawned the first firing: the schedule is one of the census's.
+    const STARTED: u8 = 4;
+
+    fn set(&mut self, bit: u8, on: bool) {
+        self.0 = if on { self.0 | bit } else { self.0 & !bit };
+    }
+    pub(super) fn cancelled(self) -> bool {
+        self.0 & Self::CANCELLED != 0
+    }
+    pub(super) fn set_cancelled(&mut self, on: bool) {
+        self.set(Self::CANCELLED, on);
+    }
+    pub(super) fn dropped(self) -> bool {
+        self.0 & Self::DROPPED != 0
+    }
+    pub(super) fn set_dropped(&mut self, on: bool) {
+        self.set(Self::DROPPED, on);
+    }
+    pub(super) fn started(self) -> bool {
+        self.0 & Self::STARTED != 0
+    }
+    pub(super) fn set_started(&mut self) {
+        self.set(Self::STARTED, true);
     }
 }

@@ -13,20 +13,26 @@ use crate::time::MissedTickBehavior;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::time::Duration;
 
-/// `nanos` nanoseconds, as a `TimeDelta`, if it fits.
-pub(super) fn delta_of_nanos(nanos: u128) -> Option<TimeDelta> {
-    i64::try_from(nanos).ok().map(TimeDelta::nanoseconds)
+const NANOS_PER_SEC: u128 = 1_000_000_000;
+
+/// `nanos` nanoseconds, as a `TimeDelta`, if it fits (about 292 million years).
+fn delta_of_nanos(nanos: u128) -> Option<TimeDelta> {
+    let secs = TimeDelta::try_seconds(i64::try_from(nanos / NANOS_PER_SEC).ok()?)?;
+    // The remainder is below a second: it fits.
+    secs.checked_add(&TimeDelta::nanoseconds((nanos % NANOS_PER_SEC) as i64))
 }
 
-/// `b - a` in nanoseconds, signed; saturates beyond ~292 years.
+/// `b - a` in nanoseconds, signed and exact (a `TimeDelta` holds whole seconds and the
+/// nanoseconds of the last, both with its sign).
 fn signed_nanos(a: DateTime<Utc>, b: DateTime<Utc>) -> i128 {
-    (b - a).num_nanoseconds().map_or(if b > a { i128::MAX } else { i128::MIN }, i128::from)
+    let d = b - a;
+    i128::from(d.num_seconds()) * NANOS_PER_SEC as i128 + i128::from(d.subsec_nanos())
 }
 
-/// `b - a` in nanoseconds (`b >= a`); saturates beyond ~292 years.
+/// `b - a` in nanoseconds (`b >= a`; 0 otherwise), exact: an anchor centuries back is
+/// as good as yesterday's.
 fn nanos_between(a: DateTime<Utc>, b: DateTime<Utc>) -> u128 {
-    let d = b - a;
-    d.num_nanoseconds().map_or(u128::from(u64::MAX), |n| u128::try_from(n).unwrap_or(0))
+    u128::try_from(signed_nanos(a, b)).unwrap_or(0)
 }
 
 /// How many cron occurrences are counted when reporting missed ticks; more count as this.
