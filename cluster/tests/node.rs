@@ -497,3 +497,70 @@ fn a_command_whose_output_is_over_the_result_cap_fails_instead_of_passing_a_part
     assert_eq!(s.result.as_deref(), Some(&b"hi\n"[..]), "{s:?}");
     n.shutdown(WAIT);
 }
+
+/// A result delivered while Redis refuses writes for a moment (out of memory under
+/// `noeviction`, as while it loads its data after a restart) is sent again until Redis
+/// takes it: the job completes once, on its first attempt, and nothing is set aside.
+#[test]
+fn a_result_refused_for_a_passing_reason_is_delivered_when_redis_takes_writes_again() {
+    let (redis, q, rt) = setup(1);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let runs = Arc::new(AtomicU32::new(0));
+    let r = runs.clone();
+    let n = node(&q, &rt)
+        .handler("held", move |_| {
+            r.fetch_add(1, SeqCst);
+            started_tx.lock().unwrap().send(()).unwrap();
+            let _ = release_rx.lock().unwrap().recv_timeout(WAIT);
+            Ok(b"done".to_vec())
+        })
+        .start()
+        .unwrap();
+    let id = q.enqueue(Job::new("held")).unwrap();
+    started_rx.recv_timeout(WAIT).expect("the job never started");
+    let mut admin = redis.conn();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("maxmemory-policy").arg("noeviction").query(&mut admin).unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("1").query(&mut admin).unwrap();
+    release_tx.send(()).unwrap();
+    // Long enough for the keeper's three refused tries and more (about 70 ms).
+    std::thread::sleep(Duration::from_millis(600));
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg("0").query(&mut admin).unwrap();
+    let s = q.wait(id, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts, s.lost_leases), (JobState::Completed, 1, 0), "{s:?}");
+    assert_eq!(s.result.as_deref(), Some(&b"done"[..]));
+    let report = n.shutdown(WAIT);
+    assert_eq!(runs.load(SeqCst), 1, "the handler ran again: {report}");
+    assert!(report.is_balanced(), "{report}");
+    assert_eq!(report.unacked, 0, "{report}");
+}
+
+/// A schedule Redis cannot fire (its hash is not a hash) does not make an idle node spin
+/// on it: the node tries it again after a backoff, and runs jobs meanwhile. (It made
+/// about 3,000 script calls a second before; the bound below is on calls made, which a
+/// slow machine only lowers.)
+#[test]
+fn a_schedule_that_cannot_fire_does_not_make_the_node_spin() {
+    let (redis, q, rt) = setup(1);
+    let mut conn = redis.conn();
+    let _: () = redis::cmd("SET").arg("kairos:{jobs}:s:bad").arg("not a hash").query(&mut conn).unwrap();
+    let _: () =
+        redis::cmd("ZADD").arg("kairos:{jobs}:sched-next").arg(0).arg("bad").query(&mut conn).unwrap();
+    let n = node(&q, &rt).handler("ok", |_| Ok(Vec::new())).start().unwrap();
+    let id = q.enqueue(Job::new("ok")).unwrap();
+    assert_eq!(q.wait(id, WAIT).unwrap().state, JobState::Completed);
+    let calls = |conn: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+            .and_then(|rest| rest.split(',').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = calls(&mut conn);
+    std::thread::sleep(Duration::from_secs(1));
+    let made = calls(&mut conn) - before;
+    assert!(made < 300, "{made} script calls in a second with one broken schedule due");
+    n.shutdown(WAIT);
+}

@@ -46,6 +46,28 @@ fn a_batch_is_one_step_in_order_and_ids_increase() {
     assert_eq!(q.counts().unwrap().ready, 100);
 }
 
+/// Ids from 1e14 up are written as integers (Lua's `tostring` printed them as `1e+14`,
+/// and a batch's jobs then shared one key and overwrote each other).
+#[test]
+fn ids_past_1e14_stay_distinct_integers() {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("big").unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("kairos:{big}:ids")
+        .arg(99_999_999_999_998u64)
+        .query(&mut redis.conn())
+        .unwrap();
+    let jobs: Vec<Job> = (0..4).map(|i| Job::new(format!("k{i}"))).collect();
+    let out = q.enqueue_batch(&jobs).unwrap();
+    let ids: Vec<u64> = out.iter().map(|e| e.id.0).collect();
+    assert_eq!(ids, [99_999_999_999_999, 100_000_000_000_000, 100_000_000_000_001, 100_000_000_000_002]);
+    for (i, e) in out.iter().enumerate() {
+        let s = q.status(e.id).unwrap().expect("each job has its own hash");
+        assert_eq!(s.kind, format!("k{i}"), "{s:?}");
+    }
+    assert_eq!(q.counts().unwrap().ready, 4);
+}
+
 #[test]
 fn an_idempotency_key_returns_the_first_id() {
     let redis = RedisServer::start();
@@ -160,4 +182,40 @@ fn counts_and_status_survive_a_redis_restart_with_aof() {
     let c = q.counts().unwrap();
     assert_eq!((c.ready, c.total_enqueued), (50, 50));
     assert!(ids.iter().all(|id| q.status(*id).unwrap().is_some()));
+}
+
+/// `kairos-cluster produce` refuses arguments it cannot honour with a reason, instead of
+/// panicking (a gap beyond what a `Duration` holds) or reserving memory for a huge count.
+#[test]
+fn the_producer_tool_refuses_bad_arguments_with_a_reason() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    for (args, says) in [
+        (&["--rate", "1e-300"][..], "--rate"),
+        (&["--period", "1e300"][..], "--period"),
+        (&["--period", "1", "--gauss", "--sigma", "1e300"][..], "--sigma"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kairos-cluster"))
+            .args(["produce", "--redis", &url, "--queue", "bad", "--count", "1"])
+            .args(args)
+            .output()
+            .expect("run the kairos-cluster binary");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(says) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A huge count is accepted (and would run for ages): it reserves nothing up front.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kairos-cluster"))
+        .args(["produce", "--redis", &url, "--queue", "big", "--count", "18446744073709551615", "--json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the kairos-cluster binary");
+    let q = Client::connect(&url).unwrap().queue("big").unwrap();
+    common::eventually("the producer enqueues", || q.counts().unwrap().total_enqueued > 0);
+    assert!(child.try_wait().unwrap().is_none(), "the producer exited early");
+    child.kill().unwrap();
+    let _ = child.wait();
 }

@@ -32,7 +32,7 @@ use redis::Value;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest an idle node waits before claiming again, message or not.
 pub(crate) const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -53,6 +53,10 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
     let mut sub: Option<redis::Connection> = None;
     let mut backoff = Duration::from_millis(10);
     let mut warned = false;
+    // Due schedules that fired nothing (a failure, or a schedule Redis will not move on)
+    // are tried again only after a backoff, so they cannot make the loop spin; claims go
+    // on meanwhile.
+    let (mut fire_again_at, mut fire_backoff) = (Instant::now(), Duration::from_millis(10));
     let mut specs: HashMap<String, Option<ScheduleSpec>> = HashMap::new();
     while !state.stopping.load(SeqCst) {
         if state.runtime.is_shutdown() {
@@ -110,21 +114,38 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
         for job in std::mem::take(&mut reply.jobs) {
             state.start(job);
         }
-        if !reply.due_schedules.is_empty() {
-            if let Some(c) = conn.as_mut() {
-                // A failure here is retried at the next claim (the tick stays due).
-                let _ = fire_due(c, &prefix, &state, &reply, &mut specs);
+        let schedules_due = !reply.due_schedules.is_empty();
+        if schedules_due && Instant::now() >= fire_again_at {
+            // A failure here is retried at a later claim (the tick stays due).
+            match conn.as_mut().map(|c| fire_due(c, &prefix, &state, &reply, &mut specs)) {
+                Some(Ok(fired)) if fired > 0 => {
+                    fire_backoff = Duration::from_millis(10);
+                    continue;
+                }
+                failed => {
+                    if let Some(Err(e)) = failed {
+                        eprintln!(
+                            "kairos-cluster node {}: firing due schedules failed ({e}); retrying in {fire_backoff:?}",
+                            state.node_id
+                        );
+                    }
+                    fire_again_at = Instant::now() + fire_backoff;
+                    fire_backoff = (fire_backoff * 2).min(Duration::from_secs(2));
+                }
             }
-            continue;
         }
         if got == free || reply.ready_left > 0 {
             continue;
         }
-        let wait = if reply.next_ms < 0 {
+        let mut wait = if reply.next_ms < 0 {
             IDLE_POLL
         } else {
             Duration::from_millis((reply.next_ms - reply.now_ms).max(0) as u64).min(IDLE_POLL)
         };
+        if schedules_due {
+            // The due schedule's tick is in the past: wait for the retry instead.
+            wait = wait.max(fire_again_at.saturating_duration_since(Instant::now()));
+        }
         if !wait.is_zero() {
             if let Some(s) = sub.as_mut() {
                 if !wait_for_message(s, wait) {
@@ -246,8 +267,9 @@ fn fire_due(
     state: &NodeState,
     reply: &ClaimReply,
     specs: &mut HashMap<String, Option<ScheduleSpec>>,
-) -> redis::RedisResult<()> {
+) -> redis::RedisResult<u64> {
     let now = utc_of_ms(reply.now_ms);
+    let mut fired = 0;
     for (name, tick) in &reply.due_schedules {
         let text: Option<String> =
             redis::cmd("HGET").arg(format!("{prefix}s:{name}")).arg("spec").query(conn)?;
@@ -269,7 +291,7 @@ fn fire_due(
         };
         let jitter = spec.map_or(0, |s| s.jitter_ms());
         let jitter = if jitter > 0 { fastrand::u64(0..=jitter) } else { 0 };
-        let _: i64 = SCRIPTS
+        let id: i64 = SCRIPTS
             .fire
             .key(prefix)
             .arg(name)
@@ -278,8 +300,9 @@ fn fire_due(
             .arg(jitter)
             .arg(if state.config.events { "1" } else { "0" })
             .invoke(conn)?;
+        fired += u64::from(id > 0);
     }
-    Ok(())
+    Ok(fired)
 }
 
 #[cfg(test)]

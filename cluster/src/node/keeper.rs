@@ -8,13 +8,14 @@
 //! - **Leases before acks**: renewals run on their own schedule, before any ack, so a
 //!   batch that keeps failing never lets running jobs' leases run out.
 //! - **Nothing dropped**: an outcome is removed from `pending` only when Redis answered
-//!   it (applied or refused); on a lost connection the batch is kept and sent again after
-//!   a backoff. ACK is safe to repeat: an applied outcome changed the job's state, so a
+//!   it (applied or refused); on a lost connection, or a refusal for a passing reason
+//!   (Redis loading its data, out of memory, busy with a script, in a failover:
+//!   `transient`), the batch is kept and sent again after a backoff. ACK is safe to repeat: an applied outcome changed the job's state, so a
 //!   second delivery is refused by the fencing check instead of applied twice (the node
 //!   then counts it `refused`, and the queue's `stale` counter counts it too: a reply
 //!   lost in transit looks like a late ack). A batch Redis itself keeps refusing three
-//!   times is sent one outcome at a time; an outcome refused alone is set aside
-//!   (`unacked`): its job's lease runs out and another attempt runs it.
+//!   times is sent one outcome at a time; an outcome refused alone, for what it is, is
+//!   set aside (`unacked`): its job's lease runs out and another attempt runs it.
 //! - **Exit**: once the node is stopping, the fetcher has exited and no job is running,
 //!   it delivers what is pending (trying until the node's stop deadline) and says goodbye
 //!   (the node leaves the live-node set). What it could not deliver is counted `unacked`.
@@ -111,7 +112,7 @@ impl Keeper {
                         pending.drain(..batch);
                         failed_batches = 0;
                     }
-                    Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+                    Err(e) if transient(&e) => {
                         eprintln!("kairos-cluster node {}: ack failed ({e}); retrying", self.state.node_id);
                         ok = false;
                     }
@@ -124,15 +125,20 @@ impl Keeper {
                         eprintln!("kairos-cluster node {}: ack refused by Redis ({e})", self.state.node_id);
                         if failed_batches >= 3 {
                             let batch: Vec<Outcome> = pending.drain(..batch).collect();
+                            // Refused for a passing reason: sent again, never set aside.
+                            let mut again = Vec::new();
                             for o in batch {
                                 match ack(c, &prefix, &self.state, std::slice::from_ref(&o)) {
                                     Ok(a) => self.count(std::slice::from_ref(&o), &a),
+                                    Err(e) if transient(&e) => again.push(o),
                                     Err(_) => {
                                         self.forget(&o);
                                         self.state.counters.unacked.fetch_add(1, SeqCst);
                                     }
                                 }
                             }
+                            ok = again.is_empty();
+                            pending.splice(0..0, again);
                             failed_batches = 0;
                         } else {
                             ok = false;
@@ -248,4 +254,20 @@ fn heartbeat(c: &mut Conn, prefix: &str, state: &NodeState, leaving: bool) -> re
         .arg(info)
         .arg(if leaving { "1" } else { "0" })
         .invoke(c)
+}
+
+/// Whether Redis refused for a passing reason: the connection (dropped, refused, timed
+/// out), or the server loading its data (`LOADING`), out of memory under `noeviction`
+/// (`OOM`), busy with a script (`BUSY`), or in a failover (`TRYAGAIN`, `CLUSTERDOWN`,
+/// `MASTERDOWN`, `READONLY`). Outcomes refused so are sent again, with the leases
+/// renewed meanwhile; only an outcome Redis refuses for what it is is set aside.
+fn transient(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(
+            e.code(),
+            Some("LOADING" | "OOM" | "BUSY" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY")
+        )
 }

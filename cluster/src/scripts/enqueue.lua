@@ -35,7 +35,8 @@ for j = 0, n - 1 do
     out[#out + 1] = existing
     out[#out + 1] = 1
   else
-    local id = tostring(id0 + j + 1)
+    -- '%d', not tostring: a Lua number from 1e14 up prints as "1e+14".
+    local id = string.format('%d', id0 + j + 1)
     if idem ~= '' then redis.call('SET', P .. 'i:' .. idem, id, 'PX', window) end
     local f = { 'k', kind, 'p', payload, 'pr', pri, 'c', now }
     if dl then f[#f + 1] = 'dl'; f[#f + 1] = dl end

@@ -22,7 +22,7 @@ else
   redis.call('ZADD', P .. 'sched-next', next, name)
 end
 local now = now_ms()
-local id = tostring(redis.call('INCR', P .. 'ids'))
+local id = string.format('%d', redis.call('INCR', P .. 'ids')) -- not tostring: 1e14 prints as "1e+14"
 redis.call('HSET', job_key(id), 'k', t[1], 'p', t[2], 'pr', pri, 'c', now, 'sc', name)
 if t[4] and t[4] ~= '' then redis.call('HSET', job_key(id), 'dl', now + tonumber(string.sub(t[4], 2))) end
 if t[5] and t[5] ~= '' then redis.call('HSET', job_key(id), 'r', t[5]) end

@@ -29,6 +29,16 @@ pub fn run(a: ProduceArgs) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // The gap between jobs: at most a day (so the schedule stays within what a clock holds).
+    let longest = MAX_GAP.as_secs_f64();
+    if let Some(r) = a.rate.filter(|&r| 1.0 / r > longest) {
+        return Err(format!("--rate {r}: at least one job a day (1/{longest})").into());
+    }
+    for (name, v) in [("--period", a.period), ("--sigma", a.sigma)] {
+        if let Some(v) = v.filter(|&v| v > longest) {
+            return Err(format!("{name} {v}: at most {longest} s (a day)").into());
+        }
+    }
     let queue = Client::connect(&a.target.redis)?.queue(&a.target.queue)?;
     let gap = |_: u64| -> Duration {
         let secs = match (a.rate, a.period, a.gauss) {
@@ -37,7 +47,8 @@ pub fn run(a: ProduceArgs) -> Result<(), Box<dyn std::error::Error>> {
             (None, Some(p), false) => p,
             (None, None, _) => 0.0,
         };
-        Duration::from_secs_f64(secs)
+        // Within a day by the checks above, but for a gaussian tail beyond it.
+        Duration::try_from_secs_f64(secs).unwrap_or(MAX_GAP).min(MAX_GAP)
     };
     let bar = if a.json {
         indicatif::ProgressBar::hidden()
@@ -49,7 +60,9 @@ pub fn run(a: ProduceArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
         bar
     };
-    let mut latencies_us: Vec<u64> = Vec::with_capacity(a.count as usize / a.batch + 1);
+    // One sample per round trip, grown as they come (a huge --count must not reserve
+    // memory up front).
+    let mut latencies_us: Vec<u64> = Vec::with_capacity((a.count / a.batch as u64).min(1 << 16) as usize + 1);
     let start = Instant::now();
     let mut next = start;
     let mut sent = 0u64;
@@ -76,7 +89,7 @@ pub fn run(a: ProduceArgs) -> Result<(), Box<dyn std::error::Error>> {
         sent += n;
         bar.inc(n);
         for i in 0..n {
-            next += gap(sent + i);
+            next += gap(sent.saturating_add(i));
         }
     }
     bar.finish_and_clear();
@@ -105,6 +118,9 @@ pub fn run(a: ProduceArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+/// The longest gap between two jobs a producer accepts.
+const MAX_GAP: Duration = Duration::from_secs(86_400);
 
 /// A standard normal sample (Box-Muller).
 fn standard_normal() -> f64 {
