@@ -425,3 +425,34 @@ fn a_loop_of_sleeps_does_not_keep_shutdown_waiting() {
     assert_eq!(report.futures_dropped, 1, "{report:?}");
     assert!(join(h).unwrap_err().is_shutdown());
 }
+
+/// A `Sleep` made on one runtime and awaited in a task of another ends when its own
+/// runtime shuts down (as it does in `block_on`), instead of leaving the other runtime's
+/// task waiting with no waker, and is never polled again after its timer gave its result.
+#[test]
+fn a_sleep_of_a_runtime_that_shut_down_ends_in_a_task_of_another() {
+    let a = runtime(1);
+    let b = runtime(1);
+    // Made inside a task of `a` (a sleep needs its runtime's context), handed out unawaited.
+    #[allow(clippy::async_yields_async)]
+    let made = a.spawn_future(Priority::NORMAL, async { kairos_rt::sleep(Duration::from_secs(3600)) });
+    let sleep = join(made).unwrap();
+    let (polled_tx, polled_rx) = mpsc::channel();
+    let waiter = b.spawn_future(Priority::NORMAL, async move {
+        let mut sleep = Box::pin(sleep);
+        let mut first = true;
+        std::future::poll_fn(|cx| {
+            if first {
+                first = false;
+                polled_tx.send(()).unwrap();
+            }
+            sleep.as_mut().poll(cx)
+        })
+        .await;
+    });
+    polled_rx.recv_timeout(PATIENCE).expect("the waiter never polled the sleep");
+    let report = a.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+    join(waiter).expect("the sleep ended when its runtime shut down");
+    b.shutdown();
+}

@@ -552,3 +552,27 @@ fn a_dense_stream_of_timers_all_fire_once_and_never_early() {
         assert!(report.is_balanced(), "slack {slack:?}: {report:?}");
     }
 }
+
+/// A timed task whose priority changes while it waits leaves the pending counts as it
+/// found them once it fires or is cancelled: `pending().timed()` and
+/// `metrics().timers_pending` go back to 0 (they stayed at 1 per such task).
+#[test]
+fn a_timed_task_reprioritized_while_it_waits_leaves_the_pending_counts_at_zero() {
+    let rt = runtime(1);
+    let fires = rt.spawn_after(Duration::from_millis(30), Priority::LOW, || ());
+    assert!(wait_until(|| rt.pending().timed() == 1), "taken into the wheel");
+    assert!(fires.set_priority(Priority::HIGH));
+    join(fires).unwrap();
+    assert!(wait_until(|| rt.pending().timed() == 0), "{:?}", rt.pending());
+    let waits = rt.spawn_after(Duration::from_secs(60), Priority::LOW, || ());
+    assert!(wait_until(|| rt.pending().timed() == 1), "taken into the wheel");
+    assert!(waits.set_priority(Priority::NORMAL));
+    assert!(waits.cancel());
+    assert!(
+        wait_until(|| rt.pending().timed() == 0 && rt.metrics().timers_pending == 0),
+        "{:?}",
+        rt.pending()
+    );
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}

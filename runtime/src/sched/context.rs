@@ -44,6 +44,17 @@ pub(crate) fn on_worker_thread() -> bool {
     with_worker(|w| w.is_some())
 }
 
+/// Whether the current thread is a worker of a runtime that is shutting down (its
+/// intake closed, or its workers told to stop).
+pub(crate) fn on_closing_worker() -> bool {
+    with_worker(|w| {
+        w.is_some_and(|w| {
+            let shared = w.shared();
+            shared.is_closed() || shared.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        })
+    })
+}
+
 /// Marks the current thread as inside `block_on` of `shared` until the guard drops.
 pub(crate) struct EnterGuard(());
 

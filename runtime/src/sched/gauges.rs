@@ -24,14 +24,23 @@ impl Shared {
         })
     }
 
-    /// Timed user tasks in the wheels per level (index = level).
+    /// Timed user tasks in the wheels per level (index = level). Their sum is exact (up
+    /// to the tasks moving while it is read); the split by level is off by the tasks
+    /// whose priority changed while they waited: such a task was counted at its old level
+    /// when it entered its wheel and leaves it at its new one, so its old level keeps one
+    /// too many and its new one one too few. The levels that read negative are taken,
+    /// one by one, from the lowest levels that read positive, so the sum stays right.
     pub(crate) fn pending_timed_by_level(&self) -> [u64; Priority::LEVELS] {
+        let signed: [i64; Priority::LEVELS] = core::array::from_fn(|l| {
+            self.remotes.iter().fold(0u64, |acc, r| acc.wrapping_add(r.timed_by_level[l].load(Relaxed)))
+                as i64
+        });
+        let mut owed: u64 = signed.iter().filter(|&&s| s < 0).map(|s| s.unsigned_abs()).sum();
         core::array::from_fn(|l| {
-            let sum =
-                self.remotes.iter().fold(0u64, |acc, r| acc.wrapping_add(r.timed_by_level[l].load(Relaxed)));
-            // A level can read negative after a timed task's priority changed (counted
-            // at its old level when linked, at its new one when it left the wheel).
-            u64::try_from(sum as i64).unwrap_or(0)
+            let count = u64::try_from(signed[l]).unwrap_or(0);
+            let taken = count.min(owed);
+            owed -= taken;
+            count - taken
         })
     }
 

@@ -63,6 +63,9 @@ use std::time::{Duration, Instant};
 pub struct Sleep {
     deadline: Instant,
     timer: JoinHandle<()>,
+    /// The timer's handle has given its result (never polled again): `Some(true)` if the
+    /// sleep ended, `Some(false)` if it waits for its task's shutdown.
+    settled: Option<bool>,
 }
 
 impl fmt::Debug for Sleep {
@@ -128,7 +131,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 fn sleep_for(what: &str, instead: &str, duration: Duration) -> Sleep {
     let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
     let timer = with_current(what, instead, |h| h.timer(h.due_after(duration)));
-    Sleep { deadline, timer }
+    Sleep { deadline, timer, settled: None }
 }
 
 /// Waits until `deadline` (completes at once if it has passed). Like [`sleep`], it ends
@@ -152,7 +155,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
         with_current("sleep_until", "Handle::spawn_at (or run the future inside Runtime::block_on)", |h| {
             h.timer(h.due_at(deadline))
         });
-    Sleep { deadline, timer }
+    Sleep { deadline, timer, settled: None }
 }
 
 fn far_future() -> Instant {
@@ -163,15 +166,27 @@ fn far_future() -> Instant {
 impl Future for Sleep {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match Pin::new(&mut self.timer).poll(cx) {
-            // On a worker, the task polling us is being shut down too: shutdown cancels
-            // it at this `.await` (it claims every unfinished future, idle or mid-poll).
-            // Ending the sleep instead would let a loop of sleeps run forever.
-            Poll::Ready(Err(e)) if e.is_shutdown() && crate::sched::context::on_worker_thread() => {
-                Poll::Pending
-            }
-            // Elsewhere (`block_on`), a shutdown error ends the sleep: the runtime is gone.
-            other => other.map(|_| ()),
+        match self.settled {
+            Some(true) => return Poll::Ready(()),
+            Some(false) => return Poll::Pending,
+            None => {}
+        }
+        let ended = match Pin::new(&mut self.timer).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            // On a worker of a runtime that is shutting down, the task polling us is
+            // being shut down too: shutdown cancels it at this `.await` (it claims every
+            // unfinished future, idle or mid-poll). Ending the sleep instead would let a
+            // loop of sleeps run forever.
+            Poll::Ready(Err(e)) if e.is_shutdown() && crate::sched::context::on_closing_worker() => false,
+            // Elsewhere (`block_on`, or a task of another runtime that goes on), a
+            // shutdown error ends the sleep: its runtime is gone.
+            Poll::Ready(_) => true,
+        };
+        self.settled = Some(ended);
+        if ended {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 }
