@@ -18,6 +18,11 @@ use std::time::Duration;
 /// How long a connection attempt may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a command may wait for its reply (beyond any time it asks Redis to block)
+/// before the server counts as unresponsive (paused, or behind a network that drops
+/// packets): the call fails and its connection is dropped, instead of waiting for ever.
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where Redis is: one server, or the seed nodes of a cluster.
 #[derive(Clone)]
 pub(crate) enum Target {
@@ -29,6 +34,24 @@ pub(crate) enum Target {
 pub(crate) enum Conn {
     Single(redis::Connection),
     Cluster(Box<redis::cluster::ClusterConnection>),
+}
+
+impl Conn {
+    /// How long a command on this connection waits for its reply (and for its request to
+    /// be written) before it fails: [`COMMAND_TIMEOUT`], or more around a command that
+    /// asks Redis to block.
+    pub(crate) fn set_reply_timeout(&self, timeout: Duration) -> RedisResult<()> {
+        match self {
+            Conn::Single(c) => {
+                c.set_read_timeout(Some(timeout))?;
+                c.set_write_timeout(Some(timeout))
+            }
+            Conn::Cluster(c) => {
+                c.set_read_timeout(Some(timeout))?;
+                c.set_write_timeout(Some(timeout))
+            }
+        }
+    }
 }
 
 impl ConnectionLike for Conn {
@@ -174,6 +197,7 @@ impl Client {
         } else {
             let c = redis::cluster::ClusterClient::builder(urls.iter().copied())
                 .connection_timeout(CONNECT_TIMEOUT)
+                .response_timeout(COMMAND_TIMEOUT)
                 .build()
                 .map_err(|e| bad(e.to_string()))?;
             Target::Cluster(c)
@@ -203,10 +227,12 @@ impl Client {
     /// A new connection (no checks beyond the connection itself).
     pub(crate) fn conn(&self) -> Result<Conn> {
         let e = |e| Error::from_redis(&self.url, "connect", e);
-        Ok(match &self.target {
+        let conn = match &self.target {
             Target::Single(c) => Conn::Single(c.get_connection_with_timeout(CONNECT_TIMEOUT).map_err(e)?),
             Target::Cluster(c) => Conn::Cluster(Box::new(c.get_connection().map_err(e)?)),
-        })
+        };
+        conn.set_reply_timeout(COMMAND_TIMEOUT).map_err(e)?;
+        Ok(conn)
     }
 
     /// A plain connection to one server that can subscribe: the server itself, or the

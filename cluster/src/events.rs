@@ -1,6 +1,7 @@
 //! The queue's event stream (`kairos:{q}:ev`, about the last 10,000 events): what became
 //! of jobs, for any process that wants to know without polling each job.
 
+use crate::connection::COMMAND_TIMEOUT;
 use crate::error::Result;
 use crate::job::JobId;
 use crate::queue::Queue;
@@ -97,7 +98,10 @@ impl Queue {
         let key = format!("{}ev", self.prefix());
         let ms = block.as_millis().clamp(1, u64::MAX as u128) as u64;
         let reply: Value = self.conn().with("events", true, |c| {
-            redis::cmd("XREAD")
+            // The reply may take the whole block: wait for it that long, and more.
+            let timeout = Duration::from_millis(ms).saturating_add(COMMAND_TIMEOUT);
+            c.set_reply_timeout(timeout)?;
+            let reply = redis::cmd("XREAD")
                 .arg("COUNT")
                 .arg(count.max(1))
                 .arg("BLOCK")
@@ -105,7 +109,9 @@ impl Queue {
                 .arg("STREAMS")
                 .arg(&key)
                 .arg(after)
-                .query(c)
+                .query(c);
+            c.set_reply_timeout(COMMAND_TIMEOUT)?;
+            reply
         })?;
         Ok(parse(&reply))
     }

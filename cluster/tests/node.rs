@@ -564,3 +564,25 @@ fn a_schedule_that_cannot_fire_does_not_make_the_node_spin() {
     assert!(made < 300, "{made} script calls in a second with one broken schedule due");
     n.shutdown(WAIT);
 }
+
+/// A node asked to stop while its Redis does not answer (paused with SIGSTOP: a frozen
+/// VM, a network that drops packets) returns once its calls time out, instead of
+/// waiting for ever on a reply that never comes (it hung before replies had a timeout).
+#[test]
+fn a_node_stops_while_its_redis_is_paused() {
+    let (redis, q, rt) = setup(1);
+    let n = node(&q, &rt).handler("ok", |_| Ok(Vec::new())).start().unwrap();
+    let id = q.enqueue(Job::new("ok")).unwrap();
+    assert_eq!(q.wait(id, WAIT).unwrap().state, JobState::Completed);
+    let pid = redis.pid() as libc::pid_t;
+    // SAFETY: kill(2) on our own child redis-server, with valid signal numbers.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(n.shutdown(Duration::from_secs(1)));
+    });
+    let stopped = rx.recv_timeout(Duration::from_secs(120));
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    stopped.expect("the node's shutdown hung on a paused Redis");
+}
