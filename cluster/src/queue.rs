@@ -348,7 +348,9 @@ impl Queue {
         })
     }
 
-    /// Up to `limit` dead jobs, oldest first, with their last errors.
+    /// Up to `limit` dead jobs, oldest first, with their last errors. A member of the dead
+    /// set that is no job id (CLAIM dead-letters whatever the ready set held that is no
+    /// job) is left out, and counts against `limit`.
     ///
     /// # Errors
     ///
@@ -358,11 +360,13 @@ impl Queue {
             return Ok(Vec::new());
         }
         let key = format!("{}dead", self.prefix);
-        let ids: Vec<u64> = self.conn.with("dead", true, |c| {
+        let members: Vec<String> = self.conn.with("dead", true, |c| {
             redis::cmd("ZRANGE").arg(&key).arg(0).arg(limit.saturating_sub(1) as i64).query(c)
         })?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
+        let mut out = Vec::with_capacity(members.len());
+        // A member that is no job id (CLAIM dead-letters whatever the ready set held that
+        // is no job) has no status to show: it is left out.
+        for id in members.iter().filter_map(|m| m.parse().ok()) {
             if let Some(s) = self.status(JobId(id))? {
                 out.push(s);
             }

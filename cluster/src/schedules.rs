@@ -221,13 +221,16 @@ impl Queue {
         let mut out = Vec::new();
         for (name, kind) in names {
             let key = format!("{}s:{name}", self.prefix());
-            let h: HashMap<String, String> =
-                self.conn().with("schedules", true, |c| redis::cmd("HGETALL").arg(&key).query(c))?;
+            // Only the fields shown: the payload is opaque bytes, not text.
+            let (fired, spec): (Option<String>, Option<String>) =
+                self.conn().with("schedules", true, |c| {
+                    redis::cmd("HMGET").arg(&key).arg("fired").arg("spec").query(c)
+                })?;
             out.push(ScheduleInfo {
                 next_tick_ms: next.get(&name).map(|t| *t as u64),
                 kind,
-                fired: h.get("fired").and_then(|f| f.parse().ok()).unwrap_or(0),
-                spec: h.get("spec").cloned().unwrap_or_default(),
+                fired: fired.and_then(|f| f.parse().ok()).unwrap_or(0),
+                spec: spec.unwrap_or_default(),
                 name,
             });
         }

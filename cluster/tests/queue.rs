@@ -219,3 +219,17 @@ fn the_producer_tool_refuses_bad_arguments_with_a_reason() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// A member of the dead set that is no job id (CLAIM dead-letters whatever the ready set
+/// held that is no job) does not stop `dead()` from listing the dead jobs.
+#[test]
+fn a_dead_set_member_that_is_no_job_id_is_left_out_of_the_listing() {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("d").unwrap();
+    let job = q.enqueue(Job::new("k")).unwrap();
+    let mut conn = redis.conn();
+    let _: () = redis::cmd("ZADD").arg("kairos:{d}:dead").arg(0).arg("abc").query(&mut conn).unwrap();
+    let _: () = redis::cmd("ZADD").arg("kairos:{d}:dead").arg(1).arg(job.0).query(&mut conn).unwrap();
+    let listed = q.dead(10).expect("the dead jobs are listed");
+    assert_eq!(listed.iter().map(|s| s.id).collect::<Vec<_>>(), [job], "{listed:?}");
+}

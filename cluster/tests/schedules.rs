@@ -102,3 +102,16 @@ fn bad_schedules_and_templates_are_refused() {
     assert!(e.is_bad_job() && e.to_string().contains("no tick left"), "{e}");
     assert!(q.schedules().unwrap().is_empty());
 }
+
+/// A schedule whose job carries a payload that is not UTF-8 (payloads are opaque bytes)
+/// is listed like any other.
+#[test]
+fn a_schedule_with_a_binary_payload_is_listed() {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("bin").unwrap();
+    let every = Schedule::every(Duration::from_secs(60)).unwrap();
+    q.schedule("bin", &every, Job::new("k").payload(vec![0xff, 0xfe])).unwrap();
+    let listed = q.schedules().expect("the schedules are listed");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].name.as_str(), listed[0].kind.as_str()), ("bin", "k"), "{listed:?}");
+}
