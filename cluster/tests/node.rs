@@ -586,3 +586,42 @@ fn a_node_stops_while_its_redis_is_paused() {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
     stopped.expect("the node's shutdown hung on a paused Redis");
 }
+
+/// A ready-set member that is no job id as ENQUEUE writes them (too many digits for an
+/// id, or a leading zero that would alias another job) is dead-lettered on its own: the
+/// jobs claimed with it run (one unreadable claim reply lost the whole batch, whose jobs
+/// then died of lost leases without running).
+#[test]
+fn a_malformed_id_in_the_ready_set_does_not_take_its_batch_with_it() {
+    let (redis, q, rt) = setup(2);
+    let mut conn = redis.conn();
+    // Each with a job hash that reads well, so only its id is wrong.
+    for bad in ["99999999999999999999", "007"] {
+        let key = format!("kairos:{{jobs}}:j:{bad}");
+        let _: () = redis::cmd("HSET")
+            .arg(&key)
+            .arg("k")
+            .arg("ok")
+            .arg("p")
+            .arg("")
+            .arg("pr")
+            .arg(10)
+            .query(&mut conn)
+            .unwrap();
+        let _: () = redis::cmd("ZADD").arg("kairos:{jobs}:ready").arg(0).arg(bad).query(&mut conn).unwrap();
+    }
+    let ids: Vec<JobId> = (0..3).map(|_| q.enqueue(Job::new("ok")).unwrap()).collect();
+    let n = node(&q, &rt)
+        .lease(Duration::from_millis(300))
+        .max_lost_leases(2)
+        .handler("ok", |_| Ok(Vec::new()))
+        .start()
+        .unwrap();
+    for id in ids {
+        let s = q.wait(id, WAIT).unwrap();
+        assert_eq!((s.state, s.attempts), (JobState::Completed, 1), "{s:?}");
+    }
+    let dead: i64 = redis::cmd("ZCARD").arg("kairos:{jobs}:dead").query(&mut conn).unwrap();
+    assert_eq!(dead, 2, "the two malformed members");
+    n.shutdown(WAIT);
+}

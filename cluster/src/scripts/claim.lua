@@ -62,7 +62,9 @@ while taken < max do
     local id = popped[i]
     local h = job_key(id)
     local f = nil
-    if string.match(id, '^%d+$') then f = job_fields(id, 'k', 'p', 'pr', 'dl', 'fl', 'r', 'a') end
+    -- A job id as ENQUEUE writes it: no leading zero ("007" would alias job 7) and at
+    -- most 15 digits (exact as a Lua number, and as the node's u64).
+    if string.match(id, '^[1-9]%d*$') and #id <= 15 then f = job_fields(id, 'k', 'p', 'pr', 'dl', 'fl', 'r', 'a') end
     local pri = f and tonumber(f[3])
     if not f then
       -- Not a job id, or its key is not a hash: nothing to run or to update. It leaves
