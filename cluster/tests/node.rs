@@ -625,3 +625,53 @@ fn a_malformed_id_in_the_ready_set_does_not_take_its_batch_with_it() {
     assert_eq!(dead, 2, "the two malformed members");
     n.shutdown(WAIT);
 }
+
+/// A failure counter that is no integer on one job of an ACK batch (a hash edited by
+/// hand) cannot make the ACK fail half way: every outcome of the batch is applied once.
+/// (HINCRBY failed on it after the earlier outcomes were written; the batch, sent again,
+/// was refused as stale, and the completed job ran again after its lease.)
+#[test]
+fn a_corrupt_failure_counter_does_not_break_an_ack_half_way() {
+    let (redis, q, rt) = setup(2);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let r = runs.clone();
+    let n = node(&q, &rt)
+        .lease(Duration::from_secs(2))
+        .handler("held", move |job| {
+            r.lock().unwrap().push(job.payload.clone());
+            if job.attempt == 1 {
+                started_tx.lock().unwrap().send(()).unwrap();
+                let _ = release_rx.lock().unwrap().recv_timeout(WAIT);
+                if job.payload == b"fails" {
+                    return Err(JobError::retry("once"));
+                }
+            }
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    let policy = RetryPolicy::fixed(Duration::from_millis(10)).max_attempts(3);
+    let done = q.enqueue(Job::new("held").payload(b"done".to_vec())).unwrap();
+    let fails = q.enqueue(Job::new("held").payload(b"fails".to_vec()).retry(policy)).unwrap();
+    for _ in 0..2 {
+        started_rx.recv_timeout(WAIT).expect("both jobs start");
+    }
+    let _: () = redis::cmd("HSET")
+        .arg(format!("kairos:{{jobs}}:j:{}", fails.0))
+        .arg("fl")
+        .arg("x")
+        .query(&mut redis.conn())
+        .unwrap();
+    release_tx.send(()).unwrap();
+    release_tx.send(()).unwrap();
+    let d = q.wait(done, WAIT).unwrap();
+    assert_eq!((d.state, d.attempts, d.lost_leases), (JobState::Completed, 1, 0), "{d:?}");
+    let f = q.wait(fails, WAIT).unwrap();
+    assert_eq!((f.state, f.attempts, f.failures, f.lost_leases), (JobState::Completed, 2, 1, 0), "{f:?}");
+    let report = n.shutdown(WAIT);
+    assert_eq!(runs.lock().unwrap().len(), 3, "done once, fails twice: {report}");
+    assert_eq!(report.unacked, 0, "{report}");
+}

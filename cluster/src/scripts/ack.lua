@@ -24,7 +24,10 @@ local left_active, done, dead = {}, {}, {}
 for i = 7, #ARGV, 4 do
   local id, token, verdict, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local h = job_key(id)
-  local f = job_fields(id, 'st', 'a', 'n', 'pr') or {}
+  local f = job_fields(id, 'st', 'a', 'n', 'pr', 'fl', 'hb') or {}
+  -- The counters are written from what was read (HSET, not HINCRBY): a field that is no
+  -- integer cannot make a write fail after earlier outcomes of the batch were applied.
+  local failures, handed = (tonumber(f[5]) or 0) + 1, (tonumber(f[6]) or 0) + 1
   if f[1] ~= 'active' or f[2] ~= token or f[3] ~= node then
     bump('stale')
     out[#out + 1] = 0
@@ -43,8 +46,7 @@ for i = 7, #ARGV, 4 do
       event('completed', id, nil, nil, ev)
     elseif kind == 'r' then
       local delay = tonumber(string.sub(verdict, 2)) or 0
-      redis.call('HINCRBY', h, 'fl', 1)
-      redis.call('HSET', h, 'err', data)
+      redis.call('HSET', h, 'fl', failures, 'err', data)
       bump('retried')
       if delay > 0 then
         if make_delayed(id, now + delay) then notify = true end
@@ -53,14 +55,13 @@ for i = 7, #ARGV, 4 do
       end
       event('retry', id, 'err', data, ev)
     elseif kind == 'd' then
-      redis.call('HINCRBY', h, 'fl', 1)
-      redis.call('HSET', h, 'st', 'dead', 'f', now, 'err', data)
+      redis.call('HSET', h, 'fl', failures, 'st', 'dead', 'f', now, 'err', data)
       dead[#dead + 1] = now
       dead[#dead + 1] = id
       bump('dead')
       event('dead', id, 'err', data, ev)
     else
-      redis.call('HINCRBY', h, 'hb', 1)
+      redis.call('HSET', h, 'hb', handed)
       if make_ready(id, tonumber(f[4])) then notify = true end
       bump('handed_back')
     end
