@@ -504,16 +504,15 @@ fn a_command_whose_output_is_over_the_result_cap_fails_instead_of_passing_a_part
 #[test]
 fn a_result_refused_for_a_passing_reason_is_delivered_when_redis_takes_writes_again() {
     let (redis, q, rt) = setup(1);
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let (started_tx, started_rx) = crossbeam_channel::unbounded();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
     let runs = Arc::new(AtomicU32::new(0));
     let r = runs.clone();
     let n = node(&q, &rt)
         .handler("held", move |_| {
             r.fetch_add(1, SeqCst);
-            started_tx.lock().unwrap().send(()).unwrap();
-            let _ = release_rx.lock().unwrap().recv_timeout(WAIT);
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(WAIT);
             Ok(b"done".to_vec())
         })
         .start()
@@ -633,9 +632,8 @@ fn a_malformed_id_in_the_ready_set_does_not_take_its_batch_with_it() {
 #[test]
 fn a_corrupt_failure_counter_does_not_break_an_ack_half_way() {
     let (redis, q, rt) = setup(2);
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let (started_tx, started_rx) = crossbeam_channel::unbounded();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
     let runs = Arc::new(Mutex::new(Vec::new()));
     let r = runs.clone();
     let n = node(&q, &rt)
@@ -643,8 +641,8 @@ fn a_corrupt_failure_counter_does_not_break_an_ack_half_way() {
         .handler("held", move |job| {
             r.lock().unwrap().push(job.payload.clone());
             if job.attempt == 1 {
-                started_tx.lock().unwrap().send(()).unwrap();
-                let _ = release_rx.lock().unwrap().recv_timeout(WAIT);
+                started_tx.send(()).unwrap();
+                let _ = release_rx.recv_timeout(WAIT);
                 if job.payload == b"fails" {
                     return Err(JobError::retry("once"));
                 }

@@ -530,13 +530,13 @@ fn a_cancel_after_shutdown_dropped_the_pending_firing_keeps_the_firings_balanced
     let handle = rt.handle();
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let release_rx = Mutex::new(release_rx);
     let first = AtomicBool::new(true);
     let hourly = every(Duration::from_secs(3600)).overlap(Overlap::Concurrent);
     let job = rt
         .spawn_recurring(hourly, Priority::NORMAL, move || {
             if first.swap(false, SeqCst) {
-                started_tx.lock().unwrap().send(()).unwrap();
+                started_tx.send(()).unwrap();
                 let _ = release_rx.lock().unwrap().recv_timeout(PATIENCE);
             }
         })
@@ -594,11 +594,11 @@ fn next_due_during_a_queued_run_is_the_tick_after_it() {
     let period = ms(50);
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-    let (started_tx, release_rx) = (Mutex::new(started_tx), Mutex::new(release_rx));
+    let release_rx = Mutex::new(release_rx);
     let schedule = every(period).starting_at(t0).overlap(Overlap::QueueOne);
     let job = rt
         .spawn_recurring(schedule, Priority::NORMAL, move || {
-            started_tx.lock().unwrap().send(()).unwrap();
+            started_tx.send(()).unwrap();
             let _ = release_rx.lock().unwrap().recv_timeout(PATIENCE);
         })
         .unwrap();

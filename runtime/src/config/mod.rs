@@ -28,6 +28,10 @@ pub(crate) const DEFAULT_DENSE_TIMER_SLACK: Duration = Duration::from_micros(160
 /// firings in one window and keep a wheel dense after its load fell: `density`).
 pub(crate) const MAX_DENSE_TIMER_SLACK: Duration = Duration::from_micros(800);
 
+/// [`MAX_DENSE_TIMER_SLACK`] in clock ticks (rounded down, as [`ticks_of_slack`]).
+pub(crate) const MAX_DENSE_TIMER_SLACK_TICKS: u64 =
+    MAX_DENSE_TIMER_SLACK.as_nanos() as u64 / crate::clock::TICK_NANOS;
+
 /// `slack` in clock ticks (rounded down).
 pub(crate) fn ticks_of_slack(slack: Duration) -> u64 {
     u64::try_from(slack.as_nanos() / u128::from(crate::clock::TICK_NANOS)).unwrap_or(u64::MAX)

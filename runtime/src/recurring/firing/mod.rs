@@ -194,14 +194,20 @@ fn spawn_firing<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>, firing: 
         return;
     }
     let this = state.clone();
-    let census = state.census();
-    let due = census.due(firing.due_at(&state.spec), now);
-    match state.handle.try_spawn_due(due, firing.priority, move || fire(&this)) {
+    let due = state.census().due(firing.due_at(&state.spec), now);
+    let next = state.handle.try_spawn_due(due, firing.priority, move || fire(&this));
+    keep_next(state, firing, next);
+}
+
+/// Keeps the task just spawned as the schedule's pending one (a firing or a relay), or,
+/// if the runtime refused it (shutdown closed it since the caller's check: no task was
+/// made), stops the schedule.
+fn keep_next<F: ?Sized>(state: &State<F>, firing: &mut Firing, next: Option<JoinHandle<()>>) {
+    match next {
         Some(next) => {
             firing.next = Ok(next);
-            census.tasks_spawned(1);
+            state.census().tasks_spawned(1);
         }
-        // Shutdown closed the runtime since the check above: no task was made.
         None => {
             firing.stop = Some(Stop::Shutdown);
             firing.take_next();
@@ -262,16 +268,8 @@ fn fire<F: Fn() + Send + Sync + 'static>(state: &Arc<State<F>>) {
                     spawn_firing(&this, &mut firing, mono::now());
                 }
             };
-            match state.handle.try_spawn_due(Due::Now, firing.priority, relay) {
-                Some(next) => {
-                    firing.next = Ok(next);
-                    state.census().tasks_spawned(1);
-                }
-                None => {
-                    firing.stop = Some(Stop::Shutdown);
-                    firing.take_next();
-                }
-            }
+            let next = state.handle.try_spawn_due(Due::Now, firing.priority, relay);
+            keep_next(state, &mut firing, next);
         }
         drop(firing);
         run_once(state);

@@ -51,9 +51,7 @@ pub(crate) const WINDOW_SHIFT: u32 = 10;
 
 // The longest dense timer slack fits in a window: a dense owner's park never spans two
 // windows' worth of firings, so a slack does not keep a wheel dense (see `MAX_DENSE_TIMER_SLACK`).
-const _: () = assert!(
-    (crate::config::MAX_DENSE_TIMER_SLACK.as_nanos() as u64 / crate::clock::TICK_NANOS) < (1 << WINDOW_SHIFT)
-);
+const _: () = assert!(crate::config::MAX_DENSE_TIMER_SLACK_TICKS < (1 << WINDOW_SHIFT));
 
 /// Firings in one window from which the wheel is dense (about 19,000 a second per wheel;
 /// the light-load precision scenario fires 2,500 a second per wheel).

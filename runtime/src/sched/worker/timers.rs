@@ -123,10 +123,7 @@ const _: () = assert!(STALL_GRACE_TICKS > 0 && STALL_GRACE_TICKS < HELP_AFTER_TI
 // peer's watch on it (`watch_of`: that park's end plus `STALL_GRACE`) must still come
 // before the help it would give a worker between tasks (`HELP_AFTER` past the due tick),
 // or the peer would fire the owner's timers at the same moment the owner wakes for them.
-const _: () = assert!(
-    (crate::config::MAX_DENSE_TIMER_SLACK.as_nanos() as u64 / TICK_NANOS) + STALL_GRACE_TICKS
-        < HELP_AFTER_TICKS
-);
+const _: () = assert!(crate::config::MAX_DENSE_TIMER_SLACK_TICKS + STALL_GRACE_TICKS < HELP_AFTER_TICKS);
 
 /// Where [`WorkerCtx::link_timer`] put a timed task.
 enum Placed {
