@@ -131,6 +131,8 @@ mod queue_name;
 mod retry_spec;
 mod schedules;
 mod scripts;
+#[cfg(test)]
+mod test_redis;
 
 pub use connection::Client;
 pub use counts::QueueCounts;

@@ -116,6 +116,9 @@ pub struct ScheduleInfo {
     pub fired: u64,
     /// Its spec as stored (JSON).
     pub spec: String,
+    /// Why it ended early, if a node found its stored job template corrupt (a field
+    /// written by hand that no job could be made of); it fires no more.
+    pub broken: Option<String>,
 }
 
 impl Queue {
@@ -222,15 +225,16 @@ impl Queue {
         for (name, kind) in names {
             let key = format!("{}s:{name}", self.prefix());
             // Only the fields shown: the payload is opaque bytes, not text.
-            let (fired, spec): (Option<String>, Option<String>) =
+            let (fired, spec, broken): (Option<String>, Option<String>, Option<String>) =
                 self.conn().with("schedules", true, |c| {
-                    redis::cmd("HMGET").arg(&key).arg("fired").arg("spec").query(c)
+                    redis::cmd("HMGET").arg(&key).arg("fired").arg("spec").arg("err").query(c)
                 })?;
             out.push(ScheduleInfo {
                 next_tick_ms: next.get(&name).map(|t| *t as u64),
                 kind,
                 fired: fired.and_then(|f| f.parse().ok()).unwrap_or(0),
                 spec: spec.unwrap_or_default(),
+                broken,
                 name,
             });
         }

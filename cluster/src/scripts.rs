@@ -6,6 +6,9 @@
 
 use std::sync::LazyLock;
 
+#[cfg(test)]
+mod tests;
+
 const COMMON: &str = include_str!("scripts/common.lua");
 
 fn script(body: &str) -> redis::Script {

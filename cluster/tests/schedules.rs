@@ -115,3 +115,38 @@ fn a_schedule_with_a_binary_payload_is_listed() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!((listed[0].name.as_str(), listed[0].kind.as_str()), ("bin", "k"), "{listed:?}");
 }
+
+/// A schedule whose stored template was spoiled by hand ends, says why, and stops none
+/// of the others: before, its FIRE failed after moving the schedule on (a job hash in no
+/// set, never run), and a `fired` that was no count failed every firing after it.
+#[test]
+fn a_schedule_spoiled_by_hand_ends_with_why_and_the_others_fire_on() {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("cron").unwrap();
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let runs = Arc::new(AtomicU64::new(0));
+    let every = Schedule::every(Duration::from_millis(10)).unwrap();
+    // "a-bad" sorts first, so it is the first due schedule a node fires.
+    q.schedule("a-bad", &every, Job::new("tick").deadline_after(Duration::from_secs(5))).unwrap();
+    q.schedule("b-good", &every, Job::new("tick")).unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("kairos:{cron}:s:a-bad")
+        .arg("dl")
+        .arg("soon")
+        .arg("fired")
+        .arg("many")
+        .query(&mut redis.conn())
+        .unwrap();
+    let n = node(&q, &rt, &runs);
+    eventually("the sound schedule fires on", || {
+        q.schedules().unwrap().iter().any(|s| s.name == "b-good" && s.fired >= 5)
+    });
+    let bad = q.schedules().unwrap().into_iter().find(|s| s.name == "a-bad").unwrap();
+    assert_eq!(bad.next_tick_ms, None, "{bad:?}");
+    assert!(bad.broken.as_deref().is_some_and(|why| why.contains("field dl")), "{bad:?}");
+    assert!(n.shutdown(WAIT).is_balanced());
+    // Every job written was enqueued: none half written, in no set.
+    let c = q.counts().unwrap();
+    let jobs: Vec<String> = redis::cmd("KEYS").arg("kairos:{cron}:j:*").query(&mut redis.conn()).unwrap();
+    assert_eq!(jobs.len() as u64, c.total_enqueued, "{c:?}");
+}

@@ -300,6 +300,15 @@ fn fire_due(
             .arg(jitter)
             .arg(if state.config.events { "1" } else { "0" })
             .invoke(conn)?;
+        if id < 0 {
+            let why: Option<String> =
+                redis::cmd("HGET").arg(format!("{prefix}s:{name}")).arg("err").query(conn).unwrap_or(None);
+            eprintln!(
+                "kairos-cluster node {}: schedule {name:?} ended: {}",
+                state.node_id,
+                why.as_deref().unwrap_or("its job template in Redis is corrupt")
+            );
+        }
         fired += u64::from(id > 0);
     }
     Ok(fired)
@@ -308,50 +317,17 @@ fn fire_due(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::{Command, Stdio};
-
-    /// A throwaway `redis-server` on a free loopback port, killed on drop.
-    struct Server(std::process::Child, u16);
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
-    fn server() -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH (apt-get install redis-server)");
-        let s = Server(child, port);
-        for _ in 0..1000 {
-            if let Ok(mut c) =
-                redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection()
-            {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return s;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("redis-server did not answer PING");
-    }
+    use crate::test_redis::Server;
 
     /// A wake message published after a timed-out wait must end the next wait. Seen to
     /// fail (the message skipped, the node asleep until the idle poll) when a timed-out
     /// wait kept its connection.
     #[test]
     fn a_wake_after_a_timed_out_wait_is_not_lost() {
-        let s = server();
-        let client = Client::connect(&format!("redis://127.0.0.1:{}/", s.1)).unwrap();
+        let s = Server::start();
+        let client = Client::connect(&s.url()).unwrap();
         let queue = QueueName::new("wake").unwrap();
-        let mut publisher =
-            redis::Client::open(format!("redis://127.0.0.1:{}/", s.1)).unwrap().get_connection().unwrap();
+        let mut publisher = s.conn();
         let mut sub = subscribe(&client, &queue).ok();
         for round in 0..3 {
             // Nothing published: the wait times out, and the loop's rule applies.

@@ -28,6 +28,8 @@ for i = 7, #ARGV, 4 do
   -- The counters are written from what was read (HSET, not HINCRBY): a field that is no
   -- integer cannot make a write fail after earlier outcomes of the batch were applied.
   local failures, handed = (tonumber(f[5]) or 0) + 1, (tonumber(f[6]) or 0) + 1
+  -- A priority that is no number still goes back to ready (a nil would fail the script
+  -- after earlier outcomes of the batch were applied): CLAIM dead-letters it with why.
   if f[1] ~= 'active' or f[2] ~= token or f[3] ~= node then
     bump('stale')
     out[#out + 1] = 0
@@ -51,7 +53,7 @@ for i = 7, #ARGV, 4 do
       if delay > 0 then
         if make_delayed(id, now + delay) then notify = true end
       else
-        if make_ready(id, tonumber(f[4])) then notify = true end
+        if make_ready(id, tonumber(f[4]) or 0) then notify = true end
       end
       event('retry', id, 'err', data, ev)
     elseif kind == 'd' then
@@ -62,7 +64,7 @@ for i = 7, #ARGV, 4 do
       event('dead', id, 'err', data, ev)
     else
       redis.call('HSET', h, 'hb', handed)
-      if make_ready(id, tonumber(f[4])) then notify = true end
+      if make_ready(id, tonumber(f[4]) or 0) then notify = true end
       bump('handed_back')
     end
     out[#out + 1] = 1

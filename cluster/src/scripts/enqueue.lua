@@ -3,10 +3,26 @@
 --   deadline ("" | "d<ms>" | "a<ms>"), retry spec ("" | "base,cap,max,jitter,panic"),
 --   idempotency key ("" | key), idempotency window ms.
 -- Returns a flat array: id, duplicate (0|1) per job, in order.
--- Cost per job: one HSET (+ GET and SET with a key); the ready and delayed sets get one
--- ZADD per call, the counters one INCRBY each.
+-- Cost per job: one HSET (+ GET and SET with a key; a key the batch repeats is read
+-- once); the ready and delayed sets get one ZADD per call, the counters one INCRBY each.
 local now = now_ms()
 local n = #ARGV / 8
+-- Every idempotency key is read before anything is written: a key of another type (set
+-- by hand) fails the whole call with nothing written, never half a batch (the jobs
+-- written before it would hold their keys and never run: a retry finds them duplicates).
+-- `taken` maps a key to its job id, and takes the batch's own new keys as it goes.
+local taken = {}
+for j = 0, n - 1 do
+  local idem = ARGV[j * 8 + 7]
+  if idem ~= '' and taken[idem] == nil then
+    local v = redis.pcall('GET', P .. 'i:' .. idem)
+    if type(v) == 'table' and v.err then
+      return redis.error_reply('ENQUEUE refused, nothing written: idempotency key ' .. P .. 'i:' .. idem
+        .. ' holds a value that is no job id (' .. v.err .. ')')
+    end
+    taken[idem] = v
+  end
+end
 local out = {}
 local ready_was_empty = redis.call('ZCARD', P .. 'ready') == 0
 local first = redis.call('ZRANGE', P .. 'delayed', 0, 0, 'WITHSCORES')
@@ -29,15 +45,17 @@ for j = 0, n - 1 do
   local kind, payload, pri = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local due, dl = abs_time(ARGV[i + 3]), abs_time(ARGV[i + 4])
   local retry, idem, window = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7]
-  local existing = false
-  if idem ~= '' then existing = redis.call('GET', P .. 'i:' .. idem) end
+  local existing = idem ~= '' and taken[idem]
   if existing then
     out[#out + 1] = existing
     out[#out + 1] = 1
   else
     -- '%d', not tostring: a Lua number from 1e14 up prints as "1e+14".
     local id = string.format('%d', id0 + j + 1)
-    if idem ~= '' then redis.call('SET', P .. 'i:' .. idem, id, 'PX', window) end
+    if idem ~= '' then
+      redis.call('SET', P .. 'i:' .. idem, id, 'PX', window)
+      taken[idem] = id
+    end
     local f = { 'k', kind, 'p', payload, 'pr', pri, 'c', now }
     if dl then f[#f + 1] = 'dl'; f[#f + 1] = dl end
     if retry ~= '' then f[#f + 1] = 'r'; f[#f + 1] = retry end

@@ -4,16 +4,29 @@
 -- after the tick), events on.
 -- Only the caller whose tick still matches `sched-next` enqueues the job and moves the
 -- schedule on (or ends it: no next tick, or `times` reached); the others get 0.
--- Returns the new job's id, or 0.
+-- Returns the new job's id, 0 (another node fired this tick), or -1: the schedule's job
+-- template is corrupt, and the schedule ended (the reason is its hash's field `err`).
 local name, tick, next, jitter = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local cur = redis.call('ZSCORE', P .. 'sched-next', name)
 if not cur or tonumber(cur) ~= tick then return 0 end
 local h = P .. 's:' .. name
-local t = redis.call('HMGET', h, 'k', 'p', 'pr', 'dl', 'r', 'times')
-local pri = tonumber(t[3])
-if not t[1] or not pri then
+local t = redis.pcall('HMGET', h, 'k', 'p', 'pr', 'dl', 'r', 'times', 'fired')
+if t.err then t = {} end
+-- The template is checked whole before anything is written: a field that would make a
+-- write below fail (set by hand) would have moved the schedule on and left its job
+-- half written, never run. A broken schedule ends, with the reason in its `err` field.
+local pri, dl = tonumber(t[3]), nil
+if t[4] and t[4] ~= '' then dl = tonumber(string.sub(t[4], 2)) end
+local why = nil
+if not t[1] or not t[2] then why = 'job template missing (fields k, p), or the key is no hash'
+elseif not pri or pri < 0 or pri > 63 or pri % 1 ~= 0 then why = 'field pr is not a priority in 0..63'
+elseif t[4] and t[4] ~= '' and not dl then why = 'field dl is not a deadline ("d<ms>")'
+elseif t[7] and not (string.match(t[7], '^%d+$') and #t[7] <= 18) then why = 'field fired is not a count'
+end
+if why then
   redis.call('ZREM', P .. 'sched-next', name)
-  return 0
+  redis.pcall('HSET', h, 'err', why)
+  return -1
 end
 local fired = redis.call('HINCRBY', h, 'fired', 1)
 if next < 0 or (t[6] and tonumber(t[6]) and fired >= tonumber(t[6])) then
@@ -24,7 +37,7 @@ end
 local now = now_ms()
 local id = string.format('%d', redis.call('INCR', P .. 'ids')) -- not tostring: 1e14 prints as "1e+14"
 redis.call('HSET', job_key(id), 'k', t[1], 'p', t[2], 'pr', pri, 'c', now, 'sc', name)
-if t[4] and t[4] ~= '' then redis.call('HSET', job_key(id), 'dl', now + tonumber(string.sub(t[4], 2))) end
+if dl then redis.call('HSET', job_key(id), 'dl', now + dl) end
 if t[5] and t[5] ~= '' then redis.call('HSET', job_key(id), 'r', t[5]) end
 local notify
 if jitter > 0 then

@@ -35,8 +35,13 @@ pub fn stats(a: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
             for s in queue.schedules()? {
                 println!(
-                    "  schedule {}: kind {}, fired {}, next tick {:?} ms, {}",
-                    s.name, s.kind, s.fired, s.next_tick_ms, s.spec
+                    "  schedule {}: kind {}, fired {}, next tick {:?} ms, {}{}",
+                    s.name,
+                    s.kind,
+                    s.fired,
+                    s.next_tick_ms,
+                    s.spec,
+                    s.broken.map(|why| format!(", ended: {why}")).unwrap_or_default()
                 );
             }
             for n in queue.nodes()? {

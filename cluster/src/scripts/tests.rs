@@ -1,0 +1,149 @@
+//! The scripts run on a real Redis, one call at a time: what a key of the wrong shape
+//! (written by hand, or by an older version) does to a call. Every script reads before it
+//! writes, so such a key fails a call with nothing written, or is set aside with its
+//! reason, and never leaves a batch half applied.
+
+use super::SCRIPTS;
+use crate::test_redis::Server;
+use redis::{Connection, RedisResult};
+
+const P: &str = "kairos:{q}:";
+
+/// The 8 ENQUEUE fields of a job of kind `k` due now, with an optional idempotency key.
+fn job(idem: &str) -> Vec<String> {
+    let window = if idem.is_empty() { "0" } else { "60000" };
+    ["k", "payload", "10", "", "", "", idem, window].map(String::from).to_vec()
+}
+
+fn enqueue(c: &mut Connection, jobs: &[Vec<String>]) -> RedisResult<Vec<i64>> {
+    SCRIPTS.enqueue.key(P).arg(jobs.concat()).invoke(c)
+}
+
+/// CLAIM as node `n`: (id, token) of each job taken.
+fn claim(c: &mut Connection, max: usize) -> Vec<(String, String)> {
+    let v: Vec<redis::Value> =
+        SCRIPTS.claim.key(P).arg("n").arg(max).arg(60_000).arg(3).arg("0").invoke(c).unwrap();
+    let taken: usize = redis::from_redis_value(v[3].clone()).unwrap();
+    (0..taken)
+        .map(|j| {
+            let at = 4 + j * 7;
+            (
+                redis::from_redis_value(v[at].clone()).unwrap(),
+                redis::from_redis_value(v[at + 1].clone()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every key of the queue, sorted.
+fn keys(c: &mut Connection) -> Vec<String> {
+    let mut k: Vec<String> = redis::cmd("KEYS").arg(format!("{P}*")).query(c).unwrap();
+    k.sort();
+    k
+}
+
+fn hget(c: &mut Connection, key: &str, field: &str) -> Option<String> {
+    redis::cmd("HGET").arg(format!("{P}{key}")).arg(field).query(c).unwrap()
+}
+
+/// Seen to fail before ENQUEUE read its keys first: the first job's hash and key were
+/// written, the call failed at the second, and the resent batch found the first job a
+/// duplicate of a job that was in no set and never ran.
+#[test]
+fn an_idempotency_key_of_the_wrong_type_fails_the_batch_with_nothing_written() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = redis::cmd("HSET").arg(format!("{P}i:bad")).arg("f").arg("v").query(&mut c).unwrap();
+    let e = enqueue(&mut c, &[job("good"), job("bad")]).unwrap_err();
+    assert!(e.to_string().contains("idempotency key") && e.to_string().contains("i:bad"), "{e}");
+    assert_eq!(keys(&mut c), vec![format!("{P}i:bad")], "the refused call wrote something");
+
+    let _: () = redis::cmd("DEL").arg(format!("{P}i:bad")).query(&mut c).unwrap();
+    let out = enqueue(&mut c, &[job("good"), job("bad"), job("good")]).unwrap();
+    assert_eq!(out[1], 0, "the first job is new");
+    assert_eq!(out[3], 0, "the second job is new");
+    assert_eq!((out[4], out[5]), (out[0], 1), "the batch's repeat of a key is a duplicate of its first");
+    let ready: usize = redis::cmd("ZCARD").arg(format!("{P}ready")).query(&mut c).unwrap();
+    assert_eq!(ready, 2);
+}
+
+/// Seen to fail before ACK put a job with a priority that is no number back at 0: the
+/// script failed at the retry, and the completion after it in the batch was lost.
+#[test]
+fn a_retry_whose_priority_is_corrupt_does_not_fail_the_rest_of_the_ack() {
+    let s = Server::start();
+    let mut c = s.conn();
+    enqueue(&mut c, &[job(""), job("")]).unwrap();
+    let taken = claim(&mut c, 2);
+    assert_eq!(taken.len(), 2);
+    let (a, b) = (&taken[0], &taken[1]);
+    let _: () = redis::cmd("HSET").arg(format!("{P}j:{}", b.0)).arg("pr").arg("x").query(&mut c).unwrap();
+    let applied: Vec<i64> = SCRIPTS
+        .ack
+        .key(P)
+        .arg(&["n", "0", "60000", "100", "60000", "100"])
+        .arg(&[b.0.as_str(), &b.1, "r0", "boom"])
+        .arg(&[a.0.as_str(), &a.1, "c", ""])
+        .invoke(&mut c)
+        .unwrap();
+    assert_eq!(applied, vec![1, 1]);
+    assert_eq!(hget(&mut c, &format!("j:{}", a.0), "st").as_deref(), Some("completed"));
+    assert_eq!(hget(&mut c, &format!("j:{}", b.0), "st").as_deref(), Some("ready"));
+    // The next claim sets the corrupt job aside, with why.
+    assert!(claim(&mut c, 2).is_empty());
+    assert_eq!(hget(&mut c, &format!("j:{}", b.0), "st").as_deref(), Some("dead"));
+    let why = hget(&mut c, &format!("j:{}", b.0), "err").unwrap();
+    assert!(why.contains("pr"), "{why}");
+}
+
+/// Registers schedule `s` (every second, first tick at 1000 ms), then sets `field` of its
+/// hash to `value` (removes it for `None`), and fires its first tick: FIRE's reply.
+fn fire_with(c: &mut Connection, field: &str, value: Option<&str>) -> i64 {
+    let _: i64 = SCRIPTS
+        .schedule
+        .key(P)
+        .arg(&["s", "set", "1000", r#"{"every_ns":1000000000}"#, "k", "payload", "10", "d5000", "", ""])
+        .invoke(c)
+        .unwrap();
+    let key = format!("{P}s:s");
+    match value {
+        Some(v) => redis::cmd("HSET").arg(key).arg(field).arg(v).query::<()>(c).unwrap(),
+        None => redis::cmd("HDEL").arg(key).arg(field).query::<()>(c).unwrap(),
+    }
+    SCRIPTS.fire.key(P).arg(&["s", "1000", "2000", "0", "0"]).invoke(c).unwrap()
+}
+
+/// Seen to fail before FIRE checked the template first: a deadline that is no number
+/// failed the script after it had moved the schedule on and written the job's hash, which
+/// was in no set and never ran; a `fired` that is no count failed every firing of every
+/// schedule the node fired after it.
+#[test]
+fn a_schedule_whose_template_is_corrupt_ends_with_why_and_writes_no_job() {
+    let s = Server::start();
+    let mut c = s.conn();
+    // The control: a sound template fires a job, due now, with its deadline.
+    let id = fire_with(&mut c, "fired", Some("0"));
+    assert!(id > 0);
+    assert_eq!(hget(&mut c, &format!("j:{id}"), "st").as_deref(), Some("ready"));
+    assert!(hget(&mut c, &format!("j:{id}"), "dl").is_some());
+    let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+
+    for (field, value, why) in [
+        ("dl", Some("dsoon"), "field dl"),
+        ("pr", Some("x"), "field pr"),
+        ("pr", Some("64"), "field pr"),
+        ("fired", Some("many"), "field fired"),
+        ("fired", Some("99999999999999999999"), "field fired"),
+        ("k", None, "template missing"),
+    ] {
+        assert_eq!(fire_with(&mut c, field, value), -1, "{field}={value:?}");
+        let left = keys(&mut c);
+        assert!(!left.iter().any(|k| k.contains(":j:")), "{field}={value:?}: a job was written: {left:?}");
+        let next: Option<f64> =
+            redis::cmd("ZSCORE").arg(format!("{P}sched-next")).arg("s").query(&mut c).unwrap();
+        assert_eq!(next, None, "{field}={value:?}: the schedule did not end");
+        let err = hget(&mut c, "s:s", "err").unwrap_or_default();
+        assert!(err.contains(why), "{field}={value:?}: {err}");
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+    }
+}
