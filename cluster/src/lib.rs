@@ -44,7 +44,7 @@
 //!  cancel (delayed or ready) ─> cancelled      past start deadline at claim ─> expired
 //! ```
 //!
-//! - **Priority**: the ready set is scored `(63 - priority) * 2^40 + sequence`, so every
+//! - **Priority**: the ready set is scored `(63 - priority) * 2^46 + sequence`, so every
 //!   claim, on any node, takes the most urgent jobs, FIFO within a level. A node claims
 //!   no more than it has free slots ([`NodeBuilder::concurrency`]), so it never sits on
 //!   urgent work another node could start.

@@ -6,7 +6,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `ready` | sorted set | jobs to run now, score `(63 - priority) * 2^40 + seq` |
+//! | `ready` | sorted set | jobs to run now, score `(63 - priority) * 2^46 + seq` |
 //! | `delayed` | sorted set | jobs waiting for their due time (score: epoch ms) |
 //! | `active` | sorted set | jobs held by a node, score: lease deadline (epoch ms) |
 //! | `done` | sorted set | completed, cancelled and expired jobs kept for retention |

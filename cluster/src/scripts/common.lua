@@ -6,10 +6,15 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- Ready-set score: more urgent levels first, FIFO within a level. (63 - p) * 2^40 + seq
--- stays below 2^53, so a double holds it exactly.
+-- Ready-set score: more urgent levels first, FIFO within a level. A level spans 2^46
+-- scores (64 levels fill 2^52, below 2^53, so a double holds every score exactly): the
+-- order and the counts by level are exact for the first 2^46 (7e13) sequence numbers,
+-- 2.2 years at a million jobs a second. Past that a job's score reaches into the next
+-- level's range: jobs enqueued close together keep their order; COUNTS shows them a
+-- level off.
+local LEVEL = 70368744177664
 local function ready_score(pri, seq)
-  return (63 - pri) * 1099511627776 + seq
+  return (63 - pri) * LEVEL + seq
 end
 local function job_key(id) return P .. 'j:' .. id end
 local function event(ev, id, extra_k, extra_v, on)

@@ -10,7 +10,7 @@ local stats = redis.call('HGETALL', P .. 'stats')
 for _, v in ipairs(stats) do out[#out + 1] = v end
 out[#out + 1] = '|'
 for pri = 0, 63 do
-  local lo = (63 - pri) * 1099511627776
-  out[#out + 1] = redis.call('ZCOUNT', P .. 'ready', lo, '(' .. (lo + 1099511627776))
+  local lo = (63 - pri) * LEVEL
+  out[#out + 1] = redis.call('ZCOUNT', P .. 'ready', string.format('%d', lo), '(' .. string.format('%d', lo + LEVEL))
 end
 return out
