@@ -190,7 +190,10 @@ impl Job {
         self
     }
 
-    /// Retries on failure under `policy`; the backoff waits in Redis, not in a node.
+    /// Retries on failure under `policy`; the backoff waits in Redis, not in a node. All
+    /// of the policy is kept: its delays, attempt limit, jitter, panic rule and the
+    /// priority of its retries ([`RetryPolicy::retry_priority`], which then becomes the
+    /// job's priority).
     pub fn retry(mut self, policy: RetryPolicy) -> Job {
         self.retry = Some(policy);
         self

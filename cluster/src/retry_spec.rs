@@ -1,5 +1,7 @@
 //! A [`RetryPolicy`] as it is stored in a job's hash (field `r`):
-//! `"first,cap,max_attempts,jitter,retry_on_panic"`, delays in milliseconds.
+//! `"first,cap,max_attempts,jitter,retry_on_panic"`, delays in milliseconds, then
+//! `",priority"` (0-63) when the policy moves its retries to another priority
+//! ([`RetryPolicy::retry_priority`]): ACK then writes that priority into the job.
 //!
 //! The policy's behaviour is fully given by the delay before the 2nd attempt (`first`),
 //! the delay it grows to (`cap`: the delay before attempt `u32::MAX`), whether it
@@ -7,7 +9,7 @@
 //! panic rule; the decoded policy is `fixed(first)` or `exponential(first, cap)` with the
 //! same rest, which computes the same delays as the one encoded.
 
-use kairos_rt::{Jitter, RetryPolicy};
+use kairos_rt::{Jitter, Priority, RetryPolicy};
 use std::time::Duration;
 
 /// Encodes `p` for a job hash. Delays are rounded down to whole milliseconds.
@@ -19,7 +21,11 @@ pub(crate) fn encode(p: &RetryPolicy) -> String {
         Jitter::Full => 'f',
         Jitter::Equal => 'e',
     };
-    format!("{first},{cap},{},{jitter},{}", p.attempts_limit(), u8::from(p.retries_panics()))
+    let base = format!("{first},{cap},{},{jitter},{}", p.attempts_limit(), u8::from(p.retries_panics()));
+    match p.retries_at() {
+        Some(priority) => format!("{base},{}", priority.level()),
+        None => base,
+    }
 }
 
 /// Decodes a stored spec; `None` if it is not one (a hash edited by hand).
@@ -39,12 +45,20 @@ pub(crate) fn decode(s: &str) -> Option<RetryPolicy> {
         "1" => true,
         _ => return None,
     };
+    let priority = match it.next() {
+        None => None,
+        Some(level) => Some(Priority::new(level.parse().ok()?).ok()?),
+    };
     if it.next().is_some() || max == 0 || cap < first {
         return None;
     }
     let (first, cap) = (Duration::from_millis(first), Duration::from_millis(cap));
     let base = if cap > first { RetryPolicy::exponential(first, cap) } else { RetryPolicy::fixed(first) };
-    Some(base.max_attempts(max).jitter(jitter).retry_on_panic(panics))
+    let p = base.max_attempts(max).jitter(jitter).retry_on_panic(panics);
+    Some(match priority {
+        Some(priority) => p.retry_priority(priority),
+        None => p,
+    })
 }
 
 /// The delay before attempt `attempt` under `p`, with its jitter applied.
@@ -71,6 +85,8 @@ mod tests {
             RetryPolicy::exponential(ms(10), ms(1000)).max_attempts(9).jitter(Jitter::Equal),
             RetryPolicy::exponential(ms(5), ms(5)).max_attempts(2).retry_on_panic(false),
             RetryPolicy::exponential(ms(0), ms(100)).jitter(Jitter::Full),
+            RetryPolicy::fixed(ms(7)).retry_priority(Priority::LOWEST),
+            RetryPolicy::fixed(ms(7)).retry_priority(Priority::HIGHEST),
         ];
         for p in policies {
             let back = decode(&encode(&p)).expect("decodes");
@@ -80,14 +96,24 @@ mod tests {
             assert_eq!(back.attempts_limit(), p.attempts_limit());
             assert_eq!(back.jitter_mode(), p.jitter_mode());
             assert_eq!(back.retries_panics(), p.retries_panics());
+            assert_eq!(back.retries_at(), p.retries_at());
         }
     }
 
     #[test]
     fn refuses_what_is_not_a_spec() {
-        for bad in
-            ["", "1,2,3", "1,2,3,n,0,9", "x,2,3,n,0", "5,2,3,n,0", "1,2,0,n,0", "1,2,3,q,0", "1,2,3,n,7"]
-        {
+        for bad in [
+            "",
+            "1,2,3",
+            "1,2,3,n,0,64",
+            "1,2,3,n,0,x",
+            "1,2,3,n,0,9,1",
+            "x,2,3,n,0",
+            "5,2,3,n,0",
+            "1,2,0,n,0",
+            "1,2,3,q,0",
+            "1,2,3,n,7",
+        ] {
             assert!(decode(bad).is_none(), "{bad:?}");
         }
     }

@@ -92,6 +92,36 @@ fn a_failure_is_retried_after_its_backoff_in_redis_then_completes() {
     assert_eq!((r.retried, r.completed), (2, 1), "{r}");
 }
 
+/// Seen to fail before the stored retry spec kept the policy's retry priority: every
+/// attempt ran at the job's own priority, the policy's silently dropped.
+#[test]
+fn retries_run_at_the_priority_their_policy_names() {
+    let (_redis, q, rt) = setup(2);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let n = node(&q, &rt)
+        .handler("flaky", move |job| {
+            s2.lock().unwrap().push(job.priority);
+            if job.attempt < 3 {
+                Err(JobError::retry("503"))
+            } else {
+                Ok(Vec::new())
+            }
+        })
+        .start()
+        .unwrap();
+    // Retries due at once (straight back to ready) and after a backoff (through the
+    // delayed set).
+    for delay in [Duration::ZERO, Duration::from_millis(20)] {
+        seen.lock().unwrap().clear();
+        let policy = RetryPolicy::fixed(delay).max_attempts(5).retry_priority(Priority::LOW);
+        let id = q.enqueue(Job::new("flaky").priority(Priority::HIGH).retry(policy)).unwrap();
+        assert_eq!(q.wait(id, WAIT).unwrap().state, JobState::Completed);
+        assert_eq!(*seen.lock().unwrap(), vec![Priority::HIGH, Priority::LOW, Priority::LOW], "{delay:?}");
+    }
+    n.shutdown(WAIT);
+}
+
 #[test]
 fn attempts_run_out_into_the_dead_set_and_can_be_requeued() {
     let (_redis, q, rt) = setup(2);

@@ -206,7 +206,8 @@ fn ack(c: &mut Conn, prefix: &str, state: &NodeState, batch: &[Outcome]) -> redi
         inv.arg(o.id.0).arg(o.token);
         match &o.verdict {
             Verdict::Completed(r) => inv.arg("c").arg(r.as_slice()),
-            Verdict::RetryAfterMs(ms, e) => inv.arg(format!("r{ms}")).arg(e.as_str()),
+            Verdict::RetryAfterMs(ms, None, e) => inv.arg(format!("r{ms}")).arg(e.as_str()),
+            Verdict::RetryAfterMs(ms, Some(p), e) => inv.arg(format!("r{ms}p{}", p.level())).arg(e.as_str()),
             Verdict::Dead(e) => inv.arg("d").arg(e.as_str()),
             Verdict::HandBack => inv.arg("h").arg(""),
         };

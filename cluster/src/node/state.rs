@@ -26,7 +26,9 @@ use std::sync::{Arc, Condvar, Mutex};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {
     Completed(Vec<u8>),
-    RetryAfterMs(u64, String),
+    /// Another attempt after this many ms, at this priority if the policy names one
+    /// ([`RetryPolicy::retry_priority`](kairos_rt::RetryPolicy::retry_priority)).
+    RetryAfterMs(u64, Option<Priority>, String),
     Dead(String),
     HandBack,
 }
@@ -161,7 +163,7 @@ impl NodeState {
         match policy {
             Some(p) if retryable && failures < p.attempts_limit() => {
                 let delay = retry_spec::jittered_delay(&p, failures + 1);
-                Verdict::RetryAfterMs(delay.as_millis().min(1 << 50) as u64, message)
+                Verdict::RetryAfterMs(delay.as_millis().min(1 << 50) as u64, p.retries_at(), message)
             }
             None if !job.retry.is_empty() => {
                 Verdict::Dead(format!("{message} (and its retry spec {:?} is corrupt)", job.retry))
@@ -209,7 +211,7 @@ impl Drop for OutcomeGuard {
             // something panicked past the handler's own guard. A hand-back must not be
             // the answer to a panic, or a job that always panics would come back forever.
             let verdict = if std::thread::panicking() {
-                Verdict::RetryAfterMs(1000, "the node panicked while running the job".into())
+                Verdict::RetryAfterMs(1000, None, "the node panicked while running the job".into())
             } else {
                 Verdict::HandBack
             };

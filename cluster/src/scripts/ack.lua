@@ -2,7 +2,8 @@
 -- ARGV: node id, events on ("1"|"0"), keep-done ms, keep-done count, keep-dead ms,
 --   keep-dead count, then 4 fields per outcome: id, token, verdict, data, where verdict is
 --   "c" completed (data: result bytes, kept while the record is),
---   "r<ms>" failed, retry after ms (data: error), "d" failed for good (data: error),
+--   "r<ms>" failed, retry after ms (data: error), "r<ms>p<level>" the same at priority
+--   level (written into the job), "d" failed for good (data: error),
 --   "h" handed back unstarted (data unused).
 -- An outcome is refused (0) unless the job is active, held by this node, and its attempt
 -- counter still equals the token: a node that lost its lease cannot overwrite the work of
@@ -47,13 +48,20 @@ for i = 7, #ARGV, 4 do
       bump('completed')
       event('completed', id, nil, nil, ev)
     elseif kind == 'r' then
-      local delay = tonumber(string.sub(verdict, 2)) or 0
-      redis.call('HSET', h, 'fl', failures, 'err', data)
+      local delay = tonumber(string.match(verdict, '^r(%d+)')) or 0
+      -- "p<level>": the retry policy moves retries to that priority.
+      local pri = tonumber(string.match(verdict, 'p(%d+)$'))
+      if pri then
+        redis.call('HSET', h, 'fl', failures, 'err', data, 'pr', pri)
+      else
+        redis.call('HSET', h, 'fl', failures, 'err', data)
+        pri = tonumber(f[4]) or 0
+      end
       bump('retried')
       if delay > 0 then
         if make_delayed(id, now + delay) then notify = true end
       else
-        if make_ready(id, tonumber(f[4]) or 0) then notify = true end
+        if make_ready(id, pri) then notify = true end
       end
       event('retry', id, 'err', data, ev)
     elseif kind == 'd' then
