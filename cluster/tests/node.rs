@@ -157,18 +157,25 @@ fn a_fatal_error_a_panic_and_an_unknown_kind_are_dead_lettered_with_reasons() {
         .unwrap();
     let retry = RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(2);
     let fatal = q.enqueue(Job::new("fatal").retry(retry.clone())).unwrap();
-    let panics = q.enqueue(Job::new("panics").retry(retry)).unwrap();
+    let panics = q.enqueue(Job::new("panics").retry(retry.clone())).unwrap();
+    let retried = q.enqueue(Job::new("panics").retry(retry.retry_on_panic(true))).unwrap();
     let unknown = q.enqueue(Job::new("nobody-handles-this")).unwrap();
     let s = q.wait(fatal, WAIT).unwrap();
     assert_eq!((s.state, s.attempts), (JobState::Dead, 1), "a fatal error is not retried");
+    // As in the runtime, a panic is retried only under `retry_on_panic(true)` (seen to
+    // fail when the node retried every panic, whatever the policy said).
     let s = q.wait(panics, WAIT).unwrap();
-    assert_eq!((s.state, s.attempts), (JobState::Dead, 2), "a panic is a retryable failure");
+    assert_eq!((s.state, s.attempts), (JobState::Dead, 1), "the policy does not retry panics");
+    let why = s.last_error.unwrap();
+    assert!(why.contains("handler bug") && why.contains("retry_on_panic"), "{why}");
+    let s = q.wait(retried, WAIT).unwrap();
+    assert_eq!((s.state, s.attempts), (JobState::Dead, 2), "the policy retries panics");
     assert!(s.last_error.unwrap().contains("handler bug"));
     let s = q.wait(unknown, WAIT).unwrap();
     assert_eq!(s.state, JobState::Dead);
     assert!(s.last_error.unwrap().contains("nobody-handles-this"));
     let r = n.shutdown(WAIT);
-    assert_eq!(r.panicked, 2, "{r}");
+    assert_eq!(r.panicked, 3, "{r}");
     assert!(r.is_balanced(), "{r}");
 }
 

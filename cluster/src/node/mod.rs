@@ -227,7 +227,9 @@ impl NodeBuilder {
     }
 
     /// Runs jobs of `kind` with `f` on a worker of the runtime. `f` returns the result
-    /// bytes, or a [`JobError`]; a panic counts as a retryable failure.
+    /// bytes, or a [`JobError`]. A panic is caught and fails the job; it is retried only
+    /// if the job's policy says so ([`RetryPolicy::retry_on_panic`](kairos_rt::RetryPolicy::retry_on_panic),
+    /// off by default: a panic is a bug, which another attempt seldom fixes).
     pub fn handler<F>(mut self, kind: impl Into<String>, f: F) -> NodeBuilder
     where
         F: Fn(&JobContext) -> JobResult + Send + Sync + 'static,

@@ -17,7 +17,7 @@ use super::NodeConfig;
 use crate::job::JobId;
 use crate::retry_spec;
 use crossbeam_channel::Sender;
-use kairos_rt::Priority;
+use kairos_rt::{Priority, RetryPolicy};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
@@ -140,6 +140,8 @@ impl NodeState {
     /// Turns a run's end into what Redis should do: completed, another attempt after the
     /// job's backoff (its retry policy; none means one attempt), or dead.
     fn judge(&self, job: &Claimed, end: RunEnd) -> Verdict {
+        let policy = if job.retry.is_empty() { None } else { retry_spec::decode(&job.retry) };
+        let mut panicked = false;
         let (message, retryable) = match end {
             RunEnd::Returned(Ok(bytes)) => {
                 // A result over the cap is not kept (the job still completed): Redis
@@ -154,12 +156,14 @@ impl NodeState {
             RunEnd::Returned(Err(e)) => (e.message().to_string(), e.is_retryable()),
             RunEnd::Panicked(msg) => {
                 self.counters.panicked.fetch_add(1, SeqCst);
-                (format!("handler panicked: {msg}"), true)
+                panicked = true;
+                // Retried only if the policy says so (`RetryPolicy::retry_on_panic`,
+                // off by default, as in the runtime).
+                (format!("handler panicked: {msg}"), policy.as_ref().is_some_and(RetryPolicy::retries_panics))
             }
         };
         let message = cap_message(message);
         let failures = job.failures + 1;
-        let policy = if job.retry.is_empty() { None } else { retry_spec::decode(&job.retry) };
         match policy {
             Some(p) if retryable && failures < p.attempts_limit() => {
                 let delay = retry_spec::jittered_delay(&p, failures + 1);
@@ -167,6 +171,9 @@ impl NodeState {
             }
             None if !job.retry.is_empty() => {
                 Verdict::Dead(format!("{message} (and its retry spec {:?} is corrupt)", job.retry))
+            }
+            Some(_) if panicked && !retryable => {
+                Verdict::Dead(format!("{message} (panics are not retried: RetryPolicy::retry_on_panic)"))
             }
             _ if !retryable => Verdict::Dead(format!("{message} (fatal)")),
             _ => Verdict::Dead(message),
