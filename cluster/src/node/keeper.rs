@@ -6,7 +6,8 @@
 //!   [`MAX_BATCH`]) and sends them in one ACK, so a busy node makes one round trip per
 //!   batch, not per job; an idle one sends each outcome as soon as it arrives.
 //! - **Leases before acks**: renewals run on their own schedule, before any ack, so a
-//!   batch that keeps failing never lets running jobs' leases run out.
+//!   batch that keeps failing never lets running jobs' leases run out; a renewal that
+//!   fails is tried again after the backoff, not a third of a lease later.
 //! - **Nothing dropped**: an outcome is removed from `pending` only when Redis answered
 //!   it (applied or refused); on a lost connection, or a refusal for a passing reason
 //!   (Redis loading its data, out of memory, busy with a script, in a failover:
@@ -102,7 +103,10 @@ impl Keeper {
             let mut ok = true;
             if Instant::now() >= next_renew {
                 ok = renew(c, &prefix, &self.state).is_ok();
-                next_renew = Instant::now() + renew_every;
+                // A failed renewal is tried again after the backoff (10 ms at first), on
+                // a new connection: waiting for the next third would leave one more
+                // failure between the jobs and the end of their leases.
+                next_renew = if ok { Instant::now() + renew_every } else { Instant::now() };
             }
             if ok && !pending.is_empty() {
                 let batch = pending.len().min(MAX_BATCH);
