@@ -55,9 +55,9 @@ pub fn stats(a: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
             if let Some((t, prev)) = &last {
                 let s = t.elapsed().as_secs_f64();
                 println!(
-                    "  rates: enqueued {:.0}/s  completed {:.0}/s",
-                    (c.total_enqueued - prev.total_enqueued) as f64 / s,
-                    (c.total_completed - prev.total_completed) as f64 / s
+                    "  rates: enqueued {}  completed {}",
+                    rate(c.total_enqueued, prev.total_enqueued, s),
+                    rate(c.total_completed, prev.total_completed, s)
                 );
             }
         }
@@ -66,6 +66,15 @@ pub fn stats(a: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         last = Some((Instant::now(), c));
         std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// A counter's rate over `secs`; a counter that went down (its stats hash was reset, or
+/// Redis restarted without its data) has no rate.
+fn rate(now: u64, before: u64, secs: f64) -> String {
+    match now.checked_sub(before) {
+        Some(d) => format!("{:.0}/s", d as f64 / secs),
+        None => "- (the counter was reset)".to_string(),
     }
 }
 
@@ -144,5 +153,17 @@ pub fn unschedule(a: UnscheduleArgs) -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     } else {
         Err(format!("no schedule {:?} on queue {:?}", a.name, a.target.queue).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate;
+
+    /// Seen to panic (debug) or print 1.8e19/s (release) when a counter went down.
+    #[test]
+    fn a_counter_that_went_down_has_no_rate() {
+        assert_eq!(rate(150, 50, 2.0), "50/s");
+        assert_eq!(rate(5, 50, 1.0), "- (the counter was reset)");
     }
 }
