@@ -35,14 +35,15 @@
 //!    long after a `shutdown_timeout` gave up, or after the task that dropped the runtime
 //!    returned). It cancels the live futures of the registry and drops any entry left,
 //!    runs what is left in the injectors (only a priority change racing shutdown leaves
-//!    anything there), cancels the tasks in the timer inboxes, drops cancel messages,
-//!    and sets `closed`. Emptying the registry breaks the one reference cycle a runtime
-//!    has (registry entry -> future cell -> its scheduler -> the shared state), so the
-//!    shared state is freed when the last `Handle`, `JoinHandle` or waker of one of its
-//!    futures goes.
+//!    anything there), cancels the tasks in the timer inboxes and drops cancel messages,
+//!    after it set `closed` (and fenced: loom model `late_push.rs`). Emptying the
+//!    registry breaks the one reference cycle a runtime has (registry entry -> future
+//!    cell -> its scheduler -> the shared state), so the shared state is freed when the
+//!    last `Handle`, `JoinHandle` or waker of one of its futures goes.
 //! 5. **Late pushes**: a push that raced step 4 (a waker firing after the final drain,
-//!    a timed closure cancelled from outside) sees `closed` and drains what it pushed
-//!    itself (`Shared::push_injected`, `Sched::timer_cancelled`). Such a wake-up is
+//!    a timed closure cancelled from outside) either lands before step 4 empties its
+//!    queue, or sees `closed` after its push and drains what it pushed itself
+//!    (`Shared::push_injected`, `Sched::timer_cancelled`). Such a wake-up is
 //!    harmless: the task it names already ended and was counted in step 4, its entry is
 //!    dropped, and the pusher holds its own reference to the shared state while it
 //!    drains (the entry may have held the state's last one).
@@ -53,7 +54,7 @@
 
 use super::shared::Shared;
 use crate::stats::{accounting, Totals};
-use kairos_rt_core::sync::atomic::Ordering::SeqCst;
+use kairos_rt_core::sync::atomic::{fence, Ordering::SeqCst};
 use kairos_rt_core::timer::cancel_for_shutdown;
 use std::time::{Duration, Instant};
 
@@ -163,6 +164,14 @@ impl Shared {
     /// Step 4 of the module docs, run once by the last party to leave: every worker has
     /// exited, so nothing polls a future or holds a wheel any more.
     pub(crate) fn final_drain(&self) {
+        // `closed` first, then a fence, then the queues: a late push (a future's wake-up,
+        // a cancel message) either sees `closed` after its own push and fence, and drains
+        // itself, or lands before this drain empties the queues (loom model
+        // `late_push.rs`, which fails with `closed` set last, as it was, or without the
+        // fence). An entry left behind would keep its cell, and a future cell keeps the
+        // shared state alive through its scheduler: the runtime would never be freed.
+        self.closed.store(true, SeqCst);
+        fence(SeqCst);
         self.cancel_live_futures();
         // Every completion removed its entry; an entry still there (none expected) must
         // not keep the state alive through its cell's scheduler.
@@ -187,6 +196,5 @@ impl Shared {
             }
             Shared::drain_queue(&r.timer_cancels, drop);
         }
-        self.closed.store(true, SeqCst);
     }
 }
