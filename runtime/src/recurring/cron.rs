@@ -118,6 +118,17 @@ impl CronSpec {
         self.search(t, true)
     }
 
+    /// The last occurrence at or before `t`, if one lies within the years 1 to 5000.
+    pub(crate) fn last_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let (first, last) = search_bounds();
+        if t < first {
+            return None;
+        }
+        let local = t.min(last).with_timezone(&self.zone);
+        let found = self.cron.find_previous_occurrence(&local, true).ok()?.with_timezone(&Utc);
+        (found >= first).then_some(found)
+    }
+
     /// Searches from `t`, kept within the years 1 to 5000: croner searches no further
     /// than 5000, and an instant at chrono's own limits has no local time in some zones
     /// (a search from there would panic). Before the year 1, the search starts at it.

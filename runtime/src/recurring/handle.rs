@@ -109,7 +109,9 @@ impl Recurring {
     }
 
     /// How many ticks started no run because a run was still going (the
-    /// [overlap rule](crate::Overlap)).
+    /// [overlap rule](crate::Overlap)). A cron schedule counts at most 10,000 of the
+    /// ticks one run outlasted (each is a calendar search), and as many toward
+    /// [`times`](crate::Schedule::times); an `every` schedule counts them all.
     ///
     /// ```
     /// # use kairos_rt::{Priority, Runtime, Schedule};
@@ -123,7 +125,9 @@ impl Recurring {
     }
 
     /// How many ticks were dropped because they were missed (the
-    /// [missed-tick behavior](crate::MissedTickBehavior) `Skip` or `Delay`).
+    /// [missed-tick behavior](crate::MissedTickBehavior) `Skip` or `Delay`). A cron
+    /// schedule counts at most 10,000 for one late firing; an `every` schedule counts
+    /// them all.
     ///
     /// ```
     /// # use kairos_rt::{Priority, Runtime, Schedule};

@@ -33,6 +33,20 @@ fn ticks_through_counts_the_ticks_that_came_during_a_run() {
     assert_eq!(cron.ticks_through(s(10), s(35), u64::MAX), (3, s(30)));
 }
 
+/// Seen to fail when the count stopped at its cap: after a run that outlasted 20,000
+/// ticks of a cron schedule, `QueueOne` ran the 10,000th tick (hours in the past) and
+/// then again for the rest, instead of once for the last.
+#[test]
+fn ticks_through_finds_the_last_tick_past_the_count_cap() {
+    let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let s = |d: u64| nanos_of(t0 + Duration::from_secs(d)).unwrap();
+    let every_second = Schedule::cron("* * * * * *").unwrap();
+    assert_eq!(every_second.ticks_through(s(0), s(20_000), u64::MAX), (10_000, s(20_000)));
+    // Exactly at the cap, and limited by `times` below it: as before.
+    assert_eq!(every_second.ticks_through(s(0), s(9_999), u64::MAX), (10_000, s(9_999)));
+    assert_eq!(every_second.ticks_through(s(0), s(20_000), 5), (5, s(4)));
+}
+
 /// The firing loop's integer path gives the calendar path's ticks and misses, for
 /// every missed-tick behavior, with and without `until`, for `every` and cron grids.
 #[test]

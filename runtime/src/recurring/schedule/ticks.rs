@@ -193,7 +193,9 @@ impl Schedule {
 
     /// How many ticks lie in `[first, end]` (`first` a tick, `first <= end`), at most
     /// `limit`, and the last of them: the ticks that came while a run was going. In
-    /// nanoseconds since the Unix epoch.
+    /// nanoseconds since the Unix epoch. A cron grid counts at most
+    /// [`MISSED_COUNT_CAP`] of them (each is a calendar search); past that the count
+    /// stays there (it is what `times` consumes) and the last is still the last one.
     pub(crate) fn ticks_through(&self, first: i64, end: i64, limit: u64) -> (u64, i64) {
         let end = self.until.map_or(end, |until| end.min(nanos_saturating(until)));
         if limit == 0 || first > end {
@@ -210,14 +212,20 @@ impl Schedule {
             }
             Grid::Cron(spec) => {
                 let (mut k, mut last) = (1, time_of(first));
+                let is_due = |n: &DateTime<Utc>| nanos_of(*n).is_some_and(|n| n <= end);
                 while k < limit.min(MISSED_COUNT_CAP) {
-                    match spec.next_after(last).filter(|n| nanos_of(*n).is_some_and(|n| n <= end)) {
+                    match spec.next_after(last).filter(is_due) {
                         Some(n) => {
                             k += 1;
                             last = n;
                         }
                         None => break,
                     }
+                }
+                if k == MISSED_COUNT_CAP && limit > k && spec.next_after(last).is_some_and(|n| is_due(&n)) {
+                    // More came than are counted: the last of them is found from the end
+                    // (it is the one `QueueOne` runs), and the count stays at the cap.
+                    last = spec.last_at_or_before(time_of(end)).filter(|l| *l > last).unwrap_or(last);
                 }
                 (k, nanos_of(last).unwrap_or(first))
             }
