@@ -134,6 +134,7 @@ fn run(url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .arg(60_000)
                     .arg(MAX_LOST)
                     .arg("0")
+                    .arg(1 << 20)
                     .invoke(&mut c)
                     .unwrap();
                 // Model: reap expired leases in id order, promote due jobs in id order, pop.

@@ -205,6 +205,7 @@ fn claim(conn: &mut Conn, prefix: &str, state: &NodeState, max: usize) -> redis:
         .arg(cfg.lease.as_millis() as u64)
         .arg(cfg.max_lost_leases)
         .arg(if cfg.events { "1" } else { "0" })
+        .arg(cfg.max_payload)
         .invoke(conn)?;
     parse_claim(&raw)
         .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "unexpected CLAIM reply")))

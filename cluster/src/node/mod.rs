@@ -196,7 +196,8 @@ impl NodeBuilder {
     /// Jobs with a larger payload are dead-lettered unrun, with the reason (default
     /// [`DEFAULT_MAX_PAYLOAD`](crate::DEFAULT_MAX_PAYLOAD), 1 MiB): a producer that skipped
     /// the queue's own cap, or wrote Redis by hand, cannot make a node allocate without
-    /// bound.
+    /// bound. The claim measures the payload in Redis, so an oversized one is never sent
+    /// to the node.
     pub fn max_payload(mut self, bytes: usize) -> NodeBuilder {
         self.config.max_payload = bytes;
         self

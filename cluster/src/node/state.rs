@@ -81,15 +81,6 @@ impl NodeState {
         self.running.fetch_add(1, SeqCst);
         let guard = OutcomeGuard { state: self.clone(), id: job.id, token: job.token, sent: false };
         let priority = job.priority;
-        if job.payload.len() > self.config.max_payload {
-            let why = format!(
-                "payload of {} bytes is over node {}'s cap of {} bytes",
-                job.payload.len(),
-                self.node_id,
-                self.config.max_payload
-            );
-            return guard.send(Verdict::Dead(why));
-        }
         match self.handlers.get(&job.kind).cloned() {
             None => {
                 let why = format!("no handler for kind {:?} on node {}", job.kind, self.node_id);

@@ -1,17 +1,19 @@
 -- CLAIM: one atomic step of a node's fetch loop.
--- ARGV: node id, max jobs, lease ms, max lost leases, events on ("1"|"0").
+-- ARGV: node id, max jobs, lease ms, max lost leases, events on ("1"|"0"), the node's
+--   payload cap (bytes).
 -- 1. Reap: every running job whose lease ran out (its node died or stopped renewing)
 --    goes back to ready, or to dead once it has lost `max lost` leases.
 -- 2. Promote: due delayed jobs move to ready, in due order (FIFO behind their level).
 -- 3. Pop the most urgent ready jobs, up to `max`; a job past its start deadline ends
---    expired, a job whose hash is missing or corrupt is dead-lettered with the reason;
+--    expired, a job whose hash is missing or corrupt, or whose payload is over the node's
+--    cap (measured in Redis: it is never sent), is dead-lettered with the reason;
 --    each job taken gets attempt counter + 1 (its fencing token) and a lease.
 -- 4. List recurring schedules whose tick is due (the node fires them, see FIRE).
 -- Returns: { now, next wake-up ms (-1 none), ready left, jobs taken, then 7 fields per job:
 --   id, token, kind, payload, priority, failures so far, retry spec; then the number
 --   of due schedules and a name, tick (ms) pair for each }.
 local node, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local max_lost, ev = tonumber(ARGV[4]), ARGV[5]
+local max_lost, ev, max_payload = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local now = now_ms()
 local notify = false
 
@@ -64,37 +66,45 @@ while taken < max do
     local f = nil
     -- A job id as ENQUEUE writes it: no leading zero ("007" would alias job 7) and at
     -- most 15 digits (exact as a Lua number, and as the node's u64).
-    if string.match(id, '^[1-9]%d*$') and #id <= 15 then f = job_fields(id, 'k', 'p', 'pr', 'dl', 'fl', 'r', 'a') end
-    local pri = f and tonumber(f[3])
+    if string.match(id, '^[1-9]%d*$') and #id <= 15 then f = job_fields(id, 'k', 'pr', 'dl', 'fl', 'r', 'a') end
+    local pri = f and tonumber(f[2])
+    -- The payload's length first: one over the cap stays in Redis.
+    local size = f and redis.call('HSTRLEN', h, 'p')
+    local payload = f and size <= max_payload and redis.call('HGET', h, 'p')
     if not f then
       -- Not a job id, or its key is not a hash: nothing to run or to update. It leaves
       -- the ready set (ZPOPMIN took it) for the dead set, and is counted.
       redis.call('ZADD', P .. 'dead', now, id)
       redis.call('HINCRBY', P .. 'stats', 'dead', 1)
       event('dead', id, 'err', 'corrupt: not a job id, or its key is not a hash', ev)
-    elseif not f[1] or not f[2] or not pri or pri < 0 or pri > 63 or pri % 1 ~= 0 then
+    elseif size > max_payload then
+      local why = 'payload of ' .. size .. ' bytes is over node ' .. node .. "'s cap of " .. max_payload .. ' bytes'
+      redis.call('HSET', h, 'err', why)
+      finish(id, 'dead', now, 'dead')
+      event('dead', id, 'err', why, ev)
+    elseif not f[1] or not payload or not pri or pri < 0 or pri > 63 or pri % 1 ~= 0 then
       local why = 'corrupt job hash: '
       if not f[1] then why = why .. 'field k (kind) missing'
-      elseif not f[2] then why = why .. 'field p (payload) missing'
+      elseif not payload then why = why .. 'field p (payload) missing'
       else why = why .. 'field pr (priority) is not an integer in 0..63' end
       redis.call('HSET', h, 'err', why)
       finish(id, 'dead', now, 'dead')
       event('dead', id, 'err', why, ev)
-    elseif f[4] and tonumber(f[4]) and tonumber(f[4]) < now then
+    elseif f[3] and tonumber(f[3]) and tonumber(f[3]) < now then
       finish(id, 'expired', now, 'done')
       event('expired', id, nil, nil, ev)
     else
-      local token = (tonumber(f[7]) or 0) + 1
+      local token = (tonumber(f[6]) or 0) + 1
       redis.call('HSET', h, 'a', token, 'st', 'active', 'n', node)
       leases[#leases + 1] = now + lease
       leases[#leases + 1] = id
       out[#out + 1] = id
       out[#out + 1] = token
       out[#out + 1] = f[1]
-      out[#out + 1] = f[2]
+      out[#out + 1] = payload
       out[#out + 1] = pri
-      out[#out + 1] = tonumber(f[5]) or 0
-      out[#out + 1] = f[6] or ''
+      out[#out + 1] = tonumber(f[4]) or 0
+      out[#out + 1] = f[5] or ''
       taken = taken + 1
     end
   end

@@ -19,10 +19,15 @@ fn enqueue(c: &mut Connection, jobs: &[Vec<String>]) -> RedisResult<Vec<i64>> {
     SCRIPTS.enqueue.key(P).arg(jobs.concat()).invoke(c)
 }
 
-/// CLAIM as node `n`: (id, token) of each job taken.
+/// CLAIM as node `n` with a payload cap of 1 MiB: (id, token) of each job taken.
 fn claim(c: &mut Connection, max: usize) -> Vec<(String, String)> {
+    claim_capped(c, max, 1 << 20)
+}
+
+/// CLAIM as node `n` with a payload cap of `cap` bytes.
+fn claim_capped(c: &mut Connection, max: usize, cap: usize) -> Vec<(String, String)> {
     let v: Vec<redis::Value> =
-        SCRIPTS.claim.key(P).arg("n").arg(max).arg(60_000).arg(3).arg("0").invoke(c).unwrap();
+        SCRIPTS.claim.key(P).arg("n").arg(max).arg(60_000).arg(3).arg("0").arg(cap).invoke(c).unwrap();
     let taken: usize = redis::from_redis_value(v[3].clone()).unwrap();
     (0..taken)
         .map(|j| {
@@ -174,4 +179,25 @@ fn ready_counts_by_level_stay_exact_past_sequence_2_to_the_40() {
     let levels: Vec<String> =
         taken.iter().map(|(id, _)| hget(&mut c, &format!("j:{id}"), "pr").unwrap()).collect();
     assert_eq!(levels, (0..64u8).rev().map(|p| p.to_string()).collect::<Vec<_>>());
+}
+
+/// Seen to fail when the node measured payloads after the claim: a payload over its cap
+/// was sent to it whole (a producer writing Redis by hand could make every claim
+/// allocate hundreds of megabytes) before it was dead-lettered.
+#[test]
+fn a_payload_over_the_node_s_cap_never_leaves_redis() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let mut big = job("");
+    big[1] = "x".repeat(100);
+    let mut small = job("");
+    small[1] = "y".repeat(8);
+    let ids = enqueue(&mut c, &[big, small]).unwrap();
+    let taken = claim_capped(&mut c, 2, 8);
+    assert_eq!(taken.len(), 1, "only the job within the cap is taken");
+    assert_eq!(taken[0].0, ids[2].to_string());
+    let big_id = format!("j:{}", ids[0]);
+    assert_eq!(hget(&mut c, &big_id, "st").as_deref(), Some("dead"));
+    let why = hget(&mut c, &big_id, "err").unwrap();
+    assert!(why.contains("100 bytes") && why.contains("cap of 8 bytes"), "{why}");
 }
