@@ -76,12 +76,35 @@ fn entries(v: &Value) -> Vec<Event> {
 }
 
 impl Queue {
-    /// Reads the events after stream id `after` (`"0"` for the oldest kept, `"$"` for
-    /// only new ones), waiting up to `block` for the first one; at most `count`.
+    /// The stream id of the newest event (`"0-0"` if there is none): where to start
+    /// following only the events to come, with [`events`](Self::events). (Passing `"$"`
+    /// to each call instead would miss the events that come between two calls.)
     ///
     /// ```no_run
     /// # let queue = kairos_cluster::Client::connect("redis://127.0.0.1/")?.queue("q")?;
-    /// let mut from = "$".to_string();
+    /// let from = queue.last_event_id()?;
+    /// let next = queue.events(&from, 100, std::time::Duration::from_secs(1))?;
+    /// # Ok::<(), kairos_cluster::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A Redis error.
+    pub fn last_event_id(&self) -> Result<String> {
+        let key = format!("{}ev", self.prefix());
+        let last: Vec<(String, Vec<Value>)> = self.conn().with("events", true, |c| {
+            redis::cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1).query(c)
+        })?;
+        Ok(last.into_iter().next().map_or_else(|| "0-0".to_string(), |(id, _)| id))
+    }
+
+    /// Reads the events after stream id `after` (`"0"` for the oldest kept,
+    /// [`last_event_id`](Self::last_event_id) for only those to come), waiting up to
+    /// `block` for the first one; at most `count`.
+    ///
+    /// ```no_run
+    /// # let queue = kairos_cluster::Client::connect("redis://127.0.0.1/")?.queue("q")?;
+    /// let mut from = queue.last_event_id()?;
     /// loop {
     ///     for e in queue.events(&from, 100, std::time::Duration::from_secs(1))? {
     ///         println!("job {} {}", e.job, e.kind);

@@ -122,6 +122,7 @@
 
 mod connection;
 mod counts;
+mod deadline;
 mod error;
 mod events;
 mod job;

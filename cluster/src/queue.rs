@@ -113,6 +113,9 @@ pub enum CancelOutcome {
     NotFound,
 }
 
+/// How many dead entries one REQUEUE step looks at (`scripts/requeue.lua`).
+const REQUEUE_STEP: u64 = 10_000;
+
 impl Queue {
     pub(crate) fn new(client: Client, name: QueueName) -> Result<Queue> {
         Ok(Queue {
@@ -226,7 +229,7 @@ impl Queue {
     /// [`Error::is_wait_timed_out`] if the job is still live at the timeout;
     /// [`Error::is_bad_job`] if there is no such job; a Redis error.
     pub fn wait(&self, id: JobId, timeout: Duration) -> Result<JobStatus> {
-        let until = Instant::now() + timeout;
+        let until = crate::deadline::deadline_after(timeout);
         let ev_key = format!("{}ev", self.prefix);
         let mut last = "$".to_string();
         loop {
@@ -276,7 +279,7 @@ impl Queue {
     ///
     /// Outside a kairos task or `block_on` (it needs the runtime's timer).
     pub async fn wait_async(&self, id: JobId, timeout: Duration) -> Result<JobStatus> {
-        let until = Instant::now() + timeout;
+        let until = crate::deadline::deadline_after(timeout);
         let mut pause = Duration::from_millis(1);
         loop {
             let left = match self.final_status_or_time_left(id, until)? {
@@ -361,7 +364,9 @@ impl Queue {
         }
         let key = format!("{}dead", self.prefix);
         let members: Vec<String> = self.conn.with("dead", true, |c| {
-            redis::cmd("ZRANGE").arg(&key).arg(0).arg(limit.saturating_sub(1) as i64).query(c)
+            // The last index; -1 (the end) for a limit past i64's range.
+            let last = i64::try_from(limit - 1).unwrap_or(-1);
+            redis::cmd("ZRANGE").arg(&key).arg(0).arg(last).query(c)
         })?;
         let mut out = Vec::with_capacity(members.len());
         // A member that is no job id (CLAIM dead-letters whatever the ready set held that
@@ -374,20 +379,37 @@ impl Queue {
         Ok(out)
     }
 
-    /// Moves dead jobs back to ready (all of them, up to 10,000, if `ids` is empty), with
-    /// their failure counts reset. Returns how many moved.
+    /// Moves dead jobs back to ready (all of them if `ids` is empty), with their failure
+    /// counts reset. Returns how many moved. Dead entries that are no job (see
+    /// [`dead`](Self::dead)) stay where they are. All of them are moved 10,000 per atomic
+    /// step.
     ///
     /// # Errors
     ///
-    /// A Redis error.
+    /// A Redis error (the steps before it were applied).
     pub fn requeue_dead(&self, ids: &[JobId]) -> Result<u64> {
-        self.conn.with("requeue", true, |c| {
-            let mut inv = SCRIPTS.requeue.key(&self.prefix);
-            for id in ids {
-                inv.arg(id.0);
+        if !ids.is_empty() {
+            let (moved, _kept): (u64, u64) = self.conn.with("requeue", true, |c| {
+                let mut inv = SCRIPTS.requeue.key(&self.prefix);
+                for id in ids {
+                    inv.arg(id.0);
+                }
+                inv.invoke(c)
+            })?;
+            return Ok(moved);
+        }
+        // Each step looks at the dead set from `rank` on; what it keeps stays in front.
+        let (mut total, mut rank) = (0, 0u64);
+        loop {
+            let (moved, kept): (u64, u64) = self
+                .conn
+                .with("requeue", true, |c| SCRIPTS.requeue.key(&self.prefix).arg("*").arg(rank).invoke(c))?;
+            total += moved;
+            rank += kept;
+            if moved + kept < REQUEUE_STEP {
+                return Ok(total);
             }
-            inv.invoke(c)
-        })
+        }
     }
 
     /// The live state of job `id`, if it has one (`None` for final or unknown jobs).

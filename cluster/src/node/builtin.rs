@@ -100,7 +100,10 @@ pub(crate) fn register(builder: NodeBuilder, allowed: &[String]) -> NodeBuilder 
                 job.text()?.trim().parse().map_err(|_| {
                     JobError::fatal("stamp: payload must be microseconds since the Unix epoch")
                 })?;
-            stamp_redis.query("stamp", redis::cmd("RPUSH").arg(&stamp_key).arg(start_us - at_us))?;
+            let delay = start_us.checked_sub(at_us).ok_or_else(|| {
+                JobError::fatal(format!("stamp: instant {at_us} us is out of range (the delay overflows)"))
+            })?;
+            stamp_redis.query("stamp", redis::cmd("RPUSH").arg(&stamp_key).arg(delay))?;
             Ok(Vec::new())
         })
         .handler_async("command", move |job: JobContext| {

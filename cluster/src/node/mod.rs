@@ -423,7 +423,7 @@ impl RunningNode {
     }
 
     fn stop(&mut self, grace: Duration) -> NodeReport {
-        let deadline = Instant::now() + grace;
+        let deadline = crate::deadline::deadline_after(grace);
         *self.give_up_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
         self.state.stopping.store(true, SeqCst);
         // Wake the fetcher if it waits for a message.

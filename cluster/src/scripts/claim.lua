@@ -64,9 +64,7 @@ while taken < max do
     local id = popped[i]
     local h = job_key(id)
     local f = nil
-    -- A job id as ENQUEUE writes it: no leading zero ("007" would alias job 7) and at
-    -- most 15 digits (exact as a Lua number, and as the node's u64).
-    if string.match(id, '^[1-9]%d*$') and #id <= 15 then f = job_fields(id, 'k', 'pr', 'dl', 'fl', 'r', 'a') end
+    if is_job_id(id) then f = job_fields(id, 'k', 'pr', 'dl', 'fl', 'r', 'a') end
     local pri = f and tonumber(f[2])
     -- The payload's length first: one over the cap stays in Redis.
     local size = f and redis.call('HSTRLEN', h, 'p')

@@ -17,6 +17,11 @@ local function ready_score(pri, seq)
   return (63 - pri) * LEVEL + seq
 end
 local function job_key(id) return P .. 'j:' .. id end
+-- A job id as ENQUEUE writes it: no leading zero ("007" would alias job 7) and at most
+-- 15 digits (exact as a Lua number, and as a node's u64).
+local function is_job_id(id)
+  return string.match(id, '^[1-9]%d*$') ~= nil and #id <= 15
+end
 local function event(ev, id, extra_k, extra_v, on)
   if on == '1' then
     if extra_k then

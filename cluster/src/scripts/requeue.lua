@@ -1,18 +1,25 @@
--- REQUEUE dead jobs: ARGV are ids, or none for every dead job (at most 10,000 a call).
--- Each goes back to ready at its priority with its failure and lost-lease counts reset.
--- Returns how many were requeued. Entries whose key is not a job hash stay dead.
+-- REQUEUE dead jobs. ARGV: job ids; or "*" and a rank: the dead set's entries from that
+-- rank on, at most 10,000 (the caller goes on from rank + kept while a call looks at
+-- 10,000). Each job goes back to ready at its priority, with its failure and lost-lease
+-- counts reset. An entry that is no job (not a job id, or no job hash with a kind: CLAIM
+-- dead-letters such ready-set members) stays dead: there is nothing to run.
+-- Returns { requeued, kept: entries looked at that were not requeued }.
 local ids = ARGV
-if #ids == 0 then ids = redis.call('ZRANGE', P .. 'dead', 0, 9999) end
-local n = 0
+if ARGV[1] == '*' then
+  local from = tonumber(ARGV[2])
+  ids = redis.call('ZRANGE', P .. 'dead', from, from + 9999)
+end
+local n, kept = 0, 0
 local notify = false
--- An entry whose key is not a job hash stays dead: there is nothing to run.
 for _, id in ipairs(ids) do
-  local f = job_fields(id, 'pr')
-  if f and redis.call('ZREM', P .. 'dead', id) == 1 then
+  local f = is_job_id(id) and job_fields(id, 'pr', 'k')
+  if f and f[2] and redis.call('ZREM', P .. 'dead', id) == 1 then
     redis.call('HDEL', job_key(id), 'fl', 'lo', 'f')
     if make_ready(id, tonumber(f[1]) or 0) then notify = true end
     n = n + 1
+  else
+    kept = kept + 1
   end
 end
 if notify then wake() end
-return n
+return { n, kept }

@@ -114,8 +114,13 @@ pub fn dead(a: DeadArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 pub fn events(a: EventsArgs) -> Result<(), Box<dyn std::error::Error>> {
     let queue = Client::connect(&a.target.redis)?.queue(&a.target.queue)?;
-    let mut from = a.from.clone();
+    // "$" is resolved once: given to every read, it would skip the events that came
+    // between two reads.
+    let mut from = if a.from == "$" { queue.last_event_id()? } else { a.from.clone() };
     let mut seen = 0u64;
+    if a.count == Some(0) {
+        return Ok(());
+    }
     loop {
         for e in queue.events(&from, 100, Duration::from_secs(1))? {
             println!("{}\t{}\tjob {}\t{}", e.stream_id, e.kind, e.job, e.error.as_deref().unwrap_or(""));
