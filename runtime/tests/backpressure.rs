@@ -245,3 +245,32 @@ fn refusals_for_room_are_counted() {
     assert_eq!(report.submitted, 4, "{report:?}");
     assert!(report.is_balanced(), "{report:?}");
 }
+
+/// A `spawn_async` that waits for room is never refused (no error reaches its caller,
+/// no task is handed back), so it counts no refusal, as the same wait through `spawn`
+/// counts none. Seen to fail (2 refusals) when each of its internal tries counted one.
+#[test]
+fn a_spawn_async_that_waits_for_room_counts_no_refusal() {
+    let rt = bounded(1, 1);
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let queued = rt.spawn(Priority::NORMAL, || 1); // holds the only unit of room
+    let handle = rt.handle();
+    let (started_tx, started) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let h = handle.clone();
+        started_tx.send(()).unwrap();
+        // In a tuple: the handle is a future itself, not to be awaited here.
+        handle.block_on(async move { (h.spawn_async(Priority::NORMAL, || 2).await,) }).0
+    });
+    started.recv().unwrap();
+    // Time for the spawn_async to find the runtime full (not asserted: a spawn that
+    // comes later is admitted at once, and counts no refusal either).
+    std::thread::sleep(Duration::from_millis(100));
+    join(gate.open()).unwrap();
+    assert_eq!(join(queued).unwrap(), 1);
+    let h = within(move || waiter.join().unwrap()).expect("spawn_async never got room");
+    assert_eq!(join(h).unwrap(), 2);
+    let m = rt.metrics();
+    assert_eq!(m.submitted, 3, "{m}");
+    assert_eq!(m.refused_full, 0, "no spawn was refused, no task handed back: {m}");
+}

@@ -138,7 +138,8 @@ impl Handle {
         let mut body = Closure(f);
         let mut room = None;
         loop {
-            match self.submit(body, priority, Due::Now, Admit::Try) {
+            // A wait for room is no refusal: `TryWaiting` does not count one.
+            match self.submit(body, priority, Due::Now, Admit::TryWaiting) {
                 Ok(h) => return h,
                 // `NoThread` is the blocking pool's only.
                 Err(Refusal::Shutdown(_) | Refusal::NoThread(..)) => return self.refused(),

@@ -415,8 +415,8 @@ impl Shared {
     /// sleeper if needed.
     ///
     /// A push that finds the runtime closed (a waker firing as or after the runtime
-    /// ends) drops the entry: the task already ended and was counted (shutdown's final
-    /// drain cancels every live future through the registry before it sets `closed`).
+    /// ends) drops the entry: the task already ended and was counted, or shutdown's final
+    /// drain, which sets `closed` first, cancels and counts it through the registry.
     /// A push that races the final drain drains the injectors itself, which may drop
     /// the last references to tasks and so to this state: the caller must hold its own
     /// `Arc` for the call (as `Sched::schedule` does), not borrow one from a task.

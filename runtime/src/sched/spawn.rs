@@ -43,8 +43,11 @@ pub(crate) enum Due {
 /// What a spawn does when `max_pending` tasks already wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admit {
-    /// Refuse with `Full`.
+    /// Refuse with `Full` (counted as a refusal: the body goes back to the caller).
     Try,
+    /// Refuse with `Full` without counting a refusal: the caller waits for room and
+    /// offers the body again (`Handle::spawn_async`), as `Wait` does in one call.
+    TryWaiting,
     /// Take no admission unit: the runtime's own timers (a sleep of a future that is
     /// already running), which must never wait for room nor take it from user tasks.
     Exempt,
@@ -147,7 +150,7 @@ impl Shared {
         match admit {
             Admit::Exempt => true,
             _ if limit.try_acquire() => true,
-            Admit::Try => false,
+            Admit::Try | Admit::TryWaiting => false,
             Admit::Wait => self.wait_for_room(limit, local),
         }
     }
@@ -235,7 +238,9 @@ impl Shared {
                 count(rejected);
                 return Err(Refused::Shutdown);
             }
-            count(Count::RefusedFull);
+            if admit != Admit::TryWaiting {
+                count(Count::RefusedFull);
+            }
             return Err(Refused::Full(self.admission.as_ref().map_or(0, |a| a.limit())));
         }
         let admitted = match local {
