@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{join, runtime, wait_until, Gate};
+use common::{join, runtime, wait_until, Gate, PATIENCE};
 use kairos_rt::{Priority, RetryPolicy, Task};
 use std::time::{Duration, Instant};
 
@@ -254,4 +254,45 @@ fn queue_depth_series_exist_at_zero_when_queues_are_empty() {
     assert!(depth.contains(&"kairos_queue_depth{priority=\"63\"} 0"), "{depth:?}");
     assert!(depth.contains(&"kairos_queue_depth{priority=\"0\"} 0"), "{depth:?}");
     assert!(rt.shutdown().is_balanced());
+}
+
+/// `completed` is a counter: it never goes down between two snapshots. An exhausted
+/// retry is counted failed a moment before its task is counted completed; a snapshot
+/// between the two (held open here by the `Drop` of the outcome nobody reads) showed
+/// `completed` one lower than the snapshot before. Seen to fail (1, then 0).
+#[test]
+fn the_completed_counter_never_goes_down_when_a_retry_runs_out() {
+    use std::sync::mpsc;
+
+    struct SlowDrop(mpsc::Sender<()>, mpsc::Receiver<()>);
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+            let _ = self.1.recv_timeout(PATIENCE);
+        }
+    }
+
+    let rt = runtime(1);
+    join(rt.spawn(Priority::NORMAL, || ())).unwrap();
+    assert!(wait_until(|| rt.metrics().completed == 1));
+    let before = rt.metrics().completed;
+    let (in_drop_tx, in_drop) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let (go_tx, go) = mpsc::channel::<()>();
+    let mut parts = Some((in_drop_tx, release_rx, go));
+    let task = Task::new(move || {
+        let (tx, rx, go) = parts.take().unwrap();
+        go.recv_timeout(PATIENCE).unwrap();
+        Err::<(), _>(SlowDrop(tx, rx))
+    })
+    .retry(RetryPolicy::fixed(Duration::ZERO).max_attempts(1));
+    drop(rt.spawn_with(task).unwrap()); // nobody reads the outcome: it is dropped
+    go_tx.send(()).unwrap();
+    in_drop.recv_timeout(PATIENCE).expect("the outcome was never dropped");
+    let during = rt.metrics();
+    release.send(()).unwrap();
+    assert!(during.completed >= before, "completed went from {before} down to {}", during.completed);
+    assert_eq!(during.failed, 1, "{during}");
+    assert!(wait_until(|| rt.metrics().completed == 1 && rt.metrics().failed == 1));
+    rt.shutdown();
 }

@@ -80,8 +80,8 @@ impl Shared {
             submitted: totals.get(Count::Admitted) + totals.get(Count::Rejected),
             started: totals.get(Count::Started) + retried,
             // A retry task that ran out of attempts returns its last error as its output:
-            // it is counted as failed, not completed.
-            completed: totals.get(Count::Completed).saturating_sub(exhausted),
+            // it is counted as failed, not completed (and never as a dip: see there).
+            completed: self.completed_for_metrics(totals.get(Count::Completed), exhausted),
             failed: panicked + timed_out + exhausted,
             panicked,
             cancelled: totals.get(Count::Cancelled),

@@ -105,6 +105,12 @@ impl Shared {
         self.retries.read()
     }
 
+    /// Completed tasks for a metrics snapshot, exhausted retries taken out, never lower
+    /// than one reported before (`RetryGauges::completed`).
+    pub(crate) fn completed_for_metrics(&self, completed_tasks: u64, exhausted: u64) -> u64 {
+        self.retries.completed(completed_tasks, exhausted)
+    }
+
     /// The census of this runtime's recurring schedules, if one was ever spawned.
     pub(crate) fn schedule_census(&self) -> Option<&dyn ScheduleCensus> {
         self.schedules.get().map(|census| &**census)

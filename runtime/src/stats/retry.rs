@@ -17,6 +17,8 @@ pub(crate) struct RetryGauges {
     retried: AtomicU64,
     /// Retried tasks that ran out of attempts with an error, ever.
     exhausted: AtomicU64,
+    /// The highest `completed` a metrics snapshot reported ([`completed`](Self::completed)).
+    completed_reported: AtomicU64,
 }
 
 /// The retry gauges at one moment (each read on its own, `Relaxed`).
@@ -53,6 +55,18 @@ impl RetryGauges {
     #[inline]
     pub(crate) fn exhausted(&self) {
         self.exhausted.fetch_add(1, Relaxed);
+    }
+
+    /// `completed` as a metrics snapshot reports it: `completed_tasks` (read first)
+    /// minus `exhausted` (read after): an exhausted retry returns its last error as its
+    /// output, and counts as failed. It is counted exhausted a moment before its task
+    /// counts as completed, so the difference alone could go down between two snapshots
+    /// by the retries ending at that moment: the highest value reported so far is
+    /// reported instead. Both stay true counts: with the reads in that order, each
+    /// difference is at most the tasks completed (not exhausted) by the first read.
+    pub(crate) fn completed(&self, completed_tasks: u64, exhausted: u64) -> u64 {
+        let now = completed_tasks.saturating_sub(exhausted);
+        self.completed_reported.fetch_max(now, Relaxed).max(now)
     }
 
     /// The gauges now.
