@@ -51,6 +51,13 @@ impl ScheduleSpec {
         let bad = |why: String| Error::new(ErrorKind::BadJob { why });
         s.validate().map_err(|e| bad(format!("schedule: {e}")))?;
         let every_ns = match s.period() {
+            // Ticks are kept in whole milliseconds (Redis's clock): a period with a
+            // fraction of one would fire off its grid, or, under 1 ms, never move on.
+            Some(p) if p.subsec_nanos() % 1_000_000 != 0 => {
+                return Err(bad(format!(
+                    "schedule: a period of {p:?} is not a whole number of milliseconds, the cluster's tick"
+                )))
+            }
             Some(p) => {
                 Some(u64::try_from(p.as_nanos()).map_err(|_| bad("schedule: period too long".into()))?)
             }
@@ -143,7 +150,9 @@ impl Queue {
     ///
     /// # Errors
     ///
-    /// [`Error::is_bad_job`] for an invalid schedule, a schedule with no tick left, a job
+    /// [`Error::is_bad_job`] for an invalid schedule, a period that is not a whole number
+    /// of milliseconds (the cluster keeps ticks in Redis's milliseconds), a schedule with
+    /// no tick left, a job
     /// with a due time (`after`/`at`: a scheduled job is due at its ticks), an absolute
     /// deadline (`deadline_at`: use `deadline_after`, counted from each firing) or an
     /// idempotency key (each firing is a new job); a Redis error.

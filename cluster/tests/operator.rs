@@ -160,3 +160,18 @@ fn a_stamp_instant_out_of_range_is_a_clear_error() {
     assert!(err.contains("out of range") && !err.contains("panicked"), "{err}");
     assert_eq!(n.shutdown(WAIT).panicked, 0);
 }
+
+/// Before: the claim asked Redis for `usize::MAX` jobs, which ZPOPMIN refuses: the node
+/// started, and every claim failed, for good.
+#[test]
+fn a_node_with_unlimited_concurrency_runs_jobs() {
+    let (_redis, q, rt) = setup(1);
+    let id = q.enqueue(Job::new("k")).unwrap();
+    let n = Node::builder(q.clone(), rt.handle())
+        .concurrency(usize::MAX)
+        .handler("k", |_| Ok(Vec::new()))
+        .start()
+        .unwrap();
+    assert_eq!(q.wait(id, WAIT).unwrap().state, JobState::Completed);
+    assert!(n.shutdown(WAIT).is_balanced());
+}

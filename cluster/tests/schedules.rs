@@ -150,3 +150,62 @@ fn a_schedule_spoiled_by_hand_ends_with_why_and_the_others_fire_on() {
     let jobs: Vec<String> = redis::cmd("KEYS").arg("kairos:{cron}:j:*").query(&mut redis.conn()).unwrap();
     assert_eq!(jobs.len() as u64, c.total_enqueued, "{c:?}");
 }
+
+/// Before: due schedules were only fired by a claim, and a node with every slot busy
+/// did not claim: while it was saturated, no tick fired at all.
+#[test]
+fn schedules_fire_while_every_slot_of_the_node_is_busy() {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("cron").unwrap();
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
+    let n = Node::builder(q.clone(), rt.handle())
+        .concurrency(1)
+        .handler("long", move |_| {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok(Vec::new())
+        })
+        .handler("tick", |_| Ok(Vec::new()))
+        .start()
+        .unwrap();
+    q.enqueue(Job::new("long")).unwrap();
+    started_rx.recv_timeout(WAIT).unwrap();
+    q.schedule("beat", &Schedule::every(Duration::from_millis(50)).unwrap(), Job::new("tick")).unwrap();
+    eventually("ticks fire while the only slot is busy", || q.counts().unwrap().total_scheduled >= 3);
+    release_tx.send(()).unwrap();
+    n.shutdown(WAIT);
+}
+
+/// Before: the spec was read with an HGET that failed on a key of another type, which
+/// failed the firing of every due schedule, for good.
+#[test]
+fn a_schedule_key_that_is_no_hash_stops_none_of_the_others() {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("cron").unwrap();
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let every = Schedule::every(Duration::from_millis(10)).unwrap();
+    q.schedule("a-bad", &every, Job::new("tick")).unwrap();
+    q.schedule("b-good", &every, Job::new("tick")).unwrap();
+    let mut c = redis.conn();
+    let _: () = redis::cmd("DEL").arg("kairos:{cron}:s:a-bad").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("kairos:{cron}:s:a-bad").arg("x").query(&mut c).unwrap();
+    let n = node(&q, &rt, &Arc::new(AtomicU64::new(0)));
+    eventually("the sound schedule fires on", || q.counts().unwrap().total_scheduled >= 5);
+    n.shutdown(WAIT);
+}
+
+/// Before: ticks were kept in whole milliseconds and periods were not: 1.5 ms fired every
+/// 1 ms, and 0.5 ms never moved past its first tick (fired for ever). Now refused.
+#[test]
+fn a_period_that_is_no_whole_number_of_milliseconds_is_refused() {
+    let redis = RedisServer::start();
+    let q = Client::connect(&redis.url()).unwrap().queue("cron").unwrap();
+    for us in [1500, 500] {
+        let every = Schedule::every(Duration::from_micros(us)).unwrap();
+        let e = q.schedule("s", &every, Job::new("tick")).unwrap_err();
+        assert!(e.is_bad_job() && e.to_string().contains("whole number of milliseconds"), "{e}");
+    }
+    q.schedule("s", &Schedule::every(Duration::from_millis(2)).unwrap(), Job::new("tick")).unwrap();
+}

@@ -3,7 +3,9 @@
 //!
 //! ## When it sleeps and what wakes it
 //!
-//! - **No free slot**: it waits on `slot_freed`, which every finished job signals.
+//! - **No free slot**: it waits on `slot_freed`, which every finished job signals, and
+//!   by the next due time (at most [`IDLE_POLL`]) claims nothing, to fire the recurring
+//!   schedules that came due: a firing is an enqueue, which needs no slot.
 //! - **Nothing ready**: CLAIM returns Redis's clock and the next instant something could
 //!   change without an enqueue (the earliest delayed job's due time, or the earliest
 //!   lease deadline of a running job, which may expire). The loop waits for that long
@@ -37,6 +39,10 @@ use std::time::{Duration, Instant};
 /// The longest an idle node waits before claiming again, message or not.
 pub(crate) const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// The most jobs one claim takes (a node with more free slots claims again at once):
+/// Redis refuses a ZPOPMIN count past its range, and one reply stays bounded.
+const MAX_CLAIM: usize = 1000;
+
 /// What one CLAIM returned.
 struct ClaimReply {
     now_ms: i64,
@@ -58,6 +64,9 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
     // on meanwhile.
     let (mut fire_again_at, mut fire_backoff) = (Instant::now(), Duration::from_millis(10));
     let mut specs: HashMap<String, Option<ScheduleSpec>> = HashMap::new();
+    // With every slot busy, the loop still claims (nothing) by this time to fire the
+    // recurring schedules that came due: a firing is an enqueue, it needs no slot.
+    let mut busy_check_at = Instant::now();
     while !state.stopping.load(SeqCst) {
         if state.runtime.is_shutdown() {
             // Nothing claimed now could run: stop claiming (what is held is handed back
@@ -69,8 +78,8 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
             break;
         }
         let free = state.free_slots();
-        if free == 0 {
-            wait_for_slot(&state);
+        if free == 0 && Instant::now() < busy_check_at {
+            wait_for_slot(&state, busy_check_at);
             continue;
         }
         if sub.is_none() {
@@ -134,9 +143,6 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
                 }
             }
         }
-        if got == free || reply.ready_left > 0 {
-            continue;
-        }
         let mut wait = if reply.next_ms < 0 {
             IDLE_POLL
         } else {
@@ -145,6 +151,15 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
         if schedules_due {
             // The due schedule's tick is in the past: wait for the retry instead.
             wait = wait.max(fire_again_at.saturating_duration_since(Instant::now()));
+        }
+        if free == 0 {
+            // Every slot busy: wait for one, and claim (nothing) again by the next due
+            // time to fire what comes due meanwhile.
+            busy_check_at = Instant::now() + wait.max(Duration::from_millis(1));
+            continue;
+        }
+        if got == free || reply.ready_left > 0 {
+            continue;
         }
         if !wait.is_zero() {
             if let Some(s) = sub.as_mut() {
@@ -158,11 +173,13 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
     }
 }
 
-fn wait_for_slot(state: &NodeState) {
+/// Waits until a slot frees, the node stops, or `until` (at most 100 ms at a time).
+fn wait_for_slot(state: &NodeState, until: Instant) {
     let (lock, cv) = &state.slot_freed;
     let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
     if state.free_slots() == 0 && !state.stopping.load(SeqCst) {
-        let _ = cv.wait_timeout(guard, Duration::from_millis(100));
+        let wait = until.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+        let _ = cv.wait_timeout(guard, wait);
     }
 }
 
@@ -201,7 +218,7 @@ fn claim(conn: &mut Conn, prefix: &str, state: &NodeState, max: usize) -> redis:
         .claim
         .key(prefix)
         .arg(&state.node_id)
-        .arg(max)
+        .arg(max.min(MAX_CLAIM))
         .arg(cfg.lease.as_millis() as u64)
         .arg(cfg.max_lost_leases)
         .arg(if cfg.events { "1" } else { "0" })
@@ -272,8 +289,14 @@ fn fire_due(
     let now = utc_of_ms(reply.now_ms);
     let mut fired = 0;
     for (name, tick) in &reply.due_schedules {
+        // A key that is no hash, or a spec that is no text, reads as no spec: FIRE then
+        // ends that schedule with the reason. Only a lost connection fails the call.
         let text: Option<String> =
-            redis::cmd("HGET").arg(format!("{prefix}s:{name}")).arg("spec").query(conn)?;
+            match redis::cmd("HGET").arg(format!("{prefix}s:{name}")).arg("spec").query(conn) {
+                Ok(text) => text,
+                Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => return Err(e),
+                Err(_) => None,
+            };
         let text = text.unwrap_or_default();
         let spec = specs
             .entry(text.clone())

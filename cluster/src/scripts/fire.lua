@@ -7,6 +7,11 @@
 -- Returns the new job's id, 0 (another node fired this tick), or -1: the schedule's job
 -- template is corrupt, and the schedule ended (the reason is its hash's field `err`).
 local name, tick, next, jitter = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if next >= 0 and next <= tick then
+  -- A grid that does not move on would fire the same tick for ever.
+  return redis.error_reply('FIRE refused: the next tick (' .. string.format('%d', next)
+    .. ') is not after the due one (' .. string.format('%d', tick) .. ')')
+end
 local cur = redis.call('ZSCORE', P .. 'sched-next', name)
 if not cur or tonumber(cur) ~= tick then return 0 end
 local h = P .. 's:' .. name
