@@ -710,3 +710,38 @@ fn a_corrupt_failure_counter_does_not_break_an_ack_half_way() {
     assert_eq!(runs.lock().unwrap().len(), 3, "done once, fails twice: {report}");
     assert_eq!(report.unacked, 0, "{report}");
 }
+
+/// Claimed jobs that have not started when the node stops go back to ready at once:
+/// before, with a long job holding the only worker past the grace, they were abandoned
+/// with it (counted unacked), left active until their leases ran out, and each such stop
+/// counted a lost lease against them (a job that never ran could end dead for it).
+#[test]
+fn jobs_not_started_when_the_node_stops_are_handed_back() {
+    let (_redis, q, rt) = setup(1);
+    let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<JobId>();
+    let n = node(&q, &rt)
+        .lease(Duration::from_secs(30))
+        .concurrency(3)
+        .handler("k", move |job| {
+            started_tx.send(job.id).unwrap();
+            if job.id == JobId(1) {
+                release_rx.recv().unwrap();
+            }
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    for _ in 0..3 {
+        q.enqueue(Job::new("k")).unwrap();
+    }
+    assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), JobId(1));
+    eventually("all three claimed", || n.running() == 3);
+    // Job 1 holds the only worker past the grace: jobs 2 and 3 cannot start.
+    let r = n.shutdown(Duration::from_millis(300));
+    release_tx.send(()).unwrap();
+    assert!(started_rx.try_iter().next().is_none(), "only job 1 ever started");
+    assert_eq!((r.claimed, r.unacked, r.handed_back), (3, 1, 2), "{r}");
+    let c = q.counts().unwrap();
+    assert_eq!((c.ready, c.running), (2, 1), "{c:?}");
+}

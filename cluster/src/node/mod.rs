@@ -315,6 +315,7 @@ impl NodeBuilder {
             handlers: self.handlers,
             runtime: self.runtime,
             held: Mutex::new(HashMap::new()),
+            queued: Mutex::new(HashMap::new()),
             running: AtomicUsize::new(0),
             slot_freed: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),
@@ -414,8 +415,9 @@ impl RunningNode {
         self.state.running.load(SeqCst)
     }
 
-    /// Stops the node: no more claims; jobs not yet started are handed back to ready;
-    /// running jobs get `grace` to finish; every outcome is delivered (tried until the
+    /// Stops the node: no more claims; jobs not yet started are handed back to ready at
+    /// once (even while running jobs hold every worker); running jobs get `grace` to
+    /// finish; every outcome is delivered (tried until the
     /// grace ends). Jobs still running at the end are left to their leases (another node
     /// runs them again) and counted `unacked`.
     pub fn shutdown(mut self, grace: Duration) -> NodeReport {
@@ -434,6 +436,10 @@ impl RunningNode {
         if let Some(f) = self.fetcher.take() {
             let _ = f.join();
         }
+        // Claimed jobs that have not started go back now (a job that starts after the
+        // stop began hands itself back anyway): none waits for a worker the running
+        // ones may hold past the grace, to be left to its lease.
+        self.state.hand_back_queued();
         self.fetcher_done.store(true, SeqCst);
         while self.state.running.load(SeqCst) > 0 && Instant::now() < deadline {
             let (lock, cv) = &self.state.slot_freed;

@@ -10,6 +10,11 @@
 //!   ack reaches Redis.
 //! - Every claimed job produces exactly one outcome: the task's guard produces "handed
 //!   back" if the task is dropped without running (a runtime that refused or dropped it).
+//! - A job waiting in the runtime's queues has a [`Start`] flag in `queued`, taken once:
+//!   by its task as it starts (then it runs, or hands back if the node is stopping), or
+//!   by the node's stop ([`NodeState::hand_back_queued`]), which hands it back at once
+//!   (its task then does nothing), so a job that never started is never left to its
+//!   lease, however long the running ones hold the workers.
 
 use super::handler::{run_sync, CatchPanic, Handler, JobContext, RunEnd};
 use super::report::Counters;
@@ -19,7 +24,7 @@ use crate::retry_spec;
 use crossbeam_channel::Sender;
 use kairos_rt::{Priority, RetryPolicy};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// What Redis is told about one job (ACK's verdicts, see `scripts/ack.lua`).
@@ -60,6 +65,8 @@ pub(crate) struct NodeState {
     pub handlers: HashMap<String, Handler>,
     pub runtime: kairos_rt::Handle,
     pub held: Mutex<HashMap<JobId, u64>>,
+    /// The claimed jobs whose tasks have not started, with their [`Start`] flags.
+    pub queued: Mutex<HashMap<JobId, (u64, Arc<Start>)>>,
     pub running: AtomicUsize,
     /// `true` once the node gave up on jobs still running at the end of its grace: their
     /// outcomes are then dropped (they were counted `unacked`; their leases run out).
@@ -79,16 +86,22 @@ impl NodeState {
     pub(crate) fn start(self: &Arc<Self>, job: Claimed) {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id, job.token);
         self.running.fetch_add(1, SeqCst);
-        let guard = OutcomeGuard { state: self.clone(), id: job.id, token: job.token, sent: false };
+        let start = Arc::new(Start::default());
+        self.queued.lock().unwrap_or_else(|p| p.into_inner()).insert(job.id, (job.token, start.clone()));
+        let guard = OutcomeGuard { state: self.clone(), id: job.id, token: job.token, start, sent: false };
         let priority = job.priority;
         match self.handlers.get(&job.kind).cloned() {
             None => {
+                // Judged here, at once: the job is taken from `queued` as if started.
                 let why = format!("no handler for kind {:?} on node {}", job.kind, self.node_id);
-                guard.send(Verdict::Dead(why));
+                if let Some(guard) = guard.started() {
+                    guard.send(Verdict::Dead(why));
+                }
             }
             Some(Handler::Sync(f)) => {
                 let ctx = self.context(&job);
                 drop(self.runtime.spawn(priority, move || {
+                    let Some(guard) = guard.started() else { return };
                     if guard.state.stopping.load(SeqCst) {
                         return guard.send(Verdict::HandBack);
                     }
@@ -100,6 +113,7 @@ impl NodeState {
             Some(Handler::Async(f)) => {
                 let ctx = self.context(&job);
                 drop(self.runtime.spawn_future(priority, async move {
+                    let Some(guard) = guard.started() else { return };
                     if guard.state.stopping.load(SeqCst) {
                         return guard.send(Verdict::HandBack);
                     }
@@ -172,49 +186,112 @@ impl NodeState {
     }
 }
 
-/// Sends exactly one outcome for its job: the one given, or "handed back" if dropped
-/// unsent (the task never ran).
-struct OutcomeGuard {
-    state: Arc<NodeState>,
-    id: JobId,
-    token: u64,
-    sent: bool,
+/// Who took a queued job: its task, as it started, or the node's stop, which handed it
+/// back. Taken once (compare-and-swap from `QUEUED`).
+#[derive(Debug, Default)]
+pub(crate) struct Start(AtomicU8);
+
+impl Start {
+    const QUEUED: u8 = 0;
+    const STARTED: u8 = 1;
+    const HANDED_BACK: u8 = 2;
+
+    fn take(&self, to: u8) -> bool {
+        self.0.compare_exchange(Self::QUEUED, to, SeqCst, SeqCst).is_ok()
+    }
 }
 
-impl OutcomeGuard {
-    fn send(mut self, verdict: Verdict) {
-        self.deliver(verdict);
+impl NodeState {
+    /// The stop's part of the [`Start`] protocol: every claimed job whose task has not
+    /// started is handed back now (a task that starts later does nothing), so it goes
+    /// back to ready at once, however long the running jobs keep the workers. Returns
+    /// how many.
+    pub(crate) fn hand_back_queued(&self) -> usize {
+        let queued: Vec<(JobId, (u64, Arc<Start>))> =
+            self.queued.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        let mut n = 0;
+        for (id, (token, start)) in queued {
+            if start.take(Start::HANDED_BACK) {
+                self.deliver(id, token, Verdict::HandBack);
+                n += 1;
+            }
+        }
+        n
     }
 
-    fn deliver(&mut self, verdict: Verdict) {
-        self.sent = true;
-        let (lock, cv) = &self.state.slot_freed;
+    /// Produces job `id`'s outcome: to the keeper, and its slot freed; dropped if the
+    /// node abandoned its running jobs.
+    fn deliver(&self, id: JobId, token: u64, verdict: Verdict) {
+        let (lock, cv) = &self.slot_freed;
         let abandoned = lock.lock().unwrap_or_else(|p| p.into_inner());
         if *abandoned {
             return;
         }
         // The keeper outlives every job that is not abandoned (it exits only once
         // `running` is zero), so the channel is open.
-        let _ = self.state.outcomes.send(Outcome { id: self.id, token: self.token, verdict });
-        self.state.running.fetch_sub(1, SeqCst);
+        let _ = self.outcomes.send(Outcome { id, token, verdict });
+        self.running.fetch_sub(1, SeqCst);
         drop(abandoned);
         cv.notify_all();
     }
 }
 
+/// Sends exactly one outcome for its job: the one given, or "handed back" if dropped
+/// unsent (the task never ran); none if the node's stop handed the job back first.
+struct OutcomeGuard {
+    state: Arc<NodeState>,
+    id: JobId,
+    token: u64,
+    start: Arc<Start>,
+    sent: bool,
+}
+
+impl OutcomeGuard {
+    /// The task starts: takes the job, or `None` (and no outcome from this guard) if the
+    /// node's stop handed it back already.
+    fn started(mut self) -> Option<OutcomeGuard> {
+        let mine = self.start.take(Start::STARTED);
+        self.forget_queued();
+        if !mine {
+            self.sent = true;
+            return None;
+        }
+        Some(self)
+    }
+
+    /// Takes this job's entry out of `queued` (if it is still this claim's).
+    fn forget_queued(&self) {
+        let mut queued = self.state.queued.lock().unwrap_or_else(|p| p.into_inner());
+        if queued.get(&self.id).is_some_and(|(_, s)| Arc::ptr_eq(s, &self.start)) {
+            queued.remove(&self.id);
+        }
+    }
+
+    fn send(mut self, verdict: Verdict) {
+        self.sent = true;
+        self.state.deliver(self.id, self.token, verdict);
+    }
+}
+
 impl Drop for OutcomeGuard {
     fn drop(&mut self) {
-        if !self.sent {
-            // Dropped unsent: the task never ran (the runtime refused or dropped it), or
-            // something panicked past the handler's own guard. A hand-back must not be
-            // the answer to a panic, or a job that always panics would come back forever.
-            let verdict = if std::thread::panicking() {
-                Verdict::RetryAfterMs(1000, None, "the node panicked while running the job".into())
-            } else {
-                Verdict::HandBack
-            };
-            self.deliver(verdict);
+        if self.sent {
+            return;
         }
+        // Dropped unsent: the task never ran (the runtime refused or dropped it), or
+        // something panicked past the handler's own guard. A hand-back must not be the
+        // answer to a panic, or a job that always panics would come back forever. A job
+        // the node's stop handed back has its outcome already.
+        let never_started = self.start.take(Start::HANDED_BACK);
+        self.forget_queued();
+        let verdict = if never_started {
+            Verdict::HandBack
+        } else if self.start.0.load(SeqCst) == Start::STARTED {
+            Verdict::RetryAfterMs(1000, None, "the node panicked while running the job".into())
+        } else {
+            return;
+        };
+        self.state.deliver(self.id, self.token, verdict);
     }
 }
 
