@@ -364,6 +364,27 @@ fn order_within_a_level_is_fifo_by_default_and_lifo_on_request() {
     assert_eq!(local_order(true), [2, 1, 0]);
 }
 
+/// `lifo_within_level` orders a worker's own spawns; tasks submitted from outside are
+/// still taken oldest first, as its docs say. Seen to fail ([0, 5, 4, 3, 2, 1]) when the
+/// injector pushed a batch oldest first into the LIFO run queue.
+#[test]
+fn outside_submissions_run_oldest_first_with_lifo_within_level() {
+    let rt = Runtime::builder().workers(1).lifo_within_level(true).build().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let gate = Gate::hold(&rt, Priority::HIGHEST);
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            let order = order.clone();
+            rt.spawn(Priority::NORMAL, move || order.lock().unwrap().push(i))
+        })
+        .collect();
+    join(gate.open()).unwrap();
+    for h in handles {
+        join(h).unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+}
+
 /// A retrying task whose first attempt fails; returns the order in which its second
 /// attempt and a NORMAL task queued meanwhile ran.
 fn retry_vs_normal(policy: RetryPolicy) -> Vec<&'static str> {

@@ -94,7 +94,7 @@ impl Injectors {
     pub fn steal_into(&self, dest: &RunQueue, min: Priority) -> Option<TaskRef> {
         steal_highest(
             self.mask().0 & at_or_above(min),
-            |level| match self.levels[level.index()].steal_batch_and_pop(dest.deque(level)) {
+            |level| match self.batch_and_pop(level, dest) {
                 Steal::Success(t) => {
                     dest.note_filled(level);
                     Steal::Success(t)
@@ -111,7 +111,7 @@ impl Injectors {
         let bit = LevelMask::bit(level);
         steal_highest(
             self.mask().0 & bit,
-            |level| match self.levels[level.index()].steal_batch_and_pop(dest.deque(level)) {
+            |level| match self.batch_and_pop(level, dest) {
                 Steal::Success(t) => {
                     dest.note_filled(level);
                     Steal::Success(t)
@@ -126,11 +126,18 @@ impl Injectors {
     /// at that level, then pops `dest`'s oldest task at that level. Used for the
     /// periodic fairness pick at equal levels: the injectors get a turn without a newer
     /// task overtaking older ones of the same level (FIFO within a level holds for tasks
-    /// from one submitter).
+    /// from one submitter). A LIFO `dest` (`lifo_within_level`) pops its newest local
+    /// task first by design: there the batch goes on top, and is popped oldest first.
     pub fn refill_and_pop(&self, dest: &RunQueue, level: Priority) -> Option<TaskRef> {
         let index = level.index();
         loop {
-            match self.levels[index].steal_batch(dest.deque(level)) {
+            let injector = &self.levels[index];
+            let stolen = if dest.is_lifo() {
+                injector.steal_batch_lifo(dest.deque(level))
+            } else {
+                injector.steal_batch(dest.deque(level))
+            };
+            match stolen {
                 Steal::Success(()) => {
                     dest.note_filled(level);
                     break;
@@ -143,6 +150,17 @@ impl Injectors {
             }
         }
         dest.pop_level(level)
+    }
+
+    /// Pops `level`'s oldest injected task and moves a batch behind it into `dest`, in
+    /// the order `dest`'s owner takes them oldest first (FIFO or LIFO `dest`).
+    fn batch_and_pop(&self, level: Priority, dest: &RunQueue) -> Steal<TaskRef> {
+        let injector = &self.levels[level.index()];
+        if dest.is_lifo() {
+            injector.steal_batch_and_pop_lifo(dest.deque(level))
+        } else {
+            injector.steal_batch_and_pop(dest.deque(level))
+        }
     }
 
     /// Steals one task from the most urgent non-empty level (no batch).

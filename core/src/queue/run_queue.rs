@@ -24,6 +24,8 @@ use core::cell::Cell;
 /// The owner side of one worker's priority run queue.
 pub struct RunQueue {
     levels: Box<[Worker<TaskRef>]>,
+    /// Whether the owner pops its newest task of a level first.
+    lifo: bool,
     local: Cell<u64>,
     advertised: Arc<AtomicU64>,
 }
@@ -54,6 +56,7 @@ impl RunQueue {
             levels: (0..Priority::LEVELS)
                 .map(|_| if lifo { Worker::new_lifo() } else { Worker::new_fifo() })
                 .collect(),
+            lifo,
             local: Cell::new(0),
             advertised: Arc::new(AtomicU64::new(0)),
         }
@@ -154,6 +157,11 @@ impl RunQueue {
     }
 
     /// The deque for `level`, for batch steals into it.
+    /// Whether the owner pops its newest task of a level first ([`with_order`](Self::with_order)).
+    pub fn is_lifo(&self) -> bool {
+        self.lifo
+    }
+
     pub(crate) fn deque(&self, level: Priority) -> &Worker<TaskRef> {
         &self.levels[level.index()]
     }

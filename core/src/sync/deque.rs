@@ -166,6 +166,14 @@ mod loom_queue {
             let mut src = lock(&self.inner);
             move_batch(&mut src, dest)
         }
+        /// The same for a LIFO `dest` (the stand-in's workers are FIFO: no difference).
+        pub fn steal_batch_and_pop_lifo(&self, dest: &Worker<T>) -> Steal<T> {
+            self.steal_batch_and_pop(dest)
+        }
+        /// [`steal_batch`](Self::steal_batch) for a LIFO `dest` (no difference here).
+        pub fn steal_batch_lifo(&self, dest: &Worker<T>) -> Steal<()> {
+            self.steal_batch(dest)
+        }
         /// Steals a batch (oldest first) into the back of `dest`.
         pub fn steal_batch(&self, dest: &Worker<T>) -> Steal<()> {
             let mut src = lock(&self.inner);

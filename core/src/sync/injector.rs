@@ -117,9 +117,41 @@ impl<T> Injector<T> {
         }
     }
 
+    /// [`steal_batch_and_pop`](Self::steal_batch_and_pop) into a LIFO `dest`: the batch
+    /// is pushed newest first, so `dest`'s owner still pops it oldest first (as
+    /// crossbeam-deque's own injector does for a LIFO destination).
+    pub fn steal_batch_and_pop_lifo(&self, dest: &Worker<T>) -> Steal<T> {
+        let Some(first) = self.queue.pop() else {
+            return Steal::Empty;
+        };
+        self.move_into_lifo(dest, MAX_BATCH - 1);
+        Steal::Success(first)
+    }
+
+    /// [`steal_batch`](Self::steal_batch) into a LIFO `dest`: pushed newest first, so
+    /// popped oldest first.
+    pub fn steal_batch_lifo(&self, dest: &Worker<T>) -> Steal<()> {
+        match self.move_into_lifo(dest, MAX_BATCH) {
+            0 => Steal::Empty,
+            _ => Steal::Success(()),
+        }
+    }
+
     /// Moves up to `n` items onto the back of `dest`, oldest first; returns how many.
     fn move_into(&self, dest: &Worker<T>, n: usize) -> usize {
         (0..n).map_while(|_| self.queue.pop().map(|item| dest.push(item))).count()
+    }
+
+    /// Moves up to `n` items onto `dest`, newest first (a LIFO `dest` then pops them
+    /// oldest first); returns how many. The batch waits in a vector on the way (one
+    /// allocation per batch, on LIFO queues only).
+    fn move_into_lifo(&self, dest: &Worker<T>, n: usize) -> usize {
+        let batch: Vec<T> = (0..n).map_while(|_| self.queue.pop()).collect();
+        let moved = batch.len();
+        for item in batch.into_iter().rev() {
+            dest.push(item);
+        }
+        moved
     }
 
     /// Whether the queue is empty right now.
@@ -143,6 +175,24 @@ impl<T> core::fmt::Debug for Injector<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seen to fail (popped 0, then 4, 3, 2, 1) when a batch was pushed oldest first into
+    /// a LIFO worker: crossbeam-deque's own injector pops such a batch oldest first.
+    #[test]
+    fn a_batch_into_a_lifo_worker_is_popped_oldest_first() {
+        let injector = Injector::new();
+        for i in 0..5 {
+            injector.push(i);
+        }
+        let local = Worker::new_lifo();
+        assert_eq!(injector.steal_batch_and_pop_lifo(&local), Steal::Success(0));
+        assert_eq!(std::iter::from_fn(|| local.pop()).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        for i in 5..8 {
+            injector.push(i);
+        }
+        assert_eq!(injector.steal_batch_lifo(&local), Steal::Success(()));
+        assert_eq!(std::iter::from_fn(|| local.pop()).collect::<Vec<_>>(), [5, 6, 7]);
+    }
 
     #[test]
     fn every_item_is_taken_once_in_push_order() {
