@@ -469,3 +469,35 @@ fn an_exhausted_retry_counts_as_failed_not_completed() {
     let m = rt.metrics();
     assert_eq!((m.completed, m.failed), (0, 1), "{m:?}");
 }
+
+/// Each round: spawn a NORMAL closure onto the worker's own queue, then yield. Returns
+/// the rounds in which the future resumed before that closure ran.
+fn yield_overtakes(lifo: bool) -> Vec<u32> {
+    let rt = Runtime::builder().workers(1).lifo_within_level(lifo).no_aging().build().unwrap();
+    let h = rt.spawn_future(Priority::NORMAL, async {
+        let mut overtaken = Vec::new();
+        for i in 0..200u32 {
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            drop(kairos_rt::spawn(Priority::NORMAL, move || r.store(true, SeqCst)));
+            kairos_rt::yield_now().await;
+            if !ran.load(SeqCst) {
+                overtaken.push(i);
+            }
+        }
+        overtaken
+    });
+    let v = join(h).unwrap();
+    rt.shutdown();
+    v
+}
+
+/// A future that yields goes behind the work its worker queued at its level: always with
+/// FIFO; with LIFO, except on the fairness turn for outside work (every 61st pick: the
+/// Builder's docs, which claimed "in both modes" until a review showed otherwise).
+#[test]
+fn a_yielding_future_goes_behind_local_work_at_its_level() {
+    assert_eq!(yield_overtakes(false), Vec::<u32>::new());
+    let lifo = yield_overtakes(true);
+    assert!(lifo.len() <= 200 / 61, "more overtakes than fairness turns: {lifo:?}");
+}

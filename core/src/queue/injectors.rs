@@ -127,7 +127,8 @@ impl Injectors {
     /// periodic fairness pick at equal levels: the injectors get a turn without a newer
     /// task overtaking older ones of the same level (FIFO within a level holds for tasks
     /// from one submitter). A LIFO `dest` (`lifo_within_level`) pops its newest local
-    /// task first by design: there the batch goes on top, and is popped oldest first.
+    /// task first: there the batch goes on top, popped oldest first, ahead of the local
+    /// tasks (a yielded future among them too: the Builder's docs say so).
     pub fn refill_and_pop(&self, dest: &RunQueue, level: Priority) -> Option<TaskRef> {
         let index = level.index();
         loop {

@@ -415,7 +415,13 @@ impl Builder {
     /// keep spawning (or waking) more tasks at their own level, that worker serves the
     /// newest first and its older tasks of the level wait until the chain stops or another
     /// worker steals them. Aging does not help here (it orders levels, not tasks within
-    /// one). A future that yields goes behind everything at its level in both modes.
+    /// one). A future that yields goes behind everything at its level: always with FIFO;
+    /// with LIFO, except on the fairness turn. Every 61st pick, when tasks from outside
+    /// (submissions and yielded futures, which go through the same queue) wait at the
+    /// level the worker serves, a batch of them goes on top of the worker's queue and runs
+    /// next, oldest first: without that turn a worker serving a chain of its own spawns
+    /// would never take outside work of its level, and a future that yielded may then run
+    /// before tasks the worker queued earlier.
     ///
     /// ```
     /// use kairos_rt::{Priority, Runtime};
