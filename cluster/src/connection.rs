@@ -340,6 +340,22 @@ impl Reconnecting {
     }
 }
 
+/// Whether Redis refused for a passing reason: the connection (dropped, refused, timed
+/// out), or the server loading its data (`LOADING`), out of memory under `noeviction`
+/// (`OOM`), busy with a script (`BUSY`), or in a failover (`TRYAGAIN`, `CLUSTERDOWN`,
+/// `MASTERDOWN`, `READONLY`): the same call may succeed later. The keeper sends outcomes
+/// refused so again; the fetcher tries due schedules again.
+pub(crate) fn transient(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(
+            e.code(),
+            Some("LOADING" | "OOM" | "BUSY" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY")
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;

@@ -3,21 +3,14 @@
 
 mod common;
 
-use common::{eventually, RedisServer};
-use kairos_cluster::{Client, Job, JobError, JobId, JobState, Node, NodeBuilder, Queue};
+use common::{eventually, setup, RedisServer};
+use kairos_cluster::{Client, Job, JobError, JobId, JobState, Node, NodeBuilder, Queue, RunningNode};
 use kairos_rt::{Priority, RetryPolicy, Runtime};
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn setup(workers: usize) -> (RedisServer, Queue, Runtime) {
-    let redis = RedisServer::start();
-    let q = Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();
-    let rt = Runtime::builder().workers(workers).build().unwrap();
-    (redis, q, rt)
-}
 
 fn node(q: &Queue, rt: &Runtime) -> NodeBuilder {
     Node::builder(q.clone(), rt.handle()).lease(Duration::from_secs(5))
@@ -270,13 +263,20 @@ fn a_node_that_lost_its_lease_has_its_ack_refused_and_the_job_runs_elsewhere() {
     second.shutdown(WAIT);
 }
 
-#[test]
-fn a_stopping_node_finishes_what_runs_and_hands_back_what_has_not_started() {
-    let (_redis, q, rt) = setup(1);
+/// A node of `jobs` slots with `jobs` jobs claimed, the first running and holding the
+/// runtime's only worker until the returned sender releases it, the others queued behind
+/// it. The receiver hears each job that starts (job 1 already heard).
+fn job_1_holds_the_worker(
+    q: &Queue,
+    rt: &Runtime,
+    jobs: usize,
+    lease: Duration,
+) -> (RunningNode, crossbeam_channel::Sender<()>, crossbeam_channel::Receiver<JobId>) {
     let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
     let (started_tx, started_rx) = crossbeam_channel::unbounded::<JobId>();
-    let n = node(&q, &rt)
-        .concurrency(10)
+    let n = node(q, rt)
+        .lease(lease)
+        .concurrency(jobs)
         .handler("k", move |job| {
             started_tx.send(job.id).unwrap();
             if job.id == JobId(1) {
@@ -286,11 +286,18 @@ fn a_stopping_node_finishes_what_runs_and_hands_back_what_has_not_started() {
         })
         .start()
         .unwrap();
-    for _ in 0..10 {
+    for _ in 0..jobs {
         q.enqueue(Job::new("k")).unwrap();
     }
     assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), JobId(1));
-    eventually("all ten claimed", || n.running() == 10);
+    eventually("all claimed", || n.running() == jobs);
+    (n, release_tx, started_rx)
+}
+
+#[test]
+fn a_stopping_node_finishes_what_runs_and_hands_back_what_has_not_started() {
+    let (_redis, q, rt) = setup(1);
+    let (n, release_tx, started_rx) = job_1_holds_the_worker(&q, &rt, 10, Duration::from_secs(5));
     // A stopping node announces it on the wake channel after it set its stop flag: release
     // the running job only then, so the others cannot start.
     let mut sub = redis::Client::open(q.client().url()).unwrap().get_connection().unwrap();
@@ -718,25 +725,7 @@ fn a_corrupt_failure_counter_does_not_break_an_ack_half_way() {
 #[test]
 fn jobs_not_started_when_the_node_stops_are_handed_back() {
     let (_redis, q, rt) = setup(1);
-    let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
-    let (started_tx, started_rx) = crossbeam_channel::unbounded::<JobId>();
-    let n = node(&q, &rt)
-        .lease(Duration::from_secs(30))
-        .concurrency(3)
-        .handler("k", move |job| {
-            started_tx.send(job.id).unwrap();
-            if job.id == JobId(1) {
-                release_rx.recv().unwrap();
-            }
-            Ok(Vec::new())
-        })
-        .start()
-        .unwrap();
-    for _ in 0..3 {
-        q.enqueue(Job::new("k")).unwrap();
-    }
-    assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), JobId(1));
-    eventually("all three claimed", || n.running() == 3);
+    let (n, release_tx, started_rx) = job_1_holds_the_worker(&q, &rt, 3, Duration::from_secs(30));
     // Job 1 holds the only worker past the grace: jobs 2 and 3 cannot start.
     let r = n.shutdown(Duration::from_millis(300));
     release_tx.send(()).unwrap();

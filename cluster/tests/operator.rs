@@ -5,21 +5,13 @@
 
 mod common;
 
-use common::{eventually, RedisServer};
-use kairos_cluster::{Client, Job, JobError, JobState, Node, Queue};
-use kairos_rt::Runtime;
+use common::{eventually, setup, RedisServer};
+use kairos_cluster::{Client, Job, JobError, JobState, Node};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 const BIN: &str = env!("CARGO_BIN_EXE_kairos-cluster");
-
-fn setup(workers: usize) -> (RedisServer, Queue, Runtime) {
-    let redis = RedisServer::start();
-    let q = Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();
-    let rt = Runtime::builder().workers(workers).build().unwrap();
-    (redis, q, rt)
-}
 
 /// Before: one REQUEUE step of 10,000, and `dead --requeue` ("Move every dead job back
 /// to ready") said "requeued 10000 dead jobs" and left the rest dead.

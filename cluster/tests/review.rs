@@ -2,19 +2,12 @@
 
 mod common;
 
-use common::{eventually, RedisServer};
-use kairos_cluster::{Client, Job, JobId, JobState, Node, Queue};
+use common::{eventually, setup, RedisServer};
+use kairos_cluster::{Client, Job, JobId, JobState, Node};
 use kairos_rt::{RetryPolicy, Runtime};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn setup(workers: usize) -> (RedisServer, Queue, Runtime) {
-    let redis = RedisServer::start();
-    let q = Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();
-    let rt = Runtime::builder().workers(workers).build().unwrap();
-    (redis, q, rt)
-}
 
 #[test]
 fn an_acl_without_the_wake_channel_fails_the_node_at_start_and_never_an_enqueue_after_its_writes() {

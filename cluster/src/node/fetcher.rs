@@ -24,7 +24,7 @@
 //! own clock does not matter.
 
 use super::state::{Claimed, NodeState};
-use crate::connection::{Client, Conn};
+use crate::connection::{transient, Client, Conn};
 use crate::job::JobId;
 use crate::queue_name::QueueName;
 use crate::schedules::{utc_of_ms, ScheduleSpec};
@@ -290,11 +290,11 @@ fn fire_due(
     let mut fired = 0;
     for (name, tick) in &reply.due_schedules {
         // A key that is no hash, or a spec that is no text, reads as no spec: FIRE then
-        // ends that schedule with the reason. Only a lost connection fails the call.
+        // ends that schedule with the reason. Only a passing failure fails the call.
         let text: Option<String> =
             match redis::cmd("HGET").arg(format!("{prefix}s:{name}")).arg("spec").query(conn) {
                 Ok(text) => text,
-                Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => return Err(e),
+                Err(e) if transient(&e) => return Err(e),
                 Err(_) => None,
             };
         let text = text.unwrap_or_default();

@@ -22,7 +22,7 @@
 //!   (the node leaves the live-node set). What it could not deliver is counted `unacked`.
 
 use super::state::{NodeState, Outcome, Verdict};
-use crate::connection::{Client, Conn};
+use crate::connection::{transient, Client, Conn};
 use crate::job::JobId;
 use crate::queue_name::QueueName;
 use crate::scripts::SCRIPTS;
@@ -259,20 +259,4 @@ fn heartbeat(c: &mut Conn, prefix: &str, state: &NodeState, leaving: bool) -> re
         .arg(info)
         .arg(if leaving { "1" } else { "0" })
         .invoke(c)
-}
-
-/// Whether Redis refused for a passing reason: the connection (dropped, refused, timed
-/// out), or the server loading its data (`LOADING`), out of memory under `noeviction`
-/// (`OOM`), busy with a script (`BUSY`), or in a failover (`TRYAGAIN`, `CLUSTERDOWN`,
-/// `MASTERDOWN`, `READONLY`). Outcomes refused so are sent again, with the leases
-/// renewed meanwhile; only an outcome Redis refuses for what it is is set aside.
-fn transient(e: &redis::RedisError) -> bool {
-    e.is_io_error()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_timeout()
-        || matches!(
-            e.code(),
-            Some("LOADING" | "OOM" | "BUSY" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY")
-        )
 }

@@ -204,19 +204,15 @@ impl Start {
 impl NodeState {
     /// The stop's part of the [`Start`] protocol: every claimed job whose task has not
     /// started is handed back now (a task that starts later does nothing), so it goes
-    /// back to ready at once, however long the running jobs keep the workers. Returns
-    /// how many.
-    pub(crate) fn hand_back_queued(&self) -> usize {
+    /// back to ready at once, however long the running jobs keep the workers.
+    pub(crate) fn hand_back_queued(&self) {
         let queued: Vec<(JobId, (u64, Arc<Start>))> =
             self.queued.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
-        let mut n = 0;
         for (id, (token, start)) in queued {
             if start.take(Start::HANDED_BACK) {
                 self.deliver(id, token, Verdict::HandBack);
-                n += 1;
             }
         }
-        n
     }
 
     /// Produces job `id`'s outcome: to the keeper, and its slot freed; dropped if the

@@ -63,12 +63,19 @@ while taken < max do
   for i = 1, #popped, 2 do
     local id = popped[i]
     local h = job_key(id)
+    -- The payload's length first (a key that is no hash fails it): a payload over the
+    -- cap stays in Redis. Then the fields, the payload among them only if it is read.
+    local size = is_job_id(id) and redis.pcall('HSTRLEN', h, 'p')
     local f = nil
-    if is_job_id(id) then f = job_fields(id, 'k', 'pr', 'dl', 'fl', 'r', 'a') end
+    if type(size) == 'number' then
+      if size <= max_payload then
+        f = job_fields(id, 'k', 'pr', 'dl', 'fl', 'r', 'a', 'p')
+      else
+        f = job_fields(id, 'k', 'pr', 'dl', 'fl', 'r', 'a')
+      end
+    end
     local pri = f and tonumber(f[2])
-    -- The payload's length first: one over the cap stays in Redis.
-    local size = f and redis.call('HSTRLEN', h, 'p')
-    local payload = f and size <= max_payload and redis.call('HGET', h, 'p')
+    local payload = f and f[7]
     if not f then
       -- Not a job id, or its key is not a hash: nothing to run or to update. It leaves
       -- the ready set (ZPOPMIN took it) for the dead set, and is counted.

@@ -164,6 +164,14 @@ impl Drop for RedisServer {
     }
 }
 
+/// A fresh Redis, queue `jobs` on it, and a runtime of `workers` workers.
+pub fn setup(workers: usize) -> (RedisServer, kairos_cluster::Queue, kairos_rt::Runtime) {
+    let redis = RedisServer::start();
+    let q = kairos_cluster::Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();
+    let rt = kairos_rt::Runtime::builder().workers(workers).build().unwrap();
+    (redis, q, rt)
+}
+
 /// Polls `cond` every 10 ms until it holds; panics with `what` after 60 s (a hang guard,
 /// not a timing assertion: every caller's condition is expected within milliseconds).
 pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {

@@ -132,12 +132,9 @@ impl Injectors {
     pub fn refill_and_pop(&self, dest: &RunQueue, level: Priority) -> Option<TaskRef> {
         let index = level.index();
         loop {
-            let injector = &self.levels[index];
-            let stolen = if dest.is_lifo() {
-                injector.steal_batch_lifo(dest.deque(level))
-            } else {
-                injector.steal_batch(dest.deque(level))
-            };
+            let (injector, into) = (&self.levels[index], dest.deque(level));
+            let stolen =
+                if dest.is_lifo() { injector.steal_batch_lifo(into) } else { injector.steal_batch(into) };
             match stolen {
                 Steal::Success(()) => {
                     dest.note_filled(level);

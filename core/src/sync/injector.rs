@@ -101,56 +101,54 @@ impl<T> Injector<T> {
     /// back of `dest`, oldest first (all of a shorter queue: a peer that finds the
     /// injector empty steals from `dest`'s owner instead).
     pub fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-        let Some(first) = self.queue.pop() else {
-            return Steal::Empty;
-        };
-        self.move_into(dest, MAX_BATCH - 1);
-        Steal::Success(first)
+        self.batch_and_pop(dest, false)
     }
 
     /// Moves up to [`MAX_BATCH`] items (at least one) onto the back of `dest`, oldest
     /// first.
     pub fn steal_batch(&self, dest: &Worker<T>) -> Steal<()> {
-        match self.move_into(dest, MAX_BATCH) {
-            0 => Steal::Empty,
-            _ => Steal::Success(()),
-        }
+        self.batch(dest, false)
     }
 
     /// [`steal_batch_and_pop`](Self::steal_batch_and_pop) into a LIFO `dest`: the batch
     /// is pushed newest first, so `dest`'s owner still pops it oldest first (as
     /// crossbeam-deque's own injector does for a LIFO destination).
     pub fn steal_batch_and_pop_lifo(&self, dest: &Worker<T>) -> Steal<T> {
-        let Some(first) = self.queue.pop() else {
-            return Steal::Empty;
-        };
-        self.move_into_lifo(dest, MAX_BATCH - 1);
-        Steal::Success(first)
+        self.batch_and_pop(dest, true)
     }
 
     /// [`steal_batch`](Self::steal_batch) into a LIFO `dest`: pushed newest first, so
     /// popped oldest first.
     pub fn steal_batch_lifo(&self, dest: &Worker<T>) -> Steal<()> {
-        match self.move_into_lifo(dest, MAX_BATCH) {
+        self.batch(dest, true)
+    }
+
+    fn batch_and_pop(&self, dest: &Worker<T>, lifo: bool) -> Steal<T> {
+        let Some(first) = self.queue.pop() else {
+            return Steal::Empty;
+        };
+        self.move_into(dest, MAX_BATCH - 1, lifo);
+        Steal::Success(first)
+    }
+
+    fn batch(&self, dest: &Worker<T>, lifo: bool) -> Steal<()> {
+        match self.move_into(dest, MAX_BATCH, lifo) {
             0 => Steal::Empty,
             _ => Steal::Success(()),
         }
     }
 
-    /// Moves up to `n` items onto the back of `dest`, oldest first; returns how many.
-    fn move_into(&self, dest: &Worker<T>, n: usize) -> usize {
-        (0..n).map_while(|_| self.queue.pop().map(|item| dest.push(item))).count()
-    }
-
-    /// Moves up to `n` items onto `dest`, newest first (a LIFO `dest` then pops them
-    /// oldest first); returns how many. The batch waits in a vector on the way (one
-    /// allocation per batch, on LIFO queues only).
-    fn move_into_lifo(&self, dest: &Worker<T>, n: usize) -> usize {
+    /// Moves up to `n` items onto `dest` in the order its owner pops them oldest first:
+    /// onto the back, oldest first, or for a `lifo` worker newest first (that batch waits
+    /// in a vector on the way: one allocation per batch, on LIFO queues only). Returns
+    /// how many.
+    fn move_into(&self, dest: &Worker<T>, n: usize, lifo: bool) -> usize {
+        if !lifo {
+            return (0..n).map_while(|_| self.queue.pop().map(|item| dest.push(item))).count();
+        }
         let batch: Vec<T> = (0..n).map_while(|_| self.queue.pop()).collect();
         let moved = batch.len();
-        for item in batch.into_iter().rev() {
-            dest.push(item);
-        }
+        batch.into_iter().rev().for_each(|item| dest.push(item));
         moved
     }
 
