@@ -103,11 +103,13 @@ pub struct NodeInfo {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
-    /// The job was delayed or ready; it is now cancelled and will never start.
+    /// The job is cancelled and will never start: it was delayed or ready, or an earlier
+    /// cancel had already ended it (a cancel is idempotent, so a call that Redis applied
+    /// but whose reply was lost, and that was sent again, still reports `Cancelled`).
     Cancelled,
     /// A node is running it; it is not interrupted.
     Running,
-    /// It had already reached a final state.
+    /// It had already reached another final state (completed, dead or expired).
     AlreadyFinished,
     /// No such job (never enqueued, or its record was trimmed after retention).
     NotFound,

@@ -102,7 +102,8 @@ fn cancel_ends_a_waiting_job_and_says_what_it_did() {
     let delayed = q.enqueue(Job::new("k").after(Duration::from_secs(60))).unwrap();
     assert_eq!(q.cancel(ready).unwrap(), CancelOutcome::Cancelled);
     assert_eq!(q.cancel(delayed).unwrap(), CancelOutcome::Cancelled);
-    assert_eq!(q.cancel(ready).unwrap(), CancelOutcome::AlreadyFinished);
+    // Idempotent: a second cancel (or a retry after a lost reply) says the same.
+    assert_eq!(q.cancel(ready).unwrap(), CancelOutcome::Cancelled);
     assert_eq!(q.cancel(JobId(999)).unwrap(), CancelOutcome::NotFound);
     assert_eq!(q.status(ready).unwrap().unwrap().state, JobState::Cancelled);
     let c = q.counts().unwrap();
