@@ -224,7 +224,9 @@ impl Queue {
     }
 
     /// Blocks until job `id` reaches a final state, or `timeout` passes. It follows the
-    /// queue's event stream, so it wakes as soon as a node reports.
+    /// queue's event stream from before its first look at the job, so it wakes as soon as
+    /// a node reports (with the node's events on, the default; without them it looks at
+    /// the job every 100 ms).
     ///
     /// # Errors
     ///
@@ -233,14 +235,17 @@ impl Queue {
     pub fn wait(&self, id: JobId, timeout: Duration) -> Result<JobStatus> {
         let until = crate::deadline::deadline_after(timeout);
         let ev_key = format!("{}ev", self.prefix);
-        let mut last = "$".to_string();
+        // Where the stream stands before the first status read: an event written after
+        // that read is after this id, so no report between two reads goes unseen ("$"
+        // would only see those after each XREAD began).
+        let mut last = self.last_event_id()?;
         loop {
             let left = match self.final_status_or_time_left(id, until)? {
                 Ok(status) => return Ok(status),
                 Err(left) => left,
             };
-            // Block on the stream for news (any job's), at most 100 ms at a time: the
-            // status is read again either way, so a missed event costs at most that.
+            // Block on the stream for news (any job's), at most 100 ms at a time, then
+            // read the status again.
             let block = left.min(Duration::from_millis(100)).as_millis().max(1) as u64;
             let reply: redis::Value = self.conn.with("wait", true, |c| {
                 redis::cmd("XREAD")
