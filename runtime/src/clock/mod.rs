@@ -43,7 +43,10 @@ impl Clock {
         if tick == u64::MAX {
             return None;
         }
-        self.start.checked_add(Duration::from_nanos(tick.checked_mul(TICK_NANOS)?))
+        // In u128: a tick past 2^54 (about 584 years) overflows u64 nanoseconds.
+        let nanos = u128::from(tick) * u128::from(TICK_NANOS);
+        let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+        self.start.checked_add(Duration::new(secs, (nanos % 1_000_000_000) as u32))
     }
 
     /// The current tick (rounded down).
@@ -108,6 +111,16 @@ mod tests {
         assert_eq!(clock.floor_tick(t), 1);
         assert_eq!(clock.due_tick(clock.start + Duration::from_nanos(1024)), 1);
         assert_eq!(clock.due_tick(clock.start), 0);
+    }
+
+    #[test]
+    fn far_ticks_map_back_to_instants() {
+        let clock = Clock::new();
+        let far = clock.start + Duration::from_secs(1000 * 365 * 86_400);
+        let tick = clock.due_tick(far);
+        let back = clock.instant_of(tick).expect("a tick 1000 years ahead has an instant");
+        assert!(back >= far && back - far < Duration::from_nanos(TICK_NANOS));
+        assert_eq!(clock.instant_of(u64::MAX), None);
     }
 
     #[test]
