@@ -207,3 +207,56 @@ fn one_round(rt: &Runtime) -> Option<[char; 2]> {
     });
     join(blocked).unwrap()
 }
+
+/// A worker that spins without end (`spin_before_park(Duration::MAX)`) still serves a
+/// stuck peer: the timer a blocked task schedules into its own wheel is fired by the
+/// spinner (its spin used to end only on work of its own, a deadline of its own wheel or
+/// shutdown, so a peer's lowered tick went unseen).
+#[test]
+fn a_spinning_worker_fires_the_timer_of_a_stuck_peer() {
+    let rt = Runtime::builder().workers(2).spin_before_park(Duration::MAX).build().unwrap();
+    let blocked = rt.spawn(Priority::NORMAL, || {
+        std::thread::sleep(Duration::from_millis(100)); // the other worker settles into its spin
+        let here = kairos_rt::try_current().expect("inside a task");
+        let (tx, rx) = mpsc::channel();
+        drop(here.spawn_after(Duration::from_millis(5), Priority::NORMAL, move || {
+            let _ = tx.send(());
+        }));
+        rx.recv_timeout(PATIENCE).is_ok() // only the other worker can fire it
+    });
+    assert!(join(blocked).unwrap(), "the stuck worker's timer was never fired by the spinning worker");
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}
+
+/// The same for timed tasks sent from outside: one that lands in the stuck worker's inbox
+/// is taken by the spinner (a spinner is no sleeper, so the sender's `notify_one` does
+/// not reach it). Each round sends one; the owner is picked at random, so over 12 rounds
+/// one misses the stuck worker's inbox with probability 2^-12 only.
+#[test]
+fn a_spinning_worker_takes_the_inbox_of_a_stuck_peer() {
+    const ROUNDS: usize = 12;
+    let rt = Runtime::builder().workers(2).spin_before_park(Duration::MAX).build().unwrap();
+    let (tx, rx) = mpsc::channel::<usize>();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let blocked = rt.spawn(Priority::NORMAL, move || {
+        for round in 0..ROUNDS {
+            ready_tx.send(round).unwrap();
+            if rx.recv_timeout(PATIENCE).is_err() {
+                return Some(round);
+            }
+        }
+        None
+    });
+    for _ in 0..ROUNDS {
+        let Ok(round) = ready_rx.recv_timeout(PATIENCE) else { break };
+        std::thread::sleep(Duration::from_millis(20)); // the other worker spins again
+        let tx = tx.clone();
+        drop(rt.spawn_after(Duration::from_millis(5), Priority::NORMAL, move || {
+            let _ = tx.send(round);
+        }));
+    }
+    assert_eq!(join(blocked).unwrap(), None, "a timed task was left in the stuck worker's inbox (round)");
+    let report = rt.shutdown();
+    assert!(report.is_balanced(), "{report:?}");
+}

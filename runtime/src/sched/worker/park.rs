@@ -84,9 +84,12 @@ impl WorkerCtx {
         // The tick to wake at: this wheel's next deadline, or a peer's `watch_tick` (its
         // due tick if it is stuck in a task, plus `HELP_AFTER` if between tasks, its
         // wake tick plus `STALL_GRACE` if parked).
-        // Looked up once: this wheel cannot change during the spin (a timer or cancel
-        // sent in ends the spin through `work_hint`), and a peer's lowered tick is caught
-        // by the re-check below or by its announce.
+        // Looked up before the spin, and again in each round of it: this wheel cannot
+        // change during the spin (a timer or cancel sent in ends it through `work_hint`),
+        // but a peer's can, and a peer's announce and a sender's `notify_one` reach only
+        // sleepers, not a spinner. So a round that finds a peer's watch lowered, or an
+        // awake peer's inbox or cancels waiting, ends the spin, and the main loop helps
+        // that peer (`help_peers`) or parks with the new tick.
         let ticks = self.wake_ticks();
         let wake = ticks.first();
         if self.inbox_streaming() {
@@ -113,6 +116,9 @@ impl WorkerCtx {
             if spin_until.is_some_and(|until| Instant::now() >= until) {
                 break;
             }
+            if self.wake_ticks().peers.tick < ticks.peers.tick || self.peer_messages_wait() {
+                return false;
+            }
             for _ in 0..32 {
                 std::hint::spin_loop();
             }
@@ -138,10 +144,16 @@ impl WorkerCtx {
         remote.door.inbox_wake_sent.store(false, Relaxed);
         remote.door.parked_until.store(target.unwrap_or(u64::MAX).max(1), SeqCst);
         fence(SeqCst);
-        // The peers' ticks are re-read after the fence: one lowered since (its announce
-        // may have missed this park) or an awake peer's inbox means another round.
-        let rechecked =
-            self.work_hint() || self.wake_tick().tick < next.unwrap_or(u64::MAX) || self.peer_messages_wait();
+        // The ticks are re-read after the fence: its own lowered by a helper, or a peer's
+        // watch lowered since (its announce may have missed this park), or an awake
+        // peer's inbox means another round. Each part is compared with its own earlier
+        // value: a dense worker sleeps past its own deadline (to `target`), so a peer's
+        // watch lowered to between the two must count too.
+        let fresh = self.wake_ticks();
+        let rechecked = self.work_hint()
+            || fresh.own < ticks.own
+            || fresh.peers.tick < ticks.peers.tick
+            || self.peer_messages_wait();
         if !rechecked && !self.shared.stopping.load(SeqCst) {
             match wait {
                 // Late by up to the slack, with every timer due by then fired together.

@@ -40,7 +40,7 @@
 //!   are not its business: their senders wake the owner, or it lingers and takes them
 //!   itself when its park ends (at most 1 ms: `park.rs`).
 //! - **Watch while parked**: a worker parks until the earliest of its own next due tick
-//!   and every peer's `watch_tick` (`wake_tick`), published as its `parked_until`; after
+//!   and every peer's `watch_tick` (`wake_ticks`), published as its `parked_until`; after
 //!   its `SeqCst` fence it re-reads the peers' ticks and does not park if one is now
 //!   earlier (or an awake peer's inbox is not empty). With the owner's announce this is
 //!   the store-buffer pattern: either the parker sees the lowered tick, or the owner sees
@@ -293,15 +293,10 @@ impl WorkerCtx {
         moved
     }
 
-    /// The earliest tick this worker must wake at to serve its own wheel and watch its
-    /// peers' (their [`watch_tick`]), and whether that tick asks for precision (a timer
-    /// due then, not a watch for a late peer); `u64::MAX`: none.
-    pub(super) fn wake_tick(&self) -> WakeAt {
-        self.wake_ticks().first()
-    }
-
-    /// [`wake_tick`](Self::wake_tick) in its two parts: this worker's own next deadline
-    /// and the earliest watch on its peers.
+    /// The ticks this worker must wake at to serve its own wheel and to watch its peers'
+    /// (their [`watch_tick`]), in two parts: its own next deadline and the earliest watch
+    /// on a peer; [`WakeTicks::first`] is the earlier, with whether it asks for precision
+    /// (a timer due then, not a watch for a late peer); `u64::MAX`: none.
     pub(super) fn wake_ticks(&self) -> WakeTicks {
         let mut ticks = WakeTicks { own: u64::MAX, peers: WakeAt { tick: u64::MAX, precise: true } };
         for (i, r) in self.shared.remotes.iter().enumerate() {
