@@ -295,19 +295,22 @@ fn load(s: &redis::Script, conn: &mut Conn) -> RedisResult<()> {
 pub(crate) struct Reconnecting {
     client: Client,
     conn: Mutex<Option<Conn>>,
+    /// What its calls are about (`queue "jobs"`), named in their errors.
+    scope: String,
 }
 
 impl Reconnecting {
-    pub(crate) fn new(client: Client) -> Reconnecting {
-        Reconnecting { client, conn: Mutex::new(None) }
+    /// A connection for calls about `scope` (a phrase such as `queue "jobs"`).
+    pub(crate) fn new(client: Client, scope: String) -> Reconnecting {
+        Reconnecting { client, conn: Mutex::new(None), scope }
     }
 
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 
-    /// Runs `f` on the connection (opening one if needed), naming the step `what` in an
-    /// error. A failure that leaves the connection unusable drops it, so the next call
+    /// Runs `f` on the connection (opening one if needed), naming the step `what` and
+    /// the scope in an error. A failure that leaves the connection unusable drops it, so the next call
     /// reconnects. When `repeatable` (the call does the same thing twice as once: a read,
     /// a cancel, an enqueue with an idempotency key), a call whose connection turns out
     /// to be dead (Redis restarted while it sat idle) is tried once more on a fresh one.
@@ -331,7 +334,11 @@ impl Reconnecting {
                         *slot = None;
                     }
                     if !(dropped && repeatable && attempt == 0) {
-                        return Err(Error::from_redis(&self.client.url, what, e));
+                        return Err(Error::from_redis(
+                            &self.client.url,
+                            &format!("{what} on {}", self.scope),
+                            e,
+                        ));
                     }
                 }
             }
@@ -342,8 +349,10 @@ impl Reconnecting {
 
 /// Whether Redis refused for a passing reason: the connection (dropped, refused, timed
 /// out), or the server loading its data (`LOADING`), out of memory under `noeviction`
-/// (`OOM`), busy with a script (`BUSY`), or in a failover (`TRYAGAIN`, `CLUSTERDOWN`,
-/// `MASTERDOWN`, `READONLY`): the same call may succeed later. The keeper sends outcomes
+/// (`OOM`), busy with a script (`BUSY`), in a failover (`TRYAGAIN`, `CLUSTERDOWN`,
+/// `MASTERDOWN`, `READONLY`), short of the replicas `min-replicas-to-write` asks for
+/// (`NOREPLICAS`), or refusing writes since a snapshot failed (`MISCONF`, until the
+/// disk is fixed): the same call may succeed later. The keeper sends outcomes
 /// refused so again; the fetcher tries due schedules again.
 pub(crate) fn transient(e: &redis::RedisError) -> bool {
     e.is_io_error()
@@ -352,7 +361,17 @@ pub(crate) fn transient(e: &redis::RedisError) -> bool {
         || e.is_timeout()
         || matches!(
             e.code(),
-            Some("LOADING" | "OOM" | "BUSY" | "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "READONLY")
+            Some(
+                "LOADING"
+                    | "OOM"
+                    | "BUSY"
+                    | "TRYAGAIN"
+                    | "CLUSTERDOWN"
+                    | "MASTERDOWN"
+                    | "READONLY"
+                    | "NOREPLICAS"
+                    | "MISCONF"
+            )
         )
 }
 

@@ -112,9 +112,29 @@ impl Error {
     }
 
     /// True if the error came from Redis after connecting (a lost connection, a server
-    /// error): the call may succeed if retried.
+    /// error). Whether trying again may help: [`is_transient`](Self::is_transient).
     pub fn is_redis(&self) -> bool {
         matches!(self.kind, ErrorKind::Redis { .. })
+    }
+
+    /// True if the same call may succeed later: Redis could not be reached, or the
+    /// connection failed, or the server refused for a passing reason (loading its data,
+    /// out of memory, busy with a script, in a failover, short of replicas, a failed
+    /// snapshot). False for a refusal that will not pass by itself (a database index it
+    /// does not have, a script it rejects, a key of the wrong type, bad credentials).
+    ///
+    /// ```
+    /// use kairos_cluster::Client;
+    ///
+    /// let err = Client::connect("redis://127.0.0.1:1/").unwrap_err();
+    /// assert!(err.is_transient()); // nothing listens there yet
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Unreachable { .. } => true,
+            ErrorKind::Redis { .. } => self.source.as_ref().is_some_and(crate::connection::transient),
+            _ => false,
+        }
     }
 }
 
@@ -122,9 +142,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ErrorKind::BadUrl { url, why } => write!(f, "cannot use Redis URL {url:?}: {why}"),
-            ErrorKind::Unreachable { url } => {
-                write!(f, "cannot reach Redis at {url}: is redis-server running there?")
-            }
+            ErrorKind::Unreachable { url } => match &self.source {
+                Some(src) => write!(f, "cannot reach Redis at {url} ({src}): is redis-server running there?"),
+                None => write!(f, "cannot reach Redis at {url}: is redis-server running there?"),
+            },
             ErrorKind::Auth { url } => {
                 write!(f, "Redis at {url} refused the credentials: check the user and password in the URL")
             }
@@ -141,7 +162,7 @@ impl fmt::Display for Error {
             ErrorKind::WaitTimedOut { id } => write!(f, "job {id} had not finished when the wait ran out"),
         }?;
         if let Some(src) = &self.source {
-            if !matches!(self.kind, ErrorKind::Unreachable { .. }) || f.alternate() {
+            if !matches!(self.kind, ErrorKind::Unreachable { .. }) {
                 write!(f, " ({src})")?;
             }
         }

@@ -140,7 +140,9 @@ pub use counts::QueueCounts;
 pub use error::{Error, Result};
 pub use events::Event;
 pub use job::{Job, JobId, JobState, JobStatus, DEFAULT_IDEMPOTENCY_WINDOW, DEFAULT_MAX_PAYLOAD};
-pub use node::{BoxJobFuture, JobContext, JobError, JobResult, Node, NodeBuilder, NodeReport, RunningNode};
+pub use node::{
+    BoxJobFuture, JobContext, JobError, JobResult, Node, NodeBuilder, NodeReport, RunningNode, MAX_LEASE,
+};
 pub use queue::{CancelOutcome, Enqueued, NodeInfo, Queue};
 pub use queue_name::QueueName;
 pub use schedules::ScheduleInfo;

@@ -42,12 +42,17 @@ impl std::fmt::Debug for Queue {
     }
 }
 
+/// How a queue's calls name it in their errors.
+fn scope_of(name: &QueueName) -> String {
+    format!("queue {:?}", name.as_str())
+}
+
 impl Clone for Queue {
     fn clone(&self) -> Queue {
         Queue {
             name: self.name.clone(),
             prefix: self.prefix.clone(),
-            conn: Reconnecting::new(self.conn.client().clone()),
+            conn: Reconnecting::new(self.conn.client().clone(), scope_of(&self.name)),
             max_payload: self.max_payload,
         }
     }
@@ -122,8 +127,8 @@ impl Queue {
     pub(crate) fn new(client: Client, name: QueueName) -> Result<Queue> {
         Ok(Queue {
             prefix: name.prefix(),
+            conn: Reconnecting::new(client, scope_of(&name)),
             name,
-            conn: Reconnecting::new(client),
             max_payload: DEFAULT_MAX_PAYLOAD,
         })
     }
@@ -196,9 +201,9 @@ impl Queue {
     ///
     /// A Redis error.
     pub fn cancel(&self, id: JobId) -> Result<CancelOutcome> {
-        let r: i64 = self
-            .conn
-            .with("cancel", true, |c| SCRIPTS.cancel.key(&self.prefix).arg(id.0).arg("1").invoke(c))?;
+        let r: i64 = self.conn.with(&format!("cancel of job {}", id.0), true, |c| {
+            SCRIPTS.cancel.key(&self.prefix).arg(id.0).arg("1").invoke(c)
+        })?;
         Ok(match r {
             1 => CancelOutcome::Cancelled,
             2 => CancelOutcome::Running,
@@ -215,8 +220,9 @@ impl Queue {
     /// A Redis error.
     pub fn status(&self, id: JobId) -> Result<Option<JobStatus>> {
         let key = format!("{}j:{}", self.prefix, id.0);
-        let h: HashMap<String, Vec<u8>> =
-            self.conn.with("status", true, |c| redis::cmd("HGETALL").arg(&key).query(c))?;
+        let h: HashMap<String, Vec<u8>> = self
+            .conn
+            .with(&format!("status of job {}", id.0), true, |c| redis::cmd("HGETALL").arg(&key).query(c))?;
         if h.is_empty() {
             return Ok(None);
         }
@@ -247,7 +253,7 @@ impl Queue {
             // Block on the stream for news (any job's), at most 100 ms at a time, then
             // read the status again.
             let block = left.min(Duration::from_millis(100)).as_millis().max(1) as u64;
-            let reply: redis::Value = self.conn.with("wait", true, |c| {
+            let reply: redis::Value = self.conn.with(&format!("wait for job {id}"), true, |c| {
                 redis::cmd("XREAD")
                     .arg("BLOCK")
                     .arg(block)

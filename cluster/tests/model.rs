@@ -310,6 +310,8 @@ fn run(url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         1
                     }
                     St::Active { .. } => 2,
+                    // Idempotent: an earlier cancel ended it.
+                    St::Cancelled => 1,
                     _ => 0,
                 };
                 prop_assert_eq!(r, expected);

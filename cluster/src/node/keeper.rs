@@ -200,11 +200,13 @@ impl Keeper {
 fn ack(c: &mut Conn, prefix: &str, state: &NodeState, batch: &[Outcome]) -> redis::RedisResult<Vec<i64>> {
     let cfg = &state.config;
     let mut inv = SCRIPTS.ack.key(prefix);
+    // Retentions saturate: one past u64 milliseconds keeps records for ever (it was cut
+    // with `as`, to a few hundred milliseconds for some values).
     inv.arg(&state.node_id)
         .arg(if cfg.events { "1" } else { "0" })
-        .arg(cfg.keep_finished_for.as_millis() as u64)
+        .arg(cfg.keep_finished_for.as_millis().min(u128::from(u64::MAX)) as u64)
         .arg(cfg.keep_finished)
-        .arg(cfg.keep_dead_for.as_millis() as u64)
+        .arg(cfg.keep_dead_for.as_millis().min(u128::from(u64::MAX)) as u64)
         .arg(cfg.keep_dead);
     for o in batch {
         inv.arg(o.id.0).arg(o.token);

@@ -137,6 +137,11 @@ impl Node {
     }
 }
 
+/// The longest lease [`NodeBuilder::lease`] takes: the jobs of a node that dies wait a
+/// lease before another node may take them over, so a longer one could strand them for
+/// good (a running job's lease is renewed, so this does not bound a job's run time).
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+
 impl NodeBuilder {
     /// How many jobs may be claimed and unfinished at once (default: twice the runtime's
     /// workers). The node claims no more than this, so the rest stay in Redis for other
@@ -148,9 +153,10 @@ impl NodeBuilder {
         self
     }
 
-    /// How long a claim holds a job before another node may take it over (default 30 s).
-    /// The node renews the leases of running jobs every third of this, so only a node
-    /// that died, hung or lost Redis for longer than a lease loses its jobs.
+    /// How long a claim holds a job before another node may take it over (default 30 s;
+    /// from 100 ms to 24 h, [`MAX_LEASE`]). The node renews the leases of running jobs
+    /// every third of this, so only a node that died, hung or lost Redis for longer than
+    /// a lease loses its jobs; a job may run longer than its lease.
     pub fn lease(mut self, d: Duration) -> NodeBuilder {
         self.config.lease = d;
         self
@@ -286,6 +292,13 @@ impl NodeBuilder {
         }
         if self.config.lease < Duration::from_millis(100) {
             return bad("a lease must be at least 100 ms (it is renewed every third of it)");
+        }
+        if self.config.lease > MAX_LEASE {
+            return bad(&format!(
+                "a lease of {:?} is over the 24 h maximum: the jobs of a node that dies wait a lease \
+                 before another node takes them (a job may run longer than its lease: it is renewed)",
+                self.config.lease
+            ));
         }
         if self.config.max_lost_leases == 0 {
             return bad("max_lost_leases must be at least 1");

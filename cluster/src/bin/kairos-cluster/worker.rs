@@ -30,12 +30,13 @@ pub fn run(a: WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     // Redis may come up after the node: keep trying (with backoff) until it answers or a
-    // signal says stop; a bad setting fails at once.
+    // signal says stop; a bad setting, or a refusal that will not pass by itself (a
+    // database index Redis does not have), fails at once.
     let mut wait = Duration::from_millis(100);
     let node = loop {
         match builder().start() {
             Ok(n) => break n,
-            Err(e) if e.is_unreachable() || e.is_redis() => {
+            Err(e) if e.is_transient() => {
                 eprintln!("kairos-cluster worker: {e}; retrying in {wait:?}");
                 if stop_rx.recv_timeout(wait).is_ok() {
                     return Ok(());

@@ -1,0 +1,175 @@
+//! Redis faults, the errors that report them, and the command line's refusals: a
+//! replica blink, a Redis restarted empty, a database Redis does not have, leases out of
+//! range, errors that name what they were about (from a review; each test was seen to
+//! fail before its fix).
+
+mod common;
+
+use common::{setup, RedisServer};
+use kairos_cluster::{Client, Job, JobId, JobState, Node, MAX_LEASE};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A database index the server refuses is a permanent error: `worker` must exit with
+/// it, not retry for ever as if Redis were still starting.
+#[test]
+fn a_worker_given_a_database_redis_refuses_exits_instead_of_retrying_for_ever() {
+    let redis = RedisServer::start();
+    let url = format!("redis://127.0.0.1:{}/99", redis.port); // 16 databases by default
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kairos-cluster"))
+        .args(["worker", "--redis", &url, "--queue", "q", "--workers", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hang guard, not a timing assertion: a permanent error should end it at once.
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > until {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if status.is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "worker still retrying after 30 s on a permanent error; stderr:\n{stderr}"
+    );
+}
+
+/// NOREPLICAS (min-replicas-to-write not met: a replica blinked) is a passing refusal.
+/// The keeper must keep the completed outcome and deliver it once Redis takes writes
+/// again, not set it aside as poison so the job's lease runs out and it runs twice.
+#[test]
+fn an_ack_refused_with_noreplicas_is_delivered_later_not_set_aside() {
+    let (redis, q, rt) = setup(2);
+    let runs = Arc::new(Mutex::new(0u32));
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    let r = runs.clone();
+    let node = Node::builder(q.clone(), rt.handle())
+        .concurrency(1)
+        .lease(Duration::from_secs(5))
+        .handler("k", move |_| {
+            let mut n = r.lock().unwrap();
+            *n += 1;
+            let first = *n == 1;
+            drop(n);
+            if first {
+                started_tx.send(()).unwrap();
+                let _ = release_rx.recv_timeout(Duration::from_secs(60));
+            }
+            Ok(b"done".to_vec())
+        })
+        .start()
+        .unwrap();
+    let id = q.enqueue(Job::new("k")).unwrap();
+    started_rx.recv_timeout(WAIT).unwrap();
+    let mut admin = redis.conn();
+    let set = |admin: &mut redis::Connection, n: &str| {
+        let _: () = redis::cmd("CONFIG").arg("SET").arg("min-replicas-to-write").arg(n).query(admin).unwrap();
+    };
+    set(&mut admin, "1"); // every write refused with NOREPLICAS for a moment
+    release_tx.send(()).unwrap();
+    std::thread::sleep(Duration::from_secs(1)); // the outage (the lease has 5 s)
+    set(&mut admin, "0");
+    let s = q.wait(id, WAIT).unwrap();
+    let report = node.shutdown(WAIT);
+    assert_eq!(s.state, JobState::Completed, "{s:?}");
+    assert_eq!(*runs.lock().unwrap(), 1, "the job ran again after a brief NOREPLICAS: {s:?}; {report:?}");
+}
+
+/// "Errors say what went wrong": a failed read names the queue and the job it was about.
+#[test]
+fn a_failed_status_read_names_the_queue_and_the_job() {
+    let (redis, q, _rt) = setup(1);
+    let _: () = redis::cmd("SET").arg("kairos:{jobs}:j:5").arg("x").query(&mut redis.conn()).unwrap();
+    let e = q.status(JobId(5)).unwrap_err();
+    let msg = e.to_string();
+    let names_queue = msg.contains("jobs");
+    let names_job = msg.contains("job 5") || msg.contains(":j:5");
+    assert!(names_queue && names_job, "the message names neither the queue nor the job: {msg}");
+}
+
+/// `worker --lease-ms` has no upper bound: 18446744073709551615 ms (584 million years)
+/// is taken silently, and a job held by such a node that dies is never recovered.
+/// (`produce --delay-ms` and `schedule --every-ms` refuse values this far out.)
+#[test]
+fn a_worker_refuses_a_lease_no_node_could_ever_lose() {
+    let redis = RedisServer::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kairos-cluster"))
+        .args(["worker", "--redis", &redis.url(), "--queue", "q", "--workers", "1"])
+        .args(["--lease-ms", "18446744073709551615"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(30); // hang guard
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > until {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if status.is_none() {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        status.is_some_and(|s| !s.success()) && stderr.contains("lease"),
+        "--lease-ms 18446744073709551615 accepted; stderr:\n{stderr}"
+    );
+}
+
+/// A lease past [`MAX_LEASE`] is refused with why. (One whose milliseconds pass u64,
+/// `Duration::from_secs(18446744073709552)` = 2^64 + 384 ms, was cut with `as u64` to a
+/// 384 ms lease in Redis while the keeper renewed every third of the whole: the lease ran
+/// out under a running job.)
+#[test]
+fn a_lease_over_the_maximum_is_refused_not_wrapped_to_a_short_one() {
+    let (_redis, q, rt) = setup(1);
+    for lease in [Duration::from_secs(18_446_744_073_709_552), MAX_LEASE + Duration::from_millis(1)] {
+        let e = Node::builder(q.clone(), rt.handle())
+            .lease(lease)
+            .handler("k", |_| Ok(Vec::new()))
+            .start()
+            .unwrap_err();
+        assert!(e.is_bad_config() && e.to_string().contains("lease"), "{e}");
+    }
+    let node = Node::builder(q.clone(), rt.handle())
+        .lease(MAX_LEASE)
+        .handler("k", |_| Ok(Vec::new()))
+        .start()
+        .unwrap();
+    node.shutdown(WAIT);
+}
+
+/// "Errors say what went wrong": a host name that does not resolve is not a server that
+/// is down, but the message says only "is redis-server running there?".
+#[test]
+fn an_unresolvable_host_is_named_as_such() {
+    let e = Client::connect("redis://no-such-host.invalid:6379/").unwrap_err();
+    let msg = e.to_string();
+    let lower = msg.to_lowercase();
+    assert!(
+        lower.contains("resolve")
+            || lower.contains("not known")
+            || lower.contains("name")
+            || lower.contains("dns"),
+        "{msg}"
+    );
+}
