@@ -57,9 +57,12 @@
 //!   [`NodeBuilder::lease`]; the node renews leases of running jobs every third of it. A
 //!   node that dies (or hangs, or loses Redis for longer than a lease) loses its leases:
 //!   the next claim by any node puts those jobs back to ready. Each claim increments the
-//!   job's attempt counter, and that number is the lease's fencing token: an ack from a
-//!   node whose lease was taken over carries an old token and is refused (counted in
-//!   [`QueueCounts::total_stale_acks`] and the node's [`NodeReport::refused`]).
+//!   job's attempt counter and records the serial number of the claim call on its node;
+//!   the two are the lease's fencing token: an ack (or renewal) from a node whose lease
+//!   was taken over carries an old attempt, and one from a run that began before Redis
+//!   lost its data (a new job with the same id, attempt and node) an old serial; both are
+//!   refused (counted in [`QueueCounts::total_stale_acks`] and the node's
+//!   [`NodeReport::refused`]).
 //! - **Atomic steps**: each state change is one Lua script (enqueue batch; claim = reap
 //!   expired leases + promote due jobs + pop the most urgent + lease; ack batch; extend;
 //!   cancel; requeue), so no crash between two commands can leave a job in two states or

@@ -5,8 +5,9 @@
 
 mod common;
 
-use common::{setup, RedisServer};
-use kairos_cluster::{Client, Job, JobId, JobState, Node, MAX_LEASE};
+use common::{eventually, setup, RedisServer};
+use kairos_cluster::{Client, Job, JobError, JobId, JobState, Node, MAX_LEASE};
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -87,6 +88,76 @@ fn an_ack_refused_with_noreplicas_is_delivered_later_not_set_aside() {
     let report = node.shutdown(WAIT);
     assert_eq!(s.state, JobState::Completed, "{s:?}");
     assert_eq!(*runs.lock().unwrap(), 1, "the job ran again after a brief NOREPLICAS: {s:?}; {report:?}");
+}
+
+/// Job ids restart at 1 in a Redis restarted empty. A run still going from before the
+/// restart must not settle the new job that got its id (same id, same token 1, same
+/// node): here the old run's result completes the new job, whose own fatal failure is
+/// then refused as stale.
+#[test]
+fn an_ack_from_before_redis_restarted_empty_does_not_settle_the_new_job_with_its_id() {
+    let mut redis = RedisServer::start(); // no persistence
+    let q = Client::connect(&redis.url()).unwrap().queue("jobs").unwrap();
+    let rt = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    let gates: Arc<Mutex<HashMap<String, crossbeam_channel::Receiver<()>>>> = Default::default();
+    let mut release = HashMap::new();
+    for p in ["old", "new"] {
+        let (tx, rx) = crossbeam_channel::unbounded::<()>();
+        gates.lock().unwrap().insert(p.to_string(), rx);
+        release.insert(p, tx);
+    }
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<String>();
+    let g = gates.clone();
+    let node = Node::builder(q.clone(), rt.handle())
+        .concurrency(2)
+        .lease(Duration::from_secs(30))
+        .handler("k", move |job| {
+            let p = job.text()?.to_string();
+            started_tx.send(p.clone()).unwrap();
+            let rx = g.lock().unwrap().get(&p).cloned().unwrap();
+            let _ = rx.recv_timeout(Duration::from_secs(60));
+            if p == "old" {
+                Ok(b"result of the OLD job".to_vec())
+            } else {
+                Err(JobError::fatal("the new job failed"))
+            }
+        })
+        .start()
+        .unwrap();
+    let old = q.enqueue(Job::new("k").payload(b"old".to_vec())).unwrap();
+    assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), "old");
+
+    redis.kill();
+    redis.restart(); // empty: no persistence
+    let new = eventually_enqueue(&q, Job::new("k").payload(b"new".to_vec()));
+    assert_eq!(new, old, "ids restart in an empty Redis (the premise of this test)");
+    assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), "new");
+
+    release["old"].send(()).unwrap(); // the pre-restart run ends first
+    eventually("the old run's outcome answered", || {
+        q.status(new).unwrap().is_some_and(|s| s.state != JobState::Active)
+            || q.counts().unwrap().total_stale_acks > 0
+    });
+    release["new"].send(()).unwrap();
+    let s = q.wait(new, WAIT).unwrap();
+    node.shutdown(WAIT);
+    assert_eq!(
+        s.state,
+        JobState::Dead,
+        "the new job was settled by the old run's ack: result {:?}",
+        s.result.as_deref().map(String::from_utf8_lossy)
+    );
+}
+
+fn eventually_enqueue(q: &kairos_cluster::Queue, job: Job) -> JobId {
+    let until = Instant::now() + WAIT;
+    loop {
+        match q.enqueue(job.clone()) {
+            Ok(id) => return id,
+            Err(e) => assert!(Instant::now() < until, "Redis never came back: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// "Errors say what went wrong": a failed read names the queue and the job it was about.

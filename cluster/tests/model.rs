@@ -13,6 +13,9 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// The claim serial of every CLAIM here (the model follows attempt counters; a serial
+/// that differs is `scripts/tests.rs`'s business).
+const SERIAL: u64 = 7;
 const COMMON: &str = include_str!("../src/scripts/common.lua");
 fn script(body: &str) -> redis::Script {
     redis::Script::new(&format!("{COMMON}\n{body}"))
@@ -135,6 +138,7 @@ fn run(url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .arg(MAX_LOST)
                     .arg("0")
                     .arg(1 << 20)
+                    .arg(SERIAL)
                     .invoke(&mut c)
                     .unwrap();
                 // Model: reap expired leases in id order, promote due jobs in id order, pop.
@@ -215,6 +219,7 @@ fn run(url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .arg(1000)
                     .arg(id)
                     .arg(token)
+                    .arg(SERIAL)
                     .arg(v)
                     .arg("e")
                     .invoke(&mut c)
@@ -256,6 +261,7 @@ fn run(url: &str, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     .arg(60_000)
                     .arg(id)
                     .arg(j.claims)
+                    .arg(SERIAL)
                     .invoke(&mut c)
                     .unwrap();
                 let j = m.jobs.get_mut(&id).unwrap();

@@ -23,7 +23,7 @@
 //! The wait is measured in Redis's clock (the due time minus CLAIM's `now`), so the node's
 //! own clock does not matter.
 
-use super::state::{Claimed, NodeState};
+use super::state::{Claimed, NodeState, Token};
 use crate::connection::{transient, Client, Conn};
 use crate::job::JobId;
 use crate::queue_name::QueueName;
@@ -32,7 +32,7 @@ use crate::scripts::SCRIPTS;
 use kairos_rt::Priority;
 use redis::Value;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -214,6 +214,8 @@ fn wait_for_message(sub: &mut redis::Connection, wait: Duration) -> bool {
 
 fn claim(conn: &mut Conn, prefix: &str, state: &NodeState, max: usize) -> redis::RedisResult<ClaimReply> {
     let cfg = &state.config;
+    // This call's serial: the second half of each claimed job's fencing token (`Token`).
+    let serial = state.claims.fetch_add(1, Relaxed) + 1;
     let raw: Vec<Value> = SCRIPTS
         .claim
         .key(prefix)
@@ -223,12 +225,13 @@ fn claim(conn: &mut Conn, prefix: &str, state: &NodeState, max: usize) -> redis:
         .arg(cfg.max_lost_leases)
         .arg(if cfg.events { "1" } else { "0" })
         .arg(cfg.max_payload)
+        .arg(serial)
         .invoke(conn)?;
-    parse_claim(&raw)
+    parse_claim(&raw, serial)
         .ok_or_else(|| redis::RedisError::from((redis::ErrorKind::Parse, "unexpected CLAIM reply")))
 }
 
-fn parse_claim(raw: &[Value]) -> Option<ClaimReply> {
+fn parse_claim(raw: &[Value], serial: u64) -> Option<ClaimReply> {
     let int = |v: &Value| -> Option<i64> {
         match v {
             Value::Int(i) => Some(*i),
@@ -255,7 +258,7 @@ fn parse_claim(raw: &[Value]) -> Option<ClaimReply> {
     for f in raw.get(4..jobs_end)?.chunks(7) {
         reply.jobs.push(Claimed {
             id: JobId(int(&f[0])? as u64),
-            token: int(&f[1])? as u64,
+            token: Token { attempt: int(&f[1])? as u64, claim: serial },
             kind: String::from_utf8_lossy(&bytes(&f[2])?).into_owned(),
             payload: bytes(&f[3])?,
             priority: Priority::new(int(&f[4])? as u8).ok()?,

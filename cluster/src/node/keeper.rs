@@ -21,7 +21,7 @@
 //!   it delivers what is pending (trying until the node's stop deadline) and says goodbye
 //!   (the node leaves the live-node set). What it could not deliver is counted `unacked`.
 
-use super::state::{NodeState, Outcome, Verdict};
+use super::state::{NodeState, Outcome, Token, Verdict};
 use crate::connection::{transient, Client, Conn};
 use crate::job::JobId;
 use crate::queue_name::QueueName;
@@ -209,7 +209,7 @@ fn ack(c: &mut Conn, prefix: &str, state: &NodeState, batch: &[Outcome]) -> redi
         .arg(cfg.keep_dead_for.as_millis().min(u128::from(u64::MAX)) as u64)
         .arg(cfg.keep_dead);
     for o in batch {
-        inv.arg(o.id.0).arg(o.token);
+        inv.arg(o.id.0).arg(o.token.attempt).arg(o.token.claim);
         match &o.verdict {
             Verdict::Completed(r) => inv.arg("c").arg(r.as_slice()),
             Verdict::RetryAfterMs(ms, None, e) => inv.arg(format!("r{ms}")).arg(e.as_str()),
@@ -222,13 +222,13 @@ fn ack(c: &mut Conn, prefix: &str, state: &NodeState, batch: &[Outcome]) -> redi
 }
 
 fn renew(c: &mut Conn, prefix: &str, state: &NodeState) -> redis::RedisResult<()> {
-    let held: Vec<(JobId, u64)> =
+    let held: Vec<(JobId, Token)> =
         state.held.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(id, t)| (*id, *t)).collect();
     for chunk in held.chunks(MAX_BATCH) {
         let mut inv = SCRIPTS.extend.key(prefix);
         inv.arg(&state.node_id).arg(state.config.lease.as_millis() as u64);
         for (id, token) in chunk {
-            inv.arg(id.0).arg(*token);
+            inv.arg(id.0).arg(token.attempt).arg(token.claim);
         }
         let answers: Vec<i64> = inv.invoke(c)?;
         // A refused renewal means the lease had run out and the job was recovered: stop

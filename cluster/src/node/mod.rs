@@ -42,7 +42,7 @@ use handler::Handler;
 use state::NodeState;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -329,6 +329,7 @@ impl NodeBuilder {
             runtime: self.runtime,
             held: Mutex::new(HashMap::new()),
             queued: Mutex::new(HashMap::new()),
+            claims: AtomicU64::new(0),
             running: AtomicUsize::new(0),
             slot_freed: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),

@@ -24,7 +24,7 @@ use crate::retry_spec;
 use crossbeam_channel::Sender;
 use kairos_rt::{Priority, RetryPolicy};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// What Redis is told about one job (ACK's verdicts, see `scripts/ack.lua`).
@@ -38,11 +38,23 @@ pub(crate) enum Verdict {
     HandBack,
 }
 
+/// A claim's fencing token: the job's attempt counter, which CLAIM raised (Redis's `a`),
+/// and the serial number of the CLAIM call on this node (its `c`), unique for the
+/// node's life. ACK and EXTEND apply only while the job's hash still holds both (and
+/// this node's id): the attempt tells this claim from a later one of the same job, and
+/// the serial tells it from a claim of *another* job with the same id, after Redis lost
+/// its data (restarted empty, ids start again at 1) while this node ran the old one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub attempt: u64,
+    pub claim: u64,
+}
+
 /// One job's outcome on its way to Redis.
 #[derive(Debug)]
 pub(crate) struct Outcome {
     pub id: JobId,
-    pub token: u64,
+    pub token: Token,
     pub verdict: Verdict,
 }
 
@@ -50,7 +62,7 @@ pub(crate) struct Outcome {
 #[derive(Debug, Clone)]
 pub(crate) struct Claimed {
     pub id: JobId,
-    pub token: u64,
+    pub token: Token,
     pub kind: String,
     pub payload: Vec<u8>,
     pub priority: Priority,
@@ -64,9 +76,11 @@ pub(crate) struct NodeState {
     pub config: NodeConfig,
     pub handlers: HashMap<String, Handler>,
     pub runtime: kairos_rt::Handle,
-    pub held: Mutex<HashMap<JobId, u64>>,
+    pub held: Mutex<HashMap<JobId, Token>>,
     /// The claimed jobs whose tasks have not started, with their [`Start`] flags.
-    pub queued: Mutex<HashMap<JobId, (u64, Arc<Start>)>>,
+    pub queued: Mutex<HashMap<JobId, (Token, Arc<Start>)>>,
+    /// CLAIM calls made so far: the last one's serial (see [`Token`]).
+    pub claims: AtomicU64,
     pub running: AtomicUsize,
     /// `true` once the node gave up on jobs still running at the end of its grace: their
     /// outcomes are then dropped (they were counted `unacked`; their leases run out).
@@ -136,7 +150,7 @@ impl NodeState {
             kind: job.kind.clone(),
             payload: job.payload.clone(),
             priority: job.priority,
-            attempt: job.token.min(u32::MAX as u64) as u32,
+            attempt: job.token.attempt.min(u32::MAX as u64) as u32,
             queue: self.queue.clone(),
             node: self.node_id.clone(),
         }
@@ -206,7 +220,7 @@ impl NodeState {
     /// started is handed back now (a task that starts later does nothing), so it goes
     /// back to ready at once, however long the running jobs keep the workers.
     pub(crate) fn hand_back_queued(&self) {
-        let queued: Vec<(JobId, (u64, Arc<Start>))> =
+        let queued: Vec<(JobId, (Token, Arc<Start>))> =
             self.queued.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
         for (id, (token, start)) in queued {
             if start.take(Start::HANDED_BACK) {
@@ -217,7 +231,7 @@ impl NodeState {
 
     /// Produces job `id`'s outcome: to the keeper, and its slot freed; dropped if the
     /// node abandoned its running jobs.
-    fn deliver(&self, id: JobId, token: u64, verdict: Verdict) {
+    fn deliver(&self, id: JobId, token: Token, verdict: Verdict) {
         let (lock, cv) = &self.slot_freed;
         let abandoned = lock.lock().unwrap_or_else(|p| p.into_inner());
         if *abandoned {
@@ -237,7 +251,7 @@ impl NodeState {
 struct OutcomeGuard {
     state: Arc<NodeState>,
     id: JobId,
-    token: u64,
+    token: Token,
     start: Arc<Start>,
     sent: bool,
 }

@@ -1,13 +1,15 @@
 -- ACK a batch of outcomes from one node, each checked against its fencing token.
 -- ARGV: node id, events on ("1"|"0"), keep-done ms, keep-done count, keep-dead ms,
---   keep-dead count, then 4 fields per outcome: id, token, verdict, data, where verdict is
+--   keep-dead count, then 5 fields per outcome: id, token (attempt counter, then the
+--   serial of the CLAIM call that took it), verdict, data, where verdict is
 --   "c" completed (data: result bytes, kept while the record is),
 --   "r<ms>" failed, retry after ms (data: error), "r<ms>p<level>" the same at priority
 --   level (written into the job), "d" failed for good (data: error),
 --   "h" handed back unstarted (data unused).
 -- An outcome is refused (0) unless the job is active, held by this node, and its attempt
--- counter still equals the token: a node that lost its lease cannot overwrite the work of
--- the node that took the job over. Refusals are counted in stats field `stale`.
+-- counter and claim serial still equal the token: a node that lost its lease cannot
+-- overwrite the work of the node that took the job over, nor a run from before Redis lost
+-- its data settle a new job that got the same id. Refusals are counted in stats field `stale`.
 -- Then trims finished records past their retention: as many as the call finished, plus
 -- up to 100 (50 dead) more, so the kept sets shrink back to their limits under any load.
 -- Returns one 1 (applied) or 0 (refused) per outcome.
@@ -22,16 +24,16 @@ local notify = false
 local counts = {}
 local function bump(field) counts[field] = (counts[field] or 0) + 1 end
 local left_active, done, dead = {}, {}, {}
-for i = 7, #ARGV, 4 do
-  local id, token, verdict, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+for i = 7, #ARGV, 5 do
+  local id, token, serial, verdict, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local h = job_key(id)
-  local f = job_fields(id, 'st', 'a', 'n', 'pr', 'fl', 'hb') or {}
+  local f = job_fields(id, 'st', 'a', 'n', 'pr', 'fl', 'hb', 'c') or {}
   -- The counters are written from what was read (HSET, not HINCRBY): a field that is no
   -- integer cannot make a write fail after earlier outcomes of the batch were applied.
   local failures, handed = (tonumber(f[5]) or 0) + 1, (tonumber(f[6]) or 0) + 1
   -- A priority that is no number still goes back to ready (a nil would fail the script
   -- after earlier outcomes of the batch were applied): CLAIM dead-letters it with why.
-  if f[1] ~= 'active' or f[2] ~= token or f[3] ~= node then
+  if f[1] ~= 'active' or f[2] ~= token or f[3] ~= node or f[7] ~= serial then
     bump('stale')
     out[#out + 1] = 0
   else

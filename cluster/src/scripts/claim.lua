@@ -1,19 +1,23 @@
 -- CLAIM: one atomic step of a node's fetch loop.
 -- ARGV: node id, max jobs, lease ms, max lost leases, events on ("1"|"0"), the node's
---   payload cap (bytes).
+--   payload cap (bytes), the serial number of this call on the node (kept in each job
+--   taken, field `c`: with the attempt counter, the job's fencing token; it tells this
+--   claim from one of an earlier job with the same id, after Redis lost its data).
 -- 1. Reap: every running job whose lease ran out (its node died or stopped renewing)
 --    goes back to ready, or to dead once it has lost `max lost` leases.
 -- 2. Promote: due delayed jobs move to ready, in due order (FIFO behind their level).
 -- 3. Pop the most urgent ready jobs, up to `max`; a job past its start deadline ends
 --    expired, a job whose hash is missing or corrupt, or whose payload is over the node's
 --    cap (measured in Redis: it is never sent), is dead-lettered with the reason;
---    each job taken gets attempt counter + 1 (its fencing token) and a lease.
+--    each job taken gets attempt counter + 1 and the call's serial (its fencing token)
+--    and a lease.
 -- 4. List recurring schedules whose tick is due (the node fires them, see FIRE).
 -- Returns: { now, next wake-up ms (-1 none), ready left, jobs taken, then 7 fields per job:
 --   id, token, kind, payload, priority, failures so far, retry spec; then the number
 --   of due schedules and a name, tick (ms) pair for each }.
 local node, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local max_lost, ev, max_payload = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local serial = ARGV[7]
 local now = now_ms()
 local notify = false
 
@@ -100,7 +104,7 @@ while taken < max do
       event('expired', id, nil, nil, ev)
     else
       local token = (tonumber(f[6]) or 0) + 1
-      redis.call('HSET', h, 'a', token, 'st', 'active', 'n', node)
+      redis.call('HSET', h, 'a', token, 'c', serial, 'st', 'active', 'n', node)
       leases[#leases + 1] = now + lease
       leases[#leases + 1] = id
       out[#out + 1] = id

@@ -19,15 +19,29 @@ fn enqueue(c: &mut Connection, jobs: &[Vec<String>]) -> RedisResult<Vec<i64>> {
     SCRIPTS.enqueue.key(P).arg(jobs.concat()).invoke(c)
 }
 
-/// CLAIM as node `n` with a payload cap of 1 MiB: (id, token) of each job taken.
+/// The claim serial of [`claim`]'s calls.
+const SERIAL: &str = "1";
+
+/// CLAIM as node `n` with a payload cap of 1 MiB, serial [`SERIAL`]: (id, attempt) of
+/// each job taken.
 fn claim(c: &mut Connection, max: usize) -> Vec<(String, String)> {
     claim_capped(c, max, 1 << 20)
 }
 
 /// CLAIM as node `n` with a payload cap of `cap` bytes.
 fn claim_capped(c: &mut Connection, max: usize, cap: usize) -> Vec<(String, String)> {
-    let v: Vec<redis::Value> =
-        SCRIPTS.claim.key(P).arg("n").arg(max).arg(60_000).arg(3).arg("0").arg(cap).invoke(c).unwrap();
+    let v: Vec<redis::Value> = SCRIPTS
+        .claim
+        .key(P)
+        .arg("n")
+        .arg(max)
+        .arg(60_000)
+        .arg(3)
+        .arg("0")
+        .arg(cap)
+        .arg(SERIAL)
+        .invoke(c)
+        .unwrap();
     let taken: usize = redis::from_redis_value(v[3].clone()).unwrap();
     (0..taken)
         .map(|j| {
@@ -87,8 +101,8 @@ fn a_retry_whose_priority_is_corrupt_does_not_fail_the_rest_of_the_ack() {
         .ack
         .key(P)
         .arg(&["n", "0", "60000", "100", "60000", "100"])
-        .arg(&[b.0.as_str(), &b.1, "r0", "boom"])
-        .arg(&[a.0.as_str(), &a.1, "c", ""])
+        .arg(&[b.0.as_str(), &b.1, SERIAL, "r0", "boom"])
+        .arg(&[a.0.as_str(), &a.1, SERIAL, "c", ""])
         .invoke(&mut c)
         .unwrap();
     assert_eq!(applied, vec![1, 1]);
@@ -200,4 +214,36 @@ fn a_payload_over_the_node_s_cap_never_leaves_redis() {
     assert_eq!(hget(&mut c, &big_id, "st").as_deref(), Some("dead"));
     let why = hget(&mut c, &big_id, "err").unwrap();
     assert!(why.contains("100 bytes") && why.contains("cap of 8 bytes"), "{why}");
+}
+
+/// The fencing token is the attempt counter *and* the claim's serial: after Redis lost
+/// its data, a new job can get an old one's id, attempt 1 and node, and an ack or lease
+/// renewal from the old run (an earlier claim serial) must not touch it.
+#[test]
+fn an_ack_or_renewal_under_another_claim_serial_is_refused() {
+    let s = Server::start();
+    let mut c = s.conn();
+    enqueue(&mut c, &[job("")]).unwrap();
+    let taken = claim(&mut c, 1);
+    let (id, attempt) = (&taken[0].0, &taken[0].1);
+    let renewed: Vec<i64> = SCRIPTS
+        .extend
+        .key(P)
+        .arg(&["n", "60000", id.as_str(), attempt.as_str(), "2"])
+        .invoke(&mut c)
+        .unwrap();
+    assert_eq!(renewed, vec![0], "a renewal under another serial");
+    let ack = |c: &mut Connection, serial: &str| -> Vec<i64> {
+        SCRIPTS
+            .ack
+            .key(P)
+            .arg(&["n", "0", "60000", "100", "60000", "100"])
+            .arg(&[id.as_str(), attempt.as_str(), serial, "c", ""])
+            .invoke(c)
+            .unwrap()
+    };
+    assert_eq!(ack(&mut c, "2"), vec![0], "an ack under another serial");
+    assert_eq!(hget(&mut c, &format!("j:{id}"), "st").as_deref(), Some("active"));
+    assert_eq!(ack(&mut c, SERIAL), vec![1]);
+    assert_eq!(hget(&mut c, &format!("j:{id}"), "st").as_deref(), Some("completed"));
 }
