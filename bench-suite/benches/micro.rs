@@ -12,7 +12,7 @@
 //! | `fanout_10k` | one task spawns 10,000 children from inside, until all ran |
 //! | `timer_register_cancel` | a timed task due in an hour, registered then cancelled (kairos `spawn_at` + `cancel`, heap pool the same, tokio task + `abort`, and tokio's bare `Sleep` registered by a first poll then dropped), and a `BinaryHeap` push + pop with 10k entries resident |
 //! | `wheel` | kairos-rt-core's `TimingWheel` alone: insert + remove, and insert 1,024 then advance until all expired |
-//! | `run_queue` | kairos-rt-core's `RunQueue` push + pop and steal, against crossbeam-deque `Worker` push + pop and `Injector` push + steal |
+//! | `run_queue` | kairos-rt-core's `RunQueue` push + pop and push + steal (a batch into the thief's queue, the rest popped there), against crossbeam-deque `Worker` push + pop, `Worker` push + `steal_batch_and_pop` (the like for like of kairos's steal) and `Injector` push + one-item steal |
 //! | `priority_change` | raise the priority of a pending timed task (peers that can) |
 //!
 //! ## Why `spawn_join` and `fanout_10k` disagree with the suite's headline
@@ -296,6 +296,24 @@ fn run_queue(c: &mut Criterion) {
             }
             while let Some(i) = w.pop() {
                 black_box(i);
+            }
+        })
+    });
+    // The like for like of kairos's steal: a batch stolen into the thief's own deque,
+    // one of it returned and the rest popped there.
+    let (victim, thief) =
+        (crossbeam_deque::Worker::<usize>::new_fifo(), crossbeam_deque::Worker::<usize>::new_fifo());
+    let stealer = victim.stealer();
+    g.bench_function("crossbeam Worker push+steal_batch_and_pop", |b| {
+        b.iter(|| {
+            for i in 0..N {
+                victim.push(i);
+            }
+            while let crossbeam_deque::Steal::Success(i) = stealer.steal_batch_and_pop(&thief) {
+                black_box(i);
+                while let Some(i) = thief.pop() {
+                    black_box(i);
+                }
             }
         })
     });

@@ -8,9 +8,11 @@
 //!   other value, or none, selects mimalloc. The runner sets it for every child process from
 //!   its `--alloc` flag, so every peer of a run uses the same allocator.
 //! - `KAIROS_BENCH_COUNT_HEAP=1` turns on counting: live bytes, live blocks and blocks ever
-//!   allocated, in three global atomics ([`heap_stats`]). The runner turns it on only for the
-//!   scenarios that report heap bytes per task (`timers`), because the shared counters cost
-//!   a contended atomic per allocation.
+//!   allocated, in global atomics ([`heap_stats`]). The runner turns it on only for the
+//!   cases that report heap bytes (`Scenario::counts_heap`: `timers`, the `memory` cases of
+//!   `iot` and `queue-ops`, and `recurring`'s 1 s cases), because the shared counters cost
+//!   contended atomics per allocation; `recurring` turns it off ([`stop_counting`]) once it
+//!   has read its heap figures, before the window it times.
 //!
 //! mimalloc is called the way `std`'s `System` calls `malloc`: a plain `mi_malloc` when
 //! the alignment is at most 16 bytes (mimalloc's natural alignment, `MI_MAX_ALIGN_SIZE`)
@@ -145,6 +147,13 @@ pub fn current() -> AllocKind {
 /// Whether heap counting is on in this process.
 pub fn counting() -> bool {
     mode() & COUNTING != 0
+}
+
+/// Turns heap counting off for the rest of the process, so that a case that has read its
+/// heap figures times what follows without the counters' shared atomics (which cost most
+/// the peers that allocate most). The figures stay as they were at the call.
+pub fn stop_counting() {
+    MODE.fetch_and(!COUNTING, Relaxed);
 }
 
 /// Heap figures kept by [`BenchAlloc`] when counting is on (all zero otherwise).

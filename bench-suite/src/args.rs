@@ -40,7 +40,7 @@ pub struct Options {
 
 impl Options {
     /// Defaults for `mode`: every scenario, every peer, workers = available parallelism,
-    /// mimalloc, 5 rounds (full) or 2 (quick).
+    /// mimalloc, 5 rounds (full) or 3 (quick).
     pub fn defaults(mode: Mode) -> Options {
         Options {
             mode,
@@ -182,7 +182,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             "--no-plots" => plots = false,
             "--scenario" | "--scenarios" => {
                 let v = value(&flag, inline, &mut it)?;
-                for s in list(&v, "scenario", Scenario::parse)? {
+                let named = list(&v, "scenario", Scenario::parse)?;
+                if named.is_empty() {
+                    return Err("--scenario needs at least one scenario (see --list)".into());
+                }
+                for s in named {
                     if !scenarios.contains(&s) {
                         scenarios.push(s);
                     }
@@ -281,6 +285,16 @@ mod tests {
         match parse(args(s)).unwrap() {
             Command::Run(o) => o,
             other => panic!("expected Run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_scenario_list_is_an_error_not_the_whole_suite() {
+        for a in ["--scenario=", "--scenario ,", "--quick --scenario=,"] {
+            match parse(args(a)) {
+                Err(e) => assert!(e.contains("--scenario"), "{e}"),
+                Ok(other) => panic!("`{a}` accepted: {other:?}"),
+            }
         }
     }
 

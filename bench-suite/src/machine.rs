@@ -99,7 +99,7 @@ impl Versions {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_else(|| "unknown".into());
         Versions {
-            kairos: lock("kairos"),
+            kairos: lock("kairos-rt"),
             tokio: lock("tokio"),
             rayon_core: lock("rayon-core"),
             mimalloc: lock("mimalloc"),
@@ -132,6 +132,12 @@ pub fn target_dir() -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_report_names_the_kairos_version() {
+        let v = Versions::detect();
+        assert_ne!(v.kairos, "unknown", "the report would say `kairos unknown`: {v:?}");
+    }
+
     use super::*;
 
     #[test]

@@ -200,7 +200,9 @@ impl Scenario {
     }
 
     /// Whether the child process of `case` counts heap bytes (see [`crate::alloc`]): the
-    /// memory cases, where the counters' cost does not matter.
+    /// cases that report heap bytes. The counters' cost lands in what they time as well
+    /// (`timers`' insert rate, for every peer alike), except in `recurring`, which stops
+    /// counting before its timed window.
     pub fn counts_heap(self, case: &str) -> bool {
         match self {
             Scenario::Timers => true,
