@@ -47,7 +47,8 @@ pub struct QueueCounts {
     pub total_retried: u64,
     /// Jobs put back to ready after their lease ran out (crashed or hung nodes).
     pub total_recovered: u64,
-    /// Unstarted jobs handed back by nodes that stopped.
+    /// Unstarted jobs handed back: by nodes that stopped, and by nodes whose claim's
+    /// reply was lost (they hand back what that claim took once they reach Redis again).
     pub total_handed_back: u64,
     /// Acks refused because the node had lost the job's lease (fencing).
     pub total_stale_acks: u64,

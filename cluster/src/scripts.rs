@@ -27,6 +27,7 @@ pub(crate) struct Scripts {
     pub counts: redis::Script,
     pub fire: redis::Script,
     pub schedule: redis::Script,
+    pub release: redis::Script,
 }
 
 pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
@@ -36,6 +37,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     extend: script(include_str!("scripts/extend.lua")),
     cancel: script(include_str!("scripts/cancel.lua")),
     requeue: script(include_str!("scripts/requeue.lua")),
+    release: script(include_str!("scripts/release.lua")),
     heartbeat: script(include_str!("scripts/heartbeat.lua")),
     counts: script(include_str!("scripts/counts.lua")),
     fire: script(include_str!("scripts/fire.lua")),
@@ -45,7 +47,7 @@ pub(crate) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 impl Scripts {
     /// Every script, for loading them at connect time (which is how a Redis without Lua,
     /// or an ACL that forbids scripts, is found at once rather than at the first job).
-    pub(crate) fn all(&self) -> [&redis::Script; 10] {
+    pub(crate) fn all(&self) -> [&redis::Script; 11] {
         [
             &self.enqueue,
             &self.claim,
@@ -57,6 +59,7 @@ impl Scripts {
             &self.counts,
             &self.fire,
             &self.schedule,
+            &self.release,
         ]
     }
 }

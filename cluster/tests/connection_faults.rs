@@ -8,7 +8,10 @@ mod common;
 use common::{eventually, setup, RedisServer};
 use kairos_cluster::{Client, Job, JobError, JobId, JobState, Node, MAX_LEASE};
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -243,4 +246,98 @@ fn an_unresolvable_host_is_named_as_such() {
             || lower.contains("dns"),
         "{msg}"
     );
+}
+
+/// A TCP proxy in front of a Redis that, once armed, lets the next CLAIM call (the only
+/// script called with 7 arguments: an 11-element EVALSHA) through to Redis and then cuts
+/// the connection before the reply reaches the node: Redis ran the claim, the node never
+/// heard of what it took.
+struct LossyProxy {
+    port: u16,
+    armed: Arc<AtomicBool>,
+    cut_one: Arc<AtomicBool>,
+}
+
+impl LossyProxy {
+    fn start(upstream: u16) -> LossyProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (armed, cut_one) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (a, c) = (armed.clone(), cut_one.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let cut = Arc::new(AtomicBool::new(false));
+                let (mut from, mut to, armed, cut_here) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap(), a.clone(), cut.clone());
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        let claim = buf[..n].starts_with(b"*11\r\n$7\r\nEVALSHA");
+                        if claim && armed.swap(false, SeqCst) {
+                            cut_here.store(true, SeqCst); // before Redis can answer
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Both);
+                });
+                let (mut from, mut to, cut_one) = (server, client, c.clone());
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        if cut.load(SeqCst) {
+                            cut_one.store(true, SeqCst);
+                            break;
+                        }
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Both);
+                    let _ = from.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        LossyProxy { port, armed, cut_one }
+    }
+}
+
+/// A claim whose reply is lost (Redis ran it; the connection failed before the answer
+/// came back) must not leave what it took to its lease: the node never saw those jobs,
+/// so a lease ran out under a job that never started, counted a lost lease against it
+/// (enough such blinks dead-letter a job that never ran), and delayed it a whole lease.
+/// The node hands them back when it reaches Redis again.
+#[test]
+fn jobs_taken_by_a_claim_whose_reply_was_lost_are_handed_back_not_left_to_their_lease() {
+    let redis = RedisServer::start();
+    let proxy = LossyProxy::start(redis.port);
+    let direct = Client::connect(&redis.url()).unwrap().queue("q").unwrap();
+    let through_proxy =
+        Client::connect(&format!("redis://127.0.0.1:{}/", proxy.port)).unwrap().queue("q").unwrap();
+    let rt = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    let runs = Arc::new(AtomicU32::new(0));
+    let r = runs.clone();
+    let node = Node::builder(through_proxy, rt.handle())
+        .lease(Duration::from_secs(1))
+        .handler("k", move |_| {
+            r.fetch_add(1, SeqCst);
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    let warm = direct.enqueue(Job::new("k")).unwrap();
+    assert_eq!(direct.wait(warm, WAIT).unwrap().state, JobState::Completed);
+    proxy.armed.store(true, SeqCst);
+    let id = direct.enqueue(Job::new("k")).unwrap();
+    let s = direct.wait(id, WAIT).unwrap();
+    node.shutdown(WAIT);
+    assert!(proxy.cut_one.load(SeqCst), "the premise: a claim's reply was cut");
+    assert_eq!(s.state, JobState::Completed, "{s:?}");
+    assert!(s.created_ms > 1_600_000_000_000, "a creation time in Redis's epoch ms: {s:?}");
+    assert_eq!((s.attempts, s.lost_leases), (1, 0), "the lost claim counted against the job: {s:?}");
+    assert_eq!(runs.load(SeqCst), 2, "the warm-up job and this one, once each");
+    assert_eq!(direct.counts().unwrap().total_recovered, 0);
 }

@@ -67,6 +67,8 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
     // With every slot busy, the loop still claims (nothing) by this time to fire the
     // recurring schedules that came due: a firing is an enqueue, it needs no slot.
     let mut busy_check_at = Instant::now();
+    // Serials of CLAIM calls that failed without a reply: Redis may have run them.
+    let mut unanswered: Vec<u64> = Vec::new();
     while !state.stopping.load(SeqCst) {
         if state.runtime.is_shutdown() {
             // Nothing claimed now could run: stop claiming (what is held is handed back
@@ -101,7 +103,26 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
         if conn.is_none() {
             conn = client.conn().ok();
         }
-        let mut reply = match conn.as_mut().map(|c| claim(c, &prefix, &state, free)) {
+        // Hand back first what unanswered claims took (see `release`).
+        let released = match (conn.as_mut(), unanswered.is_empty()) {
+            // Not in the node's report: those jobs were never counted claimed here.
+            (Some(c), false) => release(c, &prefix, &state, &unanswered).map(|n| {
+                if n > 0 {
+                    eprintln!(
+                        "kairos-cluster node {}: handed back {n} job(s) taken by claims whose replies were lost",
+                        state.node_id
+                    );
+                }
+                unanswered.clear();
+            }),
+            _ => Ok(()),
+        };
+        let serial = state.claims.fetch_add(1, Relaxed) + 1;
+        let claimed = match released {
+            Ok(()) => conn.as_mut().map(|c| claim(c, &prefix, &state, free, serial)),
+            Err(e) => Some(Err(e)),
+        };
+        let mut reply = match claimed {
             Some(Ok(r)) => r,
             failed => {
                 if let Some(Err(e)) = failed {
@@ -109,6 +130,11 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
                         "kairos-cluster node {}: claim failed ({e}); retrying in {backoff:?}",
                         state.node_id
                     );
+                    // Redis may have run it and the reply been lost.
+                    if unanswered.len() == MAX_UNANSWERED {
+                        unanswered.remove(0);
+                    }
+                    unanswered.push(serial);
                 }
                 conn = None;
                 sub = None;
@@ -212,10 +238,33 @@ fn wait_for_message(sub: &mut redis::Connection, wait: Duration) -> bool {
     sub.recv_response().is_ok()
 }
 
-fn claim(conn: &mut Conn, prefix: &str, state: &NodeState, max: usize) -> redis::RedisResult<ClaimReply> {
+/// How many unanswered claims the fetcher remembers while it cannot reach Redis (one per
+/// failed attempt, at most one every 2 s once backed off: 33 minutes of outage); the jobs
+/// of older ones wait for their leases instead.
+const MAX_UNANSWERED: usize = 1000;
+
+/// Hands back the jobs that the CLAIM calls numbered `serials` took, if Redis ran them
+/// and their replies were lost (`scripts/release.lua`): they go back to ready at once,
+/// not after a lease, and no lost lease is counted against them. Returns how many.
+fn release(conn: &mut Conn, prefix: &str, state: &NodeState, serials: &[u64]) -> redis::RedisResult<u64> {
+    let mut inv = SCRIPTS.release.key(prefix);
+    inv.arg(&state.node_id);
+    for s in serials {
+        inv.arg(*s);
+    }
+    inv.invoke(conn)
+}
+
+/// CLAIM up to `max` jobs as call number `serial` of this node (the second half of each
+/// claimed job's fencing token, `Token`).
+fn claim(
+    conn: &mut Conn,
+    prefix: &str,
+    state: &NodeState,
+    max: usize,
+    serial: u64,
+) -> redis::RedisResult<ClaimReply> {
     let cfg = &state.config;
-    // This call's serial: the second half of each claimed job's fencing token (`Token`).
-    let serial = state.claims.fetch_add(1, Relaxed) + 1;
     let raw: Vec<Value> = SCRIPTS
         .claim
         .key(prefix)

@@ -39,7 +39,7 @@ pub(crate) enum Verdict {
 }
 
 /// A claim's fencing token: the job's attempt counter, which CLAIM raised (Redis's `a`),
-/// and the serial number of the CLAIM call on this node (its `c`), unique for the
+/// and the serial number of the CLAIM call on this node (its `cs`), unique for the
 /// node's life. ACK and EXTEND apply only while the job's hash still holds both (and
 /// this node's id): the attempt tells this claim from a later one of the same job, and
 /// the serial tells it from a claim of *another* job with the same id, after Redis lost

@@ -27,7 +27,7 @@ local left_active, done, dead = {}, {}, {}
 for i = 7, #ARGV, 5 do
   local id, token, serial, verdict, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local h = job_key(id)
-  local f = job_fields(id, 'st', 'a', 'n', 'pr', 'fl', 'hb', 'c') or {}
+  local f = job_fields(id, 'st', 'a', 'n', 'pr', 'fl', 'hb', 'cs') or {}
   -- The counters are written from what was read (HSET, not HINCRBY): a field that is no
   -- integer cannot make a write fail after earlier outcomes of the batch were applied.
   local failures, handed = (tonumber(f[5]) or 0) + 1, (tonumber(f[6]) or 0) + 1

@@ -1,7 +1,7 @@
 -- CLAIM: one atomic step of a node's fetch loop.
 -- ARGV: node id, max jobs, lease ms, max lost leases, events on ("1"|"0"), the node's
 --   payload cap (bytes), the serial number of this call on the node (kept in each job
---   taken, field `c`: with the attempt counter, the job's fencing token; it tells this
+--   taken, field `cs`: with the attempt counter, the job's fencing token; it tells this
 --   claim from one of an earlier job with the same id, after Redis lost its data).
 -- 1. Reap: every running job whose lease ran out (its node died or stopped renewing)
 --    goes back to ready, or to dead once it has lost `max lost` leases.
@@ -104,7 +104,7 @@ while taken < max do
       event('expired', id, nil, nil, ev)
     else
       local token = (tonumber(f[6]) or 0) + 1
-      redis.call('HSET', h, 'a', token, 'c', serial, 'st', 'active', 'n', node)
+      redis.call('HSET', h, 'a', token, 'cs', serial, 'st', 'active', 'n', node)
       leases[#leases + 1] = now + lease
       leases[#leases + 1] = id
       out[#out + 1] = id

@@ -7,7 +7,7 @@ local now = now_ms()
 local out = {}
 for i = 3, #ARGV, 3 do
   local id, token, serial = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local f = job_fields(id, 'st', 'a', 'n', 'c') or {}
+  local f = job_fields(id, 'st', 'a', 'n', 'cs') or {}
   if f[1] == 'active' and f[2] == token and f[3] == node and f[4] == serial then
     redis.call('ZADD', P .. 'active', 'XX', now + lease, id)
     out[#out + 1] = 1

@@ -224,8 +224,10 @@ fn an_ack_or_renewal_under_another_claim_serial_is_refused() {
     let s = Server::start();
     let mut c = s.conn();
     enqueue(&mut c, &[job("")]).unwrap();
+    let created = hget(&mut c, "j:1", "c");
     let taken = claim(&mut c, 1);
     let (id, attempt) = (&taken[0].0, &taken[0].1);
+    assert_eq!(hget(&mut c, &format!("j:{id}"), "c"), created, "the claim serial is no creation time");
     let renewed: Vec<i64> = SCRIPTS
         .extend
         .key(P)
@@ -246,4 +248,47 @@ fn an_ack_or_renewal_under_another_claim_serial_is_refused() {
     assert_eq!(hget(&mut c, &format!("j:{id}"), "st").as_deref(), Some("active"));
     assert_eq!(ack(&mut c, SERIAL), vec![1]);
     assert_eq!(hget(&mut c, &format!("j:{id}"), "st").as_deref(), Some("completed"));
+}
+
+/// RELEASE hands back, as never claimed, the jobs that the named CLAIM calls of this node
+/// took (their replies were lost), and nothing else.
+#[test]
+fn release_hands_back_what_the_unanswered_claims_took_and_nothing_else() {
+    let s = Server::start();
+    let mut c = s.conn();
+    enqueue(&mut c, &[job(""), job(""), job("")]).unwrap();
+    let lost = claim(&mut c, 2); // serial 1: its reply "lost"
+    let kept: Vec<redis::Value> = SCRIPTS
+        .claim
+        .key(P)
+        .arg("n")
+        .arg(1)
+        .arg(60_000)
+        .arg(3)
+        .arg("0")
+        .arg(1 << 20)
+        .arg("2")
+        .invoke(&mut c)
+        .unwrap();
+    let kept_id: String = redis::from_redis_value(kept[4].clone()).unwrap();
+    // Another node's claim under the same serial is not this node's.
+    let released: u64 = SCRIPTS.release.key(P).arg(&["other", SERIAL]).invoke(&mut c).unwrap();
+    assert_eq!(released, 0);
+    let released: u64 = SCRIPTS.release.key(P).arg(&["n", SERIAL]).invoke(&mut c).unwrap();
+    assert_eq!(released, 2);
+    for (id, _) in &lost {
+        let key = format!("j:{id}");
+        assert_eq!(hget(&mut c, &key, "st").as_deref(), Some("ready"));
+        assert_eq!(
+            hget(&mut c, &key, "a").as_deref(),
+            Some("0"),
+            "the attempt that never ran is not counted"
+        );
+        assert_eq!(hget(&mut c, &key, "n"), None);
+        assert_eq!(hget(&mut c, &key, "lo"), None, "no lost lease");
+    }
+    assert_eq!(hget(&mut c, &format!("j:{kept_id}"), "st").as_deref(), Some("active"));
+    assert_eq!(hget(&mut c, "stats", "handed_back").as_deref(), Some("2"));
+    // Claimed again, they run under a new token.
+    assert_eq!(claim(&mut c, 5).len(), 2);
 }
