@@ -65,8 +65,8 @@
 //!   [`NodeReport::refused`]).
 //! - **Atomic steps**: each state change is one Lua script (enqueue batch; claim = reap
 //!   expired leases + promote due jobs + pop the most urgent + lease; ack batch; extend;
-//!   cancel; requeue), so no crash between two commands can leave a job in two states or
-//!   in none.
+//!   cancel; requeue; release of what a claim whose reply was lost took), so no crash
+//!   between two commands can leave a job in two states or in none.
 //! - **Bounded memory**: finished records are kept for a retention (count and age, see
 //!   [`NodeBuilder::keep_finished`]) and then deleted; the per-queue counters stay exact.
 //! - **Keys**: every key of queue `q` shares the hash tag `{q}`, so a queue lives in one
