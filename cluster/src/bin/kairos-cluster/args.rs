@@ -89,7 +89,8 @@ pub struct WorkerArgs {
     /// Jobs claimed and unfinished at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Lease length in milliseconds (renewed every third of it while a job runs).
+    /// Lease length in milliseconds, 100 to 86400000 (24 h): renewed every third of it
+    /// while a job runs; a node that dies holds its jobs this long.
     #[arg(long, default_value_t = 30_000)]
     pub lease_ms: u64,
     /// Worker threads of the node's kairos runtime (default: available cores).
