@@ -359,25 +359,61 @@ pub(crate) fn transient(e: &redis::RedisError) -> bool {
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()
-        || matches!(
-            e.code(),
-            Some(
-                "LOADING"
-                    | "OOM"
-                    | "BUSY"
-                    | "TRYAGAIN"
-                    | "CLUSTERDOWN"
-                    | "MASTERDOWN"
-                    | "READONLY"
-                    | "NOREPLICAS"
-                    | "MISCONF"
-            )
-        )
+        || e.code().is_some_and(passing_code)
+        || refused_inside_script(e)
+}
+
+/// The error codes of a refusal that passes by itself (see [`transient`]).
+fn passing_code(code: &str) -> bool {
+    matches!(
+        code,
+        "LOADING"
+            | "OOM"
+            | "BUSY"
+            | "TRYAGAIN"
+            | "CLUSTERDOWN"
+            | "MASTERDOWN"
+            | "READONLY"
+            | "NOREPLICAS"
+            | "MISCONF"
+    )
+}
+
+/// Whether a script failed at a write that Redis refused for a passing reason. Redis 7
+/// keeps the refusal's own code; Redis 6.2 checks a script's writes only as it runs them
+/// and wraps the refusal in an `ERR Error running script (call to f_...):
+/// @user_script:N: NOREPLICAS ...`, so the code is found in the text.
+fn refused_inside_script(e: &redis::RedisError) -> bool {
+    let Some(detail) = e.detail() else { return false };
+    if !detail.contains("Error running script") {
+        return false;
+    }
+    detail.split(|c: char| !c.is_ascii_alphanumeric()).any(passing_code)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, transient};
+
+    /// Redis 6.2 wraps a refusal met inside a script in `ERR Error running script`.
+    #[test]
+    fn a_passing_refusal_inside_a_script_is_transient_on_redis_6_too() {
+        // As the server sends it: `-ERR <detail>`.
+        let wrapped = |detail: &str| -> redis::RedisError {
+            match redis::parse_redis_value(format!("-ERR {detail}\r\n").as_bytes()).unwrap() {
+                redis::Value::ServerError(e) => e.into(),
+                other => panic!("not an error reply: {other:?}"),
+            }
+        };
+        let replicas = wrapped("Error running script (call to f_3e1a): @user_script:12: NOREPLICAS Not enough good replicas to write.");
+        assert!(transient(&replicas), "{replicas}");
+        let misconf = wrapped("Error running script (call to f_3e1a): @user_script:9: -MISCONF Redis is configured to save RDB snapshots");
+        assert!(transient(&misconf), "{misconf}");
+        let wrong_type = wrapped("Error running script (call to f_3e1a): @user_script:3: WRONGTYPE Operation against a key holding the wrong kind of value");
+        assert!(!transient(&wrong_type), "{wrong_type}");
+        let plain = wrapped("unknown command 'FOO'");
+        assert!(!transient(&plain), "{plain}");
+    }
 
     #[test]
     fn passwords_are_hidden_wherever_the_url_carries_them() {

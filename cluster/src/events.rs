@@ -91,8 +91,13 @@ impl Queue {
     ///
     /// A Redis error.
     pub fn last_event_id(&self) -> Result<String> {
+        self.last_event_id_for("events")
+    }
+
+    /// [`last_event_id`](Self::last_event_id), naming the step `what` in an error.
+    pub(crate) fn last_event_id_for(&self, what: &str) -> Result<String> {
         let key = format!("{}ev", self.prefix());
-        let last: Vec<(String, Vec<Value>)> = self.conn().with("events", true, |c| {
+        let last: Vec<(String, Vec<Value>)> = self.conn().with(what, true, |c| {
             redis::cmd("XREVRANGE").arg(&key).arg("+").arg("-").arg("COUNT").arg(1).query(c)
         })?;
         Ok(last.into_iter().next().map_or_else(|| "0-0".to_string(), |(id, _)| id))

@@ -244,7 +244,7 @@ impl Queue {
         // Where the stream stands before the first status read: an event written after
         // that read is after this id, so no report between two reads goes unseen ("$"
         // would only see those after each XREAD began).
-        let mut last = self.last_event_id()?;
+        let mut last = self.last_event_id_for(&format!("wait for job {id}"))?;
         loop {
             let left = match self.final_status_or_time_left(id, until)? {
                 Ok(status) => return Ok(status),

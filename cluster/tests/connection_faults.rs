@@ -256,6 +256,8 @@ struct LossyProxy {
     port: u16,
     armed: Arc<AtomicBool>,
     cut_one: Arc<AtomicBool>,
+    /// While set, connections are closed as soon as they are accepted (Redis unreachable).
+    down: Arc<AtomicBool>,
 }
 
 impl LossyProxy {
@@ -264,9 +266,15 @@ impl LossyProxy {
         let port = listener.local_addr().unwrap().port();
         let (armed, cut_one) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
         let (a, c) = (armed.clone(), cut_one.clone());
+        let down = Arc::new(AtomicBool::new(false));
+        let d = down.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { break };
+                if d.load(SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
                 let cut = Arc::new(AtomicBool::new(false));
                 let (mut from, mut to, armed, cut_here) =
@@ -301,7 +309,7 @@ impl LossyProxy {
                 });
             }
         });
-        LossyProxy { port, armed, cut_one }
+        LossyProxy { port, armed, cut_one, down }
     }
 }
 
@@ -340,4 +348,119 @@ fn jobs_taken_by_a_claim_whose_reply_was_lost_are_handed_back_not_left_to_their_
     assert_eq!((s.attempts, s.lost_leases), (1, 0), "the lost claim counted against the job: {s:?}");
     assert_eq!(runs.load(SeqCst), 2, "the warm-up job and this one, once each");
     assert_eq!(direct.counts().unwrap().total_recovered, 0);
+}
+
+/// The same for `wait`, whose first step reads the event stream.
+#[test]
+fn a_failed_wait_names_the_queue_and_the_job() {
+    let (redis, q, _rt) = setup(1);
+    let _: () = redis::cmd("SET").arg("kairos:{jobs}:ev").arg("x").query(&mut redis.conn()).unwrap();
+    let msg = q.wait(JobId(5), WAIT).unwrap_err().to_string();
+    assert!(msg.contains("jobs") && msg.contains("job 5"), "the wait's error names neither: {msg}");
+}
+
+/// A node started again under the same id (`worker --node-id w` restarted) must not hand
+/// back, when a claim of its own loses its reply, a job its previous run still holds (left
+/// to its lease, as `shutdown` documents). Its claim serials counted from 1 again, so
+/// RELEASE of its claim 1 took the job the earlier run claimed as 1: its attempt counter
+/// lowered, no lost lease counted, run again at once beside the first run (from a review;
+/// seen to fail). Serials now start at random.
+#[test]
+fn a_node_restarted_under_the_same_id_does_not_release_what_its_previous_run_holds() {
+    let redis = RedisServer::start();
+    let proxy = LossyProxy::start(redis.port);
+    let direct = Client::connect(&redis.url()).unwrap().queue("q").unwrap();
+    let through_proxy =
+        Client::connect(&format!("redis://127.0.0.1:{}/", proxy.port)).unwrap().queue("q").unwrap();
+    // Enqueued before the first node starts: its first claim (serial 1) takes it.
+    let id = direct.enqueue(Job::new("k")).unwrap();
+
+    let runs = Arc::new(AtomicU32::new(0));
+    let first_running = Arc::new(AtomicBool::new(false));
+    let overlapped = Arc::new(AtomicBool::new(false));
+    let (gate_tx, gate_rx) = crossbeam_channel::unbounded::<()>();
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
+    let handler = {
+        let (runs, first_running, overlapped) = (runs.clone(), first_running.clone(), overlapped.clone());
+        move |_job: &kairos_cluster::JobContext| -> kairos_cluster::JobResult {
+            if runs.fetch_add(1, SeqCst) == 0 {
+                first_running.store(true, SeqCst);
+                started_tx.send(()).unwrap();
+                let _ = gate_rx.recv_timeout(WAIT);
+                first_running.store(false, SeqCst);
+            } else if first_running.load(SeqCst) {
+                overlapped.store(true, SeqCst);
+            }
+            Ok(Vec::new())
+        }
+    };
+
+    let rt_a = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    let node_a = Node::builder(direct.clone(), rt_a.handle())
+        .node_id("w")
+        .lease(Duration::from_secs(3))
+        .handler("k", handler.clone())
+        .start()
+        .unwrap();
+    started_rx.recv_timeout(WAIT).unwrap();
+    // Its run outlives the grace: left to its lease.
+    let report_a = node_a.shutdown(Duration::from_millis(200));
+    assert_eq!(report_a.unacked, 1, "{report_a}");
+
+    // The same id starts again; its first claim's reply is lost.
+    proxy.armed.store(true, SeqCst);
+    let rt_b = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    let node_b = Node::builder(through_proxy, rt_b.handle())
+        .node_id("w")
+        .lease(Duration::from_secs(3))
+        .handler("k", handler)
+        .start()
+        .unwrap();
+    let s = direct.wait(id, WAIT).unwrap();
+    let report_b = node_b.shutdown(WAIT);
+    gate_tx.send(()).unwrap();
+    let counts = direct.counts().unwrap();
+    assert!(proxy.cut_one.load(SeqCst), "premise: a claim's reply was cut");
+    let _ = (report_b, overlapped); // a second run after the lease ran out is at-least-once
+    assert_eq!(runs.load(SeqCst), 2);
+    assert_eq!(
+        (s.attempts, s.lost_leases, counts.total_handed_back),
+        (2, 1, 0),
+        "the job the previous run held was handed back as never claimed: {s:?}"
+    );
+}
+
+/// A node asked to stop while a hand-back is pending (in the fetcher's backoff after a
+/// blink of a few seconds) still hands back what its lost claim took: its loop ended
+/// without it, and the job waited its whole lease and counted a lost lease against a run
+/// that never began (from a review; seen to fail).
+#[test]
+fn a_node_stopped_right_after_a_blink_still_hands_back_what_its_lost_claim_took() {
+    let redis = RedisServer::start();
+    let proxy = LossyProxy::start(redis.port);
+    let direct = Client::connect(&redis.url()).unwrap().queue("q").unwrap();
+    let through_proxy =
+        Client::connect(&format!("redis://127.0.0.1:{}/", proxy.port)).unwrap().queue("q").unwrap();
+    let rt = kairos_rt::Runtime::builder().workers(2).build().unwrap();
+    let node = Node::builder(through_proxy, rt.handle())
+        .lease(Duration::from_secs(30))
+        .handler("k", |_| Ok(Vec::new()))
+        .start()
+        .unwrap();
+    let warm = direct.enqueue(Job::new("k")).unwrap();
+    assert!(direct.wait(warm, WAIT).is_ok());
+    proxy.armed.store(true, SeqCst);
+    let id = direct.enqueue(Job::new("k")).unwrap();
+    common::eventually("the claim's reply cut", || proxy.cut_one.load(SeqCst));
+    proxy.down.store(true, SeqCst); // a blink of a few seconds: the fetcher backs off to ~2 s
+    std::thread::sleep(Duration::from_secs(4));
+    proxy.down.store(false, SeqCst); // Redis answers again ...
+    let report = node.shutdown(Duration::from_secs(10)); // ... and the node is asked to stop
+    let s = direct.status(id).unwrap().unwrap();
+    let _ = report;
+    assert_ne!(
+        s.state,
+        kairos_cluster::JobState::Active,
+        "the job the lost claim took is left to its 30 s lease after the node stopped: {s:?}"
+    );
 }

@@ -117,7 +117,7 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
             }),
             _ => Ok(()),
         };
-        let serial = state.claims.fetch_add(1, Relaxed) + 1;
+        let serial = state.claims.fetch_add(1, Relaxed).wrapping_add(1);
         let claimed = match released {
             Ok(()) => conn.as_mut().map(|c| claim(c, &prefix, &state, free, serial)),
             Err(e) => Some(Err(e)),
@@ -195,6 +195,21 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
             } else {
                 std::thread::sleep(wait.min(Duration::from_millis(50)));
             }
+        }
+    }
+    // Stopping with claims unanswered (a stop during the backoff after a lost reply):
+    // one last try to hand back what they took, or those jobs wait for their leases.
+    if !unanswered.is_empty() {
+        let released = conn
+            .take()
+            .or_else(|| client.conn().ok())
+            .map(|mut c| release(&mut c, &prefix, &state, &unanswered));
+        if let Some(Err(e)) = released {
+            eprintln!(
+                "kairos-cluster node {}: could not hand back the jobs of {} unanswered claim(s) ({e}); they wait for their leases",
+                state.node_id,
+                unanswered.len()
+            );
         }
     }
 }

@@ -329,7 +329,10 @@ impl NodeBuilder {
             runtime: self.runtime,
             held: Mutex::new(HashMap::new()),
             queued: Mutex::new(HashMap::new()),
-            claims: AtomicU64::new(0),
+            // A random start: the serials of two runs of a node with the same id (restarted
+            // under `--node-id`) do not meet, so a run never releases what an earlier one
+            // still holds (see `Token`).
+            claims: AtomicU64::new(fastrand::u64(..)),
             running: AtomicUsize::new(0),
             slot_freed: (Mutex::new(false), Condvar::new()),
             stopping: AtomicBool::new(false),

@@ -39,8 +39,9 @@ pub(crate) enum Verdict {
 }
 
 /// A claim's fencing token: the job's attempt counter, which CLAIM raised (Redis's `a`),
-/// and the serial number of the CLAIM call on this node (its `cs`), unique for the
-/// node's life. ACK and EXTEND apply only while the job's hash still holds both (and
+/// and the serial number of the CLAIM call on this node (its `cs`), counted from a random
+/// start for each run of the node, so unique for its life and, but for a chance of about
+/// one in 2^64 per claim, across runs of nodes with the same id. ACK and EXTEND apply only while the job's hash still holds both (and
 /// this node's id): the attempt tells this claim from a later one of the same job, and
 /// the serial tells it from a claim of *another* job with the same id, after Redis lost
 /// its data (restarted empty, ids start again at 1) while this node ran the old one.
@@ -79,7 +80,7 @@ pub(crate) struct NodeState {
     pub held: Mutex<HashMap<JobId, Token>>,
     /// The claimed jobs whose tasks have not started, with their [`Start`] flags.
     pub queued: Mutex<HashMap<JobId, (Token, Arc<Start>)>>,
-    /// CLAIM calls made so far: the last one's serial (see [`Token`]).
+    /// The last CLAIM call's serial (see [`Token`]): a random start, plus one per call.
     pub claims: AtomicU64,
     pub running: AtomicUsize,
     /// `true` once the node gave up on jobs still running at the end of its grace: their
