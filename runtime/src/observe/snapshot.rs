@@ -142,8 +142,10 @@ pub struct MetricsSnapshot {
     /// not the refusals for room (`refused_full`), nor the runtime's own timers
     /// (`runtime_timers`) (counter).
     pub submitted: u64,
-    /// Task runs started by a worker, one per attempt; a task that expires unrun does not
-    /// count (counter).
+    /// Task runs started by a worker, one per attempt, counted when the run (a closure's,
+    /// or a future's first poll) returns: a run in progress is not in it yet, so while a
+    /// task runs `submitted` is ahead of `started` with no queue holding it. A task that
+    /// expires unrun does not count (counter).
     pub started: u64,
     /// Tasks that finished successfully (counter).
     pub completed: u64,

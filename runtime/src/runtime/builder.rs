@@ -358,8 +358,9 @@ impl Builder {
     /// it: they are admitted past the limit (and counted). A worker of another runtime blocks like
     /// any other thread. Use `try_spawn` or `spawn_async` inside tasks to respect it.
     ///
-    /// The count is exact under concurrency and costs one compare-and-swap per spawn
-    /// and one decrement per start; no lock. `0` is rejected by [`build`](Self::build).
+    /// The count is exact under concurrency and costs one compare-and-swap per spawn,
+    /// and a decrement, a fence and a load per start; a start takes a lock only while
+    /// submitters wait for room. `0` is rejected by [`build`](Self::build).
     ///
     /// ```
     /// use kairos_rt::{Priority, Runtime};

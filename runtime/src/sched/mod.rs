@@ -12,6 +12,7 @@
 //! - [`shutdown`]: how the runtime stops, in numbered steps;
 //! - [`context`]: which runtime (and which worker) the current thread belongs to;
 //! - [`registry`]: the live futures, so shutdown can cancel those that wait forever;
+//! - [`room`]: the submitters waiting for room under `max_pending`, and their wake-ups;
 //! - `gauges.rs`: what the readings (`observe/`) ask of the scheduler (queue depths,
 //!   timed-task gauges, idle time, latency samples), as methods of `Shared`;
 //! - [`blocking`]: the blocking pool, the threads that run `spawn_blocking` closures;
@@ -27,6 +28,7 @@ pub(crate) mod blocking;
 pub(crate) mod context;
 mod gauges;
 pub(crate) mod registry;
+pub(crate) mod room;
 pub(crate) mod runtime_timer;
 pub(crate) mod shared;
 pub(crate) mod shutdown;

@@ -48,8 +48,8 @@
 //! With a limit, every admitted task holds one unit of [`Admission`] until it *leaves
 //! the waiting state*: at its first run (the worker sees `STARTED` clear before the run),
 //! or, if it never runs, where its end is counted ([`Shared::count_end`] with
-//! `started == false`). A release that may have made room wakes one blocked submitter
-//! (`room`); shutdown wakes them all.
+//! `started == false`). A release that may have made room wakes one more waiting
+//! submitter (`room.rs` states that protocol); shutdown wakes them all.
 //!
 //! ## Home
 //!
@@ -73,9 +73,9 @@ use crate::clock::Clock;
 use crate::config::BuilderConfig;
 use crate::sched::context;
 use crate::sched::registry::Registry;
+use crate::sched::room::{Room, RoomListener};
 use crate::stats::{accounting, Count, Counters, Totals};
 use crossbeam_utils::CachePadded;
-use event_listener::{Event, IntoNotification};
 use kairos_rt_core::admission::Admission;
 use kairos_rt_core::idle::Idle;
 use kairos_rt_core::intake::Intake;
@@ -187,8 +187,8 @@ pub(crate) struct Shared {
     pub(super) schedules: std::sync::OnceLock<std::sync::Arc<dyn crate::stats::ScheduleCensus>>,
     /// The bound on waiting tasks, if `Builder::max_pending` set one.
     pub(super) admission: Option<Admission>,
-    /// Submitters blocked on a full `admission` wait here.
-    pub(super) room: Event,
+    /// Submitters waiting on a full `admission` (see `room.rs`).
+    pub(super) room: Room,
     /// This runtime's slot in the process-wide home table (0: none).
     pub(super) home_slot: usize,
     /// The threads that run `spawn_blocking` closures.
@@ -285,7 +285,7 @@ impl Shared {
             retries: crate::stats::RetryGauges::default(),
             schedules: std::sync::OnceLock::new(),
             admission: config.max_pending.map(Admission::new),
-            room: Event::new(),
+            room: Room::default(),
             home_slot,
             blocking: crate::sched::blocking::BlockingPool::new(config.blocking.clone()),
             config,
@@ -313,10 +313,11 @@ impl Shared {
         self.parties.withdraw();
     }
 
-    /// A listener woken when room may have been made below `Builder::max_pending`
-    /// (listen first, then try again, then wait: no wake-up is missed).
-    pub(crate) fn listen_for_room(&self) -> event_listener::EventListener {
-        self.room.listen()
+    /// A `spawn_async` future's listener, woken when room may have been made below
+    /// `Builder::max_pending` (listen first, then try again, then wait: no wake-up is
+    /// missed; see `room.rs`).
+    pub(crate) fn listen_for_room(&self) -> RoomListener<'_> {
+        self.room.listen_future()
     }
 
     /// Enters the I/O context the builder configured (tokio's reactor, with the `tokio`
@@ -393,13 +394,14 @@ impl Shared {
     }
 
     /// A task holding an admission unit stopped waiting to start (see the module docs).
-    /// Every release wakes one more blocked submitter, if any: a release below the limit
-    /// still matters to a submitter that saw the runtime full a moment ago.
+    /// Every release wakes one more waiting submitter of each kind, if any waits (a fence
+    /// and a load otherwise: `room.rs`): a release below the limit still matters to a
+    /// submitter that saw the runtime full a moment ago.
     #[inline]
     pub(crate) fn left_waiting(&self) {
         if let Some(a) = &self.admission {
             a.release();
-            self.room.notify(1.additional());
+            self.room.released();
         }
     }
 

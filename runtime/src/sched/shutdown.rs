@@ -88,7 +88,7 @@ impl Shared {
         shared.intake.close();
         shared.stopping.store(true, SeqCst);
         // 2. Wake everyone. Submitters blocked on a full runtime find it closed and give up.
-        shared.room.notify(usize::MAX);
+        shared.room.close();
         let _ = shared.idle.notify_all();
         for r in shared.remotes.iter() {
             r.parker.unpark();

@@ -170,7 +170,7 @@ impl Shared {
         // Listen before each check, so a unit released between the check and the wait
         // still wakes us.
         loop {
-            let room = shared.room.listen();
+            let (room, _counted) = shared.room.listen_thread();
             if limit.try_acquire() {
                 return true;
             }

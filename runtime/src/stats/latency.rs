@@ -30,12 +30,12 @@ pub(crate) fn next_sample(counter: &std::cell::Cell<u32>) -> bool {
 pub(crate) const MAX_TRACKED_NANOS: u64 = 60_000_000_000;
 
 /// Significant decimal digits kept by the latency histograms: 2 (1% precision, finer than
-/// the clock's ~1 µs ticks for anything above 100 µs) keeps each histogram about 20 KiB
+/// the clock's ~1 µs ticks for anything above 100 µs) keeps each histogram about 30 KiB
 /// instead of about 216 KiB at 3, which matters with one per worker.
 const SIGFIGS: u8 = 2;
 
 /// An empty latency histogram of nanoseconds: 1 ns to 60 s at 2 significant figures
-/// (about 216 KiB of counts).
+/// (about 30 KiB of counts).
 pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_TRACKED_NANOS, SIGFIGS)
         .expect("1 ns..60 s at 2 significant figures is a valid range")
@@ -85,5 +85,21 @@ impl fmt::Debug for LatencySampler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Not the histogram's own Debug: that prints every bucket.
         f.debug_struct("LatencySampler").field("samples", &self.lock().len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes the docs above quote.
+    #[test]
+    fn histogram_sizes_match_the_docs() {
+        let kib = |sigfigs| {
+            Histogram::<u64>::new_with_bounds(1, MAX_TRACKED_NANOS, sigfigs).unwrap().distinct_values() * 8
+                / 1024
+        };
+        assert!((25..=35).contains(&kib(SIGFIGS)), "{} KiB", kib(SIGFIGS));
+        assert!((200..=230).contains(&kib(3)), "{} KiB", kib(3));
     }
 }
