@@ -148,3 +148,35 @@ fn run_queue_owner_vs_thief_take_each_task_once() {
         assert_eq!(hub.freed(), 4);
     });
 }
+
+/// The loom stand-in for crossbeam's deque: two workers batch-stealing from each other
+/// must not deadlock (it locked the victim, then the thief's own queue, so two opposite
+/// steals could each hold one lock; from a review, seen to fail). Every item is taken
+/// once.
+#[test]
+fn two_workers_batch_steal_from_each_other() {
+    use kairos_rt_core::sync::deque::{Steal, Worker};
+    common::model(2, || {
+        let (w0, w1) = (Worker::new_fifo(), Worker::new_fifo());
+        for i in 0..3 {
+            w0.push(i);
+            w1.push(10 + i);
+        }
+        let (s0, s1) = (w0.stealer(), w1.stealer());
+        let t = loom::thread::spawn(move || {
+            let got = matches!(s0.steal_batch_and_pop(&w1), Steal::Success(_));
+            (got, w1)
+        });
+        assert!(matches!(s1.steal_batch_and_pop(&w0), Steal::Success(_)));
+        let (got, w1) = t.join().unwrap();
+        assert!(got);
+        let mut left = 0;
+        while w0.pop().is_some() {
+            left += 1;
+        }
+        while w1.pop().is_some() {
+            left += 1;
+        }
+        assert_eq!(left, 4, "6 items, 2 returned by the steals");
+    });
+}

@@ -314,10 +314,12 @@ fn complete_vs_handle_drop_vs_ref_drop_frees_once() {
 ///
 /// The dropper writes a note (a loom-tracked cell) before it lets go of the handle, and
 /// the output's destructor reads it: on every path the output is dropped after the
-/// handle is gone, so the read must be ordered after the write. (Checked by hand: loom
-/// does not flag a `Relaxed` load in the sole check here, so the ordering argument rests
-/// on the proof in `State::is_sole_reference`.) The model also checks that some
-/// interleaving takes the sole path, and fails if the reference count is not checked.
+/// handle is gone, so the read must be ordered after the write. A `Relaxed` load in the
+/// sole check makes loom report a causality violation on the note, raised inside the
+/// output's drop, which the run's `catch_unwind` swallows: `common::model` fails on such
+/// a swallowed report (seen: 66 violations, the model failed). The model also checks
+/// that some interleaving takes the sole path, and fails if the reference count is not
+/// checked.
 #[test]
 fn run_vs_handle_drop_sole_or_counted_frees_once() {
     let sole_before = kairos_rt_core::task::sole_runs();

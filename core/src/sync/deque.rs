@@ -26,7 +26,7 @@ pub const LOOM_BATCH: usize = 2;
 #[cfg(loom)]
 mod loom_queue {
     use super::{Steal, LOOM_BATCH};
-    use crate::sync::{lock, Arc, Mutex};
+    use crate::sync::{lock, Arc, Mutex, MutexGuard};
     use std::collections::VecDeque;
 
     /// Owner side of a FIFO deque (loom stand-in).
@@ -66,18 +66,19 @@ mod loom_queue {
         }
     }
 
-    fn move_batch<T>(src: &mut VecDeque<T>, dest: &Worker<T>) -> Steal<T> {
+    /// Takes a batch from `src` (whose lock the caller holds, and gives up), then puts all
+    /// but the first into `dest` under its own lock: never both locks at once, so two
+    /// workers stealing from each other cannot deadlock (crossbeam takes no lock at all;
+    /// the batch is in neither queue meanwhile, as in crossbeam between its two steps).
+    fn move_batch<T>(mut src: MutexGuard<'_, VecDeque<T>>, dest: &Worker<T>) -> Steal<T> {
         let Some(first) = src.pop_front() else {
             return Steal::Empty;
         };
         let extra = (src.len() / 2).min(LOOM_BATCH - 1);
-        if extra > 0 {
-            let mut d = lock(&dest.inner);
-            for _ in 0..extra {
-                if let Some(item) = src.pop_front() {
-                    d.push_back(item);
-                }
-            }
+        let batch: Vec<T> = (0..extra).filter_map(|_| src.pop_front()).collect();
+        drop(src);
+        if !batch.is_empty() {
+            lock(&dest.inner).extend(batch);
         }
         Steal::Success(first)
     }
@@ -126,8 +127,7 @@ mod loom_queue {
             if Arc::ptr_eq(&self.inner, &dest.inner) {
                 return self.steal();
             }
-            let mut src = lock(&self.inner);
-            move_batch(&mut src, dest)
+            move_batch(lock(&self.inner), dest)
         }
         /// Whether the queue is empty.
         pub fn is_empty(&self) -> bool {
@@ -163,8 +163,7 @@ mod loom_queue {
         }
         /// Steals a batch into `dest` and pops one of it.
         pub fn steal_batch_and_pop(&self, dest: &Worker<T>) -> Steal<T> {
-            let mut src = lock(&self.inner);
-            move_batch(&mut src, dest)
+            move_batch(lock(&self.inner), dest)
         }
         /// The same for a LIFO `dest` (the stand-in's workers are FIFO: no difference).
         pub fn steal_batch_and_pop_lifo(&self, dest: &Worker<T>) -> Steal<T> {

@@ -9,7 +9,8 @@
 //! - [`CountingWaker`]: a waker that counts its wake-ups; [`Mailbox`]: a blocking
 //!   hand-off between threads (no spinning, which loom cannot bound).
 //! - [`model`]: `loom::model` with the preemption bound from `LOOM_MAX_PREEMPTIONS`
-//!   (2 if unset), raised to a model's own minimum.
+//!   (2 if unset), raised to a model's own minimum; it also fails when loom raised a
+//!   violation that kairos's own `catch_unwind` (around bodies and drops) swallowed.
 
 use kairos_rt_core::sync::deque::{Injector, Steal};
 use kairos_rt_core::task::{
@@ -39,6 +40,12 @@ where
         std::panic::set_hook(Box::new(move |info| {
             // loom's threads are `generator` coroutines, cancelled by unwinding: not a failure.
             let internal = info.location().is_some_and(|l| l.file().contains("/generator-"));
+            // A violation loom found (a causality violation, a leak...) is raised in
+            // loom's own code; one raised while kairos runs a body or a drop under
+            // `catch_unwind` would be swallowed there, so it is noted for `model` to see.
+            if info.location().is_some_and(|l| l.file().contains("/loom-")) {
+                LOOM_FAULT.with(|f| f.set(true));
+            }
             if !internal {
                 let steps = TRACE
                     .with(|t| t.try_borrow_mut().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default());
@@ -49,11 +56,16 @@ where
             default_hook(info);
         }));
     });
+    LOOM_FAULT.with(|f| f.set(false));
     builder.check(move || {
         counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         TRACE.with(|t| t.borrow_mut().clear());
         f();
     });
+    assert!(
+        !LOOM_FAULT.with(|f| f.get()),
+        "loom reported a violation that a catch_unwind swallowed (see its message above)"
+    );
     eprintln!(
         "loom: {} executions, preemption bound {bound}, {:.1?}",
         runs.load(std::sync::atomic::Ordering::Relaxed),
@@ -62,6 +74,8 @@ where
 }
 
 thread_local! {
+    /// Set when loom raised a panic of its own during the current model (see [`model`]).
+    static LOOM_FAULT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Steps recorded by [`step`] in the current execution, outside loom's view. loom runs
     /// all threads of a model as coroutines on the test's own thread, so this is per model.
     static TRACE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };

@@ -1,0 +1,108 @@
+//! loom model of a worker's push onto its own queue vs a peer going to sleep
+//! (`WorkerCtx::push_local` against `park_inner`'s register, fence, re-check).
+//!
+//! Protocol: the owner, inside a long task, pushes a task onto its run queue, fences
+//! (`SeqCst`) and asks `Idle::wants_notify`; if a sleeper is registered it takes it
+//! (`notify_one`) and unparks it. The peer registers as a sleeper, fences, looks at the
+//! owner's queue (`Stealers::maybe_has_work`, `has_work`) and parks only if it finds
+//! nothing. Property: the peer runs the task while the owner is still in its long task
+//! (the owner never runs it here), on every interleaving.
+//!
+//! With the level's bit clear, the push sets the advertised mask with an atomic loom
+//! can show stale, and the model without the owner's fence fails (a deadlock: the peer
+//! parks for ever), kept as a `should_panic` model. With the bit already set (a task
+//! stolen earlier left it set), the push only writes the deque, and the loom stand-in
+//! for crossbeam's deque is a mutex, which orders the two sides whatever the fences: the
+//! model without the fence passes there, so the fence is shown to be needed only on the
+//! fresh-bit path (the stale-bit path rests on the same store-load argument).
+#![cfg(loom)]
+
+#[allow(dead_code)]
+mod common;
+
+use common::{counter, detached_task, get, model, Hub};
+use kairos_rt_core::idle::Idle;
+use kairos_rt_core::park::Parker;
+use kairos_rt_core::queue::RunQueue;
+use kairos_rt_core::task::RunResult;
+use kairos_rt_core::Priority;
+use loom::sync::atomic::{fence, Ordering::SeqCst};
+use loom::sync::Arc;
+use loom::thread;
+
+struct Rt {
+    idle: Idle,
+    parker1: Parker,
+}
+
+fn push_local_vs_parking_peer(fence_after_push: bool, stale_bit: bool) {
+    model(2, move || {
+        let hub = Hub::new();
+        let rt = Arc::new(Rt { idle: Idle::new(2), parker1: Parker::new() });
+        let runs = counter();
+        let rq = RunQueue::new();
+        let stealers = rq.stealers();
+        if stale_bit {
+            // A task stolen earlier: the owner's bit for the level stays set.
+            rq.push(detached_task(&hub, Priority::NORMAL, || ()));
+            let t = stealers.steal_into(&RunQueue::new(), Priority::LOWEST).expect("stolen");
+            assert!(matches!(t.run(), RunResult::Finished(_)));
+            assert!(rq.highest().is_some());
+        }
+        let r = runs.clone();
+        let task = detached_task(&hub, Priority::NORMAL, move || {
+            r.fetch_add(1, SeqCst);
+        });
+        let owner = {
+            let rt = rt.clone();
+            thread::spawn(move || {
+                rq.push(task); // WorkerCtx::push_local
+                if fence_after_push {
+                    fence(SeqCst);
+                }
+                if rt.idle.wants_notify() {
+                    if let Some(i) = rt.idle.notify_one() {
+                        assert_eq!(i, 1);
+                        rt.parker1.unpark();
+                    }
+                }
+                rq // still in its long task: it never runs the pushed task here
+            })
+        };
+        let mine = RunQueue::new();
+        let mut rounds = 0;
+        loop {
+            if let Some(t) = stealers.steal_into(&mine, Priority::LOWEST) {
+                assert!(matches!(t.run(), RunResult::Finished(_)));
+                break;
+            }
+            assert!(rounds < 3, "the peer never found the task");
+            rounds += 1;
+            rt.idle.register_sleeper(1, false); // park_inner
+            fence(SeqCst);
+            if !(stealers.maybe_has_work() && stealers.has_work()) {
+                rt.parker1.park();
+            }
+            rt.idle.unregister_sleeper(1);
+        }
+        drop(owner.join().unwrap());
+        assert_eq!(get(&runs), 1);
+    });
+}
+
+#[test]
+fn a_pushed_task_reaches_a_parking_peer() {
+    push_local_vs_parking_peer(true, false);
+}
+
+#[test]
+fn a_pushed_task_reaches_a_parking_peer_with_a_stale_level_bit() {
+    push_local_vs_parking_peer(true, true);
+}
+
+/// The push without its fence: the peer can park for ever (seen to fail).
+#[test]
+#[should_panic]
+fn without_the_fence_the_peer_can_sleep_through_the_push() {
+    push_local_vs_parking_peer(false, false);
+}
