@@ -2,7 +2,8 @@
 //! (`WorkerCtx::push_local` against `park_inner`'s register, fence, re-check).
 //!
 //! Protocol: the owner, inside a long task, pushes a task onto its run queue, fences
-//! (`SeqCst`) and asks `Idle::wants_notify`; if a sleeper is registered it takes it
+//! (`SeqCst`) and asks `Idle::wants_notify` (`RunQueue::push_then_wants_notify`, the code
+//! the runtime's `push_local` runs); if a sleeper is registered it takes it
 //! (`notify_one`) and unparks it. The peer registers as a sleeper, fences, looks at the
 //! owner's queue (`Stealers::maybe_has_work`, `has_work`) and parks only if it finds
 //! nothing. Property: the peer runs the task while the owner is still in its long task
@@ -56,11 +57,14 @@ fn push_local_vs_parking_peer(fence_after_push: bool, stale_bit: bool) {
         let owner = {
             let rt = rt.clone();
             thread::spawn(move || {
-                rq.push(task); // WorkerCtx::push_local
-                if fence_after_push {
-                    fence(SeqCst);
-                }
-                if rt.idle.wants_notify() {
+                // WorkerCtx::push_local; the broken variant is a copy without the fence.
+                let wants = if fence_after_push {
+                    rq.push_then_wants_notify(task, &rt.idle)
+                } else {
+                    rq.push(task);
+                    rt.idle.wants_notify()
+                };
+                if wants {
                     if let Some(i) = rt.idle.notify_one() {
                         assert_eq!(i, 1);
                         rt.parker1.unpark();

@@ -14,7 +14,8 @@
 //! `advertised`, which is set before the owner's next wake-up check.
 
 use super::{at_or_above, steal_highest};
-use crate::sync::atomic::{AtomicU64, Ordering::*};
+use crate::idle::Idle;
+use crate::sync::atomic::{fence, AtomicU64, Ordering::*};
 use crate::sync::deque::{Steal, Stealer, Worker};
 use crate::sync::Arc;
 use crate::task::TaskRef;
@@ -74,6 +75,18 @@ impl RunQueue {
     pub fn push(&self, task: TaskRef) {
         let level = task.priority();
         self.push_at(level, task);
+    }
+
+    /// The owner's push that may need a sleeping peer: pushes `task`, `SeqCst` fence, and
+    /// returns whether a sleeper should be woken ([`Idle::wants_notify`]). The pusher's
+    /// half of the idle protocol (the sleeper registers, fences, then looks at this
+    /// queue): without the fence the look at the sleepers could be ordered before the
+    /// deque's store of the task, and both sides miss each other. The runtime's
+    /// `push_local` and the loom model `push_local.rs` both call this.
+    pub fn push_then_wants_notify(&self, task: TaskRef, idle: &Idle) -> bool {
+        self.push(task);
+        fence(SeqCst);
+        idle.wants_notify()
     }
 
     /// Pushes `task` at `level`.

@@ -80,7 +80,7 @@ use crate::stats::{accounting, Count};
 use aging::AgingState;
 use batching::InjectorBatching;
 use kairos_rt_core::queue::RunQueue;
-use kairos_rt_core::sync::atomic::{fence, Ordering::*};
+use kairos_rt_core::sync::atomic::Ordering::*;
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::{Header, Outcome, RunResult, TaskRef};
 use kairos_rt_core::timer::cancel_for_shutdown;
@@ -166,17 +166,15 @@ impl WorkerCtx {
 
     /// Pushes a ready task onto this worker's queue and wakes a sleeper if that helps.
     ///
-    /// The `SeqCst` fence between the push and the look at the sleepers is the pusher's
-    /// half of the idle protocol (`Idle::notify_one`; the sleeper registers, fences, then
-    /// looks at its peers' queues): without it the look could be ordered before the
-    /// deque's store of the task (store then load, as a store buffer allows), see no
-    /// sleeper, while the sleeper's look saw no task, and the task would wait for this
-    /// worker's current run to end. The level mask's `fetch_or` is no fence: it is
-    /// skipped while the level's bit is already set.
+    /// `RunQueue::push_then_wants_notify` fences between the push and the look at the
+    /// sleepers, the pusher's half of the idle protocol (`Idle::notify_one`; the sleeper
+    /// registers, fences, then looks at its peers' queues): without it the look could be
+    /// ordered before the deque's store of the task (store then load, as a store buffer
+    /// allows), see no sleeper, while the sleeper's look saw no task, and the task would
+    /// wait for this worker's current run to end. The level mask's `fetch_or` is no
+    /// fence: it is skipped while the level's bit is already set.
     pub(crate) fn push_local(&self, task: TaskRef) {
-        self.queue.push(task);
-        fence(SeqCst);
-        if self.shared.idle.wants_notify() {
+        if self.queue.push_then_wants_notify(task, &self.shared.idle) {
             self.shared.notify_one();
         }
     }
