@@ -84,7 +84,14 @@
 //!   AOF and `appendfsync always` on a single primary, an enqueue that returned an id
 //!   survives a Redis crash. With `appendfsync everysec` up to about a second of writes
 //!   can be lost on a crash of the Redis host; without persistence, everything. Replicas
-//!   are asynchronous: a failover can lose the last writes.
+//!   are asynchronous: a failover can lose the last writes. A Redis that comes back
+//!   empty numbers jobs from 1 again; the fencing token keeps a run from before (same
+//!   id, attempt and node) from settling the new job with that id, but
+//!   [`Queue::status`] of an old id then shows the new job.
+//! - **A lost reply is not a lost lease.** The jobs a claim took whose reply never
+//!   reached the node (the connection failed after Redis ran it) are handed back once
+//!   the node reaches Redis again, or as it stops; the node remembers the last 1,000
+//!   such claims, and if it dies first they wait for their leases.
 //! - **Redis Cluster availability is Redis Cluster's.** While a master is down, the
 //!   queues whose slot it serves refuse enqueues and claims with an error (nodes retry
 //!   with backoff); queues on other masters keep working only with
