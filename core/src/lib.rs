@@ -27,6 +27,7 @@ pub mod idle;
 pub mod intake;
 pub mod last_out;
 pub mod park;
+pub mod park_door;
 mod priority;
 pub mod queue;
 pub mod shared_wheel;

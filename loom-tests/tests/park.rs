@@ -2,7 +2,9 @@
 //! as the runtime drives it: a task submitted while the only worker goes to sleep is
 //! always found, without relying on a timeout.
 //!
-//! The core pieces are real (`Injectors`, `Idle`, `Parker`, `TimerDriver`, `TimerInbox`). The order of calls on them is the runtime's, mirrored
+//! The core pieces are real (`Injectors`, `Idle`, `Parker`, `TimerDriver`, `TimerInbox`,
+//! and `ParkDoor`, which holds both sides of the timer and cancel senders' protocol with
+//! its fences: the runtime calls the same door). The order of calls on them is the runtime's, mirrored
 //! here because the runtime's worker and shared state are private to the `kairos` crate;
 //! each mirrored function names the runtime function it follows. Only the calls that take
 //! part in the protocol are mirrored (no spinning phase, no peers to steal from: there is
@@ -24,13 +26,14 @@ mod common;
 use common::{counter, detached_task, get, model, step, Hub};
 use kairos_rt_core::idle::Idle;
 use kairos_rt_core::park::Parker;
+use kairos_rt_core::park_door::{Knock, ParkDoor};
 use kairos_rt_core::queue::{Injectors, RunQueue};
 use kairos_rt_core::sync::deque::{Injector, Steal};
 use kairos_rt_core::task::{allocate, Closure, RunResult, TaskOptions, TaskRef};
 use kairos_rt_core::timer::{Inserted, TimerDriver};
 use kairos_rt_core::timer_inbox::TimerInbox;
 use kairos_rt_core::Priority;
-use loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use loom::sync::atomic::{fence, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;
 use std::cell::Cell;
@@ -45,8 +48,8 @@ struct Rt {
     injectors: Injectors,
     idle: Idle,
     parker: Parker,
-    parked_until: AtomicU64,
-    inbox_wake_sent: AtomicBool,
+    /// The worker's park door: the runtime's own (`kairos_rt_core::park_door`).
+    door: ParkDoor,
     timer_inbox: TimerInbox,
     timer_cancels: Injector<TaskRef>,
 }
@@ -57,8 +60,7 @@ impl Rt {
             injectors: Injectors::new(),
             idle: Idle::new(1),
             parker: Parker::new(),
-            parked_until: AtomicU64::new(0),
-            inbox_wake_sent: AtomicBool::new(false),
+            door: ParkDoor::new(),
             timer_inbox: TimerInbox::new(),
             timer_cancels: Injector::new(),
         })
@@ -94,18 +96,13 @@ impl Rt {
     /// for its inbox during this park yet.
     fn push_timer_inbox(&self, task: TaskRef, due: u64) {
         self.timer_inbox.push(task);
-        fence(SeqCst);
-        let parked_until = self.parked_until.load(SeqCst);
-        step(format!("submitter: pushed timer due {due}, read parked_until = {parked_until}"));
-        if parked_until != 0 && (due < parked_until || self.first_to_wake()) {
+        let knock = self.door.after_timer_push(due);
+        step(format!("submitter: pushed timer due {due}, door says {knock:?}"));
+        // One worker: `Knock::Peer` (the owner awake) wakes nobody here.
+        if knock == Knock::Owner {
             self.parker.unpark();
             step("submitter: unparked worker 0");
         }
-    }
-
-    /// `Shared::first_to_wake`: read the flag, swap only if it reads clear.
-    fn first_to_wake(&self) -> bool {
-        !self.inbox_wake_sent.load(Relaxed) && !self.inbox_wake_sent.swap(true, AcqRel)
     }
 }
 
@@ -115,10 +112,9 @@ impl Rt {
     /// is parked and this is the first message of its park (the inbox's flag).
     fn send_cancel(&self, task: TaskRef) {
         self.timer_cancels.push(task);
-        fence(SeqCst);
-        let parked_until = self.parked_until.load(SeqCst);
-        step(format!("canceller: pushed a cancel, read parked_until = {parked_until}"));
-        if parked_until != 0 && self.first_to_wake() {
+        let knock = self.door.after_cancel_push();
+        step(format!("canceller: pushed a cancel, door says {knock:?}"));
+        if knock == Knock::Owner {
             self.parker.unpark();
             step("canceller: unparked worker 0");
         }
@@ -210,9 +206,7 @@ impl Worker {
     fn park(&self, next_timer: Option<u64>, now: u64) -> bool {
         let was_searching = self.searching.replace(false);
         self.rt.idle.register_sleeper(0, was_searching);
-        self.rt.inbox_wake_sent.store(false, Relaxed);
-        self.rt.parked_until.store(next_timer.unwrap_or(u64::MAX).max(1), SeqCst);
-        fence(SeqCst);
+        self.rt.door.close(next_timer.unwrap_or(u64::MAX));
         step(format!("worker: registered as sleeper (was searching: {was_searching}), fenced"));
         let mut timed_out = false;
         let hint = self.work_hint();
@@ -224,7 +218,7 @@ impl Worker {
                 None => self.rt.parker.park(),
             }
         }
-        self.rt.parked_until.store(0, SeqCst);
+        self.rt.door.open();
         let taken = self.rt.idle.unregister_sleeper(0);
         step(format!("worker: awake, unregister_sleeper -> {taken}"));
         if taken {
@@ -569,13 +563,11 @@ fn linger_while_messages_arrive(take_first: bool, with_cancel: bool) {
             assert!(rounds < MAX_ROUNDS, "the worker did not take the near timer in its bounded loop");
             rounds += 1;
             let mut near = take_first && take(&mut timers);
-            w.rt.inbox_wake_sent.store(true, Relaxed);
-            w.rt.parked_until.store(UNTIL, SeqCst);
-            fence(SeqCst);
+            w.rt.door.close_lingering(UNTIL);
             step("worker: lingering, published parked_until, fenced");
             near |= !take_first && take(&mut timers);
             if near {
-                w.rt.parked_until.store(0, SeqCst);
+                w.rt.door.open();
                 break;
             }
             let was_searching = w.searching.replace(false);
@@ -583,7 +575,7 @@ fn linger_while_messages_arrive(take_first: bool, with_cancel: bool) {
             fence(SeqCst);
             step("worker: parking until UNTIL");
             let _ = w.rt.parker.park_timeout(Duration::from_micros(UNTIL));
-            w.rt.parked_until.store(0, SeqCst);
+            w.rt.door.open();
             if w.rt.idle.unregister_sleeper(0) {
                 w.searching.set(true);
             }

@@ -31,8 +31,8 @@
 //! which states the submitter's and the owner's steps.
 //!
 //! **Cancel of a timed closure from outside** (`Sched::timer_cancelled`): push onto the
-//! owner's cancel queue, `SeqCst` fence, unpark the owner if it parks and this is the
-//! first message of its park (`first_to_wake`, shared with the inbox; loom model
+//! owner's cancel queue, then the park door (`kairos_rt_core::park_door`): unpark the
+//! owner if it parks and this is the first message of its park (shared with the inbox; loom model
 //! `a_cancel_and_a_far_timer_sent_while_worker_parks_both_reach_it`); the owner's re-check
 //! above covers the cancel queue too, and a lingering owner takes it when its park ends.
 //!
@@ -81,9 +81,10 @@ use kairos_rt_core::idle::Idle;
 use kairos_rt_core::intake::Intake;
 use kairos_rt_core::last_out::LastOut;
 use kairos_rt_core::park::Parker;
+use kairos_rt_core::park_door::{Knock, ParkDoor};
 use kairos_rt_core::queue::{Injectors, Stealers};
 use kairos_rt_core::shared_wheel::SharedWheel;
-use kairos_rt_core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering::*};
+use kairos_rt_core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use kairos_rt_core::sync::deque::{Injector, Steal};
 use kairos_rt_core::sync::Arc;
 use kairos_rt_core::task::home::{self, Home};
@@ -99,21 +100,6 @@ use kairos_rt_core::Priority;
 /// wait behind a descheduled searcher to a few submissions.
 const FORCED_WAKE_BACKLOG: usize = 4;
 
-/// The part of a worker's park state that submitters of timers read (see
-/// [`Shared::push_timer_inbox`]): written by the owner once per park, read at every timer
-/// registered from outside.
-#[derive(Debug, Default)]
-pub(crate) struct ParkDoor {
-    /// The tick the worker sleeps until (`u64::MAX`: no timer), or 0 while awake.
-    pub(super) parked_until: AtomicU64,
-    /// Set by the first submitter of a timed task or a cancel that wakes this worker
-    /// during one park (cleared by the worker before it publishes a plain park's
-    /// `parked_until`), so a burst of far-off timers costs one wake-up per park, not one
-    /// per timer. A lingering worker sets it itself: no wake-up is owed to it for a task
-    /// due at or after its `parked_until`, since it takes its inbox when the park ends.
-    pub(super) inbox_wake_sent: AtomicBool,
-}
-
 /// The parts of one worker that other threads reach.
 #[derive(Debug)]
 pub(crate) struct Remote {
@@ -128,6 +114,7 @@ pub(crate) struct Remote {
     pub(super) parker: Parker,
     /// What a thread registering a timer reads to decide whom to wake; on a cache line of
     /// its own, away from the fields the owner writes at every task or timer.
+    /// What senders of timed tasks and cancels read (`kairos_rt_core::park_door`).
     pub(super) door: CachePadded<ParkDoor>,
     pub(super) counters: Counters,
     /// Nanoseconds spent parked or spinning for work, in idle periods that ended
@@ -487,14 +474,14 @@ impl Shared {
         let me = self as *const Shared as usize;
         let n = self.num_workers();
         let (runtime, last) = LAST.get();
-        if runtime == me && last < n && self.remotes[last].door.parked_until.load(Relaxed) != 0 {
+        if runtime == me && last < n && self.remotes[last].door.parked_until_hint() != 0 {
             return last;
         }
         let start = fastrand::usize(..n);
         // From `start` round to `start - 1`, with no division per worker looked at.
         let owner = (start..n)
             .chain(0..start)
-            .find(|&i| self.remotes[i].door.parked_until.load(Relaxed) != 0)
+            .find(|&i| self.remotes[i].door.parked_until_hint() != 0)
             .unwrap_or(start);
         LAST.set((me, owner));
         owner
@@ -504,26 +491,14 @@ impl Shared {
     ///
     /// Every timer pushed is taken into the owner's wheel within one park of the owner,
     /// even one due long after the owner's next wake-up: there it is counted by
-    /// `pending()` and its inbox slot is freed. The protocol (loom model
-    /// `far_timers_registered_while_worker_parks_all_reach_the_wheel`):
-    ///
-    /// - submitter: push; `SeqCst` fence; read `parked_until`. If it is non-zero (the
-    ///   owner parks or is about to), unpark it when the task is due before it would wake
-    ///   anyway, or when `inbox_wake_sent` was still clear (read it, then swap it to set).
-    /// - owner (`WorkerCtx::park`): clear `inbox_wake_sent`; publish `parked_until`;
-    ///   `SeqCst` fence; re-check the inbox; park only if it is empty.
-    ///
-    /// The fences order the submitter's push against the owner's re-check: either the
-    /// owner sees the task, or the submitter reads this park's `parked_until` and hence
-    /// the cleared flag, so this submitter or an earlier one of the same park unparks the
-    /// owner; the owner's next re-check (if the wake-up raced its drain) then sees the task.
-    /// The flag must be cleared *before* `parked_until` is published (a clear after the
-    /// fence could be reordered past the re-check); loom cannot see that reordering, so
-    /// the model does not check this placement.
+    /// `pending()` and its inbox slot is freed. The protocol is the park door's
+    /// (`kairos_rt_core::park_door`, both sides; loom model
+    /// `far_timers_registered_while_worker_parks_all_reach_the_wheel`, which calls the
+    /// same door): push, then the door says whom to wake.
     ///
     /// The cost: a slow stream of far-off timers (slower than a park cycle) wakes the
     /// owner once per timer. A fast one finds the owner *lingering* (`worker/park.rs`):
-    /// it left `inbox_wake_sent` set and takes its inbox itself after it publishes a
+    /// it left the door's flag set and takes its inbox itself after it publishes a
     /// `parked_until` at most 1 ms ahead, so only a timer due before then wakes it.
     ///
     /// An owner that is awake (`parked_until` 0) may be busy in a long task: then one
@@ -531,28 +506,20 @@ impl Shared {
     pub(crate) fn push_timer_inbox(&self, owner: usize, task: TaskRef, due: u64) {
         let remote = &self.remotes[owner];
         remote.timer_inbox.push(task);
-        fence(SeqCst);
-        let parked_until = remote.door.parked_until.load(SeqCst);
-        if parked_until == 0 {
-            // The owner is awake and may be stuck in a long task: a sleeper wakes to take
-            // the inbox for it (`WorkerCtx::help_peers`; the sleeper's re-check before it
-            // parks looks at awake peers' inboxes, which the idle protocol orders against
-            // this notify).
-            self.notify_one();
-        } else if due < parked_until || Self::first_to_wake(&remote.door.inbox_wake_sent) {
-            remote.parker.unpark();
-        }
+        self.knock(owner, remote.door.after_timer_push(due));
     }
 
-    /// Whether this submitter is the first of the owner's park to send it a wake-up: sets
-    /// `sent` and says whether it was clear. It is read before it is swapped, so a burst
-    /// of submissions during one park writes the flag's cache line once, not at each
-    /// push. A read of `true` is this park's (the owner clears the flag before it
-    /// publishes `parked_until`, which the caller read): either the wake-up it stands for
-    /// was sent, or the owner lingers, having set it itself before it published, and takes
-    /// its inbox and cancels when its park ends (`worker/park.rs`).
-    fn first_to_wake(sent: &AtomicBool) -> bool {
-        !sent.load(Relaxed) && !sent.swap(true, AcqRel)
+    /// Wakes whom a sender's look at worker `owner`'s door says (`park_door`): the owner,
+    /// or, while it is awake and may be stuck in a long task, one sleeper, which takes
+    /// the message for it (`WorkerCtx::help_peers`; a parker's re-check looks at awake
+    /// peers' inboxes and cancel queues, which the idle protocol orders against this
+    /// notify).
+    fn knock(&self, owner: usize, knock: Knock) {
+        match knock {
+            Knock::Owner => self.remotes[owner].parker.unpark(),
+            Knock::Peer => self.notify_one(),
+            Knock::Nobody => {}
+        }
     }
 
     /// Empties the injectors after the workers exited (or after a late push): a ready
@@ -622,20 +589,10 @@ impl Schedule for Sched {
         let Some(task) = task else { return };
         let remote = &shared.remotes[owner];
         remote.timer_cancels.push(task);
-        fence(SeqCst);
-        if remote.door.parked_until.load(SeqCst) != 0 {
-            // As for a far-off timer (`push_timer_inbox`): the first message of a park
-            // wakes the owner; a lingering owner takes the queue at its park's end.
-            if Shared::first_to_wake(&remote.door.inbox_wake_sent) {
-                remote.parker.unpark();
-            }
-        } else {
-            // The owner is awake and may be busy in a long task: as for an inbox push, a
-            // sleeper wakes to unlink the cancelled task for it, so the cell is freed now
-            // (`WorkerCtx::help_peers`; a parker's re-check looks at awake peers' cancel
-            // queues too, `WorkerCtx::peer_messages_wait`).
-            shared.notify_one();
-        }
+        // As for a far-off timer (`push_timer_inbox`): the first message of a park wakes
+        // the owner (a lingering owner takes the queue at its park's end); an awake
+        // owner's cancel is unlinked by a sleeper woken for it, so the cell is freed now.
+        shared.knock(owner, remote.door.after_cancel_push());
         if shared.closed.load(SeqCst) {
             Shared::drain_queue(&remote.timer_cancels, drop);
         }

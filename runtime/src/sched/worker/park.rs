@@ -141,9 +141,7 @@ impl WorkerCtx {
         }
         let was_searching = self.searching.replace(false);
         self.shared.idle.register_sleeper(self.index, was_searching);
-        remote.door.inbox_wake_sent.store(false, Relaxed);
-        remote.door.parked_until.store(target.unwrap_or(u64::MAX).max(1), SeqCst);
-        fence(SeqCst);
+        remote.door.close(target.unwrap_or(u64::MAX));
         // The ticks are re-read after the fence: its own lowered by a helper, or a peer's
         // watch lowered since (its announce may have missed this park), or an awake
         // peer's inbox means another round. Each part is compared with its own earlier
@@ -182,7 +180,7 @@ impl WorkerCtx {
     fn leave_park(&self) {
         #[cfg(test)]
         oversleep::after_park(&self.shared, self.index);
-        self.remote().door.parked_until.store(0, SeqCst);
+        self.remote().door.open();
         if self.shared.idle.unregister_sleeper(self.index) {
             self.searching.set(true);
         }
@@ -207,9 +205,7 @@ impl WorkerCtx {
         let until = wake.tick.min(clock.now_tick().saturating_add(INBOX_LINGER_TICKS)).max(1);
         // Set, not cleared: a submitter that reads this park wakes it only for a timer due
         // before `until`; the others wait for the take at `until`.
-        remote.door.inbox_wake_sent.store(true, Relaxed);
-        remote.door.parked_until.store(until, SeqCst);
-        fence(SeqCst);
+        remote.door.close_lingering(until);
         // The re-check of the inbox is a take: a push this take misses read `until`. It
         // comes before the worker registers as a sleeper, so a batch it fires notifies a
         // peer, not this worker.
@@ -217,7 +213,7 @@ impl WorkerCtx {
         #[cfg(test)]
         LINGERS.record(&self.shared);
         if moved > 0 {
-            remote.door.parked_until.store(0, SeqCst);
+            remote.door.open();
             return true;
         }
         let was_searching = self.searching.replace(false);
@@ -233,7 +229,7 @@ impl WorkerCtx {
             // wakes it only for a task due before that, and the stall watch of the peers
             // (`timers::watch_tick`) counts from it.
             if tick < until {
-                remote.door.parked_until.store(tick.max(1), SeqCst);
+                remote.door.lower(tick);
             }
             if let Some(d) = clock.until(tick) {
                 let _ = remote.parker.park_timeout(d.saturating_sub(early));

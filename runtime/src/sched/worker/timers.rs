@@ -220,7 +220,7 @@ impl WorkerCtx {
                 if i == self.index {
                     continue;
                 }
-                if r.door.parked_until.load(SeqCst) > watch {
+                if r.door.parked_until() > watch {
                     r.parker.unpark();
                 }
             }
@@ -279,7 +279,7 @@ impl WorkerCtx {
             if i == self.index {
                 continue;
             }
-            let parked = r.door.parked_until.load(Relaxed);
+            let parked = r.door.parked_until_hint();
             let messages = parked == 0 && (!r.timer_inbox.is_empty() || !r.timer_cancels.is_empty());
             let due = r.next_due.load(Relaxed);
             let overdue = due != u64::MAX && {
@@ -305,7 +305,7 @@ impl WorkerCtx {
             if i == self.index {
                 ticks.own = due;
             } else {
-                let watch = watch_tick(r, due, r.door.parked_until.load(Relaxed));
+                let watch = watch_tick(r, due, r.door.parked_until_hint());
                 if watch.tick < ticks.peers.tick {
                     ticks.peers = watch;
                 }
@@ -320,7 +320,7 @@ impl WorkerCtx {
     pub(super) fn peer_messages_wait(&self) -> bool {
         self.shared.remotes.iter().enumerate().any(|(i, r)| {
             i != self.index
-                && r.door.parked_until.load(SeqCst) == 0
+                && r.door.parked_until() == 0
                 && (!r.timer_inbox.is_empty() || !r.timer_cancels.is_empty())
         })
     }
