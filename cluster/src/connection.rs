@@ -384,11 +384,19 @@ fn passing_code(code: &str) -> bool {
 /// and wraps the refusal in an `ERR Error running script (call to f_...):
 /// @user_script:N: NOREPLICAS ...`, so the code is found in the text.
 fn refused_inside_script(e: &redis::RedisError) -> bool {
-    let Some(detail) = e.detail() else { return false };
-    if !detail.contains("Error running script") {
+    // Only Redis's own wrapper, read by its shape (user text quoted in another error,
+    // an idempotency key say, could hold the same words):
+    // `Error running script (call to f_<sha>): @user_script:<line>: <CODE> ...`.
+    let Some(rest) = e.detail().and_then(|d| d.strip_prefix("Error running script (call to ")) else {
+        return false;
+    };
+    let Some((_, after)) = rest.split_once("): @user_script:") else { return false };
+    let Some((line, message)) = after.split_once(':') else { return false };
+    if line.is_empty() || !line.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
-    detail.split(|c: char| !c.is_ascii_alphanumeric()).any(passing_code)
+    let code = message.trim_start().trim_start_matches('-').split_whitespace().next().unwrap_or("");
+    passing_code(code)
 }
 
 #[cfg(test)]
@@ -413,6 +421,13 @@ mod tests {
         assert!(!transient(&wrong_type), "{wrong_type}");
         let plain = wrapped("unknown command 'FOO'");
         assert!(!transient(&plain), "{plain}");
+        // User text holding the words is not the wrapper (from a review).
+        let quoted = wrapped("idempotency key kairos:{q}:i:Error running script BUSY holds no job id");
+        assert!(!transient(&quoted), "{quoted}");
+        let quoted = wrapped("Error running script BUSY");
+        assert!(!transient(&quoted), "{quoted}");
+        let quoted = wrapped("Error running script (call to f_3e1a): @user_script:3: WRONGTYPE key i:OOM");
+        assert!(!transient(&quoted), "{quoted}");
     }
 
     #[test]
