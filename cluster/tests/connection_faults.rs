@@ -17,19 +17,17 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A database index the server refuses is a permanent error: `worker` must exit with
-/// it, not retry for ever as if Redis were still starting.
-#[test]
-fn a_worker_given_a_database_redis_refuses_exits_instead_of_retrying_for_ever() {
-    let redis = RedisServer::start();
-    let url = format!("redis://127.0.0.1:{}/99", redis.port); // 16 databases by default
+/// Runs `kairos-cluster worker` on queue "q" with one worker and `args` until it exits,
+/// or 30 s (a hang guard, not a timing assertion: it is killed then): its exit status
+/// (`None`: killed) and what it wrote to stderr.
+fn run_worker(args: &[&str]) -> (Option<std::process::ExitStatus>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kairos-cluster"))
-        .args(["worker", "--redis", &url, "--queue", "q", "--workers", "1"])
+        .args(["worker", "--queue", "q", "--workers", "1"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // A hang guard, not a timing assertion: a permanent error should end it at once.
     let until = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -44,7 +42,16 @@ fn a_worker_given_a_database_redis_refuses_exits_instead_of_retrying_for_ever() 
         child.kill().unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    (status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A database index the server refuses is a permanent error: `worker` must exit with
+/// it, not retry for ever as if Redis were still starting.
+#[test]
+fn a_worker_given_a_database_redis_refuses_exits_instead_of_retrying_for_ever() {
+    let redis = RedisServer::start();
+    let url = format!("redis://127.0.0.1:{}/99", redis.port); // 16 databases by default
+    let (status, stderr) = run_worker(&["--redis", &url]);
     assert!(
         status.is_some_and(|s| !s.success()),
         "worker still retrying after 30 s on a permanent error; stderr:\n{stderr}"
@@ -181,28 +188,7 @@ fn a_failed_status_read_names_the_queue_and_the_job() {
 #[test]
 fn a_worker_refuses_a_lease_no_node_could_ever_lose() {
     let redis = RedisServer::start();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kairos-cluster"))
-        .args(["worker", "--redis", &redis.url(), "--queue", "q", "--workers", "1"])
-        .args(["--lease-ms", "18446744073709551615"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(30); // hang guard
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > until {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    if status.is_none() {
-        child.kill().unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (status, stderr) = run_worker(&["--redis", &redis.url(), "--lease-ms", "18446744073709551615"]);
     assert!(
         status.is_some_and(|s| !s.success()) && stderr.contains("lease"),
         "--lease-ms 18446744073709551615 accepted; stderr:\n{stderr}"
