@@ -734,3 +734,49 @@ fn jobs_not_started_when_the_node_stops_are_handed_back() {
     let c = q.counts().unwrap();
     assert_eq!((c.ready, c.running), (2, 1), "{c:?}");
 }
+
+/// A requeued dead job gets its whole retry budget back: REQUEUE resets its failure and
+/// lost-lease counts in Redis, so it runs `max_attempts` more times, not once.
+#[test]
+fn a_requeued_dead_job_gets_its_retry_budget_back() {
+    let (redis, q, rt) = setup(2);
+    let runs = Arc::new(AtomicU32::new(0));
+    let start = |runs: &Arc<AtomicU32>| {
+        let r = runs.clone();
+        node(&q, &rt)
+            .handler("x", move |_| {
+                r.fetch_add(1, SeqCst);
+                Err("boom".into())
+            })
+            .start()
+            .unwrap()
+    };
+    let n = start(&runs);
+    let id =
+        q.enqueue(Job::new("x").retry(RetryPolicy::fixed(Duration::from_millis(1)).max_attempts(2))).unwrap();
+    let s = q.wait(id, WAIT).unwrap();
+    assert_eq!((s.state, s.failures, runs.load(SeqCst)), (JobState::Dead, 2, 2));
+    n.shutdown(WAIT);
+    // A lost lease too (as if its node had crashed once), to be forgotten as well.
+    let _: () = redis::cmd("HSET")
+        .arg(format!("kairos:{{jobs}}:j:{}", id.0))
+        .arg("lo")
+        .arg(1)
+        .query(&mut redis.conn())
+        .unwrap();
+    assert_eq!(q.requeue_dead(&[id]).unwrap(), 1);
+    let s = q.status(id).unwrap().unwrap();
+    assert_eq!(
+        (s.state, s.failures, s.lost_leases, s.node.as_deref()),
+        (JobState::Ready, 0, 0, None),
+        "{s:?}"
+    );
+    let n = start(&runs);
+    let s = q.wait(id, WAIT).unwrap();
+    assert_eq!(
+        (s.state, s.failures, runs.load(SeqCst)),
+        (JobState::Dead, 2, 4),
+        "two more attempts, not one"
+    );
+    assert!(n.shutdown(WAIT).is_balanced());
+}

@@ -250,6 +250,27 @@ fn an_ack_or_renewal_under_another_claim_serial_is_refused() {
     assert_eq!(hget(&mut c, &format!("j:{id}"), "st").as_deref(), Some("completed"));
 }
 
+/// EXTEND renews a lease only under the job's current attempt: a run of an earlier
+/// attempt (same node id and claim serial, as after a node restarted under its id) whose
+/// lease was reaped and the job claimed again cannot keep the new run's lease alive.
+#[test]
+fn a_renewal_under_an_earlier_attempt_is_refused() {
+    let s = Server::start();
+    let mut c = s.conn();
+    enqueue(&mut c, &[job("")]).unwrap();
+    let first = claim(&mut c, 1);
+    let (id, attempt) = (&first[0].0, &first[0].1);
+    // Its lease runs out; the next claim (same node, same serial) reaps and retakes it.
+    let _: () = redis::cmd("ZADD").arg(format!("{P}active")).arg(0).arg(id).query(&mut c).unwrap();
+    let second = claim(&mut c, 1);
+    assert_eq!(second, vec![(id.clone(), "2".to_string())]);
+    let extend = |c: &mut Connection, attempt: &str| -> Vec<i64> {
+        SCRIPTS.extend.key(P).arg(&["n", "60000", id.as_str(), attempt, SERIAL]).invoke(c).unwrap()
+    };
+    assert_eq!(extend(&mut c, attempt), vec![0], "a renewal under the earlier attempt");
+    assert_eq!(extend(&mut c, "2"), vec![1], "the current attempt's renewal");
+}
+
 /// RELEASE hands back, as never claimed, the jobs that the named CLAIM calls of this node
 /// took (their replies were lost), and nothing else.
 #[test]
