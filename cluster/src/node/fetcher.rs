@@ -104,17 +104,8 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
             conn = client.conn().ok();
         }
         // Hand back first what unanswered claims took (see `release`).
-        let released = match (conn.as_mut(), unanswered.is_empty()) {
-            // Not in the node's report: those jobs were never counted claimed here.
-            (Some(c), false) => release(c, &prefix, &state, &unanswered).map(|n| {
-                if n > 0 {
-                    eprintln!(
-                        "kairos-cluster node {}: handed back {n} job(s) taken by claims whose replies were lost",
-                        state.node_id
-                    );
-                }
-                unanswered.clear();
-            }),
+        let released = match conn.as_mut() {
+            Some(c) if !unanswered.is_empty() => hand_back_unanswered(c, &prefix, &state, &mut unanswered),
             _ => Ok(()),
         };
         let serial = state.claims.fetch_add(1, Relaxed).wrapping_add(1);
@@ -203,7 +194,7 @@ pub(crate) fn run(state: Arc<NodeState>, client: Client, queue: QueueName) {
         let released = conn
             .take()
             .or_else(|| client.conn().ok())
-            .map(|mut c| release(&mut c, &prefix, &state, &unanswered));
+            .map(|mut c| hand_back_unanswered(&mut c, &prefix, &state, &mut unanswered));
         if let Some(Err(e)) = released {
             eprintln!(
                 "kairos-cluster node {}: could not hand back the jobs of {} unanswered claim(s) ({e}); they wait for their leases",
@@ -268,6 +259,25 @@ fn release(conn: &mut Conn, prefix: &str, state: &NodeState, serials: &[u64]) ->
         inv.arg(*s);
     }
     inv.invoke(conn)
+}
+
+/// [`release`]s what the unanswered claims took, says so if it found any, and forgets
+/// them. Not in the node's report: those jobs were never counted claimed here.
+fn hand_back_unanswered(
+    conn: &mut Conn,
+    prefix: &str,
+    state: &NodeState,
+    unanswered: &mut Vec<u64>,
+) -> redis::RedisResult<()> {
+    let n = release(conn, prefix, state, unanswered)?;
+    if n > 0 {
+        eprintln!(
+            "kairos-cluster node {}: handed back {n} job(s) taken by claims whose replies were lost",
+            state.node_id
+        );
+    }
+    unanswered.clear();
+    Ok(())
 }
 
 /// CLAIM up to `max` jobs as call number `serial` of this node (the second half of each
