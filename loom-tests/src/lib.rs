@@ -12,15 +12,24 @@
 //!
 //! - `tests/task_state.rs`: the task state word (run vs cancel, complete vs join, wake
 //!   while running, wake after complete, last reference frees);
+//! - `tests/policies.rs`: priority change vs run, and the other per-task policies;
 //! - `tests/submission.rs`: injectors and run queues (every task taken exactly once);
-//! - `tests/park.rs`: the sleep/wake protocol (no lost wake-up, with and without a timer
-//!   deadline);
-//! - `tests/timers.rs`: remote timer registration and cancel vs expiry;
-//! - `tests/shutdown.rs`: the intake gate (a submission is refused or queued, never lost).
+//! - `tests/push_local.rs`: a worker's push onto its own queue vs a peer going to sleep;
+//! - `tests/batch_steal.rs`: a batch stolen from the injectors by a worker outside a
+//!   search vs a searcher going to sleep (the batch is in neither queue for a moment);
+//! - `tests/park.rs`: the sleep/wake protocol and the park door (no lost wake-up, with
+//!   and without a timer deadline);
+//! - `tests/timer_inbox.rs`, `tests/timers.rs`: remote timer registration and cancel
+//!   vs expiry;
+//! - `tests/wheel_handover.rs`, `tests/wake_to_help.rs`: a free worker firing a busy
+//!   worker's timers, and waking to do so;
+//! - `tests/shutdown.rs`, `tests/late_push.rs`, `tests/last_out.rs`: the intake gate,
+//!   the final drain vs a late push, and who runs that drain.
 //!
-//! `tests/park.rs` also holds one `#[ignore]`d model, `..._without_fence_after_push`: the
-//! same protocol with `Shared::push_injected` exactly as written, where loom finds a lost
-//! wake-up (see its docs). Run it with `-- --ignored`.
+//! Broken variants of the protocols are kept beside them as `should_panic` models, so
+//! the models are seen to fail when a fence or a step is removed. `tests/wake_to_help.rs`
+//! holds one `#[ignore]`d variant that aborts while unwinding; run it alone with
+//! `-- --ignored --exact` (see its docs).
 //!
 //! `tests/common/mod.rs` holds the shared test doubles: a counting [`Schedule`] mock whose
 //! drop marks the task cell as freed, drop counters, and a counting waker.

@@ -265,7 +265,6 @@ fn task_submitted_while_worker_parks_is_found() {
 /// `fence(SeqCst)` at the end of `Injectors::push`, after the mask update, this model
 /// passes unchanged, and it stays to keep that fence there.
 #[test]
-
 fn task_submitted_while_worker_parks_is_found_without_fence_after_push() {
     submit_while_worker_parks(false, 1);
 }

@@ -89,6 +89,26 @@ impl RunQueue {
         idle.wants_notify()
     }
 
+    /// After the owner filled this queue from elsewhere (a batch stolen from the
+    /// injectors or a peer, timers fired from a wheel), outside any search: whether
+    /// tasks are left here and a sleeper should be woken for them. `SeqCst` fence, then
+    /// [`Idle::wants_notify`], the same half of the idle protocol as
+    /// [`push_then_wants_notify`](Self::push_then_wants_notify).
+    ///
+    /// Needed because a batch is briefly in neither queue: a searcher that looked at the
+    /// injectors after the steal emptied them, and at this queue before the batch
+    /// landed, goes to sleep (its re-check saw nothing), while the submitter that pushed
+    /// those tasks skipped its wake-up because that searcher was searching. Without this
+    /// look the leftovers wait for the owner's current task to end (loom model
+    /// `batch_steal.rs`; `tests/wake_ups.rs` failed in CI once on it).
+    pub fn filled_then_wants_notify(&self, idle: &Idle) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        fence(SeqCst);
+        idle.wants_notify()
+    }
+
     /// Pushes `task` at `level`.
     pub fn push_at(&self, level: Priority, task: TaskRef) {
         self.levels[level.index()].push(task);

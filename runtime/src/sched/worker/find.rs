@@ -52,7 +52,9 @@ impl WorkerCtx {
                     let above = Priority::new(local.level() + 1).unwrap_or(Priority::HIGHEST);
                     self.steal_injected(above)
                 } else {
-                    injectors.refill_and_pop(&self.queue, local)
+                    let t = injectors.refill_and_pop(&self.queue, local);
+                    self.offer_filled();
+                    t
                 };
                 if t.is_some() {
                     return t;
@@ -76,6 +78,9 @@ impl WorkerCtx {
             batching::wait_for_batch();
         }
         let task = self.shared.injectors.steal_into(&self.queue, min);
+        if task.is_some() {
+            self.offer_filled();
+        }
         let took = match &task {
             None => Took::Nothing,
             // Judged by this worker's queue: a steal into a queue that held tasks already
@@ -99,7 +104,14 @@ impl WorkerCtx {
         }
         let now = self.shared.clock.now_tick().max(1);
         let level = aging.overdue(visible, now)?;
-        let t = self.queue.pop_at(level).or_else(|| injectors.steal_level_into(&self.queue, level))?;
+        let t = match self.queue.pop_at(level) {
+            Some(t) => t,
+            None => {
+                let t = injectors.steal_level_into(&self.queue, level)?;
+                self.offer_filled();
+                t
+            }
+        };
         aging.served(level, now);
         Some(t)
     }
@@ -118,8 +130,22 @@ impl WorkerCtx {
         let found = victim.and_then(|v| remotes[v].stealers.steal_into(&self.queue, min));
         if found.is_some() {
             self.count(Count::Stolen);
+            self.offer_filled();
         }
         found
+    }
+
+    /// After a batch moved into this worker's queue from elsewhere (the injectors, a
+    /// peer's queue) outside a search: wakes a sleeper if tasks are left and nobody
+    /// searches. The batch was in neither queue for a moment, so a searcher's re-check
+    /// before it slept may have missed it, while the submitter trusted that searcher and
+    /// woke nobody (`RunQueue::filled_then_wants_notify`; loom model `batch_steal.rs`).
+    /// A searcher's own steals are covered by [`stop_searching`](Self::stop_searching),
+    /// which looks after it leaves the searchers. A fence per batch, not per task.
+    fn offer_filled(&self) {
+        if !self.searching.get() && self.queue.filled_then_wants_notify(&self.shared.idle) {
+            self.shared.notify_one();
+        }
     }
 
     /// Leaves the searchers; the last one out wakes a helper if it sees more work.

@@ -375,7 +375,9 @@ impl WorkerCtx {
             moved
         });
         let moved = moved.unwrap_or(0);
-        if remote.density.wakes_peer_for(moved) && self.shared.idle.wants_notify() {
+        // The fence between the pushes and the look at the sleepers is the idle
+        // protocol's (`RunQueue::filled_then_wants_notify`).
+        if remote.density.wakes_peer_for(moved) && self.queue.filled_then_wants_notify(&self.shared.idle) {
             self.shared.notify_one();
         }
         moved
