@@ -263,6 +263,42 @@ fn a_node_that_lost_its_lease_has_its_ack_refused_and_the_job_runs_elsewhere() {
     second.shutdown(WAIT);
 }
 
+/// A node claims no more jobs than its concurrency: with its 3 slots held by jobs that
+/// wait for a release, the other 7 stay ready in Redis and no fourth handler starts
+/// (the runtime has workers to spare for one); released, all 10 complete.
+#[test]
+fn a_node_claims_no_more_jobs_than_its_concurrency() {
+    let (_redis, q, rt) = setup(5);
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    let (in_handler, most) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let (inside, seen_most) = (in_handler.clone(), most.clone());
+    let n = node(&q, &rt)
+        .concurrency(3)
+        .handler("k", move |_| {
+            seen_most.fetch_max(inside.fetch_add(1, SeqCst) + 1, SeqCst);
+            release_rx.recv().unwrap();
+            inside.fetch_sub(1, SeqCst);
+            Ok(Vec::new())
+        })
+        .start()
+        .unwrap();
+    let ids: Vec<JobId> = (0..10).map(|_| q.enqueue(Job::new("k")).unwrap()).collect();
+    eventually("three jobs in their handlers", || in_handler.load(SeqCst) >= 3);
+    assert_eq!((n.running(), in_handler.load(SeqCst)), (3, 3));
+    let c = q.counts().unwrap();
+    assert_eq!((c.running, c.ready), (3, 7), "{c:?}");
+    for _ in 0..ids.len() {
+        release_tx.send(()).unwrap();
+    }
+    for id in &ids {
+        assert_eq!(q.wait(*id, WAIT).unwrap().state, JobState::Completed);
+    }
+    assert_eq!(most.load(SeqCst), 3, "more handlers ran at once than the node has slots");
+    let r = n.shutdown(WAIT);
+    assert_eq!((r.claimed, r.completed), (10, 10), "{r}");
+    assert!(r.is_balanced(), "{r}");
+}
+
 /// A node of `jobs` slots with `jobs` jobs claimed, the first running and holding the
 /// runtime's only worker until the returned sender releases it, the others queued behind
 /// it. The receiver hears each job that starts (job 1 already heard).
