@@ -371,36 +371,46 @@ mod tests {
     /// the far ones are cancelled in a burst: every cell leaves its wheel.
     /// (A lingering park that missed a near task would still run it at the park's end:
     /// that lateness is the bench's business, not a test's.)
+    ///
+    /// Whether a burst outruns the workers depends on how the OS shares the cores: on a
+    /// loaded machine (the submitter descheduled while the workers run) a burst can end
+    /// with no linger at all. So the test sends bursts until a worker lingers, up to
+    /// [`MAX_BURSTS`]: a worker that never lingers still fails it, a busy machine does not.
     #[test]
     fn a_burst_of_timers_from_outside_is_taken_by_lingering_workers() {
         const BURST: u64 = 100_000;
         const NEAR_EVERY: u64 = 500;
+        const MAX_BURSTS: u64 = 8;
         let rt = Runtime::builder().workers(2).spin_before_park(Duration::ZERO).build().unwrap();
         LINGERS.watch(&rt.handle().shared);
         let (ran, early) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let far_at = Instant::now() + Duration::from_secs(3600);
         let mut far = Vec::new();
-        let mut near = Vec::new();
-        for i in 0..BURST {
-            if i % NEAR_EVERY == 0 {
-                let due = Instant::now() + Duration::from_millis(2 + i % 7);
-                let (ran, early) = (ran.clone(), early.clone());
-                near.push(rt.spawn_at(due, Priority::NORMAL, move || {
-                    early.fetch_add(u64::from(Instant::now() < due), SeqCst);
-                    ran.fetch_add(1, SeqCst);
-                }));
-            } else {
-                far.push(rt.spawn_at(far_at + Duration::from_nanos(i), Priority::LOW, || ()));
+        let mut bursts = 0;
+        while bursts == 0 || (LINGERS.count() == 0 && bursts < MAX_BURSTS) {
+            let mut near = Vec::new();
+            for i in bursts * BURST..(bursts + 1) * BURST {
+                if i % NEAR_EVERY == 0 {
+                    let due = Instant::now() + Duration::from_millis(2 + i % 7);
+                    let (ran, early) = (ran.clone(), early.clone());
+                    near.push(rt.spawn_at(due, Priority::NORMAL, move || {
+                        early.fetch_add(u64::from(Instant::now() < due), SeqCst);
+                        ran.fetch_add(1, SeqCst);
+                    }));
+                } else {
+                    far.push(rt.spawn_at(far_at + Duration::from_nanos(i), Priority::LOW, || ()));
+                }
             }
+            for h in near {
+                h.join().unwrap();
+            }
+            bursts += 1;
+            eventually(|| rt.pending().timed() == far.len() as u64);
+            assert_eq!(rt.pending().timed(), far.len() as u64, "far tasks left in an inbox");
+            assert_eq!(ran.load(SeqCst), bursts * BURST / NEAR_EVERY);
+            assert_eq!(early.load(SeqCst), 0, "a timed task ran before its instant");
         }
-        for h in near {
-            h.join().unwrap();
-        }
-        eventually(|| rt.pending().timed() == far.len() as u64);
-        assert_eq!(rt.pending().timed(), far.len() as u64, "far tasks left in an inbox");
-        assert_eq!(ran.load(SeqCst), BURST / NEAR_EVERY);
-        assert_eq!(early.load(SeqCst), 0, "a timed task ran before its instant");
-        assert!(LINGERS.count() > 0, "no worker lingered: the test missed its path");
+        assert!(LINGERS.count() > 0, "no worker lingered in {bursts} bursts: the test missed its path");
         // Then a burst of cancels: every one takes, and every cell leaves its wheel.
         assert!(far.iter().all(|h| h.cancel()), "a pending timed task refused its cancel");
         eventually(|| rt.pending().timed() == 0);
