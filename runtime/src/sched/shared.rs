@@ -611,8 +611,7 @@ impl Schedule for Sched {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Handle, Runtime};
-    use kairos_rt_core::queue::RunQueue;
+    use crate::Runtime;
     use std::cell::RefCell;
     use std::sync::Mutex;
     use std::task::{Poll, Waker};
@@ -642,24 +641,10 @@ mod tests {
         }
     }
 
-    /// A runtime of two workers whose threads never start: the test plays their parts
-    /// in the idle protocol by hand.
+    /// A runtime of two workers whose threads never start (see `test_support`).
     fn runtime_without_threads() -> (Runtime, Arc<Shared>) {
-        let config = BuilderConfig {
-            on_thread_start: None,
-            on_thread_stop: None,
-            spin_before_park: Duration::ZERO,
-            dense_timer_slack_ticks: 0,
-            max_processes: 1,
-            max_pending: None,
-            aging: None,
-            lifo: false,
-            blocking: Default::default(),
-            io: Default::default(),
-        };
-        let queues: Vec<RunQueue> = (0..2).map(|_| RunQueue::with_order(false)).collect();
-        let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());
-        (Runtime::from_parts(Handle { shared: shared.clone() }), shared)
+        let (rt, shared, _queues) = crate::test_support::runtime_without_threads(2);
+        (rt, shared)
     }
 
     #[test]

@@ -259,9 +259,115 @@ pub(crate) static HAND_OFFS: super::events::RuntimeEvents = super::events::Runti
 
 #[cfg(test)]
 mod tests {
-    use super::HAND_OFFS;
+    use super::{WorkerCtx, GLOBAL_QUEUE_INTERVAL, HAND_OFFS, PEER_CHECK_INTERVAL};
+    use crate::sched::shared::Shared;
+    use crate::test_support::runtime_without_threads;
     use crate::{Priority, Runtime};
+    use kairos_rt_core::queue::RunQueue;
+    use kairos_rt_core::sync::Arc;
+    use kairos_rt_core::task::TaskRef;
     use std::time::Duration;
+
+    /// Worker 0 of a runtime of `workers` whose threads never start (the test plays
+    /// every worker's part), and the other workers' queues.
+    fn worker_0(workers: usize) -> (Runtime, Arc<Shared>, WorkerCtx, Vec<RunQueue>) {
+        let (rt, shared, mut queues) = runtime_without_threads(workers);
+        let ctx = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
+        (rt, shared, ctx, queues)
+    }
+
+    /// Runs what worker 0 took and whatever is left in its queue and its peers', then
+    /// shuts down: every task is accounted for.
+    fn finish(rt: Runtime, ctx: WorkerCtx, first: TaskRef, peers: Vec<RunQueue>) {
+        ctx.run_task(first);
+        for queue in std::iter::once(&ctx.queue).chain(&peers) {
+            while let Some(t) = queue.pop() {
+                ctx.run_task(t);
+            }
+        }
+        drop(ctx);
+        let report = rt.shutdown();
+        assert!(report.is_balanced(), "{report:?}");
+    }
+
+    /// The last worker searched while tasks were submitted (so the submitter woke
+    /// nobody), then registered as a sleeper after a re-check that missed them (a batch
+    /// in transit between two queues: loom model `batch_steal.rs`). Worker 0, not
+    /// searching, takes a batch at pick `pick` (`setup` queues the tasks) and runs the
+    /// first: it must wake the sleeper for what it left in its queue.
+    fn a_batch_taken_outside_a_search_wakes_the_sleeper(
+        workers: usize,
+        pick: u32,
+        setup: impl FnOnce(&Runtime, &Shared, &WorkerCtx, &[RunQueue]),
+    ) {
+        let (rt, shared, ctx, peers) = worker_0(workers);
+        let sleeper = workers - 1;
+        assert!(shared.idle.try_start_searching());
+        setup(&rt, &shared, &ctx, &peers);
+        shared.idle.register_sleeper(sleeper, true);
+        let first = ctx.next_task(pick).expect("worker 0 takes a batch");
+        assert!(!ctx.queue.is_empty(), "the batch left tasks in worker 0's queue");
+        assert!(
+            shared.remotes[sleeper].parker.park_timeout(Duration::ZERO),
+            "tasks wait in a busy worker's queue and the sleeper was never woken"
+        );
+        assert!(shared.idle.unregister_sleeper(sleeper), "the notifier took it off the list");
+        finish(rt, ctx, first, peers);
+    }
+
+    #[test]
+    fn a_batch_stolen_from_the_injectors_wakes_a_sleeper() {
+        a_batch_taken_outside_a_search_wakes_the_sleeper(2, 1, |rt, _, _, _| {
+            for _ in 0..3 {
+                drop(rt.spawn(Priority::NORMAL, || ()));
+            }
+        });
+    }
+
+    /// The fairness pick at equal levels moves a batch of the injectors' tasks behind
+    /// worker 0's own.
+    #[test]
+    fn a_fairness_refill_from_the_injectors_wakes_a_sleeper() {
+        a_batch_taken_outside_a_search_wakes_the_sleeper(2, GLOBAL_QUEUE_INTERVAL, |rt, shared, ctx, _| {
+            drop(rt.spawn(Priority::NORMAL, || ()));
+            ctx.queue.push(shared.injectors.steal_one().expect("just spawned"));
+            for _ in 0..3 {
+                drop(rt.spawn(Priority::NORMAL, || ()));
+            }
+        });
+    }
+
+    /// The peer check every few picks steals more urgent work queued behind a busy
+    /// worker (worker 1) while worker 2 sleeps.
+    #[test]
+    fn a_batch_of_more_urgent_work_stolen_from_a_peer_wakes_a_sleeper() {
+        a_batch_taken_outside_a_search_wakes_the_sleeper(3, PEER_CHECK_INTERVAL, |rt, shared, ctx, peers| {
+            drop(rt.spawn(Priority::LOW, || ()));
+            ctx.queue.push(shared.injectors.steal_one().expect("just spawned"));
+            for _ in 0..4 {
+                drop(rt.spawn(Priority::HIGH, || ()));
+                peers[0].push(shared.injectors.steal_one().expect("just spawned"));
+            }
+            // A steal that finds the injectors empty clears their mask (a stale HIGH bit
+            // would read as more urgent work there, and the peer check would skip).
+            assert!(shared.injectors.steal_one().is_none());
+        });
+    }
+
+    /// A worker about to park sees a task queued at a peer whose push found no sleeper
+    /// (it looked before this worker registered): its re-check must look at the peers'
+    /// queues, or the task waits for that peer's current task to end.
+    #[test]
+    fn the_check_before_parking_sees_a_task_queued_at_a_peer() {
+        let (rt, shared, ctx, peers) = worker_0(2);
+        assert!(!ctx.work_hint(), "nothing queued yet");
+        drop(rt.spawn(Priority::NORMAL, || ()));
+        peers[0].push(shared.injectors.steal_one().expect("just spawned"));
+        assert!(shared.injectors.steal_one().is_none(), "clears the injectors' stale bit");
+        assert!(ctx.work_hint(), "the check before parking misses a task queued at a peer");
+        let stolen = ctx.search().expect("worker 0 steals it");
+        finish(rt, ctx, stolen, peers);
+    }
 
     /// Tasks submitted one at a time, each waited for: the worker woken for each is the
     /// last searcher when it takes it, and nothing else waits, so it wakes nobody. (It
