@@ -8,13 +8,18 @@
 //!   `fetch_or` it and fence again. The fences order the push (and the mask update)
 //!   before the caller's read of any sleep state (see the runtime's idle protocol).
 //! - clear: a worker that found level `l` empty does `fetch_and(!bit)` (SeqCst), then a
-//!   `SeqCst` fence, then re-checks `injector[l].is_empty()`, and sets the bit again if
-//!   the level refilled.
+//!   `SeqCst` fence, then re-checks `injector[l].is_empty()`; if the level refilled, it
+//!   sets the bit again **and tries the level again itself** (`steal_highest` retries).
 //!
 //! If a push's mask read saw the bit set, that read precedes the clearing `fetch_and` in
 //! the mask's modification order, so by the fences the clearer's re-check sees the push;
-//! otherwise the pusher sets the bit itself. Either way the bit is set while the task
-//! waits.
+//! otherwise the pusher sets the bit itself. So the bit is set while the task waits,
+//! except between a clearer's `fetch_and` and its `fetch_or`: a worker going to sleep
+//! that reads the mask in that moment sees no task, and the pusher (which read the bit
+//! set) wrote nothing and may have skipped its wake-up (a searcher was counted). That is
+//! why the clearer takes the refilled level itself rather than leaving it to others: the
+//! task is then in the clearer's hands (any batch left in its queue is offered to sleepers
+//! as every batch is), never waiting unseen behind whatever the clearer runs next.
 
 use crate::sync::atomic::{fence, AtomicU64, Ordering::*};
 use crate::sync::deque::{Injector, Steal};
@@ -141,10 +146,8 @@ impl Injectors {
                     break;
                 }
                 Steal::Retry => continue,
-                Steal::Empty => {
-                    self.clear_if_empty(index);
-                    break;
-                }
+                Steal::Empty if self.clear_if_empty(index) => continue,
+                Steal::Empty => break,
             }
         }
         dest.pop_level(level)
@@ -170,13 +173,20 @@ impl Injectors {
         )
     }
 
-    fn clear_if_empty(&self, index: usize) {
+    /// Clears level `index`'s bit after a steal found the level empty; returns whether
+    /// the level refilled meanwhile (the bit is set again, and the caller must try the
+    /// level again: see the module docs).
+    fn clear_if_empty(&self, index: usize) -> bool {
         let bit = 1u64 << index;
         self.mask.fetch_and(!bit, SeqCst);
+        #[cfg(test)]
+        tests::after_clear();
         fence(SeqCst);
         if !self.levels[index].is_empty() {
             self.mask.fetch_or(bit, SeqCst);
+            return true;
         }
+        false
     }
 
     /// Number of queued tasks (approximate under concurrency).
@@ -198,5 +208,45 @@ impl Injectors {
 impl core::fmt::Debug for Injectors {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Injectors").field("mask", &self.mask()).field("len", &self.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Injectors;
+    use crate::queue::RunQueue;
+    use crate::task::test_tasks::ready as task;
+    use crate::Priority;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Run once by the next `clear_if_empty` on this thread, between its clear and
+        /// its re-check: lets a test put a push there.
+        static AFTER_CLEAR: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn after_clear() {
+        if let Some(f) = AFTER_CLEAR.with(|h| h.borrow_mut().take()) {
+            f();
+        }
+    }
+
+    /// A stale HIGH bit (its level's last task taken), a worker whose look finds that
+    /// level empty, and a push of X at HIGH between the worker's clear and its re-check
+    /// (the pusher read the bit set and wrote nothing): the worker takes X itself. Left
+    /// in the injector, X would wait unseen by a sleeper that read the mask while it was
+    /// clear, behind whatever the worker ran instead.
+    #[test]
+    fn a_level_refilled_while_its_bit_is_cleared_is_taken_by_the_clearer() {
+        let injectors = std::sync::Arc::new(Injectors::new());
+        injectors.push(task(Priority::HIGH));
+        let dest = RunQueue::new();
+        assert!(injectors.steal_into(&dest, Priority::LOWEST).is_some(), "the only task");
+        assert!(injectors.mask().contains(Priority::HIGH), "the bit stays set: stale");
+        let pusher = injectors.clone();
+        AFTER_CLEAR.with(|h| *h.borrow_mut() = Some(Box::new(move || pusher.push(task(Priority::HIGH)))));
+        let x = injectors.steal_into(&dest, Priority::LOWEST);
+        assert!(x.is_some(), "the clearer left the refilled level to nobody");
+        assert!(injectors.is_empty());
     }
 }

@@ -24,11 +24,12 @@ use crate::Priority;
 
 /// Tries `attempt` on each level of `mask` from the most urgent down, retrying a level
 /// while it answers `Retry`, until one succeeds. `on_empty` hears of each level found
-/// empty (so a mask owner can clear its bit).
+/// empty (so a mask owner can clear its bit) and answers whether the level refilled
+/// meanwhile: then the level is tried again (see `Injectors::clear_if_empty`).
 fn steal_highest<T>(
     mut mask: u64,
     mut attempt: impl FnMut(Priority) -> Steal<T>,
-    mut on_empty: impl FnMut(usize),
+    mut on_empty: impl FnMut(usize) -> bool,
 ) -> Option<T> {
     while mask != 0 {
         let index = 63 - mask.leading_zeros() as usize;
@@ -36,10 +37,8 @@ fn steal_highest<T>(
             match attempt(Priority::from_index(index)) {
                 Steal::Success(t) => return Some(t),
                 Steal::Retry => continue,
-                Steal::Empty => {
-                    on_empty(index);
-                    break;
-                }
+                Steal::Empty if on_empty(index) => continue,
+                Steal::Empty => break,
             }
         }
         mask &= !(1u64 << index);

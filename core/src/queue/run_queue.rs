@@ -248,7 +248,7 @@ impl Stealers {
                 other => other,
             },
             // Only the owner clears its advertised bits.
-            |_| {},
+            |_| false,
         )
     }
 

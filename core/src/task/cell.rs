@@ -639,19 +639,7 @@ mod tests {
     use crate::task::{Closure, JoinHandle};
 
     /// Never called: the tests below run no task through a scheduler.
-    struct Unused;
-
-    impl Schedule for Unused {
-        fn schedule(&self, _task: TaskRef) {
-            unreachable!()
-        }
-        fn timer_cancelled(&self, _task: TaskRef) {
-            unreachable!()
-        }
-        fn future_completed(&self, _task: &TaskRef, _outcome: Outcome) {
-            unreachable!()
-        }
-    }
+    use super::super::test_tasks::Unused;
 
     fn opts(due: Option<u64>, sample_tick: u64) -> TaskOptions {
         TaskOptions { due, sample_tick, ..TaskOptions::ready(Priority::NORMAL) }

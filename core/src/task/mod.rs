@@ -42,6 +42,33 @@ pub use schedule::Schedule;
 pub use state::{Outcome, Snapshot};
 pub use task_ref::TaskRef;
 
+/// Task cells for the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_tasks {
+    use super::{allocate, Closure, Outcome, Schedule, TaskOptions, TaskRef};
+    use crate::Priority;
+
+    /// A scheduler type for cells that carry none (never called).
+    pub(crate) struct Unused;
+
+    impl Schedule for Unused {
+        fn schedule(&self, _task: TaskRef) {
+            unreachable!()
+        }
+        fn timer_cancelled(&self, _task: TaskRef) {
+            unreachable!()
+        }
+        fn future_completed(&self, _task: &TaskRef, _outcome: Outcome) {
+            unreachable!()
+        }
+    }
+
+    /// A ready, detached closure task doing nothing, at `priority`.
+    pub(crate) fn ready(priority: Priority) -> TaskRef {
+        allocate(Closure(|| ()), None::<Unused>, TaskOptions::ready(priority)).0
+    }
+}
+
 /// What happened when a worker ran a task from its run queue.
 #[derive(Debug)]
 #[must_use]
