@@ -20,8 +20,9 @@
 //! Under loom the deques are the facade's stand-ins: a batch steal from an injector
 //! holding three tasks takes the first and moves one more, leaving one (see
 //! `sync::deque`); the lost wake-up needs worker 1 to take that one and look again
-//! while the batch is in transit. (crossbeam's injector takes both of two tasks when
-//! they end a block: how `tests/wake_ups.rs` met it.)
+//! while the batch is in transit. (kairos's own injector, `sync::injector`, moves every
+//! queued task up to 32, one at a time, so any steal of two or more has that moment:
+//! how `tests/wake_ups.rs` met it.)
 #![cfg(loom)]
 
 #[allow(dead_code)]

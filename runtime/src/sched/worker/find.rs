@@ -162,9 +162,10 @@ impl WorkerCtx {
     /// (`perf sched timehist`: the workers woke each other after every submission), and
     /// the next submission woke B. A task pushed after the look below sees no searcher
     /// and wakes a sleeper itself (the fence below against the submitter's fence after
-    /// its push: one of the two sees the other); and no task can be lost either way, since
-    /// every worker re-checks the queues before it parks (`kairos_rt_core::idle`): this
-    /// wake-up only adds parallelism.
+    /// its push: one of the two sees the other). This wake-up is not only for
+    /// parallelism: a submitter (or a sender of a timer message) that saw this worker
+    /// searching skipped its own wake-up, and relies on this look for the work the
+    /// searcher did not take itself.
     pub(super) fn stop_searching(&self) {
         if self.searching.replace(false) && self.shared.idle.stop_searching() {
             fence(SeqCst);
@@ -176,11 +177,16 @@ impl WorkerCtx {
         }
     }
 
-    /// Whether a ready task waits where a woken peer would find it: this worker's queue,
-    /// an injector, or another worker's queue (each checked for a task, not only by its
-    /// occupancy mask, which can stay set after its queue emptied).
+    /// Whether work waits where a woken peer would find it: a ready task in this worker's
+    /// queue, an injector, or another worker's queue (each checked for a task, not only
+    /// by its occupancy mask, which can stay set after its queue emptied), or a timed
+    /// task or cancel sent to an awake peer (which may be stuck in a long task; its
+    /// sender, seeing this searcher, woke nobody to take it: `Shared::knock`).
     fn ready_work_waiting(&self) -> bool {
-        !self.queue.is_empty() || self.shared.injectors.has_work() || self.peer_work_waiting()
+        !self.queue.is_empty()
+            || self.shared.injectors.has_work()
+            || self.peer_work_waiting()
+            || self.peer_messages_wait()
     }
 
     /// Whether another worker's queue holds a task (checked past its occupancy mask).
@@ -352,6 +358,70 @@ mod tests {
             // would read as more urgent work there, and the peer check would skip).
             assert!(shared.injectors.steal_one().is_none());
         });
+    }
+
+    /// A future on worker 0 spawns a task (its push sees worker 1 searching and wakes
+    /// nobody); worker 1 then gives up and sleeps (its look at the injectors came before
+    /// the future's push below, its look at worker 0's queue after worker 0 took the
+    /// task); the future yields. Worker 0 runs its own queued task next, so the yield
+    /// must wake the sleeper for the future, or the future waits for that task to end.
+    #[test]
+    fn a_future_that_yields_behind_its_own_spawn_wakes_a_sleeper() {
+        let (rt, shared, ctx, peers) = worker_0(2);
+        let guard = crate::sched::context::enter_worker(&ctx);
+        assert!(shared.idle.try_start_searching(), "worker 1 searches");
+        let idle = shared.clone();
+        let future = rt.spawn_future(Priority::NORMAL, async move {
+            drop(crate::spawn(Priority::NORMAL, || ()));
+            idle.idle.register_sleeper(1, true);
+            crate::yield_now().await;
+        });
+        let first = ctx.next_task(1).expect("the future");
+        ctx.run_task(first);
+        assert!(!ctx.queue.is_empty(), "the spawned task waits in worker 0's queue");
+        assert!(
+            shared.remotes[1].parker.park_timeout(Duration::ZERO),
+            "the yielded future waits behind worker 0's own task and the sleeper was never woken"
+        );
+        assert!(shared.idle.unregister_sleeper(1), "the notifier took it off the list");
+        let mut pick = 1;
+        while !future.is_finished() {
+            pick += 1;
+            let task = ctx.next_task(pick).expect("the spawned task, then the future");
+            ctx.run_task(task);
+        }
+        drop(guard);
+        let last = ctx.next_task(pick + 1);
+        assert!(last.is_none(), "nothing left");
+        drop(peers);
+        drop(ctx);
+        let report = rt.shutdown();
+        assert!(report.is_balanced(), "{report:?}");
+    }
+
+    /// The last searcher to find work looks at its awake peers' timer messages too: a
+    /// timed task sent to a busy worker was left to a searcher (its sender saw one and
+    /// woke nobody), so when that searcher finds other work it must wake a sleeper to
+    /// take the message into the busy worker's wheel.
+    #[test]
+    fn the_last_searcher_wakes_a_sleeper_for_a_busy_peers_timer_message() {
+        let (rt, shared, ctx, peers) = worker_0(3);
+        assert!(shared.idle.try_start_searching());
+        ctx.searching.set(true);
+        let far = std::time::Instant::now() + Duration::from_secs(3600);
+        let mut timed = Vec::new();
+        while shared.remotes[1].timer_inbox.is_empty() {
+            timed.push(rt.spawn_at(far, Priority::NORMAL, || ()));
+        }
+        shared.idle.register_sleeper(2, false);
+        ctx.stop_searching();
+        assert!(
+            shared.remotes[2].parker.park_timeout(Duration::ZERO),
+            "a timed task waits in a busy worker's inbox and the sleeper was never woken"
+        );
+        assert!(shared.idle.unregister_sleeper(2), "the notifier took it off the list");
+        drop((timed, peers, ctx));
+        drop(rt);
     }
 
     /// A worker about to park sees a task queued at a peer whose push found no sleeper

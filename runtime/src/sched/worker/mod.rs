@@ -179,6 +179,23 @@ impl WorkerCtx {
         }
     }
 
+    /// Queues a future that yielded, or was woken while it was polled, on the injectors,
+    /// and wakes a sleeper if this worker has queued work of its own to run first.
+    ///
+    /// The push fences (`Injectors::push`), but no look at the sleepers followed it: a
+    /// future that spawned a task (whose push saw a searcher, and woke nobody) and then
+    /// yielded was missed by that searcher going to sleep if it read the injectors
+    /// before the future's push and this worker's queue after this worker took the task
+    /// from it; the future then waited for the task to end (for ever, if the task waits
+    /// for the future). With an empty queue this worker takes the future (or a more
+    /// urgent injected task, which leaves the future visible in the injectors) itself.
+    fn push_yielded(&self, task: TaskRef) {
+        self.shared.injectors.push(task);
+        if !self.queue.is_empty() {
+            self.shared.notify_one();
+        }
+    }
+
     fn count(&self, kind: Count) {
         self.remote().counters.bump_owned(kind);
     }
@@ -302,9 +319,10 @@ impl WorkerCtx {
             RunResult::Skipped(snap) if !is_future => {
                 self.shared.count_end(accounting::closure_unrun(snap.outcome(), runtime_timer), snap)
             }
-            // A yielding future goes behind everything queued at its level, including
-            // work submitted from outside (the injectors), not just this worker's queue.
-            RunResult::Yielded(t) => self.shared.injectors.push(t),
+            // A yielding future (or one woken while it was polled) goes behind everything
+            // queued at its level, including work submitted from outside (the
+            // injectors), not just this worker's queue.
+            RunResult::Yielded(t) => self.push_yielded(t),
             RunResult::Finished(_) | RunResult::Skipped(_) | RunResult::Idle | RunResult::Stale => {}
         }
     }
