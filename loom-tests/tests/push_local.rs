@@ -9,13 +9,13 @@
 //! nothing. Property: the peer runs the task while the owner is still in its long task
 //! (the owner never runs it here), on every interleaving.
 //!
-//! With the level's bit clear, the push sets the advertised mask with an atomic loom
-//! can show stale, and the model without the owner's fence fails (a deadlock: the peer
-//! parks for ever), kept as a `should_panic` model. With the bit already set (a task
-//! stolen earlier left it set), the push only writes the deque, and the loom stand-in
-//! for crossbeam's deque is a mutex, which orders the two sides whatever the fences: the
-//! model without the fence passes there, so the fence is shown to be needed only on the
-//! fresh-bit path (the stale-bit path rests on the same store-load argument).
+//! Without the owner's fence the model fails (a deadlock: the peer parks for ever) on
+//! both paths, kept as `should_panic` models: with the level's bit clear (the push sets
+//! the advertised mask) and with it already set (a task stolen earlier left it set, and
+//! the push only writes the deque). The second needs the stand-in deque's look
+//! (`is_empty`) to read a published length without taking the queue's lock, as a real
+//! deque's does; while the look took the lock, the lock ordered the two sides whatever
+//! the fences, and that variant passed.
 #![cfg(loom)]
 
 #[allow(dead_code)]
@@ -109,4 +109,12 @@ fn a_pushed_task_reaches_a_parking_peer_with_a_stale_level_bit() {
 #[should_panic]
 fn without_the_fence_the_peer_can_sleep_through_the_push() {
     push_local_vs_parking_peer(false, false);
+}
+
+/// The push without its fence, with the level's bit already set: the push only writes
+/// the deque, and the peer's look can still miss it (seen to fail).
+#[test]
+#[should_panic]
+fn without_the_fence_the_peer_can_sleep_through_a_push_under_a_stale_bit() {
+    push_local_vs_parking_peer(false, true);
 }
