@@ -282,6 +282,13 @@ mod tests {
         (rt, shared, ctx, queues)
     }
 
+    /// Spawns an empty task at `priority` from outside and moves it from the injectors
+    /// into `queue`, as if that queue's worker had pushed it (its push saw no sleeper).
+    fn queue_at(rt: &Runtime, shared: &Shared, queue: &RunQueue, priority: Priority) {
+        drop(rt.spawn(priority, || ()));
+        queue.push(shared.injectors.steal_one().expect("just spawned"));
+    }
+
     /// Runs what worker 0 took and whatever is left in its queue and its peers', then
     /// shuts down: every task is accounted for.
     fn finish(rt: Runtime, ctx: WorkerCtx, first: TaskRef, peers: Vec<RunQueue>) {
@@ -335,8 +342,7 @@ mod tests {
     #[test]
     fn a_fairness_refill_from_the_injectors_wakes_a_sleeper() {
         a_batch_taken_outside_a_search_wakes_the_sleeper(2, GLOBAL_QUEUE_INTERVAL, |rt, shared, ctx, _| {
-            drop(rt.spawn(Priority::NORMAL, || ()));
-            ctx.queue.push(shared.injectors.steal_one().expect("just spawned"));
+            queue_at(rt, shared, &ctx.queue, Priority::NORMAL);
             for _ in 0..3 {
                 drop(rt.spawn(Priority::NORMAL, || ()));
             }
@@ -348,11 +354,9 @@ mod tests {
     #[test]
     fn a_batch_of_more_urgent_work_stolen_from_a_peer_wakes_a_sleeper() {
         a_batch_taken_outside_a_search_wakes_the_sleeper(3, PEER_CHECK_INTERVAL, |rt, shared, ctx, peers| {
-            drop(rt.spawn(Priority::LOW, || ()));
-            ctx.queue.push(shared.injectors.steal_one().expect("just spawned"));
+            queue_at(rt, shared, &ctx.queue, Priority::LOW);
             for _ in 0..4 {
-                drop(rt.spawn(Priority::HIGH, || ()));
-                peers[0].push(shared.injectors.steal_one().expect("just spawned"));
+                queue_at(rt, shared, &peers[0], Priority::HIGH);
             }
             // A steal that finds the injectors empty clears their mask (a stale HIGH bit
             // would read as more urgent work there, and the peer check would skip).
@@ -431,8 +435,7 @@ mod tests {
     fn the_check_before_parking_sees_a_task_queued_at_a_peer() {
         let (rt, shared, ctx, peers) = worker_0(2);
         assert!(!ctx.work_hint(), "nothing queued yet");
-        drop(rt.spawn(Priority::NORMAL, || ()));
-        peers[0].push(shared.injectors.steal_one().expect("just spawned"));
+        queue_at(&rt, &shared, &peers[0], Priority::NORMAL);
         assert!(shared.injectors.steal_one().is_none(), "clears the injectors' stale bit");
         assert!(ctx.work_hint(), "the check before parking misses a task queued at a peer");
         let stolen = ctx.search().expect("worker 0 steals it");
