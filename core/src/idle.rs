@@ -19,7 +19,20 @@
 //! By the two fences, either the submitter sees the sleeper (and wakes it), or the
 //! sleeper's re-check sees the task. A submitter that sees a *searching* worker skips the
 //! wake-up: that searcher re-checks the queues before it can go to sleep (it leaves the
-//! searching count first, with the same fence discipline), so it finds the task.
+//! searching count first, with the same fence discipline), so it finds the task, unless
+//! another worker moves it meanwhile. Three duties of the runtime cover those moves:
+//!
+//! - whoever moves a batch into its own queue outside a search (a steal from the
+//!   injectors or a peer, timers fired from a wheel) looks at the sleepers after it, as
+//!   a submitter does (`RunQueue::filled_then_wants_notify`): the batch is in neither
+//!   queue for a moment, and a re-check in that moment sees nothing;
+//! - the last searcher to leave the searchers looks again (queues, and timer messages to
+//!   busy peers) and wakes a sleeper for what it did not take: submitters that saw it
+//!   searching left that work to it;
+//! - a worker that clears an injector level's occupancy bit and finds the level refilled
+//!   takes the level itself (`Injectors`): a re-check that read the bit while it was
+//!   clear missed that task.
+//!
 //! The [`Parker`](crate::park::Parker) keeps a permit given before `park`, so an
 //! unpark racing with the decision to park is not lost either.
 //!

@@ -14,8 +14,9 @@
 //! 0's deque or its advertised mask): a re-check in that moment sees nothing. So after
 //! its steal worker 0 fences and looks at the sleepers
 //! (`RunQueue::filled_then_wants_notify`, the code the runtime calls), and wakes one.
-//! Property: worker 1 runs both tasks worker 0 does not hold, on every interleaving. The variant without that look
-//! deadlocks (worker 1 parks for ever beside a waiting task), kept as `should_panic`.
+//! Property: worker 1 runs both tasks worker 0 does not hold, on every interleaving.
+//! The variants without that look, and with the look but without its fence, deadlock
+//! (worker 1 parks for ever beside a waiting task), kept as `should_panic`.
 //!
 //! Under loom the deques are the facade's stand-ins: a batch steal from an injector
 //! holding three tasks takes the first and moves one more, leaving one (see
@@ -44,7 +45,18 @@ struct Rt {
     parker1: Parker,
 }
 
-fn batch_steal_vs_sleeping_searcher(look_after_steal: bool) {
+/// What worker 0 does after its steal.
+#[derive(Clone, Copy)]
+enum Look {
+    /// `RunQueue::filled_then_wants_notify`, as the runtime does.
+    Fenced,
+    /// The same look without its fence (broken).
+    Unfenced,
+    /// No look (broken).
+    None,
+}
+
+fn batch_steal_vs_sleeping_searcher(look: Look) {
     model(2, move || {
         let hub = Hub::new();
         let rt = Arc::new(Rt { idle: Idle::new(2), injectors: Injectors::new(), parker1: Parker::new() });
@@ -64,14 +76,21 @@ fn batch_steal_vs_sleeping_searcher(look_after_steal: bool) {
             thread::spawn(move || {
                 // WorkerCtx::next_task outside a search: one batch steal, then the first
                 // task runs (a long one: worker 0 takes nothing more here).
+                // The look comes before the run, as in `steal_injected`.
                 let first = rt.injectors.steal_into(&rq0, Priority::LOWEST).expect("three were queued");
-                assert!(matches!(first.run(), RunResult::Finished(_)));
-                if look_after_steal && rq0.filled_then_wants_notify(&rt.idle) {
+                let wants = match look {
+                    Look::Fenced => rq0.filled_then_wants_notify(&rt.idle, Some(Priority::NORMAL)),
+                    // A copy of `filled_then_wants_notify` without its fence.
+                    Look::Unfenced => !rq0.is_empty() && rt.idle.wants_notify(),
+                    Look::None => false,
+                };
+                if wants {
                     if let Some(i) = rt.idle.notify_one() {
                         assert_eq!(i, 1);
                         rt.parker1.unpark();
                     }
                 }
+                assert!(matches!(first.run(), RunResult::Finished(_)));
                 rq0
             })
         };
@@ -113,7 +132,7 @@ fn batch_steal_vs_sleeping_searcher(look_after_steal: bool) {
 
 #[test]
 fn a_batch_left_by_a_non_searching_worker_reaches_a_sleeping_searcher() {
-    batch_steal_vs_sleeping_searcher(true);
+    batch_steal_vs_sleeping_searcher(Look::Fenced);
 }
 
 /// Without the look after the steal: worker 1 can park for ever while a task waits in
@@ -121,5 +140,13 @@ fn a_batch_left_by_a_non_searching_worker_reaches_a_sleeping_searcher() {
 #[test]
 #[should_panic]
 fn without_the_look_after_the_steal_the_searcher_sleeps_through_the_batch() {
-    batch_steal_vs_sleeping_searcher(false);
+    batch_steal_vs_sleeping_searcher(Look::None);
+}
+
+/// The look without its fence: its read of the sleepers can be ordered before the batch
+/// lands, and the searcher's re-check can miss the batch (seen to fail).
+#[test]
+#[should_panic]
+fn without_the_fence_before_the_look_the_searcher_sleeps_through_the_batch() {
+    batch_steal_vs_sleeping_searcher(Look::Unfenced);
 }

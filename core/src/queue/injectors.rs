@@ -177,10 +177,10 @@ impl Injectors {
     /// the level refilled meanwhile (the bit is set again, and the caller must try the
     /// level again: see the module docs).
     fn clear_if_empty(&self, index: usize) -> bool {
+        #[cfg(test)]
+        tests::before_clear();
         let bit = 1u64 << index;
         self.mask.fetch_and(!bit, SeqCst);
-        #[cfg(test)]
-        tests::after_clear();
         fence(SeqCst);
         if !self.levels[index].is_empty() {
             self.mask.fetch_or(bit, SeqCst);
@@ -220,22 +220,22 @@ mod tests {
     use std::cell::RefCell;
 
     thread_local! {
-        /// Run once by the next `clear_if_empty` on this thread, between its clear and
-        /// its re-check: lets a test put a push there.
-        static AFTER_CLEAR: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+        /// Run once by the next `clear_if_empty` on this thread, after its steal found
+        /// the level empty and before it clears the bit: lets a test put a push there.
+        static BEFORE_CLEAR: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
     }
 
-    pub(super) fn after_clear() {
-        if let Some(f) = AFTER_CLEAR.with(|h| h.borrow_mut().take()) {
+    pub(super) fn before_clear() {
+        if let Some(f) = BEFORE_CLEAR.with(|h| h.borrow_mut().take()) {
             f();
         }
     }
 
-    /// A stale HIGH bit (its level's last task taken), a worker whose look finds that
-    /// level empty, and a push of X at HIGH between the worker's clear and its re-check
-    /// (the pusher read the bit set and wrote nothing): the worker takes X itself. Left
-    /// in the injector, X would wait unseen by a sleeper that read the mask while it was
-    /// clear, behind whatever the worker ran instead.
+    /// A stale HIGH bit (its level's last task taken), a worker whose steal finds that
+    /// level empty, and a push of X at HIGH before the worker clears the bit (the pusher
+    /// reads the bit set and writes nothing): the worker's re-check finds X and it takes
+    /// X itself. Left in the injector, X would wait unseen by a sleeper that read the
+    /// mask while it was clear, behind whatever the worker ran instead.
     #[test]
     fn a_level_refilled_while_its_bit_is_cleared_is_taken_by_the_clearer() {
         let injectors = std::sync::Arc::new(Injectors::new());
@@ -244,7 +244,7 @@ mod tests {
         assert!(injectors.steal_into(&dest, Priority::LOWEST).is_some(), "the only task");
         assert!(injectors.mask().contains(Priority::HIGH), "the bit stays set: stale");
         let pusher = injectors.clone();
-        AFTER_CLEAR.with(|h| *h.borrow_mut() = Some(Box::new(move || pusher.push(task(Priority::HIGH)))));
+        BEFORE_CLEAR.with(|h| *h.borrow_mut() = Some(Box::new(move || pusher.push(task(Priority::HIGH)))));
         let x = injectors.steal_into(&dest, Priority::LOWEST);
         assert!(x.is_some(), "the clearer left the refilled level to nobody");
         assert!(injectors.is_empty());

@@ -101,8 +101,16 @@ impl RunQueue {
     /// those tasks skipped its wake-up because that searcher was searching. Without this
     /// look the leftovers wait for the owner's current task to end (loom model
     /// `batch_steal.rs`; `tests/wake_ups.rs` failed in CI once on it).
-    pub fn filled_then_wants_notify(&self, idle: &Idle) -> bool {
-        if self.is_empty() {
+    ///
+    /// `level`: the level a batch moved at (a batch moves within one level), when only
+    /// tasks left there need the look (tasks of other levels were visible already), or
+    /// `None` for tasks of any level (timers fired from a wheel).
+    pub fn filled_then_wants_notify(&self, idle: &Idle, level: Option<Priority>) -> bool {
+        let left = match level {
+            Some(level) => !self.levels[level.index()].is_empty(),
+            None => !self.is_empty(),
+        };
+        if !left {
             return false;
         }
         fence(SeqCst);

@@ -48,11 +48,15 @@ mod loom_queue {
         fn new() -> Self {
             Shelf { items: Mutex::new(VecDeque::new()), len: AtomicUsize::new(0) }
         }
-        /// Runs `f` on the items under the lock, then publishes the new length.
+        /// Runs `f` on the items under the lock, then publishes the new length if it
+        /// changed (a failed steal or pop writes nothing, as in a real deque).
         fn with<R>(&self, f: impl FnOnce(&mut VecDeque<T>) -> R) -> R {
             let mut items = lock(&self.items);
+            let before = items.len();
             let r = f(&mut items);
-            self.len.store(items.len(), Release);
+            if items.len() != before {
+                self.len.store(items.len(), Release);
+            }
             r
         }
         fn is_empty(&self) -> bool {

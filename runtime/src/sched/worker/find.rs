@@ -53,7 +53,7 @@ impl WorkerCtx {
                     self.steal_injected(above)
                 } else {
                     let t = injectors.refill_and_pop(&self.queue, local);
-                    self.offer_filled();
+                    self.offer_filled(local);
                     t
                 };
                 if t.is_some() {
@@ -78,8 +78,8 @@ impl WorkerCtx {
             batching::wait_for_batch();
         }
         let task = self.shared.injectors.steal_into(&self.queue, min);
-        if task.is_some() {
-            self.offer_filled();
+        if let Some(t) = &task {
+            self.offer_filled(t.priority());
         }
         let took = match &task {
             None => Took::Nothing,
@@ -108,7 +108,7 @@ impl WorkerCtx {
             Some(t) => t,
             None => {
                 let t = injectors.steal_level_into(&self.queue, level)?;
-                self.offer_filled();
+                self.offer_filled(level);
                 t
             }
         };
@@ -128,9 +128,9 @@ impl WorkerCtx {
             mine.map_or(Priority::LOWEST, |m| Priority::new(m.level() + 1).unwrap_or(Priority::HIGHEST));
         let victim = self.most_urgent_peer(self.index + 1, min);
         let found = victim.and_then(|v| remotes[v].stealers.steal_into(&self.queue, min));
-        if found.is_some() {
+        if let Some(t) = &found {
             self.count(Count::Stolen);
-            self.offer_filled();
+            self.offer_filled(t.priority());
         }
         found
     }
@@ -141,9 +141,10 @@ impl WorkerCtx {
     /// before it slept may have missed it, while the submitter trusted that searcher and
     /// woke nobody (`RunQueue::filled_then_wants_notify`; loom model `batch_steal.rs`).
     /// A searcher's own steals are covered by [`stop_searching`](Self::stop_searching),
-    /// which looks after it leaves the searchers. A fence per batch, not per task.
-    fn offer_filled(&self) {
-        if !self.searching.get() && self.queue.filled_then_wants_notify(&self.shared.idle) {
+    /// which looks after it leaves the searchers. A fence per batch that left tasks at
+    /// its `level`, not per task.
+    fn offer_filled(&self, level: Priority) {
+        if !self.searching.get() && self.queue.filled_then_wants_notify(&self.shared.idle, Some(level)) {
             self.shared.notify_one();
         }
     }

@@ -180,20 +180,21 @@ impl WorkerCtx {
     }
 
     /// Queues a future that yielded, or was woken while it was polled, on the injectors,
-    /// and wakes a sleeper if this worker has queued work of its own to run first.
+    /// then looks at the sleepers as any push from outside does (`Injectors::push`
+    /// fences; `notify_one` wakes one if nobody searches).
     ///
-    /// The push fences (`Injectors::push`), but no look at the sleepers followed it: a
-    /// future that spawned a task (whose push saw a searcher, and woke nobody) and then
-    /// yielded was missed by that searcher going to sleep if it read the injectors
-    /// before the future's push and this worker's queue after this worker took the task
-    /// from it; the future then waited for the task to end (for ever, if the task waits
-    /// for the future). With an empty queue this worker takes the future (or a more
-    /// urgent injected task, which leaves the future visible in the injectors) itself.
+    /// The look used to be missing: a future that spawned a task (whose push saw a
+    /// searcher, and woke nobody) and then yielded was missed by that searcher going to
+    /// sleep if it read the injectors before the future's push and this worker's queue
+    /// after this worker took the task from it; the future then waited for the task to
+    /// end (for ever, if the task waits for the future). Looking only when this worker
+    /// has queued work of its own is not enough: a timer it fires next, an aged level or
+    /// a more urgent task stolen from a peer can run first too. The cost: a future that
+    /// yields in a loop on an otherwise idle runtime wakes a sleeping worker at each
+    /// yield (one load when every worker is busy or one searches).
     fn push_yielded(&self, task: TaskRef) {
         self.shared.injectors.push(task);
-        if !self.queue.is_empty() {
-            self.shared.notify_one();
-        }
+        self.shared.notify_one();
     }
 
     fn count(&self, kind: Count) {

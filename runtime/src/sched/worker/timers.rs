@@ -377,7 +377,9 @@ impl WorkerCtx {
         let moved = moved.unwrap_or(0);
         // The fence between the pushes and the look at the sleepers is the idle
         // protocol's (`RunQueue::filled_then_wants_notify`).
-        if remote.density.wakes_peer_for(moved) && self.queue.filled_then_wants_notify(&self.shared.idle) {
+        if remote.density.wakes_peer_for(moved)
+            && self.queue.filled_then_wants_notify(&self.shared.idle, None)
+        {
             self.shared.notify_one();
         }
         moved
