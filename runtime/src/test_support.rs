@@ -26,7 +26,16 @@ pub(crate) fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 /// in the idle protocol by hand, with the workers' run queues returned to it (queue `i`
 /// is worker `i`'s: its peers steal from it through `Shared`).
 pub(crate) fn runtime_without_threads(workers: usize) -> (Runtime, Arc<Shared>, Vec<RunQueue>) {
-    let config = BuilderConfig {
+    runtime_without_threads_with(workers, |_| {})
+}
+
+/// [`runtime_without_threads`] with its configuration changed by `configure` first (the
+/// defaults: no spin, no aging, no limits).
+pub(crate) fn runtime_without_threads_with(
+    workers: usize,
+    configure: impl FnOnce(&mut BuilderConfig),
+) -> (Runtime, Arc<Shared>, Vec<RunQueue>) {
+    let mut config = BuilderConfig {
         on_thread_start: None,
         on_thread_stop: None,
         spin_before_park: Duration::ZERO,
@@ -38,6 +47,7 @@ pub(crate) fn runtime_without_threads(workers: usize) -> (Runtime, Arc<Shared>, 
         blocking: Default::default(),
         io: Default::default(),
     };
+    configure(&mut config);
     let queues: Vec<RunQueue> = (0..workers).map(|_| RunQueue::with_order(false)).collect();
     let shared = Shared::new_arc(config, queues.iter().map(|q| q.stealers()).collect());
     (Runtime::from_parts(Handle { shared: shared.clone() }), shared, queues)

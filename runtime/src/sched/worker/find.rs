@@ -266,9 +266,9 @@ pub(crate) static HAND_OFFS: super::events::RuntimeEvents = super::events::Runti
 
 #[cfg(test)]
 mod tests {
-    use super::{WorkerCtx, GLOBAL_QUEUE_INTERVAL, HAND_OFFS, PEER_CHECK_INTERVAL};
+    use super::{WorkerCtx, CHECK_EVERY, GLOBAL_QUEUE_INTERVAL, HAND_OFFS, PEER_CHECK_INTERVAL};
     use crate::sched::shared::Shared;
-    use crate::test_support::runtime_without_threads;
+    use crate::test_support::{runtime_without_threads, runtime_without_threads_with};
     use crate::{Priority, Runtime};
     use kairos_rt_core::queue::RunQueue;
     use kairos_rt_core::sync::Arc;
@@ -363,6 +363,38 @@ mod tests {
             // would read as more urgent work there, and the peer check would skip).
             assert!(shared.injectors.steal_one().is_none());
         });
+    }
+
+    /// Aging serves an overdue LOW level from the injectors ahead of worker 0's own HIGH
+    /// tasks: its steal moves a batch of LOW tasks into worker 0's queue, outside a
+    /// search, while worker 1 sleeps; worker 0 must wake it for them. (The sleep only
+    /// lets the clock pass the 100 us budget; a longer one changes nothing.)
+    #[test]
+    fn a_batch_stolen_by_aging_wakes_a_sleeper() {
+        let (rt, shared, mut queues) = runtime_without_threads_with(2, |config| {
+            config.aging = Some(crate::config::Aging::uniform(Duration::from_micros(100)));
+        });
+        let ctx = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
+        assert!(shared.idle.try_start_searching(), "worker 1 searches");
+        queue_at(&rt, &shared, &ctx.queue, Priority::HIGH);
+        queue_at(&rt, &shared, &ctx.queue, Priority::HIGH);
+        for _ in 0..3 {
+            drop(rt.spawn(Priority::LOW, || ()));
+        }
+        // Aging's first look starts the LOW level's clock; the pick serves a HIGH task.
+        let high = ctx.next_task(CHECK_EVERY).expect("a HIGH task");
+        assert_eq!(high.priority(), Priority::HIGH);
+        ctx.run_task(high);
+        std::thread::sleep(Duration::from_millis(2));
+        shared.idle.register_sleeper(1, true);
+        let aged = ctx.next_task(2 * CHECK_EVERY).expect("an aged LOW task");
+        assert_eq!(aged.priority(), Priority::LOW, "aging served the overdue level");
+        assert!(
+            shared.remotes[1].parker.park_timeout(Duration::ZERO),
+            "LOW tasks wait in a busy worker's queue and the sleeper was never woken"
+        );
+        assert!(shared.idle.unregister_sleeper(1), "the notifier took it off the list");
+        finish(rt, ctx, aged, queues);
     }
 
     /// A future on worker 0 spawns a task (its push sees worker 1 searching and wakes
