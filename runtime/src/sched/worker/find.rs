@@ -448,6 +448,7 @@ mod tests {
         let far = std::time::Instant::now() + Duration::from_secs(3600);
         let mut timed = Vec::new();
         while shared.remotes[1].timer_inbox.is_empty() {
+            assert!(timed.len() < 10_000, "no timed task from outside reached worker 1");
             timed.push(rt.spawn_at(far, Priority::NORMAL, || ()));
         }
         shared.idle.register_sleeper(2, false);
@@ -494,5 +495,197 @@ mod tests {
             "{hand_offs} hand-off wake-ups for {tasks} tasks submitted one at a time"
         );
         rt.shutdown();
+    }
+
+    /// Workers 0 and 1 of a two-worker runtime whose threads never start, and far-off
+    /// timed tasks sent from outside until one lands in worker 1's inbox (the last
+    /// handle). Worker 0 takes its own inbox into its wheel; with `in_wheel`, worker 1
+    /// takes its inbox too (one step 1 of each), so its last timer waits in its wheel.
+    fn worker_1_holds_a_far_timer(
+        in_wheel: bool,
+    ) -> (Runtime, Arc<Shared>, WorkerCtx, WorkerCtx, Vec<crate::JoinHandle<()>>) {
+        let (rt, shared, mut queues) = runtime_without_threads(2);
+        let one = WorkerCtx::new(shared.clone(), 1, queues.pop().unwrap());
+        let zero = WorkerCtx::new(shared.clone(), 0, queues.pop().unwrap());
+        let far = std::time::Instant::now() + Duration::from_secs(3600);
+        let mut timed = Vec::new();
+        while shared.remotes[1].timer_inbox.is_empty() {
+            assert!(timed.len() < 10_000, "no timed task from outside reached worker 1");
+            timed.push(rt.spawn_at(far, Priority::NORMAL, || ()));
+        }
+        zero.maintain_timers();
+        if in_wheel {
+            one.maintain_timers();
+            assert!(shared.remotes[1].timer_inbox.is_empty());
+        }
+        assert!(shared.remotes[0].timer_inbox.is_empty());
+        (rt, shared, zero, one, timed)
+    }
+
+    /// A timed task is cancelled from outside while worker 1, whose wheel holds it, is
+    /// awake (it may be stuck in a long task) and worker 0 sleeps: the cancel must wake
+    /// worker 0 (`Knock::Peer`), and worker 0's help before parking must unlink the cell
+    /// from worker 1's wheel for it, or the cell waits for worker 1's run to end.
+    #[test]
+    fn a_cancel_sent_to_a_busy_worker_wakes_a_sleeper_that_unlinks_it() {
+        let (rt, shared, zero, one, timed) = worker_1_holds_a_far_timer(true);
+        let before = rt.pending().timed();
+        shared.idle.register_sleeper(0, false);
+        assert!(timed.last().unwrap().cancel());
+        assert!(
+            shared.remotes[0].parker.park_timeout(Duration::ZERO),
+            "a cancel sent to a busy worker woke no sleeper"
+        );
+        assert!(shared.idle.unregister_sleeper(0), "the notifier took it off the list");
+        zero.searching.set(true);
+        assert!(!zero.help_peers(), "a cancel queues no task");
+        assert!(
+            shared.remotes[1].timer_cancels.is_empty(),
+            "the woken worker left the cancel in the busy worker's queue"
+        );
+        assert_eq!(rt.pending().timed(), before - 1, "the cancelled cell is still in worker 1's wheel");
+        zero.stop_searching();
+        drop((timed, zero, one));
+        drop(rt);
+    }
+
+    /// A timed task (`cancel == false`) or a cancel sent to an awake worker 1 before
+    /// worker 0 registered as a sleeper: its sender saw no sleeper and woke nobody, so
+    /// worker 0's re-check before it parks must see the message and not park (a permit
+    /// given beforehand is still there after `park` if it did not park).
+    fn the_check_before_parking_sees_a_busy_peers_message(cancel: bool, lingering: bool) {
+        let (rt, shared, zero, one, mut timed) = worker_1_holds_a_far_timer(cancel);
+        if lingering {
+            // A timed task streams into worker 0's inbox after its step 1: it lingers.
+            shared.remotes[0].door.close(u64::MAX);
+            timed.push(rt.spawn_at(
+                std::time::Instant::now() + Duration::from_secs(3600),
+                Priority::NORMAL,
+                || (),
+            ));
+            shared.remotes[0].door.open();
+            assert!(!shared.remotes[0].timer_inbox.is_empty());
+            super::super::park::LINGERS.watch(&shared);
+        }
+        if cancel {
+            assert!(timed.last().unwrap().cancel());
+            assert!(!shared.remotes[1].timer_cancels.is_empty());
+        }
+        assert_eq!(shared.idle.num_searching(), 0);
+        shared.remotes[0].parker.unpark();
+        zero.park();
+        assert!(
+            shared.remotes[0].parker.park_timeout(Duration::ZERO),
+            "worker 0 parked while a message waited at its awake peer"
+        );
+        if lingering {
+            assert_eq!(super::super::park::LINGERS.count(), 1, "worker 0 did not linger");
+        }
+        drop((timed, zero, one));
+        drop(rt);
+    }
+
+    #[test]
+    fn the_check_before_parking_sees_a_timed_task_sent_to_a_busy_peer() {
+        the_check_before_parking_sees_a_busy_peers_message(false, false);
+    }
+
+    #[test]
+    fn the_check_before_parking_sees_a_cancel_sent_to_a_busy_peer() {
+        the_check_before_parking_sees_a_busy_peers_message(true, false);
+    }
+
+    /// Worker 0 takes several timed tasks that came due while they waited in its inbox
+    /// (its step 1 queues them) while worker 1 sleeps: it runs one and must wake the
+    /// sleeper for the others (`tend`, `TimerDensity::wakes_peer_for`).
+    #[test]
+    fn timers_fired_into_a_queue_wake_a_sleeper() {
+        let (rt, shared, mut queues) = runtime_without_threads(2);
+        let zero = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
+        // Worker 0 reads parked, so timed tasks from outside go to it.
+        shared.remotes[0].door.close(u64::MAX);
+        let due = std::time::Instant::now() + Duration::from_millis(2);
+        let timed: Vec<_> = (0..3).map(|_| rt.spawn_at(due, Priority::NORMAL, || ())).collect();
+        shared.remotes[0].door.open();
+        assert!(shared.remotes[1].timer_inbox.is_empty(), "all went to worker 0");
+        assert!(shared.remotes[0].parker.park_timeout(Duration::ZERO), "the first push woke worker 0");
+        while std::time::Instant::now() < due + Duration::from_millis(1) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        shared.idle.register_sleeper(1, false);
+        zero.maintain_timers();
+        assert_eq!(zero.queue.len(), 3, "all three came due");
+        assert!(
+            shared.remotes[1].parker.park_timeout(Duration::ZERO),
+            "timers fired into a busy worker's queue and the sleeper was never woken"
+        );
+        assert!(shared.idle.unregister_sleeper(1));
+        while let Some(t) = zero.queue.pop() {
+            zero.run_task(t);
+        }
+        drop((timed, zero, queues));
+        let report = rt.shutdown();
+        assert!(report.is_balanced(), "{report:?}");
+    }
+
+    #[test]
+    fn a_lingering_worker_s_check_sees_a_timed_task_sent_to_a_busy_peer() {
+        the_check_before_parking_sees_a_busy_peers_message(false, true);
+    }
+
+    /// Something happens after worker 0's first look at its wake ticks and before it
+    /// registers (`before_register`): a task submitted from outside (its notify sees no
+    /// sleeper), worker 1 linking a timer into its own wheel (its announce reads worker 0
+    /// awake), or worker 1 helping worker 0 by linking worker 0's inbox into worker 0's
+    /// wheel (ditto). Only worker 0's re-check after its fence can see it; a permit given
+    /// beforehand is still there after `park` if worker 0 did not park.
+    fn the_re_check_sees(what: &'static str) {
+        use super::super::park::before_register;
+        let (rt, shared, mut queues) = runtime_without_threads(2);
+        let one = std::rc::Rc::new(WorkerCtx::new(shared.clone(), 1, queues.pop().unwrap()));
+        let zero = WorkerCtx::new(shared.clone(), 0, queues.pop().unwrap());
+        let handles = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (rt2, shared2, one2, handles2) = (rt.handle(), shared.clone(), one.clone(), handles.clone());
+        before_register::set(move || {
+            let soon = std::time::Instant::now() + Duration::from_secs(1);
+            match what {
+                "task" => drop(rt2.spawn(Priority::NORMAL, || ())),
+                "peer timer" | "helped timer" => {
+                    let owner = if what == "peer timer" { 1 } else { 0 };
+                    // A worker that reads parked gets the timed tasks from outside.
+                    shared2.remotes[owner].door.close(u64::MAX);
+                    handles2.borrow_mut().push(rt2.spawn_at(soon, Priority::NORMAL, || ()));
+                    shared2.remotes[owner].door.open();
+                    assert!(!shared2.remotes[owner].timer_inbox.is_empty());
+                    if owner == 1 {
+                        one2.maintain_timers();
+                    } else {
+                        assert!(!one2.help_peers(), "worker 1 links worker 0's inbox");
+                    }
+                    assert!(shared2.remotes[owner].timer_inbox.is_empty());
+                }
+                _ => unreachable!(),
+            }
+        });
+        shared.remotes[0].parker.unpark();
+        zero.park();
+        assert!(shared.remotes[0].parker.park_timeout(Duration::ZERO), "worker 0 parked past: {what}");
+        drop((handles, zero, one, queues));
+        drop(rt);
+    }
+
+    #[test]
+    fn the_re_check_sees_a_task_submitted_as_the_worker_parks() {
+        the_re_check_sees("task");
+    }
+
+    #[test]
+    fn the_re_check_sees_a_peer_s_new_timer_linked_as_the_worker_parks() {
+        the_re_check_sees("peer timer");
+    }
+
+    #[test]
+    fn the_re_check_sees_its_own_wheel_lowered_by_a_helper_as_it_parks() {
+        the_re_check_sees("helped timer");
     }
 }

@@ -139,6 +139,8 @@ impl WorkerCtx {
                 return true;
             }
         }
+        #[cfg(test)]
+        before_register::run();
         let was_searching = self.searching.replace(false);
         self.shared.idle.register_sleeper(self.index, was_searching);
         remote.door.close(target.unwrap_or(u64::MAX));
@@ -307,6 +309,28 @@ pub(crate) mod oversleep {
             std::thread::sleep(Duration::from_millis(1));
         }
         LEFT.store(true, SeqCst);
+    }
+}
+
+/// A test's hook run once by this thread's next plain park, after its first look at the
+/// wake ticks and before it registers as a sleeper: lets a test put a push or an announce
+/// in the window the re-check covers.
+#[cfg(test)]
+pub(crate) mod before_register {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static HOOK: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    pub(crate) fn set(f: impl FnOnce() + 'static) {
+        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(f)));
+    }
+
+    pub(super) fn run() {
+        if let Some(f) = HOOK.with(|h| h.borrow_mut().take()) {
+            f();
+        }
     }
 }
 
