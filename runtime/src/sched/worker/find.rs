@@ -269,18 +269,47 @@ mod tests {
     use super::{WorkerCtx, CHECK_EVERY, GLOBAL_QUEUE_INTERVAL, HAND_OFFS, PEER_CHECK_INTERVAL};
     use crate::sched::shared::Shared;
     use crate::test_support::{runtime_without_threads, runtime_without_threads_with};
-    use crate::{Priority, Runtime};
+    use crate::{Handle, JoinHandle, Priority, Runtime};
     use kairos_rt_core::queue::RunQueue;
     use kairos_rt_core::sync::Arc;
     use kairos_rt_core::task::TaskRef;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     /// Worker 0 of a runtime of `workers` whose threads never start (the test plays
     /// every worker's part), and the other workers' queues.
     fn worker_0(workers: usize) -> (Runtime, Arc<Shared>, WorkerCtx, Vec<RunQueue>) {
-        let (rt, shared, mut queues) = runtime_without_threads(workers);
+        worker_0_with(workers, |_| {})
+    }
+
+    /// [`worker_0`] with the runtime's configuration changed by `configure`.
+    fn worker_0_with(
+        workers: usize,
+        configure: impl FnOnce(&mut crate::config::BuilderConfig),
+    ) -> (Runtime, Arc<Shared>, WorkerCtx, Vec<RunQueue>) {
+        let (rt, shared, mut queues) = runtime_without_threads_with(workers, configure);
         let ctx = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
         (rt, shared, ctx, queues)
+    }
+
+    /// Sends a timed task due at `due` from outside to worker `owner`: its door reads
+    /// parked for the call, and `Shared::timer_owner` prefers a worker that reads parked.
+    fn spawn_at_worker(handle: &Handle, shared: &Shared, owner: usize, due: Instant) -> JoinHandle<()> {
+        shared.remotes[owner].door.close(u64::MAX);
+        let timed = handle.spawn_at(due, Priority::NORMAL, || ());
+        shared.remotes[owner].door.open();
+        timed
+    }
+
+    /// Far-off timed tasks sent from outside until one lands in worker 1's inbox (the
+    /// last handle): `timer_owner` picks an awake worker at random.
+    fn far_timers_until_worker_1_has_one(rt: &Runtime, shared: &Shared) -> Vec<JoinHandle<()>> {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut timed = Vec::new();
+        while shared.remotes[1].timer_inbox.is_empty() {
+            assert!(timed.len() < 10_000, "no timed task from outside reached worker 1");
+            timed.push(rt.spawn_at(far, Priority::NORMAL, || ()));
+        }
+        timed
     }
 
     /// Spawns an empty task at `priority` from outside and moves it from the injectors
@@ -371,10 +400,9 @@ mod tests {
     /// lets the clock pass the 100 us budget; a longer one changes nothing.)
     #[test]
     fn a_batch_stolen_by_aging_wakes_a_sleeper() {
-        let (rt, shared, mut queues) = runtime_without_threads_with(2, |config| {
+        let (rt, shared, ctx, peers) = worker_0_with(2, |config| {
             config.aging = Some(crate::config::Aging::uniform(Duration::from_micros(100)));
         });
-        let ctx = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
         assert!(shared.idle.try_start_searching(), "worker 1 searches");
         queue_at(&rt, &shared, &ctx.queue, Priority::HIGH);
         queue_at(&rt, &shared, &ctx.queue, Priority::HIGH);
@@ -394,7 +422,7 @@ mod tests {
             "LOW tasks wait in a busy worker's queue and the sleeper was never woken"
         );
         assert!(shared.idle.unregister_sleeper(1), "the notifier took it off the list");
-        finish(rt, ctx, aged, queues);
+        finish(rt, ctx, aged, peers);
     }
 
     /// A future on worker 0 spawns a task (its push sees worker 1 searching and wakes
@@ -445,12 +473,7 @@ mod tests {
         let (rt, shared, ctx, peers) = worker_0(3);
         assert!(shared.idle.try_start_searching());
         ctx.searching.set(true);
-        let far = std::time::Instant::now() + Duration::from_secs(3600);
-        let mut timed = Vec::new();
-        while shared.remotes[1].timer_inbox.is_empty() {
-            assert!(timed.len() < 10_000, "no timed task from outside reached worker 1");
-            timed.push(rt.spawn_at(far, Priority::NORMAL, || ()));
-        }
+        let timed = far_timers_until_worker_1_has_one(&rt, &shared);
         shared.idle.register_sleeper(2, false);
         ctx.stop_searching();
         assert!(
@@ -503,16 +526,11 @@ mod tests {
     /// takes its inbox too (one step 1 of each), so its last timer waits in its wheel.
     fn worker_1_holds_a_far_timer(
         in_wheel: bool,
-    ) -> (Runtime, Arc<Shared>, WorkerCtx, WorkerCtx, Vec<crate::JoinHandle<()>>) {
+    ) -> (Runtime, Arc<Shared>, WorkerCtx, WorkerCtx, Vec<JoinHandle<()>>) {
         let (rt, shared, mut queues) = runtime_without_threads(2);
         let one = WorkerCtx::new(shared.clone(), 1, queues.pop().unwrap());
         let zero = WorkerCtx::new(shared.clone(), 0, queues.pop().unwrap());
-        let far = std::time::Instant::now() + Duration::from_secs(3600);
-        let mut timed = Vec::new();
-        while shared.remotes[1].timer_inbox.is_empty() {
-            assert!(timed.len() < 10_000, "no timed task from outside reached worker 1");
-            timed.push(rt.spawn_at(far, Priority::NORMAL, || ()));
-        }
+        let timed = far_timers_until_worker_1_has_one(&rt, &shared);
         zero.maintain_timers();
         if in_wheel {
             one.maintain_timers();
@@ -557,13 +575,7 @@ mod tests {
         let (rt, shared, zero, one, mut timed) = worker_1_holds_a_far_timer(cancel);
         if lingering {
             // A timed task streams into worker 0's inbox after its step 1: it lingers.
-            shared.remotes[0].door.close(u64::MAX);
-            timed.push(rt.spawn_at(
-                std::time::Instant::now() + Duration::from_secs(3600),
-                Priority::NORMAL,
-                || (),
-            ));
-            shared.remotes[0].door.open();
+            timed.push(spawn_at_worker(&rt.handle(), &shared, 0, Instant::now() + Duration::from_secs(3600)));
             assert!(!shared.remotes[0].timer_inbox.is_empty());
             super::super::park::LINGERS.watch(&shared);
         }
@@ -595,6 +607,11 @@ mod tests {
         the_check_before_parking_sees_a_busy_peers_message(true, false);
     }
 
+    #[test]
+    fn a_lingering_worker_s_check_sees_a_timed_task_sent_to_a_busy_peer() {
+        the_check_before_parking_sees_a_busy_peers_message(false, true);
+    }
+
     /// Worker 0 takes several timed tasks that came due while they waited in its inbox
     /// (its step 1 queues them) while worker 1 sleeps: it runs one and must wake the
     /// sleeper for the others (`tend`, `TimerDensity::wakes_peer_for`).
@@ -602,14 +619,11 @@ mod tests {
     fn timers_fired_into_a_queue_wake_a_sleeper() {
         let (rt, shared, mut queues) = runtime_without_threads(2);
         let zero = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
-        // Worker 0 reads parked, so timed tasks from outside go to it.
-        shared.remotes[0].door.close(u64::MAX);
-        let due = std::time::Instant::now() + Duration::from_millis(2);
-        let timed: Vec<_> = (0..3).map(|_| rt.spawn_at(due, Priority::NORMAL, || ())).collect();
-        shared.remotes[0].door.open();
+        let due = Instant::now() + Duration::from_millis(2);
+        let timed: Vec<_> = (0..3).map(|_| spawn_at_worker(&rt.handle(), &shared, 0, due)).collect();
         assert!(shared.remotes[1].timer_inbox.is_empty(), "all went to worker 0");
         assert!(shared.remotes[0].parker.park_timeout(Duration::ZERO), "the first push woke worker 0");
-        while std::time::Instant::now() < due + Duration::from_millis(1) {
+        while Instant::now() < due + Duration::from_millis(1) {
             std::thread::sleep(Duration::from_millis(1));
         }
         shared.idle.register_sleeper(1, false);
@@ -628,18 +642,21 @@ mod tests {
         assert!(report.is_balanced(), "{report:?}");
     }
 
-    #[test]
-    fn a_lingering_worker_s_check_sees_a_timed_task_sent_to_a_busy_peer() {
-        the_check_before_parking_sees_a_busy_peers_message(false, true);
+    /// What happens while worker 0 parks, in [`the_re_check_sees`].
+    #[derive(Clone, Copy, Debug)]
+    enum Meanwhile {
+        /// A task submitted from outside (its notify sees no sleeper).
+        Task,
+        /// Worker 1 links a timer into its own wheel (its announce reads worker 0 awake).
+        PeerTimer,
+        /// Worker 1 helps worker 0: it links worker 0's inbox into worker 0's wheel.
+        HelpedTimer,
     }
 
-    /// Something happens after worker 0's first look at its wake ticks and before it
-    /// registers (`before_register`): a task submitted from outside (its notify sees no
-    /// sleeper), worker 1 linking a timer into its own wheel (its announce reads worker 0
-    /// awake), or worker 1 helping worker 0 by linking worker 0's inbox into worker 0's
-    /// wheel (ditto). Only worker 0's re-check after its fence can see it; a permit given
-    /// beforehand is still there after `park` if worker 0 did not park.
-    fn the_re_check_sees(what: &'static str) {
+    /// `what` happens after worker 0's first look at its wake ticks and before it
+    /// registers (`before_register`): only worker 0's re-check after its fence can see
+    /// it; a permit given beforehand is still there after `park` if worker 0 did not park.
+    fn the_re_check_sees(what: Meanwhile) {
         use super::super::park::before_register;
         let (rt, shared, mut queues) = runtime_without_threads(2);
         let one = std::rc::Rc::new(WorkerCtx::new(shared.clone(), 1, queues.pop().unwrap()));
@@ -647,45 +664,40 @@ mod tests {
         let handles = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let (rt2, shared2, one2, handles2) = (rt.handle(), shared.clone(), one.clone(), handles.clone());
         before_register::set(move || {
-            let soon = std::time::Instant::now() + Duration::from_secs(1);
-            match what {
-                "task" => drop(rt2.spawn(Priority::NORMAL, || ())),
-                "peer timer" | "helped timer" => {
-                    let owner = if what == "peer timer" { 1 } else { 0 };
-                    // A worker that reads parked gets the timed tasks from outside.
-                    shared2.remotes[owner].door.close(u64::MAX);
-                    handles2.borrow_mut().push(rt2.spawn_at(soon, Priority::NORMAL, || ()));
-                    shared2.remotes[owner].door.open();
-                    assert!(!shared2.remotes[owner].timer_inbox.is_empty());
-                    if owner == 1 {
-                        one2.maintain_timers();
-                    } else {
-                        assert!(!one2.help_peers(), "worker 1 links worker 0's inbox");
-                    }
-                    assert!(shared2.remotes[owner].timer_inbox.is_empty());
-                }
-                _ => unreachable!(),
+            let soon = Instant::now() + Duration::from_secs(1);
+            let owner = match what {
+                Meanwhile::Task => return drop(rt2.spawn(Priority::NORMAL, || ())),
+                Meanwhile::PeerTimer => 1,
+                Meanwhile::HelpedTimer => 0,
+            };
+            handles2.borrow_mut().push(spawn_at_worker(&rt2, &shared2, owner, soon));
+            assert!(!shared2.remotes[owner].timer_inbox.is_empty());
+            if owner == 1 {
+                one2.maintain_timers();
+            } else {
+                assert!(!one2.help_peers(), "worker 1 links worker 0's inbox");
             }
+            assert!(shared2.remotes[owner].timer_inbox.is_empty());
         });
         shared.remotes[0].parker.unpark();
         zero.park();
-        assert!(shared.remotes[0].parker.park_timeout(Duration::ZERO), "worker 0 parked past: {what}");
+        assert!(shared.remotes[0].parker.park_timeout(Duration::ZERO), "worker 0 parked past: {what:?}");
         drop((handles, zero, one, queues));
         drop(rt);
     }
 
     #[test]
     fn the_re_check_sees_a_task_submitted_as_the_worker_parks() {
-        the_re_check_sees("task");
+        the_re_check_sees(Meanwhile::Task);
     }
 
     #[test]
     fn the_re_check_sees_a_peer_s_new_timer_linked_as_the_worker_parks() {
-        the_re_check_sees("peer timer");
+        the_re_check_sees(Meanwhile::PeerTimer);
     }
 
     #[test]
     fn the_re_check_sees_its_own_wheel_lowered_by_a_helper_as_it_parks() {
-        the_re_check_sees("helped timer");
+        the_re_check_sees(Meanwhile::HelpedTimer);
     }
 }
