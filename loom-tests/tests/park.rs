@@ -489,6 +489,8 @@ fn a_cancel_and_a_far_timer_sent_while_worker_parks_both_reach_it() {
 /// wheel: the linger's take finds it, or its submitter reads the park's `parked_until`
 /// and unparks the worker. The far one needs no wake-up (the park's timeout takes it,
 /// which loom does not model: it is taken at the end). A missed near timer is a deadlock.
+/// After a park, messages waiting make the worker linger again with its door still
+/// reading parked (the runtime's `linger` loop), as in a stream of timed tasks.
 #[test]
 fn timer_due_before_a_lingering_park_ends_wakes_it() {
     linger_while_timers_arrive(false);
@@ -557,26 +559,35 @@ fn linger_while_messages_arrive(take_first: bool, with_cancel: bool) {
         };
         let mut rounds = 0;
         // `WorkerCtx::main_loop`: step 1 takes the inbox; with nothing to run, `park`
-        // lingers.
-        while !take(&mut timers) {
-            assert!(rounds < MAX_ROUNDS, "the worker did not take the near timer in its bounded loop");
-            rounds += 1;
-            let mut near = take_first && take(&mut timers);
-            w.rt.door.close_lingering(UNTIL);
-            step("worker: lingering, published parked_until, fenced");
-            near |= !take_first && take(&mut timers);
-            if near {
-                w.rt.door.open();
-                break;
-            }
-            let was_searching = w.searching.replace(false);
-            w.rt.idle.register_sleeper(0, was_searching);
-            fence(SeqCst);
-            step("worker: parking until UNTIL");
-            let _ = w.rt.parker.park_timeout(Duration::from_micros(UNTIL));
-            w.rt.door.open();
-            if w.rt.idle.unregister_sleeper(0) {
-                w.searching.set(true);
+        // lingers, and lingers again without opening its door while messages keep
+        // coming (the park ran to its end and nobody notified it).
+        'main: while !take(&mut timers) {
+            loop {
+                assert!(rounds < MAX_ROUNDS, "the worker did not take the near timer in its bounded loop");
+                rounds += 1;
+                let mut near = take_first && take(&mut timers);
+                w.rt.door.close_lingering(UNTIL);
+                step("worker: lingering, published parked_until, fenced");
+                near |= !take_first && take(&mut timers);
+                if near {
+                    w.rt.door.open();
+                    break 'main;
+                }
+                let was_searching = w.searching.replace(false);
+                w.rt.idle.register_sleeper(0, was_searching);
+                fence(SeqCst);
+                step("worker: parking until UNTIL");
+                let _ = w.rt.parker.park_timeout(Duration::from_micros(UNTIL));
+                let notified = w.rt.idle.unregister_sleeper(0);
+                if notified {
+                    w.searching.set(true);
+                }
+                let streaming = !rt.timer_inbox.is_empty() || !rt.timer_cancels.is_empty();
+                if notified || !streaming {
+                    w.rt.door.open();
+                    break;
+                }
+                step("worker: messages came, lingering again");
             }
         }
         for s in submitters {
