@@ -17,6 +17,8 @@
 //! - `tests/push_local.rs`: a worker's push onto its own queue vs a peer going to sleep;
 //! - `tests/batch_steal.rs`: a batch stolen from the injectors by a worker outside a
 //!   search vs a searcher going to sleep (the batch is in neither queue for a moment);
+//! - `tests/searcher_hand_off.rs`: the last searcher to stop looks for work a submitter
+//!   left to it (trusting the searcher, it woke nobody) and wakes a sleeper for it;
 //! - `tests/park.rs`: the sleep/wake protocol and the park door (no lost wake-up, with
 //!   and without a timer deadline);
 //! - `tests/timer_inbox.rs`, `tests/timers.rs`: remote timer registration and cancel

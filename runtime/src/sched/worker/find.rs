@@ -166,7 +166,8 @@ impl WorkerCtx {
     /// its push: one of the two sees the other). This wake-up is not only for
     /// parallelism: a submitter (or a sender of a timer message) that saw this worker
     /// searching skipped its own wake-up, and relies on this look for the work the
-    /// searcher did not take itself.
+    /// searcher did not take itself. Modelled in `loom-tests/tests/searcher_hand_off.rs`
+    /// (seen to fail without the look and without its fence).
     pub(super) fn stop_searching(&self) {
         if self.searching.replace(false) && self.shared.idle.stop_searching() {
             fence(SeqCst);
