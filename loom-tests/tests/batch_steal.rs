@@ -29,21 +29,12 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{counter, detached_task, get, model, Hub};
-use kairos_rt_core::idle::Idle;
-use kairos_rt_core::park::Parker;
-use kairos_rt_core::queue::{Injectors, RunQueue};
+use common::{counter, detached_task, get, model, Hub, TwoWorkers};
+use kairos_rt_core::queue::RunQueue;
 use kairos_rt_core::task::RunResult;
 use kairos_rt_core::Priority;
 use loom::sync::atomic::{fence, Ordering::SeqCst};
-use loom::sync::Arc;
 use loom::thread;
-
-struct Rt {
-    idle: Idle,
-    injectors: Injectors,
-    parker1: Parker,
-}
 
 /// What worker 0 does after its steal.
 #[derive(Clone, Copy)]
@@ -59,7 +50,7 @@ enum Look {
 fn batch_steal_vs_sleeping_searcher(look: Look) {
     model(2, move || {
         let hub = Hub::new();
-        let rt = Arc::new(Rt { idle: Idle::new(2), injectors: Injectors::new(), parker1: Parker::new() });
+        let rt = TwoWorkers::new();
         let runs = counter();
         for _ in 0..3 {
             let r = runs.clone();
@@ -85,10 +76,7 @@ fn batch_steal_vs_sleeping_searcher(look: Look) {
                     Look::None => false,
                 };
                 if wants {
-                    if let Some(i) = rt.idle.notify_one() {
-                        assert_eq!(i, 1);
-                        rt.parker1.unpark();
-                    }
+                    rt.notify_one();
                 }
                 assert!(matches!(first.run(), RunResult::Finished(_)));
                 rq0

@@ -21,31 +21,11 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{counter, detached_task, get, model, Hub};
-use kairos_rt_core::idle::Idle;
-use kairos_rt_core::park::Parker;
-use kairos_rt_core::queue::Injectors;
+use common::{counter, detached_task, get, model, Hub, TwoWorkers};
 use kairos_rt_core::task::RunResult;
 use kairos_rt_core::Priority;
 use loom::sync::atomic::{fence, Ordering::SeqCst};
-use loom::sync::Arc;
 use loom::thread;
-
-struct Rt {
-    idle: Idle,
-    injectors: Injectors,
-    parker1: Parker,
-}
-
-impl Rt {
-    /// Wakes worker 1 if `Idle::notify_one` picks it (the only sleeper here).
-    fn notify_one(&self) {
-        if let Some(i) = self.idle.notify_one() {
-            assert_eq!(i, 1);
-            self.parker1.unpark();
-        }
-    }
-}
 
 /// What worker 0 does when it stops searching.
 #[derive(Clone, Copy)]
@@ -61,7 +41,7 @@ enum HandOff {
 fn last_searcher_vs_trusting_submitter(hand_off: HandOff) {
     model(2, move || {
         let hub = Hub::new();
-        let rt = Arc::new(Rt { idle: Idle::new(2), injectors: Injectors::new(), parker1: Parker::new() });
+        let rt = TwoWorkers::new();
         // Worker 1 went to sleep with nothing to find; worker 0 searches.
         rt.idle.register_sleeper(1, false);
         assert!(rt.idle.try_start_searching());

@@ -8,10 +8,15 @@
 //! - [`DropCount`]: a capture that counts its drops (a body or an output dropped).
 //! - [`CountingWaker`]: a waker that counts its wake-ups; [`Mailbox`]: a blocking
 //!   hand-off between threads (no spinning, which loom cannot bound).
+//! - [`TwoWorkers`]: the idle protocol of two workers, the injectors and worker 1's
+//!   parker, for the models where worker 1 sleeps while worker 0 and a submitter act.
 //! - [`model`]: `loom::model` with the preemption bound from `LOOM_MAX_PREEMPTIONS`
 //!   (2 if unset), raised to a model's own minimum; it also fails when loom raised a
 //!   violation that kairos's own `catch_unwind` (around bodies and drops) swallowed.
 
+use kairos_rt_core::idle::Idle;
+use kairos_rt_core::park::Parker;
+use kairos_rt_core::queue::Injectors;
 use kairos_rt_core::sync::deque::{Injector, Steal};
 use kairos_rt_core::task::{
     allocate, Closure, FutureBody, JoinHandle, Outcome, Schedule, TaskOptions, TaskRef,
@@ -300,4 +305,27 @@ where
 /// Priority level `level` (0..=63).
 pub fn prio(level: u8) -> Priority {
     Priority::new(level).expect("valid level")
+}
+
+/// Two workers' idle protocol, the injectors, and worker 1's parker (the only sleeper of
+/// the models that use it).
+pub struct TwoWorkers {
+    pub idle: Idle,
+    pub injectors: Injectors,
+    pub parker1: Parker,
+}
+
+impl TwoWorkers {
+    /// Both awake, nothing queued.
+    pub fn new() -> Arc<TwoWorkers> {
+        Arc::new(TwoWorkers { idle: Idle::new(2), injectors: Injectors::new(), parker1: Parker::new() })
+    }
+
+    /// `Shared::notify_one`: wakes worker 1 if `Idle::notify_one` picks it.
+    pub fn notify_one(&self) {
+        if let Some(i) = self.idle.notify_one() {
+            assert_eq!(i, 1, "worker 1 is the only sleeper");
+            self.parker1.unpark();
+        }
+    }
 }
