@@ -33,7 +33,7 @@ use kairos_rt_core::task::{allocate, Closure, RunResult, TaskOptions, TaskRef};
 use kairos_rt_core::timer::{Inserted, TimerDriver};
 use kairos_rt_core::timer_inbox::TimerInbox;
 use kairos_rt_core::Priority;
-use loom::sync::atomic::{fence, AtomicUsize, Ordering::*};
+use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;
 use std::cell::Cell;
@@ -597,6 +597,108 @@ fn linger_while_messages_arrive(take_first: bool, with_cancel: bool) {
         assert_eq!(cancels.get(), usize::from(with_cancel), "the cancel is taken once");
         let linked = if with_cancel { 2 } else { 3 };
         shut_down_wheel(&hub, timers, linked, 3);
+    });
+}
+
+/// The linger loop with the clock moving (`WorkerCtx::linger`): while the clock is
+/// before tick 3 a round lingers until 3 (`limit`, INBOX_LINGER from now), after it
+/// until 100. A far timer (due 2000) is sent and then the clock passes 3 and ends a park
+/// until 3 (loom's `park_timeout` never times out: a thread stands for the clock); a
+/// timer due at 5 is sent meanwhile. Between two rounds the door reads the first round's
+/// `parked_until` (3) with the flag set, so a push of the near timer then wakes nobody:
+/// the next round's publish and fence before its take are what make either its take find
+/// it or its sender read 100 and unpark the worker. Without that publish
+/// (`republish == false`) a push after the second round's take reads 3 and the worker
+/// parks until 100 with a timer due at 5 in its inbox: loom reports the deadlock.
+#[test]
+fn a_timer_sent_between_two_lingering_rounds_reaches_the_wheel() {
+    linger_again_while_the_clock_moves(true);
+}
+
+/// [`a_timer_sent_between_two_lingering_rounds_reaches_the_wheel`] with a second round
+/// that takes without publishing its own `parked_until` first.
+#[test]
+#[should_panic(expected = "deadlock")]
+fn a_timer_sent_between_two_lingering_rounds_is_lost_without_the_second_publish() {
+    linger_again_while_the_clock_moves(false);
+}
+
+fn linger_again_while_the_clock_moves(republish: bool) {
+    const EARLY: u64 = 3;
+    const UNTIL: u64 = 100;
+    const MAX: usize = 6;
+    model(2, move || {
+        let hub = Hub::new();
+        let rt = Rt::new();
+        let passed = Arc::new(AtomicBool::new(false));
+        let mut timers = TimerDriver::new();
+        assert!(matches!(timers.insert(timed(&hub, 1000, &counter())), Inserted::Linked));
+        let near_task = timed(&hub, 5, &counter());
+        let near_addr = near_task.as_ptr();
+        let near = {
+            let rt = rt.clone();
+            thread::spawn(move || rt.push_timer_inbox(near_task, 5))
+        };
+        // A far timer, then the clock passes `EARLY` (a park until `EARLY` times out).
+        let clock = {
+            let (rt, passed, task) = (rt.clone(), passed.clone(), timed(&hub, 2000, &counter()));
+            thread::spawn(move || {
+                rt.push_timer_inbox(task, 2000);
+                passed.store(true, SeqCst);
+                step("clock: past EARLY, the park until EARLY times out");
+                rt.parker.unpark();
+            })
+        };
+        let w = Worker::new(rt.clone());
+        let take = |timers: &mut TimerDriver| {
+            let mut near = false;
+            for t in rt.timer_inbox.take() {
+                near |= t.as_ptr() == near_addr;
+                assert!(matches!(timers.insert(t), Inserted::Linked));
+            }
+            rt.drain_cancels();
+            near
+        };
+        let mut rounds = 0;
+        'main: while !take(&mut timers) {
+            let mut first = true;
+            loop {
+                assert!(rounds < MAX, "the worker did not take the near timer in its bounded loop");
+                rounds += 1;
+                let until = if passed.load(SeqCst) { UNTIL } else { EARLY };
+                if first || republish {
+                    w.rt.door.close_lingering(until);
+                }
+                first = false;
+                step(format!("worker: lingering until {until}"));
+                if take(&mut timers) {
+                    w.rt.door.open();
+                    break 'main;
+                }
+                let was_searching = w.searching.replace(false);
+                w.rt.idle.register_sleeper(0, was_searching);
+                fence(SeqCst);
+                // `clock.until(tick)` is `None` once the clock passed the tick: no park.
+                if !(until == EARLY && passed.load(SeqCst)) {
+                    step(format!("worker: parking until {until}"));
+                    let _ = w.rt.parker.park_timeout(Duration::from_micros(until));
+                }
+                let notified = w.rt.idle.unregister_sleeper(0);
+                if notified {
+                    w.searching.set(true);
+                }
+                let streaming = !rt.timer_inbox.is_empty() || !rt.timer_cancels.is_empty();
+                if notified || !streaming {
+                    w.rt.door.open();
+                    break;
+                }
+                step("worker: messages came, lingering again");
+            }
+        }
+        near.join().unwrap();
+        clock.join().unwrap();
+        take(&mut timers);
+        shut_down_wheel(&hub, timers, 3, 3);
     });
 }
 

@@ -655,30 +655,32 @@ mod tests {
     }
 
     /// `what` happens after worker 0's first look at its wake ticks and before it
-    /// registers (`before_register`): only worker 0's re-check after its fence can see
+    /// registers (`hooks::BEFORE_REGISTER`): only worker 0's re-check after its fence can see
     /// it; a permit given beforehand is still there after `park` if worker 0 did not park.
     fn the_re_check_sees(what: Meanwhile) {
-        use super::super::park::before_register;
+        use super::super::park::hooks::BEFORE_REGISTER;
         let (rt, shared, mut queues) = runtime_without_threads(2);
         let one = std::rc::Rc::new(WorkerCtx::new(shared.clone(), 1, queues.pop().unwrap()));
         let zero = WorkerCtx::new(shared.clone(), 0, queues.pop().unwrap());
         let handles = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let (rt2, shared2, one2, handles2) = (rt.handle(), shared.clone(), one.clone(), handles.clone());
-        before_register::set(move || {
-            let soon = Instant::now() + Duration::from_secs(1);
-            let owner = match what {
-                Meanwhile::Task => return drop(rt2.spawn(Priority::NORMAL, || ())),
-                Meanwhile::PeerTimer => 1,
-                Meanwhile::HelpedTimer => 0,
-            };
-            handles2.borrow_mut().push(spawn_at_worker(&rt2, &shared2, owner, soon));
-            assert!(!shared2.remotes[owner].timer_inbox.is_empty());
-            if owner == 1 {
-                one2.maintain_timers();
-            } else {
-                assert!(!one2.help_peers(), "worker 1 links worker 0's inbox");
-            }
-            assert!(shared2.remotes[owner].timer_inbox.is_empty());
+        BEFORE_REGISTER.with(|h| {
+            h.set(move || {
+                let soon = Instant::now() + Duration::from_secs(1);
+                let owner = match what {
+                    Meanwhile::Task => return drop(rt2.spawn(Priority::NORMAL, || ())),
+                    Meanwhile::PeerTimer => 1,
+                    Meanwhile::HelpedTimer => 0,
+                };
+                handles2.borrow_mut().push(spawn_at_worker(&rt2, &shared2, owner, soon));
+                assert!(!shared2.remotes[owner].timer_inbox.is_empty());
+                if owner == 1 {
+                    one2.maintain_timers();
+                } else {
+                    assert!(!one2.help_peers(), "worker 1 links worker 0's inbox");
+                }
+                assert!(shared2.remotes[owner].timer_inbox.is_empty());
+            })
         });
         shared.remotes[0].parker.unpark();
         zero.park();

@@ -30,14 +30,18 @@
 //!   peer and not itself; with nothing ready it registers, fences and re-checks the rest
 //!   as a plain park does, and parks until the tick [`linger_wake`] picks (a deadline the
 //!   take brought before `parked_until`, which it then lowers to that tick);
-//! - when that park runs to the linger's end, nobody notified the worker for work, and
-//!   messages came meanwhile, it lingers again *without opening its door*: a new
+//! - when that park was aimed at the linger's end (not at a deadline of its own or a
+//!   watch on a peer; a park an unpark cut short counts too), nobody notified the
+//!   worker for work, and messages came meanwhile, it lingers again *without opening
+//!   its door*: a new
 //!   `parked_until`, the fence, the take, as above. Each round is a linger of its own, so
 //!   the argument below holds for each; between two rounds the door reads the last
 //!   round's `parked_until` with the flag set, and a push then waits for the next round's
 //!   take (after its fence), or, due before that `parked_until`, unparks the owner. It
-//!   leaves (door open, back to the main loop) at a deadline of its own or a watch on a
-//!   peer, on a notify, at shutdown, or when a round's park ends with no new messages.
+//!   leaves (door open, back to the main loop) when a round's take queues tasks, when
+//!   its re-check finds ready work or an awake peer's messages, at a deadline of its own
+//!   or a watch on a peer, on a notify, at shutdown, or when a round's park ends with no
+//!   new messages.
 //!
 //! A submitter that reads the lingering `parked_until` finds the flag set, so it unparks
 //! the owner only for a task due before the park ends; a push the take misses read that
@@ -156,7 +160,7 @@ impl WorkerCtx {
             }
         }
         #[cfg(test)]
-        before_register::run();
+        hooks::BEFORE_REGISTER.with(hooks::Hook::run);
         let was_searching = self.searching.replace(false);
         self.shared.idle.register_sleeper(self.index, was_searching);
         remote.door.close(target.unwrap_or(u64::MAX));
@@ -216,9 +220,9 @@ impl WorkerCtx {
     /// publish `parked_until` (at most [`INBOX_LINGER`] ahead) with `inbox_wake_sent`
     /// left set, fence, take the inbox into the wheel; then, with nothing ready, register
     /// as a sleeper, fence, re-check, and park until the tick [`linger_wake`] picks.
-    /// While messages keep coming (the park ran to its end, nobody notified the worker,
-    /// and the inbox or cancel queue refilled meanwhile), it lingers again without
-    /// opening its door in between. Returns true: a timer wait.
+    /// While messages keep coming (the park was aimed at the linger's end, nobody
+    /// notified the worker, and the inbox or cancel queue refilled meanwhile), it
+    /// lingers again without opening its door in between. Returns true: a timer wait.
     fn linger(&self, mut wake: WakeAt) -> bool {
         let remote = self.remote();
         let clock = &self.shared.clock;
@@ -239,7 +243,7 @@ impl WorkerCtx {
                 return true;
             }
             #[cfg(test)]
-            before_register::run();
+            hooks::BEFORE_REGISTER.with(hooks::Hook::run);
             let was_searching = self.searching.replace(false);
             self.shared.idle.register_sleeper(self.index, was_searching);
             fence(SeqCst);
@@ -264,6 +268,8 @@ impl WorkerCtx {
             }
             #[cfg(test)]
             oversleep::after_park(&self.shared, self.index);
+            #[cfg(test)]
+            hooks::AFTER_LINGER_PARK.with(hooks::Hook::run);
             let notified = self.shared.idle.unregister_sleeper(self.index);
             if notified {
                 self.searching.set(true);
@@ -353,30 +359,47 @@ pub(crate) mod oversleep {
     }
 }
 
-/// A test's hook run once by this thread's next park (plain, or a round of a lingering
-/// one), after its look at the wake ticks (a linger's: after its take) and before it
-/// registers as a sleeper: lets a test put a push or an announce in the window the
-/// re-check covers, or messages into a lingering park.
+/// Tests' hooks into a park: a closure set by a test on this thread runs once, the next
+/// time this thread passes the hook's place.
 #[cfg(test)]
-pub(crate) mod before_register {
+pub(crate) mod hooks {
     use std::cell::RefCell;
 
-    thread_local! {
-        static HOOK: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
-    }
+    /// One hook: empty, or the closure to run at the next pass.
+    pub(crate) struct Hook(RefCell<Option<Box<dyn FnOnce()>>>);
 
-    pub(crate) fn set(f: impl FnOnce() + 'static) {
-        HOOK.with(|h| *h.borrow_mut() = Some(Box::new(f)));
-    }
-
-    pub(super) fn run() {
-        if let Some(f) = HOOK.with(|h| h.borrow_mut().take()) {
-            f();
+    impl Hook {
+        const fn new() -> Hook {
+            Hook(RefCell::new(None))
         }
+
+        /// Runs `f` at the next pass (replacing a closure not run yet).
+        pub(crate) fn set(&self, f: impl FnOnce() + 'static) {
+            *self.0.borrow_mut() = Some(Box::new(f));
+        }
+
+        /// The pass: runs the closure, if one is set.
+        pub(crate) fn run(&self) {
+            let f = self.0.borrow_mut().take();
+            if let Some(f) = f {
+                f();
+            }
+        }
+    }
+
+    thread_local! {
+        /// In a park (plain, or a round of a lingering one), after its look at the wake
+        /// ticks (a linger's: after its take) and before it registers as a sleeper: a
+        /// test puts a push or an announce in the window the re-check covers, or
+        /// messages into a lingering park.
+        pub(crate) static BEFORE_REGISTER: Hook = const { Hook::new() };
+        /// In a lingering round, after its park returned and before the worker leaves
+        /// the sleepers: a test notifies it there, as a notifier would during the park.
+        pub(crate) static AFTER_LINGER_PARK: Hook = const { Hook::new() };
     }
 }
 
-/// Lingering parks, for tests.
+/// Rounds of lingering parks (each take under a published `parked_until`), for tests.
 #[cfg(test)]
 pub(crate) static LINGERS: super::events::RuntimeEvents = super::events::RuntimeEvents::new();
 
@@ -514,7 +537,7 @@ mod tests {
     /// park ends with nothing new, the worker leaves and its door reads awake.
     #[test]
     fn a_worker_lingers_again_while_timers_keep_coming() {
-        use super::before_register;
+        use super::hooks::BEFORE_REGISTER;
         let (rt, shared, mut queues) = runtime_without_threads(1);
         let worker = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
         LINGERS.watch(&shared);
@@ -525,11 +548,13 @@ mod tests {
         let mut far = spawn_far(&rt.handle(), 10);
         let later = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let (handle, later2, shared2) = (rt.handle(), later.clone(), shared.clone());
-        before_register::set(move || {
-            later2.borrow_mut().extend(spawn_far(&handle, 5));
-            assert_ne!(shared2.remotes[0].door.parked_until(), 0, "the door reads parked meanwhile");
-            let woken = shared2.remotes[0].parker.park_timeout(Duration::ZERO);
-            assert!(!woken, "a far timer sent to a lingering worker woke it");
+        BEFORE_REGISTER.with(|h| {
+            h.set(move || {
+                later2.borrow_mut().extend(spawn_far(&handle, 5));
+                assert_ne!(shared2.remotes[0].door.parked_until(), 0, "the door reads parked meanwhile");
+                let woken = shared2.remotes[0].parker.park_timeout(Duration::ZERO);
+                assert!(!woken, "a far timer sent to a lingering worker woke it");
+            })
         });
         worker.park();
         assert_eq!(LINGERS.count(), 2, "the worker did not linger again for the timers sent meanwhile");
@@ -543,5 +568,139 @@ mod tests {
         let report = rt.shutdown();
         assert_eq!(report.cancelled, 15, "{report:?}");
         assert!(report.is_balanced(), "{report:?}");
+    }
+
+    use crate::sched::shared::Shared;
+    use crate::JoinHandle;
+
+    /// Far-off timed tasks sent from outside (`n` of them, an hour ahead).
+    fn far_timers(rt: &crate::runtime::Handle, n: u64) -> Vec<JoinHandle<()>> {
+        let far_at = Instant::now() + Duration::from_secs(3600);
+        (0..n).map(|i| rt.spawn_at(far_at + Duration::from_nanos(i), Priority::LOW, || ())).collect()
+    }
+
+    /// Worker 0 of `workers` lingers (10 far timers in its inbox; `before` runs first)
+    /// and `during` runs in its first round, after its take; 5 more far timers are sent
+    /// then, so messages wait when the round ends. Returns after the park.
+    fn linger_with(
+        workers: usize,
+        before: impl FnOnce(&Shared),
+        during: impl FnOnce(&crate::runtime::Handle, &Arc<Shared>) + 'static,
+    ) -> (Runtime, Arc<Shared>, WorkerCtx, Vec<JoinHandle<()>>) {
+        let (rt, shared, mut queues) = runtime_without_threads(workers);
+        let worker = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
+        LINGERS.watch(&shared);
+        // Worker 0's door reads parked while they are sent: `timer_owner` picks it.
+        shared.remotes[0].door.close(u64::MAX);
+        let mut far = far_timers(&rt.handle(), 10);
+        shared.remotes[0].door.open();
+        let _ = shared.remotes[0].parker.park_timeout(Duration::ZERO);
+        before(&shared);
+        let later = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let (handle, later2, shared2) = (rt.handle(), later.clone(), shared.clone());
+        super::hooks::BEFORE_REGISTER.with(|h| {
+            h.set(move || {
+                later2.borrow_mut().extend(far_timers(&handle, 5));
+                during(&handle, &shared2);
+            })
+        });
+        worker.park();
+        far.append(&mut later.borrow_mut());
+        (rt, shared, worker, far)
+    }
+
+    /// Cancels `far`, lets worker 0 take the cancels, shuts down: all accounted for.
+    fn finish_lingering(rt: Runtime, worker: WorkerCtx, far: Vec<JoinHandle<()>>) {
+        assert!(far.iter().all(|h| h.cancel()));
+        worker.maintain_timers();
+        drop(worker);
+        let report = rt.shutdown();
+        assert!(report.is_balanced(), "{report:?}");
+    }
+
+    /// A round whose park ends at a watch on a peer (worker 1, stuck in a task past a due
+    /// timer) leaves the loop though messages came: the main loop helps that peer.
+    #[test]
+    fn a_lingering_worker_leaves_for_a_watch_on_a_peer() {
+        let (rt, shared, worker, far) = linger_with(
+            2,
+            |shared| {
+                shared.remotes[1].running_since.store(0, SeqCst);
+                shared.remotes[1].next_due.store(shared.clock.now_tick(), SeqCst);
+            },
+            |_, _| {},
+        );
+        assert_eq!(LINGERS.count(), 1, "it lingered again instead of helping its stuck peer");
+        assert!(!shared.remotes[0].timer_inbox.is_empty(), "the messages are left to the main loop");
+        shared.remotes[1].next_due.store(u64::MAX, SeqCst);
+        shared.remotes[1].running_since.store(u64::MAX, SeqCst);
+        finish_lingering(rt, worker, far);
+    }
+
+    /// A round whose re-check finds ready work leaves the loop though messages came.
+    #[test]
+    fn a_lingering_worker_leaves_for_ready_work() {
+        let (rt, _, worker, far) =
+            linger_with(1, |_| {}, |handle, _| drop(handle.spawn(Priority::LOW, || ())));
+        assert_eq!(LINGERS.count(), 1, "it lingered again with ready work waiting");
+        finish_lingering(rt, worker, far);
+    }
+
+    /// A worker taken off the sleepers while it lingers (as `notify_one` does for work)
+    /// leaves the loop as the searcher its notifier counted, though messages came. The
+    /// notify comes at the end of the first round's park (`hooks::AFTER_LINGER_PARK`), as
+    /// a notifier's would during it.
+    #[test]
+    fn a_lingering_worker_notified_leaves_as_a_searcher() {
+        let (rt, shared, worker, far) = linger_with(
+            1,
+            |_| {},
+            |_, shared| {
+                let shared = shared.clone();
+                super::hooks::AFTER_LINGER_PARK.with(|h| {
+                    h.set(move || {
+                        assert_eq!(shared.idle.notify_one(), Some(0), "worker 0 sleeps, nobody searches");
+                    })
+                });
+            },
+        );
+        assert_eq!(LINGERS.count(), 1, "notified, it lingered again");
+        assert!(worker.searching.get(), "notified, it left without its searching flag");
+        assert_eq!(shared.idle.num_searching(), 1, "the notifier counted it as searching");
+        assert_eq!(shared.remotes[0].door.parked_until(), 0, "its door reads awake");
+        worker.stop_searching();
+        finish_lingering(rt, worker, far);
+    }
+
+    /// Each round publishes its own end before its take: a timed task due before the
+    /// second round ends, sent after that round's take, wakes the worker (it read the
+    /// second round's `parked_until`, not the first's, which has passed).
+    #[test]
+    fn a_timer_due_before_a_second_round_ends_wakes_the_worker() {
+        let near = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let near2 = near.clone();
+        let (rt, _, worker, far) = linger_with(
+            1,
+            |_| {},
+            move |handle, shared| {
+                let (handle, shared) = (handle.clone(), shared.clone());
+                super::hooks::BEFORE_REGISTER.with(|h| {
+                    h.set(move || {
+                        // Round 2, after its take.
+                        let due = Instant::now() + Duration::from_micros(100);
+                        near2.borrow_mut().push(handle.spawn_at(due, Priority::LOW, || ()));
+                        let woken = shared.remotes[0].parker.park_timeout(Duration::ZERO);
+                        shared.remotes[0].parker.unpark();
+                        assert!(woken, "a timer due before the round ends did not wake the worker");
+                    })
+                });
+            },
+        );
+        assert!(LINGERS.count() >= 2, "it did not linger again");
+        while let Some(t) = worker.queue.pop() {
+            worker.run_task(t);
+        }
+        let _ = near.borrow()[0].cancel();
+        finish_lingering(rt, worker, far);
     }
 }
