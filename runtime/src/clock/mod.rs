@@ -72,7 +72,17 @@ impl Clock {
 
     /// The first tick at or after `t` (rounded up); `u64::MAX` beyond the horizon.
     pub(crate) fn due_tick(&self, t: Instant) -> u64 {
-        due_tick_of_nanos(t.saturating_duration_since(self.start).as_nanos())
+        let since = t.saturating_duration_since(self.start);
+        // In `u64` while the nanoseconds fit (about 584 years), the common case of every
+        // timed spawn; in `u128` beyond.
+        let nanos = since
+            .as_secs()
+            .checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(u64::from(since.subsec_nanos()) + (TICK_NANOS - 1)));
+        match nanos {
+            Some(n) => n >> TICK_SHIFT,
+            None => due_tick_of_nanos(since.as_nanos()),
+        }
     }
 
     /// The due tick of `delay` from now; `u64::MAX` if it overflows.
@@ -111,6 +121,19 @@ mod tests {
         assert_eq!(clock.floor_tick(t), 1);
         assert_eq!(clock.due_tick(clock.start + Duration::from_nanos(1024)), 1);
         assert_eq!(clock.due_tick(clock.start), 0);
+    }
+
+    #[test]
+    fn due_ticks_agree_with_the_u128_rule() {
+        let clock = Clock::new();
+        for nanos in [0u64, 1, 1023, 1024, 1025, 999_999_999, 1_000_000_000, 3_600_000_000_001, u64::MAX / 2]
+        {
+            let t = clock.start + Duration::from_nanos(nanos);
+            assert_eq!(clock.due_tick(t), due_tick_of_nanos(u128::from(nanos)), "{nanos} ns");
+        }
+        // Past the u64 range of nanoseconds: the u128 rule.
+        let far = Duration::from_secs(u64::MAX / 1_000_000_000 + 1);
+        assert_eq!(clock.due_tick(clock.start + far), due_tick_of_nanos(far.as_nanos()));
     }
 
     #[test]
