@@ -732,4 +732,49 @@ mod tests {
         assert!(report.is_balanced(), "{report:?}");
         assert!(state.upgrade().is_none(), "the shared state is freed once the task is gone");
     }
+
+    /// Shutdown's final drain runs a closure it finds in the injectors and counts it by
+    /// how it ended: one that panics there is `panicked`, not `completed`. (No worker
+    /// thread ever starts here, so the final drain is what runs the queued closures.)
+    #[test]
+    fn a_closure_that_panics_in_the_final_drain_counts_as_panicked() {
+        let (rt, _shared) = runtime_without_threads();
+        let fine = rt.spawn(Priority::NORMAL, || 7);
+        let bad = rt.spawn(Priority::NORMAL, || -> u32 { panic!("panics in the final drain") });
+        let report = rt.shutdown();
+        assert_eq!((report.completed, report.panicked), (1, 1), "{report:?}");
+        assert!(report.is_balanced(), "{report:?}");
+        assert_eq!(fine.join().unwrap(), 7);
+        assert!(bad.join().unwrap_err().is_panic());
+    }
+
+    /// A timed closure registered from outside waits in its owner's timer inbox; if no
+    /// worker took it into a wheel before the last one left, shutdown's final drain
+    /// cancels it from the inbox (`timers_dropped`) and its handle resolves.
+    #[test]
+    fn a_timed_closure_left_in_a_timer_inbox_is_dropped_by_the_final_drain() {
+        let (rt, shared) = runtime_without_threads();
+        let h = rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ());
+        assert!(
+            shared.remotes.iter().any(|r| !r.timer_inbox.is_empty()),
+            "the timed closure waits in a timer inbox"
+        );
+        let report = rt.shutdown();
+        assert_eq!((report.submitted, report.timers_dropped), (1, 1), "{report:?}");
+        assert!(report.is_balanced(), "{report:?}");
+        assert!(h.is_finished(), "the final drain ended it");
+        assert!(h.join().unwrap_err().is_shutdown());
+    }
+
+    /// A ready closure cancelled while it waits in the injectors is found already ended
+    /// by shutdown's final drain (`Skipped`), which counts it once, as cancelled.
+    #[test]
+    fn a_closure_cancelled_in_the_injectors_is_counted_by_the_final_drain() {
+        let (rt, _shared) = runtime_without_threads();
+        let h = rt.spawn(Priority::NORMAL, || ());
+        assert!(h.cancel());
+        let report = rt.shutdown();
+        assert_eq!((report.submitted, report.cancelled), (1, 1), "{report:?}");
+        assert!(report.is_balanced(), "{report:?}");
+    }
 }

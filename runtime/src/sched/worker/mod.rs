@@ -395,3 +395,30 @@ impl WorkerCtx {
         }
     }
 }
+
+#[cfg(test)]
+mod exit_tests {
+    use super::WorkerCtx;
+    use crate::test_support::runtime_without_threads;
+    use crate::Priority;
+    use std::time::Duration;
+
+    /// A worker's exit cancels the timed tasks in its own timer inbox at once, not only
+    /// the final drain (which waits for the last worker: after a `shutdown_timeout` that
+    /// gave up on a stuck peer, maybe never): their handles resolve when this worker goes.
+    #[test]
+    fn a_worker_exit_drops_the_timed_tasks_in_its_inbox() {
+        let (rt, shared, mut queues) = runtime_without_threads(1);
+        let h = rt.spawn_after(Duration::from_secs(3600), Priority::NORMAL, || ());
+        assert!(!shared.remotes[0].timer_inbox.is_empty(), "registered from outside: in the inbox");
+        // Play worker 0's way out, as after its main loop found no ready work.
+        let worker = WorkerCtx::new(shared.clone(), 0, queues.pop().expect("one queue"));
+        worker.exit();
+        assert!(h.is_finished(), "the exit cancelled the timed closure in its inbox");
+        drop(worker);
+        let report = rt.shutdown();
+        assert_eq!((report.submitted, report.timers_dropped), (1, 1), "{report:?}");
+        assert!(report.is_balanced(), "{report:?}");
+        assert!(h.join().unwrap_err().is_shutdown());
+    }
+}
