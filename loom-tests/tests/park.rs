@@ -481,6 +481,87 @@ fn a_cancel_and_a_far_timer_sent_while_worker_parks_both_reach_it() {
     });
 }
 
+/// The start of the linger models: worker 0's wheel holding a timer due at 1000, and a
+/// thread that sends worker 0 a timer due at 5 (the near timer: it must reach the wheel
+/// before the worker sleeps past 5). Returns the wheel, the near task's address and the
+/// sender.
+fn wheel_and_near_timer_sender(
+    hub: &Arc<Hub>,
+    rt: &Arc<Rt>,
+) -> (TimerDriver, std::ptr::NonNull<kairos_rt_core::task::Header>, thread::JoinHandle<()>) {
+    let mut timers = TimerDriver::new();
+    assert!(matches!(timers.insert(timed(hub, 1000, &counter())), Inserted::Linked));
+    let near_task = timed(hub, 5, &counter());
+    let near_addr = near_task.as_ptr();
+    let rt = rt.clone();
+    let near = thread::spawn(move || rt.push_timer_inbox(near_task, 5));
+    (timers, near_addr, near)
+}
+
+/// How a linger model varies `WorkerCtx::linger`'s rounds.
+struct LingerPlan<'a> {
+    /// Take before publishing the round's end (a broken order).
+    take_first: bool,
+    /// Publish each round's end (false: only the first round's, a broken loop).
+    republish: bool,
+    /// The end of a round that begins now.
+    until: &'a dyn Fn() -> u64,
+    /// Whether the clock has passed `until` already (the runtime then does not park).
+    passed: &'a dyn Fn(u64) -> bool,
+}
+
+impl Worker {
+    /// `WorkerCtx::linger` in the runtime's order, round after round: publish the round's
+    /// end (`close_lingering`: flag set, `parked_until`, fence), take (`take` links the
+    /// inbox and drains the cancels, and says whether the near timer came: then the worker
+    /// opens its door and leaves), register as a sleeper, fence, park, leave the sleepers,
+    /// and go round again, door still closed, while messages wait and nobody notified it.
+    /// Returns whether a take found the near timer; `rounds` counts against `max`.
+    fn linger(
+        &self,
+        plan: &LingerPlan,
+        take: &mut dyn FnMut() -> bool,
+        rounds: &mut usize,
+        max: usize,
+    ) -> bool {
+        let mut first = true;
+        loop {
+            assert!(*rounds < max, "the worker did not take the near timer in its bounded loop");
+            *rounds += 1;
+            let until = (plan.until)();
+            let mut near = plan.take_first && take();
+            if first || plan.republish {
+                self.rt.door.close_lingering(until);
+            }
+            first = false;
+            step(format!("worker: lingering until {until}, published, fenced"));
+            near |= !plan.take_first && take();
+            if near {
+                self.rt.door.open();
+                return true;
+            }
+            let was_searching = self.searching.replace(false);
+            self.rt.idle.register_sleeper(0, was_searching);
+            fence(SeqCst);
+            // `clock.until(tick)` is `None` once the clock passed the tick: no park.
+            if !(plan.passed)(until) {
+                step(format!("worker: parking until {until}"));
+                let _ = self.rt.parker.park_timeout(Duration::from_micros(until));
+            }
+            let notified = self.rt.idle.unregister_sleeper(0);
+            if notified {
+                self.searching.set(true);
+            }
+            let streaming = !self.rt.timer_inbox.is_empty() || !self.rt.timer_cancels.is_empty();
+            if notified || !streaming {
+                self.rt.door.open();
+                return false;
+            }
+            step("worker: messages came, lingering again");
+        }
+    }
+}
+
 /// The worker lingers (`WorkerCtx::linger`, park.rs: timers stream into its inbox, so
 /// it parks until tick 100 at most, with `inbox_wake_sent` left set, taking its inbox
 /// after it publishes `parked_until` instead of being woken for it) while one thread
@@ -528,14 +609,7 @@ fn linger_while_messages_arrive(take_first: bool, with_cancel: bool) {
     model(2, move || {
         let hub = Hub::new();
         let rt = Rt::new();
-        let mut timers = TimerDriver::new();
-        assert!(matches!(timers.insert(timed(&hub, 1000, &counter())), Inserted::Linked));
-        let near_task = timed(&hub, 5, &counter());
-        let near_addr = near_task.as_ptr();
-        let near = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.push_timer_inbox(near_task, 5))
-        };
+        let (mut timers, near_addr, near) = wheel_and_near_timer_sender(&hub, &rt);
         let other = {
             let (rt, task) = (rt.clone(), timed(&hub, 2000, &counter()));
             match with_cancel {
@@ -557,37 +631,13 @@ fn linger_while_messages_arrive(take_first: bool, with_cancel: bool) {
             cancels.set(cancels.get() + rt.drain_cancels());
             near
         };
+        let plan = LingerPlan { take_first, republish: true, until: &|| UNTIL, passed: &|_| false };
         let mut rounds = 0;
         // `WorkerCtx::main_loop`: step 1 takes the inbox; with nothing to run, `park`
-        // lingers, and lingers again without opening its door while messages keep
-        // coming (the park ran to its end and nobody notified it).
-        'main: while !take(&mut timers) {
-            loop {
-                assert!(rounds < MAX_ROUNDS, "the worker did not take the near timer in its bounded loop");
-                rounds += 1;
-                let mut near = take_first && take(&mut timers);
-                w.rt.door.close_lingering(UNTIL);
-                step("worker: lingering, published parked_until, fenced");
-                near |= !take_first && take(&mut timers);
-                if near {
-                    w.rt.door.open();
-                    break 'main;
-                }
-                let was_searching = w.searching.replace(false);
-                w.rt.idle.register_sleeper(0, was_searching);
-                fence(SeqCst);
-                step("worker: parking until UNTIL");
-                let _ = w.rt.parker.park_timeout(Duration::from_micros(UNTIL));
-                let notified = w.rt.idle.unregister_sleeper(0);
-                if notified {
-                    w.searching.set(true);
-                }
-                let streaming = !rt.timer_inbox.is_empty() || !rt.timer_cancels.is_empty();
-                if notified || !streaming {
-                    w.rt.door.open();
-                    break;
-                }
-                step("worker: messages came, lingering again");
+        // lingers.
+        while !take(&mut timers) {
+            if w.linger(&plan, &mut || take(&mut timers), &mut rounds, MAX_ROUNDS) {
+                break;
             }
         }
         for s in submitters {
@@ -631,14 +681,7 @@ fn linger_again_while_the_clock_moves(republish: bool) {
         let hub = Hub::new();
         let rt = Rt::new();
         let passed = Arc::new(AtomicBool::new(false));
-        let mut timers = TimerDriver::new();
-        assert!(matches!(timers.insert(timed(&hub, 1000, &counter())), Inserted::Linked));
-        let near_task = timed(&hub, 5, &counter());
-        let near_addr = near_task.as_ptr();
-        let near = {
-            let rt = rt.clone();
-            thread::spawn(move || rt.push_timer_inbox(near_task, 5))
-        };
+        let (mut timers, near_addr, near) = wheel_and_near_timer_sender(&hub, &rt);
         // A far timer, then the clock passes `EARLY` (a park until `EARLY` times out).
         let clock = {
             let (rt, passed, task) = (rt.clone(), passed.clone(), timed(&hub, 2000, &counter()));
@@ -659,40 +702,13 @@ fn linger_again_while_the_clock_moves(republish: bool) {
             rt.drain_cancels();
             near
         };
+        let until = || if passed.load(SeqCst) { UNTIL } else { EARLY };
+        let clock_passed = |until: u64| until == EARLY && passed.load(SeqCst);
+        let plan = LingerPlan { take_first: false, republish, until: &until, passed: &clock_passed };
         let mut rounds = 0;
-        'main: while !take(&mut timers) {
-            let mut first = true;
-            loop {
-                assert!(rounds < MAX, "the worker did not take the near timer in its bounded loop");
-                rounds += 1;
-                let until = if passed.load(SeqCst) { UNTIL } else { EARLY };
-                if first || republish {
-                    w.rt.door.close_lingering(until);
-                }
-                first = false;
-                step(format!("worker: lingering until {until}"));
-                if take(&mut timers) {
-                    w.rt.door.open();
-                    break 'main;
-                }
-                let was_searching = w.searching.replace(false);
-                w.rt.idle.register_sleeper(0, was_searching);
-                fence(SeqCst);
-                // `clock.until(tick)` is `None` once the clock passed the tick: no park.
-                if !(until == EARLY && passed.load(SeqCst)) {
-                    step(format!("worker: parking until {until}"));
-                    let _ = w.rt.parker.park_timeout(Duration::from_micros(until));
-                }
-                let notified = w.rt.idle.unregister_sleeper(0);
-                if notified {
-                    w.searching.set(true);
-                }
-                let streaming = !rt.timer_inbox.is_empty() || !rt.timer_cancels.is_empty();
-                if notified || !streaming {
-                    w.rt.door.open();
-                    break;
-                }
-                step("worker: messages came, lingering again");
+        while !take(&mut timers) {
+            if w.linger(&plan, &mut || take(&mut timers), &mut rounds, MAX) {
+                break;
             }
         }
         near.join().unwrap();
