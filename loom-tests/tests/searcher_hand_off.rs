@@ -67,12 +67,7 @@ fn last_searcher_vs_trusting_submitter(hand_off: HandOff) {
             thread::spawn(move || {
                 // The search: the injectors, until the first task is there (A: FIFO, and
                 // nobody else takes from them before worker 0 stops searching).
-                let a = loop {
-                    match rt.injectors.steal_one() {
-                        Some(t) => break t,
-                        None => thread::yield_now(),
-                    }
-                };
+                let a = rt.steal_one_waiting();
                 // `stop_searching`: leave the searchers; the last one hands off.
                 if rt.idle.stop_searching() {
                     let look = match hand_off {
@@ -96,12 +91,7 @@ fn last_searcher_vs_trusting_submitter(hand_off: HandOff) {
         // Worker 1: asleep until someone wakes it; then it takes what it was woken for.
         rt.parker1.park();
         assert!(rt.idle.unregister_sleeper(1), "woken without being taken off the sleepers");
-        let b = loop {
-            match rt.injectors.steal_one() {
-                Some(t) => break t,
-                None => thread::yield_now(),
-            }
-        };
+        let b = rt.steal_one_waiting();
         assert!(matches!(b.run(), RunResult::Finished(_)));
         submitter.join().unwrap();
         worker0.join().unwrap();

@@ -321,6 +321,17 @@ impl TwoWorkers {
         Arc::new(TwoWorkers { idle: Idle::new(2), injectors: Injectors::new(), parker1: Parker::new() })
     }
 
+    /// A worker's search of the injectors alone, until it finds a task (yielding, which
+    /// loom bounds, between looks).
+    pub fn steal_one_waiting(&self) -> TaskRef {
+        loop {
+            match self.injectors.steal_one() {
+                Some(t) => return t,
+                None => loom::thread::yield_now(),
+            }
+        }
+    }
+
     /// `Shared::notify_one`: wakes worker 1 if `Idle::notify_one` picks it.
     pub fn notify_one(&self) {
         if let Some(i) = self.idle.notify_one() {

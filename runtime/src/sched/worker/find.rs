@@ -267,10 +267,11 @@ pub(crate) static HAND_OFFS: super::events::RuntimeEvents = super::events::Runti
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_helpers::spawn_at_worker;
     use super::{WorkerCtx, CHECK_EVERY, GLOBAL_QUEUE_INTERVAL, HAND_OFFS, PEER_CHECK_INTERVAL};
     use crate::sched::shared::Shared;
     use crate::test_support::{runtime_without_threads, runtime_without_threads_with};
-    use crate::{Handle, JoinHandle, Priority, Runtime};
+    use crate::{JoinHandle, Priority, Runtime};
     use kairos_rt_core::queue::RunQueue;
     use kairos_rt_core::sync::Arc;
     use kairos_rt_core::task::TaskRef;
@@ -290,15 +291,6 @@ mod tests {
         let (rt, shared, mut queues) = runtime_without_threads_with(workers, configure);
         let ctx = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
         (rt, shared, ctx, queues)
-    }
-
-    /// Sends a timed task due at `due` from outside to worker `owner`: its door reads
-    /// parked for the call, and `Shared::timer_owner` prefers a worker that reads parked.
-    fn spawn_at_worker(handle: &Handle, shared: &Shared, owner: usize, due: Instant) -> JoinHandle<()> {
-        shared.remotes[owner].door.close(u64::MAX);
-        let timed = handle.spawn_at(due, Priority::NORMAL, || ());
-        shared.remotes[owner].door.open();
-        timed
     }
 
     /// Far-off timed tasks sent from outside until one lands in worker 1's inbox (the

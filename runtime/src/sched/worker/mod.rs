@@ -5,7 +5,8 @@
 //! step of the loop: `find.rs` (steps 2 and 3), `timers.rs` (step 1 and every change to
 //! the wheel), `park.rs` (step 4); the policies the loop consults are beside them:
 //! `aging.rs`, `batching.rs` (injector steals), `spin.rs` (spin before parking),
-//! `density.rs` (wait for dense timers in windows). Rules:
+//! `density.rs` (wait for dense timers in windows); `test_helpers.rs` holds what their
+//! unit tests share. Rules:
 //! only the owning thread touches the queue's pop end; only the holder of a wheel (its
 //! owner, or a free worker helping a busy owner: see [`timers`]) touches the wheel and its
 //! gauges; other threads reach the worker only through its `Remote`.
@@ -70,6 +71,8 @@ mod events;
 mod find;
 mod park;
 mod spin;
+#[cfg(test)]
+mod test_helpers;
 #[cfg(all(test, feature = "tracing"))]
 mod tests;
 mod timers;

@@ -203,9 +203,17 @@ impl WorkerCtx {
         #[cfg(test)]
         oversleep::after_park(&self.shared, self.index);
         self.remote().door.open();
-        if self.shared.idle.unregister_sleeper(self.index) {
+        self.leave_sleepers();
+    }
+
+    /// Leaves the sleepers; returns whether a notifier had taken this worker off them
+    /// already (it then counts as a searcher, and says so in `searching`).
+    fn leave_sleepers(&self) -> bool {
+        let notified = self.shared.idle.unregister_sleeper(self.index);
+        if notified {
             self.searching.set(true);
         }
+        notified
     }
 
     /// Timed tasks or cancels came into this worker's inbox or cancel queue since step 1
@@ -270,10 +278,7 @@ impl WorkerCtx {
             oversleep::after_park(&self.shared, self.index);
             #[cfg(test)]
             hooks::AFTER_LINGER_PARK.with(hooks::Hook::run);
-            let notified = self.shared.idle.unregister_sleeper(self.index);
-            if notified {
-                self.searching.set(true);
-            }
+            let notified = self.leave_sleepers();
             // Another round only for a stream that goes on: not for a deadline of its own
             // or a watch on a peer (the main loop fires and helps), not for work a notifier
             // woke it for, not once the runtime stops. The door still reads parked, so the
@@ -405,6 +410,7 @@ pub(crate) static LINGERS: super::events::RuntimeEvents = super::events::Runtime
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_helpers::spawn_at_worker;
     use super::super::WorkerCtx;
     use super::{linger_wake, WakeAt, WakeTicks, LINGERS, NEAR_DEADLINE};
     use crate::test_support::{eventually, runtime_without_threads};
@@ -537,30 +543,18 @@ mod tests {
     /// park ends with nothing new, the worker leaves and its door reads awake.
     #[test]
     fn a_worker_lingers_again_while_timers_keep_coming() {
-        use super::hooks::BEFORE_REGISTER;
-        let (rt, shared, mut queues) = runtime_without_threads(1);
-        let worker = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
-        LINGERS.watch(&shared);
-        let far_at = Instant::now() + Duration::from_secs(3600);
-        let spawn_far = move |rt: &crate::runtime::Handle, n: u64| -> Vec<crate::JoinHandle<()>> {
-            (0..n).map(|i| rt.spawn_at(far_at + Duration::from_nanos(i), Priority::LOW, || ())).collect()
-        };
-        let mut far = spawn_far(&rt.handle(), 10);
-        let later = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let (handle, later2, shared2) = (rt.handle(), later.clone(), shared.clone());
-        BEFORE_REGISTER.with(|h| {
-            h.set(move || {
-                later2.borrow_mut().extend(spawn_far(&handle, 5));
-                assert_ne!(shared2.remotes[0].door.parked_until(), 0, "the door reads parked meanwhile");
-                let woken = shared2.remotes[0].parker.park_timeout(Duration::ZERO);
+        let (rt, shared, worker, far) = linger_with(
+            1,
+            |_| {},
+            |_, shared| {
+                assert_ne!(shared.remotes[0].door.parked_until(), 0, "the door reads parked meanwhile");
+                let woken = shared.remotes[0].parker.park_timeout(Duration::ZERO);
                 assert!(!woken, "a far timer sent to a lingering worker woke it");
-            })
-        });
-        worker.park();
+            },
+        );
         assert_eq!(LINGERS.count(), 2, "the worker did not linger again for the timers sent meanwhile");
         assert_eq!(rt.pending().timed(), 15, "the second round took them into the wheel");
         assert_eq!(shared.remotes[0].door.parked_until(), 0, "the door reads awake after the linger");
-        far.append(&mut later.borrow_mut());
         assert!(far.iter().all(|h| h.cancel()));
         worker.park();
         assert_eq!(rt.pending().timed(), 0, "cancelled cells left in the wheel");
@@ -590,10 +584,10 @@ mod tests {
         let (rt, shared, mut queues) = runtime_without_threads(workers);
         let worker = WorkerCtx::new(shared.clone(), 0, queues.remove(0));
         LINGERS.watch(&shared);
-        // Worker 0's door reads parked while they are sent: `timer_owner` picks it.
-        shared.remotes[0].door.close(u64::MAX);
-        let mut far = far_timers(&rt.handle(), 10);
-        shared.remotes[0].door.open();
+        let far_at = Instant::now() + Duration::from_secs(3600);
+        let mut far: Vec<_> = (0..10)
+            .map(|i| spawn_at_worker(&rt.handle(), &shared, 0, far_at + Duration::from_nanos(i)))
+            .collect();
         let _ = shared.remotes[0].parker.park_timeout(Duration::ZERO);
         before(&shared);
         let later = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
