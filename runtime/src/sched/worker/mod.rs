@@ -5,8 +5,8 @@
 //! step of the loop: `find.rs` (steps 2 and 3), `timers.rs` (step 1 and every change to
 //! the wheel), `park.rs` (step 4); the policies the loop consults are beside them:
 //! `aging.rs`, `batching.rs` (injector steals), `spin.rs` (spin before parking),
-//! `density.rs` (wait for dense timers in windows); `test_helpers.rs` holds what their
-//! unit tests share. Rules:
+//! `density.rs` (wait for dense timers in windows); `test_helpers` (below) holds what
+//! their unit tests share. Rules:
 //! only the owning thread touches the queue's pop end; only the holder of a wheel (its
 //! owner, or a free worker helping a busy owner: see [`timers`]) touches the wheel and its
 //! gauges; other threads reach the worker only through its `Remote`.
@@ -71,8 +71,6 @@ mod events;
 mod find;
 mod park;
 mod spin;
-#[cfg(test)]
-mod test_helpers;
 #[cfg(all(test, feature = "tracing"))]
 mod tests;
 mod timers;
@@ -423,5 +421,28 @@ mod exit_tests {
         assert_eq!((report.submitted, report.timers_dropped), (1, 1), "{report:?}");
         assert!(report.is_balanced(), "{report:?}");
         assert!(h.join().unwrap_err().is_shutdown());
+    }
+}
+
+/// Helpers the worker modules' unit tests share (they reach `Shared`'s fields, which are
+/// private to `sched`).
+#[cfg(test)]
+mod test_helpers {
+    use crate::sched::shared::Shared;
+    use crate::{Handle, JoinHandle, Priority};
+    use std::time::Instant;
+
+    /// Sends a timed task due at `due` from outside to worker `owner`: its door reads
+    /// parked for the call, and `Shared::timer_owner` prefers a worker that reads parked.
+    pub(super) fn spawn_at_worker(
+        handle: &Handle,
+        shared: &Shared,
+        owner: usize,
+        due: Instant,
+    ) -> JoinHandle<()> {
+        shared.remotes[owner].door.close(u64::MAX);
+        let timed = handle.spawn_at(due, Priority::NORMAL, || ());
+        shared.remotes[owner].door.open();
+        timed
     }
 }
